@@ -1,0 +1,148 @@
+// Package postgres is the PostgreSQL side of the service: the event store with its transactional
+// outbox, the order repository, the schema migrations and the read models.
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Querier is what a pool, a connection and a transaction have in common.
+type Querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// DB is the connection pool plus the unit of work: InTx puts a transaction in the context, and every
+// adapter method called with that context joins it.
+type DB struct {
+	Pool *pgxpool.Pool
+}
+
+type txKey struct{}
+
+// TxFrom returns the transaction InTx put in ctx.
+func TxFrom(ctx context.Context) (pgx.Tx, bool) {
+	tx, ok := ctx.Value(txKey{}).(pgx.Tx)
+	return tx, ok
+}
+
+// WithTx returns a context carrying tx, for code that opened its own transaction.
+func WithTx(ctx context.Context, tx pgx.Tx) context.Context {
+	return context.WithValue(ctx, txKey{}, tx)
+}
+
+// Q returns the transaction in ctx, or the pool when there is none.
+func (db *DB) Q(ctx context.Context) Querier {
+	if tx, ok := TxFrom(ctx); ok {
+		return tx
+	}
+	return db.Pool
+}
+
+// InTx runs fn in a transaction and commits when fn returns nil. When ctx already carries a
+// transaction, fn joins it and the outer caller commits.
+func (db *DB) InTx(ctx context.Context, fn func(ctx context.Context) error) (err error) {
+	if _, ok := TxFrom(ctx); ok {
+		return fn(ctx)
+	}
+	tx, err := db.Pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			// The context may be cancelled already; the rollback must still reach the server.
+			_ = tx.Rollback(context.WithoutCancel(ctx))
+		}
+	}()
+	if err := fn(WithTx(ctx, tx)); err != nil {
+		return err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// PoolOptions tune the pool; zero values keep pgx's defaults.
+type PoolOptions struct {
+	MaxConns int32
+}
+
+// Connect opens a pool on url and checks that the server answers.
+func Connect(ctx context.Context, databaseURL string, opts PoolOptions) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(databaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("parse DATABASE_URL: %w", err)
+	}
+	if opts.MaxConns > 0 {
+		cfg.MaxConns = opts.MaxConns
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open pool on %s: %w", Redact(databaseURL), err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connect to %s: %w", Redact(databaseURL), err)
+	}
+	return pool, nil
+}
+
+// EnsureDatabase creates the database named in databaseURL when it does not exist yet, connecting to
+// the server's postgres database to do so. It reports whether it created one.
+func EnsureDatabase(ctx context.Context, databaseURL string) (bool, error) {
+	cfg, err := pgx.ParseConfig(databaseURL)
+	if err != nil {
+		return false, fmt.Errorf("parse DATABASE_URL: %w", err)
+	}
+	name := cfg.Database
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err == nil {
+		return false, conn.Close(ctx)
+	}
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != "3D000" { // invalid_catalog_name: no such database
+		return false, fmt.Errorf("connect to %s: %w", Redact(databaseURL), err)
+	}
+	admin := cfg.Copy()
+	admin.Database = "postgres"
+	conn, err = pgx.ConnectConfig(ctx, admin)
+	if err != nil {
+		return false, fmt.Errorf("connect to the postgres database to create %q: %w", name, err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	_, err = conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
+	if err != nil && !isCode(err, "42P04") { // duplicate_database: another process was quicker
+		return false, fmt.Errorf("create database %q: %w", name, err)
+	}
+	return err == nil, nil
+}
+
+// Redact hides the password in a database URL, for logs and errors.
+func Redact(databaseURL string) string {
+	u, err := url.Parse(databaseURL)
+	if err != nil || u.User == nil {
+		if strings.Contains(databaseURL, "password") {
+			return "(database URL with a password)"
+		}
+		return databaseURL
+	}
+	return u.Redacted()
+}
+
+func isCode(err error, code string) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == code
+}
+
+func isNoRows(err error) bool { return errors.Is(err, pgx.ErrNoRows) }

@@ -1,0 +1,411 @@
+package postgres_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/certibuy/orders/adapters/postgres"
+	"github.com/certibuy/orders/adapters/postgres/pgtest"
+	"github.com/certibuy/orders/domain/es"
+	"github.com/certibuy/orders/domain/order"
+)
+
+func newStore(t *testing.T, maxConns int32) (*postgres.EventStore, *postgres.DB) {
+	t.Helper()
+	db := pgtest.NewDB(t, maxConns)
+	return postgres.NewEventStore(db), db
+}
+
+func ev(typ string, data string) postgres.NewEvent {
+	return postgres.NewEvent{Type: typ, Data: json.RawMessage(data)}
+}
+
+func count(t *testing.T, db *postgres.DB, sql string, args ...any) int {
+	t.Helper()
+	var n int
+	if err := db.Pool.QueryRow(context.Background(), sql, args...).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+	return n
+}
+
+func TestAppendAndLoadRoundTrip(t *testing.T) {
+	t.Parallel()
+	store, _ := newStore(t, 4)
+	ctx := es.WithCausation(context.Background(), es.Causation{Actor: es.Admin("7"), CorrelationID: "corr-1", CausationID: "cause-1"})
+	stream := "order-" + uuid.NewString()
+
+	recs, err := store.Append(ctx, stream, postgres.NoStream, ev("test.a.v1", `{"n":1}`), ev("test.b.v2", `{"n":2}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 2 || recs[0].StreamVersion != 1 || recs[1].StreamVersion != 2 || recs[0].Position >= recs[1].Position {
+		t.Fatalf("appended %+v", recs)
+	}
+	loaded, err := store.Load(context.Background(), stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(loaded) != 2 {
+		t.Fatalf("loaded %d events, want 2", len(loaded))
+	}
+	for i, l := range loaded {
+		if l.EventID != recs[i].EventID || l.Type != recs[i].Type || !sameJSON(t, l.Data, recs[i].Data) || l.Position != recs[i].Position {
+			t.Errorf("event %d: loaded %+v, appended %+v", i, l, recs[i])
+		}
+		md := l.Metadata
+		if md.Actor != es.Admin("7") || md.CorrelationID != "corr-1" || md.CausationID != "cause-1" || md.EventID != l.EventID || md.OccurredAt.IsZero() {
+			t.Errorf("event %d metadata = %+v", i, md)
+		}
+	}
+	if loaded[1].SchemaVersion != 1 {
+		t.Errorf("schema version = %d, want the default 1", loaded[1].SchemaVersion)
+	}
+	none, err := store.Load(context.Background(), "order-"+uuid.NewString())
+	if err != nil || len(none) != 0 {
+		t.Fatalf("unknown stream: %v, %v", none, err)
+	}
+}
+
+func TestAStaleExpectedVersionIsAConflict(t *testing.T) {
+	t.Parallel()
+	store, db := newStore(t, 4)
+	ctx := context.Background()
+	stream := "order-" + uuid.NewString()
+	if _, err := store.Append(ctx, stream, postgres.NoStream, ev("test.a.v1", `{}`)); err != nil {
+		t.Fatal(err)
+	}
+	for _, expected := range []int{postgres.NoStream} {
+		_, err := store.Append(ctx, stream, expected, ev("test.b.v1", `{}`))
+		var ce *es.ConflictError
+		if !errors.Is(err, es.ErrConcurrencyConflict) || !errors.As(err, &ce) || ce.Stream != stream {
+			t.Fatalf("append at %d: err = %v, want a conflict on %s", expected, err, stream)
+		}
+	}
+	if n := count(t, db, `SELECT count(*) FROM events WHERE stream_id = $1`, stream); n != 1 {
+		t.Fatalf("stream has %d events after a conflict, want 1", n)
+	}
+	if n := count(t, db, `SELECT count(*) FROM watermill_order_events`); n != 1 {
+		t.Fatalf("outbox has %d messages after a conflict, want 1", n)
+	}
+	if _, err := store.Append(ctx, stream, postgres.AnyVersion, ev("test.c.v1", `{}`)); err != nil {
+		t.Fatalf("append at any version: %v", err)
+	}
+	if _, err := store.Append(ctx, stream, 2, ev("test.d.v1", `{}`)); err != nil {
+		t.Fatalf("append at the current version: %v", err)
+	}
+}
+
+func TestAppendIsIdempotentOnEventID(t *testing.T) {
+	t.Parallel()
+	store, db := newStore(t, 4)
+	ctx := context.Background()
+	stream := "order-" + uuid.NewString()
+	e := ev("test.a.v1", `{"x":1}`)
+	e.ID = uuid.New()
+	first, err := store.Append(ctx, stream, postgres.NoStream, e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := store.Append(ctx, stream, postgres.NoStream, e)
+	if err != nil {
+		t.Fatalf("retried append: %v", err)
+	}
+	if len(again) != 1 || again[0].Position != first[0].Position {
+		t.Fatalf("retry returned %+v, want the stored event %+v", again, first)
+	}
+	if n := count(t, db, `SELECT count(*) FROM events`); n != 1 {
+		t.Fatalf("%d events after a retried append, want 1", n)
+	}
+	if n := count(t, db, `SELECT count(*) FROM watermill_order_events`); n != 1 {
+		t.Fatalf("%d outbox messages after a retried append, want 1", n)
+	}
+	if _, err := store.Append(ctx, "order-"+uuid.NewString(), postgres.NoStream, e); err == nil {
+		t.Fatal("the same event id in another stream was accepted")
+	}
+}
+
+func TestOutboxCommitsWithTheEventsOrNotAtAll(t *testing.T) {
+	t.Parallel()
+	store, db := newStore(t, 4)
+	ctx := context.Background()
+	boom := errors.New("boom")
+
+	err := db.InTx(ctx, func(ctx context.Context) error {
+		if _, err := store.Append(ctx, "order-"+uuid.NewString(), postgres.NoStream, ev("test.a.v1", `{}`), ev("test.b.v1", `{}`)); err != nil {
+			return err
+		}
+		return boom // the business step after the append fails
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("err = %v", err)
+	}
+	if n := count(t, db, `SELECT count(*) FROM events`); n != 0 {
+		t.Fatalf("rolled-back transaction left %d events", n)
+	}
+	if n := count(t, db, `SELECT count(*) FROM watermill_order_events`); n != 0 {
+		t.Fatalf("rolled-back transaction left %d outbox messages", n)
+	}
+
+	stream := "order-" + uuid.NewString()
+	recs, err := store.Append(es.WithCausation(ctx, es.Causation{CorrelationID: "c-9"}), stream, postgres.NoStream,
+		ev("test.a.v1", `{"a":1}`), ev("test.b.v1", `{"b":2}`), ev("test.c.v1", `{"c":3}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := db.Pool.Query(ctx, `SELECT uuid, payload::text, metadata::text FROM watermill_order_events ORDER BY "offset"`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	i := 0
+	for rows.Next() {
+		var id, payload, mdText string
+		if err := rows.Scan(&id, &payload, &mdText); err != nil {
+			t.Fatal(err)
+		}
+		var md map[string]string
+		if err := json.Unmarshal([]byte(mdText), &md); err != nil {
+			t.Fatal(err)
+		}
+		r := recs[i]
+		if id != r.EventID.String() || !sameJSON(t, []byte(payload), r.Data) {
+			t.Errorf("message %d = %s %s, want %s %s", i, id, payload, r.EventID, r.Data)
+		}
+		want := map[string]string{es.MsgType: r.Type, es.MsgStream: stream, es.MsgStreamVersion: fmt.Sprint(i + 1), es.MsgCorrelationID: "c-9"}
+		for k, v := range want {
+			if md[k] != v {
+				t.Errorf("message %d metadata %s = %q, want %q", i, k, md[k], v)
+			}
+		}
+		i++
+	}
+	if i != 3 {
+		t.Fatalf("%d outbox messages for 3 events", i)
+	}
+}
+
+func TestReadAllNeverSkipsATransactionThatCommitsLate(t *testing.T) {
+	t.Parallel()
+	store, db := newStore(t, 6)
+	ctx := context.Background()
+
+	// Hold the first append open: it takes the lowest position and transaction id.
+	slow, err := db.Pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Rollback(ctx)
+	if _, err := store.Append(postgres.WithTx(ctx, slow), "order-"+uuid.NewString(), postgres.NoStream, ev("test.slow.v1", `{}`)); err != nil {
+		t.Fatal(err)
+	}
+	// Two later appends commit while it is open.
+	for i := 0; i < 2; i++ {
+		if _, err := store.Append(ctx, "order-"+uuid.NewString(), postgres.NoStream, ev("test.fast.v1", `{}`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A reader following the commit-safe order must not move past the open transaction.
+	var cp postgres.Checkpoint
+	var seen []string
+	// read reads until it has seen want events or, for want 0, until nothing more is readable. The
+	// horizon is cluster-wide, so transactions of tests running beside this one can hold it back for a
+	// moment: it polls until a deadline rather than trusting one pass.
+	read := func(want int) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			batch, err := store.ReadAll(ctx, cp, 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(batch) == 0 {
+				if len(seen) >= want || time.Now().After(deadline) {
+					return
+				}
+				time.Sleep(5 * time.Millisecond)
+				continue
+			}
+			for _, e := range batch {
+				seen = append(seen, e.Type)
+				cp = e.Checkpoint()
+			}
+		}
+	}
+	read(0)
+	if len(seen) != 0 {
+		t.Fatalf("reader saw %v while an earlier transaction was open; it would skip that one", seen)
+	}
+	if err := slow.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	read(3)
+	if len(seen) != 3 || seen[0] != "test.slow.v1" {
+		t.Fatalf("reader saw %v, want the slow append first and all three", seen)
+	}
+	// A naive reader by position alone would have read positions 2 and 3 first, then missed 1.
+	var minPos int64
+	if err := db.Pool.QueryRow(ctx, `SELECT min(position) FROM events WHERE type = 'test.slow.v1'`).Scan(&minPos); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, db, `SELECT count(*) FROM events WHERE position > $1`, minPos); n != 2 {
+		t.Fatalf("the slow append does not hold the lowest position; the test proves nothing")
+	}
+}
+
+func TestConcurrentUpdatesOfOneOrder(t *testing.T) {
+	t.Parallel()
+	store, db := newStore(t, 20)
+	repo := postgres.NewOrderRepository(store)
+	ctx := context.Background()
+	o := placedOrder(t)
+	if err := repo.Create(ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	const writers = 20
+	var (
+		wg        sync.WaitGroup
+		start     = make(chan struct{})
+		mu        sync.Mutex
+		versions  = map[int]int{}
+		conflicts int
+	)
+	for i := 0; i < writers; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			<-start
+			var at int
+			err := repo.Update(ctx, o.ID(), func(o *order.Order) error {
+				at = o.Version() + 1
+				// A failed payment attempt is legal from placed, again and again.
+				return o.FailPayment(order.PaymentFailed{GatewayOrderID: "order_A", Code: "E", Reason: fmt.Sprint("attempt ", i)})
+			})
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				versions[at]++
+			case errors.Is(err, es.ErrConcurrencyConflict):
+				conflicts++
+			default:
+				t.Errorf("writer %d: %v", i, err)
+			}
+		}(i)
+	}
+	close(start)
+	wg.Wait()
+	if len(versions)+conflicts != writers {
+		t.Fatalf("%d successes and %d conflicts for %d writers", len(versions), conflicts, writers)
+	}
+	for v, n := range versions {
+		if n != 1 {
+			t.Fatalf("version %d was written by %d writers", v, n)
+		}
+	}
+	if len(versions) == 0 {
+		t.Fatal("no writer succeeded")
+	}
+	var maxV, n int
+	if err := db.Pool.QueryRow(ctx, `SELECT max(stream_version), count(*) FROM events WHERE stream_id = $1`, order.StreamID(o.ID())).Scan(&maxV, &n); err != nil {
+		t.Fatal(err)
+	}
+	if maxV != n {
+		t.Fatalf("stream has %d events but reaches version %d: a gap", n, maxV)
+	}
+	if n != 2+len(versions) {
+		t.Fatalf("stream has %d events, want placed + requested + %d", n, len(versions))
+	}
+	t.Logf("%d writers: %d succeeded, %d conflicts", writers, len(versions), conflicts)
+}
+
+func placedOrder(t *testing.T) *order.Order {
+	t.Helper()
+	email, _ := order.NewEmail("asha@example.in")
+	phone, _ := order.NewPhone("9876543210")
+	num, err := order.NewNumber(randReader{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	price, _ := order.NewMoney(49900)
+	o, err := order.Place(order.PlaceInput{
+		ID: uuid.New(), Number: num,
+		Customer: order.Customer{Name: "Asha", Email: email, Phone: phone},
+		Lines:    []order.Line{{SKU: "A", Name: "Kettle", Quantity: 1, UnitPrice: price}},
+		Address:  order.Address{Line1: "1 Park St", City: "Kolkata", State: "West Bengal", Pincode: "700016"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := o.RequestPayment("razorpay", "order_A"); err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
+
+type randReader struct{}
+
+func (randReader) Read(p []byte) (int, error) {
+	u := uuid.New()
+	for i := range p {
+		p[i] = u[i%16]
+	}
+	return len(p), nil
+}
+
+func TestCreateRefusesATakenNumberAndGetFindsTheOrder(t *testing.T) {
+	t.Parallel()
+	store, db := newStore(t, 4)
+	repo := postgres.NewOrderRepository(store)
+	ctx := context.Background()
+	a := placedOrder(t)
+	if err := repo.Create(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	got, err := repo.Get(ctx, a.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Number() != a.Number() || got.Version() != 2 || got.Payment().GatewayOrderID != "order_A" {
+		t.Fatalf("loaded %+v", got)
+	}
+	id, err := repo.IDByNumber(ctx, a.Number())
+	if err != nil || id != a.ID() {
+		t.Fatalf("IDByNumber = %s, %v", id, err)
+	}
+
+	b := placedOrder(t)
+	num := a.Number()
+	b2, err := order.Place(order.PlaceInput{ID: b.ID(), Number: num, Customer: b.Customer(), Lines: b.Lines(), Address: b.Address()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := repo.Create(ctx, b2); !errors.Is(err, order.ErrNumberTaken) {
+		t.Fatalf("second order with number %s: err = %v", num, err)
+	}
+	if n := count(t, db, `SELECT count(*) FROM events WHERE stream_id = $1`, order.StreamID(b.ID())); n != 0 {
+		t.Fatalf("refused create left %d events", n)
+	}
+	if _, err := repo.Get(ctx, uuid.New()); !errors.Is(err, order.ErrNotFound) {
+		t.Fatalf("unknown order: err = %v", err)
+	}
+}
+
+func sameJSON(t *testing.T, a, b []byte) bool {
+	t.Helper()
+	var x, y any
+	if err := json.Unmarshal(a, &x); err != nil {
+		t.Fatalf("%s: %v", a, err)
+	}
+	if err := json.Unmarshal(b, &y); err != nil {
+		t.Fatalf("%s: %v", b, err)
+	}
+	return fmt.Sprint(x) == fmt.Sprint(y)
+}

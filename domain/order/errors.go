@@ -1,0 +1,77 @@
+package order
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+)
+
+// Input errors: the request itself is wrong (HTTP 400).
+var (
+	ErrInvalidInput  = errors.New("invalid input")
+	ErrInvalidAmount = fmt.Errorf("%w: invalid amount", ErrInvalidInput)
+	ErrInvalidPhone  = fmt.Errorf("%w: invalid phone number", ErrInvalidInput)
+	ErrInvalidEmail  = fmt.Errorf("%w: invalid e-mail address", ErrInvalidInput)
+)
+
+// State errors: the request is well formed but the order is not in a state that allows it (HTTP 409).
+var (
+	ErrIllegalTransition   = errors.New("illegal order transition")
+	ErrAlreadyPaid         = fmt.Errorf("%w: the order is already paid by another payment", ErrIllegalTransition)
+	ErrOrderCancelled      = fmt.Errorf("%w: the order is cancelled", ErrIllegalTransition)
+	ErrCancelAfterShipping = fmt.Errorf("%w: an order cannot be cancelled once it has shipped", ErrIllegalTransition)
+	ErrNotRefundable       = fmt.Errorf("%w: only a cancelled, paid order can be refunded", ErrIllegalTransition)
+	ErrPaymentNotRequested = fmt.Errorf("%w: no payment was requested for this order", ErrIllegalTransition)
+)
+
+// Mismatch errors: a payment or refund report does not belong to this order as we know it.
+var (
+	ErrPaymentMismatch = errors.New("payment does not match the order")
+	ErrRefundMismatch  = errors.New("refund does not match the order")
+)
+
+// ErrNotFound is returned when no order has the given id.
+var ErrNotFound = errors.New("order not found")
+
+// FieldError says which input field is wrong and why. It wraps the reason, so errors.Is(err,
+// ErrInvalidInput) holds for every FieldError.
+type FieldError struct {
+	Field string
+	Err   error
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Err.Error() }
+func (e *FieldError) Unwrap() error { return e.Err }
+
+func fieldErr(field string, err error) error { return &FieldError{Field: field, Err: err} }
+
+func invalid(field, format string, args ...any) error {
+	return fieldErr(field, fmt.Errorf("%w: "+format, append([]any{ErrInvalidInput}, args...)...))
+}
+
+// TransitionError says which action the order's status forbids.
+type TransitionError struct {
+	Action string
+	From   Status
+}
+
+func (e *TransitionError) Error() string {
+	return fmt.Sprintf("cannot %s an order that is %s", e.Action, e.From)
+}
+
+// Is makes every TransitionError an ErrIllegalTransition.
+func (e *TransitionError) Is(target error) bool { return target == ErrIllegalTransition }
+
+// NotFoundError names the order that was not found.
+type NotFoundError struct {
+	ID uuid.UUID
+}
+
+func (e *NotFoundError) Error() string { return fmt.Sprintf("order %s not found", e.ID) }
+
+// Is makes every NotFoundError an ErrNotFound.
+func (e *NotFoundError) Is(target error) bool { return target == ErrNotFound }
+
+// ErrNumberTaken is returned by Repository.Create when another order has the number; draw another.
+var ErrNumberTaken = errors.New("order number already taken")

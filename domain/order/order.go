@@ -1,0 +1,518 @@
+// Package order is the Order aggregate: its lifecycle, its events and the value objects it is made of.
+// Methods check a rule, then record an event; an illegal move returns an error and records nothing.
+package order
+
+import (
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+)
+
+// Limits on what one order may hold.
+const (
+	MaxLines        = 100
+	MaxQuantity     = 1000
+	MinTotalPaise   = 100 // Razorpay refuses orders under ₹1.
+	maxText         = 200
+	maxAddressField = 200
+)
+
+// Customer is who placed the order and where to tell them about it.
+type Customer struct {
+	ID    string
+	Name  string
+	Email Email
+	Phone Phone
+}
+
+// Line is one product on the order.
+type Line struct {
+	SKU       string
+	Name      string
+	Quantity  int64
+	UnitPrice Money
+}
+
+// Total is the line's quantity times its unit price.
+func (l Line) Total() (Money, error) { return l.UnitPrice.Times(l.Quantity) }
+
+// Address is where the order is shipped.
+type Address struct {
+	Name    string
+	Line1   string
+	Line2   string
+	City    string
+	State   string
+	Pincode string
+}
+
+// Payment is what the gateway told us about the order's payment.
+type Payment struct {
+	Gateway        string
+	GatewayOrderID string
+	PaymentID      string
+	Amount         Money
+	Method         string
+}
+
+// Refund is the order's refund, once one was asked for.
+type Refund struct {
+	ID     string
+	Amount Money
+	ARN    string
+}
+
+// Order is the aggregate. Its fields change only by applying events.
+type Order struct {
+	id       uuid.UUID
+	number   Number
+	customer Customer
+	lines    []Line
+	total    Money
+	address  Address
+	status   Status
+
+	payment  Payment // Gateway and GatewayOrderID set once payment is requested; PaymentID once paid.
+	refund   Refund  // ID set while a refund is pending or done.
+	shipment OrderShipped
+
+	version int     // events applied, including the recorded ones
+	changes []Event // recorded but not yet stored
+}
+
+// PlaceInput is what a customer submits at checkout.
+type PlaceInput struct {
+	ID       uuid.UUID
+	Number   Number
+	Customer Customer
+	Lines    []Line
+	Address  Address
+}
+
+// Place validates a new order and records OrderPlaced. The total is computed from the lines.
+func Place(in PlaceInput) (*Order, error) {
+	if in.ID == uuid.Nil {
+		return nil, invalid("order_id", "missing")
+	}
+	if in.Number.String() == "" {
+		return nil, invalid("order_number", "missing")
+	}
+	if err := validateCustomer(in.Customer); err != nil {
+		return nil, err
+	}
+	total, err := validateLines(in.Lines)
+	if err != nil {
+		return nil, err
+	}
+	if err := validateAddress(in.Address); err != nil {
+		return nil, err
+	}
+	o := &Order{}
+	o.record(OrderPlaced{
+		OrderID:     in.ID,
+		OrderNumber: in.Number.String(),
+		Customer: CustomerData{
+			ID:    in.Customer.ID,
+			Name:  in.Customer.Name,
+			Email: in.Customer.Email.String(),
+			Phone: in.Customer.Phone.String(),
+		},
+		Items:      itemData(in.Lines),
+		TotalPaise: total.Paise(),
+		Currency:   Currency,
+		ShippingAddress: AddressData{
+			Name: in.Address.Name, Line1: in.Address.Line1, Line2: in.Address.Line2,
+			City: in.Address.City, State: in.Address.State, Pincode: in.Address.Pincode,
+		},
+	})
+	return o, nil
+}
+
+func validateCustomer(c Customer) error {
+	if err := text("customer.name", c.Name, 100, true); err != nil {
+		return err
+	}
+	if c.Email.String() == "" {
+		return invalid("customer.email", "missing")
+	}
+	if c.Phone.IsZero() {
+		return invalid("customer.phone", "missing")
+	}
+	if len(c.ID) > 64 {
+		return invalid("customer.id", "longer than 64 characters")
+	}
+	return nil
+}
+
+func validateLines(lines []Line) (Money, error) {
+	if len(lines) == 0 {
+		return Money{}, invalid("items", "an order needs at least one item")
+	}
+	if len(lines) > MaxLines {
+		return Money{}, invalid("items", "at most %d items per order", MaxLines)
+	}
+	var total Money
+	for i, l := range lines {
+		field := fmt.Sprintf("items[%d]", i)
+		if err := text(field+".sku", l.SKU, 64, true); err != nil {
+			return Money{}, err
+		}
+		if err := text(field+".name", l.Name, maxText, true); err != nil {
+			return Money{}, err
+		}
+		if l.Quantity < 1 || l.Quantity > MaxQuantity {
+			return Money{}, invalid(field+".quantity", "must be between 1 and %d, got %d", MaxQuantity, l.Quantity)
+		}
+		if l.UnitPrice.IsZero() {
+			return Money{}, invalid(field+".unit_price_paise", "must be more than 0")
+		}
+		lt, err := l.Total()
+		if err != nil {
+			return Money{}, fieldErr(field+".unit_price_paise", err)
+		}
+		if total, err = total.Add(lt); err != nil {
+			return Money{}, fieldErr("items", err)
+		}
+	}
+	if total.Paise() < MinTotalPaise {
+		return Money{}, invalid("items", "the total must be at least ₹1.00")
+	}
+	return total, nil
+}
+
+func validateAddress(a Address) error {
+	if err := text("shipping_address.name", a.Name, 100, false); err != nil {
+		return err
+	}
+	if err := text("shipping_address.line1", a.Line1, maxAddressField, true); err != nil {
+		return err
+	}
+	if err := text("shipping_address.line2", a.Line2, maxAddressField, false); err != nil {
+		return err
+	}
+	if err := text("shipping_address.city", a.City, 100, true); err != nil {
+		return err
+	}
+	if err := text("shipping_address.state", a.State, 100, true); err != nil {
+		return err
+	}
+	if len(a.Pincode) != 6 || strings.Trim(a.Pincode, "0123456789") != "" || a.Pincode[0] == '0' {
+		return invalid("shipping_address.pincode", "want a 6-digit PIN code, got %q", a.Pincode)
+	}
+	return nil
+}
+
+// text checks a free-text field: valid UTF-8, no control characters, at most max runes.
+func text(field, s string, max int, required bool) error {
+	if strings.TrimSpace(s) == "" {
+		if required {
+			return invalid(field, "missing")
+		}
+		return nil
+	}
+	if !utf8.ValidString(s) {
+		return invalid(field, "not valid UTF-8")
+	}
+	if n := utf8.RuneCountInString(s); n > max {
+		return invalid(field, "at most %d characters, got %d", max, n)
+	}
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			return invalid(field, "has a control character")
+		}
+	}
+	return nil
+}
+
+func itemData(lines []Line) []ItemData {
+	out := make([]ItemData, len(lines))
+	for i, l := range lines {
+		out[i] = ItemData{SKU: l.SKU, Name: l.Name, Quantity: l.Quantity, UnitPricePaise: l.UnitPrice.Paise()}
+	}
+	return out
+}
+
+// FromHistory rebuilds an order from its stored events. It is not a constructor: it checks no rules,
+// because the events are facts that were checked when they were recorded.
+func FromHistory(events []Event) (*Order, error) {
+	if len(events) == 0 {
+		return nil, fmt.Errorf("rebuild order: no events")
+	}
+	if _, ok := events[0].(OrderPlaced); !ok {
+		return nil, fmt.Errorf("rebuild order: stream starts with %s, not %s", events[0].EventType(), TypeOrderPlaced)
+	}
+	o := &Order{}
+	for _, e := range events {
+		o.apply(e)
+	}
+	return o, nil
+}
+
+// RequestPayment records the gateway order the customer is to pay. The amount is the order's total.
+func (o *Order) RequestPayment(gateway, gatewayOrderID string) error {
+	if o.status != StatusPlaced {
+		return &TransitionError{Action: "request payment for", From: o.status}
+	}
+	if gateway == "" {
+		return invalid("gateway", "missing")
+	}
+	if gatewayOrderID == "" {
+		return invalid("gateway_order_id", "missing")
+	}
+	if o.payment.GatewayOrderID == gatewayOrderID {
+		return nil // already requested: a retried checkout changes nothing
+	}
+	o.record(PaymentRequested{Gateway: gateway, GatewayOrderID: gatewayOrderID, AmountPaise: o.total.Paise()})
+	return nil
+}
+
+// SucceedPayment records a captured payment. The same payment reported again (callback and webhook
+// both arriving) changes nothing; another payment for a paid order is refused.
+func (o *Order) SucceedPayment(p PaymentSucceeded) error {
+	if o.payment.PaymentID != "" {
+		if o.payment.PaymentID == p.PaymentID {
+			return nil
+		}
+		return ErrAlreadyPaid
+	}
+	switch {
+	case o.status == StatusCancelled || o.status == StatusRefundPending || o.status == StatusRefunded:
+		return ErrOrderCancelled
+	case o.status != StatusPlaced:
+		return &TransitionError{Action: "pay", From: o.status}
+	case o.payment.GatewayOrderID == "":
+		return ErrPaymentNotRequested
+	case p.GatewayOrderID != o.payment.GatewayOrderID:
+		return fmt.Errorf("%w: gateway order %q is not this order's %q", ErrPaymentMismatch, p.GatewayOrderID, o.payment.GatewayOrderID)
+	case p.AmountPaise != o.total.Paise():
+		return fmt.Errorf("%w: paid %d paise, the order is %d", ErrPaymentMismatch, p.AmountPaise, o.total.Paise())
+	case p.PaymentID == "":
+		return invalid("payment_id", "missing")
+	}
+	if p.Gateway == "" {
+		p.Gateway = o.payment.Gateway
+	}
+	o.record(p)
+	return nil
+}
+
+// FailPayment records a failed attempt. Reports that arrive after the order moved on (the gateway does
+// not keep order) change nothing: an order never moves backwards.
+func (o *Order) FailPayment(f PaymentFailed) error {
+	if o.status != StatusPlaced || o.payment.PaymentID != "" {
+		return nil
+	}
+	if o.payment.GatewayOrderID == "" {
+		return ErrPaymentNotRequested
+	}
+	if f.GatewayOrderID != o.payment.GatewayOrderID {
+		return fmt.Errorf("%w: gateway order %q is not this order's %q", ErrPaymentMismatch, f.GatewayOrderID, o.payment.GatewayOrderID)
+	}
+	o.record(f)
+	return nil
+}
+
+// Confirm records that the shop accepted the paid order.
+func (o *Order) Confirm() error {
+	if o.status != StatusPaid {
+		return &TransitionError{Action: "confirm", From: o.status}
+	}
+	o.record(OrderConfirmed{})
+	return nil
+}
+
+// Ship records the hand-over to a carrier.
+func (o *Order) Ship(carrier, trackingID string) error {
+	if o.status != StatusConfirmed {
+		return &TransitionError{Action: "ship", From: o.status}
+	}
+	if err := text("carrier", carrier, 64, true); err != nil {
+		return err
+	}
+	if err := text("tracking_id", trackingID, 64, true); err != nil {
+		return err
+	}
+	o.record(OrderShipped{Carrier: carrier, TrackingID: trackingID})
+	return nil
+}
+
+// MarkOutForDelivery records the parcel's last leg.
+func (o *Order) MarkOutForDelivery() error {
+	if o.status != StatusShipped {
+		return &TransitionError{Action: "send out for delivery", From: o.status}
+	}
+	o.record(OrderOutForDelivery{})
+	return nil
+}
+
+// Deliver records delivery.
+func (o *Order) Deliver() error {
+	if o.status != StatusOutForDelivery {
+		return &TransitionError{Action: "deliver", From: o.status}
+	}
+	o.record(OrderDelivered{})
+	return nil
+}
+
+// Cancel records a cancellation; it is allowed until the order ships.
+func (o *Order) Cancel(reason string) error {
+	switch {
+	case o.status.Shipped():
+		return ErrCancelAfterShipping
+	case o.status == StatusCancelled || o.status == StatusRefundPending || o.status == StatusRefunded:
+		return &TransitionError{Action: "cancel", From: o.status}
+	}
+	if err := text("reason", reason, maxText, false); err != nil {
+		return err
+	}
+	o.record(OrderCancelled{Reason: reason})
+	return nil
+}
+
+// NeedsRefund reports whether the order was paid, then cancelled, and no refund is pending or done.
+func (o *Order) NeedsRefund() bool {
+	return o.status == StatusCancelled && o.payment.PaymentID != ""
+}
+
+// InitiateRefund records a refund asked of the gateway for the whole paid amount or part of it.
+func (o *Order) InitiateRefund(refundID string, amount Money) error {
+	if !o.NeedsRefund() {
+		return ErrNotRefundable
+	}
+	if refundID == "" {
+		return invalid("refund_id", "missing")
+	}
+	if amount.IsZero() || amount.Paise() > o.payment.Amount.Paise() {
+		return invalid("amount_paise", "must be between 1 and the paid %d paise", o.payment.Amount.Paise())
+	}
+	o.record(RefundInitiated{RefundID: refundID, AmountPaise: amount.Paise()})
+	return nil
+}
+
+// CompleteRefund records the gateway's final word that the refund went through. A repeat of the same
+// report changes nothing.
+func (o *Order) CompleteRefund(r RefundProcessed) error {
+	if o.status == StatusRefunded && o.refund.ID == r.RefundID {
+		return nil
+	}
+	if o.status != StatusRefundPending {
+		return &TransitionError{Action: "complete a refund for", From: o.status}
+	}
+	if r.RefundID != o.refund.ID {
+		return fmt.Errorf("%w: refund %q is not the pending %q", ErrRefundMismatch, r.RefundID, o.refund.ID)
+	}
+	if r.AmountPaise != o.refund.Amount.Paise() {
+		return fmt.Errorf("%w: refunded %d paise, %d were asked", ErrRefundMismatch, r.AmountPaise, o.refund.Amount.Paise())
+	}
+	o.record(r)
+	return nil
+}
+
+// FailRefund records a refund the gateway could not make; the order goes back to cancelled so that the
+// refund can be asked again.
+func (o *Order) FailRefund(r RefundFailed) error {
+	if o.status != StatusRefundPending || r.RefundID != o.refund.ID {
+		if o.status == StatusCancelled || o.status == StatusRefunded {
+			return nil // a late or repeated report
+		}
+		return fmt.Errorf("%w: refund %q is not pending", ErrRefundMismatch, r.RefundID)
+	}
+	o.record(r)
+	return nil
+}
+
+func (o *Order) record(e Event) {
+	o.apply(e)
+	o.changes = append(o.changes, e)
+}
+
+func (o *Order) apply(e Event) {
+	o.version++
+	switch e := e.(type) {
+	case OrderPlaced:
+		o.id = e.OrderID
+		o.number = Number{s: e.OrderNumber}
+		o.customer = Customer{ID: e.Customer.ID, Name: e.Customer.Name,
+			Email: Email{addr: e.Customer.Email}, Phone: Phone{e164: e.Customer.Phone}}
+		o.lines = make([]Line, len(e.Items))
+		for i, it := range e.Items {
+			o.lines[i] = Line{SKU: it.SKU, Name: it.Name, Quantity: it.Quantity, UnitPrice: Money{paise: it.UnitPricePaise}}
+		}
+		o.total = Money{paise: e.TotalPaise}
+		a := e.ShippingAddress
+		o.address = Address{Name: a.Name, Line1: a.Line1, Line2: a.Line2, City: a.City, State: a.State, Pincode: a.Pincode}
+		o.status = StatusPlaced
+	case PaymentRequested:
+		o.payment.Gateway = e.Gateway
+		o.payment.GatewayOrderID = e.GatewayOrderID
+	case PaymentSucceeded:
+		o.payment = Payment{Gateway: e.Gateway, GatewayOrderID: e.GatewayOrderID, PaymentID: e.PaymentID,
+			Amount: Money{paise: e.AmountPaise}, Method: e.Method}
+		o.status = StatusPaid
+	case PaymentFailed:
+	case OrderConfirmed:
+		o.status = StatusConfirmed
+	case OrderShipped:
+		o.shipment = e
+		o.status = StatusShipped
+	case OrderOutForDelivery:
+		o.status = StatusOutForDelivery
+	case OrderDelivered:
+		o.status = StatusDelivered
+	case OrderCancelled:
+		o.status = StatusCancelled
+	case RefundInitiated:
+		o.refund = Refund{ID: e.RefundID, Amount: Money{paise: e.AmountPaise}}
+		o.status = StatusRefundPending
+	case RefundProcessed:
+		o.refund.ARN = e.ARN
+		o.status = StatusRefunded
+	case RefundFailed:
+		o.refund = Refund{}
+		o.status = StatusCancelled
+	}
+}
+
+// ID returns the order's id.
+func (o *Order) ID() uuid.UUID { return o.id }
+
+// Number returns the human order number.
+func (o *Order) Number() Number { return o.number }
+
+// Customer returns who placed the order.
+func (o *Order) Customer() Customer { return o.customer }
+
+// Lines returns a copy of the order lines.
+func (o *Order) Lines() []Line { return append([]Line(nil), o.lines...) }
+
+// Total returns the sum of the lines.
+func (o *Order) Total() Money { return o.total }
+
+// Address returns the shipping address.
+func (o *Order) Address() Address { return o.address }
+
+// Status returns where the order is in its lifecycle.
+func (o *Order) Status() Status { return o.status }
+
+// Payment returns what is known of the order's payment.
+func (o *Order) Payment() Payment { return o.payment }
+
+// Refund returns the order's refund, if one was asked for.
+func (o *Order) Refund() Refund { return o.refund }
+
+// Shipment returns the carrier and tracking id once shipped.
+func (o *Order) Shipment() OrderShipped { return o.shipment }
+
+// Version is the number of events in the order's stream, counting recorded ones.
+func (o *Order) Version() int { return o.version }
+
+// StoredVersion is the version the stream had before the recorded changes.
+func (o *Order) StoredVersion() int { return o.version - len(o.changes) }
+
+// Changes returns the events recorded since the order was loaded.
+func (o *Order) Changes() []Event { return append([]Event(nil), o.changes...) }
+
+// ClearChanges forgets the recorded events once the store has them.
+func (o *Order) ClearChanges() { o.changes = nil }

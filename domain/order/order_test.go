@@ -1,0 +1,467 @@
+package order_test
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"github.com/certibuy/orders/domain/order"
+)
+
+func mustMoney(t *testing.T, p int64) order.Money {
+	t.Helper()
+	m, err := order.NewMoney(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func validInput(t *testing.T) order.PlaceInput {
+	t.Helper()
+	email, err := order.NewEmail("asha@example.in")
+	if err != nil {
+		t.Fatal(err)
+	}
+	phone, err := order.NewPhone("98765 43210")
+	if err != nil {
+		t.Fatal(err)
+	}
+	num, err := order.ParseNumber("CB-7K3M9Q2X")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return order.PlaceInput{
+		ID:       uuid.New(),
+		Number:   num,
+		Customer: order.Customer{Name: "Asha Rao", Email: email, Phone: phone},
+		Lines: []order.Line{
+			{SKU: "TEA-1", Name: "Assam tea 500g", Quantity: 2, UnitPrice: mustMoney(t, 34950)},
+			{SKU: "MUG-2", Name: "Steel tumbler", Quantity: 1, UnitPrice: mustMoney(t, 60000)},
+		},
+		Address: order.Address{Line1: "12 MG Road", City: "Bengaluru", State: "Karnataka", Pincode: "560001"},
+	}
+}
+
+// steps walks a fresh order to each status; the test table starts from these.
+var lifecycle = []struct {
+	status order.Status
+	step   func(o *order.Order) error
+}{
+	{order.StatusPlaced, func(o *order.Order) error { return nil }},
+	{order.StatusPaid, func(o *order.Order) error {
+		if err := o.RequestPayment("razorpay", "order_A"); err != nil {
+			return err
+		}
+		return o.SucceedPayment(order.PaymentSucceeded{GatewayOrderID: "order_A", PaymentID: "pay_1", AmountPaise: o.Total().Paise(), Method: "upi"})
+	}},
+	{order.StatusConfirmed, func(o *order.Order) error { return o.Confirm() }},
+	{order.StatusShipped, func(o *order.Order) error { return o.Ship("Delhivery", "DLV123") }},
+	{order.StatusOutForDelivery, func(o *order.Order) error { return o.MarkOutForDelivery() }},
+	{order.StatusDelivered, func(o *order.Order) error { return o.Deliver() }},
+}
+
+func orderIn(t *testing.T, s order.Status) *order.Order {
+	t.Helper()
+	o, err := order.Place(validInput(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("walking to %s: %v", s, err)
+		}
+	}
+	walkTo := func(target order.Status) {
+		for _, st := range lifecycle {
+			must(st.step(o))
+			if st.status == target {
+				return
+			}
+		}
+	}
+	switch s {
+	case order.StatusCancelled:
+		must(o.Cancel("changed my mind"))
+	case "cancelled_paid", order.StatusRefundPending, order.StatusRefunded:
+		walkTo(order.StatusConfirmed)
+		must(o.Cancel("out of stock"))
+		if s != "cancelled_paid" {
+			must(o.InitiateRefund("rfnd_1", o.Payment().Amount))
+		}
+		if s == order.StatusRefunded {
+			must(o.CompleteRefund(order.RefundProcessed{RefundID: "rfnd_1", AmountPaise: o.Total().Paise()}))
+		}
+	default:
+		walkTo(s)
+	}
+	return clean(o)
+}
+
+// clean rebuilds the order from its events, as the repository does, so the test sees only new changes.
+func clean(o *order.Order) *order.Order {
+	r, err := order.FromHistory(o.Changes())
+	if err != nil {
+		panic(err)
+	}
+	return r
+}
+
+func TestPlaceComputesTheTotalFromTheLines(t *testing.T) {
+	o, err := order.Place(validInput(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := o.Total().Paise(); got != 2*34950+60000 {
+		t.Fatalf("total = %d paise, want %d", got, 2*34950+60000)
+	}
+	if o.Status() != order.StatusPlaced || o.Version() != 1 {
+		t.Fatalf("status %s version %d, want placed 1", o.Status(), o.Version())
+	}
+	ch := o.Changes()
+	placed, ok := ch[0].(order.OrderPlaced)
+	if len(ch) != 1 || !ok {
+		t.Fatalf("changes = %#v, want one OrderPlaced", ch)
+	}
+	if placed.Customer.Phone != "+919876543210" || placed.Currency != "INR" || placed.TotalPaise != 129900 {
+		t.Fatalf("OrderPlaced = %+v", placed)
+	}
+}
+
+func TestPlaceRefusesBadInputNamingTheField(t *testing.T) {
+	cases := []struct {
+		name  string
+		edit  func(in *order.PlaceInput)
+		field string
+	}{
+		{"no items", func(in *order.PlaceInput) { in.Lines = nil }, "items"},
+		{"quantity zero", func(in *order.PlaceInput) { in.Lines[1].Quantity = 0 }, "items[1].quantity"},
+		{"negative quantity", func(in *order.PlaceInput) { in.Lines[0].Quantity = -3 }, "items[0].quantity"},
+		{"huge quantity", func(in *order.PlaceInput) { in.Lines[0].Quantity = 1001 }, "items[0].quantity"},
+		{"free item", func(in *order.PlaceInput) { in.Lines[0].UnitPrice = order.Money{} }, "items[0].unit_price_paise"},
+		{"no sku", func(in *order.PlaceInput) { in.Lines[0].SKU = " " }, "items[0].sku"},
+		{"no customer name", func(in *order.PlaceInput) { in.Customer.Name = "" }, "customer.name"},
+		{"no email", func(in *order.PlaceInput) { in.Customer.Email = order.Email{} }, "customer.email"},
+		{"no phone", func(in *order.PlaceInput) { in.Customer.Phone = order.Phone{} }, "customer.phone"},
+		{"bad pincode", func(in *order.PlaceInput) { in.Address.Pincode = "06001" }, "shipping_address.pincode"},
+		{"no city", func(in *order.PlaceInput) { in.Address.City = "" }, "shipping_address.city"},
+		{"control character in name", func(in *order.PlaceInput) { in.Lines[0].Name = "tea\x00" }, "items[0].name"},
+		{"total under a rupee", func(in *order.PlaceInput) {
+			in.Lines = []order.Line{{SKU: "X", Name: "Sticker", Quantity: 1, UnitPrice: mustMoney(t, 99)}}
+		}, "items"},
+		{"total overflows", func(in *order.PlaceInput) {
+			in.Lines[0].UnitPrice = mustMoney(t, 1<<62)
+			in.Lines[0].Quantity = 4
+		}, "items[0].unit_price_paise"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			in := validInput(t)
+			c.edit(&in)
+			o, err := order.Place(in)
+			var fe *order.FieldError
+			if !errors.As(err, &fe) || fe.Field != c.field {
+				t.Fatalf("err = %v, want a FieldError on %s", err, c.field)
+			}
+			if !errors.Is(err, order.ErrInvalidInput) {
+				t.Fatalf("err = %v is not ErrInvalidInput", err)
+			}
+			if o != nil {
+				t.Fatalf("got an order for bad input")
+			}
+		})
+	}
+}
+
+type action struct {
+	name string
+	do   func(o *order.Order) error
+}
+
+var (
+	requestPayment = action{"request payment", func(o *order.Order) error { return o.RequestPayment("razorpay", "order_B") }}
+	pay            = action{"pay", func(o *order.Order) error {
+		return o.SucceedPayment(order.PaymentSucceeded{GatewayOrderID: o.Payment().GatewayOrderID, PaymentID: "pay_2", AmountPaise: o.Total().Paise()})
+	}}
+	failPayment = action{"fail payment", func(o *order.Order) error {
+		return o.FailPayment(order.PaymentFailed{GatewayOrderID: o.Payment().GatewayOrderID, Code: "BAD_REQUEST_ERROR", Reason: "card declined"})
+	}}
+	confirm        = action{"confirm", func(o *order.Order) error { return o.Confirm() }}
+	ship           = action{"ship", func(o *order.Order) error { return o.Ship("BlueDart", "BD42") }}
+	outForDelivery = action{"out for delivery", func(o *order.Order) error { return o.MarkOutForDelivery() }}
+	deliver        = action{"deliver", func(o *order.Order) error { return o.Deliver() }}
+	cancel         = action{"cancel", func(o *order.Order) error { return o.Cancel("customer asked") }}
+	refund         = action{"initiate refund", func(o *order.Order) error { return o.InitiateRefund("rfnd_9", o.Payment().Amount) }}
+	completeRefund = action{"complete refund", func(o *order.Order) error {
+		return o.CompleteRefund(order.RefundProcessed{RefundID: o.Refund().ID, AmountPaise: o.Refund().Amount.Paise(), ARN: "ARN1"})
+	}}
+	failRefund = action{"fail refund", func(o *order.Order) error {
+		return o.FailRefund(order.RefundFailed{RefundID: o.Refund().ID, Reason: "bank down"})
+	}}
+)
+
+func TestEveryMoveFromEveryStatus(t *testing.T) {
+	// want: the status after the move, or the error it must fail with. "" status with nil error means a no-op.
+	type want struct {
+		status order.Status
+		event  string
+		err    error
+	}
+	ok := func(s order.Status, ev string) want { return want{status: s, event: ev} }
+	noop := want{}
+	fail := func(err error) want { return want{err: err} }
+
+	// cancelled_paid is a cancelled order that had been paid.
+	table := map[order.Status]map[string]want{
+		order.StatusPlaced: {
+			requestPayment.name: ok(order.StatusPlaced, order.TypePaymentRequested),
+			pay.name:            fail(order.ErrPaymentNotRequested),
+			failPayment.name:    fail(order.ErrPaymentNotRequested),
+			confirm.name:        fail(order.ErrIllegalTransition),
+			ship.name:           fail(order.ErrIllegalTransition),
+			outForDelivery.name: fail(order.ErrIllegalTransition),
+			deliver.name:        fail(order.ErrIllegalTransition),
+			cancel.name:         ok(order.StatusCancelled, order.TypeOrderCancelled),
+			refund.name:         fail(order.ErrNotRefundable),
+			completeRefund.name: fail(order.ErrIllegalTransition),
+			failRefund.name:     fail(order.ErrRefundMismatch),
+		},
+		order.StatusPaid: {
+			requestPayment.name: fail(order.ErrIllegalTransition),
+			pay.name:            fail(order.ErrAlreadyPaid),
+			failPayment.name:    noop,
+			confirm.name:        ok(order.StatusConfirmed, order.TypeOrderConfirmed),
+			ship.name:           fail(order.ErrIllegalTransition),
+			outForDelivery.name: fail(order.ErrIllegalTransition),
+			deliver.name:        fail(order.ErrIllegalTransition),
+			cancel.name:         ok(order.StatusCancelled, order.TypeOrderCancelled),
+			refund.name:         fail(order.ErrNotRefundable),
+			completeRefund.name: fail(order.ErrIllegalTransition),
+			failRefund.name:     fail(order.ErrRefundMismatch),
+		},
+		order.StatusConfirmed: {
+			requestPayment.name: fail(order.ErrIllegalTransition),
+			pay.name:            fail(order.ErrAlreadyPaid),
+			failPayment.name:    noop,
+			confirm.name:        fail(order.ErrIllegalTransition),
+			ship.name:           ok(order.StatusShipped, order.TypeOrderShipped),
+			outForDelivery.name: fail(order.ErrIllegalTransition),
+			deliver.name:        fail(order.ErrIllegalTransition),
+			cancel.name:         ok(order.StatusCancelled, order.TypeOrderCancelled),
+			refund.name:         fail(order.ErrNotRefundable),
+			completeRefund.name: fail(order.ErrIllegalTransition),
+			failRefund.name:     fail(order.ErrRefundMismatch),
+		},
+		order.StatusShipped: {
+			ship.name:           fail(order.ErrIllegalTransition),
+			outForDelivery.name: ok(order.StatusOutForDelivery, order.TypeOrderOutForDelivery),
+			deliver.name:        fail(order.ErrIllegalTransition),
+			cancel.name:         fail(order.ErrCancelAfterShipping),
+			refund.name:         fail(order.ErrNotRefundable),
+			pay.name:            fail(order.ErrAlreadyPaid),
+		},
+		order.StatusOutForDelivery: {
+			outForDelivery.name: fail(order.ErrIllegalTransition),
+			deliver.name:        ok(order.StatusDelivered, order.TypeOrderDelivered),
+			cancel.name:         fail(order.ErrCancelAfterShipping),
+			ship.name:           fail(order.ErrIllegalTransition),
+		},
+		order.StatusDelivered: {
+			deliver.name:        fail(order.ErrIllegalTransition),
+			cancel.name:         fail(order.ErrCancelAfterShipping),
+			outForDelivery.name: fail(order.ErrIllegalTransition),
+			refund.name:         fail(order.ErrNotRefundable),
+		},
+		order.StatusCancelled: {
+			requestPayment.name: fail(order.ErrIllegalTransition),
+			pay.name:            fail(order.ErrOrderCancelled),
+			confirm.name:        fail(order.ErrIllegalTransition),
+			ship.name:           fail(order.ErrIllegalTransition),
+			cancel.name:         fail(order.ErrIllegalTransition),
+			refund.name:         fail(order.ErrNotRefundable),
+			failPayment.name:    noop,
+			failRefund.name:     noop,
+		},
+		"cancelled_paid": {
+			refund.name:  ok(order.StatusRefundPending, order.TypeRefundInitiated),
+			cancel.name:  fail(order.ErrIllegalTransition),
+			ship.name:    fail(order.ErrIllegalTransition),
+			confirm.name: fail(order.ErrIllegalTransition),
+			pay.name:     fail(order.ErrAlreadyPaid),
+		},
+		order.StatusRefundPending: {
+			completeRefund.name: ok(order.StatusRefunded, order.TypeRefundProcessed),
+			failRefund.name:     ok(order.StatusCancelled, order.TypeRefundFailed),
+			refund.name:         fail(order.ErrNotRefundable),
+			cancel.name:         fail(order.ErrIllegalTransition),
+		},
+		order.StatusRefunded: {
+			completeRefund.name: noop,
+			failRefund.name:     noop,
+			refund.name:         fail(order.ErrNotRefundable),
+			cancel.name:         fail(order.ErrIllegalTransition),
+			ship.name:           fail(order.ErrIllegalTransition),
+		},
+	}
+	actions := []action{requestPayment, pay, failPayment, confirm, ship, outForDelivery, deliver, cancel, refund, completeRefund, failRefund}
+	for from, moves := range table {
+		for _, a := range actions {
+			w, listed := moves[a.name]
+			if !listed {
+				continue
+			}
+			t.Run(fmt.Sprintf("%s from %s", a.name, from), func(t *testing.T) {
+				o := orderIn(t, from)
+				before := o.Status()
+				err := a.do(o)
+				switch {
+				case w.err != nil:
+					if !errors.Is(err, w.err) {
+						t.Fatalf("err = %v, want %v", err, w.err)
+					}
+					if len(o.Changes()) != 0 || o.Status() != before {
+						t.Fatalf("a refused move recorded %v and moved to %s", o.Changes(), o.Status())
+					}
+				case w.status == "":
+					if err != nil || len(o.Changes()) != 0 {
+						t.Fatalf("want a no-op, got err %v and changes %v", err, o.Changes())
+					}
+				default:
+					if err != nil {
+						t.Fatalf("err = %v", err)
+					}
+					ch := o.Changes()
+					if len(ch) != 1 || ch[0].EventType() != w.event {
+						t.Fatalf("changes = %v, want one %s", ch, w.event)
+					}
+					if o.Status() != w.status {
+						t.Fatalf("status = %s, want %s", o.Status(), w.status)
+					}
+				}
+			})
+		}
+	}
+}
+
+func TestPaymentChecks(t *testing.T) {
+	o, err := order.Place(validInput(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := o.RequestPayment("razorpay", "order_A"); err != nil {
+		t.Fatal(err)
+	}
+	total := o.Total().Paise()
+	cases := []struct {
+		name string
+		p    order.PaymentSucceeded
+		err  error
+	}{
+		{"another gateway order", order.PaymentSucceeded{GatewayOrderID: "order_Z", PaymentID: "pay_1", AmountPaise: total}, order.ErrPaymentMismatch},
+		{"short amount", order.PaymentSucceeded{GatewayOrderID: "order_A", PaymentID: "pay_1", AmountPaise: total - 1}, order.ErrPaymentMismatch},
+		{"no payment id", order.PaymentSucceeded{GatewayOrderID: "order_A", AmountPaise: total}, order.ErrInvalidInput},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			o := clean(o)
+			if err := o.SucceedPayment(c.p); !errors.Is(err, c.err) {
+				t.Fatalf("err = %v, want %v", err, c.err)
+			}
+			if len(o.Changes()) != 0 {
+				t.Fatalf("recorded %v", o.Changes())
+			}
+		})
+	}
+	t.Run("the same payment twice records it once", func(t *testing.T) {
+		o := clean(o)
+		p := order.PaymentSucceeded{GatewayOrderID: "order_A", PaymentID: "pay_1", AmountPaise: total}
+		if err := o.SucceedPayment(p); err != nil {
+			t.Fatal(err)
+		}
+		if err := o.SucceedPayment(p); err != nil {
+			t.Fatalf("repeat: %v", err)
+		}
+		if len(o.Changes()) != 1 {
+			t.Fatalf("changes = %v, want one PaymentSucceeded", o.Changes())
+		}
+		if o.Payment().Gateway != "razorpay" {
+			t.Fatalf("gateway = %q, want it taken from the request", o.Payment().Gateway)
+		}
+	})
+	t.Run("requesting the same gateway order again records nothing", func(t *testing.T) {
+		o := clean(o)
+		if err := o.RequestPayment("razorpay", "order_A"); err != nil || len(o.Changes()) != 0 {
+			t.Fatalf("err %v changes %v", err, o.Changes())
+		}
+	})
+}
+
+func TestRefundChecks(t *testing.T) {
+	o := orderIn(t, "cancelled_paid")
+	if err := o.InitiateRefund("rfnd_1", mustMoney(t, o.Total().Paise()+1)); !errors.Is(err, order.ErrInvalidInput) {
+		t.Fatalf("refund over the paid amount: err = %v", err)
+	}
+	if err := o.InitiateRefund("rfnd_1", o.Total()); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.CompleteRefund(order.RefundProcessed{RefundID: "rfnd_other", AmountPaise: o.Total().Paise()}); !errors.Is(err, order.ErrRefundMismatch) {
+		t.Fatalf("another refund id: err = %v", err)
+	}
+	if err := o.CompleteRefund(order.RefundProcessed{RefundID: "rfnd_1", AmountPaise: 1}); !errors.Is(err, order.ErrRefundMismatch) {
+		t.Fatalf("another amount: err = %v", err)
+	}
+}
+
+func TestFromHistoryRebuildsTheSameOrder(t *testing.T) {
+	o := orderIn(t, order.StatusDelivered)
+	// Rebuild from a round trip through JSON, as the store does.
+	all := walk(t)
+	var decoded []order.Event
+	for _, e := range all.Changes() {
+		data, err := jsonMarshal(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := order.DecodeEvent(e.EventType(), data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		decoded = append(decoded, d)
+	}
+	if !reflect.DeepEqual(decoded, all.Changes()) {
+		t.Fatalf("JSON round trip changed events:\n%v\n%v", decoded, all.Changes())
+	}
+	r, err := order.FromHistory(decoded)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Status() != order.StatusDelivered || r.Version() != 7 || r.StoredVersion() != 7 {
+		t.Fatalf("rebuilt status %s version %d stored %d", r.Status(), r.Version(), r.StoredVersion())
+	}
+	if r.Shipment().TrackingID != "DLV123" || r.Payment().PaymentID != "pay_1" || r.Customer().Phone.String() != "+919876543210" {
+		t.Fatalf("rebuilt order lost data: %+v %+v", r.Shipment(), r.Payment())
+	}
+	if o.Version() != r.Version() {
+		t.Fatalf("versions differ: %d and %d", o.Version(), r.Version())
+	}
+	if _, err := order.FromHistory([]order.Event{order.OrderShipped{}}); err == nil {
+		t.Fatal("a stream not starting with OrderPlaced rebuilt without error")
+	}
+}
+
+func walk(t *testing.T) *order.Order {
+	o, err := order.Place(validInput(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range lifecycle {
+		if err := st.step(o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return o
+}

@@ -1,0 +1,99 @@
+package order_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/certibuy/orders/domain/order"
+)
+
+func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
+
+func TestMoneyIsWrittenTheIndianWay(t *testing.T) {
+	cases := map[int64]string{
+		0:              "₹0.00",
+		5:              "₹0.05",
+		99900:          "₹999.00",
+		100000:         "₹1,000.00",
+		12990000:       "₹1,29,900.00",
+		1234567891:     "₹1,23,45,678.91",
+		10000000000050: "₹1,00,00,00,00,000.50",
+	}
+	for paise, want := range cases {
+		m, err := order.NewMoney(paise)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := m.String(); got != want {
+			t.Errorf("%d paise = %s, want %s", paise, got, want)
+		}
+		if got := m.Digits(); "₹"+got != want {
+			t.Errorf("%d paise digits = %s", paise, got)
+		}
+	}
+	if _, err := order.NewMoney(-1); !errors.Is(err, order.ErrInvalidAmount) {
+		t.Fatalf("negative money: err = %v", err)
+	}
+}
+
+func TestPhoneNumbersAreNormalisedToE164(t *testing.T) {
+	for _, in := range []string{"9876543210", "09876543210", "919876543210", "+919876543210", "+91 98765 43210", "+91-98765-43210", "(+91) 98765 43210"} {
+		p, err := order.NewPhone(in)
+		if err != nil {
+			t.Errorf("%q: %v", in, err)
+			continue
+		}
+		if p.String() != "+919876543210" || p.National() != "9876543210" || p.WithCountryCode() != "919876543210" {
+			t.Errorf("%q → %s / %s / %s", in, p, p.National(), p.WithCountryCode())
+		}
+		if p.Masked() != "*********3210" {
+			t.Errorf("masked = %s", p.Masked())
+		}
+	}
+	for _, in := range []string{"", "12345", "5876543210", "+1 415 555 0100", "98765432100", "98765x3210", "+9198765432+10", "0919876543210"} {
+		if _, err := order.NewPhone(in); !errors.Is(err, order.ErrInvalidPhone) {
+			t.Errorf("%q: err = %v, want ErrInvalidPhone", in, err)
+		}
+	}
+}
+
+func TestEmailAddressesAreValidated(t *testing.T) {
+	good := map[string]string{"asha@example.in": "asha@example.in", " Ravi.K+orders@Mail.Example.COM ": "Ravi.K+orders@mail.example.com"}
+	for in, want := range good {
+		e, err := order.NewEmail(in)
+		if err != nil || e.String() != want {
+			t.Errorf("%q → %q, %v; want %q", in, e, err, want)
+		}
+	}
+	for _, in := range []string{"", "asha", "asha@", "@example.in", "Asha <asha@example.in>", "asha@localhost", "a b@example.in", strings.Repeat("a", 250) + "@x.in"} {
+		if _, err := order.NewEmail(in); !errors.Is(err, order.ErrInvalidEmail) {
+			t.Errorf("%q: err = %v, want ErrInvalidEmail", in, err)
+		}
+	}
+}
+
+func TestOrderNumbers(t *testing.T) {
+	seen := map[string]bool{}
+	src := bytes.NewReader(bytes.Repeat([]byte{0, 1, 2, 3, 250, 29, 7, 200, 100, 45, 66, 91}, 100))
+	for i := 0; i < 50; i++ {
+		n, err := order.NewNumber(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := order.ParseNumber(strings.ToLower(n.String())); err != nil {
+			t.Fatalf("%s does not parse: %v", n, err)
+		}
+		seen[n.String()] = true
+	}
+	if len(seen) < 2 {
+		t.Fatalf("numbers do not vary: %v", seen)
+	}
+	for _, bad := range []string{"", "CB-", "CB-0000000O", "XX-7K3M9Q2X", "CB-7K3M9Q2XY"} {
+		if _, err := order.ParseNumber(bad); !errors.Is(err, order.ErrInvalidInput) {
+			t.Errorf("%q: err = %v", bad, err)
+		}
+	}
+}
