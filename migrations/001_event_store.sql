@@ -71,3 +71,11 @@ CREATE TABLE "watermill_offsets_order_events_poison" (
     last_processed_transaction_id xid8         NOT NULL,
     PRIMARY KEY (consumer_group)
 );
+
+-- Order access tokens: shown to the customer once at checkout, stored only as a SHA-256 hash.
+CREATE TABLE order_access_tokens (
+    token_hash BYTEA PRIMARY KEY,
+    order_id   UUID        NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+CREATE INDEX order_access_tokens_order ON order_access_tokens (order_id);

@@ -1,0 +1,88 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	wsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// SubscriberConfig tunes a watermill-sql subscriber.
+type SubscriberConfig struct {
+	// PollInterval is how long to wait after finding no message.
+	PollInterval time.Duration
+	// AckDeadline bounds one message's handling, retries included; past it the message is redelivered.
+	// It must be longer than the router's in-handler retry budget.
+	AckDeadline time.Duration
+	// BatchSize is how many messages one transaction takes; 1 keeps redelivery after a crash to the
+	// message in hand.
+	BatchSize int
+}
+
+// NewSubscriber returns a subscriber for one consumer group on the outbox tables. The tables come from
+// the migrations, so it never creates schema.
+func NewSubscriber(pool *pgxpool.Pool, consumerGroup string, cfg SubscriberConfig, logger watermill.LoggerAdapter) (*wsql.Subscriber, error) {
+	deadline := cfg.AckDeadline
+	sub, err := wsql.NewSubscriber(wsql.BeginnerFromPgx(pool), wsql.SubscriberConfig{
+		ConsumerGroup:    consumerGroup,
+		PollInterval:     cfg.PollInterval,
+		ResendInterval:   cfg.PollInterval,
+		RetryInterval:    cfg.PollInterval,
+		AckDeadline:      &deadline,
+		SchemaAdapter:    wsql.DefaultPostgreSQLSchema{SubscribeBatchSize: cfg.BatchSize},
+		OffsetsAdapter:   wsql.DefaultPostgreSQLOffsetsAdapter{},
+		InitializeSchema: false,
+	}, logger)
+	if err != nil {
+		return nil, fmt.Errorf("subscriber %s: %w", consumerGroup, err)
+	}
+	return sub, nil
+}
+
+// TxPublisher publishes a message in the transaction that delivered the message it came from, so a
+// message moved to the poison queue is written and acked together. Without such a transaction it
+// publishes on the pool.
+type TxPublisher struct {
+	pool   *pgxpool.Pool
+	logger watermill.LoggerAdapter
+}
+
+// NewTxPublisher returns a publisher for handler output and poison messages.
+func NewTxPublisher(pool *pgxpool.Pool, logger watermill.LoggerAdapter) *TxPublisher {
+	return &TxPublisher{pool: pool, logger: logger}
+}
+
+// Publish writes msgs to topic's table.
+func (p *TxPublisher) Publish(topic string, msgs ...*message.Message) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	ctx := msgs[0].Context()
+	var db wsql.ContextExecutor = wsql.BeginnerFromPgx(p.pool)
+	if tx, ok := wsql.TxFromContext(ctx); ok {
+		db = tx
+	}
+	// A handler's timeout middleware leaves a cancelled context on the message; the write must still
+	// go through, so it runs on a copy whose context keeps the values but not the cancellation.
+	out := make([]*message.Message, len(msgs))
+	for i, m := range msgs {
+		out[i] = m.Copy()
+		out[i].SetContext(context.WithoutCancel(m.Context()))
+	}
+	msgs = out
+	pub, err := wsql.NewPublisher(db, wsql.PublisherConfig{SchemaAdapter: wsql.DefaultPostgreSQLSchema{}}, p.logger)
+	if err != nil {
+		return fmt.Errorf("publish to %s: %w", topic, err)
+	}
+	if err := pub.Publish(topic, msgs...); err != nil {
+		return fmt.Errorf("publish to %s: %w", topic, err)
+	}
+	return nil
+}
+
+// Close does nothing: the publisher holds no resources of its own.
+func (p *TxPublisher) Close() error { return nil }

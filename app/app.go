@@ -1,0 +1,23 @@
+// Package app holds the use cases. Ports call them; adapters implement the interfaces they declare.
+package app
+
+import (
+	"github.com/certibuy/orders/app/command"
+	"github.com/certibuy/orders/app/query"
+)
+
+// Application is every use case the ports can call.
+type Application struct {
+	Commands Commands
+	Queries  Queries
+}
+
+// Commands change orders.
+type Commands struct {
+	PlaceOrder command.PlaceOrderHandler
+}
+
+// Queries read them.
+type Queries struct {
+	CustomerOrder query.CustomerOrderHandler
+}

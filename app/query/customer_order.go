@@ -1,0 +1,144 @@
+package query
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/google/uuid"
+
+	"github.com/certibuy/orders/domain/order"
+)
+
+// CustomerOrder asks for one order with the access token issued at checkout.
+type CustomerOrder struct {
+	OrderID     uuid.UUID
+	AccessToken string
+}
+
+// OrderView is an order as its customer sees it.
+type OrderView struct {
+	ID              uuid.UUID      `json:"order_id"`
+	Number          string         `json:"order_number"`
+	Status          string         `json:"status"`
+	Version         int            `json:"version"`
+	Customer        CustomerView   `json:"customer"`
+	Items           []ItemView     `json:"items"`
+	TotalPaise      int64          `json:"total_paise"`
+	Total           string         `json:"total"`
+	Currency        string         `json:"currency"`
+	ShippingAddress AddressView    `json:"shipping_address"`
+	Shipment        *ShipmentView  `json:"shipment,omitempty"`
+	Payment         *PaymentView   `json:"payment,omitempty"`
+	Refund          *RefundView    `json:"refund,omitempty"`
+	History         []StatusChange `json:"history,omitempty"`
+}
+
+// CustomerView is the customer on an order.
+type CustomerView struct {
+	Name  string `json:"name"`
+	Email string `json:"email"`
+	Phone string `json:"phone"`
+}
+
+// ItemView is one order line with its total.
+type ItemView struct {
+	SKU            string `json:"sku"`
+	Name           string `json:"name"`
+	Quantity       int64  `json:"quantity"`
+	UnitPricePaise int64  `json:"unit_price_paise"`
+	LineTotalPaise int64  `json:"line_total_paise"`
+}
+
+// AddressView is the shipping address.
+type AddressView struct {
+	Name    string `json:"name,omitempty"`
+	Line1   string `json:"line1"`
+	Line2   string `json:"line2,omitempty"`
+	City    string `json:"city"`
+	State   string `json:"state"`
+	Pincode string `json:"pincode"`
+}
+
+// ShipmentView is the carrier and tracking id.
+type ShipmentView struct {
+	Carrier    string `json:"carrier"`
+	TrackingID string `json:"tracking_id"`
+}
+
+// PaymentView is what the gateway reported.
+type PaymentView struct {
+	Gateway        string `json:"gateway"`
+	GatewayOrderID string `json:"gateway_order_id"`
+	PaymentID      string `json:"payment_id,omitempty"`
+	Method         string `json:"method,omitempty"`
+}
+
+// RefundView is the order's refund.
+type RefundView struct {
+	RefundID    string `json:"refund_id"`
+	AmountPaise int64  `json:"amount_paise"`
+	ARN         string `json:"arn,omitempty"`
+}
+
+// StatusChange is one step of an order's status history.
+type StatusChange struct {
+	From    string `json:"from,omitempty"`
+	To      string `json:"to"`
+	At      string `json:"at"`
+	Actor   string `json:"actor"`
+	EventID string `json:"event_id"`
+	Note    string `json:"note,omitempty"`
+}
+
+// CustomerOrderHandler answers CustomerOrder.
+type CustomerOrderHandler struct {
+	orders OrderLoader
+	access AccessChecker
+}
+
+// NewCustomerOrderHandler wires the handler.
+func NewCustomerOrderHandler(orders OrderLoader, access AccessChecker) CustomerOrderHandler {
+	return CustomerOrderHandler{orders: orders, access: access}
+}
+
+// Handle returns the order when the token opens it. A wrong token and an unknown order are the same
+// NotFoundError, so that a token reveals nothing about other orders.
+func (h CustomerOrderHandler) Handle(ctx context.Context, q CustomerOrder) (OrderView, error) {
+	ok, err := h.access.Opens(ctx, q.OrderID, q.AccessToken)
+	if err != nil {
+		return OrderView{}, fmt.Errorf("customer order: %w", err)
+	}
+	if !ok {
+		return OrderView{}, &order.NotFoundError{ID: q.OrderID}
+	}
+	o, err := h.orders.Get(ctx, q.OrderID)
+	if err != nil {
+		return OrderView{}, err
+	}
+	return ViewOf(o), nil
+}
+
+// ViewOf is the order's view, without history.
+func ViewOf(o *order.Order) OrderView {
+	v := OrderView{
+		ID: o.ID(), Number: o.Number().String(), Status: string(o.Status()), Version: o.Version(),
+		Customer:   CustomerView{Name: o.Customer().Name, Email: o.Customer().Email.String(), Phone: o.Customer().Phone.String()},
+		TotalPaise: o.Total().Paise(), Total: o.Total().String(), Currency: order.Currency,
+	}
+	a := o.Address()
+	v.ShippingAddress = AddressView{Name: a.Name, Line1: a.Line1, Line2: a.Line2, City: a.City, State: a.State, Pincode: a.Pincode}
+	for _, l := range o.Lines() {
+		lt, _ := l.Total() // checked when the order was placed
+		v.Items = append(v.Items, ItemView{SKU: l.SKU, Name: l.Name, Quantity: l.Quantity, UnitPricePaise: l.UnitPrice.Paise(), LineTotalPaise: lt.Paise()})
+	}
+	if s := o.Shipment(); s.TrackingID != "" {
+		v.Shipment = &ShipmentView{Carrier: s.Carrier, TrackingID: s.TrackingID}
+	}
+	if p := o.Payment(); p.GatewayOrderID != "" {
+		v.Payment = &PaymentView{Gateway: p.Gateway, GatewayOrderID: p.GatewayOrderID, PaymentID: p.PaymentID, Method: p.Method}
+	}
+	if r := o.Refund(); r.ID != "" {
+		v.Refund = &RefundView{RefundID: r.ID, AmountPaise: r.Amount.Paise(), ARN: r.ARN}
+	}
+	return v
+}

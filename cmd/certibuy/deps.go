@@ -1,0 +1,79 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/certibuy/orders/adapters/postgres"
+	"github.com/certibuy/orders/app"
+	"github.com/certibuy/orders/app/command"
+	"github.com/certibuy/orders/app/query"
+	"github.com/certibuy/orders/migrations"
+)
+
+// Deps is everything wired from the settings: the pool, the adapters and the application.
+type Deps struct {
+	Pool   *pgxpool.Pool
+	DB     *postgres.DB
+	Store  *postgres.EventStore
+	Orders *postgres.OrderRepository
+	App    app.Application
+}
+
+// OpenDeps creates the database when missing, migrates it and wires the application.
+func OpenDeps(ctx context.Context, cfg Config, logger *slog.Logger) (*Deps, error) {
+	created, err := postgres.EnsureDatabase(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, err
+	}
+	if created {
+		logger.Info("created database", "url", postgres.Redact(cfg.DatabaseURL))
+	}
+	pool, err := postgres.Connect(ctx, cfg.DatabaseURL, postgres.PoolOptions{})
+	if err != nil {
+		return nil, err
+	}
+	applied, err := postgres.Migrate(ctx, pool, migrations.FS)
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	if len(applied) > 0 {
+		logger.Info("applied migrations", "names", strings.Join(applied, ","))
+	}
+	db := &postgres.DB{Pool: pool}
+	store := postgres.NewEventStore(db, postgres.WithWatermillLogger(watermill.NewSlogLogger(logger)))
+	orders := postgres.NewOrderRepository(store)
+	tokens := postgres.NewAccessTokens(db)
+	d := &Deps{Pool: pool, DB: db, Store: store, Orders: orders}
+	d.App = app.Application{
+		Commands: app.Commands{
+			PlaceOrder: command.NewPlaceOrderHandler(orders, db, postgres.NewIdempotencyStore(db), tokens, rand.Reader),
+		},
+		Queries: app.Queries{
+			CustomerOrder: query.NewCustomerOrderHandler(orders, tokens),
+		},
+	}
+	return d, nil
+}
+
+// Ready reports whether the database answers and has every migration.
+func (d *Deps) Ready(ctx context.Context) error {
+	pending, err := postgres.PendingMigrations(ctx, d.Pool, migrations.FS)
+	if err != nil {
+		return fmt.Errorf("database: %w", err)
+	}
+	if len(pending) > 0 {
+		return fmt.Errorf("database: %d migrations pending", len(pending))
+	}
+	return nil
+}
+
+// Close closes the pool.
+func (d *Deps) Close() { d.Pool.Close() }

@@ -1,0 +1,82 @@
+// Command certibuy runs the CertiBuy order service and its tools. See `certibuy help`.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	m := &Main{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}
+	if err := m.Run(ctx, os.Args[1:]); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "certibuy:", err)
+		}
+		os.Exit(exitCode(err))
+	}
+}
+
+// Main owns the wiring of one run of the program; tests start it as the binary would be started.
+type Main struct {
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	Getenv         func(string) string
+}
+
+const usage = `certibuy: the CertiBuy order service
+
+Usage:
+  certibuy serve     run the HTTP API and the event router (all in one)
+  certibuy worker    run the event router only (add machines)
+  certibuy migrate   apply database migrations and exit
+  certibuy help      show this help
+
+Settings come from the environment; see .env.example. With none set, the service uses
+postgres://postgres@127.0.0.1:5432/certibuy (created when missing) and listens on :8080.
+`
+
+// Run runs the subcommand in args.
+func (m *Main) Run(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		fmt.Fprint(m.Stderr, usage)
+		return usageError("no command given")
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "serve":
+		return m.runServe(ctx, rest, true)
+	case "worker":
+		return m.runServe(ctx, rest, false)
+	case "migrate":
+		return m.runMigrate(ctx, rest)
+	case "help", "-h", "--help":
+		fmt.Fprint(m.Stdout, usage)
+		return nil
+	}
+	fmt.Fprint(m.Stderr, usage)
+	return usageError(fmt.Sprintf("unknown command %q", cmd))
+}
+
+type usageError string
+
+func (e usageError) Error() string { return string(e) }
+
+func exitCode(err error) int {
+	var u usageError
+	if errors.As(err, &u) || errors.Is(err, flag.ErrHelp) {
+		return 2
+	}
+	return 1
+}
+
+func (m *Main) config() (Config, error) {
+	return LoadConfig(m.Getenv, m.Stderr)
+}

@@ -1,0 +1,192 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/certibuy/orders/adapters/postgres"
+	"github.com/certibuy/orders/migrations"
+	"github.com/certibuy/orders/ports/events"
+	httpport "github.com/certibuy/orders/ports/http"
+)
+
+func (m *Main) runServe(ctx context.Context, args []string, withHTTP bool) error {
+	name := "serve"
+	if !withHTTP {
+		name = "worker"
+	}
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(m.Stderr)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := m.config()
+	if err != nil {
+		return err
+	}
+	logger := cfg.NewLogger(m.Stderr)
+	svc, err := StartService(ctx, cfg, logger, withHTTP)
+	if err != nil {
+		return err
+	}
+	<-ctx.Done()
+	logger.Info("shutting down")
+	stopCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	return svc.Stop(stopCtx)
+}
+
+// Service is a running certibuy: HTTP API (unless a worker), event router and database pool.
+type Service struct {
+	cfg      Config
+	logger   *slog.Logger
+	deps     *Deps
+	http     *http.Server
+	listener net.Listener
+	router   *events.Router
+	routerWG chan error
+	cancel   context.CancelFunc
+}
+
+// StartService prepares the database, wires everything and starts serving. It returns once the HTTP
+// listener is bound and the router is running.
+func StartService(ctx context.Context, cfg Config, logger *slog.Logger, withHTTP bool) (*Service, error) {
+	deps, err := OpenDeps(ctx, cfg, logger)
+	if err != nil {
+		return nil, err
+	}
+	s := &Service{cfg: cfg, logger: logger, deps: deps}
+	if err := s.startRouter(); err != nil {
+		deps.Close()
+		return nil, err
+	}
+	if withHTTP {
+		if err := s.startHTTP(); err != nil {
+			_ = s.Stop(context.Background())
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+func (s *Service) startRouter() error {
+	wlog := watermill.NewSlogLogger(s.logger)
+	retry := events.RetryConfig{MaxRetries: s.cfg.RetryMax, InitialInterval: s.cfg.RetryInitial,
+		MaxInterval: s.cfg.RetryMaxDelay, Multiplier: 2, RandomizationFactor: 0.2}
+	r, err := events.NewRouter(events.Config{
+		Retry:          retry,
+		HandlerTimeout: s.cfg.HandlerTimeout,
+		Subscribers: func(group string) (message.Subscriber, error) {
+			return postgres.NewSubscriber(s.deps.Pool, group, postgres.SubscriberConfig{
+				PollInterval: s.cfg.PollInterval,
+				// Longer than every retry can take, so a message is never redelivered while still in hand.
+				AckDeadline: 2*retry.Budget(s.cfg.HandlerTimeout) + 10*time.Second,
+				BatchSize:   1,
+			}, wlog)
+		},
+		Poison: postgres.NewTxPublisher(s.deps.Pool, wlog),
+		Logger: s.logger,
+	})
+	if err != nil {
+		return err
+	}
+	if err := r.AddGroup(events.EventLogGroup, events.EventLogHandlers(s.logger)...); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.router, s.cancel, s.routerWG = r, cancel, make(chan error, 1)
+	go func() { s.routerWG <- r.Run(ctx) }()
+	select {
+	case <-r.Running():
+		return nil
+	case err := <-s.routerWG:
+		s.routerWG <- err
+		return fmt.Errorf("event router stopped at start: %w", err)
+	case <-time.After(30 * time.Second):
+		return errors.New("event router did not start within 30s")
+	}
+}
+
+func (s *Service) startHTTP() error {
+	ln, err := net.Listen("tcp", s.cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", s.cfg.HTTPAddr, err)
+	}
+	srv := httpport.NewServer(s.deps.App, s.logger, s.deps.Ready)
+	s.listener = ln
+	s.http = &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10}
+	go func() {
+		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.logger.Error("http server stopped", "err", err)
+		}
+	}()
+	s.logger.Info("listening", "addr", ln.Addr().String(), "public_url", s.cfg.PublicBaseURL)
+	return nil
+}
+
+// Addr is the address the HTTP API listens on.
+func (s *Service) Addr() string { return s.listener.Addr().String() }
+
+// Stop stops accepting requests and lets those in flight finish, then drains the router and closes
+// the pool.
+func (s *Service) Stop(ctx context.Context) error {
+	var errs []error
+	if s.http != nil {
+		if err := s.http.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+		}
+	}
+	if s.router != nil {
+		if err := s.router.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("router close: %w", err))
+		}
+		s.cancel()
+		if err := <-s.routerWG; err != nil {
+			errs = append(errs, fmt.Errorf("router: %w", err))
+		}
+	}
+	s.deps.Close()
+	s.logger.Info("stopped")
+	return errors.Join(errs...)
+}
+
+func (m *Main) runMigrate(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	fs.SetOutput(m.Stderr)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := m.config()
+	if err != nil {
+		return err
+	}
+	if _, err := postgres.EnsureDatabase(ctx, cfg.DatabaseURL); err != nil {
+		return err
+	}
+	pool, err := postgres.Connect(ctx, cfg.DatabaseURL, postgres.PoolOptions{MaxConns: 2})
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	applied, err := postgres.Migrate(ctx, pool, migrations.FS)
+	if err != nil {
+		return err
+	}
+	if len(applied) == 0 {
+		fmt.Fprintln(m.Stdout, "database is up to date")
+	}
+	for _, name := range applied {
+		fmt.Fprintln(m.Stdout, "applied", name)
+	}
+	return nil
+}

@@ -1,0 +1,315 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/certibuy/orders/adapters/postgres/pgtest"
+)
+
+// syncBuffer is a log sink tests can read while the service writes.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+type testService struct {
+	*Service
+	base string
+	logs *syncBuffer
+}
+
+// startService runs the whole service on a fresh database and a free port, as `certibuy serve` does.
+func startService(t *testing.T, env map[string]string) *testService {
+	t.Helper()
+	vars := map[string]string{
+		"DATABASE_URL": pgtest.NewDatabase(t),
+		"HTTP_ADDR":    "127.0.0.1:0",
+		"LOG_FORMAT":   "json",
+		"LOG_LEVEL":    "debug",
+	}
+	for k, v := range env {
+		vars[k] = v
+	}
+	logs := &syncBuffer{}
+	cfg, err := LoadConfig(func(k string) string { return vars[k] }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.PollInterval = 10 * time.Millisecond
+	svc, err := StartService(context.Background(), cfg, cfg.NewLogger(logs), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := svc.Stop(ctx); err != nil {
+			t.Errorf("stop: %v", err)
+		}
+	})
+	return &testService{Service: svc, base: "http://" + svc.Addr(), logs: logs}
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r response) json(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.body, &m); err != nil {
+		t.Fatalf("response %d is not JSON: %s", r.status, r.body)
+	}
+	return m
+}
+
+func (s *testService) do(t *testing.T, method, path string, body []byte, header map[string]string) response {
+	t.Helper()
+	req, err := http.NewRequest(method, s.base+path, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range header {
+		if v == "" {
+			req.Header.Del(k)
+			continue
+		}
+		req.Header.Set(k, v)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return response{status: res.StatusCode, header: res.Header, body: b}
+}
+
+func (s *testService) count(t *testing.T, sql string) int {
+	t.Helper()
+	var n int
+	if err := s.deps.Pool.QueryRow(context.Background(), sql).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+	return n
+}
+
+const validCheckout = `{
+  "customer": {"name": "Asha Rao", "email": "asha@example.in", "phone": "+91 98765 43210"},
+  "items": [
+    {"sku": "TEA-1", "name": "Assam tea 500g", "quantity": 2, "unit_price_paise": 34950},
+    {"sku": "MUG-2", "name": "Steel tumbler", "quantity": 1, "unit_price_paise": 60000}
+  ],
+  "shipping_address": {"line1": "12 MG Road", "city": "Bengaluru", "state": "Karnataka", "pincode": "560001"}
+}`
+
+func TestCheckoutStoresTheOrderAndTheRouterReceivesItsEvents(t *testing.T) {
+	t.Parallel()
+	s := startService(t, nil)
+	res := s.do(t, "POST", "/api/v1/checkout", []byte(validCheckout), nil)
+	if res.status != http.StatusCreated {
+		t.Fatalf("checkout: %d %s", res.status, res.body)
+	}
+	out := res.json(t)
+	id, _ := out["order_id"].(string)
+	token, _ := out["access_token"].(string)
+	if out["total_paise"] != float64(129900) || out["total"] != "₹1,299.00" || out["status"] != "placed" || id == "" || token == "" {
+		t.Fatalf("checkout answered %s", res.body)
+	}
+	if !strings.HasPrefix(out["order_number"].(string), "CB-") {
+		t.Fatalf("order number %v", out["order_number"])
+	}
+	var typ, actor, corr string
+	if err := s.deps.Pool.QueryRow(context.Background(),
+		`SELECT type, metadata->>'actor', metadata->>'correlation_id' FROM events WHERE stream_id = $1`, "order-"+id).Scan(&typ, &actor, &corr); err != nil {
+		t.Fatal(err)
+	}
+	if typ != "order.placed.v1" || actor != "customer:guest" || corr != res.header.Get("X-Request-Id") {
+		t.Fatalf("stored %s by %s with correlation %s (request id %s)", typ, actor, corr, res.header.Get("X-Request-Id"))
+	}
+
+	// The customer reads the order with the token; without it, or with another order's, it does not exist.
+	got := s.do(t, "GET", "/api/v1/orders/"+id, nil, map[string]string{"Authorization": "Bearer " + token})
+	if got.status != http.StatusOK {
+		t.Fatalf("get order: %d %s", got.status, got.body)
+	}
+	view := got.json(t)
+	if view["order_id"] != id || view["total_paise"] != float64(129900) || len(view["items"].([]any)) != 2 {
+		t.Fatalf("order view %s", got.body)
+	}
+	other := s.do(t, "POST", "/api/v1/checkout", []byte(validCheckout), nil).json(t)
+	for name, hdr := range map[string]map[string]string{
+		"no token":            nil,
+		"wrong token":         {"Authorization": "Bearer nope"},
+		"another order token": {"Authorization": "Bearer " + other["access_token"].(string)},
+	} {
+		if r := s.do(t, "GET", "/api/v1/orders/"+id, nil, hdr); r.status != http.StatusNotFound {
+			t.Errorf("%s: %d %s, want 404", name, r.status, r.body)
+		}
+	}
+
+	// The router's event log group logs the event.
+	waitFor(t, 10*time.Second, func() bool {
+		return strings.Contains(s.logs.String(), `"msg":"order event received","type":"order.placed.v1","stream":"order-`+id)
+	}, "the router never logged the order's event")
+	if strings.Contains(s.logs.String(), "9876543210") || strings.Contains(s.logs.String(), token) {
+		t.Fatal("the logs hold a phone number or an access token")
+	}
+}
+
+func waitFor(t *testing.T, limit time.Duration, cond func() bool, msg string) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal(msg)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestCheckoutRefusesBadInputAndStoresNothing(t *testing.T) {
+	t.Parallel()
+	s := startService(t, nil)
+	edit := func(from, to string) string {
+		if !strings.Contains(validCheckout, from) {
+			t.Fatalf("test input has no %q", from)
+		}
+		return strings.Replace(validCheckout, from, to, 1)
+	}
+	cases := []struct {
+		name        string
+		body        string
+		contentType string
+		status      int
+		field       string
+	}{
+		{"misspelled items field", edit(`"items": [`, `"items": [], "x_items": [`), "", 400, "x_items"},
+		{"empty items", `{"customer": {"name": "A", "email": "a@example.in", "phone": "9876543210"}, "items": [], "shipping_address": {"line1": "1", "city": "C", "state": "S", "pincode": "560001"}}`, "", 400, "items"},
+		{"quantity zero", edit(`"quantity": 2`, `"quantity": 0`), "", 400, "items[0].quantity"},
+		{"negative quantity", edit(`"quantity": 1`, `"quantity": -4`), "", 400, "items[1].quantity"},
+		{"fractional quantity", edit(`"quantity": 2`, `"quantity": 1.5`), "", 400, "items.quantity"},
+		{"negative price", edit(`"unit_price_paise": 34950`, `"unit_price_paise": -1`), "", 400, "items[0].unit_price_paise"},
+		{"bad email", edit(`asha@example.in`, `asha.example.in`), "", 400, "customer.email"},
+		{"bad phone", edit(`+91 98765 43210`, `12345`), "", 400, "customer.phone"},
+		{"foreign phone", edit(`+91 98765 43210`, `+1 415 555 0100`), "", 400, "customer.phone"},
+		{"bad pincode", edit(`560001`, `56001`), "", 400, "shipping_address.pincode"},
+		{"unknown field", edit(`"items": [`, `"total_paise": 1, "items": [`), "", 400, "total_paise"},
+		{"phone as number", edit(`"+91 98765 43210"`, `9876543210`), "", 400, "customer.phone"},
+		{"not JSON", `{"customer": `, "", 400, ""},
+		{"two values", validCheckout + validCheckout, "", 400, ""},
+		{"empty body", ``, "", 400, ""},
+		{"wrong content type", validCheckout, "text/plain", 415, "Content-Type"},
+		{"form content type", validCheckout, "application/x-www-form-urlencoded", 415, "Content-Type"},
+		{"body over 1 MiB", edit(`"Asha Rao"`, `"`+strings.Repeat("a", 1<<20)+`"`), "", 413, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			hdr := map[string]string{}
+			if c.contentType != "" {
+				hdr["Content-Type"] = c.contentType
+			}
+			res := s.do(t, "POST", "/api/v1/checkout", []byte(c.body), hdr)
+			if res.status != c.status {
+				t.Fatalf("status %d %s, want %d", res.status, res.body, c.status)
+			}
+			var env struct {
+				Error struct{ Code, Message, Field string }
+			}
+			if err := json.Unmarshal(res.body, &env); err != nil || env.Error.Code == "" || env.Error.Message == "" {
+				t.Fatalf("error body %s is not {error: {code, message}}", res.body)
+			}
+			if env.Error.Field != c.field {
+				t.Fatalf("field %q (%s), want %q", env.Error.Field, env.Error.Message, c.field)
+			}
+		})
+	}
+	if n := s.count(t, `SELECT count(*) FROM events`); n != 0 {
+		t.Fatalf("bad input appended %d events", n)
+	}
+	if n := s.count(t, `SELECT count(*) FROM watermill_order_events`); n != 0 {
+		t.Fatalf("bad input left %d outbox messages", n)
+	}
+}
+
+func TestTheSameIdempotencyKeyPlacesOneOrder(t *testing.T) {
+	t.Parallel()
+	s := startService(t, nil)
+	key := map[string]string{"Idempotency-Key": "checkout-42"}
+	first := s.do(t, "POST", "/api/v1/checkout", []byte(validCheckout), key)
+	second := s.do(t, "POST", "/api/v1/checkout", []byte(validCheckout), key)
+	if first.status != 201 || second.status != 201 {
+		t.Fatalf("statuses %d %s / %d %s", first.status, first.body, second.status, second.body)
+	}
+	a, b := first.json(t), second.json(t)
+	for _, k := range []string{"order_id", "order_number", "total_paise", "status"} {
+		if a[k] != b[k] {
+			t.Errorf("%s: first %v, replay %v", k, a[k], b[k])
+		}
+	}
+	if second.header.Get("Idempotent-Replayed") != "true" {
+		t.Error("the replay is not marked Idempotent-Replayed")
+	}
+	// Both tokens open the order: the replay's is fresh because only hashes are stored.
+	for _, tok := range []any{a["access_token"], b["access_token"]} {
+		if r := s.do(t, "GET", "/api/v1/orders/"+a["order_id"].(string), nil, map[string]string{"Authorization": fmt.Sprint("Bearer ", tok)}); r.status != 200 {
+			t.Errorf("token %v: %d", tok, r.status)
+		}
+	}
+	reused := s.do(t, "POST", "/api/v1/checkout", []byte(strings.Replace(validCheckout, `"quantity": 2`, `"quantity": 3`, 1)), key)
+	if reused.status != http.StatusUnprocessableEntity || reused.json(t)["error"].(map[string]any)["field"] != "Idempotency-Key" {
+		t.Fatalf("the key with another body: %d %s", reused.status, reused.body)
+	}
+
+	// Ten at once with a fresh key: still one order.
+	var wg sync.WaitGroup
+	ids := make([]string, 10)
+	for i := range ids {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			r := s.do(t, "POST", "/api/v1/checkout", []byte(validCheckout), map[string]string{"Idempotency-Key": "burst-1"})
+			if r.status == 201 {
+				ids[i], _ = r.json(t)["order_id"].(string)
+			}
+		}(i)
+	}
+	wg.Wait()
+	for _, id := range ids {
+		if id != ids[0] || id == "" {
+			t.Fatalf("concurrent requests with one key got orders %v", ids)
+		}
+	}
+	if n := s.count(t, `SELECT count(*) FROM events WHERE type = 'order.placed.v1'`); n != 2 {
+		t.Fatalf("%d orders placed, want 2 (one per key)", n)
+	}
+}

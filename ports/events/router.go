@@ -1,0 +1,201 @@
+// Package events is the message port: a Watermill router that feeds order events from the outbox to
+// handler groups, each with its own consumer group, behind one middleware stack.
+package events
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/components/cqrs"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
+
+	"github.com/certibuy/orders/domain/es"
+)
+
+// Topics.
+const (
+	OrderEventsTopic = "order_events"
+	PoisonTopic      = "order_events_poison"
+)
+
+// RetryConfig is the in-handler retry budget for short blips. Long outages are not waited out here:
+// a handler holds its subscriber's transaction open while it retries.
+type RetryConfig struct {
+	MaxRetries          int
+	InitialInterval     time.Duration
+	MaxInterval         time.Duration
+	Multiplier          float64
+	RandomizationFactor float64
+}
+
+// DefaultRetry retries three times: after about 100 ms, 200 ms and 400 ms.
+func DefaultRetry() RetryConfig {
+	return RetryConfig{MaxRetries: 3, InitialInterval: 100 * time.Millisecond, MaxInterval: time.Second, Multiplier: 2, RandomizationFactor: 0.2}
+}
+
+// Budget is the longest the retries can wait in total, given the per-attempt timeout.
+func (r RetryConfig) Budget(attemptTimeout time.Duration) time.Duration {
+	total := time.Duration(r.MaxRetries+1) * attemptTimeout
+	d := r.InitialInterval
+	for i := 0; i < r.MaxRetries; i++ {
+		total += time.Duration(float64(d) * (1 + r.RandomizationFactor))
+		d = time.Duration(float64(d) * r.Multiplier)
+		if r.MaxInterval > 0 && d > r.MaxInterval {
+			d = r.MaxInterval
+		}
+	}
+	return total
+}
+
+// SubscriberFactory returns a subscriber on topic for a consumer group.
+type SubscriberFactory func(consumerGroup string) (message.Subscriber, error)
+
+// Config sets up a Router.
+type Config struct {
+	Retry RetryConfig
+	// HandlerTimeout bounds one attempt of a handler.
+	HandlerTimeout time.Duration
+	// Subscribers gives each handler group its consumer group's subscriber.
+	Subscribers SubscriberFactory
+	// Poison receives messages that failed every retry; it should write in the delivering transaction.
+	Poison message.Publisher
+	// ConsumerGroupPrefix keeps the groups of different deployments (or tests) apart; may be empty.
+	ConsumerGroupPrefix string
+	Logger              *slog.Logger
+}
+
+// Router runs handler groups over the order events.
+type Router struct {
+	router    *message.Router
+	processor *cqrs.EventGroupProcessor
+	logger    *slog.Logger
+}
+
+// NewRouter builds the router and its middleware stack. Outermost first: poison queue, retry,
+// timeout, recoverer; correlation ids are carried into the handler's context and onto anything it
+// publishes.
+func NewRouter(cfg Config) (*Router, error) {
+	if cfg.Subscribers == nil || cfg.Poison == nil || cfg.Logger == nil {
+		return nil, errors.New("events router: Subscribers, Poison and Logger are required")
+	}
+	if cfg.HandlerTimeout <= 0 {
+		cfg.HandlerTimeout = 30 * time.Second
+	}
+	if cfg.Retry.MaxInterval <= 0 {
+		// Without MaxInterval, Watermill's Retry never grows its delay.
+		return nil, errors.New("events router: Retry.MaxInterval must be set")
+	}
+	wlog := watermill.NewSlogLogger(cfg.Logger)
+	r, err := message.NewRouter(message.RouterConfig{CloseTimeout: 30 * time.Second}, wlog)
+	if err != nil {
+		return nil, fmt.Errorf("events router: %w", err)
+	}
+	poison, err := middleware.PoisonQueue(cfg.Poison, PoisonTopic)
+	if err != nil {
+		return nil, fmt.Errorf("events router: poison queue: %w", err)
+	}
+	r.AddMiddleware(
+		poison,
+		middleware.Retry{
+			MaxRetries:          cfg.Retry.MaxRetries,
+			InitialInterval:     cfg.Retry.InitialInterval,
+			MaxInterval:         cfg.Retry.MaxInterval,
+			Multiplier:          cfg.Retry.Multiplier,
+			RandomizationFactor: cfg.Retry.RandomizationFactor,
+			// Each attempt gets the delivery's own context back; the timeout of the last attempt would
+			// otherwise cancel every later one.
+			ResetContextOnRetry: true,
+			Logger:              wlog,
+		}.Middleware,
+		middleware.Timeout(cfg.HandlerTimeout),
+		middleware.Recoverer,
+		middleware.CorrelationID,
+		withCausation,
+	)
+	processor, err := cqrs.NewEventGroupProcessorWithConfig(r, cqrs.EventGroupProcessorConfig{
+		GenerateSubscribeTopic: func(cqrs.EventGroupProcessorGenerateSubscribeTopicParams) (string, error) {
+			return OrderEventsTopic, nil
+		},
+		SubscriberConstructor: func(p cqrs.EventGroupProcessorSubscriberConstructorParams) (message.Subscriber, error) {
+			return cfg.Subscribers(cfg.ConsumerGroupPrefix + p.EventGroupName)
+		},
+		// A group that does not handle an event type acks it; otherwise it would come back forever.
+		AckOnUnknownEvent: true,
+		Marshaler:         Marshaler{},
+		Logger:            wlog,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("events router: %w", err)
+	}
+	return &Router{router: r, processor: processor, logger: cfg.Logger}, nil
+}
+
+// AddGroup registers a handler group; it gets its own consumer group, so groups never wait on one another.
+func (r *Router) AddGroup(name string, handlers ...cqrs.GroupEventHandler) error {
+	if err := r.processor.AddHandlersGroup(name, handlers...); err != nil {
+		return fmt.Errorf("add handler group %s: %w", name, err)
+	}
+	return nil
+}
+
+// Run runs the router until ctx ends or Close is called.
+func (r *Router) Run(ctx context.Context) error { return r.router.Run(ctx) }
+
+// Running is closed once every handler is running.
+func (r *Router) Running() chan struct{} { return r.router.Running() }
+
+// Close stops taking messages and waits for handlers in flight.
+func (r *Router) Close() error { return r.router.Close() }
+
+// withCausation puts the message's correlation id, and its id as the causation id, in the handler's
+// context, so that events a handler appends are chained to the event that caused them.
+func withCausation(h message.HandlerFunc) message.HandlerFunc {
+	return func(msg *message.Message) ([]*message.Message, error) {
+		msg.SetContext(es.WithCausation(msg.Context(), es.Causation{
+			Actor:         es.System,
+			CorrelationID: msg.Metadata.Get(es.MsgCorrelationID),
+			CausationID:   msg.UUID,
+		}))
+		return h(msg)
+	}
+}
+
+// Marshaler maps order events to and from outbox messages: the type is in the metadata, the payload
+// is the event's JSON.
+type Marshaler struct{}
+
+// Marshal is used only by tests that publish events directly.
+func (Marshaler) Marshal(v any) (*message.Message, error) {
+	payload, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("marshal event: %w", err)
+	}
+	msg := message.NewMessage(watermill.NewUUID(), payload)
+	msg.Metadata.Set(es.MsgType, Marshaler{}.Name(v))
+	return msg, nil
+}
+
+// Unmarshal decodes the payload into v.
+func (Marshaler) Unmarshal(msg *message.Message, v any) error {
+	if err := json.Unmarshal(msg.Payload, v); err != nil {
+		return fmt.Errorf("unmarshal %s %s: %w", msg.Metadata.Get(es.MsgType), msg.UUID, err)
+	}
+	return nil
+}
+
+// Name is the stored type of an event value.
+func (Marshaler) Name(v any) string {
+	if e, ok := v.(interface{ EventType() string }); ok {
+		return e.EventType()
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+// NameFromMessage is the stored type carried by a message.
+func (Marshaler) NameFromMessage(msg *message.Message) string { return msg.Metadata.Get(es.MsgType) }

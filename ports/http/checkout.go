@@ -1,0 +1,67 @@
+package http
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/google/uuid"
+	"github.com/labstack/echo/v4"
+
+	"github.com/certibuy/orders/app/command"
+	"github.com/certibuy/orders/app/query"
+	"github.com/certibuy/orders/domain/es"
+)
+
+func (s *Server) registerCheckoutRoutes(g *echo.Group) {
+	g.POST("/checkout", s.handleCheckout)
+	g.GET("/orders/:id", s.handleOrderGet)
+}
+
+// maxIdempotencyKey bounds the Idempotency-Key header.
+const maxIdempotencyKey = 255
+
+func (s *Server) handleCheckout(c echo.Context) error {
+	var cmd command.PlaceOrder
+	if err := decodeJSON(c, &cmd); err != nil {
+		return err
+	}
+	key := c.Request().Header.Get("Idempotency-Key")
+	if len(key) > maxIdempotencyKey || strings.ContainsFunc(key, func(r rune) bool { return r < 0x21 || r > 0x7e }) {
+		return apiErr(http.StatusBadRequest, "invalid_input", "Idempotency-Key", "the Idempotency-Key must be at most %d printable ASCII characters", maxIdempotencyKey)
+	}
+	cmd.IdempotencyKey = key
+	actor := es.Customer("guest")
+	if cmd.Customer.ID != "" {
+		actor = es.Customer(cmd.Customer.ID)
+	}
+	res, err := s.app.Commands.PlaceOrder.Handle(causation(c, actor), cmd)
+	if err != nil {
+		return err
+	}
+	if res.Replayed {
+		c.Response().Header().Set("Idempotent-Replayed", "true")
+	}
+	c.Response().Header().Set(echo.HeaderLocation, "/api/v1/orders/"+res.OrderID.String())
+	return c.JSON(http.StatusCreated, res)
+}
+
+func (s *Server) handleOrderGet(c echo.Context) error {
+	id, err := uuid.Parse(c.Param("id"))
+	if err != nil {
+		return apiErr(http.StatusNotFound, "not_found", "", "order not found")
+	}
+	v, err := s.app.Queries.CustomerOrder.Handle(c.Request().Context(), query.CustomerOrder{OrderID: id, AccessToken: bearer(c)})
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, v)
+}
+
+// bearer returns the token of an "Authorization: Bearer <token>" header.
+func bearer(c echo.Context) string {
+	h := c.Request().Header.Get(echo.HeaderAuthorization)
+	if t, ok := strings.CutPrefix(h, "Bearer "); ok {
+		return strings.TrimSpace(t)
+	}
+	return ""
+}

@@ -1,0 +1,169 @@
+package http
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/certibuy/orders/app/command"
+	"github.com/certibuy/orders/domain/es"
+	"github.com/certibuy/orders/domain/order"
+)
+
+// MaxBodyBytes is the largest request body accepted.
+const MaxBodyBytes = 1 << 20
+
+// APIError is the body of every error answer: {"error": {"code", "message", "field"?}}.
+type APIError struct {
+	Status  int    `json:"-"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Field   string `json:"field,omitempty"`
+	// Extra carries details some errors add, such as the current version of a conflict.
+	Extra map[string]any `json:"details,omitempty"`
+}
+
+func (e *APIError) Error() string { return e.Message }
+
+func apiErr(status int, code, field, format string, args ...any) *APIError {
+	return &APIError{Status: status, Code: code, Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// toAPIError maps an error from the app layer to its HTTP answer. Unknown errors are 500s whose
+// message says nothing of the cause; the cause goes to the log.
+func toAPIError(err error) *APIError {
+	var ae *APIError
+	if errors.As(err, &ae) {
+		return ae
+	}
+	var he *echo.HTTPError
+	if errors.As(err, &he) {
+		msg := http.StatusText(he.Code)
+		if s, ok := he.Message.(string); ok {
+			msg = s
+		}
+		return apiErr(he.Code, strings.ToLower(strings.ReplaceAll(http.StatusText(he.Code), " ", "_")), "", "%s", msg)
+	}
+	var fe *order.FieldError
+	var ce *es.ConflictError
+	switch {
+	case errors.As(err, &fe):
+		return apiErr(http.StatusBadRequest, "invalid_input", fe.Field, "%s", cleanMessage(fe.Err))
+	case errors.Is(err, order.ErrInvalidInput):
+		return apiErr(http.StatusBadRequest, "invalid_input", "", "%s", cleanMessage(err))
+	case errors.Is(err, command.ErrIdempotencyKeyReused):
+		return apiErr(http.StatusUnprocessableEntity, "idempotency_key_reused", "Idempotency-Key", "%s", err.Error())
+	case errors.Is(err, order.ErrNotFound):
+		return apiErr(http.StatusNotFound, "not_found", "", "order not found")
+	case errors.As(err, &ce):
+		e := apiErr(http.StatusConflict, "version_conflict", "", "the order changed while you were looking at it; reload and try again")
+		if ce.Actual >= 0 {
+			e.Extra = map[string]any{"current_version": ce.Actual}
+		}
+		return e
+	case errors.Is(err, order.ErrIllegalTransition):
+		return apiErr(http.StatusConflict, "illegal_transition", "", "%s", lastPart(err))
+	case errors.Is(err, order.ErrPaymentMismatch), errors.Is(err, order.ErrRefundMismatch):
+		return apiErr(http.StatusUnprocessableEntity, "mismatch", "", "%s", lastPart(err))
+	}
+	return apiErr(http.StatusInternalServerError, "internal", "", "internal error")
+}
+
+// cleanMessage drops the "invalid input: " prefixes the sentinels add, leaving the reason.
+func cleanMessage(err error) string {
+	msg := err.Error()
+	for _, p := range []string{"invalid input: "} {
+		msg = strings.ReplaceAll(msg, p, "")
+	}
+	return msg
+}
+
+// lastPart keeps the most specific part of a wrapped message ("update order x: cannot ship ...").
+func lastPart(err error) string {
+	msg := err.Error()
+	for _, p := range []string{"illegal order transition: "} {
+		msg = strings.ReplaceAll(msg, p, "")
+	}
+	if i := strings.LastIndex(msg, ": cannot "); i >= 0 {
+		return msg[i+2:]
+	}
+	return msg
+}
+
+// errorHandler writes every error as the JSON envelope and logs the 5xx ones with their cause.
+func errorHandler(logger *slog.Logger) echo.HTTPErrorHandler {
+	return func(err error, c echo.Context) {
+		if c.Response().Committed {
+			return
+		}
+		ae := toAPIError(err)
+		if ae.Status >= 500 {
+			logger.ErrorContext(c.Request().Context(), "request failed", "method", c.Request().Method,
+				"path", c.Path(), "err", err, "request_id", c.Response().Header().Get(echo.HeaderXRequestID))
+		}
+		_ = c.JSON(ae.Status, map[string]*APIError{"error": ae})
+	}
+}
+
+// decodeJSON reads a JSON body strictly: the right content type, at most MaxBodyBytes, no unknown
+// fields, one value. Each refusal names what is wrong.
+func decodeJSON(c echo.Context, v any) error {
+	ct := c.Request().Header.Get(echo.HeaderContentType)
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil || mt != echo.MIMEApplicationJSON {
+		return apiErr(http.StatusUnsupportedMediaType, "unsupported_media_type", "Content-Type",
+			"send the body as application/json (got %q)", ct)
+	}
+	body := http.MaxBytesReader(c.Response(), c.Request().Body, MaxBodyBytes)
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return decodeError(err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		if err != nil {
+			return decodeError(err)
+		}
+		return apiErr(http.StatusBadRequest, "invalid_json", "", "the body holds more than one JSON value")
+	}
+	return nil
+}
+
+func decodeError(err error) error {
+	var (
+		syntax  *json.SyntaxError
+		typ     *json.UnmarshalTypeError
+		tooBig  *http.MaxBytesError
+		unknown = "json: unknown field "
+	)
+	switch {
+	case errors.As(err, &tooBig):
+		return apiErr(http.StatusRequestEntityTooLarge, "body_too_large", "", "the body is larger than %d bytes", MaxBodyBytes)
+	case errors.As(err, &syntax):
+		return apiErr(http.StatusBadRequest, "invalid_json", "", "the body is not valid JSON (at byte %d)", syntax.Offset)
+	case errors.As(err, &typ):
+		return apiErr(http.StatusBadRequest, "invalid_input", typ.Field, "%s must be a JSON %s", fieldOr(typ.Field), typ.Type.Kind())
+	case strings.HasPrefix(err.Error(), unknown):
+		name := strings.Trim(strings.TrimPrefix(err.Error(), unknown), `"`)
+		return apiErr(http.StatusBadRequest, "unknown_field", name, "unknown field %q", name)
+	case errors.Is(err, io.EOF):
+		return apiErr(http.StatusBadRequest, "invalid_json", "", "the body is empty")
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return apiErr(http.StatusBadRequest, "invalid_json", "", "the body ends in the middle of a JSON value")
+	}
+	return apiErr(http.StatusBadRequest, "invalid_json", "", "cannot read the body: %v", err)
+}
+
+func fieldOr(f string) string {
+	if f == "" {
+		return "the body"
+	}
+	return f
+}

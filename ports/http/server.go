@@ -1,0 +1,104 @@
+// Package http is the HTTP port: it decodes requests, calls one use case and maps its errors to
+// status codes. Nothing here decides business rules.
+package http
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/certibuy/orders/app"
+	"github.com/certibuy/orders/domain/es"
+)
+
+// Readiness reports whether the service can serve: the database answers and is migrated.
+type Readiness func(ctx context.Context) error
+
+// Server is the HTTP API.
+type Server struct {
+	echo   *echo.Echo
+	app    app.Application
+	logger *slog.Logger
+	ready  Readiness
+}
+
+// NewServer builds the routes over application.
+func NewServer(application app.Application, logger *slog.Logger, ready Readiness) *Server {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	s := &Server{echo: e, app: application, logger: logger, ready: ready}
+	e.HTTPErrorHandler = errorHandler(logger)
+	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{Generator: uuid.NewString}))
+	e.Use(s.recoverer)
+	e.Use(s.requestLog)
+
+	e.GET("/healthz", s.handleHealth)
+	e.GET("/readyz", s.handleReady)
+	s.registerCheckoutRoutes(e.Group("/api/v1"))
+	return s
+}
+
+// ServeHTTP makes the server an http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }
+
+// Echo exposes the router, for tests that walk the route table.
+func (s *Server) Echo() *echo.Echo { return s.echo }
+
+func (s *Server) handleHealth(c echo.Context) error {
+	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) handleReady(c echo.Context) error {
+	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
+	defer cancel()
+	if err := s.ready(ctx); err != nil {
+		s.logger.WarnContext(ctx, "not ready", "err", err)
+		return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": err.Error()})
+	}
+	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// causation puts the request id in the context as the correlation id of the events it appends.
+func causation(c echo.Context, actor es.Actor) context.Context {
+	return es.WithCausation(c.Request().Context(), es.Causation{
+		Actor:         actor,
+		CorrelationID: c.Response().Header().Get(echo.HeaderXRequestID),
+	})
+}
+
+func (s *Server) recoverer(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				s.logger.ErrorContext(c.Request().Context(), "panic in handler", "panic", r, "path", c.Path())
+				err = apiErr(http.StatusInternalServerError, "internal", "", "internal error")
+			}
+		}()
+		return next(c)
+	}
+}
+
+// requestLog logs one line per request: no bodies, no query strings (they may hold tokens).
+func (s *Server) requestLog(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		err := next(c)
+		if err != nil {
+			c.Error(err)
+		}
+		status := c.Response().Status
+		level := slog.LevelInfo
+		if c.Path() == "/healthz" || c.Path() == "/readyz" {
+			level = slog.LevelDebug
+		}
+		s.logger.Log(c.Request().Context(), level, "http request",
+			"method", c.Request().Method, "route", c.Path(), "status", status,
+			"duration_ms", time.Since(start).Milliseconds(), "request_id", c.Response().Header().Get(echo.HeaderXRequestID))
+		return nil
+	}
+}
