@@ -3,8 +3,10 @@ package postgres
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
@@ -103,36 +105,76 @@ func NewEventStore(db *DB, opts ...EventStoreOption) *EventStore {
 // DB returns the store's database, for adapters that write in the same transaction.
 func (s *EventStore) DB() *DB { return s.db }
 
-const appendSQL = `
-INSERT INTO events (stream_id, stream_version, event_id, type, schema_version, data, metadata)
-SELECT $1, base.v + e.ord, e.event_id, e.type, e.schema_version, e.data, e.metadata
-FROM unnest($3::uuid[], $4::text[], $5::int[], $6::text[]::jsonb[], $7::text[]::jsonb[])
-     WITH ORDINALITY AS e(event_id, type, schema_version, data, metadata, ord),
-     (SELECT CASE WHEN $2::int >= 0 THEN $2::int
-                  ELSE (SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_id = $1) END AS v) AS base
-ORDER BY e.ord
-ON CONFLICT (event_id) DO NOTHING
-RETURNING position, tx_id::text::bigint, stream_version, event_id, recorded_at`
+// appendSQL inserts n events with a multi-row VALUES list: cheaper for the server than unnest over
+// arrays, and pgx keeps one prepared statement per n (n is small: one to three events per decision).
+func appendSQL(n int) string {
+	var b strings.Builder
+	b.WriteString(`INSERT INTO events (stream_id, stream_version, event_id, type, schema_version, data, metadata) VALUES `)
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		p := 2 + i*6
+		fmt.Fprintf(&b, "($1, $%d, $%d, $%d, $%d, $%d, $%d)", p, p+1, p+2, p+3, p+4, p+5)
+	}
+	b.WriteString(` RETURNING position, tx_id::text::bigint, recorded_at`)
+	return b.String()
+}
+
+// Statement is SQL to run in the same round trip and transaction as an append.
+type Statement struct {
+	SQL  string
+	Args []any
+	// OnUniqueViolation, when set, is returned in place of a unique violation this statement raises.
+	OnUniqueViolation error
+}
 
 // Append writes events to the end of stream, which must be at version expected (or AnyVersion), and
-// publishes one outbox message per event in the same transaction. It joins the transaction in ctx or
-// opens its own. A stale expected version is an es.ConflictError and writes nothing. Appending events
-// whose ids are already stored in the stream returns them as they were and writes nothing.
+// publishes one outbox message per event in the same transaction. It joins the transaction in ctx;
+// without one, the events and their messages go in one pipelined batch, which PostgreSQL runs as one
+// implicit transaction. A stale expected version is an es.ConflictError and writes nothing. Appending
+// events whose ids are all stored in the stream already returns them as stored and writes nothing.
 func (s *EventStore) Append(ctx context.Context, stream string, expected int, events ...NewEvent) ([]RecordedEvent, error) {
+	return s.AppendWith(ctx, stream, expected, nil, events...)
+}
+
+// AppendWith is Append with statements that run first, in the same transaction and round trip, such
+// as the claim of a unique order number.
+func (s *EventStore) AppendWith(ctx context.Context, stream string, expected int, before []Statement, events ...NewEvent) ([]RecordedEvent, error) {
 	if len(events) == 0 {
 		return nil, nil
 	}
-	var out []RecordedEvent
-	err := s.db.InTx(ctx, func(ctx context.Context) error {
-		tx, _ := TxFrom(ctx)
-		var err error
-		out, err = s.appendTx(ctx, tx, stream, expected, events)
-		return err
-	})
-	return out, err
+	q := s.db.Q(ctx)
+	if expected == AnyVersion {
+		if err := q.QueryRow(ctx, `SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_id = $1`, stream).Scan(&expected); err != nil {
+			return nil, fmt.Errorf("append to %s: read version: %w", stream, err)
+		}
+	}
+	recs, batch, err := s.prepare(ctx, stream, expected, before, events)
+	if err != nil {
+		return nil, err
+	}
+	err = s.send(ctx, q, batch, before, recs)
+	if err == nil {
+		return recs, nil
+	}
+	var dup errDuplicateEventID
+	if errors.As(err, &dup) {
+		if _, inTx := TxFrom(ctx); !inTx {
+			// A retried append: answer with what the first one stored.
+			return s.alreadyAppended(ctx, q, stream, recs)
+		}
+	}
+	if isConstraint(err, "events_stream_id_stream_version_key") {
+		return nil, fmt.Errorf("append to %s: %w", stream, &es.ConflictError{Stream: stream, Expected: expected, Actual: -1})
+	}
+	return nil, fmt.Errorf("append to %s: %w", stream, err)
 }
 
-func (s *EventStore) appendTx(ctx context.Context, tx pgx.Tx, stream string, expected int, events []NewEvent) ([]RecordedEvent, error) {
+type errDuplicateEventID struct{ error }
+
+// prepare builds the events' rows and the batch that writes them with their outbox messages.
+func (s *EventStore) prepare(ctx context.Context, stream string, expected int, before []Statement, events []NewEvent) ([]RecordedEvent, *pgx.Batch, error) {
 	cause := es.CausationFrom(ctx)
 	if cause.CorrelationID == "" {
 		cause.CorrelationID = uuid.NewString()
@@ -153,78 +195,107 @@ func (s *EventStore) appendTx(ctx context.Context, tx pgx.Tx, stream string, exp
 			e.SchemaVersion = 1
 		}
 		if e.Type == "" {
-			return nil, fmt.Errorf("append to %s: event %d has no type", stream, i)
+			return nil, nil, fmt.Errorf("append to %s: event %d has no type", stream, i)
 		}
 		if !json.Valid(e.Data) {
-			return nil, fmt.Errorf("append %s to %s: data is not JSON", e.Type, stream)
+			return nil, nil, fmt.Errorf("append %s to %s: data is not JSON", e.Type, stream)
 		}
 		md := es.Metadata{EventID: e.ID, CorrelationID: cause.CorrelationID, CausationID: cause.CausationID,
 			Actor: cause.Actor, OccurredAt: now, SchemaVersion: e.SchemaVersion}
 		mdJSON, err := json.Marshal(md)
 		if err != nil {
-			return nil, fmt.Errorf("append %s to %s: metadata: %w", e.Type, stream, err)
+			return nil, nil, fmt.Errorf("append %s to %s: metadata: %w", e.Type, stream, err)
 		}
 		ids[i], types[i], versions[i], datas[i], metas[i] = e.ID.String(), e.Type, int32(e.SchemaVersion), string(e.Data), string(mdJSON)
-		recs[i] = RecordedEvent{StreamID: stream, EventID: e.ID, Type: e.Type, SchemaVersion: e.SchemaVersion, Data: e.Data, Metadata: md}
+		recs[i] = RecordedEvent{StreamID: stream, StreamVersion: expected + i + 1, EventID: e.ID, Type: e.Type,
+			SchemaVersion: e.SchemaVersion, Data: e.Data, Metadata: md}
 	}
-
-	rows, err := tx.Query(ctx, appendSQL, stream, expected, ids, types, versions, datas, metas)
-	if err != nil {
-		return nil, s.appendError(stream, expected, err)
+	batch := &pgx.Batch{}
+	for _, st := range before {
+		batch.Queue(st.SQL, st.Args...)
 	}
-	inserted := 0
-	byID := make(map[uuid.UUID]int, n)
-	for i, r := range recs {
-		byID[r.EventID] = i
+	args := make([]any, 0, 1+6*n)
+	args = append(args, stream)
+	for i := range recs {
+		args = append(args, recs[i].StreamVersion, ids[i], types[i], versions[i], datas[i], metas[i])
 	}
-	for rows.Next() {
-		var (
-			pos, txID int64
-			version   int
-			id        uuid.UUID
-			at        time.Time
-		)
-		if err := rows.Scan(&pos, &txID, &version, &id, &at); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("append to %s: scan: %w", stream, err)
-		}
-		r := &recs[byID[id]]
-		r.Position, r.TxID, r.StreamVersion, r.RecordedAt = pos, uint64(txID), version, at
-		inserted++
-	}
-	if err := rows.Err(); err != nil {
-		return nil, s.appendError(stream, expected, err)
-	}
-	switch {
-	case inserted == 0:
-		return s.alreadyAppended(ctx, tx, stream, ids)
-	case inserted < n:
-		return nil, fmt.Errorf("append to %s: %d of %d event ids were stored before", stream, n-inserted, n)
-	}
+	batch.Queue(appendSQL(n), args...)
 	if topic := s.topic(stream); topic != "" {
-		if err := s.publish(ctx, tx, topic, recs); err != nil {
-			return nil, fmt.Errorf("append to %s: outbox: %w", stream, err)
+		if err := s.publish(ctx, batch, topic, recs); err != nil {
+			return nil, nil, fmt.Errorf("append to %s: outbox: %w", stream, err)
 		}
 	}
-	return recs, nil
+	return recs, batch, nil
 }
 
-func (s *EventStore) appendError(stream string, expected int, err error) error {
-	if isCode(err, "23505") { // unique_violation on (stream_id, stream_version)
-		return fmt.Errorf("append to %s: %w", stream, &es.ConflictError{Stream: stream, Expected: expected, Actual: -1})
+// send runs the batch and fills in what the database assigned: positions, transaction id, time.
+func (s *EventStore) send(ctx context.Context, q Querier, batch *pgx.Batch, before []Statement, recs []RecordedEvent) (err error) {
+	br := q.SendBatch(ctx, batch)
+	defer func() {
+		if cerr := br.Close(); err == nil && cerr != nil {
+			err = classify(cerr)
+		}
+	}()
+	for _, st := range before {
+		if _, err := br.Exec(); err != nil {
+			if st.OnUniqueViolation != nil && isCode(err, "23505") {
+				return st.OnUniqueViolation
+			}
+			return err
+		}
 	}
-	return fmt.Errorf("append to %s: %w", stream, err)
+	rows, err := br.Query()
+	if err != nil {
+		return classify(err)
+	}
+	i := 0
+	for rows.Next() {
+		var txID int64
+		if i >= len(recs) {
+			rows.Close()
+			return fmt.Errorf("more rows than events")
+		}
+		if err := rows.Scan(&recs[i].Position, &txID, &recs[i].RecordedAt); err != nil {
+			rows.Close()
+			return fmt.Errorf("scan: %w", err)
+		}
+		recs[i].TxID = uint64(txID)
+		i++
+	}
+	if err := rows.Err(); err != nil {
+		return classify(err)
+	}
+	for j := len(before) + 1; j < batch.Len(); j++ {
+		if _, err := br.Exec(); err != nil {
+			return fmt.Errorf("outbox: %w", err)
+		}
+	}
+	return nil
+}
+
+func classify(err error) error {
+	if isConstraint(err, "events_event_id_key") {
+		return errDuplicateEventID{err}
+	}
+	return err
 }
 
 // alreadyAppended answers a retried append whose events are all stored: it returns them as stored.
-func (s *EventStore) alreadyAppended(ctx context.Context, tx pgx.Tx, stream string, ids []string) ([]RecordedEvent, error) {
-	rows, err := tx.Query(ctx, selectEvents+` WHERE event_id = ANY($1::uuid[]) ORDER BY position`, ids)
+func (s *EventStore) alreadyAppended(ctx context.Context, q Querier, stream string, want []RecordedEvent) ([]RecordedEvent, error) {
+	ids := make([]string, len(want))
+	for i, r := range want {
+		ids[i] = r.EventID.String()
+	}
+	rows, err := q.Query(ctx, selectEvents+` WHERE event_id = ANY($1::uuid[]) ORDER BY position`, ids)
 	if err != nil {
 		return nil, fmt.Errorf("append to %s: read stored events: %w", stream, err)
 	}
 	recs, err := scanEvents(rows)
 	if err != nil {
 		return nil, fmt.Errorf("append to %s: %w", stream, err)
+	}
+	if len(recs) != len(want) {
+		return nil, fmt.Errorf("append to %s: %d of %d event ids were stored before", stream, len(recs), len(want))
 	}
 	for _, r := range recs {
 		if r.StreamID != stream {
@@ -234,10 +305,10 @@ func (s *EventStore) alreadyAppended(ctx context.Context, tx pgx.Tx, stream stri
 	return recs, nil
 }
 
-// publish writes one Watermill message per event into the outbox table through watermill-sql, on the
-// same transaction as the events.
-func (s *EventStore) publish(ctx context.Context, tx pgx.Tx, topic string, recs []RecordedEvent) error {
-	pub, err := wsql.NewPublisher(wsql.TxFromPgx(tx), wsql.PublisherConfig{SchemaAdapter: s.schema}, s.logger)
+// publish queues one Watermill message per event into the batch through watermill-sql's publisher,
+// so that the outbox rows are written in the same transaction and round trip as the events.
+func (s *EventStore) publish(ctx context.Context, batch *pgx.Batch, topic string, recs []RecordedEvent) error {
+	pub, err := wsql.NewPublisher(batchExecutor{batch}, wsql.PublisherConfig{SchemaAdapter: s.schema}, s.logger)
 	if err != nil {
 		return fmt.Errorf("new publisher: %w", err)
 	}
@@ -248,6 +319,23 @@ func (s *EventStore) publish(ctx context.Context, tx pgx.Tx, topic string, recs 
 	return pub.Publish(topic, msgs...)
 }
 
+// batchExecutor gives watermill-sql's publisher a place to put its INSERT: the batch that also writes
+// the events. The statement runs when the batch is sent; its result is read there.
+type batchExecutor struct{ batch *pgx.Batch }
+
+func (b batchExecutor) ExecContext(_ context.Context, query string, args ...any) (wsql.Result, error) {
+	b.batch.Queue(query, args...)
+	return queuedResult{}, nil
+}
+
+func (b batchExecutor) QueryContext(context.Context, string, ...any) (wsql.Rows, error) {
+	return nil, errors.New("outbox batch: queries are not supported, only inserts")
+}
+
+type queuedResult struct{}
+
+func (queuedResult) RowsAffected() (int64, error) { return 0, errors.New("outbox batch: not sent yet") }
+
 // EventMessage is the outbox message of a recorded event.
 func EventMessage(ctx context.Context, r RecordedEvent) *message.Message {
 	msg := message.NewMessage(r.EventID.String(), message.Payload(r.Data))
@@ -255,7 +343,6 @@ func EventMessage(ctx context.Context, r RecordedEvent) *message.Message {
 		es.MsgType:          r.Type,
 		es.MsgStream:        r.StreamID,
 		es.MsgStreamVersion: strconv.Itoa(r.StreamVersion),
-		es.MsgPosition:      strconv.FormatInt(r.Position, 10),
 		es.MsgCorrelationID: r.Metadata.CorrelationID,
 		es.MsgActor:         string(r.Metadata.Actor),
 		es.MsgOccurredAt:    r.Metadata.OccurredAt.Format(time.RFC3339Nano),

@@ -26,7 +26,8 @@ func NewOrderRepository(store *EventStore) *OrderRepository {
 	return &OrderRepository{store: store}
 }
 
-// Create claims the order's number and appends its first events, in one transaction.
+// Create claims the order's number and appends its first events, in one transaction and, outside a
+// caller's transaction, one round trip.
 func (r *OrderRepository) Create(ctx context.Context, o *order.Order) error {
 	if o.StoredVersion() != 0 {
 		return fmt.Errorf("create order %s: it is already stored", o.ID())
@@ -35,20 +36,12 @@ func (r *OrderRepository) Create(ctx context.Context, o *order.Order) error {
 	if err != nil {
 		return fmt.Errorf("create order %s: %w", o.ID(), err)
 	}
-	err = r.store.db.InTx(ctx, func(ctx context.Context) error {
-		tag, err := r.store.db.Q(ctx).Exec(ctx,
-			`INSERT INTO order_numbers (order_number, order_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`,
-			o.Number().String(), o.ID())
-		if err != nil {
-			return fmt.Errorf("claim number: %w", err)
-		}
-		if tag.RowsAffected() == 0 {
-			return fmt.Errorf("%w: %s", order.ErrNumberTaken, o.Number())
-		}
-		_, err = r.store.Append(ctx, order.StreamID(o.ID()), NoStream, events...)
-		return err
-	})
-	if err != nil {
+	claim := Statement{
+		SQL:               `INSERT INTO order_numbers (order_number, order_id) VALUES ($1, $2)`,
+		Args:              []any{o.Number().String(), o.ID()},
+		OnUniqueViolation: fmt.Errorf("%w: %s", order.ErrNumberTaken, o.Number()),
+	}
+	if _, err := r.store.AppendWith(ctx, order.StreamID(o.ID()), NoStream, []Statement{claim}, events...); err != nil {
 		return fmt.Errorf("create order %s: %w", o.ID(), err)
 	}
 	o.ClearChanges()
@@ -68,30 +61,29 @@ func (r *OrderRepository) Get(ctx context.Context, id uuid.UUID) (*order.Order, 
 }
 
 // Update loads the order, runs fn and appends what fn recorded at the version it loaded, so that a
-// concurrent writer makes one of the two fail with es.ErrConcurrencyConflict.
+// concurrent writer makes one of the two fail with es.ErrConcurrencyConflict. The read needs no
+// transaction of its own: the versioned append is what keeps the decision safe.
 func (r *OrderRepository) Update(ctx context.Context, id uuid.UUID, fn func(o *order.Order) error) error {
-	return r.store.db.InTx(ctx, func(ctx context.Context) error {
-		o, err := r.Get(ctx, id)
-		if err != nil {
-			return err
-		}
-		if err := fn(o); err != nil {
-			return err
-		}
-		changes := o.Changes()
-		if len(changes) == 0 {
-			return nil
-		}
-		events, err := EncodeOrderEvents(changes)
-		if err != nil {
-			return fmt.Errorf("update order %s: %w", id, err)
-		}
-		if _, err := r.store.Append(ctx, order.StreamID(id), o.StoredVersion(), events...); err != nil {
-			return fmt.Errorf("update order %s: %w", id, err)
-		}
-		o.ClearChanges()
+	o, err := r.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	if err := fn(o); err != nil {
+		return err
+	}
+	changes := o.Changes()
+	if len(changes) == 0 {
 		return nil
-	})
+	}
+	events, err := EncodeOrderEvents(changes)
+	if err != nil {
+		return fmt.Errorf("update order %s: %w", id, err)
+	}
+	if _, err := r.store.Append(ctx, order.StreamID(id), o.StoredVersion(), events...); err != nil {
+		return fmt.Errorf("update order %s: %w", id, err)
+	}
+	o.ClearChanges()
+	return nil
 }
 
 // IDByNumber finds an order's id from its human number.

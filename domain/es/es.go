@@ -106,7 +106,6 @@ const (
 	MsgType          = "type"
 	MsgStream        = "stream_id"
 	MsgStreamVersion = "stream_version"
-	MsgPosition      = "position"
 	MsgCorrelationID = "correlation_id" // the key Watermill's CorrelationID middleware uses
 	MsgCausationID   = "causation_id"
 	MsgActor         = "actor"

@@ -13,7 +13,7 @@ import (
 // EventLogGroup is the consumer group that logs every order event it receives.
 const EventLogGroup = "event_log"
 
-// EventLogHandlers log one line per order event: type, stream, version, position and event id.
+// EventLogHandlers log one line per order event: type, stream, version and event id.
 // Payloads are not logged; they hold the customer's contact details.
 func EventLogHandlers(logger *slog.Logger) []cqrs.GroupEventHandler {
 	return []cqrs.GroupEventHandler{
@@ -39,7 +39,6 @@ func logEventOn[T any](logger *slog.Logger) cqrs.GroupEventHandler {
 			"type", msg.Metadata.Get(es.MsgType),
 			"stream", msg.Metadata.Get(es.MsgStream),
 			"version", msg.Metadata.Get(es.MsgStreamVersion),
-			"position", msg.Metadata.Get(es.MsgPosition),
 			"event_id", msg.UUID,
 			"correlation_id", msg.Metadata.Get(es.MsgCorrelationID),
 			"actor", msg.Metadata.Get(es.MsgActor))
