@@ -430,6 +430,7 @@ func (o *Order) record(e Event) {
 
 func (o *Order) apply(e Event) {
 	o.version++
+	o.status = NextStatus(o.status, e)
 	switch e := e.(type) {
 	case OrderPlaced:
 		o.id = e.OrderID
@@ -443,36 +444,57 @@ func (o *Order) apply(e Event) {
 		o.total = Money{paise: e.TotalPaise}
 		a := e.ShippingAddress
 		o.address = Address{Name: a.Name, Line1: a.Line1, Line2: a.Line2, City: a.City, State: a.State, Pincode: a.Pincode}
-		o.status = StatusPlaced
 	case PaymentRequested:
 		o.payment.Gateway = e.Gateway
 		o.payment.GatewayOrderID = e.GatewayOrderID
 	case PaymentSucceeded:
 		o.payment = Payment{Gateway: e.Gateway, GatewayOrderID: e.GatewayOrderID, PaymentID: e.PaymentID,
 			Amount: Money{paise: e.AmountPaise}, Method: e.Method}
-		o.status = StatusPaid
-	case PaymentFailed:
-	case OrderConfirmed:
-		o.status = StatusConfirmed
 	case OrderShipped:
 		o.shipment = e
-		o.status = StatusShipped
-	case OrderOutForDelivery:
-		o.status = StatusOutForDelivery
-	case OrderDelivered:
-		o.status = StatusDelivered
-	case OrderCancelled:
-		o.status = StatusCancelled
 	case RefundInitiated:
 		o.refund = Refund{ID: e.RefundID, Amount: Money{paise: e.AmountPaise}}
-		o.status = StatusRefundPending
 	case RefundProcessed:
 		o.refund.ARN = e.ARN
-		o.status = StatusRefunded
 	case RefundFailed:
 		o.refund = Refund{}
-		o.status = StatusCancelled
 	}
+}
+
+// NextStatus is the status an order has after e, given its status before. Events that do not move
+// the order (PaymentRequested, PaymentFailed) leave it as it was. Projections use it too, so the
+// lifecycle is written down once.
+func NextStatus(before Status, e Event) Status {
+	if s, ok := StatusAfter(e.EventType()); ok {
+		return s
+	}
+	return before
+}
+
+// StatusAfter is the status an event of this type moves an order to, and false for types that do not
+// move it.
+func StatusAfter(eventType string) (Status, bool) {
+	switch eventType {
+	case TypeOrderPlaced:
+		return StatusPlaced, true
+	case TypePaymentSucceeded:
+		return StatusPaid, true
+	case TypeOrderConfirmed:
+		return StatusConfirmed, true
+	case TypeOrderShipped:
+		return StatusShipped, true
+	case TypeOrderOutForDelivery:
+		return StatusOutForDelivery, true
+	case TypeOrderDelivered:
+		return StatusDelivered, true
+	case TypeOrderCancelled, TypeRefundFailed:
+		return StatusCancelled, true
+	case TypeRefundInitiated:
+		return StatusRefundPending, true
+	case TypeRefundProcessed:
+		return StatusRefunded, true
+	}
+	return "", false
 }
 
 // ID returns the order's id.

@@ -1,0 +1,219 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Tables maps a projection's table names to the tables it writes now: the live ones, or the fresh
+// ones a replay builds.
+type Tables map[string]string
+
+// Ident returns the quoted physical name of logical table name.
+func (t Tables) Ident(name string) string {
+	if p, ok := t[name]; ok {
+		return pgx.Identifier{p}.Sanitize()
+	}
+	return pgx.Identifier{name}.Sanitize()
+}
+
+// Projection builds read-model tables from events. Apply gets events in commit-safe order, in
+// batches, and must write through q only; the runner saves the checkpoint in the same transaction.
+// Applying an event twice must change nothing.
+type Projection interface {
+	Name() string
+	// Tables lists the tables the projection owns, by their live names.
+	Tables() []string
+	Apply(ctx context.Context, q Querier, t Tables, events []RecordedEvent) error
+}
+
+// Runner keeps projections up to date by reading the event store in commit-safe order.
+type Runner struct {
+	store       *EventStore
+	projections []Projection
+	poll        time.Duration
+	batch       int
+	logger      *slog.Logger
+}
+
+// RunnerOption configures a Runner.
+type RunnerOption func(*Runner)
+
+// WithPollInterval sets how long an idle projection waits before reading again.
+func WithPollInterval(d time.Duration) RunnerOption { return func(r *Runner) { r.poll = d } }
+
+// WithBatchSize sets how many events one live transaction applies at most.
+func WithBatchSize(n int) RunnerOption { return func(r *Runner) { r.batch = n } }
+
+// NewRunner returns a runner for projections over store.
+func NewRunner(store *EventStore, logger *slog.Logger, projections []Projection, opts ...RunnerOption) *Runner {
+	r := &Runner{store: store, projections: projections, poll: 50 * time.Millisecond, batch: 500, logger: logger}
+	for _, o := range opts {
+		o(r)
+	}
+	return r
+}
+
+// Projections returns the runner's projections.
+func (r *Runner) Projections() []Projection { return r.projections }
+
+// Projection returns the projection called name.
+func (r *Runner) Projection(name string) (Projection, error) {
+	for _, p := range r.projections {
+		if p.Name() == name {
+			return p, nil
+		}
+	}
+	names := make([]string, len(r.projections))
+	for i, p := range r.projections {
+		names[i] = p.Name()
+	}
+	return nil, fmt.Errorf("no projection %q (have %v)", name, names)
+}
+
+// Run keeps every projection up to date until ctx ends. Each projection has its own loop, so a slow
+// one holds up no other. Several processes may run the same projections: the checkpoint row lock
+// lets one apply a batch at a time.
+func (r *Runner) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	errs := make([]error, len(r.projections))
+	for i, p := range r.projections {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = r.run(ctx, p)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func (r *Runner) run(ctx context.Context, p Projection) error {
+	failures := 0
+	for {
+		n, err := r.Step(ctx, p)
+		if ctx.Err() != nil {
+			return nil
+		}
+		wait := r.poll
+		switch {
+		case err != nil:
+			failures++
+			wait = backoff(r.poll, failures)
+			r.logger.ErrorContext(ctx, "projection step failed", "projection", p.Name(), "err", err, "retry_in", wait)
+		case n > 0:
+			failures = 0
+			continue
+		default:
+			failures = 0
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(wait):
+		}
+	}
+}
+
+func backoff(base time.Duration, failures int) time.Duration {
+	d := base
+	for i := 0; i < failures && d < 30*time.Second; i++ {
+		d *= 2
+	}
+	return min(d, 30*time.Second)
+}
+
+// Step applies the next batch of events to p and moves its checkpoint, in one transaction. It returns
+// how many events it applied.
+func (r *Runner) Step(ctx context.Context, p Projection) (int, error) {
+	n := 0
+	err := r.store.db.InTx(ctx, func(ctx context.Context) error {
+		tx, _ := TxFrom(ctx)
+		cp, err := lockCheckpoint(ctx, tx, p.Name())
+		if err != nil {
+			return err
+		}
+		events, err := r.store.ReadAll(ctx, cp, r.batch)
+		if err != nil || len(events) == 0 {
+			return err
+		}
+		if err := p.Apply(ctx, tx, nil, events); err != nil {
+			return fmt.Errorf("projection %s: %w", p.Name(), err)
+		}
+		n = len(events)
+		return saveCheckpoint(ctx, tx, p.Name(), events[n-1].Checkpoint())
+	})
+	return n, err
+}
+
+// CatchUp applies events to p until none are left to read.
+func (r *Runner) CatchUp(ctx context.Context, p Projection) error {
+	for {
+		n, err := r.Step(ctx, p)
+		if err != nil || n == 0 {
+			return err
+		}
+	}
+}
+
+// lockCheckpoint reads a projection's checkpoint and locks its row for the transaction, so that two
+// processes never apply the same batch.
+func lockCheckpoint(ctx context.Context, tx pgx.Tx, name string) (Checkpoint, error) {
+	if _, err := tx.Exec(ctx, `INSERT INTO projection_checkpoints (name) VALUES ($1) ON CONFLICT DO NOTHING`, name); err != nil {
+		return Checkpoint{}, fmt.Errorf("projection %s: create checkpoint: %w", name, err)
+	}
+	var cp Checkpoint
+	var txID int64
+	err := tx.QueryRow(ctx, `SELECT tx_id::text::bigint, position FROM projection_checkpoints WHERE name = $1 FOR UPDATE`, name).Scan(&txID, &cp.Position)
+	if err != nil {
+		return Checkpoint{}, fmt.Errorf("projection %s: lock checkpoint: %w", name, err)
+	}
+	cp.TxID = uint64(txID)
+	return cp, nil
+}
+
+func saveCheckpoint(ctx context.Context, q Querier, name string, cp Checkpoint) error {
+	_, err := q.Exec(ctx, `INSERT INTO projection_checkpoints (name, tx_id, position, updated_at) VALUES ($1, $2::text::xid8, $3, now())
+		ON CONFLICT (name) DO UPDATE SET tx_id = excluded.tx_id, position = excluded.position, updated_at = now()`,
+		name, strconv.FormatUint(cp.TxID, 10), cp.Position)
+	if err != nil {
+		return fmt.Errorf("projection %s: save checkpoint: %w", name, err)
+	}
+	return nil
+}
+
+// Lag is how far a projection is behind the event store.
+type Lag struct {
+	Projection string
+	Events     int64     // committed events not yet applied
+	UpdatedAt  time.Time // when its checkpoint last moved
+}
+
+// Lags reports every projection's lag.
+func (r *Runner) Lags(ctx context.Context) ([]Lag, error) {
+	out := make([]Lag, 0, len(r.projections))
+	for _, p := range r.projections {
+		l := Lag{Projection: p.Name()}
+		var txID int64
+		var pos int64
+		err := r.store.db.Q(ctx).QueryRow(ctx,
+			`SELECT tx_id::text::bigint, position, updated_at FROM projection_checkpoints WHERE name = $1`, p.Name()).Scan(&txID, &pos, &l.UpdatedAt)
+		if err != nil && !isNoRows(err) {
+			return nil, fmt.Errorf("projection %s lag: %w", p.Name(), err)
+		}
+		err = r.store.db.Q(ctx).QueryRow(ctx,
+			`SELECT count(*) FROM events WHERE (tx_id, position) > ($1::text::xid8, $2)`, strconv.FormatInt(txID, 10), pos).Scan(&l.Events)
+		if err != nil {
+			return nil, fmt.Errorf("projection %s lag: %w", p.Name(), err)
+		}
+		out = append(out, l)
+	}
+	return out, nil
+}
