@@ -1,0 +1,126 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/certibuy/orders/app/query"
+	"github.com/certibuy/orders/domain/order"
+)
+
+// Auditor answers audit queries on the event store.
+type Auditor struct {
+	store *EventStore
+}
+
+var _ query.EventAuditor = (*Auditor)(nil)
+
+// NewAuditor returns an auditor over store.
+func NewAuditor(store *EventStore) *Auditor { return &Auditor{store: store} }
+
+// Audit returns one page of events matching f in commit order. Pages follow the commit-safe order and
+// stop at the oldest running transaction, so a page boundary is never crossed by an event that
+// commits later: paging on while appends go on never skips or repeats an event.
+func (a *Auditor) Audit(ctx context.Context, f query.AuditFilter) (query.AuditPage, error) {
+	after, err := parseCursor(f.After)
+	if err != nil {
+		return query.AuditPage{}, &order.FieldError{Field: "after", Err: fmt.Errorf("%w: %v", order.ErrInvalidInput, err)}
+	}
+	where := []string{`(tx_id, position) > ($1::text::xid8, $2)`, `tx_id < pg_snapshot_xmin(pg_current_snapshot())`}
+	args := []any{strconv.FormatUint(after.TxID, 10), after.Position}
+	add := func(cond string, v any) {
+		args = append(args, v)
+		where = append(where, strings.ReplaceAll(cond, "?", "$"+strconv.Itoa(len(args))))
+	}
+	if f.OrderID != uuid.Nil {
+		add(`stream_id = ?`, order.StreamID(f.OrderID))
+	}
+	if f.Stream != "" {
+		add(`stream_id = ?`, f.Stream)
+	}
+	if f.Type != "" {
+		add(`type = ?`, f.Type)
+	}
+	if f.Actor != "" {
+		add(`metadata->>'actor' = ?`, f.Actor)
+	}
+	if f.CorrelationID != "" {
+		add(`metadata->>'correlation_id' = ?`, f.CorrelationID)
+	}
+	if !f.From.IsZero() {
+		add(`recorded_at >= ?`, f.From)
+	}
+	if !f.To.IsZero() {
+		add(`recorded_at < ?`, f.To)
+	}
+	args = append(args, f.Limit)
+	sql := selectEvents + ` WHERE ` + strings.Join(where, " AND ") + ` ORDER BY tx_id, position LIMIT $` + strconv.Itoa(len(args))
+	rows, err := a.store.db.Q(ctx).Query(ctx, sql, args...)
+	if err != nil {
+		return query.AuditPage{}, fmt.Errorf("audit: %w", err)
+	}
+	recs, err := scanEvents(rows)
+	if err != nil {
+		return query.AuditPage{}, fmt.Errorf("audit: %w", err)
+	}
+	page := query.AuditPage{Events: make([]query.AuditEvent, len(recs))}
+	for i, r := range recs {
+		page.Events[i] = auditEvent(r)
+	}
+	if len(recs) > 0 {
+		page.Next = formatCursor(recs[len(recs)-1].Checkpoint())
+		page.HasMore = len(recs) == f.Limit
+	} else {
+		page.Next = f.After
+	}
+	return page, nil
+}
+
+func auditEvent(r RecordedEvent) query.AuditEvent {
+	return query.AuditEvent{Position: r.Position, Stream: r.StreamID, StreamVersion: r.StreamVersion, EventID: r.EventID,
+		Type: r.Type, SchemaVersion: r.SchemaVersion, Data: r.Data, Actor: string(r.Metadata.Actor),
+		CorrelationID: r.Metadata.CorrelationID, CausationID: r.Metadata.CausationID,
+		OccurredAt: r.Metadata.OccurredAt, RecordedAt: r.RecordedAt}
+}
+
+// OrderAsOf folds the order's events recorded up to t.
+func (a *Auditor) OrderAsOf(ctx context.Context, id uuid.UUID, t time.Time) (*order.Order, error) {
+	rows, err := a.store.db.Q(ctx).Query(ctx, selectEvents+` WHERE stream_id = $1 AND recorded_at <= $2 ORDER BY stream_version`, order.StreamID(id), t)
+	if err != nil {
+		return nil, fmt.Errorf("order %s as of %s: %w", id, t.Format(time.RFC3339), err)
+	}
+	recs, err := scanEvents(rows)
+	if err != nil {
+		return nil, fmt.Errorf("order %s as of %s: %w", id, t.Format(time.RFC3339), err)
+	}
+	if len(recs) == 0 {
+		return nil, &order.NotFoundError{ID: id}
+	}
+	return OrderFromEvents(recs)
+}
+
+// OrderIDByNumber finds an order's id from its number.
+func (a *Auditor) OrderIDByNumber(ctx context.Context, n order.Number) (uuid.UUID, error) {
+	return NewOrderRepository(a.store).IDByNumber(ctx, n)
+}
+
+// A cursor is "<tx id>-<position>" of the last event of the previous page.
+func formatCursor(c Checkpoint) string { return fmt.Sprintf("%d-%d", c.TxID, c.Position) }
+
+func parseCursor(s string) (Checkpoint, error) {
+	if s == "" {
+		return Checkpoint{}, nil
+	}
+	a, b, ok := strings.Cut(s, "-")
+	tx, err1 := strconv.ParseUint(a, 10, 64)
+	pos, err2 := strconv.ParseInt(b, 10, 64)
+	if !ok || err1 != nil || err2 != nil || pos < 0 {
+		return Checkpoint{}, fmt.Errorf("cursor %q is not one this API returned", s)
+	}
+	return Checkpoint{TxID: tx, Position: pos}, nil
+}

@@ -1,0 +1,124 @@
+package query
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/certibuy/orders/domain/order"
+)
+
+// AuditFilter selects events for an audit. Zero fields do not filter.
+type AuditFilter struct {
+	OrderID       uuid.UUID
+	OrderNumber   string
+	Stream        string
+	Type          string
+	Actor         string
+	CorrelationID string
+	From, To      time.Time // recorded time, From inclusive, To exclusive
+	After         string    // cursor from the previous page
+	Limit         int       // 1..1000, default 100
+}
+
+// AuditEvent is one stored event as an auditor sees it.
+type AuditEvent struct {
+	Position      int64           `json:"position"`
+	Stream        string          `json:"stream"`
+	StreamVersion int             `json:"stream_version"`
+	EventID       uuid.UUID       `json:"event_id"`
+	Type          string          `json:"type"`
+	SchemaVersion int             `json:"schema_version"`
+	Data          json.RawMessage `json:"data"`
+	Actor         string          `json:"actor"`
+	CorrelationID string          `json:"correlation_id"`
+	CausationID   string          `json:"causation_id,omitempty"`
+	OccurredAt    time.Time       `json:"occurred_at"`
+	RecordedAt    time.Time       `json:"recorded_at"`
+}
+
+// AuditPage is one page of events in commit order. Next is the cursor after its last event, to ask
+// for the following page (or, on the last page, for events appended since); HasMore says whether
+// more events were readable already.
+type AuditPage struct {
+	Events  []AuditEvent `json:"events"`
+	Next    string       `json:"next,omitempty"`
+	HasMore bool         `json:"has_more"`
+}
+
+// EventAuditor reads the event store for audits.
+type EventAuditor interface {
+	Audit(ctx context.Context, f AuditFilter) (AuditPage, error)
+	// OrderAsOf rebuilds the order from the events recorded up to t; NotFoundError when it did not exist yet.
+	OrderAsOf(ctx context.Context, id uuid.UUID, t time.Time) (*order.Order, error)
+	// OrderIDByNumber finds an order's id from its number.
+	OrderIDByNumber(ctx context.Context, n order.Number) (uuid.UUID, error)
+}
+
+// AuditEventsHandler answers audit queries.
+type AuditEventsHandler struct {
+	auditor EventAuditor
+}
+
+// NewAuditEventsHandler wires the handler.
+func NewAuditEventsHandler(a EventAuditor) AuditEventsHandler { return AuditEventsHandler{auditor: a} }
+
+// Handle checks the filter and returns one page.
+func (h AuditEventsHandler) Handle(ctx context.Context, f AuditFilter) (AuditPage, error) {
+	if f.Limit == 0 {
+		f.Limit = 100
+	}
+	if f.Limit < 1 || f.Limit > 1000 {
+		return AuditPage{}, &order.FieldError{Field: "limit", Err: fmt.Errorf("%w: must be between 1 and 1000", order.ErrInvalidInput)}
+	}
+	if !f.From.IsZero() && !f.To.IsZero() && !f.From.Before(f.To) {
+		return AuditPage{}, &order.FieldError{Field: "to", Err: fmt.Errorf("%w: must be after from", order.ErrInvalidInput)}
+	}
+	if f.OrderNumber != "" {
+		n, err := order.ParseNumber(f.OrderNumber)
+		if err != nil {
+			return AuditPage{}, &order.FieldError{Field: "order", Err: err}
+		}
+		if f.OrderID, err = h.auditor.OrderIDByNumber(ctx, n); err != nil {
+			return AuditPage{}, err
+		}
+	}
+	return h.auditor.Audit(ctx, f)
+}
+
+// OrderAsOf asks for an order as it stood at a time.
+type OrderAsOf struct {
+	OrderID     uuid.UUID
+	OrderNumber string
+	At          time.Time
+}
+
+// OrderAsOfHandler folds an order's events up to a time.
+type OrderAsOfHandler struct {
+	auditor EventAuditor
+}
+
+// NewOrderAsOfHandler wires the handler.
+func NewOrderAsOfHandler(a EventAuditor) OrderAsOfHandler { return OrderAsOfHandler{auditor: a} }
+
+// Handle returns the order's view as of q.At.
+func (h OrderAsOfHandler) Handle(ctx context.Context, q OrderAsOf) (OrderView, error) {
+	id := q.OrderID
+	if q.OrderNumber != "" {
+		n, err := order.ParseNumber(q.OrderNumber)
+		if err != nil {
+			return OrderView{}, &order.FieldError{Field: "order", Err: err}
+		}
+		if id, err = h.auditor.OrderIDByNumber(ctx, n); err != nil {
+			return OrderView{}, err
+		}
+	}
+	o, err := h.auditor.OrderAsOf(ctx, id, q.At)
+	if err != nil {
+		return OrderView{}, err
+	}
+	return ViewOf(o), nil
+}
