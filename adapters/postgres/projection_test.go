@@ -377,3 +377,41 @@ func TestReplayWhileWritersAppend(t *testing.T) {
 		}
 	}
 }
+
+func TestAStoredV1ShippedEventIsReadAsV2Everywhere(t *testing.T) {
+	t.Parallel()
+	store, db := newStore(t, 6)
+	repo := postgres.NewOrderRepository(store)
+	r := newRunner(store)
+	ctx := context.Background()
+	o := placedOrder(t)
+	if err := repo.Create(ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	walk(t, repo, o.ID(), []func(*order.Order) error{stepPay, stepConfirm}, es.System)
+	// An event written before version 2 existed, as it sits in the table.
+	if _, err := store.Append(ctx, order.StreamID(o.ID()), 4, ev(order.TypeOrderShippedV1, `{"carrier":"Delhivery","tracking_id":"DL1"}`)); err != nil {
+		t.Fatal(err)
+	}
+	got, err := repo.Get(ctx, o.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status() != order.StatusShipped || got.Shipment().TrackingURL != "https://www.delhivery.com/track/package/DL1" {
+		t.Fatalf("loaded %s with shipment %+v", got.Status(), got.Shipment())
+	}
+	catchUp(t, r)
+	var status, tracking, note string
+	if err := db.Pool.QueryRow(ctx, `SELECT s.status, s.tracking_id, h.note FROM order_summary s
+		JOIN order_status_history h ON h.order_id = s.order_id AND h.to_status = 'shipped' WHERE s.order_id = $1`, o.ID()).Scan(&status, &tracking, &note); err != nil {
+		t.Fatal(err)
+	}
+	if status != "shipped" || tracking != "DL1" || note != "Delhivery, tracking DL1" {
+		t.Fatalf("read models: %s %s %q", status, tracking, note)
+	}
+	// The table still holds version 1: nothing was rewritten.
+	var typ string
+	if err := db.Pool.QueryRow(ctx, `SELECT type FROM events WHERE stream_id = $1 AND stream_version = 5`, order.StreamID(o.ID())).Scan(&typ); err != nil || typ != order.TypeOrderShippedV1 {
+		t.Fatalf("stored type %s %v", typ, err)
+	}
+}

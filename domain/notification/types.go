@@ -60,7 +60,7 @@ func ParseType(s string) (Type, error) {
 
 // TypeFor returns the notification an order event calls for, and false for events that notify nobody.
 func TypeFor(orderEventType string) (Type, bool) {
-	switch orderEventType {
+	switch order.CurrentType(orderEventType) {
 	case order.TypePaymentSucceeded:
 		return PaymentSuccessful, true
 	case order.TypeOrderConfirmed:

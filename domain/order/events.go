@@ -20,7 +20,7 @@ const (
 	TypePaymentSucceeded    = "order.payment_succeeded.v1"
 	TypePaymentFailed       = "order.payment_failed.v1"
 	TypeOrderConfirmed      = "order.confirmed.v1"
-	TypeOrderShipped        = "order.shipped.v1"
+	TypeOrderShipped        = "order.shipped.v2"
 	TypeOrderOutForDelivery = "order.out_for_delivery.v1"
 	TypeOrderDelivered      = "order.delivered.v1"
 	TypeOrderCancelled      = "order.cancelled.v1"
@@ -93,10 +93,12 @@ type PaymentFailed struct {
 // OrderConfirmed records that the shop accepted a paid order.
 type OrderConfirmed struct{}
 
-// OrderShipped records the hand-over to a carrier.
+// OrderShipped records the hand-over to a carrier. Version 2 added TrackingURL; version 1 payloads
+// are upcast on read (see Upcast).
 type OrderShipped struct {
-	Carrier    string `json:"carrier"`
-	TrackingID string `json:"tracking_id"`
+	Carrier     string `json:"carrier"`
+	TrackingID  string `json:"tracking_id"`
+	TrackingURL string `json:"tracking_url,omitempty"`
 }
 
 // OrderOutForDelivery records that the parcel is on its last leg.
@@ -142,8 +144,12 @@ func (RefundInitiated) EventType() string     { return TypeRefundInitiated }
 func (RefundProcessed) EventType() string     { return TypeRefundProcessed }
 func (RefundFailed) EventType() string        { return TypeRefundFailed }
 
-// DecodeEvent turns a stored payload back into its event.
+// DecodeEvent turns a stored payload back into its event, upcasting older versions first.
 func DecodeEvent(eventType string, data []byte) (Event, error) {
+	eventType, data, err := Upcast(eventType, data)
+	if err != nil {
+		return nil, err
+	}
 	switch eventType {
 	case TypeOrderPlaced:
 		return decode[OrderPlaced](eventType, data)

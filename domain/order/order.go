@@ -334,7 +334,7 @@ func (o *Order) Ship(carrier, trackingID string) error {
 	if err := text("tracking_id", trackingID, 64, true); err != nil {
 		return err
 	}
-	o.record(OrderShipped{Carrier: carrier, TrackingID: trackingID})
+	o.record(OrderShipped{Carrier: carrier, TrackingID: trackingID, TrackingURL: TrackingURL(carrier, trackingID)})
 	return nil
 }
 
@@ -474,7 +474,7 @@ func NextStatus(before Status, e Event) Status {
 // StatusAfter is the status an event of this type moves an order to, and false for types that do not
 // move it.
 func StatusAfter(eventType string) (Status, bool) {
-	switch eventType {
+	switch CurrentType(eventType) {
 	case TypeOrderPlaced:
 		return StatusPlaced, true
 	case TypePaymentSucceeded:

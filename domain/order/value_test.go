@@ -97,3 +97,36 @@ func TestOrderNumbers(t *testing.T) {
 		}
 	}
 }
+
+func TestShippedV1IsReadAsV2(t *testing.T) {
+	e, err := order.DecodeEvent(order.TypeOrderShippedV1, []byte(`{"carrier":"Blue Dart","tracking_id":"BD 42"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, ok := e.(order.OrderShipped)
+	if !ok || s.Carrier != "Blue Dart" || s.TrackingID != "BD 42" || s.TrackingURL != "https://www.bluedart.com/tracking?trackFor=0&trackNo=BD+42" {
+		t.Fatalf("upcast v1 = %#v", e)
+	}
+	if st, ok := order.StatusAfter(order.TypeOrderShippedV1); !ok || st != order.StatusShipped {
+		t.Fatalf("a v1 shipped event moves the order to %q", st)
+	}
+	unknown, err := order.DecodeEvent(order.TypeOrderShippedV1, []byte(`{"carrier":"Local courier","tracking_id":"X1"}`))
+	if err != nil || unknown.(order.OrderShipped).TrackingURL != "" {
+		t.Fatalf("unknown carrier: %#v %v", unknown, err)
+	}
+	// The current version passes through untouched.
+	typ, data, err := order.Upcast(order.TypeOrderShipped, []byte(`{"carrier":"DTDC","tracking_id":"D1","tracking_url":"u"}`))
+	if err != nil || typ != order.TypeOrderShipped || string(data) != `{"carrier":"DTDC","tracking_id":"D1","tracking_url":"u"}` {
+		t.Fatalf("v2 upcast: %s %s %v", typ, data, err)
+	}
+	if _, err := order.DecodeEvent(order.TypeOrderShippedV1, []byte(`{`)); err == nil {
+		t.Fatal("broken v1 payload decoded")
+	}
+	seen := map[string]bool{}
+	for _, et := range order.EventTypes() {
+		if seen[et.Name] || order.CurrentType(et.Name) != et.Current || et.Version < 1 {
+			t.Fatalf("registry entry %+v", et)
+		}
+		seen[et.Name] = true
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 
 	"github.com/certibuy/orders/domain/es"
+	"github.com/certibuy/orders/domain/order"
 )
 
 // Topics.
@@ -181,9 +182,13 @@ func (Marshaler) Marshal(v any) (*message.Message, error) {
 	return msg, nil
 }
 
-// Unmarshal decodes the payload into v.
+// Unmarshal decodes the payload into v, upcasting an older version of an order event first.
 func (Marshaler) Unmarshal(msg *message.Message, v any) error {
-	if err := json.Unmarshal(msg.Payload, v); err != nil {
+	_, data, err := order.Upcast(msg.Metadata.Get(es.MsgType), msg.Payload)
+	if err != nil {
+		return fmt.Errorf("unmarshal %s: %w", msg.UUID, err)
+	}
+	if err := json.Unmarshal(data, v); err != nil {
 		return fmt.Errorf("unmarshal %s %s: %w", msg.Metadata.Get(es.MsgType), msg.UUID, err)
 	}
 	return nil
@@ -197,5 +202,8 @@ func (Marshaler) Name(v any) string {
 	return fmt.Sprintf("%T", v)
 }
 
-// NameFromMessage is the stored type carried by a message.
-func (Marshaler) NameFromMessage(msg *message.Message) string { return msg.Metadata.Get(es.MsgType) }
+// NameFromMessage is the type a message's event is read as: an older version's name maps to the
+// current one, so handlers written for the current shape receive old messages too.
+func (Marshaler) NameFromMessage(msg *message.Message) string {
+	return order.CurrentType(msg.Metadata.Get(es.MsgType))
+}

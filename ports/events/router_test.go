@@ -191,3 +191,28 @@ func countRows(t *testing.T, db *postgres.DB, sql string) int {
 	}
 	return n
 }
+
+func TestAnOldVersionMessageReachesTheHandlerOfTheCurrentOne(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, events.DefaultRetry())
+	got := make(chan order.OrderShipped, 1)
+	if err := h.router.AddGroup("upcast", cqrs.NewGroupEventHandler(func(ctx context.Context, e *order.OrderShipped) error {
+		got <- *e
+		return nil
+	})); err != nil {
+		t.Fatal(err)
+	}
+	h.run(t)
+	if _, err := h.store.Append(context.Background(), "order-"+uuid.NewString(), postgres.NoStream,
+		postgres.NewEvent{Type: order.TypeOrderShippedV1, Data: []byte(`{"carrier":"DTDC","tracking_id":"D9"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case e := <-got:
+		if e.TrackingID != "D9" || e.TrackingURL != "https://www.dtdc.in/tracking.asp?strCnno=D9" {
+			t.Fatalf("handler got %+v", e)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the v1 message never reached the v2 handler")
+	}
+}
