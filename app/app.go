@@ -20,4 +20,6 @@ type Commands struct {
 // Queries read them.
 type Queries struct {
 	CustomerOrder query.CustomerOrderHandler
+	AuditEvents   query.AuditEventsHandler
+	OrderAsOf     query.OrderAsOfHandler
 }

@@ -23,6 +23,8 @@ type Deps struct {
 	DB     *postgres.DB
 	Store  *postgres.EventStore
 	Orders *postgres.OrderRepository
+	// Runner keeps the read models current; replay rebuilds them.
+	Runner *postgres.Runner
 	App    app.Application
 }
 
@@ -51,13 +53,18 @@ func OpenDeps(ctx context.Context, cfg Config, logger *slog.Logger) (*Deps, erro
 	store := postgres.NewEventStore(db, postgres.WithWatermillLogger(watermill.NewSlogLogger(logger)))
 	orders := postgres.NewOrderRepository(store)
 	tokens := postgres.NewAccessTokens(db)
-	d := &Deps{Pool: pool, DB: db, Store: store, Orders: orders}
+	auditor := postgres.NewAuditor(store)
+	runner := postgres.NewRunner(store, logger, []postgres.Projection{postgres.OrderSummary{}, postgres.StatusHistory{}},
+		postgres.WithPollInterval(cfg.PollInterval))
+	d := &Deps{Pool: pool, DB: db, Store: store, Orders: orders, Runner: runner}
 	d.App = app.Application{
 		Commands: app.Commands{
 			PlaceOrder: command.NewPlaceOrderHandler(orders, db, postgres.NewIdempotencyStore(db), tokens, rand.Reader),
 		},
 		Queries: app.Queries{
 			CustomerOrder: query.NewCustomerOrderHandler(orders, tokens),
+			AuditEvents:   query.NewAuditEventsHandler(auditor),
+			OrderAsOf:     query.NewOrderAsOfHandler(auditor),
 		},
 	}
 	return d, nil

@@ -37,6 +37,9 @@ Usage:
   certibuy serve     run the HTTP API and the event router (all in one)
   certibuy worker    run the event router only (add machines)
   certibuy migrate   apply database migrations and exit
+  certibuy replay    rebuild read models from the event store (--projection <name>|all [--verify])
+  certibuy audit     query the event store (--order, --type, --actor, --correlation-id, --from, --to,
+                     --after, --limit, --json; --order … --as-of <time> prints the order as it stood)
   certibuy help      show this help
 
 Settings come from the environment; see .env.example. With none set, the service uses
@@ -57,6 +60,10 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return m.runServe(ctx, rest, false)
 	case "migrate":
 		return m.runMigrate(ctx, rest)
+	case "replay":
+		return m.runReplay(ctx, rest)
+	case "audit":
+		return m.runAudit(ctx, rest)
 	case "help", "-h", "--help":
 		fmt.Fprint(m.Stdout, usage)
 		return nil

@@ -55,6 +55,9 @@ type Service struct {
 	router   *events.Router
 	routerWG chan error
 	cancel   context.CancelFunc
+	// projections stops the projection runner; projectionsDone reports its end.
+	projections     context.CancelFunc
+	projectionsDone chan error
 }
 
 // StartService prepares the database, wires everything and starts serving. It returns once the HTTP
@@ -65,7 +68,11 @@ func StartService(ctx context.Context, cfg Config, logger *slog.Logger, withHTTP
 		return nil, err
 	}
 	s := &Service{cfg: cfg, logger: logger, deps: deps}
+	pctx, cancel := context.WithCancel(context.Background())
+	s.projections, s.projectionsDone = cancel, make(chan error, 1)
+	go func() { s.projectionsDone <- deps.Runner.Run(pctx) }()
 	if err := s.startRouter(); err != nil {
+		s.stopProjections()
 		deps.Close()
 		return nil, err
 	}
@@ -155,9 +162,17 @@ func (s *Service) Stop(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("router: %w", err))
 		}
 	}
+	if err := s.stopProjections(); err != nil {
+		errs = append(errs, fmt.Errorf("projections: %w", err))
+	}
 	s.deps.Close()
 	s.logger.Info("stopped")
 	return errors.Join(errs...)
+}
+
+func (s *Service) stopProjections() error {
+	s.projections()
+	return <-s.projectionsDone
 }
 
 func (m *Main) runMigrate(ctx context.Context, args []string) error {

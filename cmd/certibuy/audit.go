@@ -1,0 +1,141 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/certibuy/orders/app/query"
+)
+
+func (m *Main) runAudit(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("audit", flag.ContinueOnError)
+	fs.SetOutput(m.Stderr)
+	var (
+		orderRef = fs.String("order", "", "order id or number (CB-…)")
+		typ      = fs.String("type", "", "event type, e.g. order.shipped.v2")
+		actor    = fs.String("actor", "", "actor, e.g. admin:<id>, customer:<id>, gateway:razorpay, system")
+		corr     = fs.String("correlation-id", "", "correlation id")
+		from     = fs.String("from", "", "recorded at or after (RFC 3339 or YYYY-MM-DD)")
+		to       = fs.String("to", "", "recorded before (RFC 3339 or YYYY-MM-DD)")
+		after    = fs.String("after", "", "cursor printed by the previous page")
+		limit    = fs.Int("limit", 50, "events per page (1-1000)")
+		asJSON   = fs.Bool("json", false, "print JSON")
+		asOf     = fs.String("as-of", "", "with --order: print the order as it stood at this time")
+	)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	f := query.AuditFilter{Type: *typ, Actor: *actor, CorrelationID: *corr, After: *after, Limit: *limit}
+	var err error
+	if f.From, err = parseTime("--from", *from); err != nil {
+		return err
+	}
+	if f.To, err = parseTime("--to", *to); err != nil {
+		return err
+	}
+	if *orderRef != "" {
+		if id, err := uuid.Parse(*orderRef); err == nil {
+			f.OrderID = id
+		} else {
+			f.OrderNumber = *orderRef
+		}
+	}
+	cfg, err := m.config()
+	if err != nil {
+		return err
+	}
+	deps, err := OpenDeps(ctx, cfg, cfg.NewLogger(m.Stderr))
+	if err != nil {
+		return err
+	}
+	defer deps.Close()
+
+	if *asOf != "" {
+		if *orderRef == "" {
+			return usageError("--as-of needs --order")
+		}
+		at, err := parseTime("--as-of", *asOf)
+		if err != nil {
+			return err
+		}
+		v, err := deps.App.Queries.OrderAsOf.Handle(ctx, query.OrderAsOf{OrderID: f.OrderID, OrderNumber: f.OrderNumber, At: at})
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return writeJSON(m, v)
+		}
+		fmt.Fprintf(m.Stdout, "order %s (%s) as of %s\nstatus:  %s (version %d)\ntotal:   %s\ncustomer: %s <%s>\n",
+			v.Number, v.ID, at.Format(time.RFC3339), v.Status, v.Version, v.Total, v.Customer.Name, v.Customer.Email)
+		for _, it := range v.Items {
+			fmt.Fprintf(m.Stdout, "  %d × %s (%s)\n", it.Quantity, it.Name, it.SKU)
+		}
+		if v.Shipment != nil {
+			fmt.Fprintf(m.Stdout, "shipped: %s %s\n", v.Shipment.Carrier, v.Shipment.TrackingID)
+		}
+		return nil
+	}
+
+	page, err := deps.App.Queries.AuditEvents.Handle(ctx, f)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return writeJSON(m, page)
+	}
+	tw := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "POSITION\tRECORDED\tSTREAM\tV\tTYPE\tACTOR\tCORRELATION")
+	for _, e := range page.Events {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%s\t%s\n", e.Position, e.RecordedAt.UTC().Format(time.RFC3339), e.Stream,
+			e.StreamVersion, e.Type, e.Actor, e.CorrelationID)
+	}
+	if err := tw.Flush(); err != nil {
+		return fmt.Errorf("write table: %w", err)
+	}
+	if page.HasMore {
+		fmt.Fprintf(m.Stdout, "more: certibuy audit %s--after %s\n", rerunFlags(args), page.Next)
+	}
+	return nil
+}
+
+func writeJSON(m *Main, v any) error {
+	enc := json.NewEncoder(m.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// rerunFlags repeats the filters of args without --after, for the "more" hint.
+func rerunFlags(args []string) string {
+	var b strings.Builder
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--after" || a == "-after" {
+			i++
+			continue
+		}
+		if strings.HasPrefix(a, "--after=") || strings.HasPrefix(a, "-after=") {
+			continue
+		}
+		b.WriteString(a + " ")
+	}
+	return b.String()
+}
+
+func parseTime(flagName, s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, usageError(fmt.Sprintf("%s %q: want RFC 3339 (2026-11-27T10:30:00+05:30) or a date (2026-11-27)", flagName, s))
+}

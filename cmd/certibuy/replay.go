@@ -1,0 +1,102 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/certibuy/orders/adapters/postgres"
+)
+
+// errDifferences makes `replay --verify` exit non-zero when a rebuild differs from the live tables.
+var errDifferences = errors.New("the rebuilt read models differ from the live ones")
+
+func (m *Main) runReplay(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
+	fs.SetOutput(m.Stderr)
+	name := fs.String("projection", "", "projection to rebuild, or all")
+	verify := fs.Bool("verify", false, "rebuild into scratch tables and compare with the live ones; change nothing")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: certibuy replay --projection <name>|all [--verify]")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := m.config()
+	if err != nil {
+		return err
+	}
+	deps, err := OpenDeps(ctx, cfg, cfg.NewLogger(m.Stderr))
+	if err != nil {
+		return err
+	}
+	defer deps.Close()
+	if *name == "" {
+		fs.Usage()
+		return usageError("--projection is required (one of: " + deps.Runner.ProjectionNames() + ", all)")
+	}
+	var targets []postgres.Projection
+	if *name == "all" {
+		targets = deps.Runner.Projections()
+	} else {
+		p, err := deps.Runner.Projection(*name)
+		if err != nil {
+			return usageError(err.Error())
+		}
+		targets = []postgres.Projection{p}
+	}
+	failed := false
+	for _, p := range targets {
+		show := progressPrinter(m.Stderr, isTerminal(m.Stderr))
+		var res postgres.ReplayResult
+		if *verify {
+			res, err = deps.Runner.Verify(ctx, p, show)
+		} else {
+			res, err = deps.Runner.Rebuild(ctx, p, show)
+		}
+		if isTerminal(m.Stderr) {
+			fmt.Fprint(m.Stderr, "\r\033[K")
+		}
+		if err != nil {
+			return err
+		}
+		verb := "rebuilt"
+		if *verify {
+			verb = "verified"
+		}
+		fmt.Fprintf(m.Stdout, "%s %s: %d events in %s (%.0f events/s)", verb, p.Name(), res.Events,
+			res.Duration.Round(time.Millisecond), float64(res.Events)/max(res.Duration.Seconds(), 1e-9))
+		if *verify {
+			fmt.Fprintf(m.Stdout, ", %d differences", len(res.Differences))
+		}
+		fmt.Fprintln(m.Stdout)
+		for _, d := range res.Differences {
+			fmt.Fprintln(m.Stdout, "  ", d)
+			failed = true
+		}
+	}
+	if failed {
+		return errDifferences
+	}
+	return nil
+}
+
+// progressPrinter redraws one status line on a terminal, at most ten times a second.
+func progressPrinter(w io.Writer, terminal bool) func(postgres.Progress) {
+	if !terminal {
+		return nil
+	}
+	var last time.Time
+	return func(p postgres.Progress) {
+		if time.Since(last) < 100*time.Millisecond {
+			return
+		}
+		last = time.Now()
+		fmt.Fprintf(w, "\r\033[K%s: %d / ~%d events, %.0f events/s, about %s left",
+			p.Projection, p.Done, p.Total, p.Rate(), p.Remaining().Round(time.Second))
+	}
+}
