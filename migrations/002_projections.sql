@@ -29,9 +29,10 @@ CREATE INDEX order_summary_phone ON order_summary (customer_phone);
 CREATE INDEX order_summary_status_placed ON order_summary (status, placed_at DESC);
 CREATE INDEX order_summary_placed ON order_summary (placed_at DESC);
 
--- One row per status change.
+-- One row per status change, keyed by order and the event's position (unique, like the event id,
+-- but in the order rows are read: one index serves both uniqueness and the per-order history).
 CREATE TABLE order_status_history (
-    event_id     UUID PRIMARY KEY,
+    event_id     UUID        NOT NULL,
     order_id     UUID        NOT NULL,
     order_number TEXT        NOT NULL,
     from_status  TEXT,
@@ -39,9 +40,9 @@ CREATE TABLE order_status_history (
     at           TIMESTAMPTZ NOT NULL,
     actor        TEXT        NOT NULL,
     note         TEXT,
-    position     BIGINT      NOT NULL
+    position     BIGINT      NOT NULL,
+    PRIMARY KEY (order_id, position)
 );
-CREATE INDEX order_status_history_order ON order_status_history (order_id, position);
 
 -- Audit queries over millions of events: by type, actor and correlation id in commit order, and by time.
 CREATE INDEX events_type ON events (type, tx_id, position);

@@ -59,7 +59,7 @@ func (a *Auditor) Audit(ctx context.Context, f query.AuditFilter) (query.AuditPa
 		add(`recorded_at < ?`, f.To)
 	}
 	args = append(args, f.Limit)
-	sql := selectEvents + ` WHERE ` + strings.Join(where, " AND ") + ` ORDER BY tx_id, position LIMIT $` + strconv.Itoa(len(args))
+	sql := selectEvents + ` WHERE ` + strings.Join(where, " AND ") + ` ORDER BY events.tx_id, events.position LIMIT $` + strconv.Itoa(len(args))
 	rows, err := a.store.db.Q(ctx).Query(ctx, sql, args...)
 	if err != nil {
 		return query.AuditPage{}, fmt.Errorf("audit: %w", err)

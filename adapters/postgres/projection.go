@@ -12,17 +12,34 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// Tables maps a projection's table names to the tables it writes now: the live ones, or the fresh
-// ones a replay builds.
-type Tables map[string]string
+// Tables maps a projection's table names to the tables it writes now: the live ones (the zero
+// value), or the fresh ones a replay builds.
+type Tables struct {
+	names map[string]string
+	// Bulk is set while a replay fills fresh tables that nothing else writes, each event once: a
+	// projection may then load rows with COPY instead of upserts.
+	Bulk bool
+}
+
+// suffixed maps each of names to name+suffix.
+func suffixed(names []string, suffix string) Tables {
+	t := Tables{names: map[string]string{}}
+	for _, n := range names {
+		t.names[n] = n + suffix
+	}
+	return t
+}
+
+// Name returns the physical name of logical table name.
+func (t Tables) Name(name string) string {
+	if p, ok := t.names[name]; ok {
+		return p
+	}
+	return name
+}
 
 // Ident returns the quoted physical name of logical table name.
-func (t Tables) Ident(name string) string {
-	if p, ok := t[name]; ok {
-		return pgx.Identifier{p}.Sanitize()
-	}
-	return pgx.Identifier{name}.Sanitize()
-}
+func (t Tables) Ident(name string) string { return pgx.Identifier{t.Name(name)}.Sanitize() }
 
 // Projection builds read-model tables from events. Apply gets events in commit-safe order, in
 // batches, and must write through q only; the runner saves the checkpoint in the same transaction.
@@ -144,7 +161,7 @@ func (r *Runner) Step(ctx context.Context, p Projection) (int, error) {
 		if err != nil || len(events) == 0 {
 			return err
 		}
-		if err := p.Apply(ctx, tx, nil, events); err != nil {
+		if err := p.Apply(ctx, tx, Tables{}, events); err != nil {
 			return fmt.Errorf("projection %s: %w", p.Name(), err)
 		}
 		n = len(events)

@@ -164,10 +164,10 @@ func TestOrderProjectionsOnAKnownHistory(t *testing.T) {
 	}
 	before := snapshot(t, db)
 	for _, p := range r.Projections() {
-		if err := p.Apply(ctx, db.Pool, nil, all); err != nil {
+		if err := p.Apply(ctx, db.Pool, postgres.Tables{}, all); err != nil {
 			t.Fatal(err)
 		}
-		if err := p.Apply(ctx, db.Pool, nil, all[3:]); err != nil {
+		if err := p.Apply(ctx, db.Pool, postgres.Tables{}, all[3:]); err != nil {
 			t.Fatal(err)
 		}
 	}

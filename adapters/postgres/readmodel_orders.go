@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/certibuy/orders/domain/order"
 )
@@ -17,29 +18,33 @@ const (
 	StatusHistoryProjection = "order_status_history"
 )
 
-// orderEvent is an order-stream event with the fields the order projections need.
+// orderEvent is an order-stream event with the order's id. Its payload is decoded only when a
+// projection asks: most events move a status and need nothing from their payload.
 type orderEvent struct {
 	RecordedEvent
 	orderID uuid.UUID
-	event   order.Event
 }
 
-// orderEvents decodes the order-stream events of a batch, skipping other streams.
+func (e orderEvent) payload() (order.Event, error) {
+	ev, err := order.DecodeEvent(e.Type, e.Data)
+	if err != nil {
+		return nil, fmt.Errorf("%s v%d: %w", e.StreamID, e.StreamVersion, err)
+	}
+	return ev, nil
+}
+
+// orderEvents picks the order-stream events of a batch.
 func orderEvents(events []RecordedEvent) ([]orderEvent, error) {
 	out := make([]orderEvent, 0, len(events))
 	for _, e := range events {
 		if !strings.HasPrefix(e.StreamID, "order-") {
 			continue
 		}
-		id, err := order.IDFromStream(e.StreamID)
+		id, err := uuid.Parse(e.StreamID[len("order-"):])
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%q is not an order stream: %w", e.StreamID, err)
 		}
-		ev, err := order.DecodeEvent(e.Type, e.Data)
-		if err != nil {
-			return nil, fmt.Errorf("%s v%d: %w", e.StreamID, e.StreamVersion, err)
-		}
-		out = append(out, orderEvent{RecordedEvent: e, orderID: id, event: ev})
+		out = append(out, orderEvent{RecordedEvent: e, orderID: id})
 	}
 	return out, nil
 }
@@ -82,13 +87,20 @@ func (OrderSummary) Apply(ctx context.Context, q Querier, t Tables, events []Rec
 			order_ = append(order_, e.orderID)
 		}
 		at := e.Metadata.OccurredAt
-		switch ev := e.event.(type) {
-		case order.OrderPlaced:
-			*r = summaryRow{id: e.orderID, number: ev.OrderNumber, name: ev.Customer.Name, email: ev.Customer.Email,
-				phone: ev.Customer.Phone, currency: ev.Currency, total: ev.TotalPaise, items: len(ev.Items),
-				placed: at, isNew: true}
-		case order.OrderShipped:
-			r.carrier, r.tracking = &ev.Carrier, &ev.TrackingID
+		switch order.CurrentType(e.Type) {
+		case order.TypeOrderPlaced, order.TypeOrderShipped:
+			payload, err := e.payload()
+			if err != nil {
+				return err
+			}
+			switch ev := payload.(type) {
+			case order.OrderPlaced:
+				*r = summaryRow{id: e.orderID, number: ev.OrderNumber, name: ev.Customer.Name, email: ev.Customer.Email,
+					phone: ev.Customer.Phone, currency: ev.Currency, total: ev.TotalPaise, items: len(ev.Items),
+					placed: at, isNew: true}
+			case order.OrderShipped:
+				r.carrier, r.tracking = &ev.Carrier, &ev.TrackingID
+			}
 		}
 		if s, ok := order.StatusAfter(e.Type); ok {
 			r.status, r.statusChanged = string(s), true
@@ -105,34 +117,53 @@ func (OrderSummary) Apply(ctx context.Context, q Querier, t Tables, events []Rec
 		}
 	}
 	if len(ins) > 0 {
-		cols := newColumns(len(ins))
+		var c struct {
+			id                                           [][16]byte
+			number, name, email, phone, status, currency []string
+			total                                        []int64
+			items, version                               []int32
+			carrier, tracking                            []*string
+			placed, updated                              []time.Time
+		}
 		for _, r := range ins {
-			cols.add(r.id, r.number, r.name, r.email, r.phone, r.status, r.total, r.currency, r.items, r.carrier, r.tracking, r.placed, r.updated, r.version)
+			c.id = append(c.id, r.id)
+			c.number, c.name, c.email, c.phone = append(c.number, r.number), append(c.name, r.name), append(c.email, r.email), append(c.phone, r.phone)
+			c.status, c.currency, c.total = append(c.status, r.status), append(c.currency, r.currency), append(c.total, r.total)
+			c.items, c.version = append(c.items, int32(r.items)), append(c.version, int32(r.version))
+			c.carrier, c.tracking = append(c.carrier, r.carrier), append(c.tracking, r.tracking)
+			c.placed, c.updated = append(c.placed, r.placed), append(c.updated, r.updated)
 		}
 		_, err := q.Exec(ctx, `INSERT INTO `+t.Ident("order_summary")+` (order_id, order_number, customer_name, customer_email,
 			customer_phone, status, total_paise, currency, item_count, carrier, tracking_id, placed_at, updated_at, version)
 			SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[],
 				$8::text[], $9::int[], $10::text[], $11::text[], $12::timestamptz[], $13::timestamptz[], $14::int[])
-			ON CONFLICT (order_id) DO NOTHING`, cols.args()...)
+			ON CONFLICT (order_id) DO NOTHING`, c.id, c.number, c.name, c.email, c.phone, c.status, c.total,
+			c.currency, c.items, c.carrier, c.tracking, c.placed, c.updated, c.version)
 		if err != nil {
 			return fmt.Errorf("insert order summaries: %w", err)
 		}
 	}
 	if len(upd) > 0 {
-		cols := newColumns(len(upd))
+		var c struct {
+			id                        [][16]byte
+			status, carrier, tracking []*string
+			updated                   []time.Time
+			version                   []int32
+		}
 		for _, r := range upd {
 			var status *string
 			if r.statusChanged {
 				status = &r.status
 			}
-			cols.add(r.id, status, r.carrier, r.tracking, r.updated, r.version)
+			c.id, c.status, c.carrier, c.tracking = append(c.id, r.id), append(c.status, status), append(c.carrier, r.carrier), append(c.tracking, r.tracking)
+			c.updated, c.version = append(c.updated, r.updated), append(c.version, int32(r.version))
 		}
 		_, err := q.Exec(ctx, `UPDATE `+t.Ident("order_summary")+` s SET
 				status = coalesce(u.status, s.status), carrier = coalesce(u.carrier, s.carrier),
 				tracking_id = coalesce(u.tracking, s.tracking_id), updated_at = u.updated, version = u.version
 			FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::int[])
 				AS u(id, status, carrier, tracking, updated, version)
-			WHERE s.order_id = u.id AND s.version < u.version`, cols.args()...)
+			WHERE s.order_id = u.id AND s.version < u.version`, c.id, c.status, c.carrier, c.tracking, c.updated, c.version)
 		if err != nil {
 			return fmt.Errorf("update order summaries: %w", err)
 		}
@@ -154,7 +185,7 @@ type orderState struct {
 }
 
 // Apply writes a row per status-changing event. The status before it comes from the batch or, for an
-// order placed in an earlier batch, from the order's last row; rows are keyed by event id, so a batch
+// order placed in an earlier batch, from the order's last row; rows are keyed by the event's position, so a batch
 // applied twice changes nothing.
 func (StatusHistory) Apply(ctx context.Context, q Querier, t Tables, events []RecordedEvent) error {
 	evs, err := orderEvents(events)
@@ -167,8 +198,12 @@ func (StatusHistory) Apply(ctx context.Context, q Querier, t Tables, events []Re
 		if _, ok := state[e.orderID]; ok {
 			continue
 		}
-		if p, ok := e.event.(order.OrderPlaced); ok {
-			state[e.orderID] = &orderState{number: p.OrderNumber}
+		if e.Type == order.TypeOrderPlaced {
+			payload, err := e.payload()
+			if err != nil {
+				return err
+			}
+			state[e.orderID] = &orderState{number: payload.(order.OrderPlaced).OrderNumber}
 			continue
 		}
 		state[e.orderID] = &orderState{}
@@ -194,7 +229,13 @@ func (StatusHistory) Apply(ctx context.Context, q Querier, t Tables, events []Re
 		}
 	}
 
-	cols := newColumns(len(evs))
+	var c struct {
+		eventID, orderID  [][16]byte
+		number, to, actor []string
+		from, note        []*string
+		at                []time.Time
+		position          []int64
+	}
 	for _, e := range evs {
 		to, ok := order.StatusAfter(e.Type)
 		if !ok {
@@ -206,15 +247,32 @@ func (StatusHistory) Apply(ctx context.Context, q Querier, t Tables, events []Re
 			f := st.status
 			from = &f
 		}
-		cols.add(e.EventID, e.orderID, st.number, from, string(to), e.Metadata.OccurredAt, string(e.Metadata.Actor), historyNote(e.event), e.Position)
+		note, err := historyNote(e)
+		if err != nil {
+			return err
+		}
+		c.eventID, c.orderID, c.number, c.from = append(c.eventID, e.EventID), append(c.orderID, e.orderID), append(c.number, st.number), append(c.from, from)
+		c.to, c.at, c.actor = append(c.to, string(to)), append(c.at, e.Metadata.OccurredAt), append(c.actor, string(e.Metadata.Actor))
+		c.note, c.position = append(c.note, note), append(c.position, e.Position)
 		st.status = string(to)
 	}
-	if cols.n == 0 {
+	if len(c.eventID) == 0 {
+		return nil
+	}
+	if t.Bulk {
+		_, err := q.CopyFrom(ctx, pgx.Identifier{t.Name("order_status_history")},
+			[]string{"event_id", "order_id", "order_number", "from_status", "to_status", "at", "actor", "note", "position"},
+			pgx.CopyFromSlice(len(c.eventID), func(i int) ([]any, error) {
+				return []any{c.eventID[i], c.orderID[i], c.number[i], c.from[i], c.to[i], c.at[i], c.actor[i], c.note[i], c.position[i]}, nil
+			}))
+		if err != nil {
+			return fmt.Errorf("copy status history: %w", err)
+		}
 		return nil
 	}
 	_, err = q.Exec(ctx, `INSERT INTO `+t.Ident("order_status_history")+` (event_id, order_id, order_number, from_status, to_status, at, actor, note, position)
 		SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::text[], $8::text[], $9::bigint[])
-		ON CONFLICT (event_id) DO NOTHING`, cols.args()...)
+		ON CONFLICT (order_id, position) DO NOTHING`, c.eventID, c.orderID, c.number, c.from, c.to, c.at, c.actor, c.note, c.position)
 	if err != nil {
 		return fmt.Errorf("insert status history: %w", err)
 	}
@@ -222,9 +280,19 @@ func (StatusHistory) Apply(ctx context.Context, q Querier, t Tables, events []Re
 }
 
 // historyNote is the detail worth showing beside a status change.
-func historyNote(e order.Event) *string {
+func historyNote(e orderEvent) (*string, error) {
+	switch order.CurrentType(e.Type) {
+	case order.TypePaymentSucceeded, order.TypeOrderShipped, order.TypeOrderCancelled,
+		order.TypeRefundInitiated, order.TypeRefundProcessed, order.TypeRefundFailed:
+	default:
+		return nil, nil
+	}
+	payload, err := e.payload()
+	if err != nil {
+		return nil, err
+	}
 	var s string
-	switch ev := e.(type) {
+	switch ev := payload.(type) {
 	case order.PaymentSucceeded:
 		s = fmt.Sprintf("payment %s", ev.PaymentID)
 		if ev.Method != "" {
@@ -245,34 +313,7 @@ func historyNote(e order.Event) *string {
 		s = fmt.Sprintf("refund %s failed: %s", ev.RefundID, ev.Reason)
 	}
 	if s == "" {
-		return nil
+		return nil, nil
 	}
-	return &s
-}
-
-// columns collects rows column by column, for INSERT ... SELECT FROM unnest($1, $2, ...): one
-// statement per batch, whatever its size.
-type columns struct {
-	n    int
-	cols [][]any
-}
-
-func newColumns(capacity int) *columns { return &columns{} }
-
-func (c *columns) add(values ...any) {
-	if c.cols == nil {
-		c.cols = make([][]any, len(values))
-	}
-	for i, v := range values {
-		c.cols[i] = append(c.cols[i], v)
-	}
-	c.n++
-}
-
-func (c *columns) args() []any {
-	out := make([]any, len(c.cols))
-	for i, col := range c.cols {
-		out[i] = col
-	}
-	return out
+	return &s, nil
 }

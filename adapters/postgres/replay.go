@@ -109,7 +109,7 @@ func (r *Runner) Verify(ctx context.Context, p Projection, progress func(Progres
 			cp.last = last
 			res.Events += n
 		case after(cp.last, live):
-			last, _, err := r.applyRange(ctx, tx, p, nil, live, &cp.last)
+			last, _, err := r.applyRange(ctx, tx, p, Tables{}, live, &cp.last)
 			if err != nil {
 				return err
 			}
@@ -145,51 +145,72 @@ type buildState struct {
 func (r *Runner) build(ctx context.Context, p Projection, suffix string, progress func(Progress)) (ReplayResult, Tables, *buildState, error) {
 	res := ReplayResult{Projection: p.Name()}
 	st := &buildState{start: time.Now()}
-	t := Tables{}
-	for _, name := range p.Tables() {
-		t[name] = name + suffix
-	}
+	t := suffixed(p.Tables(), suffix)
+	t.Bulk = true
 	for _, name := range p.Tables() {
 		// LIKE ... INCLUDING ALL copies columns, defaults, constraints and indexes: the copy is the
 		// same table, so the swap changes nothing but the rows.
 		if _, err := r.store.db.Pool.Exec(ctx, fmt.Sprintf(`DROP TABLE IF EXISTS %s; CREATE TABLE %s (LIKE %s INCLUDING ALL)`,
 			t.Ident(name), t.Ident(name), ident(name))); err != nil {
-			return res, nil, nil, fmt.Errorf("replay %s: create %s: %w", p.Name(), t[name], err)
+			return res, Tables{}, nil, fmt.Errorf("replay %s: create %s: %w", p.Name(), t.Name(name), err)
 		}
 	}
 	var total int64
 	if err := r.store.db.Pool.QueryRow(ctx, `SELECT count(*) FROM events`).Scan(&total); err != nil {
-		return res, nil, nil, fmt.Errorf("replay %s: count events: %w", p.Name(), err)
+		return res, Tables{}, nil, fmt.Errorf("replay %s: count events: %w", p.Name(), err)
 	}
 	report := func() {
 		if progress != nil {
 			progress(Progress{Projection: p.Name(), Done: res.Events, Total: total, Elapsed: time.Since(st.start)})
 		}
 	}
-	for {
-		var n int
-		err := r.store.db.InTx(ctx, func(ctx context.Context) error {
-			events, err := r.store.ReadAll(ctx, st.last, replayPage)
-			if err != nil || len(events) == 0 {
-				return err
+	// A reader fetches the next pages while the current one is applied: reading and writing overlap.
+	pages := make(chan []RecordedEvent, 2)
+	readErr := make(chan error, 1)
+	readCtx, stopReading := context.WithCancel(ctx)
+	defer stopReading()
+	go func() {
+		defer close(pages)
+		var from Checkpoint
+		for {
+			events, err := r.store.ReadAll(readCtx, from, replayPage)
+			if err != nil {
+				readErr <- err
+				return
 			}
-			if err := p.Apply(ctx, r.store.db.Q(ctx), t, events); err != nil {
-				return err
+			select {
+			case pages <- events:
+			case <-readCtx.Done():
+				return
 			}
-			n = len(events)
-			st.last = events[n-1].Checkpoint()
-			return nil
-		})
-		if err != nil {
-			r.dropTables(context.WithoutCancel(ctx), p, t)
-			return res, nil, nil, fmt.Errorf("replay %s: %w", p.Name(), err)
+			if len(events) < replayPage {
+				return
+			}
+			from = events[len(events)-1].Checkpoint()
 		}
-		res.Events += int64(n)
+	}()
+	for events := range pages {
+		if len(events) > 0 {
+			err := r.store.db.InTx(ctx, func(ctx context.Context) error {
+				return p.Apply(ctx, r.store.db.Q(ctx), t, events)
+			})
+			if err != nil {
+				stopReading()
+				r.dropTables(context.WithoutCancel(ctx), p, t)
+				return res, Tables{}, nil, fmt.Errorf("replay %s: %w", p.Name(), err)
+			}
+			st.last = events[len(events)-1].Checkpoint()
+		}
+		res.Events += int64(len(events))
 		report()
-		if n < replayPage {
-			return res, t, st, nil
-		}
 	}
+	select {
+	case err := <-readErr:
+		r.dropTables(context.WithoutCancel(ctx), p, t)
+		return res, Tables{}, nil, fmt.Errorf("replay %s: read events: %w", p.Name(), err)
+	default:
+	}
+	return res, t, st, nil
 }
 
 // applyRange applies to t, inside tx, the events after from: all that are readable or, with upTo,
@@ -231,7 +252,7 @@ func after(a, b Checkpoint) bool {
 func (r *Runner) dropTables(ctx context.Context, p Projection, t Tables) {
 	for _, name := range p.Tables() {
 		if _, err := r.store.db.Pool.Exec(ctx, `DROP TABLE IF EXISTS `+t.Ident(name)); err != nil {
-			r.logger.WarnContext(ctx, "could not drop replay table", "table", t[name], "err", err)
+			r.logger.WarnContext(ctx, "could not drop replay table", "table", t.Name(name), "err", err)
 		}
 	}
 }
