@@ -50,15 +50,27 @@ type AddressInput struct {
 
 // PlaceOrderResult is what checkout answers. AccessToken is shown once: only its hash is stored.
 type PlaceOrderResult struct {
-	OrderID     uuid.UUID `json:"order_id"`
-	OrderNumber string    `json:"order_number"`
-	Status      string    `json:"status"`
-	TotalPaise  int64     `json:"total_paise"`
-	Total       string    `json:"total"`
-	Currency    string    `json:"currency"`
-	AccessToken string    `json:"access_token"`
+	OrderID     uuid.UUID   `json:"order_id"`
+	OrderNumber string      `json:"order_number"`
+	Status      string      `json:"status"`
+	TotalPaise  int64       `json:"total_paise"`
+	Total       string      `json:"total"`
+	Currency    string      `json:"currency"`
+	Payment     PaymentInfo `json:"payment"`
+	AccessToken string      `json:"access_token"`
 	// Replayed is true when this answers an earlier request with the same key.
 	Replayed bool `json:"-"`
+}
+
+// PaymentInfo is what the browser needs to open the gateway's checkout.
+type PaymentInfo struct {
+	Gateway        string `json:"gateway"`
+	KeyID          string `json:"key_id"`
+	GatewayOrderID string `json:"gateway_order_id"`
+	AmountPaise    int64  `json:"amount"`
+	Currency       string `json:"currency"`
+	// Simulated is true with the development gateway: no money moves.
+	Simulated bool `json:"simulated,omitempty"`
 }
 
 // ErrIdempotencyKeyReused is returned when a key comes back with a different request.
@@ -68,25 +80,31 @@ const checkoutScope = "checkout"
 
 // PlaceOrderHandler places orders.
 type PlaceOrderHandler struct {
-	repo   order.Repository
-	tx     TxRunner
-	idem   IdempotencyStore
-	tokens AccessTokens
-	rand   io.Reader
+	repo    order.Repository
+	tx      TxRunner
+	idem    IdempotencyStore
+	tokens  AccessTokens
+	gateway PaymentGateway
+	rand    io.Reader
 }
 
 // NewPlaceOrderHandler wires the handler; random draws order numbers (crypto/rand.Reader).
-func NewPlaceOrderHandler(repo order.Repository, tx TxRunner, idem IdempotencyStore, tokens AccessTokens, random io.Reader) PlaceOrderHandler {
-	return PlaceOrderHandler{repo: repo, tx: tx, idem: idem, tokens: tokens, rand: random}
+func NewPlaceOrderHandler(repo order.Repository, tx TxRunner, idem IdempotencyStore, tokens AccessTokens, gateway PaymentGateway, random io.Reader) PlaceOrderHandler {
+	return PlaceOrderHandler{repo: repo, tx: tx, idem: idem, tokens: tokens, gateway: gateway, rand: random}
 }
+
+// ErrGatewayUnavailable is returned when the payment gateway could not create the order to pay.
+var ErrGatewayUnavailable = errors.New("the payment gateway is not answering; try again shortly")
 
 // errReplay rolls back a checkout whose key turned out to be taken, carrying the first answer out.
 type errReplay struct{ stored *StoredResponse }
 
 func (e errReplay) Error() string { return "idempotency key already used" }
 
-// Handle validates the request, places the order and, with an idempotency key, stores the answer in
-// the same transaction, so that a repeated request gets the same answer and no second order.
+// Handle validates the request, asks the gateway for an order to pay, then stores OrderPlaced and
+// PaymentRequested and, with an idempotency key, the answer, all in one transaction: a repeated
+// request gets the same answer and no second order. The gateway is asked first, outside any database
+// transaction; if the transaction then fails, the gateway order is left unpaid and expires.
 //
 // The access token is stored only hashed, so a replayed answer cannot repeat it: it carries a fresh
 // token for the same order instead.
@@ -110,9 +128,16 @@ func (h PlaceOrderHandler) Handle(ctx context.Context, cmd PlaceOrder) (PlaceOrd
 		if in.Number, err = order.NewNumber(h.rand); err != nil {
 			return PlaceOrderResult{}, fmt.Errorf("place order: %w", err)
 		}
-		// Place checks every rule before anything is stored.
+		// Place checks every rule before anything is stored or asked of the gateway.
 		o, err := order.Place(in)
 		if err != nil {
+			return PlaceOrderResult{}, err
+		}
+		gwOrder, err := h.gateway.CreateOrder(ctx, o.Number().String(), o.Total().Paise(), map[string]string{"order_id": o.ID().String()})
+		if err != nil {
+			return PlaceOrderResult{}, fmt.Errorf("%w: %w", ErrGatewayUnavailable, err)
+		}
+		if err := o.RequestPayment(h.gateway.Name(), gwOrder.ID); err != nil {
 			return PlaceOrderResult{}, err
 		}
 		var res PlaceOrderResult
@@ -121,7 +146,9 @@ func (h PlaceOrderHandler) Handle(ctx context.Context, cmd PlaceOrder) (PlaceOrd
 				return err
 			}
 			res = PlaceOrderResult{OrderID: o.ID(), OrderNumber: o.Number().String(), Status: string(o.Status()),
-				TotalPaise: o.Total().Paise(), Total: o.Total().String(), Currency: order.Currency}
+				TotalPaise: o.Total().Paise(), Total: o.Total().String(), Currency: order.Currency,
+				Payment: PaymentInfo{Gateway: h.gateway.Name(), KeyID: h.gateway.KeyID(), GatewayOrderID: gwOrder.ID,
+					AmountPaise: o.Total().Paise(), Currency: order.Currency, Simulated: h.gateway.Name() == SimulatorGateway}}
 			if cmd.IdempotencyKey != "" {
 				body, err := json.Marshal(res)
 				if err != nil {
