@@ -494,10 +494,10 @@ func extraField(m map[string]any, allowed ...string) *answer {
 	return nil
 }
 
-// integer reads a JSON integer; Razorpay refuses 100.5, "100" and 1e2 alike.
+// integer reads a JSON integer; Razorpay refuses 100.5, 100.0, 1e2 and "100" alike.
 func integer(v any) (int64, bool) {
 	n, ok := v.(json.Number)
-	if !ok || strings.ContainsAny(n.String(), ".eE") {
+	if !ok {
 		return 0, false
 	}
 	i, err := strconv.ParseInt(n.String(), 10, 64)
