@@ -10,11 +10,16 @@ import (
 type Application struct {
 	Commands Commands
 	Queries  Queries
+	Admins   command.AdminUsers
 }
 
 // Commands change orders.
 type Commands struct {
-	PlaceOrder command.PlaceOrderHandler
+	PlaceOrder      command.PlaceOrderHandler
+	ConfirmPayment  command.ConfirmPaymentHandler
+	HandleWebhook   command.HandleWebhookHandler
+	CancelOrder     command.CancelOrderHandler
+	AdminTransition command.AdminTransitionHandler
 }
 
 // Queries read them.
@@ -22,4 +27,8 @@ type Queries struct {
 	CustomerOrder query.CustomerOrderHandler
 	AuditEvents   query.AuditEventsHandler
 	OrderAsOf     query.OrderAsOfHandler
+	ListOrders    query.ListOrdersHandler
+	AdminOrder    query.AdminOrderHandler
+	OrderHistory  query.OrderHistoryHandler
+	PaymentPage   query.PaymentPageHandler
 }

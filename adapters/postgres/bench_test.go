@@ -74,7 +74,7 @@ func BenchmarkAppend(b *testing.B) {
 			}
 			viaRepo := func(i int) error {
 				return repo.Update(ctx, orders[i], func(o *order.Order) error {
-					return o.FailPayment(order.PaymentFailed{GatewayOrderID: "order_A", Code: "BAD_REQUEST_ERROR", Reason: "card declined"})
+					return o.FailPayment(order.PaymentFailed{GatewayOrderID: o.Payment().GatewayOrderID, Code: "BAD_REQUEST_ERROR", Reason: "card declined"})
 				})
 			}
 			b.ResetTimer()
@@ -133,7 +133,7 @@ func benchOrder(b *testing.B) *order.Order {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if err := o.RequestPayment("razorpay", "order_A"); err != nil {
+	if err := o.RequestPayment("razorpay", "order_"+o.ID().String()[:8]+o.Number().String()); err != nil {
 		b.Fatal(err)
 	}
 	return o

@@ -93,3 +93,21 @@ func (s *AccessTokens) Opens(ctx context.Context, orderID uuid.UUID, token strin
 	}
 	return ok, nil
 }
+
+// WebhookLog records handled webhook deliveries in webhook_events.
+type WebhookLog struct {
+	db *DB
+}
+
+// NewWebhookLog returns a log on db.
+func NewWebhookLog(db *DB) *WebhookLog { return &WebhookLog{db: db} }
+
+// Claim inserts the delivery id in the transaction in ctx; a concurrent claim waits on the unique key
+// until the first transaction ends, then finds the id taken (or takes it, if the first rolled back).
+func (l *WebhookLog) Claim(ctx context.Context, gateway, eventID string) (bool, error) {
+	tag, err := l.db.Q(ctx).Exec(ctx, `INSERT INTO webhook_events (gateway, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, gateway, eventID)
+	if err != nil {
+		return false, fmt.Errorf("claim webhook %s: %w", eventID, err)
+	}
+	return tag.RowsAffected() == 1, nil
+}

@@ -286,7 +286,7 @@ func TestConcurrentUpdatesOfOneOrder(t *testing.T) {
 			err := repo.Update(ctx, o.ID(), func(o *order.Order) error {
 				at = o.Version() + 1
 				// A failed payment attempt is legal from placed, again and again.
-				return o.FailPayment(order.PaymentFailed{GatewayOrderID: "order_A", Code: "E", Reason: fmt.Sprint("attempt ", i)})
+				return o.FailPayment(order.PaymentFailed{GatewayOrderID: o.Payment().GatewayOrderID, Code: "E", Reason: fmt.Sprint("attempt ", i)})
 			})
 			mu.Lock()
 			defer mu.Unlock()
@@ -344,7 +344,7 @@ func placedOrder(t *testing.T) *order.Order {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := o.RequestPayment("razorpay", "order_A"); err != nil {
+	if err := o.RequestPayment("razorpay", "order_"+o.ID().String()[:8]+o.Number().String()); err != nil {
 		t.Fatal(err)
 	}
 	return o
@@ -373,7 +373,7 @@ func TestCreateRefusesATakenNumberAndGetFindsTheOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Number() != a.Number() || got.Version() != 2 || got.Payment().GatewayOrderID != "order_A" {
+	if got.Number() != a.Number() || got.Version() != 2 || got.Payment().GatewayOrderID != a.Payment().GatewayOrderID {
 		t.Fatalf("loaded %+v", got)
 	}
 	id, err := repo.IDByNumber(ctx, a.Number())

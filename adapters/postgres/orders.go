@@ -36,12 +36,7 @@ func (r *OrderRepository) Create(ctx context.Context, o *order.Order) error {
 	if err != nil {
 		return fmt.Errorf("create order %s: %w", o.ID(), err)
 	}
-	claim := Statement{
-		SQL:               `INSERT INTO order_numbers (order_number, order_id) VALUES ($1, $2)`,
-		Args:              []any{o.Number().String(), o.ID()},
-		OnUniqueViolation: fmt.Errorf("%w: %s", order.ErrNumberTaken, o.Number()),
-	}
-	if _, err := r.store.AppendWith(ctx, order.StreamID(o.ID()), NoStream, []Statement{claim}, events...); err != nil {
+	if _, err := r.store.AppendWith(ctx, order.StreamID(o.ID()), NoStream, lookupRows(o.ID(), o.Changes()), events...); err != nil {
 		return fmt.Errorf("create order %s: %w", o.ID(), err)
 	}
 	o.ClearChanges()
@@ -79,11 +74,48 @@ func (r *OrderRepository) Update(ctx context.Context, id uuid.UUID, fn func(o *o
 	if err != nil {
 		return fmt.Errorf("update order %s: %w", id, err)
 	}
-	if _, err := r.store.Append(ctx, order.StreamID(id), o.StoredVersion(), events...); err != nil {
+	if _, err := r.store.AppendWith(ctx, order.StreamID(id), o.StoredVersion(), lookupRows(id, changes), events...); err != nil {
 		return fmt.Errorf("update order %s: %w", id, err)
 	}
 	o.ClearChanges()
 	return nil
+}
+
+// lookupRows are the rows that let an order be found by its number or its gateway order, written in
+// the same transaction and round trip as the events that introduce them.
+func lookupRows(id uuid.UUID, changes []order.Event) []Statement {
+	var out []Statement
+	for _, e := range changes {
+		switch e := e.(type) {
+		case order.OrderPlaced:
+			out = append(out, Statement{
+				SQL:               `INSERT INTO order_numbers (order_number, order_id) VALUES ($1, $2)`,
+				Args:              []any{e.OrderNumber, id},
+				OnUniqueViolation: fmt.Errorf("%w: %s", order.ErrNumberTaken, e.OrderNumber),
+			})
+		case order.PaymentRequested:
+			out = append(out, Statement{
+				SQL:  `INSERT INTO payment_requests (gateway_order_id, order_id) VALUES ($1, $2)`,
+				Args: []any{e.GatewayOrderID, id},
+				OnUniqueViolation: fmt.Errorf("%w: gateway order %s belongs to another order",
+					order.ErrPaymentMismatch, e.GatewayOrderID),
+			})
+		}
+	}
+	return out
+}
+
+// OrderIDByGatewayOrder finds the order a gateway order was created for.
+func (r *OrderRepository) OrderIDByGatewayOrder(ctx context.Context, gatewayOrderID string) (uuid.UUID, error) {
+	var id uuid.UUID
+	err := r.store.db.Q(ctx).QueryRow(ctx, `SELECT order_id FROM payment_requests WHERE gateway_order_id = $1`, gatewayOrderID).Scan(&id)
+	if isNoRows(err) {
+		return uuid.Nil, fmt.Errorf("gateway order %q: %w", gatewayOrderID, order.ErrNotFound)
+	}
+	if err != nil {
+		return uuid.Nil, fmt.Errorf("find gateway order: %w", err)
+	}
+	return id, nil
 }
 
 // IDByNumber finds an order's id from its human number.

@@ -68,7 +68,7 @@ func walk(t *testing.T, repo *postgres.OrderRepository, id uuid.UUID, steps []fu
 
 var (
 	stepPay = func(o *order.Order) error {
-		return o.SucceedPayment(order.PaymentSucceeded{GatewayOrderID: "order_A", PaymentID: "pay_" + o.Number().String(), AmountPaise: o.Total().Paise(), Method: "upi"})
+		return o.SucceedPayment(order.PaymentSucceeded{GatewayOrderID: o.Payment().GatewayOrderID, PaymentID: "pay_" + o.Number().String(), AmountPaise: o.Total().Paise(), Method: "upi"})
 	}
 	stepConfirm  = func(o *order.Order) error { return o.Confirm() }
 	stepShip     = func(o *order.Order) error { return o.Ship("Delhivery", "DLV-"+o.Number().String()) }

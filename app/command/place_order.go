@@ -71,6 +71,8 @@ type PaymentInfo struct {
 	Currency       string `json:"currency"`
 	// Simulated is true with the development gateway: no money moves.
 	Simulated bool `json:"simulated,omitempty"`
+	// PayURL is the development gateway's payment page.
+	PayURL string `json:"pay_url,omitempty"`
 }
 
 // ErrIdempotencyKeyReused is returned when a key comes back with a different request.

@@ -94,11 +94,12 @@ type StatusChange struct {
 type CustomerOrderHandler struct {
 	orders OrderLoader
 	access AccessChecker
+	read   OrderReadModel
 }
 
 // NewCustomerOrderHandler wires the handler.
-func NewCustomerOrderHandler(orders OrderLoader, access AccessChecker) CustomerOrderHandler {
-	return CustomerOrderHandler{orders: orders, access: access}
+func NewCustomerOrderHandler(orders OrderLoader, access AccessChecker, read OrderReadModel) CustomerOrderHandler {
+	return CustomerOrderHandler{orders: orders, access: access, read: read}
 }
 
 // Handle returns the order when the token opens it. A wrong token and an unknown order are the same
@@ -115,7 +116,12 @@ func (h CustomerOrderHandler) Handle(ctx context.Context, q CustomerOrder) (Orde
 	if err != nil {
 		return OrderView{}, err
 	}
-	return ViewOf(o), nil
+	v := ViewOf(o)
+	// The history is a projection: a change made a moment ago may not be in it yet.
+	if v.History, err = h.read.StatusHistory(ctx, q.OrderID); err != nil {
+		return OrderView{}, err
+	}
+	return v, nil
 }
 
 // ViewOf is the order's view, without history.

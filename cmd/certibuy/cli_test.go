@@ -69,7 +69,7 @@ func TestReplayAndAuditCommands(t *testing.T) {
 	if err != nil {
 		t.Fatalf("audit: %v\n%s", err, out)
 	}
-	if !strings.Contains(out, "order.placed.v1") || !strings.Contains(out, "customer:guest") || strings.Count(out, "\n") != 2 {
+	if !strings.Contains(out, "order.placed.v1") || !strings.Contains(out, "order.payment_requested.v1") || !strings.Contains(out, "customer:guest") || strings.Count(out, "order-") != 2 {
 		t.Fatalf("audit --order printed:\n%s", out)
 	}
 	out, err = runCLI(t, url, "audit", "--type", "order.placed.v1", "--limit", "2", "--json")

@@ -2,6 +2,9 @@ package main
 
 import (
 	"fmt"
+
+	"github.com/certibuy/orders/adapters/razorpay"
+	httpport "github.com/certibuy/orders/ports/http"
 	"io"
 	"log/slog"
 	"os"
@@ -26,6 +29,12 @@ type Config struct {
 	RetryMaxDelay  time.Duration
 
 	ShutdownTimeout time.Duration
+
+	// Payments: "razorpay" or "simulator".
+	PaymentGateway string
+	Razorpay       razorpay.Config
+
+	CheckoutLimit, LoginLimit httpport.RateLimit
 }
 
 // DefaultDatabaseURL is the local database used when DATABASE_URL is not set.
@@ -67,6 +76,38 @@ func LoadConfig(getenv func(string) string, stderr io.Writer) (Config, error) {
 	if c.RetryMax, err = integer(getenv, "EVENTS_RETRY_MAX", 3); err != nil {
 		return c, err
 	}
+	c.Razorpay = razorpay.Config{KeyID: getenv("RAZORPAY_KEY_ID"), KeySecret: getenv("RAZORPAY_KEY_SECRET"),
+		WebhookSecret: getenv("RAZORPAY_WEBHOOK_SECRET"), BaseURL: getenv("RAZORPAY_BASE_URL")}
+	c.PaymentGateway = getenv("PAYMENT_GATEWAY")
+	switch c.PaymentGateway {
+	case "":
+		c.PaymentGateway = "simulator"
+		if c.Razorpay.KeyID != "" && c.Razorpay.KeySecret != "" {
+			c.PaymentGateway = "razorpay"
+		}
+	case "simulator":
+	case "razorpay":
+		if c.Razorpay.KeyID == "" || c.Razorpay.KeySecret == "" || c.Razorpay.WebhookSecret == "" {
+			return c, fmt.Errorf("PAYMENT_GATEWAY=razorpay needs RAZORPAY_KEY_ID, RAZORPAY_KEY_SECRET and RAZORPAY_WEBHOOK_SECRET")
+		}
+	default:
+		return c, fmt.Errorf("PAYMENT_GATEWAY %q: want razorpay or simulator", c.PaymentGateway)
+	}
+	var perMin, burst int
+	if perMin, err = integer(getenv, "CHECKOUT_RATE_PER_MINUTE", 60); err != nil {
+		return c, err
+	}
+	if burst, err = integer(getenv, "CHECKOUT_BURST", 20); err != nil {
+		return c, err
+	}
+	c.CheckoutLimit = httpport.RateLimit{PerMinute: float64(perMin), Burst: burst}
+	if perMin, err = integer(getenv, "LOGIN_RATE_PER_MINUTE", 10); err != nil {
+		return c, err
+	}
+	if burst, err = integer(getenv, "LOGIN_BURST", 5); err != nil {
+		return c, err
+	}
+	c.LoginLimit = httpport.RateLimit{PerMinute: float64(perMin), Burst: burst}
 	return c, nil
 }
 

@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/certibuy/orders/adapters/postgres"
+	"github.com/certibuy/orders/adapters/razorpay"
 	"github.com/certibuy/orders/app"
 	"github.com/certibuy/orders/app/command"
 	"github.com/certibuy/orders/app/query"
@@ -26,6 +28,8 @@ type Deps struct {
 	// Runner keeps the read models current; replay rebuilds them.
 	Runner *postgres.Runner
 	App    app.Application
+	// Simulator is set when payments are simulated.
+	Simulator *razorpay.Simulator
 }
 
 // OpenDeps creates the database when missing, migrates it and wires the application.
@@ -54,20 +58,53 @@ func OpenDeps(ctx context.Context, cfg Config, logger *slog.Logger) (*Deps, erro
 	orders := postgres.NewOrderRepository(store)
 	tokens := postgres.NewAccessTokens(db)
 	auditor := postgres.NewAuditor(store)
+	read := postgres.NewOrderReadModel(db)
+	gateway, sim, err := paymentGateway(cfg)
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	admins, err := command.NewAdminUsers(postgres.NewAdminStore(db), time.Now)
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
 	runner := postgres.NewRunner(store, logger, []postgres.Projection{postgres.OrderSummary{}, postgres.StatusHistory{}},
 		postgres.WithPollInterval(cfg.PollInterval))
-	d := &Deps{Pool: pool, DB: db, Store: store, Orders: orders, Runner: runner}
+	d := &Deps{Pool: pool, DB: db, Store: store, Orders: orders, Runner: runner, Simulator: sim}
 	d.App = app.Application{
 		Commands: app.Commands{
-			PlaceOrder: command.NewPlaceOrderHandler(orders, db, postgres.NewIdempotencyStore(db), tokens, rand.Reader),
+			PlaceOrder:      command.NewPlaceOrderHandler(orders, db, postgres.NewIdempotencyStore(db), tokens, gateway, rand.Reader),
+			ConfirmPayment:  command.NewConfirmPaymentHandler(orders, orders, gateway),
+			HandleWebhook:   command.NewHandleWebhookHandler(orders, orders, gateway, postgres.NewWebhookLog(db), db),
+			CancelOrder:     command.NewCancelOrderHandler(orders, tokens, gateway),
+			AdminTransition: command.NewAdminTransitionHandler(orders),
 		},
 		Queries: app.Queries{
-			CustomerOrder: query.NewCustomerOrderHandler(orders, tokens),
+			CustomerOrder: query.NewCustomerOrderHandler(orders, tokens, read),
 			AuditEvents:   query.NewAuditEventsHandler(auditor),
 			OrderAsOf:     query.NewOrderAsOfHandler(auditor),
+			ListOrders:    query.NewListOrdersHandler(read),
+			AdminOrder:    query.NewAdminOrderHandler(orders, read, auditor),
+			OrderHistory:  query.NewOrderHistoryHandler(read),
+			PaymentPage:   query.NewPaymentPageHandler(orders, orders),
 		},
+		Admins: admins,
 	}
 	return d, nil
+}
+
+// paymentGateway is Razorpay when configured, else the development simulator.
+func paymentGateway(cfg Config) (command.PaymentGateway, *razorpay.Simulator, error) {
+	if cfg.PaymentGateway == "razorpay" {
+		g, err := razorpay.NewGateway(cfg.Razorpay)
+		if err != nil {
+			return nil, nil, err
+		}
+		return g, nil, nil
+	}
+	sim := &razorpay.Simulator{}
+	return sim, sim, nil
 }
 
 // Ready reports whether the database answers and has every migration.

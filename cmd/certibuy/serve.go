@@ -68,6 +68,12 @@ func StartService(ctx context.Context, cfg Config, logger *slog.Logger, withHTTP
 		return nil, err
 	}
 	s := &Service{cfg: cfg, logger: logger, deps: deps}
+	if deps.Simulator != nil {
+		logger.Warn("payments are SIMULATED: no money moves; pay an order at " + cfg.PublicBaseURL +
+			"/dev/pay/<gateway_order_id>; set RAZORPAY_KEY_ID, RAZORPAY_KEY_SECRET and RAZORPAY_WEBHOOK_SECRET to use Razorpay")
+	} else {
+		logger.Info("payments go through Razorpay", "key_id", cfg.Razorpay.KeyID)
+	}
 	pctx, cancel := context.WithCancel(context.Background())
 	s.projections, s.projectionsDone = cancel, make(chan error, 1)
 	go func() { s.projectionsDone <- deps.Runner.Run(pctx) }()
@@ -128,7 +134,11 @@ func (s *Service) startHTTP() error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", s.cfg.HTTPAddr, err)
 	}
-	srv := httpport.NewServer(s.deps.App, s.logger, s.deps.Ready)
+	opts := httpport.Options{PublicBaseURL: s.cfg.PublicBaseURL, CheckoutLimit: s.cfg.CheckoutLimit, LoginLimit: s.cfg.LoginLimit}
+	if s.deps.Simulator != nil {
+		opts.Simulator = s.deps.Simulator
+	}
+	srv := httpport.NewServer(s.deps.App, s.logger, s.deps.Ready, opts)
 	s.listener = ln
 	s.http = &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10}

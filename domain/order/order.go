@@ -78,6 +78,8 @@ type Order struct {
 	refund   Refund  // ID set while a refund is pending or done.
 	shipment OrderShipped
 
+	failedRefunds int
+
 	version int     // events applied, including the recorded ones
 	changes []Event // recorded but not yet stored
 }
@@ -458,6 +460,7 @@ func (o *Order) apply(e Event) {
 		o.refund.ARN = e.ARN
 	case RefundFailed:
 		o.refund = Refund{}
+		o.failedRefunds++
 	}
 }
 
@@ -523,6 +526,9 @@ func (o *Order) Payment() Payment { return o.payment }
 
 // Refund returns the order's refund, if one was asked for.
 func (o *Order) Refund() Refund { return o.refund }
+
+// FailedRefunds counts the refunds the gateway could not make.
+func (o *Order) FailedRefunds() int { return o.failedRefunds }
 
 // Shipment returns the carrier and tracking id once shipped.
 func (o *Order) Shipment() OrderShipped { return o.shipment }

@@ -13,7 +13,7 @@ import (
 )
 
 func (s *Server) registerCheckoutRoutes(g *echo.Group) {
-	g.POST("/checkout", s.handleCheckout)
+	g.POST("/checkout", s.handleCheckout, rateLimiter(s.opts.CheckoutLimit, s.logger))
 	g.GET("/orders/:id", s.handleOrderGet)
 }
 
@@ -37,6 +37,9 @@ func (s *Server) handleCheckout(c echo.Context) error {
 	res, err := s.app.Commands.PlaceOrder.Handle(causation(c, actor), cmd)
 	if err != nil {
 		return err
+	}
+	if s.opts.Simulator != nil {
+		res.Payment.PayURL = s.opts.PublicBaseURL + "/dev/pay/" + res.Payment.GatewayOrderID
 	}
 	if res.Replayed {
 		c.Response().Header().Set("Idempotent-Replayed", "true")

@@ -58,12 +58,24 @@ func toAPIError(err error) *APIError {
 		return apiErr(http.StatusBadRequest, "invalid_input", fe.Field, "%s", cleanMessage(fe.Err))
 	case errors.Is(err, order.ErrInvalidInput):
 		return apiErr(http.StatusBadRequest, "invalid_input", "", "%s", cleanMessage(err))
+	case errors.Is(err, command.ErrBadSignature):
+		return apiErr(http.StatusBadRequest, "invalid_signature", "", "the signature does not match this payment or body")
+	case errors.Is(err, command.ErrGatewayUnavailable):
+		return apiErr(http.StatusBadGateway, "gateway_unavailable", "", "%s", command.ErrGatewayUnavailable.Error())
+	case errors.Is(err, command.ErrRefundFailed):
+		return apiErr(http.StatusBadGateway, "refund_failed", "", "%s", command.ErrRefundFailed.Error())
+	case errors.Is(err, command.ErrUnauthenticated):
+		return apiErr(http.StatusUnauthorized, "unauthenticated", "Authorization", "a valid admin token is required")
+	case errors.Is(err, command.ErrAdminExists):
+		return apiErr(http.StatusConflict, "exists", "email", "%s", command.ErrAdminExists.Error())
+	case errors.Is(err, command.ErrTokenNotFound):
+		return apiErr(http.StatusNotFound, "not_found", "", "%s", command.ErrTokenNotFound.Error())
 	case errors.Is(err, command.ErrIdempotencyKeyReused):
 		return apiErr(http.StatusUnprocessableEntity, "idempotency_key_reused", "Idempotency-Key", "%s", err.Error())
 	case errors.Is(err, order.ErrNotFound):
 		return apiErr(http.StatusNotFound, "not_found", "", "order not found")
 	case errors.As(err, &ce):
-		e := apiErr(http.StatusConflict, "version_conflict", "", "the order changed while you were looking at it; reload and try again")
+		e := apiErr(http.StatusConflict, "version_conflict", "expected_version", "the order changed since you loaded it; reload it and try again")
 		if ce.Actual >= 0 {
 			e.Extra = map[string]any{"current_version": ce.Actual}
 		}

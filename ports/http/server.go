@@ -19,19 +19,36 @@ import (
 // Readiness reports whether the service can serve: the database answers and is migrated.
 type Readiness func(ctx context.Context) error
 
+// Options tune the server.
+type Options struct {
+	// PublicBaseURL prefixes links the API returns.
+	PublicBaseURL string
+	// Simulator is set when payments go through the development gateway; it enables /dev/pay.
+	Simulator PaymentSimulator
+	// CheckoutLimit and LoginLimit cap requests per client address.
+	CheckoutLimit, LoginLimit RateLimit
+}
+
 // Server is the HTTP API.
 type Server struct {
-	echo   *echo.Echo
-	app    app.Application
-	logger *slog.Logger
-	ready  Readiness
+	echo         *echo.Echo
+	app          app.Application
+	logger       *slog.Logger
+	ready        Readiness
+	opts         Options
+	adminGroup   *echo.Group
+	loginLimiter echo.MiddlewareFunc
 }
 
 // NewServer builds the routes over application.
-func NewServer(application app.Application, logger *slog.Logger, ready Readiness) *Server {
+func NewServer(application app.Application, logger *slog.Logger, ready Readiness, opts Options) *Server {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
-	s := &Server{echo: e, app: application, logger: logger, ready: ready}
+	// Client addresses come from the connection, not from headers a client can write; behind a proxy,
+	// set the extractor for it.
+	e.IPExtractor = echo.ExtractIPDirect()
+	s := &Server{echo: e, app: application, logger: logger, ready: ready, opts: opts}
+	s.loginLimiter = rateLimiter(opts.LoginLimit, logger)
 	e.HTTPErrorHandler = errorHandler(logger)
 	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{Generator: uuid.NewString}))
 	e.Use(s.recoverer)
@@ -39,7 +56,11 @@ func NewServer(application app.Application, logger *slog.Logger, ready Readiness
 
 	e.GET("/healthz", s.handleHealth)
 	e.GET("/readyz", s.handleReady)
-	s.registerCheckoutRoutes(e.Group("/api/v1"))
+	api := e.Group("/api/v1")
+	s.registerCheckoutRoutes(api)
+	s.registerPaymentRoutes(api)
+	s.registerAdminRoutes(api)
+	s.registerDevRoutes(e)
 	return s
 }
 

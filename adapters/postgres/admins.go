@@ -1,0 +1,118 @@
+package postgres
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/certibuy/orders/app/command"
+)
+
+// AdminStore keeps admin users and their API tokens (as SHA-256 hashes).
+type AdminStore struct {
+	db *DB
+}
+
+var _ command.AdminStore = (*AdminStore)(nil)
+
+// NewAdminStore returns the store on db.
+func NewAdminStore(db *DB) *AdminStore { return &AdminStore{db: db} }
+
+// CreateUser inserts an admin user.
+func (s *AdminStore) CreateUser(ctx context.Context, u command.AdminUser, passwordHash string) error {
+	_, err := s.db.Q(ctx).Exec(ctx, `INSERT INTO admin_users (id, email, name, password_hash) VALUES ($1, $2, $3, $4)`,
+		u.ID, u.Email, u.Name, passwordHash)
+	if isCode(err, "23505") {
+		return fmt.Errorf("%w: %s", command.ErrAdminExists, u.Email)
+	}
+	if err != nil {
+		return fmt.Errorf("create admin user: %w", err)
+	}
+	return nil
+}
+
+// UserByEmail finds an enabled admin and their password hash.
+func (s *AdminStore) UserByEmail(ctx context.Context, email string) (command.AdminUser, string, error) {
+	var u command.AdminUser
+	var hash string
+	err := s.db.Q(ctx).QueryRow(ctx, `SELECT id, email, name, password_hash FROM admin_users WHERE email = $1 AND disabled_at IS NULL`, email).
+		Scan(&u.ID, &u.Email, &u.Name, &hash)
+	if isNoRows(err) {
+		return u, "", command.ErrAdminNotFound
+	}
+	if err != nil {
+		return u, "", fmt.Errorf("find admin user: %w", err)
+	}
+	return u, hash, nil
+}
+
+// IssueToken stores the hash of a new random token and returns the token.
+func (s *AdminStore) IssueToken(ctx context.Context, userID uuid.UUID, name string, expiresAt *time.Time) (string, command.AdminToken, error) {
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return "", command.AdminToken{}, fmt.Errorf("draw token: %w", err)
+	}
+	token := "cba_" + base64.RawURLEncoding.EncodeToString(raw)
+	sum := sha256.Sum256([]byte(token))
+	t := command.AdminToken{ID: uuid.New(), UserID: userID, Name: name, ExpiresAt: expiresAt}
+	err := s.db.Q(ctx).QueryRow(ctx, `INSERT INTO admin_tokens (id, user_id, token_hash, name, expires_at) VALUES ($1, $2, $3, $4, $5)
+		RETURNING created_at`, t.ID, userID, sum[:], name, expiresAt).Scan(&t.CreatedAt)
+	if err != nil {
+		return "", command.AdminToken{}, fmt.Errorf("issue token: %w", err)
+	}
+	return token, t, nil
+}
+
+// RevokeToken marks a token revoked.
+func (s *AdminStore) RevokeToken(ctx context.Context, id uuid.UUID) error {
+	tag, err := s.db.Q(ctx).Exec(ctx, `UPDATE admin_tokens SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1`, id)
+	if err != nil {
+		return fmt.Errorf("revoke token: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return command.ErrTokenNotFound
+	}
+	return nil
+}
+
+// ListTokens lists a user's tokens, newest first.
+func (s *AdminStore) ListTokens(ctx context.Context, userID uuid.UUID) ([]command.AdminToken, error) {
+	rows, err := s.db.Q(ctx).Query(ctx, `SELECT id, user_id, name, created_at, expires_at, revoked_at FROM admin_tokens
+		WHERE user_id = $1 ORDER BY created_at DESC`, userID)
+	if err != nil {
+		return nil, fmt.Errorf("list tokens: %w", err)
+	}
+	defer rows.Close()
+	var out []command.AdminToken
+	for rows.Next() {
+		var t command.AdminToken
+		if err := rows.Scan(&t.ID, &t.UserID, &t.Name, &t.CreatedAt, &t.ExpiresAt, &t.RevokedAt); err != nil {
+			return nil, fmt.Errorf("list tokens: %w", err)
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// UserByToken returns the admin a live token belongs to: not revoked, not expired, user enabled.
+func (s *AdminStore) UserByToken(ctx context.Context, token string) (command.AdminUser, error) {
+	sum := sha256.Sum256([]byte(token))
+	var u command.AdminUser
+	err := s.db.Q(ctx).QueryRow(ctx, `UPDATE admin_tokens t SET last_used_at = now()
+		FROM admin_users u
+		WHERE t.token_hash = $1 AND t.user_id = u.id AND t.revoked_at IS NULL
+		  AND (t.expires_at IS NULL OR t.expires_at > now()) AND u.disabled_at IS NULL
+		RETURNING u.id, u.email, u.name`, sum[:]).Scan(&u.ID, &u.Email, &u.Name)
+	if isNoRows(err) {
+		return u, command.ErrUnauthenticated
+	}
+	if err != nil {
+		return u, fmt.Errorf("check token: %w", err)
+	}
+	return u, nil
+}

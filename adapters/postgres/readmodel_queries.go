@@ -1,0 +1,129 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/certibuy/orders/app/query"
+	"github.com/certibuy/orders/domain/order"
+)
+
+// OrderReadModel answers queries on order_summary and order_status_history.
+type OrderReadModel struct {
+	db *DB
+}
+
+var _ query.OrderReadModel = (*OrderReadModel)(nil)
+
+// NewOrderReadModel returns the read side on db.
+func NewOrderReadModel(db *DB) *OrderReadModel { return &OrderReadModel{db: db} }
+
+// ListOrders returns a page of summaries, newest first, after the cursor.
+func (r *OrderReadModel) ListOrders(ctx context.Context, f query.OrderFilter) (query.OrderList, error) {
+	var where []string
+	var args []any
+	add := func(cond string, v any) {
+		args = append(args, v)
+		where = append(where, strings.ReplaceAll(cond, "?", "$"+strconv.Itoa(len(args))))
+	}
+	if f.Status != "" {
+		add("status = ?", f.Status)
+	}
+	if f.OrderNumber != "" {
+		add("order_number = ?", f.OrderNumber)
+	}
+	if f.Email != "" {
+		add("lower(customer_email) = ?", f.Email)
+	}
+	if f.Phone != "" {
+		add("customer_phone = ?", f.Phone)
+	}
+	if !f.From.IsZero() {
+		add("placed_at >= ?", f.From)
+	}
+	if !f.To.IsZero() {
+		add("placed_at < ?", f.To)
+	}
+	if f.After != "" {
+		at, id, err := parseListCursor(f.After)
+		if err != nil {
+			return query.OrderList{}, &order.FieldError{Field: "after", Err: fmt.Errorf("%w: %v", order.ErrInvalidInput, err)}
+		}
+		args = append(args, at, id)
+		where = append(where, fmt.Sprintf("(placed_at, order_id) < ($%d, $%d)", len(args)-1, len(args)))
+	}
+	sql := `SELECT order_id, order_number, customer_name, customer_email, customer_phone, status, total_paise,
+		item_count, coalesce(carrier, ''), coalesce(tracking_id, ''), placed_at, updated_at, version FROM order_summary`
+	if len(where) > 0 {
+		sql += " WHERE " + strings.Join(where, " AND ")
+	}
+	args = append(args, f.Limit)
+	sql += fmt.Sprintf(" ORDER BY placed_at DESC, order_id DESC LIMIT $%d", len(args))
+	rows, err := r.db.Q(ctx).Query(ctx, sql, args...)
+	if err != nil {
+		return query.OrderList{}, fmt.Errorf("list orders: %w", err)
+	}
+	defer rows.Close()
+	var out query.OrderList
+	for rows.Next() {
+		var s query.OrderSummary
+		if err := rows.Scan(&s.ID, &s.Number, &s.CustomerName, &s.CustomerEmail, &s.CustomerPhone, &s.Status, &s.TotalPaise,
+			&s.ItemCount, &s.Carrier, &s.TrackingID, &s.PlacedAt, &s.UpdatedAt, &s.Version); err != nil {
+			return query.OrderList{}, fmt.Errorf("list orders: %w", err)
+		}
+		m, _ := order.NewMoney(s.TotalPaise)
+		s.Total = m.String()
+		out.Orders = append(out.Orders, s)
+	}
+	if err := rows.Err(); err != nil {
+		return query.OrderList{}, fmt.Errorf("list orders: %w", err)
+	}
+	if out.Orders == nil {
+		out.Orders = []query.OrderSummary{}
+	}
+	if len(out.Orders) == f.Limit {
+		last := out.Orders[len(out.Orders)-1]
+		out.Next = fmt.Sprintf("%d_%s", last.PlacedAt.UnixMicro(), last.ID)
+	}
+	return out, nil
+}
+
+func parseListCursor(s string) (time.Time, uuid.UUID, error) {
+	a, b, ok := strings.Cut(s, "_")
+	us, err1 := strconv.ParseInt(a, 10, 64)
+	id, err2 := uuid.Parse(b)
+	if !ok || err1 != nil || err2 != nil {
+		return time.Time{}, uuid.Nil, fmt.Errorf("cursor %q is not one this API returned", s)
+	}
+	return time.UnixMicro(us), id, nil
+}
+
+// StatusHistory returns an order's status changes, oldest first.
+func (r *OrderReadModel) StatusHistory(ctx context.Context, orderID uuid.UUID) ([]query.StatusChange, error) {
+	rows, err := r.db.Q(ctx).Query(ctx, `SELECT coalesce(from_status, ''), to_status, at, actor, event_id, coalesce(note, '')
+		FROM order_status_history WHERE order_id = $1 ORDER BY position`, orderID)
+	if err != nil {
+		return nil, fmt.Errorf("status history: %w", err)
+	}
+	defer rows.Close()
+	out := []query.StatusChange{}
+	for rows.Next() {
+		var c query.StatusChange
+		var at time.Time
+		var id uuid.UUID
+		if err := rows.Scan(&c.From, &c.To, &at, &c.Actor, &id, &c.Note); err != nil {
+			return nil, fmt.Errorf("status history: %w", err)
+		}
+		c.At, c.EventID = at.UTC().Format(time.RFC3339Nano), id.String()
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("status history: %w", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,165 @@
+package query
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/certibuy/orders/domain/order"
+)
+
+// ListOrders asks for a page of the admin order list, newest first.
+type ListOrders struct {
+	Status   string
+	Search   string // an order number, an e-mail address or a phone number
+	From, To time.Time
+	After    string // cursor of the previous page
+	Limit    int
+}
+
+// OrderFilter is ListOrders after its search term was understood.
+type OrderFilter struct {
+	Status      string
+	OrderNumber string
+	Email       string
+	Phone       string
+	From, To    time.Time
+	After       string
+	Limit       int
+}
+
+// OrderSummary is one row of the admin order list.
+type OrderSummary struct {
+	ID            uuid.UUID `json:"order_id"`
+	Number        string    `json:"order_number"`
+	CustomerName  string    `json:"customer_name"`
+	CustomerEmail string    `json:"customer_email"`
+	CustomerPhone string    `json:"customer_phone"`
+	Status        string    `json:"status"`
+	TotalPaise    int64     `json:"total_paise"`
+	Total         string    `json:"total"`
+	ItemCount     int       `json:"item_count"`
+	Carrier       string    `json:"carrier,omitempty"`
+	TrackingID    string    `json:"tracking_id,omitempty"`
+	PlacedAt      time.Time `json:"placed_at"`
+	UpdatedAt     time.Time `json:"updated_at"`
+	Version       int       `json:"version"`
+}
+
+// OrderList is a page of summaries; Next is the cursor of the following page, empty on the last.
+type OrderList struct {
+	Orders []OrderSummary `json:"orders"`
+	Next   string         `json:"next,omitempty"`
+}
+
+// OrderReadModel reads the order projections.
+type OrderReadModel interface {
+	ListOrders(ctx context.Context, f OrderFilter) (OrderList, error)
+	StatusHistory(ctx context.Context, orderID uuid.UUID) ([]StatusChange, error)
+}
+
+// ListOrdersHandler answers ListOrders.
+type ListOrdersHandler struct {
+	read OrderReadModel
+}
+
+// NewListOrdersHandler wires the handler.
+func NewListOrdersHandler(read OrderReadModel) ListOrdersHandler { return ListOrdersHandler{read: read} }
+
+// Handle checks the filter, works out what the search term is, and returns one page.
+func (h ListOrdersHandler) Handle(ctx context.Context, q ListOrders) (OrderList, error) {
+	f := OrderFilter{From: q.From, To: q.To, After: q.After, Limit: q.Limit}
+	if f.Limit == 0 {
+		f.Limit = 50
+	}
+	if f.Limit < 1 || f.Limit > 200 {
+		return OrderList{}, invalidField("limit", "must be between 1 and 200")
+	}
+	if q.Status != "" {
+		s, err := order.ParseStatus(q.Status)
+		if err != nil {
+			return OrderList{}, err
+		}
+		f.Status = string(s)
+	}
+	if s := strings.TrimSpace(q.Search); s != "" {
+		if n, err := order.ParseNumber(s); err == nil {
+			f.OrderNumber = n.String()
+		} else if strings.Contains(s, "@") {
+			e, err := order.NewEmail(s)
+			if err != nil {
+				return OrderList{}, &order.FieldError{Field: "q", Err: err}
+			}
+			f.Email = strings.ToLower(e.String())
+		} else if p, err := order.NewPhone(s); err == nil {
+			f.Phone = p.String()
+		} else {
+			return OrderList{}, invalidField("q", "search by an order number (CB-…), an e-mail address or a phone number")
+		}
+	}
+	if !f.From.IsZero() && !f.To.IsZero() && !f.From.Before(f.To) {
+		return OrderList{}, invalidField("to", "must be after from")
+	}
+	return h.read.ListOrders(ctx, f)
+}
+
+func invalidField(field, msg string) error {
+	return &order.FieldError{Field: field, Err: fmt.Errorf("%w: %s", order.ErrInvalidInput, msg)}
+}
+
+// AdminOrder asks for one order with everything that happened to it.
+type AdminOrder struct {
+	OrderID uuid.UUID
+}
+
+// AdminOrderView is an order as staff see it: its state, status history and every event.
+type AdminOrderView struct {
+	OrderView
+	Timeline []AuditEvent `json:"timeline"`
+}
+
+// AdminOrderHandler answers AdminOrder.
+type AdminOrderHandler struct {
+	orders  OrderLoader
+	read    OrderReadModel
+	auditor EventAuditor
+}
+
+// NewAdminOrderHandler wires the handler.
+func NewAdminOrderHandler(orders OrderLoader, read OrderReadModel, auditor EventAuditor) AdminOrderHandler {
+	return AdminOrderHandler{orders: orders, read: read, auditor: auditor}
+}
+
+// Handle returns the order, its history and its event timeline.
+func (h AdminOrderHandler) Handle(ctx context.Context, q AdminOrder) (AdminOrderView, error) {
+	o, err := h.orders.Get(ctx, q.OrderID)
+	if err != nil {
+		return AdminOrderView{}, err
+	}
+	v := AdminOrderView{OrderView: ViewOf(o)}
+	if v.History, err = h.read.StatusHistory(ctx, q.OrderID); err != nil {
+		return AdminOrderView{}, err
+	}
+	page, err := h.auditor.Audit(ctx, AuditFilter{OrderID: q.OrderID, Limit: 1000})
+	if err != nil {
+		return AdminOrderView{}, err
+	}
+	v.Timeline = page.Events
+	return v, nil
+}
+
+// OrderHistoryHandler returns an order's status history.
+type OrderHistoryHandler struct {
+	read OrderReadModel
+}
+
+// NewOrderHistoryHandler wires the handler.
+func NewOrderHistoryHandler(read OrderReadModel) OrderHistoryHandler { return OrderHistoryHandler{read: read} }
+
+// Handle returns the history, oldest first.
+func (h OrderHistoryHandler) Handle(ctx context.Context, orderID uuid.UUID) ([]StatusChange, error) {
+	return h.read.StatusHistory(ctx, orderID)
+}

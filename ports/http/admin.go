@@ -1,0 +1,231 @@
+package http
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/labstack/echo/v4"
+
+	"github.com/certibuy/orders/app/command"
+	"github.com/certibuy/orders/app/query"
+	"github.com/certibuy/orders/domain/es"
+)
+
+type adminKey struct{}
+
+// requireAdmin lets a request through only with a live admin bearer token; every route of the admin
+// group sits behind it.
+func (s *Server) requireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		u, err := s.app.Admins.Authenticate(c.Request().Context(), bearer(c))
+		if errors.Is(err, command.ErrUnauthenticated) {
+			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="certibuy-admin"`)
+			return apiErr(http.StatusUnauthorized, "unauthenticated", "Authorization", "a valid admin token is required (Authorization: Bearer <token>)")
+		}
+		if err != nil {
+			return err
+		}
+		c.Set("admin", u)
+		return next(c)
+	}
+}
+
+func admin(c echo.Context) command.AdminUser {
+	u, _ := c.Get("admin").(command.AdminUser)
+	return u
+}
+
+func (s *Server) registerAdminRoutes(api *echo.Group) {
+	api.POST("/admin/login", s.handleAdminLogin, s.loginLimiter)
+	g := api.Group("/admin", s.requireAdmin)
+	g.GET("/orders", s.handleAdminOrderList)
+	g.GET("/orders/:id", s.handleAdminOrderGet)
+	g.GET("/orders/:id/history", s.handleAdminOrderHistory)
+	g.POST("/orders/:id/ship", s.handleAdminTransition(command.ActionShip))
+	g.POST("/orders/:id/out-for-delivery", s.handleAdminTransition(command.ActionOutForDelivery))
+	g.POST("/orders/:id/deliver", s.handleAdminTransition(command.ActionDeliver))
+	g.GET("/audit/events", s.handleAuditEvents)
+	s.adminGroup = g
+}
+
+type loginBody struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+}
+
+func (s *Server) handleAdminLogin(c echo.Context) error {
+	var b loginBody
+	if err := decodeJSON(c, &b); err != nil {
+		return err
+	}
+	token, t, err := s.app.Admins.Login(c.Request().Context(), b.Email, b.Password)
+	if errors.Is(err, command.ErrBadCredentials) {
+		return apiErr(http.StatusUnauthorized, "bad_credentials", "", "wrong e-mail or password")
+	}
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"token": token, "expires_at": t.ExpiresAt})
+}
+
+func (s *Server) handleAdminOrderList(c echo.Context) error {
+	q := query.ListOrders{Status: c.QueryParam("status"), Search: c.QueryParam("q"), After: c.QueryParam("after")}
+	var err error
+	if q.Limit, err = intParam(c, "limit"); err != nil {
+		return err
+	}
+	if q.From, err = timeParam(c, "from"); err != nil {
+		return err
+	}
+	if q.To, err = timeParam(c, "to"); err != nil {
+		return err
+	}
+	list, err := s.app.Queries.ListOrders.Handle(c.Request().Context(), q)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, list)
+}
+
+func orderID(c echo.Context) (uuid.UUID, error) {
+	id, err := uuid.Parse(c.Param("id"))
+	if err != nil {
+		return uuid.Nil, apiErr(http.StatusNotFound, "not_found", "", "order not found")
+	}
+	return id, nil
+}
+
+func (s *Server) handleAdminOrderGet(c echo.Context) error {
+	id, err := orderID(c)
+	if err != nil {
+		return err
+	}
+	if asOf := c.QueryParam("as_of"); asOf != "" {
+		at, err := timeParam(c, "as_of")
+		if err != nil {
+			return err
+		}
+		v, err := s.app.Queries.OrderAsOf.Handle(c.Request().Context(), query.OrderAsOf{OrderID: id, At: at})
+		if err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, map[string]any{"as_of": at, "order": v})
+	}
+	v, err := s.app.Queries.AdminOrder.Handle(c.Request().Context(), query.AdminOrder{OrderID: id})
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("ETag", strconv.Quote(strconv.Itoa(v.Version)))
+	return c.JSON(http.StatusOK, v)
+}
+
+func (s *Server) handleAdminOrderHistory(c echo.Context) error {
+	id, err := orderID(c)
+	if err != nil {
+		return err
+	}
+	h, err := s.app.Queries.OrderHistory.Handle(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"order_id": id, "history": h})
+}
+
+type transitionBody struct {
+	ExpectedVersion int    `json:"expected_version"`
+	Carrier         string `json:"carrier"`
+	TrackingID      string `json:"tracking_id"`
+}
+
+func (s *Server) handleAdminTransition(action string) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		id, err := orderID(c)
+		if err != nil {
+			return err
+		}
+		var b transitionBody
+		if c.Request().ContentLength != 0 {
+			if err := decodeJSON(c, &b); err != nil {
+				return err
+			}
+		}
+		if m := c.Request().Header.Get("If-Match"); m != "" {
+			v, err := strconv.Atoi(strings.Trim(strings.TrimPrefix(m, "W/"), `"`))
+			if err != nil {
+				return apiErr(http.StatusBadRequest, "invalid_input", "If-Match", "If-Match must be the order version, such as \"4\"")
+			}
+			if b.ExpectedVersion != 0 && b.ExpectedVersion != v {
+				return apiErr(http.StatusBadRequest, "invalid_input", "If-Match", "If-Match and expected_version disagree")
+			}
+			b.ExpectedVersion = v
+		}
+		u := admin(c)
+		res, err := s.app.Commands.AdminTransition.Handle(causation(c, es.Admin(u.ID.String())), command.AdminTransition{
+			OrderID: id, AdminID: u.ID.String(), Action: action, ExpectedVersion: b.ExpectedVersion,
+			Carrier: b.Carrier, TrackingID: b.TrackingID})
+		if err != nil {
+			return err
+		}
+		c.Response().Header().Set("ETag", strconv.Quote(strconv.Itoa(res.Version)))
+		return c.JSON(http.StatusOK, res)
+	}
+}
+
+func (s *Server) handleAuditEvents(c echo.Context) error {
+	f := query.AuditFilter{Type: c.QueryParam("type"), Actor: c.QueryParam("actor"), CorrelationID: c.QueryParam("correlation_id"),
+		Stream: c.QueryParam("stream"), After: c.QueryParam("after")}
+	if ref := c.QueryParam("order"); ref != "" {
+		if id, err := uuid.Parse(ref); err == nil {
+			f.OrderID = id
+		} else {
+			f.OrderNumber = ref
+		}
+	}
+	var err error
+	if f.Limit, err = intParam(c, "limit"); err != nil {
+		return err
+	}
+	if f.From, err = timeParam(c, "from"); err != nil {
+		return err
+	}
+	if f.To, err = timeParam(c, "to"); err != nil {
+		return err
+	}
+	page, err := s.app.Queries.AuditEvents.Handle(c.Request().Context(), f)
+	if err != nil {
+		return err
+	}
+	if page.Events == nil {
+		page.Events = []query.AuditEvent{}
+	}
+	return c.JSON(http.StatusOK, page)
+}
+
+func intParam(c echo.Context, name string) (int, error) {
+	v := c.QueryParam(name)
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return 0, apiErr(http.StatusBadRequest, "invalid_input", name, "%s must be a whole number", name)
+	}
+	return n, nil
+}
+
+func timeParam(c echo.Context, name string) (time.Time, error) {
+	v := c.QueryParam(name)
+	if v == "" {
+		return time.Time{}, nil
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02"} {
+		if t, err := time.Parse(layout, v); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, apiErr(http.StatusBadRequest, "invalid_input", name, "%s must be RFC 3339 (2026-11-27T10:30:00+05:30) or a date (2026-11-27)", name)
+}

@@ -1,0 +1,109 @@
+package http
+
+import (
+	"errors"
+	"html/template"
+	"io"
+	"mime"
+	"net/http"
+
+	"github.com/google/uuid"
+	"github.com/labstack/echo/v4"
+
+	"github.com/certibuy/orders/app/command"
+	"github.com/certibuy/orders/domain/es"
+)
+
+func (s *Server) registerPaymentRoutes(g *echo.Group) {
+	g.POST("/payments/razorpay/callback", s.handlePaymentCallback)
+	g.POST("/webhooks/razorpay", s.handleRazorpayWebhook)
+	g.POST("/orders/:id/cancel", s.handleOrderCancel)
+}
+
+// callbackForm is what Razorpay's checkout posts back, as a form (browser) or JSON (API clients).
+type callbackForm struct {
+	OrderID   string `json:"razorpay_order_id" form:"razorpay_order_id"`
+	PaymentID string `json:"razorpay_payment_id" form:"razorpay_payment_id"`
+	Signature string `json:"razorpay_signature" form:"razorpay_signature"`
+}
+
+var paidPage = template.Must(template.New("paid").Parse(`<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>Payment received</title></head><body style="font-family:sans-serif;max-width:36em;margin:3em auto">
+<h1>Thank you!</h1><p>Payment received for order <strong>{{.OrderNumber}}</strong>. Its status is <strong>{{.Status}}</strong>.</p>
+<p>We have e-mailed you a confirmation.</p></body></html>`))
+
+func (s *Server) handlePaymentCallback(c echo.Context) error {
+	var f callbackForm
+	ct, _, _ := mime.ParseMediaType(c.Request().Header.Get(echo.HeaderContentType))
+	browser := ct == echo.MIMEApplicationForm
+	if browser {
+		c.Request().Body = http.MaxBytesReader(c.Response(), c.Request().Body, 16<<10)
+		if err := c.Request().ParseForm(); err != nil {
+			return apiErr(http.StatusBadRequest, "invalid_form", "", "cannot read the form: %v", err)
+		}
+		f = callbackForm{OrderID: c.Request().PostForm.Get("razorpay_order_id"),
+			PaymentID: c.Request().PostForm.Get("razorpay_payment_id"), Signature: c.Request().PostForm.Get("razorpay_signature")}
+	} else if err := decodeJSON(c, &f); err != nil {
+		return err
+	}
+	res, err := s.app.Commands.ConfirmPayment.Handle(causation(c, es.System), command.ConfirmPayment{
+		GatewayOrderID: f.OrderID, PaymentID: f.PaymentID, Signature: f.Signature})
+	if err != nil {
+		return err
+	}
+	if browser {
+		c.Response().Header().Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
+		c.Response().WriteHeader(http.StatusOK)
+		return paidPage.Execute(c.Response(), res)
+	}
+	return c.JSON(http.StatusOK, res)
+}
+
+// maxWebhookBody bounds a webhook body; Razorpay's are a few kilobytes.
+const maxWebhookBody = 256 << 10
+
+func (s *Server) handleRazorpayWebhook(c echo.Context) error {
+	body, err := io.ReadAll(http.MaxBytesReader(c.Response(), c.Request().Body, maxWebhookBody))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return apiErr(http.StatusRequestEntityTooLarge, "body_too_large", "", "the body is larger than %d bytes", maxWebhookBody)
+		}
+		return apiErr(http.StatusBadRequest, "invalid_body", "", "cannot read the body")
+	}
+	res, err := s.app.Commands.HandleWebhook.Handle(causation(c, es.System), command.HandleWebhook{
+		EventID:   c.Request().Header.Get("X-Razorpay-Event-Id"),
+		Signature: c.Request().Header.Get("X-Razorpay-Signature"),
+		Body:      body,
+	})
+	if err != nil {
+		return err
+	}
+	if res.Outcome == command.WebhookIgnored {
+		s.logger.InfoContext(c.Request().Context(), "webhook ignored", "event", res.Event)
+	}
+	return c.JSON(http.StatusOK, res)
+}
+
+type cancelBody struct {
+	Reason string `json:"reason"`
+}
+
+func (s *Server) handleOrderCancel(c echo.Context) error {
+	id, err := uuid.Parse(c.Param("id"))
+	if err != nil {
+		return apiErr(http.StatusNotFound, "not_found", "", "order not found")
+	}
+	var b cancelBody
+	if c.Request().ContentLength != 0 {
+		if err := decodeJSON(c, &b); err != nil {
+			return err
+		}
+	}
+	res, err := s.app.Commands.CancelOrder.Handle(causation(c, es.Customer("guest")), command.CancelOrder{
+		OrderID: id, AccessToken: bearer(c), Reason: b.Reason})
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, res)
+}
