@@ -40,6 +40,7 @@ Usage:
   certibuy replay    rebuild read models from the event store (--projection <name>|all [--verify])
   certibuy audit     query the event store (--order, --type, --actor, --correlation-id, --from, --to,
                      --after, --limit, --json; --order … --as-of <time> prints the order as it stood)
+  certibuy admin     create-user (password from stdin), create-token, revoke-token
   certibuy help      show this help
 
 Settings come from the environment; see .env.example. With none set, the service uses
@@ -64,6 +65,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return m.runReplay(ctx, rest)
 	case "audit":
 		return m.runAudit(ctx, rest)
+	case "admin":
+		return m.runAdmin(ctx, rest)
 	case "help", "-h", "--help":
 		fmt.Fprint(m.Stdout, usage)
 		return nil

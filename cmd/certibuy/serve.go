@@ -52,6 +52,7 @@ type Service struct {
 	deps     *Deps
 	http     *http.Server
 	listener net.Listener
+	api      *httpport.Server
 	router   *events.Router
 	routerWG chan error
 	cancel   context.CancelFunc
@@ -139,7 +140,7 @@ func (s *Service) startHTTP() error {
 		opts.Simulator = s.deps.Simulator
 	}
 	srv := httpport.NewServer(s.deps.App, s.logger, s.deps.Ready, opts)
-	s.listener = ln
+	s.listener, s.api = ln, srv
 	s.http = &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10}
 	go func() {
