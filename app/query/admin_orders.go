@@ -67,7 +67,9 @@ type ListOrdersHandler struct {
 }
 
 // NewListOrdersHandler wires the handler.
-func NewListOrdersHandler(read OrderReadModel) ListOrdersHandler { return ListOrdersHandler{read: read} }
+func NewListOrdersHandler(read OrderReadModel) ListOrdersHandler {
+	return ListOrdersHandler{read: read}
+}
 
 // Handle checks the filter, works out what the search term is, and returns one page.
 func (h ListOrdersHandler) Handle(ctx context.Context, q ListOrders) (OrderList, error) {
@@ -157,7 +159,9 @@ type OrderHistoryHandler struct {
 }
 
 // NewOrderHistoryHandler wires the handler.
-func NewOrderHistoryHandler(read OrderReadModel) OrderHistoryHandler { return OrderHistoryHandler{read: read} }
+func NewOrderHistoryHandler(read OrderReadModel) OrderHistoryHandler {
+	return OrderHistoryHandler{read: read}
+}
 
 // Handle returns the history, oldest first.
 func (h OrderHistoryHandler) Handle(ctx context.Context, orderID uuid.UUID) ([]StatusChange, error) {
