@@ -17,6 +17,14 @@ lint:
 	if [ -n "$$unformatted" ]; then echo "gofmt needed on: $$unformatted"; exit 1; fi
 	go vet ./...
 
+FUZZTIME ?= 30s
+# Each fuzz target in turn (go test fuzzes one target per run).
+fuzz:
+	go test ./cmd/certibuy -run '^$$' -fuzz '^FuzzCheckout$$' -fuzztime $(FUZZTIME)
+	go test ./cmd/certibuy -run '^$$' -fuzz '^FuzzWebhook$$' -fuzztime $(FUZZTIME)
+	go test ./adapters/razorpay -run '^$$' -fuzz '^FuzzParseWebhook$$' -fuzztime $(FUZZTIME)
+	go test ./adapters/razorpay -run '^$$' -fuzz '^FuzzVerifyWebhookSignature$$' -fuzztime $(FUZZTIME)
+
 # Benchmarks report ratios against a baseline measured in the same run; see README.
 bench:
 	go test ./adapters/postgres -run '^$$' -bench Append -benchtime 3000x

@@ -40,7 +40,7 @@ type testService struct {
 }
 
 // startService runs the whole service on a fresh database and a free port, as `certibuy serve` does.
-func startService(t *testing.T, env map[string]string) *testService {
+func startService(t testing.TB, env map[string]string) *testService {
 	t.Helper()
 	vars := map[string]string{
 		"DATABASE_URL": pgtest.NewDatabase(t),
@@ -77,7 +77,7 @@ type response struct {
 	body   []byte
 }
 
-func (r response) json(t *testing.T) map[string]any {
+func (r response) json(t testing.TB) map[string]any {
 	t.Helper()
 	var m map[string]any
 	if err := json.Unmarshal(r.body, &m); err != nil {
@@ -86,7 +86,7 @@ func (r response) json(t *testing.T) map[string]any {
 	return m
 }
 
-func (s *testService) do(t *testing.T, method, path string, body []byte, header map[string]string) response {
+func (s *testService) do(t testing.TB, method, path string, body []byte, header map[string]string) response {
 	t.Helper()
 	req, err := http.NewRequest(method, s.base+path, bytes.NewReader(body))
 	if err != nil {
@@ -114,7 +114,7 @@ func (s *testService) do(t *testing.T, method, path string, body []byte, header 
 	return response{status: res.StatusCode, header: res.Header, body: b}
 }
 
-func (s *testService) count(t *testing.T, sql string) int {
+func (s *testService) count(t testing.TB, sql string) int {
 	t.Helper()
 	var n int
 	if err := s.deps.Pool.QueryRow(context.Background(), sql).Scan(&n); err != nil {

@@ -8,6 +8,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -55,7 +57,8 @@ func NewDatabase(tb TB) string {
 	if _, err := rand.Read(suffix); err != nil {
 		tb.Fatalf("pgtest: random name: %v", err)
 	}
-	name := "certibuy_test_" + hex.EncodeToString(suffix)
+	sweep(ctx, admin)
+	name := fmt.Sprintf("%s%d_%s", prefix, time.Now().Unix(), hex.EncodeToString(suffix))
 	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
 		tb.Fatalf("pgtest: create database %s: %v", name, err)
 	}
@@ -87,6 +90,31 @@ func NewDatabase(tb TB) string {
 		tb.Fatalf("pgtest: %v", err)
 	}
 	return url
+}
+
+// prefix starts every test database's name; the creation time follows it.
+const prefix = "certibuy_test_"
+
+// sweep drops test databases older than an hour that nobody is connected to: those of test processes
+// that were killed before their cleanup ran (a fuzzing worker, an interrupted run).
+func sweep(ctx context.Context, admin *pgx.Conn) {
+	rows, err := admin.Query(ctx, `SELECT datname FROM pg_database d WHERE datname LIKE $1
+		AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.datname = d.datname)`, prefix+"%")
+	if err != nil {
+		return
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return
+	}
+	for _, n := range names {
+		ts, _, _ := strings.Cut(strings.TrimPrefix(n, prefix), "_")
+		created, err := strconv.ParseInt(ts, 10, 64)
+		if err != nil || time.Since(time.Unix(created, 0)) > time.Hour {
+			// Without FORCE: a database someone connected to since the check stays.
+			_, _ = admin.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{n}.Sanitize())
+		}
+	}
 }
 
 // NewPool creates a fresh database (see NewDatabase) and returns a pool on it, closed when tb ends.
