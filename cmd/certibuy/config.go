@@ -16,6 +16,7 @@ import (
 // Config is the service's settings, read from the environment (see .env.example).
 type Config struct {
 	DatabaseURL   string
+	DBMaxConns    int
 	HTTPAddr      string
 	PublicBaseURL string
 	LogLevel      slog.Level
@@ -63,6 +64,9 @@ func LoadConfig(getenv func(string) string, stderr io.Writer) (Config, error) {
 		}
 	default:
 		return c, fmt.Errorf("LOG_FORMAT %q: want json or text", c.LogFormat)
+	}
+	if c.DBMaxConns, err = integer(getenv, "DB_MAX_CONNS", 20); err != nil {
+		return c, err
 	}
 	if c.PollInterval, err = duration(getenv, "EVENTS_POLL_INTERVAL", 50*time.Millisecond); err != nil {
 		return c, err

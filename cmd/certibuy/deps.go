@@ -41,7 +41,7 @@ func OpenDeps(ctx context.Context, cfg Config, logger *slog.Logger) (*Deps, erro
 	if created {
 		logger.Info("created database", "url", postgres.Redact(cfg.DatabaseURL))
 	}
-	pool, err := postgres.Connect(ctx, cfg.DatabaseURL, postgres.PoolOptions{})
+	pool, err := postgres.Connect(ctx, cfg.DatabaseURL, postgres.PoolOptions{MaxConns: int32(cfg.DBMaxConns)})
 	if err != nil {
 		return nil, err
 	}

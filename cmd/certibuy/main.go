@@ -41,6 +41,7 @@ Usage:
   certibuy audit     query the event store (--order, --type, --actor, --correlation-id, --from, --to,
                      --after, --limit, --json; --order … --as-of <time> prints the order as it stood)
   certibuy admin     create-user (password from stdin), create-token, revoke-token
+  certibuy bench     measure throughput against baselines run alongside (scratch database)
   certibuy help      show this help
 
 Settings come from the environment; see .env.example. With none set, the service uses
@@ -67,6 +68,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return m.runAudit(ctx, rest)
 	case "admin":
 		return m.runAdmin(ctx, rest)
+	case "bench":
+		return m.runBench(ctx, rest)
 	case "help", "-h", "--help":
 		fmt.Fprint(m.Stdout, usage)
 		return nil
