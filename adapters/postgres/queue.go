@@ -1,0 +1,312 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Metadata keys the queue reads from and writes on its messages.
+const (
+	// MsgRequeueAfter, set on a message before it is nacked, delays its next delivery (a Go duration).
+	MsgRequeueAfter = "requeue_after"
+	// MsgDeliveries counts how many times the queue handed the message out, this time included.
+	MsgDeliveries = "deliveries"
+)
+
+// QueueConfig tunes a QueueSubscriber.
+type QueueConfig struct {
+	// Concurrency is how many messages of one topic may be in flight at once. Messages of one order
+	// are still handed out one at a time, in the order they were queued.
+	Concurrency int
+	// Lease is how long a handed-out message stays invisible. Past it, a message never acked (its
+	// process stopped) is handed out again. It must exceed a handler's longest run, retries included.
+	Lease time.Duration
+	// PollInterval is how often the queue looks for due messages when nothing wakes it.
+	PollInterval time.Duration
+	// RetryAfter delays a nacked message that does not say how long to wait.
+	RetryAfter time.Duration
+}
+
+func (c *QueueConfig) defaults() {
+	if c.Concurrency <= 0 {
+		c.Concurrency = 32
+	}
+	if c.Lease <= 0 {
+		c.Lease = 5 * time.Minute
+	}
+	if c.PollInterval <= 0 {
+		c.PollInterval = time.Second
+	}
+	if c.RetryAfter <= 0 {
+		c.RetryAfter = 10 * time.Second
+	}
+}
+
+// QueueSubscriber is a Watermill subscriber over notification_queue. Unlike watermill-sql's
+// subscriber it holds no transaction while a handler runs: a message is claimed with a lease in one
+// short statement, and deleted (ack) or rescheduled (nack) in another. A handler may therefore wait on
+// a slow provider, or many may run at once, without holding back any other reader of the database.
+type QueueSubscriber struct {
+	pool   *pgxpool.Pool
+	cfg    QueueConfig
+	logger watermill.LoggerAdapter
+
+	closing chan struct{}
+	once    sync.Once
+	wg      sync.WaitGroup
+
+	mu    sync.Mutex
+	wakes map[string]chan struct{}
+}
+
+// NewQueueSubscriber returns a subscriber on pool.
+func NewQueueSubscriber(pool *pgxpool.Pool, cfg QueueConfig, logger watermill.LoggerAdapter) *QueueSubscriber {
+	cfg.defaults()
+	s := &QueueSubscriber{pool: pool, cfg: cfg, logger: logger, closing: make(chan struct{}), wakes: map[string]chan struct{}{}}
+	s.wg.Add(1)
+	go s.listen()
+	return s
+}
+
+// Subscribe starts handing out topic's due messages.
+func (s *QueueSubscriber) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
+	select {
+	case <-s.closing:
+		return nil, errors.New("queue subscriber is closed")
+	default:
+	}
+	wake := make(chan struct{}, 1)
+	s.mu.Lock()
+	s.wakes[topic] = wake
+	s.mu.Unlock()
+	out := make(chan *message.Message)
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.consume(ctx, topic, wake, out)
+	}()
+	return out, nil
+}
+
+// Close stops handing out messages and waits for those in flight to be acked or nacked; a message
+// still unanswered is released for the next worker.
+func (s *QueueSubscriber) Close() error {
+	s.once.Do(func() { close(s.closing) })
+	s.wg.Wait()
+	return nil
+}
+
+// listen wakes the consumers when a notification is queued, so that delivery does not wait for the
+// next poll.
+func (s *QueueSubscriber) listen() {
+	defer s.wg.Done()
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { <-s.closing; cancel() }()
+	for ctx.Err() == nil {
+		err := s.listenOnce(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		s.logger.Error("queue listener stopped; polling until it reconnects", err, nil)
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func (s *QueueSubscriber) listenOnce(ctx context.Context) error {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("acquire: %w", err)
+	}
+	// The connection keeps LISTEN state: it must not go back to the pool.
+	defer conn.Hijack().Close(context.Background())
+	if _, err := conn.Exec(ctx, "LISTEN "+QueueChannel); err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	for {
+		n, err := conn.Conn().WaitForNotification(ctx)
+		if err != nil {
+			return fmt.Errorf("wait: %w", err)
+		}
+		s.wake(n.Payload)
+	}
+}
+
+func (s *QueueSubscriber) wake(topic string) {
+	s.mu.Lock()
+	w := s.wakes[topic]
+	s.mu.Unlock()
+	if w != nil {
+		select {
+		case w <- struct{}{}:
+		default:
+		}
+	}
+}
+
+type queued struct {
+	id         int64
+	stream     string
+	payload    []byte
+	metadata   map[string]string
+	deliveries int
+}
+
+func (s *QueueSubscriber) consume(ctx context.Context, topic string, wake chan struct{}, out chan *message.Message) {
+	defer close(out)
+	slots := make(chan struct{}, s.cfg.Concurrency)
+	released := make(chan struct{}, s.cfg.Concurrency)
+	var inflight sync.WaitGroup
+	defer inflight.Wait()
+	failures := 0
+	for {
+		free := s.cfg.Concurrency - len(slots)
+		claimed := 0
+		if free > 0 {
+			msgs, err := s.claim(ctx, topic, free)
+			if err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				failures++
+				s.logger.Error("claim from notification queue", err, watermill.LogFields{"topic": topic})
+			} else {
+				failures = 0
+			}
+			for _, q := range msgs {
+				slots <- struct{}{}
+				inflight.Add(1)
+				go func() {
+					defer inflight.Done()
+					s.deliver(ctx, topic, q, out)
+					<-slots
+					select {
+					case released <- struct{}{}:
+					default:
+					}
+				}()
+			}
+			claimed = len(msgs)
+		}
+		if claimed > 0 && claimed == free {
+			continue // there may be more due right now
+		}
+		wait := s.cfg.PollInterval
+		if failures > 0 {
+			wait = min(s.cfg.PollInterval*time.Duration(1<<min(failures, 5)), 30*time.Second)
+		}
+		select {
+		case <-s.closing:
+			return
+		case <-ctx.Done():
+			return
+		case <-wake:
+		case <-released:
+		case <-time.After(wait):
+		}
+	}
+}
+
+// claim leases up to n due messages of topic. A message is due when its time has come, no lease holds
+// it, and no earlier message of the same order is left in the topic.
+func (s *QueueSubscriber) claim(ctx context.Context, topic string, n int) ([]queued, error) {
+	rows, err := s.pool.Query(ctx, `
+		WITH next AS (
+			SELECT q.id FROM notification_queue q
+			WHERE q.topic = $1 AND q.due_at <= now() AND (q.lease_until IS NULL OR q.lease_until < now())
+			  AND NOT EXISTS (SELECT 1 FROM notification_queue p WHERE p.order_id = q.order_id AND p.topic = q.topic AND p.id < q.id)
+			ORDER BY q.due_at, q.id
+			LIMIT $2
+			FOR UPDATE SKIP LOCKED)
+		UPDATE notification_queue q SET lease_until = now() + $3::interval, deliveries = q.deliveries + 1
+		FROM next WHERE q.id = next.id
+		RETURNING q.id, q.stream_id, q.payload::text, q.metadata::text, q.deliveries`,
+		topic, n, s.cfg.Lease.String())
+	if err != nil {
+		return nil, fmt.Errorf("claim: %w", err)
+	}
+	defer rows.Close()
+	var out []queued
+	for rows.Next() {
+		var q queued
+		var payload, md string
+		if err := rows.Scan(&q.id, &q.stream, &payload, &md, &q.deliveries); err != nil {
+			return nil, fmt.Errorf("claim: %w", err)
+		}
+		if err := json.Unmarshal([]byte(md), &q.metadata); err != nil {
+			return nil, fmt.Errorf("claim %s: metadata: %w", q.stream, err)
+		}
+		q.payload = []byte(payload)
+		out = append(out, q)
+	}
+	return out, rows.Err()
+}
+
+// deliver hands one message to the router and settles it by its answer.
+func (s *QueueSubscriber) deliver(ctx context.Context, topic string, q queued, out chan *message.Message) {
+	msg := message.NewMessage(fmt.Sprintf("%s#%d", q.stream, q.deliveries), q.payload)
+	for k, v := range q.metadata {
+		msg.Metadata.Set(k, v)
+	}
+	msg.Metadata.Set(MsgDeliveries, strconv.Itoa(q.deliveries))
+	msgCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	msg.SetContext(msgCtx)
+	settle := context.WithoutCancel(ctx)
+	select {
+	case out <- msg:
+	case <-s.closing:
+		s.release(settle, q)
+		return
+	case <-ctx.Done():
+		s.release(settle, q)
+		return
+	}
+	acked, nacked := msg.Acked(), msg.Nacked()
+	select {
+	case <-acked:
+	case <-nacked:
+	case <-s.closing:
+		// The router waits for its running handlers when it closes; give this one that long, then
+		// leave the message to its lease.
+		select {
+		case <-acked:
+		case <-nacked:
+		case <-time.After(30 * time.Second):
+			return
+		}
+	}
+	select {
+	case <-acked:
+		if _, err := s.pool.Exec(settle, `DELETE FROM notification_queue WHERE id = $1 AND deliveries = $2`, q.id, q.deliveries); err != nil {
+			s.logger.Error("ack queued notification", err, watermill.LogFields{"stream": q.stream})
+		}
+	case <-nacked:
+		after := s.cfg.RetryAfter
+		if d, err := time.ParseDuration(msg.Metadata.Get(MsgRequeueAfter)); err == nil && d >= 0 {
+			after = d
+		}
+		if _, err := s.pool.Exec(settle, `UPDATE notification_queue SET due_at = now() + $3::interval, lease_until = NULL
+			WHERE id = $1 AND deliveries = $2`, q.id, q.deliveries, after.String()); err != nil {
+			s.logger.Error("requeue notification", err, watermill.LogFields{"stream": q.stream})
+		}
+	}
+}
+
+// release gives a message that was never handed out back to the queue at once.
+func (s *QueueSubscriber) release(ctx context.Context, q queued) {
+	if _, err := s.pool.Exec(ctx, `UPDATE notification_queue SET lease_until = NULL WHERE id = $1 AND deliveries = $2`, q.id, q.deliveries); err != nil {
+		s.logger.Error("release queued notification", err, watermill.LogFields{"stream": q.stream})
+	}
+}

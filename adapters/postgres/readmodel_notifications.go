@@ -1,0 +1,245 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/certibuy/orders/app/query"
+	"github.com/certibuy/orders/domain/notification"
+	"github.com/certibuy/orders/domain/order"
+)
+
+// NotificationLogProjection is the name of the notification log projection.
+const NotificationLogProjection = "notification_log"
+
+// NotificationLog is the notification_log projection: one row per notification with every
+// provider answer, built from the notification events.
+type NotificationLog struct{}
+
+// Name is the projection's name.
+func (NotificationLog) Name() string { return NotificationLogProjection }
+
+// Tables lists the tables it owns.
+func (NotificationLog) Tables() []string { return []string{"notification_log"} }
+
+type logRow struct {
+	id                                      string
+	isNew                                   bool
+	req                                     notification.Requested
+	status, provider, errMsg, msgID, provID *string
+	attempts                                *int32
+	responses                               []json.RawMessage
+	sentAt                                  *time.Time
+	created, updated                        time.Time
+	version                                 int32
+	clearError                              bool
+}
+
+// Apply folds the batch into one change per notification. Rows only move forward (version guard),
+// so a batch applied twice changes nothing.
+func (NotificationLog) Apply(ctx context.Context, q Querier, t Tables, events []RecordedEvent) error {
+	rows := map[string]*logRow{}
+	var order_ []string
+	for _, e := range events {
+		if !IsNotificationStream(e.StreamID) {
+			continue
+		}
+		r, ok := rows[e.StreamID]
+		if !ok {
+			r = &logRow{id: e.StreamID}
+			rows[e.StreamID] = r
+			order_ = append(order_, e.StreamID)
+		}
+		ev, err := notification.DecodeEvent(e.Type, e.Data)
+		if err != nil {
+			return fmt.Errorf("%s v%d: %w", e.StreamID, e.StreamVersion, err)
+		}
+		at := e.Metadata.OccurredAt
+		set := func(p **string, v string) { *p = &v }
+		switch ev := ev.(type) {
+		case notification.Requested:
+			r.isNew, r.req, r.created = true, ev, at
+			set(&r.status, string(notification.StatusPending))
+		case notification.DeliveryStarted:
+			n := int32(ev.Attempt)
+			r.attempts = &n
+			set(&r.status, string(notification.StatusSending))
+			set(&r.provider, ev.Provider)
+		case notification.DeliveryAttempted:
+			entry, _ := json.Marshal(map[string]any{"attempt": ev.Attempt, "provider": ev.Provider, "outcome": ev.Outcome,
+				"response": ev.Response, "error": ev.Error, "duration_ms": ev.DurationMS, "at": at})
+			r.responses = append(r.responses, entry)
+			set(&r.provider, ev.Provider)
+			if ev.Outcome != notification.OutcomeSent {
+				set(&r.status, string(notification.StatusPending))
+				set(&r.errMsg, ev.Error)
+			}
+		case notification.Sent:
+			set(&r.status, string(notification.StatusSent))
+			set(&r.provider, ev.Provider)
+			set(&r.msgID, ev.MessageID)
+			set(&r.provID, ev.ProviderMessageID)
+			sent := at
+			r.sentAt, r.clearError = &sent, true
+		case notification.Failed:
+			set(&r.status, string(notification.StatusFailed))
+			set(&r.errMsg, ev.LastError)
+		case notification.Resent:
+			set(&r.status, string(notification.StatusPending))
+		}
+		r.updated, r.version = at, int32(e.StreamVersion)
+	}
+	for _, id := range order_ {
+		r := rows[id]
+		responses := "[]"
+		if len(r.responses) > 0 {
+			b, _ := json.Marshal(r.responses)
+			responses = string(b)
+		}
+		if r.isNew {
+			var attempts int32
+			if r.attempts != nil {
+				attempts = *r.attempts
+			}
+			_, err := q.Exec(ctx, `INSERT INTO `+t.Ident("notification_log")+` (notification_id, order_id, order_number, channel,
+				notification_type, event_type, order_event_id, recipient, status, provider, attempts, response_log, error_message,
+				message_id, provider_message_id, sent_at, created_at, updated_at, version)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb, $13, $14, $15, $16, $17, $18, $19)
+				ON CONFLICT (notification_id) DO NOTHING`,
+				r.id, r.req.OrderID, r.req.OrderNumber, string(r.req.Channel), string(r.req.Type), r.req.OrderEventType, r.req.OrderEventID,
+				r.req.Recipient, *r.status, r.provider, attempts, responses, nullIf(r.errMsg, r.clearError), r.msgID, r.provID, r.sentAt,
+				r.created, r.updated, r.version)
+			if err != nil {
+				return fmt.Errorf("insert notification log %s: %w", r.id, err)
+			}
+			continue
+		}
+		_, err := q.Exec(ctx, `UPDATE `+t.Ident("notification_log")+` SET
+				status = coalesce($2, status), provider = coalesce($3, provider), attempts = coalesce($4, attempts),
+				response_log = response_log || $5::jsonb,
+				error_message = CASE WHEN $6 THEN NULL ELSE coalesce($7, error_message) END,
+				message_id = coalesce($8, message_id), provider_message_id = coalesce($9, provider_message_id),
+				sent_at = coalesce($10, sent_at), updated_at = $11, version = $12
+			WHERE notification_id = $1 AND version < $12`,
+			r.id, r.status, r.provider, r.attempts, responses, r.clearError, r.errMsg, r.msgID, r.provID, r.sentAt, r.updated, r.version)
+		if err != nil {
+			return fmt.Errorf("update notification log %s: %w", r.id, err)
+		}
+	}
+	return nil
+}
+
+func nullIf(s *string, clear bool) *string {
+	if clear {
+		return nil
+	}
+	return s
+}
+
+// NotificationLogReader answers queries on notification_log.
+type NotificationLogReader struct {
+	db *DB
+}
+
+var _ query.NotificationLogReader = (*NotificationLogReader)(nil)
+
+// NewNotificationLogReader returns the reader on db.
+func NewNotificationLogReader(db *DB) *NotificationLogReader { return &NotificationLogReader{db: db} }
+
+const selectLog = `SELECT notification_id, order_id, order_number, channel, notification_type, event_type, recipient, status,
+	coalesce(provider, ''), attempts, response_log::text, coalesce(error_message, ''), coalesce(message_id, ''),
+	coalesce(provider_message_id, ''), sent_at, created_at, updated_at FROM notification_log`
+
+// List returns a page of log entries, newest first.
+func (r *NotificationLogReader) List(ctx context.Context, f query.NotificationFilter) (query.NotificationPage, error) {
+	var where []string
+	var args []any
+	add := func(cond string, v any) {
+		args = append(args, v)
+		where = append(where, strings.ReplaceAll(cond, "?", "$"+strconv.Itoa(len(args))))
+	}
+	if f.Channel != "" {
+		add("channel = ?", f.Channel)
+	}
+	if f.Status != "" {
+		add("status = ?", f.Status)
+	}
+	if f.Type != "" {
+		add("notification_type = ?", f.Type)
+	}
+	if f.EventType != "" {
+		add("event_type = ?", f.EventType)
+	}
+	if f.OrderNumber != "" {
+		add("order_number = ?", f.OrderNumber)
+	}
+	if f.Recipient != "" {
+		add("lower(recipient) = ?", strings.ToLower(f.Recipient))
+	}
+	if f.OrderID != uuid.Nil {
+		add("order_id = ?", f.OrderID)
+	}
+	if f.After != "" {
+		a, b, ok := strings.Cut(f.After, "_")
+		us, err := strconv.ParseInt(a, 10, 64)
+		if !ok || err != nil {
+			return query.NotificationPage{}, &order.FieldError{Field: "after", Err: fmt.Errorf("%w: not a cursor this API returned", order.ErrInvalidInput)}
+		}
+		args = append(args, time.UnixMicro(us), b)
+		where = append(where, fmt.Sprintf("(created_at, notification_id) < ($%d, $%d)", len(args)-1, len(args)))
+	}
+	sql := selectLog
+	if len(where) > 0 {
+		sql += " WHERE " + strings.Join(where, " AND ")
+	}
+	args = append(args, f.Limit)
+	sql += fmt.Sprintf(" ORDER BY created_at DESC, notification_id DESC LIMIT $%d", len(args))
+	entries, err := r.scan(ctx, sql, args...)
+	if err != nil {
+		return query.NotificationPage{}, err
+	}
+	page := query.NotificationPage{Notifications: entries}
+	if len(entries) == f.Limit {
+		last := entries[len(entries)-1]
+		page.Next = fmt.Sprintf("%d_%s", last.CreatedAt.UnixMicro(), last.ID)
+	}
+	return page, nil
+}
+
+// Get returns one log entry.
+func (r *NotificationLogReader) Get(ctx context.Context, id string) (query.NotificationEntry, error) {
+	entries, err := r.scan(ctx, selectLog+` WHERE notification_id = $1`, id)
+	if err != nil {
+		return query.NotificationEntry{}, err
+	}
+	if len(entries) == 0 {
+		return query.NotificationEntry{}, fmt.Errorf("%w: %s", notification.ErrNotFound, id)
+	}
+	return entries[0], nil
+}
+
+func (r *NotificationLogReader) scan(ctx context.Context, sql string, args ...any) ([]query.NotificationEntry, error) {
+	rows, err := r.db.Q(ctx).Query(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("notification log: %w", err)
+	}
+	defer rows.Close()
+	out := []query.NotificationEntry{}
+	for rows.Next() {
+		var e query.NotificationEntry
+		var responses string
+		if err := rows.Scan(&e.ID, &e.OrderID, &e.OrderNumber, &e.Channel, &e.Type, &e.EventType, &e.Recipient, &e.Status,
+			&e.Provider, &e.Attempts, &responses, &e.ErrorMessage, &e.MessageID, &e.ProviderMessageID, &e.SentAt, &e.CreatedAt, &e.UpdatedAt); err != nil {
+			return nil, fmt.Errorf("notification log: %w", err)
+		}
+		e.ResponseLog = json.RawMessage(responses)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}

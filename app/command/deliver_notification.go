@@ -1,0 +1,164 @@
+package command
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/certibuy/orders/domain/es"
+	"github.com/certibuy/orders/domain/notification"
+	"github.com/certibuy/orders/domain/order"
+)
+
+// DeliverNotification asks a worker to send a queued notification.
+type DeliverNotification struct {
+	Stream string
+}
+
+// DeliverNotificationHandler sends notifications: it marks an attempt as started, calls the provider
+// with no transaction open, and records the answer.
+type DeliverNotificationHandler struct {
+	store    NotificationStore
+	mailer   Mailer
+	sms      SMSSender
+	renderer Renderer
+	policy   RetryPolicy
+	now      func() time.Time
+	domain   string // for Message-IDs
+}
+
+// NewDeliverNotificationHandler wires the handler; mailDomain is the right-hand side of Message-IDs.
+func NewDeliverNotificationHandler(store NotificationStore, mailer Mailer, sms SMSSender, renderer Renderer, policy RetryPolicy, now func() time.Time, mailDomain string) DeliverNotificationHandler {
+	return DeliverNotificationHandler{store: store, mailer: mailer, sms: sms, renderer: renderer, policy: policy, now: now, domain: mailDomain}
+}
+
+// Handle sends the notification unless it was sent or failed already. A failed attempt returns a
+// RetryLaterError with the wait the policy gives, or, once the budget is spent (or the failure is
+// permanent), ErrNotificationFailed.
+func (h DeliverNotificationHandler) Handle(ctx context.Context, cmd DeliverNotification) error {
+	ctx = withActor(ctx, es.System)
+	n, err := h.store.Get(ctx, cmd.Stream)
+	if err != nil {
+		return err
+	}
+	if n.Status() == notification.StatusSent || n.Status() == notification.StatusFailed {
+		return nil // a redelivery of a message already settled
+	}
+	req := n.Request()
+	provider := h.mailer.Name()
+	if req.Channel == notification.SMS {
+		provider = h.sms.Name()
+	}
+	if err := n.StartAttempt(provider); err != nil {
+		return err
+	}
+	// Stored before the provider is called: if the process stops mid-send, the attempt shows.
+	if err := h.store.Save(ctx, cmd.Stream, n, nil); err != nil {
+		if errors.Is(err, es.ErrConcurrencyConflict) {
+			return &RetryLaterError{After: time.Second, Err: err} // another worker holds it
+		}
+		return err
+	}
+
+	start := h.now()
+	res, messageID, sendErr := h.send(ctx, cmd.Stream, req)
+	attempt := notification.DeliveryAttempted{Provider: res.Provider, Response: res.Response, DurationMS: h.now().Sub(start).Milliseconds()}
+	if attempt.Provider == "" {
+		attempt.Provider = provider
+	}
+	if sendErr == nil {
+		if err := n.Succeed(attempt, res.ProviderMessageID, messageID); err != nil {
+			return err
+		}
+		return h.store.Save(ctx, cmd.Stream, n, nil)
+	}
+
+	permanent := false
+	var se *SendError
+	if errors.As(sendErr, &se) {
+		permanent = se.Permanent
+		if se.Provider != "" {
+			attempt.Provider = se.Provider
+		}
+		if se.Response != "" {
+			attempt.Response = se.Response
+		}
+		if se.Ambiguous {
+			attempt.Outcome = notification.OutcomeAmbiguous
+		}
+	}
+	attempt.Error = sendErr.Error()
+	failed, err := n.Fail(attempt, permanent, h.policy.MaxAttempts)
+	if err != nil {
+		return err
+	}
+	if err := h.store.Save(ctx, cmd.Stream, n, nil); err != nil {
+		return err
+	}
+	if failed {
+		return fmt.Errorf("%w after %d attempts: %w", ErrNotificationFailed, n.Attempts(), sendErr)
+	}
+	return &RetryLaterError{After: h.policy.Delay(n.Round()), Err: sendErr}
+}
+
+func (h DeliverNotificationHandler) send(ctx context.Context, stream string, req notification.Requested) (SendResult, string, error) {
+	switch req.Channel {
+	case notification.Email:
+		subject, text, html, err := h.renderer.Email(req.Type, req.Data)
+		if err != nil {
+			return SendResult{}, "", &SendError{Provider: h.mailer.Name(), Permanent: true, Err: fmt.Errorf("render: %w", err)}
+		}
+		// One Message-ID per notification, the same on every retry.
+		id := "<" + strings.TrimPrefix(stream, "notification-") + "@" + h.domain + ">"
+		res, err := h.mailer.Send(ctx, Email{To: req.Recipient, Subject: subject, Text: text, HTML: html, MessageID: id})
+		return res, id, err
+	case notification.SMS:
+		text, err := h.renderer.SMS(req.Type, req.Data)
+		if err != nil {
+			return SendResult{}, "", &SendError{Provider: h.sms.Name(), Permanent: true, Err: fmt.Errorf("render: %w", err)}
+		}
+		phone, err := order.NewPhone(req.Recipient)
+		if err != nil {
+			return SendResult{}, "", &SendError{Provider: h.sms.Name(), Permanent: true, Err: err}
+		}
+		res, err := h.sms.Send(ctx, SMS{To: phone, Type: req.Type, Text: text, Vars: h.renderer.SMSVars(req.Type, req.Data)})
+		return res, "", err
+	}
+	return SendResult{}, "", &SendError{Permanent: true, Err: fmt.Errorf("unknown channel %q", req.Channel)}
+}
+
+// ResendNotification is an admin's request to send a failed notification again.
+type ResendNotification struct {
+	Stream  string
+	AdminID string
+}
+
+// ResendNotificationHandler queues failed notifications again.
+type ResendNotificationHandler struct {
+	store NotificationStore
+}
+
+// NewResendNotificationHandler wires the handler.
+func NewResendNotificationHandler(store NotificationStore) ResendNotificationHandler {
+	return ResendNotificationHandler{store: store}
+}
+
+// Handle records the resend and queues the notification, in one transaction. Only a failed
+// notification can be resent, so a sent one is never sent twice.
+func (h ResendNotificationHandler) Handle(ctx context.Context, cmd ResendNotification) error {
+	ctx = withActor(ctx, es.Admin(cmd.AdminID))
+	n, err := h.store.Get(ctx, cmd.Stream)
+	if err != nil {
+		return err
+	}
+	if err := n.Resend(cmd.AdminID); err != nil {
+		return err
+	}
+	d, err := DeliveryOf(ctx, cmd.Stream, n.Request())
+	if err != nil {
+		return err
+	}
+	return h.store.Save(ctx, cmd.Stream, n, &d)
+}

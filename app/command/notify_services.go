@@ -1,0 +1,132 @@
+package command
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/certibuy/orders/domain/notification"
+	"github.com/certibuy/orders/domain/order"
+)
+
+// Delivery topics: the queues the e-mail and SMS workers take notifications from.
+const (
+	EmailTopic = "notify_email"
+	SMSTopic   = "notify_sms"
+)
+
+// TopicFor is the delivery topic of a channel.
+func TopicFor(ch notification.Channel) string {
+	if ch == notification.SMS {
+		return SMSTopic
+	}
+	return EmailTopic
+}
+
+// Delivery is a notification queued for its worker.
+type Delivery struct {
+	Topic    string
+	OrderID  uuid.UUID
+	Payload  []byte
+	Metadata map[string]string
+}
+
+// NotificationStore keeps notifications as event streams and queues their delivery.
+type NotificationStore interface {
+	// Create stores a new notification and queues it, or reports false when it exists already.
+	Create(ctx context.Context, stream string, n *notification.Notification, d Delivery) (bool, error)
+	Get(ctx context.Context, stream string) (*notification.Notification, error)
+	// Save appends what was recorded on n; with d it also queues the notification again.
+	Save(ctx context.Context, stream string, n *notification.Notification, d *Delivery) error
+}
+
+// Email is a rendered e-mail.
+type Email struct {
+	To, Subject, Text, HTML string
+	// MessageID is stable per notification, so a retry is recognisably the same message.
+	MessageID string
+}
+
+// SMS is a rendered text message.
+type SMS struct {
+	To   order.Phone
+	Type notification.Type
+	Text string
+	Vars map[string]string
+}
+
+// SendResult is what a provider answered to a message it accepted.
+type SendResult struct {
+	Provider          string
+	ProviderMessageID string
+	Response          string
+}
+
+// SendError is a provider's refusal, or a failure to reach it.
+type SendError struct {
+	Provider string
+	Response string // the provider's raw answer, kept in the notification log
+	// Permanent failures are not retried: the message can never go (bad address, account problem).
+	Permanent bool
+	// Ambiguous failures may have sent the message (a timeout after the request went out); the retry
+	// goes to the same provider, never to another one.
+	Ambiguous bool
+	Err       error
+}
+
+func (e *SendError) Error() string { return fmt.Sprintf("%s: %v", e.Provider, e.Err) }
+func (e *SendError) Unwrap() error { return e.Err }
+
+// Mailer sends e-mail.
+type Mailer interface {
+	Name() string
+	Send(ctx context.Context, m Email) (SendResult, error)
+}
+
+// SMSSender sends text messages.
+type SMSSender interface {
+	Name() string
+	Send(ctx context.Context, m SMS) (SendResult, error)
+}
+
+// Renderer turns message data into the text of a message.
+type Renderer interface {
+	Email(t notification.Type, d notification.MessageData) (subject, text, html string, err error)
+	SMS(t notification.Type, d notification.MessageData) (string, error)
+	SMSVars(t notification.Type, d notification.MessageData) map[string]string
+}
+
+// RetryPolicy is the delivery budget: MaxAttempts tries per notification (since its last resend),
+// waiting Backoff after the first failure and twice as long after each further one.
+type RetryPolicy struct {
+	MaxAttempts int
+	Backoff     time.Duration
+}
+
+// DefaultRetryPolicy tries three times over five minutes: at once, after 100 s, after 200 s more.
+func DefaultRetryPolicy() RetryPolicy { return RetryPolicy{MaxAttempts: 3, Backoff: 100 * time.Second} }
+
+// Delay is the wait before the attempt after round failed ones.
+func (p RetryPolicy) Delay(round int) time.Duration {
+	d := p.Backoff
+	for i := 1; i < round && d < 24*time.Hour; i++ {
+		d *= 2
+	}
+	return d
+}
+
+// RetryLaterError asks for the delivery to be tried again after a while.
+type RetryLaterError struct {
+	After time.Duration
+	Err   error
+}
+
+func (e *RetryLaterError) Error() string { return fmt.Sprintf("retry in %s: %v", e.After, e.Err) }
+func (e *RetryLaterError) Unwrap() error { return e.Err }
+
+// ErrNotificationFailed is returned when a notification failed for good: its message belongs in the
+// poison queue, and an admin may resend it.
+var ErrNotificationFailed = errors.New("notification failed for good")

@@ -1,0 +1,125 @@
+package command
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/google/uuid"
+
+	"github.com/certibuy/orders/domain/es"
+	"github.com/certibuy/orders/domain/notification"
+	"github.com/certibuy/orders/domain/order"
+)
+
+// RequestNotifications is an order event that may call for telling the customer.
+type RequestNotifications struct {
+	OrderID        uuid.UUID
+	OrderEventID   uuid.UUID
+	OrderEventType string
+	Event          order.Event
+}
+
+// ShopInfo is what every message says about the shop.
+type ShopInfo struct {
+	Name          string
+	SupportEmail  string
+	PublicBaseURL string
+}
+
+// RequestNotificationsHandler opens the e-mail and SMS notifications of an order event and queues
+// them. It only writes to the database, quickly: the sending happens in the delivery workers.
+type RequestNotificationsHandler struct {
+	orders order.Repository
+	store  NotificationStore
+	shop   ShopInfo
+}
+
+// NewRequestNotificationsHandler wires the handler.
+func NewRequestNotificationsHandler(orders order.Repository, store NotificationStore, shop ShopInfo) RequestNotificationsHandler {
+	return RequestNotificationsHandler{orders: orders, store: store, shop: shop}
+}
+
+// Handle requests one notification per channel for the events of DESIGN.md §2, and nothing for the
+// others. A redelivered event finds its notifications there and requests nothing again.
+func (h RequestNotificationsHandler) Handle(ctx context.Context, cmd RequestNotifications) error {
+	typ, ok := notification.TypeFor(cmd.OrderEventType)
+	if !ok {
+		return nil
+	}
+	o, err := h.orders.Get(ctx, cmd.OrderID)
+	if err != nil {
+		return fmt.Errorf("request notifications for %s: %w", cmd.OrderEventID, err)
+	}
+	data := h.messageData(o, cmd.Event)
+	for _, ch := range notification.Channels() {
+		recipient := o.Customer().Email.String()
+		if ch == notification.SMS {
+			recipient = o.Customer().Phone.String()
+		}
+		req := notification.Requested{OrderID: o.ID(), OrderNumber: o.Number().String(), OrderEventID: cmd.OrderEventID,
+			OrderEventType: order.CurrentType(cmd.OrderEventType), Type: typ, Channel: ch, Recipient: recipient, Data: data}
+		n, err := notification.Request(req)
+		if err != nil {
+			return err
+		}
+		stream := notification.StreamID(cmd.OrderEventID, ch)
+		d, err := DeliveryOf(ctx, stream, req)
+		if err != nil {
+			return err
+		}
+		if _, err := h.store.Create(ctx, stream, n, d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// DeliveryOf is the queued message of a notification: its request, with where it belongs.
+func DeliveryOf(ctx context.Context, stream string, req notification.Requested) (Delivery, error) {
+	payload, err := json.Marshal(req)
+	if err != nil {
+		return Delivery{}, fmt.Errorf("encode %s: %w", stream, err)
+	}
+	return Delivery{Topic: TopicFor(req.Channel), OrderID: req.OrderID, Payload: payload, Metadata: map[string]string{
+		es.MsgType:          notification.TypeRequested,
+		es.MsgStream:        stream,
+		es.MsgCorrelationID: es.CausationFrom(ctx).CorrelationID,
+	}}, nil
+}
+
+// messageData gathers what the templates may say: the order as it stands, and the details of the
+// event being told about.
+func (h RequestNotificationsHandler) messageData(o *order.Order, e order.Event) notification.MessageData {
+	d := notification.MessageData{
+		ShopName:          h.shop.Name,
+		SupportEmail:      h.shop.SupportEmail,
+		CustomerName:      o.Customer().Name,
+		OrderNumber:       o.Number().String(),
+		OrderURL:          h.shop.PublicBaseURL + "/orders/" + o.ID().String(),
+		ReviewURL:         h.shop.PublicBaseURL + "/orders/" + o.ID().String() + "/review",
+		Total:             o.Total().String(),
+		TotalDigits:       o.Total().Digits(),
+		RefundExpectation: "5-7 working days",
+	}
+	for _, l := range o.Lines() {
+		lt, _ := l.Total() // checked when the order was placed
+		d.Items = append(d.Items, notification.MessageItem{Name: l.Name, Quantity: l.Quantity, UnitPrice: l.UnitPrice.String(), LineTotal: lt.String()})
+	}
+	if p := o.Payment(); p.PaymentID != "" {
+		d.PaymentID, d.PaymentMethod = p.PaymentID, p.Method
+	}
+	if s := o.Shipment(); s.TrackingID != "" {
+		d.Carrier, d.TrackingID = s.Carrier, s.TrackingID
+	}
+	switch ev := e.(type) {
+	case order.PaymentSucceeded:
+		d.PaymentID, d.PaymentMethod = ev.PaymentID, ev.Method
+	case order.OrderShipped:
+		d.Carrier, d.TrackingID = ev.Carrier, ev.TrackingID
+	case order.RefundProcessed:
+		m, _ := order.NewMoney(ev.AmountPaise)
+		d.RefundAmount, d.RefundDigits = m.String(), m.Digits()
+	}
+	return d
+}

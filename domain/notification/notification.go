@@ -1,0 +1,301 @@
+package notification
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+)
+
+// Status is where a notification stands.
+type Status string
+
+// The statuses.
+const (
+	StatusPending Status = "pending" // requested, or waiting for its next attempt
+	StatusSending Status = "sending" // an attempt started and has not reported back
+	StatusSent    Status = "sent"
+	StatusFailed  Status = "failed"
+)
+
+// Stored event types.
+const (
+	TypeRequested         = "notification.requested.v1"
+	TypeDeliveryStarted   = "notification.delivery_started.v1"
+	TypeDeliveryAttempted = "notification.delivery_attempted.v1"
+	TypeSent              = "notification.sent.v1"
+	TypeFailed            = "notification.failed.v1"
+	TypeResent            = "notification.resent.v1"
+)
+
+// Attempt outcomes.
+const (
+	OutcomeSent      = "sent"
+	OutcomeFailed    = "failed"
+	OutcomeAmbiguous = "ambiguous" // the provider may have sent it: retry the same provider, never another
+)
+
+// Event is a fact on a notification's stream.
+type Event interface{ EventType() string }
+
+// Requested opens a notification: one per order event and channel.
+type Requested struct {
+	OrderID        uuid.UUID   `json:"order_id"`
+	OrderNumber    string      `json:"order_number"`
+	OrderEventID   uuid.UUID   `json:"order_event_id"`
+	OrderEventType string      `json:"order_event_type"`
+	Type           Type        `json:"notification_type"`
+	Channel        Channel     `json:"channel"`
+	Recipient      string      `json:"recipient"`
+	Data           MessageData `json:"data"`
+}
+
+// DeliveryStarted is written before a provider is called: a crash after it leaves the notification
+// "sending", and the next delivery counts it as an attempt that may or may not have gone out.
+type DeliveryStarted struct {
+	Attempt  int    `json:"attempt"`
+	Provider string `json:"provider"`
+}
+
+// DeliveryAttempted records what a provider answered.
+type DeliveryAttempted struct {
+	Attempt    int    `json:"attempt"`
+	Provider   string `json:"provider"`
+	Outcome    string `json:"outcome"`
+	Response   string `json:"response,omitempty"`
+	Error      string `json:"error,omitempty"`
+	DurationMS int64  `json:"duration_ms"`
+}
+
+// Sent records the message accepted by a provider.
+type Sent struct {
+	Provider          string `json:"provider"`
+	ProviderMessageID string `json:"provider_message_id,omitempty"`
+	MessageID         string `json:"message_id,omitempty"`
+	Attempts          int    `json:"attempts"`
+}
+
+// Failed records that the retry budget ran out, or that the failure cannot be retried.
+type Failed struct {
+	LastError string `json:"last_error"`
+	Attempts  int    `json:"attempts"`
+}
+
+// Resent records an admin asking a failed notification to be sent again.
+type Resent struct {
+	By string `json:"by"`
+}
+
+func (Requested) EventType() string         { return TypeRequested }
+func (DeliveryStarted) EventType() string   { return TypeDeliveryStarted }
+func (DeliveryAttempted) EventType() string { return TypeDeliveryAttempted }
+func (Sent) EventType() string              { return TypeSent }
+func (Failed) EventType() string            { return TypeFailed }
+func (Resent) EventType() string            { return TypeResent }
+
+// Errors of the rules.
+var (
+	ErrAlreadySent   = errors.New("the notification was already sent")
+	ErrAlreadyFailed = errors.New("the notification has failed; an admin can resend it")
+	ErrNotFailed     = errors.New("only a failed notification can be resent")
+	ErrNoAttempt     = errors.New("no delivery attempt is in progress")
+)
+
+// StreamID is the stream of the notification of an order event on a channel. Because the name
+// follows from the event, a redelivered order event finds the stream there and requests nothing twice.
+func StreamID(orderEventID uuid.UUID, ch Channel) string {
+	return fmt.Sprintf("notification-%s-%s", orderEventID, ch)
+}
+
+// Notification is the aggregate.
+type Notification struct {
+	req      Requested
+	status   Status
+	attempts int // attempts started in all
+	round    int // attempts started since the last resend
+	provider string
+	sent     Sent
+	lastErr  string
+
+	version int
+	changes []Event
+}
+
+// Request opens a notification.
+func Request(r Requested) (*Notification, error) {
+	switch {
+	case r.OrderEventID == uuid.Nil:
+		return nil, errors.New("request notification: no order event")
+	case r.Recipient == "":
+		return nil, fmt.Errorf("request %s notification: no recipient", r.Channel)
+	}
+	if _, err := ParseChannel(string(r.Channel)); err != nil {
+		return nil, err
+	}
+	if _, err := ParseType(string(r.Type)); err != nil {
+		return nil, err
+	}
+	n := &Notification{}
+	n.record(r)
+	return n, nil
+}
+
+// FromHistory rebuilds a notification from its events. It checks no rules: they were checked when
+// the events were recorded.
+func FromHistory(events []Event) (*Notification, error) {
+	if len(events) == 0 {
+		return nil, errors.New("rebuild notification: no events")
+	}
+	if _, ok := events[0].(Requested); !ok {
+		return nil, fmt.Errorf("rebuild notification: stream starts with %s", events[0].EventType())
+	}
+	n := &Notification{}
+	for _, e := range events {
+		n.apply(e)
+	}
+	return n, nil
+}
+
+// StartAttempt records that a provider is about to be called. A notification still "sending" from an
+// attempt that never reported (the process stopped) may start another one.
+func (n *Notification) StartAttempt(provider string) error {
+	switch n.status {
+	case StatusSent:
+		return ErrAlreadySent
+	case StatusFailed:
+		return ErrAlreadyFailed
+	}
+	n.record(DeliveryStarted{Attempt: n.attempts + 1, Provider: provider})
+	return nil
+}
+
+// Succeed records the provider's acceptance: the notification is sent, once.
+func (n *Notification) Succeed(a DeliveryAttempted, providerMessageID, messageID string) error {
+	if n.status != StatusSending {
+		return ErrNoAttempt
+	}
+	a.Attempt, a.Outcome = n.attempts, OutcomeSent
+	n.record(a)
+	n.record(Sent{Provider: a.Provider, ProviderMessageID: providerMessageID, MessageID: messageID, Attempts: n.attempts})
+	return nil
+}
+
+// Fail records a failed attempt. The notification fails for good when the failure is permanent or
+// the attempts since the last resend reach maxAttempts; otherwise it waits for its next attempt.
+// It reports whether the notification failed for good.
+func (n *Notification) Fail(a DeliveryAttempted, permanent bool, maxAttempts int) (bool, error) {
+	if n.status != StatusSending {
+		return false, ErrNoAttempt
+	}
+	a.Attempt = n.attempts
+	if a.Outcome == "" {
+		a.Outcome = OutcomeFailed
+	}
+	n.record(a)
+	if permanent || n.round >= maxAttempts {
+		n.record(Failed{LastError: a.Error, Attempts: n.attempts})
+		return true, nil
+	}
+	return false, nil
+}
+
+// Resend lets an admin retry a failed notification with a fresh budget.
+func (n *Notification) Resend(by string) error {
+	if n.status != StatusFailed {
+		return ErrNotFailed
+	}
+	n.record(Resent{By: by})
+	return nil
+}
+
+func (n *Notification) record(e Event) {
+	n.apply(e)
+	n.changes = append(n.changes, e)
+}
+
+func (n *Notification) apply(e Event) {
+	n.version++
+	switch e := e.(type) {
+	case Requested:
+		n.req, n.status = e, StatusPending
+	case DeliveryStarted:
+		n.attempts++
+		n.round++
+		n.provider, n.status = e.Provider, StatusSending
+	case DeliveryAttempted:
+		n.provider = e.Provider
+		if e.Outcome != OutcomeSent {
+			n.lastErr, n.status = e.Error, StatusPending
+		}
+	case Sent:
+		n.sent, n.status = e, StatusSent
+	case Failed:
+		n.lastErr, n.status = e.LastError, StatusFailed
+	case Resent:
+		n.round, n.status = 0, StatusPending
+	}
+}
+
+// Request returns what was asked.
+func (n *Notification) Request() Requested { return n.req }
+
+// Status returns where the notification stands.
+func (n *Notification) Status() Status { return n.status }
+
+// Attempts counts the attempts started.
+func (n *Notification) Attempts() int { return n.attempts }
+
+// Round counts the attempts started since the last resend.
+func (n *Notification) Round() int { return n.round }
+
+// Provider is the provider of the last attempt.
+func (n *Notification) Provider() string { return n.provider }
+
+// SentAs returns what the provider said when it accepted the message.
+func (n *Notification) SentAs() Sent { return n.sent }
+
+// LastError is the error of the last failed attempt.
+func (n *Notification) LastError() string { return n.lastErr }
+
+// Version is the number of events, recorded ones included.
+func (n *Notification) Version() int { return n.version }
+
+// StoredVersion is the version before the recorded changes.
+func (n *Notification) StoredVersion() int { return n.version - len(n.changes) }
+
+// Changes returns the events recorded since loading.
+func (n *Notification) Changes() []Event { return append([]Event(nil), n.changes...) }
+
+// ClearChanges forgets recorded events once stored.
+func (n *Notification) ClearChanges() { n.changes = nil }
+
+// DecodeEvent turns a stored payload back into its event.
+func DecodeEvent(eventType string, data []byte) (Event, error) {
+	switch eventType {
+	case TypeRequested:
+		return decode[Requested](eventType, data)
+	case TypeDeliveryStarted:
+		return decode[DeliveryStarted](eventType, data)
+	case TypeDeliveryAttempted:
+		return decode[DeliveryAttempted](eventType, data)
+	case TypeSent:
+		return decode[Sent](eventType, data)
+	case TypeFailed:
+		return decode[Failed](eventType, data)
+	case TypeResent:
+		return decode[Resent](eventType, data)
+	}
+	return nil, fmt.Errorf("decode notification event: unknown type %q", eventType)
+}
+
+func decode[T Event](eventType string, data []byte) (Event, error) {
+	var e T
+	if err := json.Unmarshal(data, &e); err != nil {
+		return nil, fmt.Errorf("decode %s: %w", eventType, err)
+	}
+	return e, nil
+}
+
+// ErrNotFound is returned for an unknown notification.
+var ErrNotFound = errors.New("notification not found")
