@@ -54,12 +54,19 @@ func newRenderer(fsys fs.FS) (*Renderer, error) {
 	}
 	sample := SampleData()
 	for _, t := range notification.Types() {
-		h, err := htmltemplate.Must(htmlLayout.Clone()).ParseFS(fsys, "emails/"+string(t)+".html")
+		// Each type gets its own copy of the layout, since every type defines "title" and "content".
+		h, err := htmlLayout.Clone()
+		if err == nil {
+			h, err = h.ParseFS(fsys, "emails/"+string(t)+".html")
+		}
 		if err != nil {
 			return nil, fmt.Errorf("parse %s e-mail HTML: %w", t, err)
 		}
 		r.html[t] = h
-		x, err := texttemplate.Must(textLayout.Clone()).ParseFS(fsys, "emails/"+string(t)+".txt")
+		x, err := textLayout.Clone()
+		if err == nil {
+			x, err = x.ParseFS(fsys, "emails/"+string(t)+".txt")
+		}
 		if err != nil {
 			return nil, fmt.Errorf("parse %s e-mail text: %w", t, err)
 		}
