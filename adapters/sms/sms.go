@@ -1,0 +1,278 @@
+// Package sms sends the notification SMS through MSG91 (primary) and Fast2SMS (fallback), or writes
+// them to the log when no provider is configured. The errors say whether the SMS certainly did not
+// go (RejectedError, UnreachableError, ConfigError: safe to try another provider) or may have gone
+// (AmbiguousError: retry the same provider later, never switch).
+package sms
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/certibuy/orders/adapters/templates"
+	"github.com/certibuy/orders/domain/notification"
+	"github.com/certibuy/orders/domain/order"
+)
+
+// Message is one SMS to one customer.
+type Message struct {
+	To   order.Phone
+	Type notification.Type
+	// Text is the rendered GSM-7 text, as providers that take free text (Fast2SMS route q) send it.
+	Text string
+	// Vars are the template variables for providers that fill in their own registered template
+	// (MSG91 Flow, Fast2SMS route dlt); see VarsFor.
+	Vars map[string]string
+}
+
+// Result is what a provider said, for the notification log.
+type Result struct {
+	// Provider is "msg91", "fast2sms" or "log".
+	Provider string
+	// RequestID is the provider's id for the SMS; delivery reports refer to it.
+	RequestID string
+	// Response is the raw response body, kept also on failure.
+	Response string
+	// Ambiguous is set when the provider may have sent the SMS but did not say so (a timeout).
+	Ambiguous bool
+	// Error says why this attempt failed; empty on success.
+	Error string
+	// Attempts lists every provider tried, in order, when the SMS went through a Fallback; each
+	// response belongs in the notification log.
+	Attempts []Result
+}
+
+// AllAttempts returns Attempts, or the result itself when it came straight from one provider.
+func (r Result) AllAttempts() []Result {
+	if len(r.Attempts) > 0 {
+		return r.Attempts
+	}
+	return []Result{r}
+}
+
+// Sender sends one SMS.
+type Sender interface {
+	Send(ctx context.Context, m Message) (Result, error)
+	// Name is the provider's name as Result.Provider gives it.
+	Name() string
+}
+
+// ErrInvalidMessage is wrapped by the error for a message no provider can send: no phone number, no
+// text. It is not worth retrying nor switching providers.
+var ErrInvalidMessage = errors.New("invalid SMS message")
+
+// RejectedError is a definite refusal: the provider answered, with a non-2xx status or a body that
+// says failure. The SMS did not go, so another provider may be tried.
+type RejectedError struct {
+	Provider   string
+	StatusCode int
+	// Code is the provider's error code: MSG91's "code", Fast2SMS's "status_code".
+	Code    string
+	Message string
+	// Body is the raw response body.
+	Body string
+}
+
+func (e *RejectedError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s rejected the SMS: HTTP %d", e.Provider, e.StatusCode)
+	if e.Code != "" {
+		fmt.Fprintf(&b, ", code %s", e.Code)
+	}
+	if e.Message != "" {
+		b.WriteString(": " + e.Message)
+	}
+	return maskNumbers(b.String())
+}
+
+// Permanent reports whether retrying is pointless until someone fixes the account or configuration
+// (alert instead): for Fast2SMS the codes 412, 413, 414, 416, 500 and 996–999; for MSG91 a 4xx
+// status other than 408 and 429 (bad key, bad template, bad request).
+func (e *RejectedError) Permanent() bool {
+	switch e.Provider {
+	case ProviderFast2SMS:
+		switch e.Code {
+		case "412", "413", "414", "416", "500", "996", "997", "998", "999":
+			return true
+		}
+		return false
+	case ProviderMSG91:
+		return e.StatusCode >= 400 && e.StatusCode < 500 && e.StatusCode != 408 && e.StatusCode != 429
+	}
+	return false
+}
+
+// SpamDetected reports Fast2SMS's 995: a repeat to the same number looked like spam, and a resend
+// soon may be refused again.
+func (e *RejectedError) SpamDetected() bool {
+	return e.Provider == ProviderFast2SMS && e.Code == "995"
+}
+
+// AmbiguousError says the request reached the provider but no clear answer came back (a timeout,
+// a reset connection, an unreadable 2xx body): the SMS may have been sent. Retry the same provider
+// later; sending through another one risks a second SMS.
+type AmbiguousError struct {
+	Provider string
+	Err      error
+}
+
+func (e *AmbiguousError) Error() string {
+	return fmt.Sprintf("%s: no clear answer after the request was sent, the SMS may have gone: %v", e.Provider, e.Err)
+}
+func (e *AmbiguousError) Unwrap() error { return e.Err }
+
+// UnreachableError says the request never fully reached the provider (DNS failure, connection
+// refused, TLS failure): the SMS certainly did not go, so another provider may be tried.
+type UnreachableError struct {
+	Provider string
+	Err      error
+}
+
+func (e *UnreachableError) Error() string {
+	return fmt.Sprintf("%s unreachable, the SMS was not sent: %v", e.Provider, e.Err)
+}
+func (e *UnreachableError) Unwrap() error { return e.Err }
+
+// ConfigError says this provider is not set up to send this message (no template id for the type):
+// nothing was sent. Another provider may be tried; someone should fix the settings.
+type ConfigError struct {
+	Provider string
+	Err      error
+}
+
+func (e *ConfigError) Error() string {
+	return fmt.Sprintf("%s is not configured: %v", e.Provider, e.Err)
+}
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+// NotSent reports whether err proves the SMS did not go out, so that a Fallback may try the other
+// provider: a rejection, an unreachable provider or a missing template. It is false for an
+// AmbiguousError, an invalid message and a cancelled context.
+func NotSent(err error) bool {
+	var r *RejectedError
+	var u *UnreachableError
+	var c *ConfigError
+	return errors.As(err, &r) || errors.As(err, &u) || errors.As(err, &c)
+}
+
+// IsAmbiguous reports whether err says the SMS may have been sent.
+func IsAmbiguous(err error) bool {
+	var a *AmbiguousError
+	return errors.As(err, &a)
+}
+
+// IsPermanent reports whether retrying the same message is pointless: an invalid message, a missing
+// template, or a rejection for an account or configuration problem.
+func IsPermanent(err error) bool {
+	if errors.Is(err, ErrInvalidMessage) {
+		return true
+	}
+	var c *ConfigError
+	if errors.As(err, &c) {
+		return true
+	}
+	var f *FallbackError
+	if errors.As(err, &f) {
+		return IsPermanent(f.Primary) && IsPermanent(f.Secondary)
+	}
+	var r *RejectedError
+	return errors.As(err, &r) && r.Permanent()
+}
+
+// The provider names, as Result.Provider and Sender.Name give them.
+const (
+	ProviderMSG91    = "msg91"
+	ProviderFast2SMS = "fast2sms"
+	ProviderLog      = "log"
+)
+
+// The template variable names VarsFor produces. An MSG91 Flow template spells them ##name##,
+// ##order## and so on; a Fast2SMS DLT template takes them in VarNames order as {#var#}.
+const (
+	VarName     = "name"     // the given name, as the SMS greets (templates.SMSName)
+	VarOrder    = "order"    // order number, CB-7K3M9Q2X
+	VarAmount   = "amount"   // rupees without the sign, 1,29,900.00 (the template writes "Rs")
+	VarPayment  = "payment"  // payment id, pay_…
+	VarCarrier  = "carrier"  // courier name
+	VarTracking = "tracking" // tracking id
+	VarLink     = "link"     // review link
+	VarDays     = "days"     // when a refund arrives, "5-7 working days"
+)
+
+// VarNames lists the variables of type t's SMS template in the order the text uses them.
+//
+//	payment_successful  name order amount payment
+//	order_confirmed     name order amount
+//	order_shipped       name order carrier tracking
+//	out_for_delivery    name order
+//	order_delivered     name order link
+//	refund_processed    name order amount days
+func VarNames(t notification.Type) []string {
+	switch t {
+	case notification.PaymentSuccessful:
+		return []string{VarName, VarOrder, VarAmount, VarPayment}
+	case notification.OrderConfirmed:
+		return []string{VarName, VarOrder, VarAmount}
+	case notification.OrderShipped:
+		return []string{VarName, VarOrder, VarCarrier, VarTracking}
+	case notification.OutForDelivery:
+		return []string{VarName, VarOrder}
+	case notification.OrderDelivered:
+		return []string{VarName, VarOrder, VarLink}
+	case notification.RefundProcessed:
+		return []string{VarName, VarOrder, VarAmount, VarDays}
+	}
+	return nil
+}
+
+// VarsFor returns the template variables of type t's SMS (see VarNames), GSM-7 only, like the
+// rendered text. It returns nil for an unknown type.
+func VarsFor(t notification.Type, d notification.MessageData) map[string]string {
+	names := VarNames(t)
+	if names == nil {
+		return nil
+	}
+	all := map[string]string{
+		VarName:     templates.SMSName(d.CustomerName),
+		VarOrder:    d.OrderNumber,
+		VarAmount:   d.TotalDigits,
+		VarPayment:  d.PaymentID,
+		VarCarrier:  d.Carrier,
+		VarTracking: d.TrackingID,
+		VarLink:     d.ReviewURL,
+		VarDays:     d.RefundExpectation,
+	}
+	if t == notification.RefundProcessed {
+		all[VarAmount] = d.RefundDigits
+	}
+	if all[VarDays] == "" {
+		all[VarDays] = "a few working days"
+	}
+	vars := make(map[string]string, len(names))
+	for _, n := range names {
+		vars[n] = templates.ToGSM7(strings.TrimSpace(all[n]))
+	}
+	return vars
+}
+
+// longNumber finds digit runs long enough to be a phone number.
+var longNumber = regexp.MustCompile(`\+?\d{10,}`)
+
+// maskNumbers hides all but the last four digits of anything that looks like a phone number, for
+// error texts that quote a provider (which may echo the number back).
+func maskNumbers(s string) string {
+	return longNumber.ReplaceAllStringFunc(s, order.MaskPhone)
+}
+
+// validate checks what every provider needs.
+func validate(m Message) error {
+	if m.To.IsZero() {
+		return fmt.Errorf("%w: no phone number", ErrInvalidMessage)
+	}
+	if _, err := notification.ParseType(string(m.Type)); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalidMessage, err)
+	}
+	return nil
+}

@@ -1,0 +1,205 @@
+// Package templates renders the e-mail and SMS messages of the embedded templates (the top-level
+// templates package) from notification.MessageData.
+package templates
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	htmltemplate "html/template"
+	"io/fs"
+	"strings"
+	texttemplate "text/template"
+
+	"github.com/certibuy/orders/domain/notification"
+	"github.com/certibuy/orders/templates"
+)
+
+// Email is a rendered e-mail: the subject line, the plain-text part and the HTML part.
+type Email struct {
+	Subject string
+	Text    string
+	HTML    string
+}
+
+// Renderer renders every notification type for both channels. It is built once by New and is safe
+// for concurrent use.
+type Renderer struct {
+	html map[notification.Type]*htmltemplate.Template
+	text map[notification.Type]*texttemplate.Template
+	sms  map[notification.Type]*texttemplate.Template
+}
+
+// New parses every template of every notification type from the embedded files and renders each one
+// once with sample data, so a missing file, a syntax error or a misspelt field stops the service at
+// start-up rather than failing a customer's message later.
+func New() (*Renderer, error) {
+	return newRenderer(templates.FS)
+}
+
+// newRenderer is New over any file system, so tests can prove that broken templates are refused.
+func newRenderer(fsys fs.FS) (*Renderer, error) {
+	r := &Renderer{
+		html: make(map[notification.Type]*htmltemplate.Template),
+		text: make(map[notification.Type]*texttemplate.Template),
+		sms:  make(map[notification.Type]*texttemplate.Template),
+	}
+	htmlLayout, err := htmltemplate.New("layout.html").Funcs(htmlFuncs()).ParseFS(fsys, "emails/layout.html")
+	if err != nil {
+		return nil, fmt.Errorf("parse e-mail layout: %w", err)
+	}
+	textLayout, err := texttemplate.New("layout.txt").Funcs(textFuncs()).ParseFS(fsys, "emails/layout.txt")
+	if err != nil {
+		return nil, fmt.Errorf("parse plain-text e-mail layout: %w", err)
+	}
+	sample := SampleData()
+	for _, t := range notification.Types() {
+		// Each type gets its own copy of the layout, since every type defines "title" and "content".
+		h, err := htmlLayout.Clone()
+		if err == nil {
+			h, err = h.ParseFS(fsys, "emails/"+string(t)+".html")
+		}
+		if err != nil {
+			return nil, fmt.Errorf("parse %s e-mail HTML: %w", t, err)
+		}
+		r.html[t] = h
+		x, err := textLayout.Clone()
+		if err == nil {
+			x, err = x.ParseFS(fsys, "emails/"+string(t)+".txt")
+		}
+		if err != nil {
+			return nil, fmt.Errorf("parse %s e-mail text: %w", t, err)
+		}
+		if x.Lookup("subject") == nil {
+			return nil, fmt.Errorf("parse %s e-mail text: it does not define a \"subject\" template", t)
+		}
+		r.text[t] = x
+		s, err := texttemplate.New(string(t)+".txt").Funcs(textFuncs()).ParseFS(fsys, "sms/"+string(t)+".txt")
+		if err != nil {
+			return nil, fmt.Errorf("parse %s SMS: %w", t, err)
+		}
+		r.sms[t] = s
+
+		// Field names are only checked when a template runs: run each one now.
+		if _, err := r.Email(t, sample); err != nil {
+			return nil, fmt.Errorf("check %s e-mail: %w", t, err)
+		}
+		if _, err := r.SMS(t, sample); err != nil {
+			return nil, fmt.Errorf("check %s SMS: %w", t, err)
+		}
+	}
+	return r, nil
+}
+
+// ErrUnknownType is returned for a notification type that has no templates.
+var ErrUnknownType = errors.New("no templates for notification type")
+
+// Email renders the e-mail for t: subject, plain text and HTML (HTML-escaped by html/template).
+func (r *Renderer) Email(t notification.Type, d notification.MessageData) (Email, error) {
+	h, ok := r.html[t]
+	if !ok {
+		return Email{}, fmt.Errorf("render e-mail: %w %q", ErrUnknownType, t)
+	}
+	x := r.text[t]
+	var subject, text, html bytes.Buffer
+	if err := x.ExecuteTemplate(&subject, "subject", d); err != nil {
+		return Email{}, fmt.Errorf("render %s e-mail subject for order %s: %w", t, d.OrderNumber, err)
+	}
+	if err := x.ExecuteTemplate(&text, string(t)+".txt", d); err != nil {
+		return Email{}, fmt.Errorf("render %s e-mail text for order %s: %w", t, d.OrderNumber, err)
+	}
+	if err := h.ExecuteTemplate(&html, string(t)+".html", d); err != nil {
+		return Email{}, fmt.Errorf("render %s e-mail HTML for order %s: %w", t, d.OrderNumber, err)
+	}
+	return Email{
+		// One line: a newline from the data must not end the header early.
+		Subject: strings.Join(strings.Fields(subject.String()), " "),
+		Text:    tidyText(text.String()),
+		HTML:    strings.TrimSpace(html.String()) + "\n",
+	}, nil
+}
+
+// SMS renders the SMS for t as one line of GSM-7 text. Whitespace runs become one space, and any
+// character GSM-7 lacks is replaced (see ToGSM7), so that a stray ₹ in the data cannot make the
+// message UCS-2 and split it into three parts.
+func (r *Renderer) SMS(t notification.Type, d notification.MessageData) (string, error) {
+	s, ok := r.sms[t]
+	if !ok {
+		return "", fmt.Errorf("render SMS: %w %q", ErrUnknownType, t)
+	}
+	var b bytes.Buffer
+	if err := s.Execute(&b, d); err != nil {
+		return "", fmt.Errorf("render %s SMS for order %s: %w", t, d.OrderNumber, err)
+	}
+	return ToGSM7(strings.Join(strings.Fields(b.String()), " ")), nil
+}
+
+// tidyText trims trailing spaces from each line, squeezes runs of blank lines into one and ends the
+// text with one newline, so the templates can be laid out for reading.
+func tidyText(s string) string {
+	lines := strings.Split(strings.ReplaceAll(s, "\r\n", "\n"), "\n")
+	out := make([]string, 0, len(lines))
+	blank := true // drops leading blank lines
+	for _, l := range lines {
+		l = strings.TrimRight(l, " \t")
+		if l == "" {
+			if blank {
+				continue
+			}
+			blank = true
+		} else {
+			blank = false
+		}
+		out = append(out, l)
+	}
+	return strings.TrimRight(strings.Join(out, "\n"), "\n") + "\n"
+}
+
+// dict builds a map from key/value pairs, so a shared block ("button", "highlight") can take
+// arguments: {{template "button" dict "URL" .OrderURL "Label" "View your order"}}.
+func dict(kv ...any) (map[string]any, error) {
+	if len(kv)%2 != 0 {
+		return nil, fmt.Errorf("dict: odd number of arguments %d", len(kv))
+	}
+	m := make(map[string]any, len(kv)/2)
+	for i := 0; i < len(kv); i += 2 {
+		k, ok := kv[i].(string)
+		if !ok {
+			return nil, fmt.Errorf("dict: key %v is not a string", kv[i])
+		}
+		m[k] = kv[i+1]
+	}
+	return m, nil
+}
+
+func htmlFuncs() htmltemplate.FuncMap {
+	return htmltemplate.FuncMap{"dict": dict}
+}
+
+func textFuncs() texttemplate.FuncMap {
+	return texttemplate.FuncMap{"dict": dict, "smsname": SMSName}
+}
+
+// SampleData is a fully filled MessageData, used to check the templates at start-up and by the
+// notify-test command to show what customers receive.
+func SampleData() notification.MessageData {
+	return notification.MessageData{
+		ShopName:      "CertiBuy",
+		SupportEmail:  "support@certibuy.local",
+		CustomerName:  "Asha Rao",
+		OrderNumber:   "CB-7K3M9Q2X",
+		OrderURL:      "http://localhost:8080/orders/CB-7K3M9Q2X",
+		Items:         []notification.MessageItem{{Name: "Boat Rockerz 450 Headphones", Quantity: 2, UnitPrice: "₹1,499.00", LineTotal: "₹2,998.00"}, {Name: "Classmate Notebook (pack of 6)", Quantity: 1, UnitPrice: "₹312.00", LineTotal: "₹312.00"}},
+		Total:         "₹3,310.00",
+		TotalDigits:   "3,310.00",
+		PaymentID:     "pay_29QQoUBi66xm2f",
+		PaymentMethod: "UPI",
+		Carrier:       "Delhivery",
+		TrackingID:    "1490511234567",
+		ReviewURL:     "http://localhost:8080/orders/CB-7K3M9Q2X/review",
+		RefundAmount:  "₹3,310.00",
+		RefundDigits:  "3,310.00",
+
+		RefundExpectation: "5-7 working days",
+	}
+}

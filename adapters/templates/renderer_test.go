@@ -1,0 +1,351 @@
+package templates
+
+import (
+	"io/fs"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"github.com/certibuy/orders/domain/notification"
+	"github.com/certibuy/orders/templates"
+)
+
+func mustRenderer(t *testing.T) *Renderer {
+	t.Helper()
+	r, err := New()
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return r
+}
+
+// bigOrder is an order whose amounts need the lakh/crore grouping.
+func bigOrder() notification.MessageData {
+	d := SampleData()
+	d.CustomerName = "Asha Rao"
+	d.OrderNumber = "CB-4HQ7WZ2M"
+	d.Items = []notification.MessageItem{
+		{Name: "Apple iPhone 16 Pro (256 GB)", Quantity: 1, UnitPrice: "₹1,29,900.00", LineTotal: "₹1,29,900.00"},
+		{Name: "Spigen Rugged Armor Case", Quantity: 2, UnitPrice: "₹1,099.00", LineTotal: "₹2,198.00"},
+	}
+	d.Total = "₹1,32,098.00"
+	d.TotalDigits = "1,32,098.00"
+	d.PaymentID = "pay_NkT3x8QvZr21Lm"
+	d.PaymentMethod = "Card"
+	d.Carrier = "Blue Dart"
+	d.TrackingID = "BD77120938IN"
+	d.ReviewURL = "https://www.certibuy.in/orders/CB-4HQ7WZ2M/review"
+	d.RefundAmount = "₹1,32,098.00"
+	d.RefundDigits = "1,32,098.00"
+	d.RefundExpectation = "5-7 working days"
+	return d
+}
+
+// want lists what a customer must find in each message of a type.
+type want struct {
+	subject []string // in the subject line
+	text    []string // in the plain-text part (and, HTML-escaped, in the HTML part)
+	sms     []string // in the SMS
+}
+
+func wants(d notification.MessageData) map[notification.Type]want {
+	lines := []string{"Apple iPhone 16 Pro (256 GB)", "₹1,29,900.00", "Spigen Rugged Armor Case", "₹2,198.00", d.Total}
+	return map[notification.Type]want{
+		notification.PaymentSuccessful: {
+			subject: []string{d.OrderNumber, d.Total},
+			text:    append([]string{d.PaymentID, "Card"}, lines...),
+			sms:     []string{"Rs " + d.TotalDigits, d.PaymentID},
+		},
+		notification.OrderConfirmed: {
+			subject: []string{d.OrderNumber, "confirmed"},
+			text:    append([]string{"confirmed"}, lines...),
+			sms:     []string{"Rs " + d.TotalDigits, "confirmed"},
+		},
+		notification.OrderShipped: {
+			subject: []string{d.OrderNumber, d.TrackingID},
+			text:    append([]string{d.TrackingID, d.Carrier}, lines...),
+			sms:     []string{d.TrackingID, d.Carrier},
+		},
+		notification.OutForDelivery: {
+			subject: []string{d.OrderNumber, "out for delivery"},
+			text:    append([]string{"out for delivery", "today"}, lines...),
+			sms:     []string{"out for delivery", "today"},
+		},
+		notification.OrderDelivered: {
+			subject: []string{d.OrderNumber, "delivered"},
+			text:    append([]string{"delivered", d.ReviewURL}, lines...),
+			sms:     []string{"delivered", d.ReviewURL},
+		},
+		notification.RefundProcessed: {
+			subject: []string{d.OrderNumber, d.RefundAmount},
+			text:    append([]string{d.RefundAmount, "within " + d.RefundExpectation}, lines...),
+			sms:     []string{"Rs " + d.RefundDigits, d.RefundExpectation},
+		},
+	}
+}
+
+func TestEveryTypeRendersBothChannels(t *testing.T) {
+	r := mustRenderer(t)
+	d := bigOrder()
+	all := wants(d)
+	if len(all) != len(notification.Types()) {
+		t.Fatalf("test covers %d types, there are %d", len(all), len(notification.Types()))
+	}
+	for _, typ := range notification.Types() {
+		t.Run(string(typ), func(t *testing.T) {
+			w := all[typ]
+			e, err := r.Email(typ, d)
+			if err != nil {
+				t.Fatalf("Email: %v", err)
+			}
+			for _, s := range w.subject {
+				if !strings.Contains(e.Subject, s) {
+					t.Errorf("subject %q lacks %q", e.Subject, s)
+				}
+			}
+			for _, s := range append(w.text, d.OrderNumber, d.OrderURL, d.SupportEmail, "Hi Asha Rao,") {
+				if !strings.Contains(e.Text, s) {
+					t.Errorf("text part lacks %q:\n%s", s, e.Text)
+				}
+				if !strings.Contains(e.HTML, htmlEscape(s)) {
+					t.Errorf("HTML part lacks %q", htmlEscape(s))
+				}
+			}
+			if strings.Contains(e.Text, "<") {
+				t.Errorf("text part has markup:\n%s", e.Text)
+			}
+			if strings.Contains(e.Text, "\n\n\n") {
+				t.Errorf("text part has runs of blank lines:\n%s", e.Text)
+			}
+			for _, s := range []string{"<!DOCTYPE html>", "linear-gradient(135deg", "#0d9488", "#06b6d4", `role="presentation"`, "display:none", `href="` + d.OrderURL + `"`} {
+				if !strings.Contains(e.HTML, s) {
+					t.Errorf("HTML lacks %q (layout, teal/cyan gradient, preheader, order link)", s)
+				}
+			}
+			if strings.Count(e.HTML, "<html") != 1 || !strings.HasSuffix(e.HTML, "</html>\n") {
+				t.Errorf("HTML is not one document")
+			}
+
+			sms, err := r.SMS(typ, d)
+			if err != nil {
+				t.Fatalf("SMS: %v", err)
+			}
+			for _, s := range append(w.sms, "CertiBuy", d.OrderNumber, "Hi Asha,") {
+				if !strings.Contains(sms, s) {
+					t.Errorf("SMS %q lacks %q", sms, s)
+				}
+			}
+			if enc, parts := SMSParts(sms); enc != EncodingGSM7 || parts != 1 {
+				t.Errorf("SMS %q is %s in %d parts, want GSM-7 in 1", sms, enc, parts)
+			}
+		})
+	}
+}
+
+// htmlEscape is what html/template makes of plain text in element content.
+func htmlEscape(s string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&#34;", "'", "&#39;").Replace(s)
+}
+
+func TestPreheaderAndTitleSayWhatTheMailIsAbout(t *testing.T) {
+	r := mustRenderer(t)
+	d := bigOrder()
+	e, err := r.Email(notification.OrderShipped, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pre := "Order CB-4HQ7WZ2M is on its way with Blue Dart. Tracking ID BD77120938IN."
+	i := strings.Index(e.HTML, pre)
+	if i < 0 || i > strings.Index(e.HTML, "<table") {
+		t.Errorf("preheader %q not at the top of the body", pre)
+	}
+	if !strings.Contains(e.HTML, "<title>Your order has shipped</title>") {
+		t.Errorf("no title")
+	}
+}
+
+func TestEmailEscapesCustomerData(t *testing.T) {
+	r := mustRenderer(t)
+	d := bigOrder()
+	d.CustomerName = `<script>alert("pwned")</script>`
+	d.Items[0].Name = `Tom & Jerry <b>DVD</b>`
+	d.OrderURL = "javascript:alert(1)"
+	d.TrackingID = "AB12\r\nBcc: victim@example.com"
+	for _, typ := range notification.Types() {
+		e, err := r.Email(typ, d)
+		if err != nil {
+			t.Fatalf("%s: %v", typ, err)
+		}
+		if strings.Contains(e.HTML, "<script>") || strings.Contains(e.HTML, "<b>DVD") {
+			t.Errorf("%s: HTML carries the customer's markup", typ)
+		}
+		if !strings.Contains(e.HTML, "&lt;script&gt;alert(&#34;pwned&#34;)&lt;/script&gt;") {
+			t.Errorf("%s: HTML lacks the escaped name", typ)
+		}
+		if !strings.Contains(e.HTML, "Tom &amp; Jerry &lt;b&gt;DVD&lt;/b&gt;") {
+			t.Errorf("%s: HTML lacks the escaped item name", typ)
+		}
+		if strings.Contains(e.HTML, "javascript:") {
+			t.Errorf("%s: a javascript: URL reached an href", typ)
+		}
+		// Plain text is not HTML: the name is shown as typed.
+		if !strings.Contains(e.Text, `Hi <script>alert("pwned")</script>,`) {
+			t.Errorf("%s: text part altered the name", typ)
+		}
+		if strings.ContainsAny(e.Subject, "\r\n") {
+			t.Errorf("%s: subject %q spans lines", typ, e.Subject)
+		}
+	}
+}
+
+// TestSMSFitOnePartWithLongestValues renders every SMS with the longest values an order realistically
+// has. The name is trimmed by the template (smsname: the given name, at most MaxSMSName characters),
+// not in the data, because the e-mail greets by the full name.
+func TestSMSFitOnePartWithLongestValues(t *testing.T) {
+	r := mustRenderer(t)
+	d := SampleData()
+	d.ShopName = "CertiBuy"
+	d.CustomerName = "Venkatanarasimha Raghavendra Subramaniam" // 40 characters
+	d.OrderNumber = "CB-XXXXXXXX"
+	d.Total, d.TotalDigits = "₹99,99,999.00", "99,99,999.00"
+	d.RefundAmount, d.RefundDigits = "₹99,99,999.00", "99,99,999.00"
+	d.PaymentID = "pay_29QQoUBi66xm2f"
+	d.Carrier = "Professional Couriers"
+	d.TrackingID = "ABCDEFGHIJKLMNOPQRSTUVWXYZ1234" // 30 characters
+	d.ReviewURL = "https://www.certibuy.in/orders/CB-XXXXXXXX/review?utm_source=sms"
+	d.RefundExpectation = "7-10 working days"
+	if n := len(d.CustomerName); n != 40 {
+		t.Fatalf("name is %d characters", n)
+	}
+	if n := len(d.TrackingID); n != 30 {
+		t.Fatalf("tracking id is %d characters", n)
+	}
+	for _, typ := range notification.Types() {
+		sms, err := r.SMS(typ, d)
+		if err != nil {
+			t.Fatalf("%s: %v", typ, err)
+		}
+		t.Logf("%-18s %3d %s", typ, len(sms), sms)
+		if !IsGSM7(sms) {
+			t.Errorf("%s: %q is not GSM-7", typ, sms)
+		}
+		if len(sms) > 160 {
+			t.Errorf("%s: %d characters, want at most 160: %q", typ, len(sms), sms)
+		}
+		if enc, parts := SMSParts(sms); enc != EncodingGSM7 || parts != 1 {
+			t.Errorf("%s: SMSParts = %s, %d; want GSM-7, 1", typ, enc, parts)
+		}
+		if !strings.HasPrefix(sms, "CertiBuy: Hi Venkatanarasimha, ") {
+			t.Errorf("%s: %q does not start with the brand and the given name", typ, sms)
+		}
+		if strings.Contains(sms, "Raghavendra") {
+			t.Errorf("%s: SMS carries the full name", typ)
+		}
+	}
+}
+
+func TestSMSStaysGSM7WhateverTheData(t *testing.T) {
+	r := mustRenderer(t)
+	d := bigOrder()
+	d.CustomerName = "राहुल शर्मा"
+	d.Carrier = "Ekart “Express”"
+	d.RefundExpectation = "5–7 working days"
+	d.TotalDigits = "₹1,32,098.00" // a caller passing the e-mail form by mistake
+	for _, typ := range notification.Types() {
+		sms, err := r.SMS(typ, d)
+		if err != nil {
+			t.Fatalf("%s: %v", typ, err)
+		}
+		if !IsGSM7(sms) {
+			t.Errorf("%s: %q is not GSM-7", typ, sms)
+		}
+		if !strings.Contains(sms, "Hi there,") {
+			t.Errorf("%s: %q should greet a non-GSM-7 name as \"there\"", typ, sms)
+		}
+	}
+	shipped, _ := r.SMS(notification.OrderShipped, d)
+	if !strings.Contains(shipped, `via Ekart "Express".`) {
+		t.Errorf("shipped SMS %q: curly quotes not made straight", shipped)
+	}
+	refund, _ := r.SMS(notification.RefundProcessed, d)
+	if !strings.Contains(refund, "Expect it in 5-7 working days.") {
+		t.Errorf("refund SMS %q: en dash not made a hyphen", refund)
+	}
+}
+
+func TestSMSFallbacksForMissingData(t *testing.T) {
+	r := mustRenderer(t)
+	d := bigOrder()
+	d.CustomerName = ""
+	d.Carrier = ""
+	d.RefundExpectation = ""
+	shipped, _ := r.SMS(notification.OrderShipped, d)
+	if want := "CertiBuy: Hi there, order CB-4HQ7WZ2M has shipped. Tracking ID: BD77120938IN"; shipped != want {
+		t.Errorf("shipped SMS = %q, want %q", shipped, want)
+	}
+	refund, _ := r.SMS(notification.RefundProcessed, d)
+	if !strings.HasSuffix(refund, "Expect it in a few working days.") {
+		t.Errorf("refund SMS = %q", refund)
+	}
+	e, _ := r.Email(notification.OrderShipped, d)
+	if !strings.Contains(e.Text, "Hi there,") || strings.Contains(e.Text, " with .") {
+		t.Errorf("text part without name or carrier:\n%s", e.Text)
+	}
+}
+
+func TestUnknownType(t *testing.T) {
+	r := mustRenderer(t)
+	if _, err := r.Email("parcel_lost", bigOrder()); err == nil {
+		t.Error("Email rendered an unknown type")
+	}
+	if _, err := r.SMS("parcel_lost", bigOrder()); err == nil {
+		t.Error("SMS rendered an unknown type")
+	}
+}
+
+// TestNewRefusesBrokenTemplates proves the start-up check: a missing file, a syntax error or a field
+// MessageData does not have stops New, naming the type.
+func TestNewRefusesBrokenTemplates(t *testing.T) {
+	base := fstest.MapFS{}
+	err := fs.WalkDir(templates.FS, ".", func(p string, de fs.DirEntry, err error) error {
+		if err != nil || de.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(templates.FS, p)
+		base[p] = &fstest.MapFile{Data: b}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := newRenderer(base); err != nil {
+		t.Fatalf("the copied templates do not parse: %v", err)
+	}
+	cases := []struct {
+		name, file, content, want string
+	}{
+		{"missing SMS", "sms/order_shipped.txt", "", "order_shipped SMS"},
+		{"missing HTML", "emails/refund_processed.html", "", "refund_processed e-mail HTML"},
+		{"syntax error", "emails/order_confirmed.txt", `{{define "subject"}}x{{end}}{{if .OrderNumber}}`, "order_confirmed e-mail text"},
+		{"no subject", "emails/order_delivered.txt", `Delivered {{.OrderNumber}}`, `does not define a "subject"`},
+		{"misspelt field", "sms/payment_successful.txt", `Paid {{.OrderNo}}`, "payment_successful SMS"},
+		{"misspelt field in HTML", "emails/out_for_delivery.html", `{{template "layout" .}}{{define "title"}}{{.Tracking}}{{end}}{{define "preheader"}}{{end}}{{define "content"}}{{end}}`, "out_for_delivery e-mail"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			broken := fstest.MapFS{}
+			for k, v := range base {
+				broken[k] = v
+			}
+			if c.content == "" {
+				delete(broken, c.file)
+			} else {
+				broken[c.file] = &fstest.MapFile{Data: []byte(c.content)}
+			}
+			_, err := newRenderer(broken)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("newRenderer = %v, want an error about %q", err, c.want)
+			}
+		})
+	}
+}
