@@ -20,6 +20,8 @@ type Commands struct {
 	HandleWebhook   command.HandleWebhookHandler
 	CancelOrder     command.CancelOrderHandler
 	AdminTransition command.AdminTransitionHandler
+	// ResendNotification queues a failed notification again.
+	ResendNotification command.ResendNotificationHandler
 }
 
 // Queries read them.
@@ -31,4 +33,5 @@ type Queries struct {
 	AdminOrder    query.AdminOrderHandler
 	OrderHistory  query.OrderHistoryHandler
 	PaymentPage   query.PaymentPageHandler
+	Notifications query.ListNotificationsHandler
 }

@@ -130,12 +130,13 @@ func (s *QueueSubscriber) listenOnce(ctx context.Context) error {
 		return fmt.Errorf("acquire: %w", err)
 	}
 	// The connection keeps LISTEN state: it must not go back to the pool.
-	defer conn.Hijack().Close(context.Background())
-	if _, err := conn.Exec(ctx, "LISTEN "+QueueChannel); err != nil {
+	c := conn.Hijack()
+	defer c.Close(context.Background())
+	if _, err := c.Exec(ctx, "LISTEN "+QueueChannel); err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
 	for {
-		n, err := conn.Conn().WaitForNotification(ctx)
+		n, err := c.WaitForNotification(ctx)
 		if err != nil {
 			return fmt.Errorf("wait: %w", err)
 		}

@@ -203,3 +203,9 @@ func SampleData() notification.MessageData {
 		RefundExpectation: "5-7 working days",
 	}
 }
+
+// RenderEmail is Email with its parts apart, as the application's Renderer port has it.
+func (r *Renderer) RenderEmail(t notification.Type, d notification.MessageData) (subject, text, html string, err error) {
+	e, err := r.Email(t, d)
+	return e.Subject, e.Text, e.HTML, err
+}

@@ -62,8 +62,12 @@ func (h DeliverNotificationHandler) Handle(ctx context.Context, cmd DeliverNotif
 		return err
 	}
 
+	only := ""
+	if n.LastOutcome() == notification.OutcomeAmbiguous {
+		only = n.LastProvider()
+	}
 	start := h.now()
-	res, messageID, sendErr := h.send(ctx, cmd.Stream, req)
+	res, messageID, sendErr := h.send(ctx, cmd.Stream, req, only)
 	attempt := notification.DeliveryAttempted{Provider: res.Provider, Response: res.Response, DurationMS: h.now().Sub(start).Milliseconds()}
 	if attempt.Provider == "" {
 		attempt.Provider = provider
@@ -103,10 +107,10 @@ func (h DeliverNotificationHandler) Handle(ctx context.Context, cmd DeliverNotif
 	return &RetryLaterError{After: h.policy.Delay(n.Round()), Err: sendErr}
 }
 
-func (h DeliverNotificationHandler) send(ctx context.Context, stream string, req notification.Requested) (SendResult, string, error) {
+func (h DeliverNotificationHandler) send(ctx context.Context, stream string, req notification.Requested, only string) (SendResult, string, error) {
 	switch req.Channel {
 	case notification.Email:
-		subject, text, html, err := h.renderer.Email(req.Type, req.Data)
+		subject, text, html, err := h.renderer.RenderEmail(req.Type, req.Data)
 		if err != nil {
 			return SendResult{}, "", &SendError{Provider: h.mailer.Name(), Permanent: true, Err: fmt.Errorf("render: %w", err)}
 		}
@@ -123,7 +127,7 @@ func (h DeliverNotificationHandler) send(ctx context.Context, stream string, req
 		if err != nil {
 			return SendResult{}, "", &SendError{Provider: h.sms.Name(), Permanent: true, Err: err}
 		}
-		res, err := h.sms.Send(ctx, SMS{To: phone, Type: req.Type, Text: text, Vars: h.renderer.SMSVars(req.Type, req.Data)})
+		res, err := h.sms.Send(ctx, SMS{To: phone, Type: req.Type, Text: text, Data: req.Data}, only)
 		return res, "", err
 	}
 	return SendResult{}, "", &SendError{Permanent: true, Err: fmt.Errorf("unknown channel %q", req.Channel)}

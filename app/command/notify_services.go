@@ -50,12 +50,13 @@ type Email struct {
 	MessageID string
 }
 
-// SMS is a rendered text message.
+// SMS is a rendered text message, with the data it was rendered from for providers that fill in
+// their own registered templates.
 type SMS struct {
 	To   order.Phone
 	Type notification.Type
 	Text string
-	Vars map[string]string
+	Data notification.MessageData
 }
 
 // SendResult is what a provider answered to a message it accepted.
@@ -86,17 +87,18 @@ type Mailer interface {
 	Send(ctx context.Context, m Email) (SendResult, error)
 }
 
-// SMSSender sends text messages.
+// SMSSender sends text messages, falling back from one provider to another where it can.
 type SMSSender interface {
 	Name() string
-	Send(ctx context.Context, m SMS) (SendResult, error)
+	// Send sends m; with only set, through that provider alone (the retry of an ambiguous attempt
+	// must not move to another provider, or the customer could get two messages).
+	Send(ctx context.Context, m SMS, only string) (SendResult, error)
 }
 
 // Renderer turns message data into the text of a message.
 type Renderer interface {
-	Email(t notification.Type, d notification.MessageData) (subject, text, html string, err error)
+	RenderEmail(t notification.Type, d notification.MessageData) (subject, text, html string, err error)
 	SMS(t notification.Type, d notification.MessageData) (string, error)
-	SMSVars(t notification.Type, d notification.MessageData) map[string]string
 }
 
 // RetryPolicy is the delivery budget: MaxAttempts tries per notification (since its last resend),

@@ -3,6 +3,10 @@ package main
 import (
 	"fmt"
 
+	"github.com/certibuy/orders/adapters/sms"
+	"github.com/certibuy/orders/app/command"
+	"github.com/certibuy/orders/domain/notification"
+
 	"github.com/certibuy/orders/adapters/razorpay"
 	httpport "github.com/certibuy/orders/ports/http"
 	"io"
@@ -36,6 +40,26 @@ type Config struct {
 	Razorpay       razorpay.Config
 
 	CheckoutLimit, LoginLimit httpport.RateLimit
+
+	Notify NotifyConfig
+}
+
+// NotifyConfig holds the notifier's settings.
+type NotifyConfig struct {
+	ShopName, SupportEmail string
+	// SMTPURL is smtp://user:pass@host:port (or smtps://); empty writes .eml files to MailDir.
+	SMTPURL, MailFrom, MailDir string
+	// SMSProvider is msg91, fast2sms or log; SMSFallback the other one, or none.
+	SMSProvider, SMSFallback string
+	MSG91                    sms.MSG91Config
+	Fast2SMS                 sms.Fast2SMSConfig
+	Policy                   command.RetryPolicy
+	// InlineRetry is the longest wait spent inside a delivery handler; longer ones go back to the queue.
+	InlineRetry time.Duration
+	Concurrency int
+	QueuePoll   time.Duration
+	Lease       time.Duration
+	SendTimeout time.Duration
 }
 
 // DefaultDatabaseURL is the local database used when DATABASE_URL is not set.
@@ -68,7 +92,7 @@ func LoadConfig(getenv func(string) string, stderr io.Writer) (Config, error) {
 	if c.DBMaxConns, err = integer(getenv, "DB_MAX_CONNS", 20); err != nil {
 		return c, err
 	}
-	if c.PollInterval, err = duration(getenv, "EVENTS_POLL_INTERVAL", 50*time.Millisecond); err != nil {
+	if c.PollInterval, err = duration(getenv, "EVENTS_POLL_INTERVAL", 25*time.Millisecond); err != nil {
 		return c, err
 	}
 	if c.RetryInitial, err = duration(getenv, "EVENTS_RETRY_INITIAL", 200*time.Millisecond); err != nil {
@@ -112,7 +136,98 @@ func LoadConfig(getenv func(string) string, stderr io.Writer) (Config, error) {
 		return c, err
 	}
 	c.LoginLimit = httpport.RateLimit{PerMinute: float64(perMin), Burst: burst}
+	if c.Notify, err = loadNotifyConfig(getenv); err != nil {
+		return c, err
+	}
 	return c, nil
+}
+
+func loadNotifyConfig(getenv func(string) string) (NotifyConfig, error) {
+	n := NotifyConfig{
+		ShopName:     or(getenv("SHOP_NAME"), "CertiBuy"),
+		SupportEmail: or(getenv("SUPPORT_EMAIL"), "support@certibuy.local"),
+		SMTPURL:      getenv("SMTP_URL"),
+		MailFrom:     or(getenv("MAIL_FROM"), "CertiBuy <orders@certibuy.local>"),
+		MailDir:      or(getenv("MAIL_DIR"), "var/mail"),
+		MSG91: sms.MSG91Config{AuthKey: getenv("MSG91_AUTHKEY"), BaseURL: getenv("MSG91_BASE_URL"),
+			Templates: map[notification.Type]string{}},
+		Fast2SMS: sms.Fast2SMSConfig{APIKey: getenv("FAST2SMS_API_KEY"), BaseURL: getenv("FAST2SMS_BASE_URL"),
+			Route: or(getenv("FAST2SMS_ROUTE"), "q"), SenderID: getenv("FAST2SMS_SENDER_ID"),
+			DLTTemplates: map[notification.Type]string{}},
+	}
+	for _, t := range notification.Types() {
+		if v := getenv("MSG91_TEMPLATE_" + strings.ToUpper(string(t))); v != "" {
+			n.MSG91.Templates[t] = v
+		}
+		if v := getenv("FAST2SMS_DLT_TEMPLATE_" + strings.ToUpper(string(t))); v != "" {
+			n.Fast2SMS.DLTTemplates[t] = v
+		}
+	}
+	n.SMSProvider = getenv("SMS_PROVIDER")
+	if n.SMSProvider == "" {
+		switch {
+		case n.MSG91.AuthKey != "":
+			n.SMSProvider = "msg91"
+		case n.Fast2SMS.APIKey != "":
+			n.SMSProvider = "fast2sms"
+		default:
+			n.SMSProvider = "log"
+		}
+	}
+	n.SMSFallback = getenv("SMS_FALLBACK")
+	if n.SMSFallback == "" {
+		n.SMSFallback = "none"
+		if n.SMSProvider == "msg91" && n.Fast2SMS.APIKey != "" {
+			n.SMSFallback = "fast2sms"
+		}
+		if n.SMSProvider == "fast2sms" && n.MSG91.AuthKey != "" {
+			n.SMSFallback = "msg91"
+		}
+	}
+	for _, p := range []struct{ name, value string }{{"SMS_PROVIDER", n.SMSProvider}, {"SMS_FALLBACK", n.SMSFallback}} {
+		switch p.value {
+		case "msg91":
+			if n.MSG91.AuthKey == "" {
+				return n, fmt.Errorf("%s=msg91 needs MSG91_AUTHKEY", p.name)
+			}
+		case "fast2sms":
+			if n.Fast2SMS.APIKey == "" {
+				return n, fmt.Errorf("%s=fast2sms needs FAST2SMS_API_KEY", p.name)
+			}
+		case "log", "none":
+			if p.value == "none" && p.name == "SMS_PROVIDER" {
+				return n, fmt.Errorf("SMS_PROVIDER none: want msg91, fast2sms or log")
+			}
+		default:
+			return n, fmt.Errorf("%s %q: want msg91, fast2sms, log or none", p.name, p.value)
+		}
+	}
+	var err error
+	if n.Policy.MaxAttempts, err = integer(getenv, "NOTIFY_MAX_ATTEMPTS", 3); err != nil {
+		return n, err
+	}
+	if n.Policy.MaxAttempts < 1 {
+		return n, fmt.Errorf("NOTIFY_MAX_ATTEMPTS must be at least 1")
+	}
+	if n.Policy.Backoff, err = duration(getenv, "NOTIFY_BACKOFF", 100*time.Second); err != nil {
+		return n, err
+	}
+	if n.InlineRetry, err = duration(getenv, "NOTIFY_INLINE_RETRY", 2*time.Second); err != nil {
+		return n, err
+	}
+	if n.Concurrency, err = integer(getenv, "NOTIFY_CONCURRENCY", 32); err != nil {
+		return n, err
+	}
+	if n.QueuePoll, err = duration(getenv, "NOTIFY_POLL_INTERVAL", time.Second); err != nil {
+		return n, err
+	}
+	if n.SendTimeout, err = duration(getenv, "NOTIFY_SEND_TIMEOUT", 15*time.Second); err != nil {
+		return n, err
+	}
+	if n.Lease, err = duration(getenv, "NOTIFY_LEASE", 2*time.Minute); err != nil {
+		return n, err
+	}
+	return n, nil
 }
 
 func or(v, def string) string {

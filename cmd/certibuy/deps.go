@@ -11,8 +11,11 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/certibuy/orders/adapters/mail"
 	"github.com/certibuy/orders/adapters/postgres"
 	"github.com/certibuy/orders/adapters/razorpay"
+	"github.com/certibuy/orders/adapters/sms"
+	"github.com/certibuy/orders/adapters/templates"
 	"github.com/certibuy/orders/app"
 	"github.com/certibuy/orders/app/command"
 	"github.com/certibuy/orders/app/query"
@@ -30,6 +33,12 @@ type Deps struct {
 	App    app.Application
 	// Simulator is set when payments are simulated.
 	Simulator *razorpay.Simulator
+	// Notifier use cases, run by the event routers rather than by ports.
+	RequestNotifications command.RequestNotificationsHandler
+	DeliverNotification  command.DeliverNotificationHandler
+	// MailProvider and SMSProvider name where messages go, for the start-up log and doctor.
+	MailProvider, SMSProvider string
+	SMTP                      *mail.SMTPSender
 }
 
 // OpenDeps creates the database when missing, migrates it and wires the application.
@@ -69,16 +78,39 @@ func OpenDeps(ctx context.Context, cfg Config, logger *slog.Logger) (*Deps, erro
 		pool.Close()
 		return nil, err
 	}
-	runner := postgres.NewRunner(store, logger, []postgres.Projection{postgres.OrderSummary{}, postgres.StatusHistory{}},
+	runner := postgres.NewRunner(store, logger, []postgres.Projection{postgres.OrderSummary{}, postgres.StatusHistory{}, postgres.NotificationLog{}},
 		postgres.WithPollInterval(cfg.PollInterval))
-	d := &Deps{Pool: pool, DB: db, Store: store, Orders: orders, Runner: runner, Simulator: sim}
+	notifications := postgres.NewNotificationRepository(store)
+	mailer, smtp, err := newMailer(cfg.Notify)
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	smsSender, err := newSMSSender(cfg.Notify, logger)
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	renderer, err := templates.New()
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	d := &Deps{Pool: pool, DB: db, Store: store, Orders: orders, Runner: runner, Simulator: sim,
+		RequestNotifications: command.NewRequestNotificationsHandler(orders, notifications, command.ShopInfo{
+			Name: cfg.Notify.ShopName, SupportEmail: cfg.Notify.SupportEmail, PublicBaseURL: cfg.PublicBaseURL}),
+		DeliverNotification: command.NewDeliverNotificationHandler(notifications, mailer, smsSender, renderer,
+			cfg.Notify.Policy, time.Now, mailDomain(cfg.Notify.MailFrom)),
+		MailProvider: mailer.Name(), SMSProvider: smsSender.Name(), SMTP: smtp,
+	}
 	d.App = app.Application{
 		Commands: app.Commands{
-			PlaceOrder:      command.NewPlaceOrderHandler(orders, db, postgres.NewIdempotencyStore(db), tokens, gateway, rand.Reader),
-			ConfirmPayment:  command.NewConfirmPaymentHandler(orders, orders, gateway),
-			HandleWebhook:   command.NewHandleWebhookHandler(orders, orders, gateway, postgres.NewWebhookLog(db), db),
-			CancelOrder:     command.NewCancelOrderHandler(orders, tokens, gateway),
-			AdminTransition: command.NewAdminTransitionHandler(orders),
+			PlaceOrder:         command.NewPlaceOrderHandler(orders, db, postgres.NewIdempotencyStore(db), tokens, gateway, rand.Reader),
+			ConfirmPayment:     command.NewConfirmPaymentHandler(orders, orders, gateway),
+			HandleWebhook:      command.NewHandleWebhookHandler(orders, orders, gateway, postgres.NewWebhookLog(db), db),
+			CancelOrder:        command.NewCancelOrderHandler(orders, tokens, gateway),
+			AdminTransition:    command.NewAdminTransitionHandler(orders),
+			ResendNotification: command.NewResendNotificationHandler(notifications),
 		},
 		Queries: app.Queries{
 			CustomerOrder: query.NewCustomerOrderHandler(orders, tokens, read),
@@ -88,10 +120,59 @@ func OpenDeps(ctx context.Context, cfg Config, logger *slog.Logger) (*Deps, erro
 			AdminOrder:    query.NewAdminOrderHandler(orders, read, auditor),
 			OrderHistory:  query.NewOrderHistoryHandler(read),
 			PaymentPage:   query.NewPaymentPageHandler(orders, orders),
+			Notifications: query.NewListNotificationsHandler(postgres.NewNotificationLogReader(db)),
 		},
 		Admins: admins,
 	}
 	return d, nil
+}
+
+// newMailer sends through SMTP when SMTP_URL is set, else writes .eml files.
+func newMailer(cfg NotifyConfig) (*mail.Port, *mail.SMTPSender, error) {
+	if cfg.SMTPURL == "" {
+		return mail.NewPort(mail.NewFileSender(cfg.MailDir).WithFrom(cfg.MailFrom), "file"), nil, nil
+	}
+	s, err := mail.NewSMTPSender(mail.SMTPConfig{URL: cfg.SMTPURL, From: cfg.MailFrom, Timeout: cfg.SendTimeout})
+	if err != nil {
+		return nil, nil, err
+	}
+	return mail.NewPort(s, "smtp"), s, nil
+}
+
+// newSMSSender builds the primary SMS provider and its fallback.
+func newSMSSender(cfg NotifyConfig, logger *slog.Logger) (*sms.Port, error) {
+	build := func(name string) (sms.Sender, error) {
+		switch name {
+		case "msg91":
+			c := cfg.MSG91
+			c.Timeout = cfg.SendTimeout
+			return sms.NewMSG91(c)
+		case "fast2sms":
+			c := cfg.Fast2SMS
+			c.Timeout = cfg.SendTimeout
+			return sms.NewFast2SMS(c)
+		case "log":
+			return sms.NewLogSender(logger), nil
+		}
+		return nil, nil
+	}
+	primary, err := build(cfg.SMSProvider)
+	if err != nil {
+		return nil, err
+	}
+	secondary, err := build(cfg.SMSFallback)
+	if err != nil {
+		return nil, err
+	}
+	return sms.NewPort(sms.NewFallback(primary, secondary)), nil
+}
+
+// mailDomain is the domain of the sender address, for Message-IDs.
+func mailDomain(from string) string {
+	if i := strings.LastIndex(from, "@"); i >= 0 {
+		return strings.TrimRight(from[i+1:], "> ")
+	}
+	return "certibuy.local"
 }
 
 // paymentGateway is Razorpay when configured, else the development simulator.

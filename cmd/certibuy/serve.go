@@ -14,6 +14,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/certibuy/orders/adapters/postgres"
+	"github.com/certibuy/orders/app/command"
 	"github.com/certibuy/orders/migrations"
 	"github.com/certibuy/orders/ports/events"
 	httpport "github.com/certibuy/orders/ports/http"
@@ -53,8 +54,7 @@ type Service struct {
 	http     *http.Server
 	listener net.Listener
 	api      *httpport.Server
-	router   *events.Router
-	routerWG chan error
+	routers  []runningRouter
 	cancel   context.CancelFunc
 	// projections stops the projection runner; projectionsDone reports its end.
 	projections     context.CancelFunc
@@ -75,12 +75,17 @@ func StartService(ctx context.Context, cfg Config, logger *slog.Logger, withHTTP
 	} else {
 		logger.Info("payments go through Razorpay", "key_id", cfg.Razorpay.KeyID)
 	}
+	if deps.SMTP == nil {
+		logger.Warn("e-mail is written as .eml files under " + cfg.Notify.MailDir + "/; set SMTP_URL to send it")
+	}
+	if deps.SMSProvider == "log" {
+		logger.Warn("SMS are logged, not sent; set MSG91_AUTHKEY or FAST2SMS_API_KEY to send them")
+	}
 	pctx, cancel := context.WithCancel(context.Background())
 	s.projections, s.projectionsDone = cancel, make(chan error, 1)
 	go func() { s.projectionsDone <- deps.Runner.Run(pctx) }()
 	if err := s.startRouter(); err != nil {
-		s.stopProjections()
-		deps.Close()
+		_ = s.Stop(context.Background())
 		return nil, err
 	}
 	if withHTTP {
@@ -96,7 +101,9 @@ func (s *Service) startRouter() error {
 	wlog := watermill.NewSlogLogger(s.logger)
 	retry := events.RetryConfig{MaxRetries: s.cfg.RetryMax, InitialInterval: s.cfg.RetryInitial,
 		MaxInterval: s.cfg.RetryMaxDelay, Multiplier: 2, RandomizationFactor: 0.2}
-	r, err := events.NewRouter(events.Config{
+	// The order-events router: its handlers only touch the database, each attempt in a savepoint of
+	// the transaction that delivered the message, so their writes commit with the offset.
+	orders, err := events.NewRouter(events.Config{
 		Retry:          retry,
 		HandlerTimeout: s.cfg.HandlerTimeout,
 		Subscribers: func(group string) (message.Subscriber, error) {
@@ -108,26 +115,68 @@ func (s *Service) startRouter() error {
 			}, wlog)
 		},
 		Poison: postgres.NewTxPublisher(s.deps.Pool, wlog),
+		Inner:  []message.HandlerMiddleware{postgres.SavepointPerAttempt},
 		Logger: s.logger,
 	})
 	if err != nil {
 		return err
 	}
-	if err := r.AddGroup(events.EventLogGroup, events.EventLogHandlers(s.logger)...); err != nil {
+	if err := orders.AddGroup(events.EventLogGroup, events.EventLogHandlers(s.logger)...); err != nil {
 		return err
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	s.router, s.cancel, s.routerWG = r, cancel, make(chan error, 1)
-	go func() { s.routerWG <- r.Run(ctx) }()
-	select {
-	case <-r.Running():
-		return nil
-	case err := <-s.routerWG:
-		s.routerWG <- err
-		return fmt.Errorf("event router stopped at start: %w", err)
-	case <-time.After(30 * time.Second):
-		return errors.New("event router did not start within 30s")
+	if err := orders.AddGroup(events.NotificationRequestsGroup, events.RequestHandlers(s.deps.RequestNotifications)...); err != nil {
+		return err
 	}
+
+	// The delivery router: it takes notifications from the queue, which holds no transaction while a
+	// provider is slow, and many at once. Short waits are retried in the handler; longer ones go back
+	// to the queue; a notification that failed for good goes to the poison topic.
+	n := s.cfg.Notify
+	queue := postgres.NewQueueSubscriber(s.deps.Pool, postgres.QueueConfig{Concurrency: n.Concurrency,
+		Lease: n.Lease, PollInterval: n.QueuePoll, RetryAfter: n.Policy.Backoff}, wlog)
+	delivery, err := events.NewRouter(events.Config{
+		GroupTopics: map[string]string{events.EmailDeliveryGroup: command.EmailTopic, events.SMSDeliveryGroup: command.SMSTopic},
+		PoisonTopic: events.NotificationsPoisonTopic,
+		PoisonIf:    func(err error) bool { return !events.IsRetryLater(err) },
+		RetryIf:     events.ShouldRetryDelivery,
+		Outer:       []message.HandlerMiddleware{events.Requeue(n.InlineRetry)},
+		Retry: events.RetryConfig{MaxRetries: 2, InitialInterval: 100 * time.Millisecond, MaxInterval: time.Second,
+			Multiplier: 2, RandomizationFactor: 0.2},
+		HandlerTimeout: 2*n.SendTimeout + 10*time.Second,
+		Subscribers:    func(string) (message.Subscriber, error) { return queue, nil },
+		Poison:         postgres.NewTxPublisher(s.deps.Pool, wlog),
+		Logger:         s.logger,
+	})
+	if err != nil {
+		return err
+	}
+	for _, g := range []string{events.EmailDeliveryGroup, events.SMSDeliveryGroup} {
+		if err := delivery.AddGroup(g, events.DeliveryHandlers(s.deps.DeliverNotification)...); err != nil {
+			return err
+		}
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	for _, r := range []*events.Router{orders, delivery} {
+		done := make(chan error, 1)
+		s.routers = append(s.routers, runningRouter{r, done})
+		go func() { done <- r.Run(ctx) }()
+		select {
+		case <-r.Running():
+		case err := <-done:
+			done <- err
+			return fmt.Errorf("event router stopped at start: %w", err)
+		case <-time.After(30 * time.Second):
+			return errors.New("event router did not start within 30s")
+		}
+	}
+	return nil
+}
+
+type runningRouter struct {
+	*events.Router
+	done chan error
 }
 
 func (s *Service) startHTTP() error {
@@ -164,12 +213,16 @@ func (s *Service) Stop(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
 		}
 	}
-	if s.router != nil {
-		if err := s.router.Close(); err != nil {
+	for _, r := range s.routers {
+		if err := r.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("router close: %w", err))
 		}
+	}
+	if s.cancel != nil {
 		s.cancel()
-		if err := <-s.routerWG; err != nil {
+	}
+	for _, r := range s.routers {
+		if err := <-r.done; err != nil {
 			errs = append(errs, fmt.Errorf("router: %w", err))
 		}
 	}

@@ -47,6 +47,7 @@ func startService(t testing.TB, env map[string]string) *testService {
 		"HTTP_ADDR":    "127.0.0.1:0",
 		"LOG_FORMAT":   "json",
 		"LOG_LEVEL":    "debug",
+		"MAIL_DIR":     t.TempDir(),
 	}
 	for k, v := range env {
 		vars[k] = v

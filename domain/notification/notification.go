@@ -117,6 +117,8 @@ type Notification struct {
 	provider string
 	sent     Sent
 	lastErr  string
+	// lastOutcome and lastProvider are those of the last attempt that reported.
+	lastOutcome, lastProvider string
 
 	version int
 	changes []Event
@@ -224,7 +226,7 @@ func (n *Notification) apply(e Event) {
 		n.round++
 		n.provider, n.status = e.Provider, StatusSending
 	case DeliveryAttempted:
-		n.provider = e.Provider
+		n.provider, n.lastOutcome, n.lastProvider = e.Provider, e.Outcome, e.Provider
 		if e.Outcome != OutcomeSent {
 			n.lastErr, n.status = e.Error, StatusPending
 		}
@@ -254,6 +256,12 @@ func (n *Notification) Provider() string { return n.provider }
 
 // SentAs returns what the provider said when it accepted the message.
 func (n *Notification) SentAs() Sent { return n.sent }
+
+// LastOutcome is the outcome of the last attempt that reported: sent, failed or ambiguous.
+func (n *Notification) LastOutcome() string { return n.lastOutcome }
+
+// LastProvider is the provider of the last attempt that reported.
+func (n *Notification) LastProvider() string { return n.lastProvider }
 
 // LastError is the error of the last failed attempt.
 func (n *Notification) LastError() string { return n.lastErr }

@@ -59,6 +59,21 @@ type SubscriberFactory func(consumerGroup string) (message.Subscriber, error)
 
 // Config sets up a Router.
 type Config struct {
+	// Topic is what every handler group subscribes to; order_events when empty.
+	Topic string
+	// GroupTopics overrides Topic for the groups it names.
+	GroupTopics map[string]string
+	// PoisonTopic receives messages that failed for good; order_events_poison when empty.
+	PoisonTopic string
+	// PoisonIf, when set, picks the errors that send a message to the poison topic; the others go
+	// back to the subscriber (nack), which redelivers the message.
+	PoisonIf func(error) bool
+	// RetryIf, when set, picks the errors worth an in-handler retry.
+	RetryIf func(error) bool
+	// Outer middleware runs between the poison queue and the retry (e.g. a delayed requeue).
+	Outer []message.HandlerMiddleware
+	// Inner middleware runs closest to the handler, once per attempt (e.g. a savepoint).
+	Inner []message.HandlerMiddleware
 	Retry RetryConfig
 	// HandlerTimeout bounds one attempt of a handler.
 	HandlerTimeout time.Duration
@@ -92,17 +107,31 @@ func NewRouter(cfg Config) (*Router, error) {
 		// Without MaxInterval, Watermill's Retry never grows its delay.
 		return nil, errors.New("events router: Retry.MaxInterval must be set")
 	}
+	if cfg.Topic == "" {
+		cfg.Topic = OrderEventsTopic
+	}
+	if cfg.PoisonTopic == "" {
+		cfg.PoisonTopic = PoisonTopic
+	}
+	if cfg.PoisonIf == nil {
+		cfg.PoisonIf = func(error) bool { return true }
+	}
 	wlog := watermill.NewSlogLogger(cfg.Logger)
 	r, err := message.NewRouter(message.RouterConfig{CloseTimeout: 30 * time.Second}, wlog)
 	if err != nil {
 		return nil, fmt.Errorf("events router: %w", err)
 	}
-	poison, err := middleware.PoisonQueue(cfg.Poison, PoisonTopic)
+	poison, err := middleware.PoisonQueueWithFilter(cfg.Poison, cfg.PoisonTopic, cfg.PoisonIf)
 	if err != nil {
 		return nil, fmt.Errorf("events router: poison queue: %w", err)
 	}
-	r.AddMiddleware(
-		poison,
+	var shouldRetry func(middleware.RetryParams) bool
+	if cfg.RetryIf != nil {
+		shouldRetry = func(p middleware.RetryParams) bool { return cfg.RetryIf(p.Err) }
+	}
+	stack := []message.HandlerMiddleware{poison}
+	stack = append(stack, cfg.Outer...)
+	stack = append(stack,
 		middleware.Retry{
 			MaxRetries:          cfg.Retry.MaxRetries,
 			InitialInterval:     cfg.Retry.InitialInterval,
@@ -112,6 +141,7 @@ func NewRouter(cfg Config) (*Router, error) {
 			// Each attempt gets the delivery's own context back; the timeout of the last attempt would
 			// otherwise cancel every later one.
 			ResetContextOnRetry: true,
+			ShouldRetry:         shouldRetry,
 			Logger:              wlog,
 		}.Middleware,
 		middleware.Timeout(cfg.HandlerTimeout),
@@ -119,9 +149,14 @@ func NewRouter(cfg Config) (*Router, error) {
 		middleware.CorrelationID,
 		withCausation,
 	)
+	stack = append(stack, cfg.Inner...)
+	r.AddMiddleware(stack...)
 	processor, err := cqrs.NewEventGroupProcessorWithConfig(r, cqrs.EventGroupProcessorConfig{
-		GenerateSubscribeTopic: func(cqrs.EventGroupProcessorGenerateSubscribeTopicParams) (string, error) {
-			return OrderEventsTopic, nil
+		GenerateSubscribeTopic: func(p cqrs.EventGroupProcessorGenerateSubscribeTopicParams) (string, error) {
+			if t, ok := cfg.GroupTopics[p.EventGroupName]; ok {
+				return t, nil
+			}
+			return cfg.Topic, nil
 		},
 		SubscriberConstructor: func(p cqrs.EventGroupProcessorSubscriberConstructorParams) (message.Subscriber, error) {
 			return cfg.Subscribers(cfg.ConsumerGroupPrefix + p.EventGroupName)

@@ -49,6 +49,8 @@ func (s *Server) registerAdminRoutes(api *echo.Group) {
 	g.POST("/orders/:id/out-for-delivery", s.handleAdminTransition(command.ActionOutForDelivery))
 	g.POST("/orders/:id/deliver", s.handleAdminTransition(command.ActionDeliver))
 	g.GET("/audit/events", s.handleAuditEvents)
+	g.GET("/notifications", s.handleNotificationList)
+	g.POST("/notifications/:id/resend", s.handleNotificationResend)
 	s.adminGroup = g
 }
 
@@ -228,4 +230,31 @@ func timeParam(c echo.Context, name string) (time.Time, error) {
 		}
 	}
 	return time.Time{}, apiErr(http.StatusBadRequest, "invalid_input", name, "%s must be RFC 3339 (2026-11-27T10:30:00+05:30) or a date (2026-11-27)", name)
+}
+
+func (s *Server) handleNotificationList(c echo.Context) error {
+	q := query.ListNotifications{Channel: c.QueryParam("channel"), Status: c.QueryParam("status"), Type: c.QueryParam("type"),
+		EventType: c.QueryParam("event_type"), Search: c.QueryParam("q"), After: c.QueryParam("after")}
+	var err error
+	if q.Limit, err = intParam(c, "limit"); err != nil {
+		return err
+	}
+	page, err := s.app.Queries.Notifications.Handle(c.Request().Context(), q)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, page)
+}
+
+func (s *Server) handleNotificationResend(c echo.Context) error {
+	id := c.Param("id")
+	if !strings.HasPrefix(id, "notification-") || len(id) > 100 {
+		return apiErr(http.StatusNotFound, "not_found", "", "notification not found")
+	}
+	u := admin(c)
+	if err := s.app.Commands.ResendNotification.Handle(causation(c, es.Admin(u.ID.String())),
+		command.ResendNotification{Stream: id, AdminID: u.ID.String()}); err != nil {
+		return err
+	}
+	return c.JSON(http.StatusAccepted, map[string]string{"id": id, "status": "pending"})
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/certibuy/orders/app/command"
 	"github.com/certibuy/orders/domain/es"
+	"github.com/certibuy/orders/domain/notification"
 	"github.com/certibuy/orders/domain/order"
 )
 
@@ -70,6 +71,10 @@ func toAPIError(err error) *APIError {
 		return apiErr(http.StatusConflict, "exists", "email", "%s", command.ErrAdminExists.Error())
 	case errors.Is(err, command.ErrTokenNotFound):
 		return apiErr(http.StatusNotFound, "not_found", "", "%s", command.ErrTokenNotFound.Error())
+	case errors.Is(err, notification.ErrNotFound):
+		return apiErr(http.StatusNotFound, "not_found", "", "notification not found")
+	case errors.Is(err, notification.ErrNotFailed):
+		return apiErr(http.StatusConflict, "not_failed", "", "only a failed notification can be resent")
 	case errors.Is(err, command.ErrIdempotencyKeyReused):
 		return apiErr(http.StatusUnprocessableEntity, "idempotency_key_reused", "Idempotency-Key", "%s", err.Error())
 	case errors.Is(err, order.ErrNotFound):

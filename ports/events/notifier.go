@@ -1,0 +1,108 @@
+package events
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/components/cqrs"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/google/uuid"
+
+	"github.com/certibuy/orders/app/command"
+	"github.com/certibuy/orders/domain/es"
+	"github.com/certibuy/orders/domain/notification"
+	"github.com/certibuy/orders/domain/order"
+)
+
+// Handler groups of the notifier. Each has its own consumer group (or queue topic), so e-mail, SMS
+// and the projections never wait on one another.
+const (
+	NotificationRequestsGroup = "notification_requests"
+	EmailDeliveryGroup        = "email_delivery"
+	SMSDeliveryGroup          = "sms_delivery"
+	NotificationsPoisonTopic  = "notifications_poison"
+)
+
+// RequestHandlers open the notifications of the six order events that tell the customer something.
+// They only write to the database; sending is the delivery groups' work.
+func RequestHandlers(h command.RequestNotificationsHandler) []cqrs.GroupEventHandler {
+	return []cqrs.GroupEventHandler{
+		requestOn[order.PaymentSucceeded](h),    // RequestNotificationsOnPaymentSucceeded
+		requestOn[order.OrderConfirmed](h),      // RequestNotificationsOnOrderConfirmed
+		requestOn[order.OrderShipped](h),        // RequestNotificationsOnOrderShipped
+		requestOn[order.OrderOutForDelivery](h), // RequestNotificationsOnOrderOutForDelivery
+		requestOn[order.OrderDelivered](h),      // RequestNotificationsOnOrderDelivered
+		requestOn[order.RefundProcessed](h),     // RequestNotificationsOnRefundProcessed
+	}
+}
+
+// requestOn builds RequestNotificationsOn<Event> for the event type T.
+func requestOn[T order.Event](h command.RequestNotificationsHandler) cqrs.GroupEventHandler {
+	return cqrs.NewGroupEventHandler(func(ctx context.Context, e *T) error {
+		msg := cqrs.OriginalMessageFromCtx(ctx)
+		eventID, err := uuid.Parse(msg.UUID)
+		if err != nil {
+			return fmt.Errorf("request notifications: message %q is not an event id: %w", msg.UUID, err)
+		}
+		orderID, err := order.IDFromStream(msg.Metadata.Get(es.MsgStream))
+		if err != nil {
+			return fmt.Errorf("request notifications: %w", err)
+		}
+		return h.Handle(ctx, command.RequestNotifications{OrderID: orderID, OrderEventID: eventID,
+			OrderEventType: msg.Metadata.Get(es.MsgType), Event: *e})
+	})
+}
+
+// DeliveryHandlers send queued notifications of one channel: SendEmailOnNotificationRequested or
+// SendSMSOnNotificationRequested.
+func DeliveryHandlers(h command.DeliverNotificationHandler) []cqrs.GroupEventHandler {
+	return []cqrs.GroupEventHandler{cqrs.NewGroupEventHandler(func(ctx context.Context, _ *notification.Requested) error {
+		msg := cqrs.OriginalMessageFromCtx(ctx)
+		return h.Handle(ctx, command.DeliverNotification{Stream: msg.Metadata.Get(es.MsgStream)})
+	})}
+}
+
+// RequeueAfterKey is the metadata key the delivery queue reads its delay from on a nack.
+const RequeueAfterKey = "requeue_after"
+
+// Requeue handles a RetryLaterError: a short wait is waited here and the handler called again; a
+// longer one is handed back to the queue as the message's delay (nack), so that no worker slot
+// sleeps through an outage.
+func Requeue(inlineLimit time.Duration) message.HandlerMiddleware {
+	return func(h message.HandlerFunc) message.HandlerFunc {
+		return func(msg *message.Message) ([]*message.Message, error) {
+			ctx := msg.Context()
+			for {
+				out, err := h(msg)
+				var later *command.RetryLaterError
+				if !errors.As(err, &later) {
+					return out, err
+				}
+				if later.After > inlineLimit {
+					msg.Metadata.Set(RequeueAfterKey, later.After.String())
+					return out, err
+				}
+				msg.SetContext(ctx)
+				select {
+				case <-ctx.Done():
+					return out, err
+				case <-time.After(later.After):
+				}
+			}
+		}
+	}
+}
+
+// IsRetryLater reports whether err asks for a later delivery rather than the poison queue.
+func IsRetryLater(err error) bool {
+	var later *command.RetryLaterError
+	return errors.As(err, &later)
+}
+
+// ShouldRetryDelivery picks the delivery errors worth Watermill's quick in-handler retry: not a
+// RetryLaterError (its wait is the requeue's business) and not a notification that failed for good.
+func ShouldRetryDelivery(err error) bool {
+	return !IsRetryLater(err) && !errors.Is(err, command.ErrNotificationFailed)
+}
