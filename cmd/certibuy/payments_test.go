@@ -26,13 +26,19 @@ type shop struct {
 }
 
 // startShop runs the service against a fake Razorpay.
-func startShop(t *testing.T) *shop {
+func startShop(t *testing.T, extra ...map[string]string) *shop {
 	t.Helper()
 	rzp := razorpaytest.NewServer(t, testKeyID, testKeySecret)
-	s := startService(t, map[string]string{
+	env := map[string]string{
 		"RAZORPAY_KEY_ID": testKeyID, "RAZORPAY_KEY_SECRET": testKeySecret,
 		"RAZORPAY_WEBHOOK_SECRET": testWebhookSecret, "RAZORPAY_BASE_URL": rzp.URL(),
-	})
+	}
+	for _, e := range extra {
+		for k, v := range e {
+			env[k] = v
+		}
+	}
+	s := startService(t, env)
 	return &shop{testService: s, rzp: rzp}
 }
 

@@ -1,0 +1,298 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/mail"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/certibuy/orders/adapters/mail/smtptest"
+	"github.com/certibuy/orders/adapters/sms/smstest"
+	"github.com/certibuy/orders/domain/notification"
+)
+
+type notifyShop struct {
+	*shop
+	smtp  *smtptest.Server
+	msg91 *smstest.MSG91
+	f2s   *smstest.Fast2SMS
+}
+
+// startNotifyShop runs the service with a real SMTP server in the test process and fake MSG91 and
+// Fast2SMS, with retries quick enough for a test unless env says otherwise.
+func startNotifyShop(t *testing.T, env map[string]string) *notifyShop {
+	t.Helper()
+	n := &notifyShop{smtp: smtptest.NewServer(t), msg91: smstest.NewMSG91(t, "msg91-key"), f2s: smstest.NewFast2SMS(t, "f2s-key")}
+	vars := map[string]string{
+		"SMTP_URL": n.smtp.URL(), "MAIL_FROM": "CertiBuy <orders@certibuy.in>",
+		"MSG91_AUTHKEY": "msg91-key", "MSG91_BASE_URL": n.msg91.URL(),
+		"FAST2SMS_API_KEY": "f2s-key", "FAST2SMS_BASE_URL": n.f2s.URL(),
+		"NOTIFY_BACKOFF": "50ms", "NOTIFY_SEND_TIMEOUT": "2s", "NOTIFY_POLL_INTERVAL": "100ms",
+		"EVENTS_POLL_INTERVAL": "10ms",
+	}
+	for _, typ := range notification.Types() {
+		vars["MSG91_TEMPLATE_"+strings.ToUpper(string(typ))] = "tmpl_" + string(typ)
+	}
+	for k, v := range env {
+		vars[k] = v
+	}
+	n.shop = startShop(t, vars)
+	return n
+}
+
+// pay walks an order through Razorpay's checkout and our callback.
+func (n *notifyShop) pay(t *testing.T) placed {
+	t.Helper()
+	o := n.checkout(t)
+	pay, sig := n.rzp.Pay(o.gatewayOrder, "upi")
+	if res := n.callback(t, o.gatewayOrder, pay, sig); res.status != 200 {
+		t.Fatalf("callback: %d %s", res.status, res.body)
+	}
+	return o
+}
+
+type logEntry struct {
+	ID, Channel, Type, Recipient, Status, Provider, Error, MessageID string
+	Attempts                                                         int
+	Responses                                                        []map[string]any
+}
+
+// notifications reads the notification events of an order straight from the event store, folded by
+// the domain, so that tests do not wait on the log projection unless they test it.
+func (n *notifyShop) logOf(t *testing.T, orderID string) []logEntry {
+	t.Helper()
+	rows, err := n.deps.Pool.Query(context.Background(), `SELECT notification_id, channel, notification_type, recipient, status,
+		coalesce(provider, ''), coalesce(error_message, ''), coalesce(message_id, ''), attempts, response_log::text
+		FROM notification_log WHERE order_id = $1 ORDER BY created_at, channel`, orderID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []logEntry
+	for rows.Next() {
+		var e logEntry
+		var responses string
+		if err := rows.Scan(&e.ID, &e.Channel, &e.Type, &e.Recipient, &e.Status, &e.Provider, &e.Error, &e.MessageID, &e.Attempts, &responses); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal([]byte(responses), &e.Responses); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// waitSettled waits until the order has want notifications and none is pending or sending.
+func (n *notifyShop) waitSettled(t *testing.T, orderID string, want int) []logEntry {
+	t.Helper()
+	var log []logEntry
+	waitFor(t, 60*time.Second, func() bool {
+		log = n.logOf(t, orderID)
+		if len(log) != want {
+			return false
+		}
+		for _, e := range log {
+			if e.Status == "pending" || e.Status == "sending" {
+				return false
+			}
+		}
+		return true
+	}, fmt.Sprintf("order %s: notifications never settled at %d: %+v", orderID, want, log))
+	return log
+}
+
+type parsedMail struct {
+	to, subject, messageID, text, html string
+	partTypes                          []string
+}
+
+func parseMail(t *testing.T, raw []byte) parsedMail {
+	t.Helper()
+	m, err := mail.ReadMessage(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatalf("not an RFC 5322 message: %v\n%s", err, raw)
+	}
+	dec := new(mime.WordDecoder)
+	subject, err := dec.DecodeHeader(m.Header.Get("Subject"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := parsedMail{to: m.Header.Get("To"), subject: subject, messageID: m.Header.Get("Message-Id")}
+	mt, params, err := mime.ParseMediaType(m.Header.Get("Content-Type"))
+	if err != nil || mt != "multipart/alternative" {
+		t.Fatalf("Content-Type %q, want multipart/alternative", m.Header.Get("Content-Type"))
+	}
+	mr := multipart.NewReader(m.Body, params["boundary"])
+	for {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(part) // NextPart undoes the quoted-printable encoding
+		if err != nil {
+			t.Fatal(err)
+		}
+		ct, _, _ := mime.ParseMediaType(part.Header.Get("Content-Type"))
+		p.partTypes = append(p.partTypes, ct)
+		switch ct {
+		case "text/plain":
+			p.text = string(body)
+		case "text/html":
+			p.html = string(body)
+		}
+	}
+	return p
+}
+
+func TestEachOrderEventSendsTheMatrixOfMessages(t *testing.T) {
+	t.Parallel()
+	n := startNotifyShop(t, nil)
+	token, _ := n.adminToken(t, "ops@certibuy.in")
+
+	delivered := n.pay(t)
+	for _, step := range []string{"ship", "out-for-delivery", "deliver"} {
+		body := []byte(nil)
+		if step == "ship" {
+			body = []byte(`{"carrier": "Delhivery", "tracking_id": "DLV99887766"}`)
+		}
+		if res := n.do(t, "POST", "/api/v1/admin/orders/"+delivered.id+"/"+step, body, bearerHeader(token)); res.status != 200 {
+			t.Fatalf("%s: %d %s", step, res.status, res.body)
+		}
+	}
+	refunded := n.pay(t)
+	if res := n.do(t, "POST", "/api/v1/orders/"+refunded.id+"/cancel", nil, bearerHeader(refunded.token)); res.status != 200 {
+		t.Fatalf("cancel: %d %s", res.status, res.body)
+	}
+	refundID := n.rzp.Refunds(mustPaymentOf(t, n, refunded.id))[0].ID
+	if res := n.webhook(t, n.rzp.RefundProcessedWebhook(refundID), "evt_refund"); res.status != 200 {
+		t.Fatalf("refund webhook: %d %s", res.status, res.body)
+	}
+
+	n.waitSettled(t, delivered.id, 10)
+	n.waitSettled(t, refunded.id, 6)
+	want := map[string][]string{ // order → notification types, in the order they happened
+		delivered.number: {"payment_successful", "order_confirmed", "order_shipped", "out_for_delivery", "order_delivered"},
+		refunded.number:  {"payment_successful", "order_confirmed", "refund_processed"},
+	}
+	subjects := map[string]string{
+		"payment_successful": "Payment of ₹1,299.00 received", "order_confirmed": "is confirmed",
+		"order_shipped": "has shipped: tracking ID DLV99887766", "out_for_delivery": "is out for delivery",
+		"order_delivered": "was delivered", "refund_processed": "Refund of ₹1,299.00 processed",
+	}
+	mails := n.smtp.Messages()
+	if len(mails) != 8 {
+		t.Fatalf("%d e-mails, want 8", len(mails))
+	}
+	got := map[string][]string{}
+	for _, raw := range mails {
+		m := parseMail(t, raw.Data)
+		if len(raw.To) != 1 || raw.To[0] != "asha@example.in" || !strings.Contains(m.to, "asha@example.in") {
+			t.Fatalf("e-mail to %v / %q", raw.To, m.to)
+		}
+		if fmt.Sprint(m.partTypes) != "[text/plain text/html]" {
+			t.Fatalf("parts %v, want text/plain then text/html", m.partTypes)
+		}
+		var number, typ string
+		for num := range want {
+			if strings.Contains(m.subject, num) || strings.Contains(m.text, num) {
+				number = num
+			}
+		}
+		for tp, phrase := range subjects {
+			if strings.Contains(m.subject, phrase) {
+				typ = tp
+			}
+		}
+		if number == "" || typ == "" {
+			t.Fatalf("cannot tell the e-mail %q apart", m.subject)
+		}
+		if !strings.Contains(m.text, number) || !strings.Contains(m.html, number) || !strings.Contains(m.html, "<html") {
+			t.Fatalf("%s e-mail parts lack the order number or HTML:\n%s", typ, m.text)
+		}
+		if typ == "order_shipped" && (!strings.Contains(m.text, "DLV99887766") || !strings.Contains(m.html, "DLV99887766")) {
+			t.Fatal("the shipped e-mail lacks the tracking id")
+		}
+		if typ == "order_confirmed" && !strings.Contains(m.text, "Assam tea 500g") {
+			t.Fatal("the confirmation lacks the order lines")
+		}
+		got[number] = append(got[number], typ)
+	}
+	for num, types := range want {
+		if fmt.Sprint(got[num]) != fmt.Sprint(types) {
+			t.Errorf("e-mails of %s: %v, want %v in that order", num, got[num], types)
+		}
+	}
+
+	smsGot := map[string][]string{}
+	for _, r := range n.msg91.Received() {
+		if r.Mobiles != "919876543210" || r.Status != 200 {
+			t.Fatalf("SMS to %s answered %d", r.Mobiles, r.Status)
+		}
+		typ := strings.TrimPrefix(r.TemplateID, "tmpl_")
+		smsGot[r.Vars["order"]] = append(smsGot[r.Vars["order"]], typ)
+		if typ == "order_shipped" && r.Vars["tracking"] != "DLV99887766" {
+			t.Fatalf("shipped SMS vars %v", r.Vars)
+		}
+	}
+	for num, types := range want {
+		if fmt.Sprint(smsGot[num]) != fmt.Sprint(types) {
+			t.Errorf("SMS of %s: %v, want %v", num, smsGot[num], types)
+		}
+	}
+	if len(n.f2s.Received()) != 0 {
+		t.Fatal("Fast2SMS was used while MSG91 worked")
+	}
+	for _, e := range append(n.logOf(t, delivered.id), n.logOf(t, refunded.id)...) {
+		wantProvider := map[string]string{"email": "smtp", "sms": "msg91"}[e.Channel]
+		wantRecipient := map[string]string{"email": "asha@example.in", "sms": "+919876543210"}[e.Channel]
+		if e.Status != "sent" || e.Attempts != 1 || e.Provider != wantProvider || e.Recipient != wantRecipient || len(e.Responses) != 1 {
+			t.Errorf("log entry %+v", e)
+		}
+	}
+}
+
+// mustPaymentOf returns the Razorpay payment id recorded on the order.
+func mustPaymentOf(t *testing.T, n *notifyShop, orderID string) string {
+	t.Helper()
+	var pay string
+	if err := n.deps.Pool.QueryRow(context.Background(), `SELECT data->>'payment_id' FROM events WHERE stream_id = $1 AND type = 'order.payment_succeeded.v1'`,
+		"order-"+orderID).Scan(&pay); err != nil {
+		t.Fatal(err)
+	}
+	return pay
+}
+
+func TestARedeliveredOrderEventNotifiesOnce(t *testing.T) {
+	t.Parallel()
+	n := startNotifyShop(t, nil)
+	o := n.pay(t)
+	n.waitSettled(t, o.id, 4)
+	// Rewind the notifier's consumer group: the router delivers every order event again.
+	if _, err := n.deps.Pool.Exec(context.Background(), `UPDATE watermill_offsets_order_events SET offset_acked = 0,
+		last_processed_transaction_id = '0' WHERE consumer_group = 'notification_requests'`); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, func() bool {
+		var behind bool
+		err := n.deps.Pool.QueryRow(context.Background(), `SELECT (SELECT max("offset") FROM watermill_order_events) >
+			(SELECT offset_acked FROM watermill_offsets_order_events WHERE consumer_group = 'notification_requests')`).Scan(&behind)
+		return err == nil && !behind
+	}, "the rewound group never caught up")
+	if got := len(n.logOf(t, o.id)); got != 4 {
+		t.Fatalf("%d notifications after redelivery, want 4", got)
+	}
+	if len(n.smtp.Messages()) != 2 || len(n.msg91.Received()) != 2 {
+		t.Fatalf("%d e-mails and %d SMS after redelivery, want 2 and 2", len(n.smtp.Messages()), len(n.msg91.Received()))
+	}
+}
