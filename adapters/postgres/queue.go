@@ -256,7 +256,8 @@ func (s *QueueSubscriber) claim(ctx context.Context, topic string, n int) ([]que
 
 // deliver hands one message to the router and settles it by its answer.
 func (s *QueueSubscriber) deliver(ctx context.Context, topic string, q queued, out chan *message.Message) {
-	msg := message.NewMessage(fmt.Sprintf("%s#%d", q.stream, q.deliveries), q.payload)
+	// A fresh UUID per delivery: Watermill's tables (the poison topic) keep message ids as UUIDs.
+	msg := message.NewMessage(watermill.NewUUID(), q.payload)
 	for k, v := range q.metadata {
 		msg.Metadata.Set(k, v)
 	}

@@ -296,3 +296,140 @@ func TestARedeliveredOrderEventNotifiesOnce(t *testing.T) {
 		t.Fatalf("%d e-mails and %d SMS after redelivery, want 2 and 2", len(n.smtp.Messages()), len(n.msg91.Received()))
 	}
 }
+
+func TestSMTPRefusalsAreRetriedThenFailThenResent(t *testing.T) {
+	t.Parallel()
+	n := startNotifyShop(t, nil)
+
+	// Refused twice, accepted the third time.
+	n.smtp.RefuseNext(2, 451, "4.3.0 Try again later")
+	a := n.pay(t)
+	log := n.waitSettled(t, a.id, 4)
+	first := log[0]
+	if first.Channel != "email" || first.Type != "payment_successful" || first.Status != "sent" || first.Attempts != 3 || len(first.Responses) != 3 {
+		t.Fatalf("refused twice: %+v", first)
+	}
+	if first.Responses[0]["outcome"] != "failed" || !strings.Contains(fmt.Sprint(first.Responses[0]["error"]), "451") || first.Responses[2]["outcome"] != "sent" {
+		t.Fatalf("attempt log %v", first.Responses)
+	}
+	if len(n.smtp.Messages()) != 2 {
+		t.Fatalf("%d e-mails, want 2", len(n.smtp.Messages()))
+	}
+
+	// Refused past the budget: both of the order's e-mails fail and are held in the poison topic.
+	n.smtp.RefuseNext(6, 451, "4.3.0 Try again later")
+	b := n.pay(t)
+	log = n.waitSettled(t, b.id, 4)
+	var failed []logEntry
+	for _, e := range log {
+		if e.Channel == "email" {
+			if e.Status != "failed" || e.Attempts != 3 || !strings.Contains(e.Error, "451") {
+				t.Fatalf("e-mail after the budget: %+v", e)
+			}
+			failed = append(failed, e)
+		} else if e.Status != "sent" {
+			t.Fatalf("the SMS waited on the failing e-mail: %+v", e)
+		}
+	}
+	// The poison message is published as the delivery settles, just after the log shows the failure.
+	waitFor(t, 10*time.Second, func() bool {
+		var poisoned int
+		err := n.deps.Pool.QueryRow(context.Background(), `SELECT count(*) FROM watermill_notifications_poison
+			WHERE metadata::jsonb->>'stream_id' = ANY($1)`, []string{failed[0].ID, failed[1].ID}).Scan(&poisoned)
+		return err == nil && poisoned == 2
+	}, "the failed e-mails are not in the poison topic: "+grepLines(n.logs.String(), "oison"))
+	if len(n.smtp.Messages()) != 2 {
+		t.Fatal("a refused e-mail was recorded as received")
+	}
+
+	// The server recovers; an admin resends one: it goes exactly once.
+	token, _ := n.adminToken(t, "ops@certibuy.in")
+	res := n.do(t, "POST", "/api/v1/admin/notifications/"+failed[0].ID+"/resend", nil, bearerHeader(token))
+	if res.status != 202 {
+		t.Fatalf("resend: %d %s", res.status, res.body)
+	}
+	waitFor(t, 30*time.Second, func() bool {
+		for _, e := range n.logOf(t, b.id) {
+			if e.ID == failed[0].ID {
+				return e.Status == "sent" && e.Attempts == 4
+			}
+		}
+		return false
+	}, "the resent e-mail was never sent")
+	if len(n.smtp.Messages()) != 3 {
+		t.Fatalf("%d e-mails after one resend, want 3", len(n.smtp.Messages()))
+	}
+	if res := n.do(t, "POST", "/api/v1/admin/notifications/"+failed[0].ID+"/resend", nil, bearerHeader(token)); res.status != 409 {
+		t.Fatalf("resending a sent notification: %d %s", res.status, res.body)
+	}
+	if res := n.do(t, "POST", "/api/v1/admin/notifications/notification-nope/resend", nil, bearerHeader(token)); res.status != 404 {
+		t.Fatalf("resending an unknown notification: %d", res.status)
+	}
+	list := n.do(t, "GET", "/api/v1/admin/notifications?status=failed&channel=email&q="+b.number, nil, bearerHeader(token)).json(t)
+	if rows := list["notifications"].([]any); len(rows) != 1 || rows[0].(map[string]any)["id"] != failed[1].ID {
+		t.Fatalf("failed e-mails of %s: %v", b.number, list)
+	}
+	if res := n.do(t, "GET", "/api/v1/admin/notifications?channel=pigeon", nil, bearerHeader(token)); res.status != 400 {
+		t.Fatalf("unknown channel: %d", res.status)
+	}
+}
+
+func TestSMSFallsBackOnlyOnADefiniteRejection(t *testing.T) {
+	t.Parallel()
+	n := startNotifyShop(t, map[string]string{"NOTIFY_SEND_TIMEOUT": "500ms", "NOTIFY_BACKOFF": "1s"})
+	firstSMS := func(orderID string) logEntry {
+		t.Helper()
+		for _, e := range n.waitSettled(t, orderID, 4) {
+			if e.Channel == "sms" {
+				return e
+			}
+		}
+		t.Fatal("no SMS")
+		return logEntry{}
+	}
+
+	n.msg91.FailNext(1, 500, `{"type":"error","message":"Internal Server Error","code":"500"}`)
+	e := firstSMS(n.pay(t).id)
+	if e.Status != "sent" || e.Provider != "fast2sms" || e.Attempts != 1 || !strings.Contains(fmt.Sprint(e.Responses[0]["response"]), "Internal Server Error") {
+		t.Fatalf("MSG91 500: %+v", e)
+	}
+
+	n.msg91.FailNext(1, 200, `{"type":"error","message":"Template not approved","code":"211"}`)
+	e = firstSMS(n.pay(t).id)
+	if e.Status != "sent" || e.Provider != "fast2sms" || !strings.Contains(fmt.Sprint(e.Responses[0]["response"]), "Template not approved") {
+		t.Fatalf("MSG91 type error: %+v", e)
+	}
+	f2sBefore := len(n.f2s.Received())
+
+	// A timeout: the SMS may have gone, so the retry goes to MSG91 again, never to Fast2SMS.
+	n.msg91.Delay(2 * time.Second)
+	before := len(n.msg91.Received())
+	o := n.pay(t)
+	waitFor(t, 10*time.Second, func() bool { return len(n.msg91.Received()) > before }, "MSG91 never saw the first attempt")
+	n.msg91.Delay(0)
+	e = firstSMS(o.id)
+	if e.Status != "sent" || e.Provider != "msg91" || e.Attempts != 2 || e.Responses[0]["outcome"] != "ambiguous" {
+		t.Fatalf("MSG91 timeout: %+v", e)
+	}
+	if len(n.f2s.Received()) != f2sBefore {
+		t.Fatal("Fast2SMS was called after an ambiguous MSG91 timeout")
+	}
+
+	// Both down: failed after the budget.
+	n.msg91.FailNext(3, 500, `{"type":"error","message":"down","code":"500"}`)
+	n.f2s.FailNext(3, 500, `{"return":false,"status_code":500,"message":"down"}`)
+	e = firstSMS(n.pay(t).id)
+	if e.Status != "failed" || e.Attempts != 3 {
+		t.Fatalf("both down: %+v", e)
+	}
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
