@@ -433,3 +433,50 @@ func grepLines(s, sub string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+func TestASlowSMTPServerHoldsUpNothingElse(t *testing.T) {
+	t.Parallel()
+	n := startNotifyShop(t, map[string]string{"NOTIFY_SEND_TIMEOUT": "20s"})
+	n.smtp.SetDelay(5 * time.Second)
+	token, _ := n.adminToken(t, "ops@certibuy.in")
+
+	// Orders whose e-mails now crawl out at 5 s each.
+	for i := 0; i < 3; i++ {
+		n.pay(t)
+	}
+	// Meanwhile another order moves along: each change must reach its status history promptly, and
+	// its SMS must go out, whatever the e-mails are doing.
+	o := n.pay(t)
+	history := func() int {
+		v := n.do(t, "GET", "/api/v1/admin/orders/"+o.id+"/history", nil, bearerHeader(token)).json(t)
+		h, _ := v["history"].([]any)
+		return len(h)
+	}
+	for i, step := range []string{"ship", "out-for-delivery", "deliver"} {
+		body := []byte(nil)
+		if step == "ship" {
+			body = []byte(`{"carrier": "DTDC", "tracking_id": "D123"}`)
+		}
+		start := time.Now()
+		if res := n.do(t, "POST", "/api/v1/admin/orders/"+o.id+"/"+step, body, bearerHeader(token)); res.status != 200 {
+			t.Fatalf("%s: %d %s", step, res.status, res.body)
+		}
+		want := 4 + i // placed, paid, confirmed, then one per step
+		for history() < want {
+			if time.Since(start) > 2*time.Second {
+				t.Fatalf("%s took more than 2s to reach the status history while SMTP is slow", step)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		t.Logf("%s reached the status history in %s", step, time.Since(start).Round(time.Millisecond))
+	}
+	waitFor(t, 10*time.Second, func() bool {
+		sms := 0
+		for _, e := range n.logOf(t, o.id) {
+			if e.Channel == "sms" && e.Status == "sent" {
+				sms++
+			}
+		}
+		return sms == 5
+	}, "the order's SMS waited for the slow e-mails")
+}
