@@ -1,0 +1,220 @@
+package main
+
+import (
+	"bytes"
+	"context"
+
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/certibuy/orders/adapters/mail/smtptest"
+	"github.com/certibuy/orders/adapters/postgres/pgtest"
+	"github.com/certibuy/orders/adapters/razorpay"
+	"github.com/certibuy/orders/adapters/sms/smstest"
+	"github.com/certibuy/orders/app/command"
+	"github.com/certibuy/orders/domain/es"
+	"github.com/certibuy/orders/domain/notification"
+)
+
+// TestAWorkerKilledMidwayLosesAndDoublesNothing runs the notifier as a separate `certibuy worker`
+// process, kills it (SIGKILL) at a random point while 200 order events are being notified, and starts
+// another. Every notification must end sent exactly once per event and channel; those in flight at
+// the kill show two attempts.
+func TestAWorkerKilledMidwayLosesAndDoublesNothing(t *testing.T) {
+	t.Parallel()
+	bin := filepath.Join(t.TempDir(), "certibuy")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	smtp := smtptest.NewServer(t)
+	smtp.SetDelay(15 * time.Millisecond) // so that some sends are in flight when the worker dies
+	msg91 := smstest.NewMSG91(t, "k")
+	msg91.Delay(10 * time.Millisecond)
+	env := map[string]string{
+		"DATABASE_URL": pgtest.NewDatabase(t), "LOG_LEVEL": "warn", "LOG_FORMAT": "json",
+		"SMTP_URL": smtp.URL(), "MSG91_AUTHKEY": "k", "MSG91_BASE_URL": msg91.URL(),
+		"NOTIFY_LEASE": "2s", "NOTIFY_BACKOFF": "50ms", "NOTIFY_CONCURRENCY": "8", "EVENTS_POLL_INTERVAL": "10ms",
+		"NOTIFY_POLL_INTERVAL": "200ms", "MAIL_DIR": t.TempDir(),
+	}
+	for _, typ := range notification.Types() {
+		env["MSG91_TEMPLATE_"+strings.ToUpper(string(typ))] = "tmpl_" + string(typ)
+	}
+	getenv := func(k string) string { return env[k] }
+	cfg, err := LoadConfig(getenv, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deps, err := OpenDeps(context.Background(), cfg, cfg.NewLogger(io.Discard))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer deps.Close()
+
+	startWorker := func(name string) (*exec.Cmd, *bytes.Buffer) {
+		cmd := exec.Command(bin, "worker")
+		for k, v := range env {
+			cmd.Env = append(cmd.Env, k+"="+v)
+		}
+		cmd.Env = append(cmd.Env, "PATH="+os.Getenv("PATH"))
+		var logs bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &logs, &logs
+		if err := cmd.Start(); err != nil {
+			t.Fatalf("start %s: %v", name, err)
+		}
+		return cmd, &logs
+	}
+	first, firstLogs := startWorker("first worker")
+	killed := false
+	t.Cleanup(func() {
+		if !killed {
+			_ = first.Process.Kill()
+			_ = first.Wait()
+		}
+	})
+
+	// 40 orders, each paid (PaymentSucceeded, OrderConfirmed), shipped, out for delivery and
+	// delivered: 200 order events that notify, 400 notifications.
+	const orders = 40
+	sim := razorpay.Simulator{}
+	admin := es.WithCausation(context.Background(), es.Causation{Actor: es.Admin("crash-test")})
+	var wg sync.WaitGroup
+	errs := make(chan error, orders)
+	for i := 0; i < orders; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- walkOrder(admin, deps, sim)
+		}()
+	}
+	// Kill the worker once a random share of the messages has gone out.
+	seed := uint64(time.Now().UnixNano())
+	killAt := 40 + rand.New(rand.NewPCG(seed, 7)).IntN(280)
+	t.Logf("seed %d: killing the first worker after %d messages", seed, killAt)
+	waitFor(t, 60*time.Second, func() bool { return len(smtp.Messages())+len(msg91.Received()) >= killAt }, "the first worker sends nothing")
+	if err := first.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = first.Wait()
+	killed = true
+	sentBeforeKill := len(smtp.Messages()) + len(msg91.Received())
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	second, secondLogs := startWorker("second worker")
+	t.Cleanup(func() {
+		_ = second.Process.Signal(syscall.SIGTERM)
+		_ = second.Wait()
+	})
+	count := func(sql string) int {
+		var n int
+		if err := deps.Pool.QueryRow(context.Background(), sql).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	waitFor(t, 90*time.Second, func() bool {
+		return count(`SELECT count(*) FROM events WHERE type = 'notification.sent.v1'`) == 2*5*orders
+	}, fmt.Sprintf("not every notification was sent:\nfirst worker:\n%s\nsecond worker:\n%s", firstLogs, secondLogs))
+
+	if n := count(`SELECT count(*) FROM events WHERE type = 'notification.requested.v1'`); n != 2*5*orders {
+		t.Fatalf("%d notifications requested for %d event-channel pairs", n, 2*5*orders)
+	}
+	if n := count(`SELECT count(*) FROM (SELECT stream_id FROM events WHERE type = 'notification.sent.v1' GROUP BY stream_id HAVING count(*) > 1) d`); n != 0 {
+		t.Fatalf("%d notifications sent twice", n)
+	}
+	// Attempts per notification: one, or two for those in flight when the worker died (a start
+	// without an answer).
+	rows, err := deps.Pool.Query(context.Background(), `SELECT stream_id,
+		count(*) FILTER (WHERE type = 'notification.delivery_started.v1'),
+		count(*) FILTER (WHERE type = 'notification.delivery_attempted.v1')
+		FROM events WHERE stream_id LIKE 'notification-%' GROUP BY stream_id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	twice := map[string]bool{}
+	for rows.Next() {
+		var stream string
+		var started, answered int
+		if err := rows.Scan(&stream, &started, &answered); err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case started == 1 && answered == 1:
+		case started == 2 && answered == 1:
+			twice[stream] = true
+		default:
+			t.Errorf("%s: %d attempts started, %d answered", stream, started, answered)
+		}
+	}
+	rows.Close()
+	if len(twice) > 2*8 {
+		t.Fatalf("%d notifications show two attempts, more than could be in flight", len(twice))
+	}
+	// A message in flight may have reached the provider before the kill, so it may arrive twice;
+	// every other one arrives exactly once.
+	perID := map[string]int{}
+	for _, m := range smtp.Messages() {
+		id := headerValue(m.Data, "Message-Id")
+		perID[id]++
+	}
+	for id, n := range perID {
+		stream := "notification-" + strings.TrimSuffix(strings.TrimPrefix(strings.Split(id, "@")[0], "<"), "")
+		if n > 1 && !twice[stream] {
+			t.Errorf("%s arrived %d times but shows one attempt", id, n)
+		}
+	}
+	if len(perID) != 5*orders {
+		t.Fatalf("%d distinct e-mails, want %d", len(perID), 5*orders)
+	}
+	t.Logf("%d messages before the kill; %d notifications in flight at the kill", sentBeforeKill, len(twice))
+}
+
+// walkOrder places an order and takes it to delivered through the application, as checkout, the
+// gateway and an admin would.
+func walkOrder(ctx context.Context, deps *Deps, sim razorpay.Simulator) error {
+	var cmd command.PlaceOrder
+	cmd.Customer = command.CustomerInput{Name: "Asha Rao", Email: "asha@example.in", Phone: "9876543210"}
+	cmd.Items = []command.ItemInput{{SKU: "TEA-1", Name: "Assam tea", Quantity: 1, UnitPricePaise: 34950}}
+	cmd.ShippingAddress = command.AddressInput{Line1: "12 MG Road", City: "Bengaluru", State: "Karnataka", Pincode: "560001"}
+	res, err := deps.App.Commands.PlaceOrder.Handle(ctx, cmd)
+	if err != nil {
+		return err
+	}
+	pay, sig := sim.Pay(res.Payment.GatewayOrderID)
+	if _, err := deps.App.Commands.ConfirmPayment.Handle(ctx, command.ConfirmPayment{GatewayOrderID: res.Payment.GatewayOrderID, PaymentID: pay, Signature: sig}); err != nil {
+		return err
+	}
+	for _, action := range []string{command.ActionShip, command.ActionOutForDelivery, command.ActionDeliver} {
+		if _, err := deps.App.Commands.AdminTransition.Handle(ctx, command.AdminTransition{OrderID: res.OrderID, AdminID: "crash-test",
+			Action: action, Carrier: "DTDC", TrackingID: "D" + res.OrderNumber}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func headerValue(raw []byte, name string) string {
+	for _, line := range strings.Split(string(raw), "\r\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.EqualFold(k, name) {
+			return strings.TrimSpace(v)
+		}
+		if line == "" {
+			break
+		}
+	}
+	return ""
+}
