@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
@@ -25,7 +26,7 @@ type SubscriberConfig struct {
 
 // NewSubscriber returns a subscriber for one consumer group on the outbox tables. The tables come from
 // the migrations, so it never creates schema.
-func NewSubscriber(pool *pgxpool.Pool, consumerGroup string, cfg SubscriberConfig, logger watermill.LoggerAdapter) (*wsql.Subscriber, error) {
+func NewSubscriber(pool *pgxpool.Pool, consumerGroup string, cfg SubscriberConfig, logger watermill.LoggerAdapter) (message.Subscriber, error) {
 	deadline := cfg.AckDeadline
 	sub, err := wsql.NewSubscriber(wsql.BeginnerFromPgx(pool), wsql.SubscriberConfig{
 		ConsumerGroup:    consumerGroup,
@@ -40,7 +41,105 @@ func NewSubscriber(pool *pgxpool.Pool, consumerGroup string, cfg SubscriberConfi
 	if err != nil {
 		return nil, fmt.Errorf("subscriber %s: %w", consumerGroup, err)
 	}
-	return sub, nil
+	return &drainingSubscriber{inner: sub, closing: make(chan struct{})}, nil
+}
+
+// drainingSubscriber lets the messages in hand finish before it closes the watermill-sql subscriber.
+// Watermill's router closes its subscribers while handlers still run, and the watermill-sql
+// subscriber then ends the delivering transaction: a handler writing through that transaction would
+// find it gone under its feet.
+type drainingSubscriber struct {
+	inner    message.Subscriber
+	closing  chan struct{}
+	once     sync.Once
+	mu       sync.Mutex
+	closed   bool
+	inflight sync.WaitGroup
+	cancels  []context.CancelFunc
+}
+
+// Subscribe subscribes the inner subscriber with a context of its own: the router cancels ctx as soon
+// as it starts closing, and watermill-sql would then end the delivering transaction at once. The
+// inner context ends only when Close has drained the messages in hand.
+func (d *drainingSubscriber) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
+	innerCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	in, err := d.inner.Subscribe(innerCtx, topic)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	d.mu.Lock()
+	d.cancels = append(d.cancels, cancel)
+	d.mu.Unlock()
+	out := make(chan *message.Message)
+	go func() {
+		defer close(out)
+		for {
+			var msg *message.Message
+			var ok bool
+			select {
+			case <-d.closing:
+				return
+			case <-ctx.Done():
+				// The router stopped without closing its subscribers: drain and stop the inner one
+				// before telling the router this subscription ended.
+				_ = d.Close()
+				return
+			case msg, ok = <-in:
+				if !ok {
+					return
+				}
+			}
+			// Counted under the lock that Close takes, so that no message slips out after Close
+			// started waiting: a message received as the subscriber closes is not handed out, and
+			// the closing subscriber gives it back.
+			d.mu.Lock()
+			if d.closed {
+				d.mu.Unlock()
+				return
+			}
+			d.inflight.Add(1)
+			d.mu.Unlock()
+			select {
+			case out <- msg:
+				go func() {
+					defer d.inflight.Done()
+					select {
+					case <-msg.Acked():
+					case <-msg.Nacked():
+					}
+				}()
+			case <-ctx.Done():
+				d.inflight.Done()
+				_ = d.Close()
+				return
+			}
+		}
+	}()
+	return out, nil
+}
+
+// Close stops handing out messages, waits up to 30 s for those in hand to be acked or nacked, then
+// closes the subscriber.
+func (d *drainingSubscriber) Close() error {
+	d.once.Do(func() {
+		d.mu.Lock()
+		d.closed = true
+		d.mu.Unlock()
+		close(d.closing)
+	})
+	done := make(chan struct{})
+	go func() { d.inflight.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+	}
+	d.mu.Lock()
+	for _, cancel := range d.cancels {
+		cancel()
+	}
+	d.mu.Unlock()
+	return d.inner.Close()
 }
 
 // TxPublisher publishes a message in the transaction that delivered the message it came from, so a

@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"context"
 
-	"fmt"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -59,18 +57,18 @@ func TestAWorkerKilledMidwayLosesAndDoublesNothing(t *testing.T) {
 	}
 	defer deps.Close()
 
-	startWorker := func(name string) (*exec.Cmd, *bytes.Buffer) {
+	startWorker := func(name string) (*exec.Cmd, *syncBuffer) {
 		cmd := exec.Command(bin, "worker")
 		for k, v := range env {
 			cmd.Env = append(cmd.Env, k+"="+v)
 		}
 		cmd.Env = append(cmd.Env, "PATH="+os.Getenv("PATH"))
-		var logs bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &logs, &logs
+		logs := &syncBuffer{}
+		cmd.Stdout, cmd.Stderr = logs, logs
 		if err := cmd.Start(); err != nil {
 			t.Fatalf("start %s: %v", name, err)
 		}
-		return cmd, &logs
+		return cmd, logs
 	}
 	first, firstLogs := startWorker("first worker")
 	killed := false
@@ -126,9 +124,13 @@ func TestAWorkerKilledMidwayLosesAndDoublesNothing(t *testing.T) {
 		}
 		return n
 	}
-	waitFor(t, 90*time.Second, func() bool {
-		return count(`SELECT count(*) FROM events WHERE type = 'notification.sent.v1'`) == 2*5*orders
-	}, fmt.Sprintf("not every notification was sent:\nfirst worker:\n%s\nsecond worker:\n%s", firstLogs, secondLogs))
+	deadline := time.Now().Add(90 * time.Second)
+	for count(`SELECT count(*) FROM events WHERE type = 'notification.sent.v1'`) != 2*5*orders {
+		if time.Now().After(deadline) {
+			t.Fatalf("not every notification was sent:\nfirst worker:\n%s\nsecond worker:\n%s", firstLogs.String(), secondLogs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 
 	if n := count(`SELECT count(*) FROM events WHERE type = 'notification.requested.v1'`); n != 2*5*orders {
 		t.Fatalf("%d notifications requested for %d event-channel pairs", n, 2*5*orders)
