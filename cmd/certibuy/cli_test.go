@@ -13,15 +13,18 @@ import (
 // runCLI runs `certibuy args...` against the database at url and returns what it printed.
 func runCLI(t *testing.T, url string, args ...string) (string, error) {
 	t.Helper()
+	return runCLIWith(t, map[string]string{"DATABASE_URL": url}, args...)
+}
+
+// runCLIWith runs `certibuy args...` with the environment env.
+func runCLIWith(t *testing.T, env map[string]string, args ...string) (string, error) {
+	t.Helper()
 	var out, errOut bytes.Buffer
-	m := &Main{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errOut, Getenv: func(k string) string {
-		switch k {
-		case "DATABASE_URL":
-			return url
-		case "LOG_LEVEL":
+	m := &Main{Stdin: strings.NewReader(env["STDIN"]), Stdout: &out, Stderr: &errOut, Getenv: func(k string) string {
+		if k == "LOG_LEVEL" && env[k] == "" {
 			return "warn"
 		}
-		return ""
+		return env[k]
 	}}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

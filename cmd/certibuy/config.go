@@ -289,3 +289,13 @@ func (c Config) NewLogger(w io.Writer) *slog.Logger {
 	}
 	return slog.New(slog.NewJSONHandler(w, opts))
 }
+
+// envTemplates is the MSG91 template settings as environment variables, for commands run beside a
+// running service.
+func (c Config) envTemplates() map[string]string {
+	out := map[string]string{}
+	for t, id := range c.Notify.MSG91.Templates {
+		out["MSG91_TEMPLATE_"+strings.ToUpper(string(t))] = id
+	}
+	return out
+}

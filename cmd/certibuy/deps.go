@@ -39,6 +39,10 @@ type Deps struct {
 	// MailProvider and SMSProvider name where messages go, for the start-up log and doctor.
 	MailProvider, SMSProvider string
 	SMTP                      *mail.SMTPSender
+	Mailer                    command.Mailer
+	SMS                       command.SMSSender
+	Renderer                  *templates.Renderer
+	NotificationLog           *postgres.NotificationLogReader
 }
 
 // OpenDeps creates the database when missing, migrates it and wires the application.
@@ -102,6 +106,7 @@ func OpenDeps(ctx context.Context, cfg Config, logger *slog.Logger) (*Deps, erro
 		DeliverNotification: command.NewDeliverNotificationHandler(notifications, mailer, smsSender, renderer,
 			cfg.Notify.Policy, time.Now, mailDomain(cfg.Notify.MailFrom)),
 		MailProvider: mailer.Name(), SMSProvider: smsSender.Name(), SMTP: smtp,
+		Mailer: mailer, SMS: smsSender, Renderer: renderer, NotificationLog: postgres.NewNotificationLogReader(db),
 	}
 	d.App = app.Application{
 		Commands: app.Commands{
@@ -120,7 +125,7 @@ func OpenDeps(ctx context.Context, cfg Config, logger *slog.Logger) (*Deps, erro
 			AdminOrder:    query.NewAdminOrderHandler(orders, read, auditor),
 			OrderHistory:  query.NewOrderHistoryHandler(read),
 			PaymentPage:   query.NewPaymentPageHandler(orders, orders),
-			Notifications: query.NewListNotificationsHandler(postgres.NewNotificationLogReader(db)),
+			Notifications: query.NewListNotificationsHandler(d.NotificationLog),
 		},
 		Admins: admins,
 	}

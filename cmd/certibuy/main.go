@@ -40,6 +40,10 @@ Usage:
   certibuy replay    rebuild read models from the event store (--projection <name>|all [--verify])
   certibuy audit     query the event store (--order, --type, --actor, --correlation-id, --from, --to,
                      --after, --limit, --json; --order … --as-of <time> prints the order as it stood)
+  certibuy doctor    check the database, SMTP, SMS and payment settings and the lags; show the
+                     last notifications; exit 1 when a check fails
+  certibuy notify-test --email <address> --phone <number>
+                     send one test e-mail and SMS through the configured providers
   certibuy admin     create-user (password from stdin), create-token, revoke-token
   certibuy bench     measure throughput against baselines run alongside (scratch database)
   certibuy help      show this help
@@ -70,6 +74,10 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return m.runAdmin(ctx, rest)
 	case "bench":
 		return m.runBench(ctx, rest)
+	case "doctor":
+		return m.runDoctor(ctx, rest)
+	case "notify-test":
+		return m.runNotifyTest(ctx, rest)
 	case "help", "-h", "--help":
 		fmt.Fprint(m.Stdout, usage)
 		return nil

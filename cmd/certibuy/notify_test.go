@@ -253,6 +253,7 @@ func TestEachOrderEventSendsTheMatrixOfMessages(t *testing.T) {
 	if len(n.f2s.Received()) != 0 {
 		t.Fatal("Fast2SMS was used while MSG91 worked")
 	}
+	assertNoSecretsLogged(t, n.logs.String())
 	for _, e := range append(n.logOf(t, delivered.id), n.logOf(t, refunded.id)...) {
 		wantProvider := map[string]string{"email": "smtp", "sms": "msg91"}[e.Channel]
 		wantRecipient := map[string]string{"email": "asha@example.in", "sms": "+919876543210"}[e.Channel]
@@ -421,6 +422,18 @@ func TestSMSFallsBackOnlyOnADefiniteRejection(t *testing.T) {
 	e = firstSMS(n.pay(t).id)
 	if e.Status != "failed" || e.Attempts != 3 {
 		t.Fatalf("both down: %+v", e)
+	}
+	assertNoSecretsLogged(t, n.logs.String())
+}
+
+// assertNoSecretsLogged checks the service's log for the customer's full phone number and the
+// provider keys the tests use.
+func assertNoSecretsLogged(t *testing.T, logs string) {
+	t.Helper()
+	for _, secret := range []string{"9876543210", "msg91-key", "f2s-key", testKeySecret, testWebhookSecret} {
+		if i := strings.Index(logs, secret); i >= 0 {
+			t.Fatalf("the log holds %q: …%s…", secret, logs[max(0, i-200):min(len(logs), i+100)])
+		}
 	}
 }
 

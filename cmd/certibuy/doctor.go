@@ -1,0 +1,287 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/certibuy/orders/adapters/postgres"
+	"github.com/certibuy/orders/adapters/templates"
+	"github.com/certibuy/orders/app/command"
+	"github.com/certibuy/orders/app/query"
+	"github.com/certibuy/orders/domain/notification"
+	"github.com/certibuy/orders/domain/order"
+	"github.com/certibuy/orders/migrations"
+)
+
+// errChecksFailed makes doctor exit non-zero.
+var errChecksFailed = errors.New("some checks failed")
+
+type checkResult struct {
+	name, status, detail string // status: ok, warn or FAIL
+}
+
+// runDoctor checks what the service depends on, sends nothing, and shows the last notifications.
+func (m *Main) runDoctor(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
+	fs.SetOutput(m.Stderr)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := m.config()
+	if err != nil {
+		return err
+	}
+	var results []checkResult
+	add := func(name, status, format string, a ...any) {
+		results = append(results, checkResult{name, status, fmt.Sprintf(format, a...)})
+	}
+	deps, err := OpenDeps(ctx, cfg, cfg.NewLogger(io.Discard))
+	if err != nil {
+		add("database", "FAIL", "%v", err)
+		printChecks(m.Stdout, results)
+		return errChecksFailed
+	}
+	defer deps.Close()
+	cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+
+	if pending, err := postgres.PendingMigrations(cctx, deps.Pool, migrations.FS); err != nil {
+		add("database", "FAIL", "%v", err)
+	} else if len(pending) > 0 {
+		add("database", "FAIL", "%d migrations not applied: %s", len(pending), strings.Join(pending, ", "))
+	} else {
+		add("database", "ok", "%s, migrated", postgres.Redact(cfg.DatabaseURL))
+	}
+
+	if deps.SMTP == nil {
+		add("e-mail", "warn", "SMTP_URL not set: e-mails are written as .eml files under %s/", cfg.Notify.MailDir)
+	} else if err := deps.SMTP.Check(cctx); err != nil {
+		add("e-mail", "FAIL", "SMTP: %v", err)
+	} else {
+		add("e-mail", "ok", "%s answers (EHLO, STARTTLS and AUTH as configured; nothing sent)", deps.SMTP)
+	}
+	checkSMS(cfg.Notify, add)
+
+	if cfg.PaymentGateway == "simulator" {
+		add("payments", "warn", "simulated: no money moves (set RAZORPAY_KEY_ID, RAZORPAY_KEY_SECRET and RAZORPAY_WEBHOOK_SECRET)")
+	} else {
+		add("payments", "ok", "Razorpay key %s, webhook secret set", cfg.Razorpay.KeyID)
+	}
+
+	groups, err := outboxLag(cctx, deps.Pool)
+	if err != nil {
+		add("outbox", "FAIL", "%v", err)
+	}
+	for _, g := range groups {
+		status := "ok"
+		if g.behind > 0 && g.oldest > time.Minute {
+			status = "FAIL"
+		}
+		add("outbox "+g.group, status, "%d messages behind, oldest waiting %s", g.behind, g.oldest.Round(time.Second))
+	}
+	lags, err := deps.Runner.Lags(cctx)
+	if err != nil {
+		add("projections", "FAIL", "%v", err)
+	}
+	for _, l := range lags {
+		add("projection "+l.Projection, "ok", "%d events behind", l.Events)
+	}
+	var queued, due int
+	var oldest *time.Time
+	if err := deps.Pool.QueryRow(cctx, `SELECT count(*), count(*) FILTER (WHERE due_at <= now()), min(created_at) FROM notification_queue`).Scan(&queued, &due, &oldest); err != nil {
+		add("notification queue", "FAIL", "%v", err)
+	} else {
+		status := "ok"
+		if oldest != nil && time.Since(*oldest) > 15*time.Minute {
+			status = "warn"
+		}
+		add("notification queue", status, "%d queued, %d due now", queued, due)
+	}
+	printChecks(m.Stdout, results)
+
+	page, err := deps.NotificationLog.List(cctx, query.NotificationFilter{Limit: 10})
+	if err == nil {
+		fmt.Fprintln(m.Stdout, "\nLast notifications:")
+		tw := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "CREATED\tORDER\tCHANNEL\tTYPE\tRECIPIENT\tSTATUS\tPROVIDER\tATTEMPTS\tERROR")
+		for _, n := range page.Notifications {
+			recipient := n.Recipient
+			if n.Channel == string(notification.SMS) {
+				recipient = order.MaskPhone(recipient)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", n.CreatedAt.UTC().Format(time.RFC3339), n.OrderNumber, n.Channel,
+				n.Type, recipient, n.Status, n.Provider, n.Attempts, clip(n.ErrorMessage, 60))
+		}
+		_ = tw.Flush()
+	}
+	for _, r := range results {
+		if r.status == "FAIL" {
+			return errChecksFailed
+		}
+	}
+	return nil
+}
+
+func checkSMS(cfg NotifyConfig, add func(name, status, format string, a ...any)) {
+	switch cfg.SMSProvider {
+	case "log":
+		add("sms", "warn", "no SMS provider set: SMS are logged, not sent (set MSG91_AUTHKEY or FAST2SMS_API_KEY)")
+		return
+	case "msg91":
+		var missing []string
+		for _, t := range notification.Types() {
+			if cfg.MSG91.Templates[t] == "" {
+				missing = append(missing, "MSG91_TEMPLATE_"+strings.ToUpper(string(t)))
+			}
+		}
+		if len(missing) > 0 {
+			status := "FAIL"
+			if cfg.SMSFallback != "none" {
+				status = "warn" // those types go through the fallback
+			}
+			add("sms msg91", status, "key set; no template id in %s", strings.Join(missing, ", "))
+		} else {
+			add("sms msg91", "ok", "key set, template ids for all six types")
+		}
+	case "fast2sms":
+		add("sms fast2sms", "ok", "key set, route %s", cfg.Fast2SMS.Route)
+	}
+	if cfg.SMSFallback == "none" {
+		add("sms fallback", "warn", "none: a rejection by %s fails the SMS", cfg.SMSProvider)
+	} else {
+		add("sms fallback", "ok", "%s", cfg.SMSFallback)
+	}
+}
+
+type groupLag struct {
+	group  string
+	behind int
+	oldest time.Duration
+}
+
+// outboxLag reports, for each consumer group of the outbox, how many messages it has not acked and how
+// long the oldest has waited.
+func outboxLag(ctx context.Context, q postgres.Querier) ([]groupLag, error) {
+	rows, err := q.Query(ctx, `SELECT o.consumer_group, count(m."offset"), coalesce(extract(epoch FROM now() - min(m.created_at)), 0)
+		FROM watermill_offsets_order_events o
+		LEFT JOIN watermill_order_events m ON (m.transaction_id, m."offset") > (o.last_processed_transaction_id, o.offset_acked)
+		GROUP BY o.consumer_group ORDER BY o.consumer_group`)
+	if err != nil {
+		return nil, fmt.Errorf("outbox lag: %w", err)
+	}
+	defer rows.Close()
+	var out []groupLag
+	for rows.Next() {
+		var g groupLag
+		var secs float64
+		if err := rows.Scan(&g.group, &g.behind, &secs); err != nil {
+			return nil, fmt.Errorf("outbox lag: %w", err)
+		}
+		g.oldest = time.Duration(secs * float64(time.Second))
+		out = append(out, g)
+	}
+	return out, rows.Err()
+}
+
+func printChecks(w io.Writer, results []checkResult) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, r := range results {
+		fmt.Fprintf(tw, "%-4s\t%s\t%s\n", r.status, r.name, r.detail)
+	}
+	_ = tw.Flush()
+}
+
+func clip(s string, n int) string {
+	s = strings.ReplaceAll(s, "\n", " ")
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// runNotifyTest sends one test e-mail and one test SMS through the configured providers, straight
+// (not through the queue), and prints what each provider answered.
+func (m *Main) runNotifyTest(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("notify-test", flag.ContinueOnError)
+	fs.SetOutput(m.Stderr)
+	email := fs.String("email", "", "send a test e-mail to this address")
+	phone := fs.String("phone", "", "send a test SMS to this Indian mobile number")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *email == "" && *phone == "" {
+		return usageError("notify-test needs --email, --phone or both")
+	}
+	var to order.Email
+	var mobile order.Phone
+	var err error
+	if *email != "" {
+		if to, err = order.NewEmail(*email); err != nil {
+			return usageError(fmt.Sprintf("--email: %v", err))
+		}
+	}
+	if *phone != "" {
+		if mobile, err = order.NewPhone(*phone); err != nil {
+			return usageError(fmt.Sprintf("--phone: %v", err))
+		}
+	}
+	cfg, err := m.config()
+	if err != nil {
+		return err
+	}
+	deps, err := OpenDeps(ctx, cfg, cfg.NewLogger(m.Stderr))
+	if err != nil {
+		return err
+	}
+	defer deps.Close()
+	data := templates.SampleData()
+	data.ShopName, data.SupportEmail = cfg.Notify.ShopName, cfg.Notify.SupportEmail
+	failed := false
+	if *email != "" {
+		subject, text, html, err := deps.Renderer.RenderEmail(notification.OrderConfirmed, data)
+		if err != nil {
+			return err
+		}
+		id := "<notify-test-" + uuid.NewString() + "@" + mailDomain(cfg.Notify.MailFrom) + ">"
+		res, err := deps.Mailer.Send(ctx, command.Email{To: to.String(), Subject: "[test] " + subject, Text: text, HTML: html, MessageID: id})
+		failed = report(m.Stdout, "e-mail", to.String(), deps.Mailer.Name(), res, err) || failed
+	}
+	if *phone != "" {
+		text, err := deps.Renderer.SMS(notification.OrderConfirmed, data)
+		if err != nil {
+			return err
+		}
+		res, err := deps.SMS.Send(ctx, command.SMS{To: mobile, Type: notification.OrderConfirmed, Text: text, Data: data}, "")
+		failed = report(m.Stdout, "sms", mobile.Masked(), deps.SMS.Name(), res, err) || failed
+	}
+	if failed {
+		return errors.New("a test message was not sent")
+	}
+	return nil
+}
+
+func report(w io.Writer, channel, to, provider string, res command.SendResult, err error) bool {
+	if err != nil {
+		var se *command.SendError
+		if errors.As(err, &se) && se.Response != "" {
+			fmt.Fprintf(w, "%s to %s: FAILED via %s: %v\n  response: %s\n", channel, to, provider, err, se.Response)
+		} else {
+			fmt.Fprintf(w, "%s to %s: FAILED via %s: %v\n", channel, to, provider, err)
+		}
+		return true
+	}
+	fmt.Fprintf(w, "%s to %s: sent via %s", channel, to, res.Provider)
+	if res.ProviderMessageID != "" {
+		fmt.Fprintf(w, " (id %s)", res.ProviderMessageID)
+	}
+	fmt.Fprintf(w, "\n  response: %s\n", res.Response)
+	return false
+}

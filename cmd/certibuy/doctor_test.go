@@ -1,0 +1,67 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestDoctorChecksAndShowsTheLastNotifications(t *testing.T) {
+	t.Parallel()
+	n := startNotifyShop(t, nil)
+	o := n.pay(t)
+	n.waitSettled(t, o.id, 4)
+	env := map[string]string{"DATABASE_URL": n.cfg.DatabaseURL, "SMTP_URL": n.smtp.URL(), "MSG91_AUTHKEY": "msg91-key",
+		"MSG91_BASE_URL": n.msg91.URL(), "FAST2SMS_API_KEY": "f2s-key", "RAZORPAY_KEY_ID": testKeyID,
+		"RAZORPAY_KEY_SECRET": testKeySecret, "RAZORPAY_WEBHOOK_SECRET": testWebhookSecret}
+	for k, v := range n.cfg.envTemplates() {
+		env[k] = v
+	}
+	mailsBefore := len(n.smtp.Messages())
+	out, err := runCLIWith(t, env, "doctor")
+	if err != nil {
+		t.Fatalf("doctor: %v\n%s", err, out)
+	}
+	for _, want := range []string{"ok    database", "ok    e-mail", "ok    sms msg91", "ok    sms fallback", "ok    payments",
+		"outbox notification_requests", "outbox event_log", "projection notification_log", "Last notifications:", o.number, "*********3210"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("doctor output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "9876543210") || strings.Contains(out, testKeySecret) {
+		t.Fatalf("doctor printed a full phone number or a secret:\n%s", out)
+	}
+	if len(n.smtp.Messages()) != mailsBefore {
+		t.Fatal("doctor sent an e-mail")
+	}
+
+	env["SMTP_URL"] = "smtp://127.0.0.1:1"
+	out, err = runCLIWith(t, env, "doctor")
+	if err == nil || !strings.Contains(out, "FAIL  e-mail") {
+		t.Fatalf("doctor with an unreachable SMTP server: %v\n%s", err, out)
+	}
+}
+
+func TestNotifyTestSendsOneOfEach(t *testing.T) {
+	t.Parallel()
+	n := startNotifyShop(t, nil)
+	env := map[string]string{"DATABASE_URL": n.cfg.DatabaseURL, "SMTP_URL": n.smtp.URL(), "MSG91_AUTHKEY": "msg91-key", "MSG91_BASE_URL": n.msg91.URL()}
+	for k, v := range n.cfg.envTemplates() {
+		env[k] = v
+	}
+	out, err := runCLIWith(t, env, "notify-test", "--email", "ops@certibuy.in", "--phone", "+91 98765 43210")
+	if err != nil {
+		t.Fatalf("notify-test: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "e-mail to ops@certibuy.in: sent via smtp") || !strings.Contains(out, "sms to *********3210: sent via msg91") {
+		t.Fatalf("notify-test printed:\n%s", out)
+	}
+	if got := n.smtp.Messages(); len(got) != 1 || got[0].To[0] != "ops@certibuy.in" {
+		t.Fatalf("SMTP got %d messages", len(got))
+	}
+	if got := n.msg91.Received(); len(got) != 1 || got[0].Mobiles != "919876543210" {
+		t.Fatalf("MSG91 got %+v", got)
+	}
+	if _, err := runCLIWith(t, env, "notify-test", "--phone", "12345"); err == nil || exitCode(err) != 2 {
+		t.Fatalf("a bad phone number: %v", err)
+	}
+}
