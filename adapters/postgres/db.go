@@ -51,12 +51,15 @@ func (db *DB) Q(ctx context.Context) Querier {
 }
 
 // InTx runs fn in a transaction and commits when fn returns nil. When ctx already carries a
-// transaction, fn joins it and the outer caller commits.
+// transaction, fn runs in a savepoint of it: its writes commit with the outer transaction, and a
+// failure undoes them without spoiling the outer one.
 func (db *DB) InTx(ctx context.Context, fn func(ctx context.Context) error) (err error) {
-	if _, ok := TxFrom(ctx); ok {
-		return fn(ctx)
+	var tx pgx.Tx
+	if outer, ok := TxFrom(ctx); ok {
+		tx, err = outer.Begin(ctx)
+	} else {
+		tx, err = db.Pool.Begin(ctx)
 	}
-	tx, err := db.Pool.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}

@@ -186,12 +186,12 @@ func (p *TxPublisher) Publish(topic string, msgs ...*message.Message) error {
 // Close does nothing: the publisher holds no resources of its own.
 func (p *TxPublisher) Close() error { return nil }
 
-// SavepointPerAttempt is handler middleware for watermill-sql subscribers: each attempt of the
-// handler runs in a savepoint of the transaction that delivered the message, and adapters called with
-// the message's context write in it. The handler's writes then commit with the message's offset, or
-// not at all (exactly once), and a failed attempt is rolled back without spoiling the transaction the
-// retry, or the poison queue, still needs.
-func SavepointPerAttempt(h message.HandlerFunc) message.HandlerFunc {
+// JoinDeliveryTx is handler middleware for watermill-sql subscribers: adapters called with the
+// message's context write in the transaction that delivered the message, so a handler's writes commit
+// with the message's offset, or not at all (exactly once). A handler wraps its writes in DB.InTx,
+// which makes them a savepoint: a failed attempt is undone without spoiling the transaction that the
+// retry, or the poison queue, still needs. Handlers that write nothing cost nothing.
+func JoinDeliveryTx(h message.HandlerFunc) message.HandlerFunc {
 	return func(msg *message.Message) ([]*message.Message, error) {
 		ctx := msg.Context()
 		wtx, ok := wsql.TxFromContext(ctx)
@@ -200,24 +200,11 @@ func SavepointPerAttempt(h message.HandlerFunc) message.HandlerFunc {
 		}
 		ptx, ok := wtx.(*wsql.PgxTx)
 		if !ok {
-			return nil, fmt.Errorf("savepoint: the delivering transaction is a %T, not pgx", wtx)
+			return nil, fmt.Errorf("join delivery transaction: it is a %T, not pgx", wtx)
 		}
-		sp, err := ptx.Tx.Begin(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("savepoint: %w", err)
-		}
-		msg.SetContext(WithTx(ctx, sp))
+		msg.SetContext(WithTx(ctx, ptx.Tx))
 		out, err := h(msg)
 		msg.SetContext(ctx)
-		if err != nil {
-			if rerr := sp.Rollback(context.WithoutCancel(ctx)); rerr != nil {
-				return out, fmt.Errorf("%w (and rolling back its savepoint: %v)", err, rerr)
-			}
-			return out, err
-		}
-		if err := sp.Commit(ctx); err != nil {
-			return out, fmt.Errorf("release savepoint: %w", err)
-		}
-		return out, nil
+		return out, err
 	}
 }

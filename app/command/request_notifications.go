@@ -32,12 +32,13 @@ type ShopInfo struct {
 type RequestNotificationsHandler struct {
 	orders order.Repository
 	store  NotificationStore
+	tx     TxRunner
 	shop   ShopInfo
 }
 
 // NewRequestNotificationsHandler wires the handler.
-func NewRequestNotificationsHandler(orders order.Repository, store NotificationStore, shop ShopInfo) RequestNotificationsHandler {
-	return RequestNotificationsHandler{orders: orders, store: store, shop: shop}
+func NewRequestNotificationsHandler(orders order.Repository, store NotificationStore, tx TxRunner, shop ShopInfo) RequestNotificationsHandler {
+	return RequestNotificationsHandler{orders: orders, store: store, tx: tx, shop: shop}
 }
 
 // Handle requests one notification per channel for the events of DESIGN.md §2, and nothing for the
@@ -47,6 +48,11 @@ func (h RequestNotificationsHandler) Handle(ctx context.Context, cmd RequestNoti
 	if !ok {
 		return nil
 	}
+	// Both channels or neither: in the delivering transaction, this is a savepoint.
+	return h.tx.InTx(ctx, func(ctx context.Context) error { return h.request(ctx, cmd, typ) })
+}
+
+func (h RequestNotificationsHandler) request(ctx context.Context, cmd RequestNotifications, typ notification.Type) error {
 	o, err := h.orders.Get(ctx, cmd.OrderID)
 	if err != nil {
 		return fmt.Errorf("request notifications for %s: %w", cmd.OrderEventID, err)

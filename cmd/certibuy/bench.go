@@ -11,6 +11,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
+	"runtime/pprof"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,8 +36,22 @@ func (m *Main) runBench(ctx context.Context, args []string) error {
 	fs.SetOutput(m.Stderr)
 	dur := fs.Duration("duration", 10*time.Second, "how long each measurement runs")
 	clients := fs.Int("clients", 16, "concurrent clients")
+	latencyEvents := fs.Int("latency-events", 1000, "order events notified at a steady 100/s for the latency figures (0 skips)")
+	burst := fs.Int("burst", 2000, "e-mails sent through a 20 ms SMTP server for the throughput figure (0 skips)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	cfg, err := m.config()
 	if err != nil {
@@ -48,6 +64,12 @@ func (m *Main) runBench(ctx context.Context, args []string) error {
 	defer drop()
 	cfg.DatabaseURL, cfg.HTTPAddr, cfg.PaymentGateway = url, "127.0.0.1:0", "simulator"
 	cfg.CheckoutLimit.PerMinute, cfg.LoginLimit.PerMinute = 0, 0
+	smtpSrv, err := startBenchSMTP()
+	if err != nil {
+		return err
+	}
+	defer smtpSrv.Close()
+	cfg.Notify.SMTPURL, cfg.Notify.SMSProvider, cfg.Notify.SMSFallback = smtpSrv.URL(), "log", "none"
 	svc, err := StartService(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), true)
 	if err != nil {
 		return err
@@ -66,6 +88,16 @@ func (m *Main) runBench(ctx context.Context, args []string) error {
 	}
 	fmt.Fprintf(m.Stdout, "checkout  POST /api/v1/checkout over loopback, simulator, %d clients: %8.0f requests/s  (%.2f of the append baseline)\n",
 		*clients, checkoutRate, checkoutRate/appendRate)
+	if *latencyEvents > 0 {
+		if err := benchNotifyLatency(ctx, m.Stdout, svc, smtpSrv, *latencyEvents); err != nil {
+			return err
+		}
+	}
+	if *burst > 0 {
+		if err := benchNotifyThroughput(ctx, m.Stdout, svc, smtpSrv, *burst); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

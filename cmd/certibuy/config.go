@@ -57,9 +57,11 @@ type NotifyConfig struct {
 	// InlineRetry is the longest wait spent inside a delivery handler; longer ones go back to the queue.
 	InlineRetry time.Duration
 	Concurrency int
-	QueuePoll   time.Duration
-	Lease       time.Duration
-	SendTimeout time.Duration
+	// RequestPartitions splits the request handlers into this many consumer groups, by order.
+	RequestPartitions int
+	QueuePoll         time.Duration
+	Lease             time.Duration
+	SendTimeout       time.Duration
 }
 
 // DefaultDatabaseURL is the local database used when DATABASE_URL is not set.
@@ -217,6 +219,12 @@ func loadNotifyConfig(getenv func(string) string) (NotifyConfig, error) {
 	}
 	if n.Concurrency, err = integer(getenv, "NOTIFY_CONCURRENCY", 32); err != nil {
 		return n, err
+	}
+	if n.RequestPartitions, err = integer(getenv, "NOTIFY_REQUEST_PARTITIONS", 4); err != nil {
+		return n, err
+	}
+	if n.RequestPartitions < 1 || n.RequestPartitions > 64 {
+		return n, fmt.Errorf("NOTIFY_REQUEST_PARTITIONS must be between 1 and 64")
 	}
 	if n.QueuePoll, err = duration(getenv, "NOTIFY_POLL_INTERVAL", time.Second); err != nil {
 		return n, err

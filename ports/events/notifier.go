@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/components/cqrs"
@@ -25,23 +28,58 @@ const (
 	NotificationsPoisonTopic  = "notifications_poison"
 )
 
-// RequestHandlers open the notifications of the six order events that tell the customer something.
-// They only write to the database; sending is the delivery groups' work.
-func RequestHandlers(h command.RequestNotificationsHandler) []cqrs.GroupEventHandler {
+// RequestGroup names the consumer group of one partition of the request handlers.
+func RequestGroup(partition int) string {
+	return fmt.Sprintf("%s_p%d", NotificationRequestsGroup, partition)
+}
+
+// Partition is the partition of an order's stream among n: all of one order's events fall in one
+// partition, so they are handled in order, while other orders' go on in the other partitions.
+func Partition(stream string, n int) int {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(stream))
+	return int(h.Sum32() % uint32(n))
+}
+
+// RequestHandlers open the notifications of the six order events that tell the customer something,
+// for the orders of one partition of n. One watermill-sql subscription hands out one message at a
+// time, so the work is split by order across n consumer groups. They only write to the database;
+// sending is the delivery groups' work.
+func RequestHandlers(h command.RequestNotificationsHandler, partition, n int) []cqrs.GroupEventHandler {
 	return []cqrs.GroupEventHandler{
-		requestOn[order.PaymentSucceeded](h),    // RequestNotificationsOnPaymentSucceeded
-		requestOn[order.OrderConfirmed](h),      // RequestNotificationsOnOrderConfirmed
-		requestOn[order.OrderShipped](h),        // RequestNotificationsOnOrderShipped
-		requestOn[order.OrderOutForDelivery](h), // RequestNotificationsOnOrderOutForDelivery
-		requestOn[order.OrderDelivered](h),      // RequestNotificationsOnOrderDelivered
-		requestOn[order.RefundProcessed](h),     // RequestNotificationsOnRefundProcessed
+		requestOn[order.PaymentSucceeded](h, partition, n),    // RequestNotificationsOnPaymentSucceeded
+		requestOn[order.OrderConfirmed](h, partition, n),      // RequestNotificationsOnOrderConfirmed
+		requestOn[order.OrderShipped](h, partition, n),        // RequestNotificationsOnOrderShipped
+		requestOn[order.OrderOutForDelivery](h, partition, n), // RequestNotificationsOnOrderOutForDelivery
+		requestOn[order.OrderDelivered](h, partition, n),      // RequestNotificationsOnOrderDelivered
+		requestOn[order.RefundProcessed](h, partition, n),     // RequestNotificationsOnRefundProcessed
+	}
+}
+
+// SkipOtherPartitions is router middleware that acks, before any decoding, the messages a request
+// group's partition does not own.
+func SkipOtherPartitions(n int) message.HandlerMiddleware {
+	prefix := NotificationRequestsGroup + "_p"
+	return func(h message.HandlerFunc) message.HandlerFunc {
+		return func(msg *message.Message) ([]*message.Message, error) {
+			name := message.HandlerNameFromCtx(msg.Context())
+			if p, ok := strings.CutPrefix(name, prefix); ok {
+				if mine, err := strconv.Atoi(p); err == nil && Partition(msg.Metadata.Get(es.MsgStream), n) != mine {
+					return nil, nil
+				}
+			}
+			return h(msg)
+		}
 	}
 }
 
 // requestOn builds RequestNotificationsOn<Event> for the event type T.
-func requestOn[T order.Event](h command.RequestNotificationsHandler) cqrs.GroupEventHandler {
+func requestOn[T order.Event](h command.RequestNotificationsHandler, partition, n int) cqrs.GroupEventHandler {
 	return cqrs.NewGroupEventHandler(func(ctx context.Context, e *T) error {
 		msg := cqrs.OriginalMessageFromCtx(ctx)
+		if Partition(msg.Metadata.Get(es.MsgStream), n) != partition {
+			return nil // another partition's
+		}
 		eventID, err := uuid.Parse(msg.UUID)
 		if err != nil {
 			return fmt.Errorf("request notifications: message %q is not an event id: %w", msg.UUID, err)

@@ -1,0 +1,264 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"regexp"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	gomail "github.com/go-mail/mail/v2"
+
+	"github.com/certibuy/orders/app/command"
+	"github.com/certibuy/orders/domain/es"
+)
+
+var shippedSubject = regexp.MustCompile(`Order (CB-[0-9A-Z]+) has shipped`)
+
+// confirmedOrders places and pays n orders through the application and waits until their own
+// notifications are out, so that what follows measures only the shipping e-mails.
+func confirmedOrders(ctx context.Context, svc *Service, smtpSrv *benchSMTP, n int) ([]command.PlaceOrderResult, error) {
+	app := svc.deps.App
+	out := make([]command.PlaceOrderResult, n)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	var first error
+	var once sync.Once
+	for w := 0; w < 16; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				o, err := app.Commands.PlaceOrder.Handle(ctx, command.PlaceOrder{
+					Customer:        command.CustomerInput{Name: "Asha Rao", Email: "asha@example.in", Phone: "9876543210"},
+					Items:           []command.ItemInput{{SKU: "TEA-1", Name: "Assam tea", Quantity: 1, UnitPricePaise: 34950}},
+					ShippingAddress: command.AddressInput{Line1: "12 MG Road", City: "Bengaluru", State: "Karnataka", Pincode: "560001"}})
+				if err == nil {
+					pay, sig := svc.deps.Simulator.Pay(o.Payment.GatewayOrderID)
+					_, err = app.Commands.ConfirmPayment.Handle(ctx, command.ConfirmPayment{GatewayOrderID: o.Payment.GatewayOrderID, PaymentID: pay, Signature: sig})
+				}
+				if err != nil {
+					once.Do(func() { first = err })
+					return
+				}
+				out[i] = o
+			}
+		}()
+	}
+	wg.Wait()
+	if first != nil {
+		return nil, first
+	}
+	// Two e-mails per paid order: payment received and confirmed.
+	deadline := time.Now().Add(10 * time.Minute)
+	for {
+		if _, count := smtpSrv.arrivals(); count >= 2*n {
+			break
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("the preparation e-mails did not all arrive")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	smtpSrv.reset()
+	return out, nil
+}
+
+func ship(ctx context.Context, svc *Service, o command.PlaceOrderResult) error {
+	_, err := svc.deps.App.Commands.AdminTransition.Handle(es.WithCausation(ctx, es.Causation{Actor: es.Admin("bench")}),
+		command.AdminTransition{OrderID: o.OrderID, AdminID: "bench", Action: command.ActionShip, Carrier: "DTDC", TrackingID: "D1"})
+	return err
+}
+
+// benchNotifyLatency ships n orders at a steady 100 a second and measures, for each, the time from
+// the commit of OrderShipped to the SMTP server accepting its e-mail. The baseline is the same
+// server accepting an e-mail sent to it directly.
+func benchNotifyLatency(ctx context.Context, w io.Writer, svc *Service, smtpSrv *benchSMTP, n int) error {
+	smtpSrv.setDelay(0)
+	orders, err := confirmedOrders(ctx, svc, smtpSrv, n)
+	if err != nil {
+		return err
+	}
+	committed := make(map[string]time.Time, n)
+	tick := time.NewTicker(10 * time.Millisecond)
+	for _, o := range orders {
+		<-tick.C
+		if err := ship(ctx, svc, o); err != nil {
+			tick.Stop()
+			return err
+		}
+		committed[o.OrderNumber] = time.Now()
+	}
+	tick.Stop()
+	arrived, err := waitShipped(smtpSrv, n)
+	if err != nil {
+		return err
+	}
+	var lat []time.Duration
+	for number, at := range arrived {
+		lat = append(lat, at.Sub(committed[number]))
+	}
+	slices.Sort(lat)
+	base, err := directSendLatency(smtpSrv, 200)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "baseline  direct SMTP send to the same server (go-mail, one at a time): p50 %s\n", base.Round(100*time.Microsecond))
+	fmt.Fprintf(w, "notify    OrderShipped commit → SMTP accepted, %d events at 100/s: p50 %s, p99 %s, max %s  (p50 is %.1f× the direct send)\n",
+		n, pct(lat, 50).Round(100*time.Microsecond), pct(lat, 99).Round(100*time.Microsecond), lat[len(lat)-1].Round(time.Millisecond),
+		float64(pct(lat, 50))/float64(base))
+	return nil
+}
+
+// benchNotifyThroughput ships n orders at once through an SMTP server that takes 20 ms per message
+// and measures e-mails per second; the baseline is 32 goroutines sending to it directly.
+func benchNotifyThroughput(ctx context.Context, w io.Writer, svc *Service, smtpSrv *benchSMTP, n int) error {
+	smtpSrv.setDelay(0)
+	orders, err := confirmedOrders(ctx, svc, smtpSrv, n)
+	if err != nil {
+		return err
+	}
+	smtpSrv.setDelay(20 * time.Millisecond)
+	defer smtpSrv.setDelay(0)
+	start := time.Now()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for g := 0; g < 16; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				if err := ship(ctx, svc, orders[i]); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	shipped := time.Since(start)
+	close(errs)
+	if err := <-errs; err != nil {
+		return err
+	}
+	arrived, err := waitShipped(smtpSrv, n)
+	if err != nil {
+		return err
+	}
+	var last time.Time
+	for _, at := range arrived {
+		if at.After(last) {
+			last = at
+		}
+	}
+	rate := float64(n) / last.Sub(start).Seconds()
+	var reqFirst, reqLast, sentFirst, sentLast time.Time
+	_ = svc.deps.Pool.QueryRow(ctx, `SELECT min(recorded_at), max(recorded_at) FROM events WHERE type = 'notification.requested.v1' AND recorded_at >= $1`, start).Scan(&reqFirst, &reqLast)
+	_ = svc.deps.Pool.QueryRow(ctx, `SELECT min(recorded_at), max(recorded_at) FROM events WHERE type = 'notification.sent.v1' AND recorded_at >= $1`, start).Scan(&sentFirst, &sentLast)
+	fmt.Fprintf(w, "          (ships committed within %s; requests recorded %s to %s after the first; sends recorded %s to %s)\n",
+		shipped.Round(time.Millisecond), reqFirst.Sub(start).Round(time.Millisecond), reqLast.Sub(start).Round(time.Millisecond),
+		sentFirst.Sub(start).Round(time.Millisecond), sentLast.Sub(start).Round(time.Millisecond))
+	smtpSrv.reset()
+	base, err := directSendRate(smtpSrv, 32, 1000)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "baseline  direct SMTP sends, 32 goroutines, 20 ms server: %8.0f e-mails/s\n", base)
+	fmt.Fprintf(w, "notify    %d OrderShipped events → e-mails through the 20 ms server: %8.0f e-mails/s  (%.2f of the direct baseline)\n", n, rate, rate/base)
+	return nil
+}
+
+func waitShipped(smtpSrv *benchSMTP, n int) (map[string]time.Time, error) {
+	deadline := time.Now().Add(10 * time.Minute)
+	for {
+		seen, _ := smtpSrv.arrivals()
+		got := map[string]time.Time{}
+		for subject, at := range seen {
+			if m := shippedSubject.FindStringSubmatch(subject); m != nil {
+				got[m[1]] = at
+			}
+		}
+		if len(got) >= n {
+			return got, nil
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("%d of %d shipping e-mails arrived", len(got), n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func pct(sorted []time.Duration, p int) time.Duration {
+	return sorted[(len(sorted)-1)*p/100]
+}
+
+func directMessage(i int) *gomail.Message {
+	m := gomail.NewMessage()
+	m.SetHeader("From", "orders@certibuy.local")
+	m.SetHeader("To", "asha@example.in")
+	m.SetHeader("Subject", fmt.Sprintf("direct %d", i))
+	m.SetBody("text/plain", "hello")
+	m.AddAlternative("text/html", "<p>hello</p>")
+	return m
+}
+
+func directDialer(smtpSrv *benchSMTP) *gomail.Dialer {
+	host, port := splitHostPort(smtpSrv.addr)
+	d := gomail.NewDialer(host, port, "", "")
+	d.StartTLSPolicy = gomail.OpportunisticStartTLS
+	d.Timeout = 10 * time.Second
+	return d
+}
+
+func directSendLatency(smtpSrv *benchSMTP, n int) (time.Duration, error) {
+	var lat []time.Duration
+	for i := 0; i < n; i++ {
+		start := time.Now()
+		if err := directDialer(smtpSrv).DialAndSend(directMessage(i)); err != nil {
+			return 0, fmt.Errorf("direct send: %w", err)
+		}
+		lat = append(lat, time.Since(start))
+	}
+	slices.Sort(lat)
+	return pct(lat, 50), nil
+}
+
+func directSendRate(smtpSrv *benchSMTP, workers, n int) (float64, error) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	var failed atomic.Value
+	start := time.Now()
+	for g := 0; g < workers; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				if err := directDialer(smtpSrv).DialAndSend(directMessage(i)); err != nil {
+					failed.Store(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err, ok := failed.Load().(error); ok {
+		return 0, fmt.Errorf("direct send: %w", err)
+	}
+	return float64(n) / time.Since(start).Seconds(), nil
+}
