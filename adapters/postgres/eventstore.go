@@ -141,40 +141,83 @@ func (s *EventStore) Append(ctx context.Context, stream string, expected int, ev
 // AppendWith is Append with statements that run first, in the same transaction and round trip, such
 // as the claim of a unique order number.
 func (s *EventStore) AppendWith(ctx context.Context, stream string, expected int, before []Statement, events ...NewEvent) ([]RecordedEvent, error) {
-	if len(events) == 0 {
-		return nil, nil
-	}
-	q := s.db.Q(ctx)
-	if expected == AnyVersion {
-		if err := q.QueryRow(ctx, `SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_id = $1`, stream).Scan(&expected); err != nil {
-			return nil, fmt.Errorf("append to %s: read version: %w", stream, err)
-		}
-	}
-	recs, batch, err := s.prepare(ctx, stream, expected, before, events)
+	out, err := s.AppendMany(ctx, StreamAppend{Stream: stream, Expected: expected, Before: before, Events: events})
 	if err != nil {
 		return nil, err
 	}
-	err = s.send(ctx, q, batch, before, recs)
-	if err == nil {
-		return recs, nil
+	return out[0], nil
+}
+
+// StreamAppend is one stream's part of AppendMany.
+type StreamAppend struct {
+	Stream   string
+	Expected int
+	// Before are statements run just before this stream's events, in the same round trip.
+	Before []Statement
+	Events []NewEvent
+}
+
+// AppendMany appends to several streams in one round trip and one transaction (the one in ctx, or
+// the batch's own): all of them or none.
+func (s *EventStore) AppendMany(ctx context.Context, appends ...StreamAppend) ([][]RecordedEvent, error) {
+	q := s.db.Q(ctx)
+	batch := &pgx.Batch{}
+	parts := make([]prepared, 0, len(appends))
+	for _, a := range appends {
+		if len(a.Events) == 0 {
+			parts = append(parts, prepared{a: a})
+			continue
+		}
+		if a.Expected == AnyVersion {
+			if err := q.QueryRow(ctx, `SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_id = $1`, a.Stream).Scan(&a.Expected); err != nil {
+				return nil, fmt.Errorf("append to %s: read version: %w", a.Stream, err)
+			}
+		}
+		p, err := s.prepare(ctx, batch, a)
+		if err != nil {
+			return nil, err
+		}
+		parts = append(parts, p)
 	}
+	failed, err := s.send(ctx, q, batch, parts)
+	if err == nil {
+		out := make([][]RecordedEvent, len(parts))
+		for i, p := range parts {
+			out[i] = p.recs
+		}
+		return out, nil
+	}
+	a := parts[failed].a
 	var dup errDuplicateEventID
-	if errors.As(err, &dup) {
+	if errors.As(err, &dup) && len(parts) == 1 {
 		if _, inTx := TxFrom(ctx); !inTx {
 			// A retried append: answer with what the first one stored.
-			return s.alreadyAppended(ctx, q, stream, recs)
+			recs, err := s.alreadyAppended(ctx, q, a.Stream, parts[0].recs)
+			if err != nil {
+				return nil, err
+			}
+			return [][]RecordedEvent{recs}, nil
 		}
 	}
 	if isConstraint(err, "events_stream_id_stream_version_key") {
-		return nil, fmt.Errorf("append to %s: %w", stream, &es.ConflictError{Stream: stream, Expected: expected, Actual: -1})
+		return nil, fmt.Errorf("append to %s: %w", a.Stream, &es.ConflictError{Stream: a.Stream, Expected: a.Expected, Actual: -1})
 	}
-	return nil, fmt.Errorf("append to %s: %w", stream, err)
+	return nil, fmt.Errorf("append to %s: %w", a.Stream, err)
 }
 
 type errDuplicateEventID struct{ error }
 
-// prepare builds the events' rows and the batch that writes them with their outbox messages.
-func (s *EventStore) prepare(ctx context.Context, stream string, expected int, before []Statement, events []NewEvent) ([]RecordedEvent, *pgx.Batch, error) {
+// prepared is one stream's statements in a batch: its Before statements, one INSERT of its events,
+// and its outbox INSERTs.
+type prepared struct {
+	a       StreamAppend
+	recs    []RecordedEvent
+	nOutbox int
+}
+
+// prepare queues a stream's statements on batch.
+func (s *EventStore) prepare(ctx context.Context, batch *pgx.Batch, a StreamAppend) (prepared, error) {
+	stream, expected, events := a.Stream, a.Expected, a.Events
 	cause := es.CausationFrom(ctx)
 	if cause.CorrelationID == "" {
 		cause.CorrelationID = uuid.NewString()
@@ -195,23 +238,22 @@ func (s *EventStore) prepare(ctx context.Context, stream string, expected int, b
 			e.SchemaVersion = 1
 		}
 		if e.Type == "" {
-			return nil, nil, fmt.Errorf("append to %s: event %d has no type", stream, i)
+			return prepared{}, fmt.Errorf("append to %s: event %d has no type", stream, i)
 		}
 		if !json.Valid(e.Data) {
-			return nil, nil, fmt.Errorf("append %s to %s: data is not JSON", e.Type, stream)
+			return prepared{}, fmt.Errorf("append %s to %s: data is not JSON", e.Type, stream)
 		}
 		md := es.Metadata{EventID: e.ID, CorrelationID: cause.CorrelationID, CausationID: cause.CausationID,
 			Actor: cause.Actor, OccurredAt: now, SchemaVersion: e.SchemaVersion}
 		mdJSON, err := json.Marshal(md)
 		if err != nil {
-			return nil, nil, fmt.Errorf("append %s to %s: metadata: %w", e.Type, stream, err)
+			return prepared{}, fmt.Errorf("append %s to %s: metadata: %w", e.Type, stream, err)
 		}
 		ids[i], types[i], versions[i], datas[i], metas[i] = e.ID.String(), e.Type, int32(e.SchemaVersion), string(e.Data), string(mdJSON)
 		recs[i] = RecordedEvent{StreamID: stream, StreamVersion: expected + i + 1, EventID: e.ID, Type: e.Type,
 			SchemaVersion: e.SchemaVersion, Data: e.Data, Metadata: md}
 	}
-	batch := &pgx.Batch{}
-	for _, st := range before {
+	for _, st := range a.Before {
 		batch.Queue(st.SQL, st.Args...)
 	}
 	args := make([]any, 0, 1+6*n)
@@ -220,57 +262,64 @@ func (s *EventStore) prepare(ctx context.Context, stream string, expected int, b
 		args = append(args, recs[i].StreamVersion, ids[i], types[i], versions[i], datas[i], metas[i])
 	}
 	batch.Queue(appendSQL(n), args...)
+	before := batch.Len()
 	if topic := s.topic(stream); topic != "" {
 		if err := s.publish(ctx, batch, topic, recs); err != nil {
-			return nil, nil, fmt.Errorf("append to %s: outbox: %w", stream, err)
+			return prepared{}, fmt.Errorf("append to %s: outbox: %w", stream, err)
 		}
 	}
-	return recs, batch, nil
+	return prepared{a: a, recs: recs, nOutbox: batch.Len() - before}, nil
 }
 
-// send runs the batch and fills in what the database assigned: positions, transaction id, time.
-func (s *EventStore) send(ctx context.Context, q Querier, batch *pgx.Batch, before []Statement, recs []RecordedEvent) (err error) {
+// send runs the batch and fills in what the database assigned: positions, transaction id, time. On
+// failure it says which stream's statements failed.
+func (s *EventStore) send(ctx context.Context, q Querier, batch *pgx.Batch, parts []prepared) (failed int, err error) {
 	br := q.SendBatch(ctx, batch)
 	defer func() {
 		if cerr := br.Close(); err == nil && cerr != nil {
 			err = classify(cerr)
 		}
 	}()
-	for _, st := range before {
-		if _, err := br.Exec(); err != nil {
-			if st.OnUniqueViolation != nil && isCode(err, "23505") {
-				return st.OnUniqueViolation
+	for pi, p := range parts {
+		if len(p.a.Events) == 0 {
+			continue
+		}
+		for _, st := range p.a.Before {
+			if _, err := br.Exec(); err != nil {
+				if st.OnUniqueViolation != nil && isCode(err, "23505") {
+					return pi, st.OnUniqueViolation
+				}
+				return pi, err
 			}
-			return err
+		}
+		rows, err := br.Query()
+		if err != nil {
+			return pi, classify(err)
+		}
+		i := 0
+		for rows.Next() {
+			var txID int64
+			if i >= len(p.recs) {
+				rows.Close()
+				return pi, fmt.Errorf("more rows than events")
+			}
+			if err := rows.Scan(&p.recs[i].Position, &txID, &p.recs[i].RecordedAt); err != nil {
+				rows.Close()
+				return pi, fmt.Errorf("scan: %w", err)
+			}
+			p.recs[i].TxID = uint64(txID)
+			i++
+		}
+		if err := rows.Err(); err != nil {
+			return pi, classify(err)
+		}
+		for j := 0; j < p.nOutbox; j++ {
+			if _, err := br.Exec(); err != nil {
+				return pi, fmt.Errorf("outbox: %w", err)
+			}
 		}
 	}
-	rows, err := br.Query()
-	if err != nil {
-		return classify(err)
-	}
-	i := 0
-	for rows.Next() {
-		var txID int64
-		if i >= len(recs) {
-			rows.Close()
-			return fmt.Errorf("more rows than events")
-		}
-		if err := rows.Scan(&recs[i].Position, &txID, &recs[i].RecordedAt); err != nil {
-			rows.Close()
-			return fmt.Errorf("scan: %w", err)
-		}
-		recs[i].TxID = uint64(txID)
-		i++
-	}
-	if err := rows.Err(); err != nil {
-		return classify(err)
-	}
-	for j := len(before) + 1; j < batch.Len(); j++ {
-		if _, err := br.Exec(); err != nil {
-			return fmt.Errorf("outbox: %w", err)
-		}
-	}
-	return nil
+	return 0, nil
 }
 
 func classify(err error) error {

@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/certibuy/orders/app/command"
 	"github.com/certibuy/orders/domain/notification"
@@ -25,30 +28,50 @@ func NewNotificationRepository(store *EventStore) *NotificationRepository {
 
 var _ command.NotificationStore = (*NotificationRepository)(nil)
 
-// Create stores a new notification and queues its delivery, in one transaction (the one in ctx, or
-// its own). It reports false, and stores nothing, when the notification exists already: the order
-// event it answers was delivered before.
-func (r *NotificationRepository) Create(ctx context.Context, stream string, n *notification.Notification, q command.Delivery) (bool, error) {
-	var exists bool
-	if err := r.store.db.Q(ctx).QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM events WHERE stream_id = $1)`, stream).Scan(&exists); err != nil {
-		return false, fmt.Errorf("create %s: %w", stream, err)
+// Create stores new notifications and queues their delivery, in one round trip and one transaction
+// (the one in ctx, or its own). Those whose stream exists already are left out: the order event they
+// answer was delivered before.
+func (r *NotificationRepository) Create(ctx context.Context, ns ...command.NewNotification) (int, error) {
+	if len(ns) == 0 {
+		return 0, nil
 	}
-	if exists {
-		return false, nil
+	streams := make([]string, len(ns))
+	for i, n := range ns {
+		streams[i] = n.Stream
 	}
-	events, err := encodeNotificationEvents(n.Changes())
+	rows, err := r.store.db.Q(ctx).Query(ctx, `SELECT stream_id FROM events WHERE stream_id = ANY($1) AND stream_version = 1`, streams)
 	if err != nil {
-		return false, fmt.Errorf("create %s: %w", stream, err)
+		return 0, fmt.Errorf("create notifications: %w", err)
 	}
-	enqueue, err := enqueueStatements(stream, q)
+	existing, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
-		return false, err
+		return 0, fmt.Errorf("create notifications: %w", err)
 	}
-	if _, err := r.store.AppendWith(ctx, stream, NoStream, enqueue, events...); err != nil {
-		return false, fmt.Errorf("create %s: %w", stream, err)
+	var appends []StreamAppend
+	for _, n := range ns {
+		if slices.Contains(existing, n.Stream) {
+			continue
+		}
+		events, err := encodeNotificationEvents(n.Notification.Changes())
+		if err != nil {
+			return 0, fmt.Errorf("create %s: %w", n.Stream, err)
+		}
+		enqueue, err := enqueueStatements(n.Stream, n.Delivery)
+		if err != nil {
+			return 0, err
+		}
+		appends = append(appends, StreamAppend{Stream: n.Stream, Expected: NoStream, Before: enqueue, Events: events})
 	}
-	n.ClearChanges()
-	return true, nil
+	if len(appends) == 0 {
+		return 0, nil
+	}
+	if _, err := r.store.AppendMany(ctx, appends...); err != nil {
+		return 0, fmt.Errorf("create notifications: %w", err)
+	}
+	for _, n := range ns {
+		n.Notification.ClearChanges()
+	}
+	return len(appends), nil
 }
 
 func enqueueStatements(stream string, q command.Delivery) ([]Statement, error) {
@@ -98,6 +121,11 @@ func (r *NotificationRepository) Save(ctx context.Context, stream string, n *not
 		if before, err = enqueueStatements(stream, *q); err != nil {
 			return err
 		}
+	}
+	if st := n.Status(); st == notification.StatusSent || st == notification.StatusFailed {
+		// Settled: it leaves the queue with the events that settle it, so a crash before the
+		// worker's ack cannot bring it back.
+		before = append(before, Statement{SQL: `DELETE FROM notification_queue WHERE stream_id = $1`, Args: []any{stream}})
 	}
 	if _, err := r.store.AppendWith(ctx, stream, n.StoredVersion(), before, events...); err != nil {
 		return fmt.Errorf("save %s: %w", stream, err)

@@ -95,6 +95,17 @@ func (NotificationLog) Apply(ctx context.Context, q Querier, t Tables, events []
 		}
 		r.updated, r.version = at, int32(e.StreamVersion)
 	}
+	// One INSERT for the new notifications and one UPDATE for the others, whatever the batch's size.
+	var ins, upd struct {
+		id, orderNumber, channel, typ, eventType, recipient, responses []string
+		orderID, orderEventID                                          [][16]byte
+		status, provider, errMsg, msgID, provID                        []*string
+		attempts                                                       []*int32
+		sentAt                                                         []*time.Time
+		created, updated                                               []time.Time
+		version                                                        []int32
+		clearError                                                     []bool
+	}
 	for _, id := range order_ {
 		r := rows[id]
 		responses := "[]"
@@ -103,33 +114,56 @@ func (NotificationLog) Apply(ctx context.Context, q Querier, t Tables, events []
 			responses = string(b)
 		}
 		if r.isNew {
-			var attempts int32
+			attempts := int32(0)
 			if r.attempts != nil {
 				attempts = *r.attempts
 			}
-			_, err := q.Exec(ctx, `INSERT INTO `+t.Ident("notification_log")+` (notification_id, order_id, order_number, channel,
-				notification_type, event_type, order_event_id, recipient, status, provider, attempts, response_log, error_message,
-				message_id, provider_message_id, sent_at, created_at, updated_at, version)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb, $13, $14, $15, $16, $17, $18, $19)
-				ON CONFLICT (notification_id) DO NOTHING`,
-				r.id, r.req.OrderID, r.req.OrderNumber, string(r.req.Channel), string(r.req.Type), r.req.OrderEventType, r.req.OrderEventID,
-				r.req.Recipient, *r.status, r.provider, attempts, responses, nullIf(r.errMsg, r.clearError), r.msgID, r.provID, r.sentAt,
-				r.created, r.updated, r.version)
-			if err != nil {
-				return fmt.Errorf("insert notification log %s: %w", r.id, err)
-			}
+			ins.id, ins.orderID, ins.orderNumber = append(ins.id, r.id), append(ins.orderID, r.req.OrderID), append(ins.orderNumber, r.req.OrderNumber)
+			ins.channel, ins.typ, ins.eventType = append(ins.channel, string(r.req.Channel)), append(ins.typ, string(r.req.Type)), append(ins.eventType, r.req.OrderEventType)
+			ins.orderEventID, ins.recipient, ins.status = append(ins.orderEventID, r.req.OrderEventID), append(ins.recipient, r.req.Recipient), append(ins.status, r.status)
+			ins.provider, ins.attempts, ins.responses = append(ins.provider, r.provider), append(ins.attempts, &attempts), append(ins.responses, responses)
+			ins.errMsg, ins.msgID, ins.provID = append(ins.errMsg, nullIf(r.errMsg, r.clearError)), append(ins.msgID, r.msgID), append(ins.provID, r.provID)
+			ins.sentAt, ins.created, ins.updated, ins.version = append(ins.sentAt, r.sentAt), append(ins.created, r.created), append(ins.updated, r.updated), append(ins.version, r.version)
 			continue
 		}
-		_, err := q.Exec(ctx, `UPDATE `+t.Ident("notification_log")+` SET
-				status = coalesce($2, status), provider = coalesce($3, provider), attempts = coalesce($4, attempts),
-				response_log = response_log || $5::jsonb,
-				error_message = CASE WHEN $6 THEN NULL ELSE coalesce($7, error_message) END,
-				message_id = coalesce($8, message_id), provider_message_id = coalesce($9, provider_message_id),
-				sent_at = coalesce($10, sent_at), updated_at = $11, version = $12
-			WHERE notification_id = $1 AND version < $12`,
-			r.id, r.status, r.provider, r.attempts, responses, r.clearError, r.errMsg, r.msgID, r.provID, r.sentAt, r.updated, r.version)
+		upd.id, upd.status, upd.provider, upd.attempts = append(upd.id, r.id), append(upd.status, r.status), append(upd.provider, r.provider), append(upd.attempts, r.attempts)
+		upd.responses, upd.clearError, upd.errMsg = append(upd.responses, responses), append(upd.clearError, r.clearError), append(upd.errMsg, r.errMsg)
+		upd.msgID, upd.provID, upd.sentAt = append(upd.msgID, r.msgID), append(upd.provID, r.provID), append(upd.sentAt, r.sentAt)
+		upd.updated, upd.version = append(upd.updated, r.updated), append(upd.version, r.version)
+	}
+	if len(ins.id) > 0 {
+		_, err := q.Exec(ctx, `INSERT INTO `+t.Ident("notification_log")+` (notification_id, order_id, order_number, channel,
+			notification_type, event_type, order_event_id, recipient, status, provider, attempts, response_log, error_message,
+			message_id, provider_message_id, sent_at, created_at, updated_at, version)
+			SELECT id, order_id, order_number, channel, typ, event_type, order_event_id, recipient, status, provider, attempts,
+				responses::jsonb, err, msg_id, prov_id, sent_at, created, updated, version
+			FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::uuid[], $8::text[], $9::text[],
+				$10::text[], $11::int[], $12::text[], $13::text[], $14::text[], $15::text[], $16::timestamptz[], $17::timestamptz[],
+				$18::timestamptz[], $19::int[])
+				AS u(id, order_id, order_number, channel, typ, event_type, order_event_id, recipient, status, provider, attempts,
+				responses, err, msg_id, prov_id, sent_at, created, updated, version)
+			ON CONFLICT (notification_id) DO NOTHING`,
+			ins.id, ins.orderID, ins.orderNumber, ins.channel, ins.typ, ins.eventType, ins.orderEventID, ins.recipient, ins.status,
+			ins.provider, ins.attempts, ins.responses, ins.errMsg, ins.msgID, ins.provID, ins.sentAt, ins.created, ins.updated, ins.version)
 		if err != nil {
-			return fmt.Errorf("update notification log %s: %w", r.id, err)
+			return fmt.Errorf("insert notification log: %w", err)
+		}
+	}
+	if len(upd.id) > 0 {
+		_, err := q.Exec(ctx, `UPDATE `+t.Ident("notification_log")+` l SET
+				status = coalesce(u.status, l.status), provider = coalesce(u.provider, l.provider), attempts = coalesce(u.attempts, l.attempts),
+				response_log = l.response_log || u.responses::jsonb,
+				error_message = CASE WHEN u.clear_error THEN NULL ELSE coalesce(u.err, l.error_message) END,
+				message_id = coalesce(u.msg_id, l.message_id), provider_message_id = coalesce(u.prov_id, l.provider_message_id),
+				sent_at = coalesce(u.sent_at, l.sent_at), updated_at = u.updated, version = u.version
+			FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::text[], $6::bool[], $7::text[], $8::text[], $9::text[],
+				$10::timestamptz[], $11::timestamptz[], $12::int[])
+				AS u(id, status, provider, attempts, responses, clear_error, err, msg_id, prov_id, sent_at, updated, version)
+			WHERE l.notification_id = u.id AND l.version < u.version`,
+			upd.id, upd.status, upd.provider, upd.attempts, upd.responses, upd.clearError, upd.errMsg, upd.msgID, upd.provID,
+			upd.sentAt, upd.updated, upd.version)
+		if err != nil {
+			return fmt.Errorf("update notification log: %w", err)
 		}
 	}
 	return nil

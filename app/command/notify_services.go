@@ -34,12 +34,21 @@ type Delivery struct {
 	Metadata map[string]string
 }
 
+// NewNotification is a notification to store and queue.
+type NewNotification struct {
+	Stream       string
+	Notification *notification.Notification
+	Delivery     Delivery
+}
+
 // NotificationStore keeps notifications as event streams and queues their delivery.
 type NotificationStore interface {
-	// Create stores a new notification and queues it, or reports false when it exists already.
-	Create(ctx context.Context, stream string, n *notification.Notification, d Delivery) (bool, error)
+	// Create stores new notifications and queues them, all at once, leaving out those that exist
+	// already; it returns how many it stored.
+	Create(ctx context.Context, ns ...NewNotification) (int, error)
 	Get(ctx context.Context, stream string) (*notification.Notification, error)
-	// Save appends what was recorded on n; with d it also queues the notification again.
+	// Save appends what was recorded on n; with d it also queues the notification again. A
+	// notification that is settled (sent or failed) leaves the queue in the same transaction.
 	Save(ctx context.Context, stream string, n *notification.Notification, d *Delivery) error
 }
 

@@ -58,6 +58,7 @@ func (h RequestNotificationsHandler) request(ctx context.Context, cmd RequestNot
 		return fmt.Errorf("request notifications for %s: %w", cmd.OrderEventID, err)
 	}
 	data := h.messageData(o, cmd.Event)
+	var all []NewNotification
 	for _, ch := range notification.Channels() {
 		recipient := o.Customer().Email.String()
 		if ch == notification.SMS {
@@ -74,11 +75,10 @@ func (h RequestNotificationsHandler) request(ctx context.Context, cmd RequestNot
 		if err != nil {
 			return err
 		}
-		if _, err := h.store.Create(ctx, stream, n, d); err != nil {
-			return err
-		}
+		all = append(all, NewNotification{Stream: stream, Notification: n, Delivery: d})
 	}
-	return nil
+	_, err = h.store.Create(ctx, all...)
+	return err
 }
 
 // DeliveryOf is the queued message of a notification: its request, with where it belongs.

@@ -32,6 +32,8 @@ type Config struct {
 	RetryMax       int
 	RetryInitial   time.Duration
 	RetryMaxDelay  time.Duration
+	// EventsBatchSize is how many outbox messages one consumer transaction takes.
+	EventsBatchSize int
 
 	ShutdownTimeout time.Duration
 
@@ -105,6 +107,12 @@ func LoadConfig(getenv func(string) string, stderr io.Writer) (Config, error) {
 	}
 	if c.RetryMax, err = integer(getenv, "EVENTS_RETRY_MAX", 3); err != nil {
 		return c, err
+	}
+	if c.EventsBatchSize, err = integer(getenv, "EVENTS_BATCH_SIZE", 50); err != nil {
+		return c, err
+	}
+	if c.EventsBatchSize < 1 {
+		return c, fmt.Errorf("EVENTS_BATCH_SIZE must be at least 1")
 	}
 	c.Razorpay = razorpay.Config{KeyID: getenv("RAZORPAY_KEY_ID"), KeySecret: getenv("RAZORPAY_KEY_SECRET"),
 		WebhookSecret: getenv("RAZORPAY_WEBHOOK_SECRET"), BaseURL: getenv("RAZORPAY_BASE_URL")}

@@ -112,7 +112,7 @@ func (s *Service) startRouter() error {
 				// Longer than every retry can take, so a message is never redelivered while still in hand.
 				AckDeadline: 2*retry.Budget(s.cfg.HandlerTimeout) + 10*time.Second,
 				// Handlers here only touch the database: a batch per transaction saves a commit per message.
-				BatchSize: 50,
+				BatchSize: s.cfg.EventsBatchSize,
 			}, wlog)
 		},
 		Poison: postgres.NewTxPublisher(s.deps.Pool, wlog),
