@@ -171,6 +171,27 @@ func TestAnOrderFromCheckoutToDelivery(t *testing.T) {
 	if detail.status != 200 || len(detail.json(t)["timeline"].([]any)) != 7 || detail.header.Get("ETag") != `"7"` {
 		t.Fatalf("admin detail: %d %s", detail.status, detail.body)
 	}
+	// Audit pages through the API, and the order as it stood when it was confirmed.
+	page := s.do(t, "GET", "/api/v1/admin/audit/events?order="+o.number+"&limit=4", nil, bearerHeader(token)).json(t)
+	if evs := page["events"].([]any); len(evs) != 4 || page["has_more"] != true || evs[0].(map[string]any)["type"] != "order.placed.v1" {
+		t.Fatalf("audit page: %v", page)
+	}
+	rest := s.do(t, "GET", "/api/v1/admin/audit/events?order="+o.id+"&after="+page["next"].(string), nil, bearerHeader(token)).json(t)
+	if evs := rest["events"].([]any); len(evs) != 3 || evs[2].(map[string]any)["actor"] != "admin:"+adminID {
+		t.Fatalf("second audit page: %v", rest)
+	}
+	var confirmedAt time.Time
+	if err := s.deps.Pool.QueryRow(context.Background(), `SELECT recorded_at FROM events WHERE stream_id = $1 AND type = 'order.confirmed.v1'`,
+		"order-"+o.id).Scan(&confirmedAt); err != nil {
+		t.Fatal(err)
+	}
+	asOf := s.do(t, "GET", "/api/v1/admin/orders/"+o.id+"?as_of="+confirmedAt.UTC().Format(time.RFC3339Nano), nil, bearerHeader(token))
+	if got := asOf.json(t)["order"].(map[string]any); asOf.status != 200 || got["status"] != "confirmed" || got["version"] != float64(4) {
+		t.Fatalf("as of confirmation: %d %s", asOf.status, asOf.body)
+	}
+	if r := s.do(t, "GET", "/api/v1/admin/orders/"+o.id+"?as_of=yesterday", nil, bearerHeader(token)); r.status != 400 {
+		t.Fatalf("bad as_of: %d", r.status)
+	}
 	list := s.do(t, "GET", "/api/v1/admin/orders?status=delivered&q="+o.number, nil, bearerHeader(token)).json(t)
 	if rows := list["orders"].([]any); len(rows) != 1 || rows[0].(map[string]any)["tracking_id"] != "DLV123456" {
 		t.Fatalf("admin list: %v", list)

@@ -154,10 +154,11 @@ func (s *Service) startRouter() error {
 	if err != nil {
 		return err
 	}
-	for _, g := range []string{events.EmailDeliveryGroup, events.SMSDeliveryGroup} {
-		if err := delivery.AddGroup(g, events.DeliveryHandlers(s.deps.DeliverNotification)...); err != nil {
-			return err
-		}
+	if err := delivery.AddGroup(events.EmailDeliveryGroup, events.SendEmailOnNotificationRequested(s.deps.DeliverNotification)); err != nil {
+		return err
+	}
+	if err := delivery.AddGroup(events.SMSDeliveryGroup, events.SendSMSOnNotificationRequested(s.deps.DeliverNotification)); err != nil {
+		return err
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())

@@ -47,13 +47,43 @@ func Partition(stream string, n int) int {
 // sending is the delivery groups' work.
 func RequestHandlers(h command.RequestNotificationsHandler, partition, n int) []cqrs.GroupEventHandler {
 	return []cqrs.GroupEventHandler{
-		requestOn[order.PaymentSucceeded](h, partition, n),    // RequestNotificationsOnPaymentSucceeded
-		requestOn[order.OrderConfirmed](h, partition, n),      // RequestNotificationsOnOrderConfirmed
-		requestOn[order.OrderShipped](h, partition, n),        // RequestNotificationsOnOrderShipped
-		requestOn[order.OrderOutForDelivery](h, partition, n), // RequestNotificationsOnOrderOutForDelivery
-		requestOn[order.OrderDelivered](h, partition, n),      // RequestNotificationsOnOrderDelivered
-		requestOn[order.RefundProcessed](h, partition, n),     // RequestNotificationsOnRefundProcessed
+		RequestNotificationsOnPaymentSucceeded(h, partition, n),
+		RequestNotificationsOnOrderConfirmed(h, partition, n),
+		RequestNotificationsOnOrderShipped(h, partition, n),
+		RequestNotificationsOnOrderOutForDelivery(h, partition, n),
+		RequestNotificationsOnOrderDelivered(h, partition, n),
+		RequestNotificationsOnRefundProcessed(h, partition, n),
 	}
+}
+
+// RequestNotificationsOnPaymentSucceeded requests the payment_successful e-mail and SMS.
+func RequestNotificationsOnPaymentSucceeded(h command.RequestNotificationsHandler, partition, n int) cqrs.GroupEventHandler {
+	return requestOn[order.PaymentSucceeded](h, partition, n)
+}
+
+// RequestNotificationsOnOrderConfirmed requests the order_confirmed e-mail and SMS.
+func RequestNotificationsOnOrderConfirmed(h command.RequestNotificationsHandler, partition, n int) cqrs.GroupEventHandler {
+	return requestOn[order.OrderConfirmed](h, partition, n)
+}
+
+// RequestNotificationsOnOrderShipped requests the order_shipped e-mail and SMS.
+func RequestNotificationsOnOrderShipped(h command.RequestNotificationsHandler, partition, n int) cqrs.GroupEventHandler {
+	return requestOn[order.OrderShipped](h, partition, n)
+}
+
+// RequestNotificationsOnOrderOutForDelivery requests the out_for_delivery e-mail and SMS.
+func RequestNotificationsOnOrderOutForDelivery(h command.RequestNotificationsHandler, partition, n int) cqrs.GroupEventHandler {
+	return requestOn[order.OrderOutForDelivery](h, partition, n)
+}
+
+// RequestNotificationsOnOrderDelivered requests the order_delivered e-mail and SMS.
+func RequestNotificationsOnOrderDelivered(h command.RequestNotificationsHandler, partition, n int) cqrs.GroupEventHandler {
+	return requestOn[order.OrderDelivered](h, partition, n)
+}
+
+// RequestNotificationsOnRefundProcessed requests the refund_processed e-mail and SMS.
+func RequestNotificationsOnRefundProcessed(h command.RequestNotificationsHandler, partition, n int) cqrs.GroupEventHandler {
+	return requestOn[order.RefundProcessed](h, partition, n)
 }
 
 // SkipOtherPartitions is router middleware that acks, before any decoding, the messages a request
@@ -93,13 +123,22 @@ func requestOn[T order.Event](h command.RequestNotificationsHandler, partition, 
 	})
 }
 
-// DeliveryHandlers send queued notifications of one channel: SendEmailOnNotificationRequested or
-// SendSMSOnNotificationRequested.
-func DeliveryHandlers(h command.DeliverNotificationHandler) []cqrs.GroupEventHandler {
-	return []cqrs.GroupEventHandler{cqrs.NewGroupEventHandler(func(ctx context.Context, _ *notification.Requested) error {
+// SendEmailOnNotificationRequested sends the queued e-mail notifications (group email_delivery).
+func SendEmailOnNotificationRequested(h command.DeliverNotificationHandler) cqrs.GroupEventHandler {
+	return deliverOn(h)
+}
+
+// SendSMSOnNotificationRequested sends the queued SMS notifications (group sms_delivery).
+func SendSMSOnNotificationRequested(h command.DeliverNotificationHandler) cqrs.GroupEventHandler {
+	return deliverOn(h)
+}
+
+// deliverOn hands a queued notification to the delivery use case; the channel is the notification's.
+func deliverOn(h command.DeliverNotificationHandler) cqrs.GroupEventHandler {
+	return cqrs.NewGroupEventHandler(func(ctx context.Context, _ *notification.Requested) error {
 		msg := cqrs.OriginalMessageFromCtx(ctx)
 		return h.Handle(ctx, command.DeliverNotification{Stream: msg.Metadata.Get(es.MsgStream)})
-	})}
+	})
 }
 
 // RequeueAfterKey is the metadata key the delivery queue reads its delay from on a nack.
