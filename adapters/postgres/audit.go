@@ -31,35 +31,20 @@ func (a *Auditor) Audit(ctx context.Context, f query.AuditFilter) (query.AuditPa
 	if err != nil {
 		return query.AuditPage{}, &order.FieldError{Field: "after", Err: fmt.Errorf("%w: %v", order.ErrInvalidInput, err)}
 	}
-	where := []string{`(tx_id, position) > ($1::text::xid8, $2)`, `tx_id < pg_snapshot_xmin(pg_current_snapshot())`}
-	args := []any{strconv.FormatUint(after.TxID, 10), after.Position}
-	add := func(cond string, v any) {
-		args = append(args, v)
-		where = append(where, strings.ReplaceAll(cond, "?", "$"+strconv.Itoa(len(args))))
-	}
+	var w where
+	w.add("(tx_id, position) > (?::text::xid8, "+w.next(after.Position)+")", strconv.FormatUint(after.TxID, 10))
+	w.conds = append(w.conds, "tx_id < pg_snapshot_xmin(pg_current_snapshot())")
 	if f.OrderID != uuid.Nil {
-		add(`stream_id = ?`, order.StreamID(f.OrderID))
+		w.add("stream_id = ?", order.StreamID(f.OrderID))
 	}
-	if f.Stream != "" {
-		add(`stream_id = ?`, f.Stream)
-	}
-	if f.Type != "" {
-		add(`type = ?`, f.Type)
-	}
-	if f.Actor != "" {
-		add(`metadata->>'actor' = ?`, f.Actor)
-	}
-	if f.CorrelationID != "" {
-		add(`metadata->>'correlation_id' = ?`, f.CorrelationID)
-	}
-	if !f.From.IsZero() {
-		add(`recorded_at >= ?`, f.From)
-	}
-	if !f.To.IsZero() {
-		add(`recorded_at < ?`, f.To)
-	}
-	args = append(args, f.Limit)
-	sql := selectEvents + ` WHERE ` + strings.Join(where, " AND ") + ` ORDER BY events.tx_id, events.position LIMIT $` + strconv.Itoa(len(args))
+	w.addIf("stream_id = ?", f.Stream)
+	w.addIf("type = ?", f.Type)
+	w.addIf("metadata->>'actor' = ?", f.Actor)
+	w.addIf("metadata->>'correlation_id' = ?", f.CorrelationID)
+	w.addIf("recorded_at >= ?", f.From)
+	w.addIf("recorded_at < ?", f.To)
+	sql := selectEvents + w.sql() + ` ORDER BY events.tx_id, events.position LIMIT ` + w.next(f.Limit)
+	args := w.args
 	rows, err := a.store.db.Q(ctx).Query(ctx, sql, args...)
 	if err != nil {
 		return query.AuditPage{}, fmt.Errorf("audit: %w", err)

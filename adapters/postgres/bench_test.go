@@ -35,7 +35,7 @@ func BenchmarkAppend(b *testing.B) {
 			// One order per operation keeps streams short, as real orders are (about ten events each).
 			orders := make([]uuid.UUID, b.N)
 			for i := range orders {
-				o := benchOrder(b)
+				o := placedOrder(b)
 				if err := repo.Create(ctx, o); err != nil {
 					b.Fatal(err)
 				}
@@ -114,27 +114,4 @@ func run(b *testing.B, workers int, op func(i int) error) float64 {
 	}
 	wg.Wait()
 	return float64(b.N) / time.Since(start).Seconds()
-}
-
-func benchOrder(b *testing.B) *order.Order {
-	email, _ := order.NewEmail("asha@example.in")
-	phone, _ := order.NewPhone("9876543210")
-	num, err := order.NewNumber(randReader{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	price, _ := order.NewMoney(49900)
-	o, err := order.Place(order.PlaceInput{
-		ID: uuid.New(), Number: num,
-		Customer: order.Customer{Name: "Asha", Email: email, Phone: phone},
-		Lines:    []order.Line{{SKU: "A", Name: "Kettle", Quantity: 1, UnitPrice: price}},
-		Address:  order.Address{Line1: "1 Park St", City: "Kolkata", State: "West Bengal", Pincode: "700016"},
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := o.RequestPayment("razorpay", "order_"+o.ID().String()[:8]+o.Number().String()); err != nil {
-		b.Fatal(err)
-	}
-	return o
 }

@@ -7,7 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -155,4 +159,49 @@ func isNoRows(err error) bool { return errors.Is(err, pgx.ErrNoRows) }
 func isConstraint(err error, name string) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == name
+}
+
+// where collects the conditions and arguments of a filtered query; "?" in a condition stands for the
+// argument added with it.
+type where struct {
+	conds []string
+	args  []any
+}
+
+func (w *where) add(cond string, arg any) {
+	w.args = append(w.args, arg)
+	w.conds = append(w.conds, strings.ReplaceAll(cond, "?", "$"+strconv.Itoa(len(w.args))))
+}
+
+// addIf adds cond when arg is not the zero value of its type.
+func (w *where) addIf(cond string, arg any) {
+	switch v := arg.(type) {
+	case string:
+		if v == "" {
+			return
+		}
+	case time.Time:
+		if v.IsZero() {
+			return
+		}
+	case uuid.UUID:
+		if v == uuid.Nil {
+			return
+		}
+	}
+	w.add(cond, arg)
+}
+
+// sql returns " WHERE …" (or "") and appends more args, whose placeholders follow the conditions'.
+func (w *where) sql() string {
+	if len(w.conds) == 0 {
+		return ""
+	}
+	return " WHERE " + strings.Join(w.conds, " AND ")
+}
+
+// next is the placeholder of the next argument.
+func (w *where) next(arg any) string {
+	w.args = append(w.args, arg)
+	return "$" + strconv.Itoa(len(w.args))
 }

@@ -326,7 +326,7 @@ func TestConcurrentUpdatesOfOneOrder(t *testing.T) {
 	t.Logf("%d writers: %d succeeded, %d conflicts", writers, len(versions), conflicts)
 }
 
-func placedOrder(t *testing.T) *order.Order {
+func placedOrder(t testing.TB) *order.Order {
 	t.Helper()
 	email, _ := order.NewEmail("asha@example.in")
 	phone, _ := order.NewPhone("9876543210")

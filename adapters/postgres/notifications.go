@@ -52,7 +52,7 @@ func (r *NotificationRepository) Create(ctx context.Context, ns ...command.NewNo
 		if slices.Contains(existing, n.Stream) {
 			continue
 		}
-		events, err := encodeNotificationEvents(n.Notification.Changes())
+		events, err := encodeEvents(n.Notification.Changes())
 		if err != nil {
 			return 0, fmt.Errorf("create %s: %w", n.Stream, err)
 		}
@@ -112,7 +112,7 @@ func (r *NotificationRepository) Save(ctx context.Context, stream string, n *not
 	if len(changes) == 0 {
 		return nil
 	}
-	events, err := encodeNotificationEvents(changes)
+	events, err := encodeEvents(changes)
 	if err != nil {
 		return fmt.Errorf("save %s: %w", stream, err)
 	}
@@ -132,18 +132,6 @@ func (r *NotificationRepository) Save(ctx context.Context, stream string, n *not
 	}
 	n.ClearChanges()
 	return nil
-}
-
-func encodeNotificationEvents(events []notification.Event) ([]NewEvent, error) {
-	out := make([]NewEvent, len(events))
-	for i, e := range events {
-		data, err := json.Marshal(e)
-		if err != nil {
-			return nil, fmt.Errorf("encode %s: %w", e.EventType(), err)
-		}
-		out[i] = NewEvent{Type: e.EventType(), SchemaVersion: SchemaVersionOf(e.EventType()), Data: data}
-	}
-	return out, nil
 }
 
 // IsNotificationStream reports whether a stream is a notification's.

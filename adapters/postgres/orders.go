@@ -132,7 +132,10 @@ func (r *OrderRepository) IDByNumber(ctx context.Context, n order.Number) (uuid.
 }
 
 // EncodeOrderEvents turns recorded order events into events to append.
-func EncodeOrderEvents(events []order.Event) ([]NewEvent, error) {
+func EncodeOrderEvents(events []order.Event) ([]NewEvent, error) { return encodeEvents(events) }
+
+// encodeEvents turns an aggregate's recorded events, of any kind, into events to append.
+func encodeEvents[E interface{ EventType() string }](events []E) ([]NewEvent, error) {
 	out := make([]NewEvent, len(events))
 	for i, e := range events {
 		data, err := json.Marshal(e)

@@ -8,8 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/certibuy/orders/app/query"
 	"github.com/certibuy/orders/domain/notification"
 	"github.com/certibuy/orders/domain/order"
@@ -192,48 +190,24 @@ const selectLog = `SELECT notification_id, order_id, order_number, channel, noti
 
 // List returns a page of log entries, newest first.
 func (r *NotificationLogReader) List(ctx context.Context, f query.NotificationFilter) (query.NotificationPage, error) {
-	var where []string
-	var args []any
-	add := func(cond string, v any) {
-		args = append(args, v)
-		where = append(where, strings.ReplaceAll(cond, "?", "$"+strconv.Itoa(len(args))))
-	}
-	if f.Channel != "" {
-		add("channel = ?", f.Channel)
-	}
-	if f.Status != "" {
-		add("status = ?", f.Status)
-	}
-	if f.Type != "" {
-		add("notification_type = ?", f.Type)
-	}
-	if f.EventType != "" {
-		add("event_type = ?", f.EventType)
-	}
-	if f.OrderNumber != "" {
-		add("order_number = ?", f.OrderNumber)
-	}
-	if f.Recipient != "" {
-		add("lower(recipient) = ?", strings.ToLower(f.Recipient))
-	}
-	if f.OrderID != uuid.Nil {
-		add("order_id = ?", f.OrderID)
-	}
+	var w where
+	w.addIf("channel = ?", f.Channel)
+	w.addIf("status = ?", f.Status)
+	w.addIf("notification_type = ?", f.Type)
+	w.addIf("event_type = ?", f.EventType)
+	w.addIf("order_number = ?", f.OrderNumber)
+	w.addIf("lower(recipient) = ?", strings.ToLower(f.Recipient))
+	w.addIf("order_id = ?", f.OrderID)
 	if f.After != "" {
 		a, b, ok := strings.Cut(f.After, "_")
 		us, err := strconv.ParseInt(a, 10, 64)
 		if !ok || err != nil {
 			return query.NotificationPage{}, &order.FieldError{Field: "after", Err: fmt.Errorf("%w: not a cursor this API returned", order.ErrInvalidInput)}
 		}
-		args = append(args, time.UnixMicro(us), b)
-		where = append(where, fmt.Sprintf("(created_at, notification_id) < ($%d, $%d)", len(args)-1, len(args)))
+		w.add("(created_at, notification_id) < (?, "+w.next(b)+")", time.UnixMicro(us))
 	}
-	sql := selectLog
-	if len(where) > 0 {
-		sql += " WHERE " + strings.Join(where, " AND ")
-	}
-	args = append(args, f.Limit)
-	sql += fmt.Sprintf(" ORDER BY created_at DESC, notification_id DESC LIMIT $%d", len(args))
+	sql := selectLog + w.sql() + " ORDER BY created_at DESC, notification_id DESC LIMIT " + w.next(f.Limit)
+	args := w.args
 	entries, err := r.scan(ctx, sql, args...)
 	if err != nil {
 		return query.NotificationPage{}, err

@@ -25,45 +25,24 @@ func NewOrderReadModel(db *DB) *OrderReadModel { return &OrderReadModel{db: db} 
 
 // ListOrders returns a page of summaries, newest first, after the cursor.
 func (r *OrderReadModel) ListOrders(ctx context.Context, f query.OrderFilter) (query.OrderList, error) {
-	var where []string
-	var args []any
-	add := func(cond string, v any) {
-		args = append(args, v)
-		where = append(where, strings.ReplaceAll(cond, "?", "$"+strconv.Itoa(len(args))))
-	}
-	if f.Status != "" {
-		add("status = ?", f.Status)
-	}
-	if f.OrderNumber != "" {
-		add("order_number = ?", f.OrderNumber)
-	}
-	if f.Email != "" {
-		add("lower(customer_email) = ?", f.Email)
-	}
-	if f.Phone != "" {
-		add("customer_phone = ?", f.Phone)
-	}
-	if !f.From.IsZero() {
-		add("placed_at >= ?", f.From)
-	}
-	if !f.To.IsZero() {
-		add("placed_at < ?", f.To)
-	}
+	var w where
+	w.addIf("status = ?", f.Status)
+	w.addIf("order_number = ?", f.OrderNumber)
+	w.addIf("lower(customer_email) = ?", f.Email)
+	w.addIf("customer_phone = ?", f.Phone)
+	w.addIf("placed_at >= ?", f.From)
+	w.addIf("placed_at < ?", f.To)
 	if f.After != "" {
 		at, id, err := parseListCursor(f.After)
 		if err != nil {
 			return query.OrderList{}, &order.FieldError{Field: "after", Err: fmt.Errorf("%w: %v", order.ErrInvalidInput, err)}
 		}
-		args = append(args, at, id)
-		where = append(where, fmt.Sprintf("(placed_at, order_id) < ($%d, $%d)", len(args)-1, len(args)))
+		w.add("(placed_at, order_id) < (?, "+w.next(id)+")", at)
 	}
 	sql := `SELECT order_id, order_number, customer_name, customer_email, customer_phone, status, total_paise,
-		item_count, coalesce(carrier, ''), coalesce(tracking_id, ''), placed_at, updated_at, version FROM order_summary`
-	if len(where) > 0 {
-		sql += " WHERE " + strings.Join(where, " AND ")
-	}
-	args = append(args, f.Limit)
-	sql += fmt.Sprintf(" ORDER BY placed_at DESC, order_id DESC LIMIT $%d", len(args))
+		item_count, coalesce(carrier, ''), coalesce(tracking_id, ''), placed_at, updated_at, version FROM order_summary` +
+		w.sql() + " ORDER BY placed_at DESC, order_id DESC LIMIT " + w.next(f.Limit)
+	args := w.args
 	rows, err := r.db.Q(ctx).Query(ctx, sql, args...)
 	if err != nil {
 		return query.OrderList{}, fmt.Errorf("list orders: %w", err)

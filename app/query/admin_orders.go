@@ -87,25 +87,37 @@ func (h ListOrdersHandler) Handle(ctx context.Context, q ListOrders) (OrderList,
 		}
 		f.Status = string(s)
 	}
-	if s := strings.TrimSpace(q.Search); s != "" {
-		if n, err := order.ParseNumber(s); err == nil {
-			f.OrderNumber = n.String()
-		} else if strings.Contains(s, "@") {
-			e, err := order.NewEmail(s)
-			if err != nil {
-				return OrderList{}, &order.FieldError{Field: "q", Err: err}
-			}
-			f.Email = strings.ToLower(e.String())
-		} else if p, err := order.NewPhone(s); err == nil {
-			f.Phone = p.String()
-		} else {
-			return OrderList{}, invalidField("q", "search by an order number (CB-…), an e-mail address or a phone number")
-		}
+	var err error
+	if f.OrderNumber, f.Email, f.Phone, err = parseSearch(q.Search); err != nil {
+		return OrderList{}, err
 	}
 	if !f.From.IsZero() && !f.To.IsZero() && !f.From.Before(f.To) {
 		return OrderList{}, invalidField("to", "must be after from")
 	}
 	return h.read.ListOrders(ctx, f)
+}
+
+// parseSearch tells what a search term is: an order number, an e-mail address (lower-cased) or an
+// Indian phone number (E.164); at most one comes back set.
+func parseSearch(q string) (number, email, phone string, err error) {
+	s := strings.TrimSpace(q)
+	if s == "" {
+		return "", "", "", nil
+	}
+	if n, err := order.ParseNumber(s); err == nil {
+		return n.String(), "", "", nil
+	}
+	if strings.Contains(s, "@") {
+		e, err := order.NewEmail(s)
+		if err != nil {
+			return "", "", "", &order.FieldError{Field: "q", Err: err}
+		}
+		return "", strings.ToLower(e.String()), "", nil
+	}
+	if p, err := order.NewPhone(s); err == nil {
+		return "", "", p.String(), nil
+	}
+	return "", "", "", invalidField("q", "search by an order number (CB-…), an e-mail address or a phone number")
 }
 
 func invalidField(field, msg string) error {

@@ -3,7 +3,6 @@ package query
 import (
 	"context"
 	"encoding/json"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -105,20 +104,10 @@ func (h ListNotificationsHandler) Handle(ctx context.Context, q ListNotification
 	default:
 		return NotificationPage{}, invalidField("status", "want pending, sending, sent or failed")
 	}
-	if s := strings.TrimSpace(q.Search); s != "" {
-		if n, err := order.ParseNumber(s); err == nil {
-			f.OrderNumber = n.String()
-		} else if strings.Contains(s, "@") {
-			e, err := order.NewEmail(s)
-			if err != nil {
-				return NotificationPage{}, &order.FieldError{Field: "q", Err: err}
-			}
-			f.Recipient = e.String()
-		} else if p, err := order.NewPhone(s); err == nil {
-			f.Recipient = p.String()
-		} else {
-			return NotificationPage{}, invalidField("q", "search by a recipient (e-mail or phone) or an order number (CB-…)")
-		}
+	number, email, phone, err := parseSearch(q.Search)
+	if err != nil {
+		return NotificationPage{}, err
 	}
+	f.OrderNumber, f.Recipient = number, email+phone // a recipient is an e-mail address or a phone number
 	return h.read.List(ctx, f)
 }

@@ -31,11 +31,7 @@ func (m *Main) runAdmin(ctx context.Context, args []string) error {
 	if err := fs.Parse(rest); err != nil {
 		return err
 	}
-	cfg, err := m.config()
-	if err != nil {
-		return err
-	}
-	deps, err := OpenDeps(ctx, cfg, cfg.NewLogger(m.Stderr))
+	deps, _, err := m.openDeps(ctx)
 	if err != nil {
 		return err
 	}

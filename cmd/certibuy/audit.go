@@ -47,11 +47,7 @@ func (m *Main) runAudit(ctx context.Context, args []string) error {
 			f.OrderNumber = *orderRef
 		}
 	}
-	cfg, err := m.config()
-	if err != nil {
-		return err
-	}
-	deps, err := OpenDeps(ctx, cfg, cfg.NewLogger(m.Stderr))
+	deps, _, err := m.openDeps(ctx)
 	if err != nil {
 		return err
 	}

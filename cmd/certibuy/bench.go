@@ -164,6 +164,34 @@ func loop(ctx context.Context, n int, d time.Duration, op func(ctx context.Conte
 	return float64(done.Load()) / time.Since(start).Seconds(), first
 }
 
+// parallel runs fn for 0..n-1 from workers goroutines and returns the first error; after one, the
+// workers stop taking new indexes.
+func parallel(n, workers int, fn func(i int) error) error {
+	var next atomic.Int64
+	var failed atomic.Bool
+	var first error
+	var once sync.Once
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for !failed.Load() {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				if err := fn(i); err != nil {
+					once.Do(func() { first = err; failed.Store(true) })
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return first
+}
+
 // benchPlainAppend is the foundation's baseline: a plain pgx batch writing one event row and its
 // outbox row, per transaction.
 func benchPlainAppend(ctx context.Context, db *postgres.DB, n int, d time.Duration) (float64, error) {

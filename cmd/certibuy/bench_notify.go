@@ -6,8 +6,6 @@ import (
 	"io"
 	"regexp"
 	"slices"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	gomail "github.com/go-mail/mail/v2"
@@ -23,38 +21,23 @@ var shippedSubject = regexp.MustCompile(`Order (CB-[0-9A-Z]+) has shipped`)
 func confirmedOrders(ctx context.Context, svc *Service, smtpSrv *benchSMTP, n int) ([]command.PlaceOrderResult, error) {
 	app := svc.deps.App
 	out := make([]command.PlaceOrderResult, n)
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	var first error
-	var once sync.Once
-	for w := 0; w < 16; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= n {
-					return
-				}
-				o, err := app.Commands.PlaceOrder.Handle(ctx, command.PlaceOrder{
-					Customer:        command.CustomerInput{Name: "Asha Rao", Email: "asha@example.in", Phone: "9876543210"},
-					Items:           []command.ItemInput{{SKU: "TEA-1", Name: "Assam tea", Quantity: 1, UnitPricePaise: 34950}},
-					ShippingAddress: command.AddressInput{Line1: "12 MG Road", City: "Bengaluru", State: "Karnataka", Pincode: "560001"}})
-				if err == nil {
-					pay, sig := svc.deps.Simulator.Pay(o.Payment.GatewayOrderID)
-					_, err = app.Commands.ConfirmPayment.Handle(ctx, command.ConfirmPayment{GatewayOrderID: o.Payment.GatewayOrderID, PaymentID: pay, Signature: sig})
-				}
-				if err != nil {
-					once.Do(func() { first = err })
-					return
-				}
-				out[i] = o
-			}
-		}()
-	}
-	wg.Wait()
-	if first != nil {
-		return nil, first
+	err := parallel(n, 16, func(i int) error {
+		o, err := app.Commands.PlaceOrder.Handle(ctx, command.PlaceOrder{
+			Customer:        command.CustomerInput{Name: "Asha Rao", Email: "asha@example.in", Phone: "9876543210"},
+			Items:           []command.ItemInput{{SKU: "TEA-1", Name: "Assam tea", Quantity: 1, UnitPricePaise: 34950}},
+			ShippingAddress: command.AddressInput{Line1: "12 MG Road", City: "Bengaluru", State: "Karnataka", Pincode: "560001"}})
+		if err != nil {
+			return err
+		}
+		pay, sig := svc.deps.Simulator.Pay(o.Payment.GatewayOrderID)
+		if _, err := app.Commands.ConfirmPayment.Handle(ctx, command.ConfirmPayment{GatewayOrderID: o.Payment.GatewayOrderID, PaymentID: pay, Signature: sig}); err != nil {
+			return err
+		}
+		out[i] = o
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	// Two e-mails per paid order: payment received and confirmed.
 	deadline := time.Now().Add(10 * time.Minute)
@@ -128,31 +111,10 @@ func benchNotifyThroughput(ctx context.Context, w io.Writer, svc *Service, smtpS
 	smtpSrv.setDelay(20 * time.Millisecond)
 	defer smtpSrv.setDelay(0)
 	start := time.Now()
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	errs := make(chan error, 16)
-	for g := 0; g < 16; g++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= n {
-					return
-				}
-				if err := ship(ctx, svc, orders[i]); err != nil {
-					errs <- err
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	shipped := time.Since(start)
-	close(errs)
-	if err := <-errs; err != nil {
+	if err := parallel(n, 16, func(i int) error { return ship(ctx, svc, orders[i]) }); err != nil {
 		return err
 	}
+	shipped := time.Since(start)
 	arrived, err := waitShipped(smtpSrv, n)
 	if err != nil {
 		return err
@@ -236,28 +198,8 @@ func directSendLatency(smtpSrv *benchSMTP, n int) (time.Duration, error) {
 }
 
 func directSendRate(smtpSrv *benchSMTP, workers, n int) (float64, error) {
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	var failed atomic.Value
 	start := time.Now()
-	for g := 0; g < workers; g++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= n {
-					return
-				}
-				if err := directDialer(smtpSrv).DialAndSend(directMessage(i)); err != nil {
-					failed.Store(err)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	if err, ok := failed.Load().(error); ok {
+	if err := parallel(n, workers, func(i int) error { return directDialer(smtpSrv).DialAndSend(directMessage(i)) }); err != nil {
 		return 0, fmt.Errorf("direct send: %w", err)
 	}
 	return float64(n) / time.Since(start).Seconds(), nil

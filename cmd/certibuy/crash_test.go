@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -84,15 +83,8 @@ func TestAWorkerKilledMidwayLosesAndDoublesNothing(t *testing.T) {
 	const orders = 40
 	sim := razorpay.Simulator{}
 	admin := es.WithCausation(context.Background(), es.Causation{Actor: es.Admin("crash-test")})
-	var wg sync.WaitGroup
-	errs := make(chan error, orders)
-	for i := 0; i < orders; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs <- walkOrder(admin, deps, sim)
-		}()
-	}
+	walked := make(chan error, 1)
+	go func() { walked <- parallel(orders, orders, func(int) error { return walkOrder(admin, deps, sim) }) }()
 	// Kill the worker once a random share of the messages has gone out.
 	seed := uint64(time.Now().UnixNano())
 	killAt := 40 + rand.New(rand.NewPCG(seed, 7)).IntN(280)
@@ -104,12 +96,8 @@ func TestAWorkerKilledMidwayLosesAndDoublesNothing(t *testing.T) {
 	_ = first.Wait()
 	killed = true
 	sentBeforeKill := len(smtp.Messages()) + len(msg91.Received())
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Fatal(err)
-		}
+	if err := <-walked; err != nil {
+		t.Fatal(err)
 	}
 
 	second, secondLogs := startWorker("second worker")

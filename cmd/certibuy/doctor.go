@@ -233,11 +233,7 @@ func (m *Main) runNotifyTest(ctx context.Context, args []string) error {
 			return usageError(fmt.Sprintf("--phone: %v", err))
 		}
 	}
-	cfg, err := m.config()
-	if err != nil {
-		return err
-	}
-	deps, err := OpenDeps(ctx, cfg, cfg.NewLogger(m.Stderr))
+	deps, cfg, err := m.openDeps(ctx)
 	if err != nil {
 		return err
 	}

@@ -101,3 +101,13 @@ func exitCode(err error) int {
 func (m *Main) config() (Config, error) {
 	return LoadConfig(m.Getenv, m.Stderr)
 }
+
+// openDeps reads the settings and opens what the one-shot commands need, logging to stderr.
+func (m *Main) openDeps(ctx context.Context) (*Deps, Config, error) {
+	cfg, err := m.config()
+	if err != nil {
+		return nil, cfg, err
+	}
+	deps, err := OpenDeps(ctx, cfg, cfg.NewLogger(m.Stderr))
+	return deps, cfg, err
+}

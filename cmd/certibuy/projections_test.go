@@ -2,10 +2,9 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -57,37 +56,23 @@ func TestProjectionsEqualARebuildAndAReplayNotifiesNobody(t *testing.T) {
 	for i := range plans {
 		plans[i] = paths[rng.IntN(len(paths))]
 	}
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for w := 0; w < 8; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= orders {
-					return
-				}
-				o, err := app.Commands.PlaceOrder.Handle(es.WithCausation(ctx, es.Causation{Actor: es.Customer("guest")}), command.PlaceOrder{
-					Customer:        command.CustomerInput{Name: "Asha Rao", Email: "asha@example.in", Phone: "9876543210"},
-					Items:           []command.ItemInput{{SKU: "TEA-1", Name: "Assam tea", Quantity: int64(1 + i%3), UnitPricePaise: 34950}},
-					ShippingAddress: command.AddressInput{Line1: "12 MG Road", City: "Bengaluru", State: "Karnataka", Pincode: "560001"}})
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				for _, st := range plans[i] {
-					if err := st(ctx, o); err != nil {
-						t.Errorf("order %d: %v", i, err)
-						return
-					}
-				}
+	err := parallel(orders, 8, func(i int) error {
+		o, err := app.Commands.PlaceOrder.Handle(es.WithCausation(ctx, es.Causation{Actor: es.Customer("guest")}), command.PlaceOrder{
+			Customer:        command.CustomerInput{Name: "Asha Rao", Email: "asha@example.in", Phone: "9876543210"},
+			Items:           []command.ItemInput{{SKU: "TEA-1", Name: "Assam tea", Quantity: int64(1 + i%3), UnitPricePaise: 34950}},
+			ShippingAddress: command.AddressInput{Line1: "12 MG Road", City: "Bengaluru", State: "Karnataka", Pincode: "560001"}})
+		if err != nil {
+			return err
+		}
+		for _, st := range plans[i] {
+			if err := st(ctx, o); err != nil {
+				return fmt.Errorf("order %d: %w", i, err)
 			}
-		}()
-	}
-	wg.Wait()
-	if t.Failed() {
-		return
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	// Let the notifier finish and the projections catch up.
 	waitFor(t, 120*time.Second, func() bool {

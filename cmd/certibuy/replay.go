@@ -26,11 +26,7 @@ func (m *Main) runReplay(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cfg, err := m.config()
-	if err != nil {
-		return err
-	}
-	deps, err := OpenDeps(ctx, cfg, cfg.NewLogger(m.Stderr))
+	deps, _, err := m.openDeps(ctx)
 	if err != nil {
 		return err
 	}
