@@ -152,8 +152,14 @@ func (s *EventStore) AppendWith(ctx context.Context, stream string, expected int
 type StreamAppend struct {
 	Stream   string
 	Expected int
+	// IfAbsent, with Expected NoStream, appends only when the stream does not exist yet; otherwise
+	// the append does nothing instead of failing with a conflict.
+	IfAbsent bool
 	// Before are statements run just before this stream's events, in the same round trip.
 	Before []Statement
+	// After are statements run just after them, whether or not they went in: with IfAbsent, give the
+	// events ids and look for them to tell.
+	After  []Statement
 	Events []NewEvent
 }
 
@@ -261,7 +267,14 @@ func (s *EventStore) prepare(ctx context.Context, batch *pgx.Batch, a StreamAppe
 	for i := range recs {
 		args = append(args, recs[i].StreamVersion, ids[i], types[i], versions[i], datas[i], metas[i])
 	}
-	batch.Queue(appendSQL(n), args...)
+	sql := appendSQL(n)
+	if a.IfAbsent {
+		sql = strings.Replace(sql, " RETURNING ", " ON CONFLICT (stream_id, stream_version) DO NOTHING RETURNING ", 1)
+	}
+	batch.Queue(sql, args...)
+	for _, st := range a.After {
+		batch.Queue(st.SQL, st.Args...)
+	}
 	before := batch.Len()
 	if topic := s.topic(stream); topic != "" {
 		if err := s.publish(ctx, batch, topic, recs); err != nil {
@@ -312,6 +325,14 @@ func (s *EventStore) send(ctx context.Context, q Querier, batch *pgx.Batch, part
 		}
 		if err := rows.Err(); err != nil {
 			return pi, classify(err)
+		}
+		if i < len(p.recs) {
+			p.recs = nil // IfAbsent: the stream was there, nothing went in
+		}
+		for range p.a.After {
+			if _, err := br.Exec(); err != nil {
+				return pi, err
+			}
 		}
 		for j := 0; j < p.nOutbox; j++ {
 			if _, err := br.Exec(); err != nil {

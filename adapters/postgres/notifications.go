@@ -4,10 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"strings"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/google/uuid"
 
 	"github.com/certibuy/orders/app/command"
 	"github.com/certibuy/orders/domain/notification"
@@ -29,62 +28,55 @@ func NewNotificationRepository(store *EventStore) *NotificationRepository {
 var _ command.NotificationStore = (*NotificationRepository)(nil)
 
 // Create stores new notifications and queues their delivery, in one round trip and one transaction
-// (the one in ctx, or its own). Those whose stream exists already are left out: the order event they
-// answer was delivered before.
+// (the one in ctx, or its own). Those whose stream exists already are left alone: the order event
+// they answer was delivered before.
 func (r *NotificationRepository) Create(ctx context.Context, ns ...command.NewNotification) (int, error) {
-	if len(ns) == 0 {
-		return 0, nil
-	}
-	streams := make([]string, len(ns))
-	for i, n := range ns {
-		streams[i] = n.Stream
-	}
-	rows, err := r.store.db.Q(ctx).Query(ctx, `SELECT stream_id FROM events WHERE stream_id = ANY($1) AND stream_version = 1`, streams)
-	if err != nil {
-		return 0, fmt.Errorf("create notifications: %w", err)
-	}
-	existing, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return 0, fmt.Errorf("create notifications: %w", err)
-	}
 	var appends []StreamAppend
 	for _, n := range ns {
-		if slices.Contains(existing, n.Stream) {
-			continue
-		}
 		events, err := encodeEvents(n.Notification.Changes())
 		if err != nil {
 			return 0, fmt.Errorf("create %s: %w", n.Stream, err)
 		}
-		enqueue, err := enqueueStatements(n.Stream, n.Delivery)
+		events[0].ID = uuid.New()
+		enqueue, err := enqueueStatements(n.Stream, n.Delivery, &events[0].ID)
 		if err != nil {
 			return 0, err
 		}
-		appends = append(appends, StreamAppend{Stream: n.Stream, Expected: NoStream, Before: enqueue, Events: events})
+		appends = append(appends, StreamAppend{Stream: n.Stream, Expected: NoStream, IfAbsent: true, After: enqueue, Events: events})
 	}
 	if len(appends) == 0 {
 		return 0, nil
 	}
-	if _, err := r.store.AppendMany(ctx, appends...); err != nil {
+	out, err := r.store.AppendMany(ctx, appends...)
+	if err != nil {
 		return 0, fmt.Errorf("create notifications: %w", err)
 	}
-	for _, n := range ns {
+	created := 0
+	for i, n := range ns {
 		n.Notification.ClearChanges()
+		if out[i] != nil {
+			created++
+		}
 	}
-	return len(appends), nil
+	return created, nil
 }
 
-func enqueueStatements(stream string, q command.Delivery) ([]Statement, error) {
+// enqueueStatements queue a notification for delivery. With onlyIf, only when the event of that id
+// was just stored (the notification is new).
+func enqueueStatements(stream string, q command.Delivery, onlyIf *uuid.UUID) ([]Statement, error) {
 	md, err := json.Marshal(q.Metadata)
 	if err != nil {
 		return nil, fmt.Errorf("queue %s: %w", stream, err)
 	}
-	return []Statement{
-		{SQL: `INSERT INTO notification_queue (stream_id, topic, order_id, payload, metadata) VALUES ($1, $2, $3, $4, $5)
-			ON CONFLICT (stream_id) DO UPDATE SET due_at = now(), lease_until = NULL`,
-			Args: []any{stream, q.Topic, q.OrderID, string(q.Payload), string(md)}},
-		{SQL: `SELECT pg_notify($1, $2)`, Args: []any{QueueChannel, q.Topic}},
-	}, nil
+	insert := Statement{SQL: `INSERT INTO notification_queue (stream_id, topic, order_id, payload, metadata) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (stream_id) DO UPDATE SET due_at = now(), lease_until = NULL`,
+		Args: []any{stream, q.Topic, q.OrderID, string(q.Payload), string(md)}}
+	if onlyIf != nil {
+		insert = Statement{SQL: `INSERT INTO notification_queue (stream_id, topic, order_id, payload, metadata)
+			SELECT $1, $2, $3, $4, $5 WHERE EXISTS (SELECT 1 FROM events WHERE event_id = $6) ON CONFLICT (stream_id) DO NOTHING`,
+			Args: []any{stream, q.Topic, q.OrderID, string(q.Payload), string(md), *onlyIf}}
+	}
+	return []Statement{insert, {SQL: `SELECT pg_notify($1, $2)`, Args: []any{QueueChannel, q.Topic}}}, nil
 }
 
 // Get loads a notification.
@@ -118,7 +110,7 @@ func (r *NotificationRepository) Save(ctx context.Context, stream string, n *not
 	}
 	var before []Statement
 	if q != nil {
-		if before, err = enqueueStatements(stream, *q); err != nil {
+		if before, err = enqueueStatements(stream, *q, nil); err != nil {
 			return err
 		}
 	}

@@ -64,12 +64,9 @@ func (NotificationLog) Apply(ctx context.Context, q Querier, t Tables, events []
 		case notification.Requested:
 			r.isNew, r.req, r.created = true, ev, at
 			set(&r.status, string(notification.StatusPending))
-		case notification.DeliveryStarted:
+		case notification.DeliveryAttempted:
 			n := int32(ev.Attempt)
 			r.attempts = &n
-			set(&r.status, string(notification.StatusSending))
-			set(&r.provider, ev.Provider)
-		case notification.DeliveryAttempted:
 			entry, _ := json.Marshal(map[string]any{"attempt": ev.Attempt, "provider": ev.Provider, "outcome": ev.Outcome,
 				"response": ev.Response, "error": ev.Error, "duration_ms": ev.DurationMS, "at": at})
 			r.responses = append(r.responses, entry)

@@ -12,13 +12,15 @@ import (
 	"github.com/certibuy/orders/domain/order"
 )
 
-// DeliverNotification asks a worker to send a queued notification.
+// DeliverNotification asks a worker to send a queued notification. Delivery is how many times the
+// queue has handed it out since it was requested or resent (1 the first time).
 type DeliverNotification struct {
-	Stream string
+	Stream   string
+	Delivery int
 }
 
-// DeliverNotificationHandler sends notifications: it marks an attempt as started, calls the provider
-// with no transaction open, and records the answer.
+// DeliverNotificationHandler sends notifications: it calls the provider with no transaction open and
+// records the answer. The queue's lease marks the notification as being sent while it does.
 type DeliverNotificationHandler struct {
 	store    NotificationStore
 	mailer   Mailer
@@ -51,14 +53,7 @@ func (h DeliverNotificationHandler) Handle(ctx context.Context, cmd DeliverNotif
 	if req.Channel == notification.SMS {
 		provider = h.sms.Name()
 	}
-	if err := n.StartAttempt(provider); err != nil {
-		return err
-	}
-	// Stored before the provider is called: if the process stops mid-send, the attempt shows.
-	if err := h.store.Save(ctx, cmd.Stream, n, nil); err != nil {
-		if errors.Is(err, es.ErrConcurrencyConflict) {
-			return &RetryLaterError{After: time.Second, Err: err} // another worker holds it
-		}
+	if _, err := n.Attempt(max(cmd.Delivery, 1)); err != nil {
 		return err
 	}
 
@@ -76,7 +71,7 @@ func (h DeliverNotificationHandler) Handle(ctx context.Context, cmd DeliverNotif
 		if err := n.Succeed(attempt, res.ProviderMessageID, messageID); err != nil {
 			return err
 		}
-		return h.store.Save(ctx, cmd.Stream, n, nil)
+		return h.save(ctx, cmd.Stream, n)
 	}
 
 	permanent := false
@@ -98,13 +93,23 @@ func (h DeliverNotificationHandler) Handle(ctx context.Context, cmd DeliverNotif
 	if err != nil {
 		return err
 	}
-	if err := h.store.Save(ctx, cmd.Stream, n, nil); err != nil {
+	if err := h.save(ctx, cmd.Stream, n); err != nil {
 		return err
 	}
 	if failed {
 		return fmt.Errorf("%w after %d attempts: %w", ErrNotificationFailed, n.Attempts(), sendErr)
 	}
 	return &RetryLaterError{After: h.policy.Delay(n.Round()), Err: sendErr}
+}
+
+// save stores the attempt. A conflict means another worker took the notification over (its lease ran
+// out while this attempt was slow): come back later and find out how it went.
+func (h DeliverNotificationHandler) save(ctx context.Context, stream string, n *notification.Notification) error {
+	err := h.store.Save(ctx, stream, n, nil)
+	if errors.Is(err, es.ErrConcurrencyConflict) {
+		return &RetryLaterError{After: time.Second, Err: err}
+	}
+	return err
 }
 
 func (h DeliverNotificationHandler) send(ctx context.Context, stream string, req notification.Requested, only string) (SendResult, string, error) {

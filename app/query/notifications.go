@@ -99,10 +99,10 @@ func (h ListNotificationsHandler) Handle(ctx context.Context, q ListNotification
 		f.Type = string(t)
 	}
 	switch notification.Status(q.Status) {
-	case "", notification.StatusPending, notification.StatusSending, notification.StatusSent, notification.StatusFailed:
+	case "", notification.StatusPending, notification.StatusSent, notification.StatusFailed:
 		f.Status = q.Status
 	default:
-		return NotificationPage{}, invalidField("status", "want pending, sending, sent or failed")
+		return NotificationPage{}, invalidField("status", "want pending, sent or failed")
 	}
 	number, email, phone, err := parseSearch(q.Search)
 	if err != nil {

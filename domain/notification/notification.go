@@ -14,7 +14,6 @@ type Status string
 // The statuses.
 const (
 	StatusPending Status = "pending" // requested, or waiting for its next attempt
-	StatusSending Status = "sending" // an attempt started and has not reported back
 	StatusSent    Status = "sent"
 	StatusFailed  Status = "failed"
 )
@@ -51,14 +50,9 @@ type Requested struct {
 	Data           MessageData `json:"data"`
 }
 
-// DeliveryStarted is written before a provider is called: a crash after it leaves the notification
-// "sending", and the next delivery counts it as an attempt that may or may not have gone out.
-type DeliveryStarted struct {
-	Attempt  int    `json:"attempt"`
-	Provider string `json:"provider"`
-}
-
-// DeliveryAttempted records what a provider answered.
+// DeliveryAttempted records what a provider answered. Attempt numbers count every time a provider
+// was called, also those that never reported (their process stopped mid-send): a gap in the numbers
+// is such an attempt.
 type DeliveryAttempted struct {
 	Attempt    int    `json:"attempt"`
 	Provider   string `json:"provider"`
@@ -88,7 +82,6 @@ type Resent struct {
 }
 
 func (Requested) EventType() string         { return TypeRequested }
-func (DeliveryStarted) EventType() string   { return TypeDeliveryStarted }
 func (DeliveryAttempted) EventType() string { return TypeDeliveryAttempted }
 func (Sent) EventType() string              { return TypeSent }
 func (Failed) EventType() string            { return TypeFailed }
@@ -110,13 +103,14 @@ func StreamID(orderEventID uuid.UUID, ch Channel) string {
 
 // Notification is the aggregate.
 type Notification struct {
-	req      Requested
-	status   Status
-	attempts int // attempts started in all
-	round    int // attempts started since the last resend
-	provider string
-	sent     Sent
-	lastErr  string
+	req       Requested
+	status    Status
+	attempts  int // the highest attempt number recorded
+	roundBase int // attempts before the last resend
+	current   int // the attempt in progress, not stored
+	provider  string
+	sent      Sent
+	lastErr   string
 	// lastOutcome and lastProvider are those of the last attempt that reported.
 	lastOutcome, lastProvider string
 
@@ -159,27 +153,30 @@ func FromHistory(events []Event) (*Notification, error) {
 	return n, nil
 }
 
-// StartAttempt records that a provider is about to be called. A notification still "sending" from an
-// attempt that never reported (the process stopped) may start another one.
-func (n *Notification) StartAttempt(provider string) error {
+// Attempt begins an attempt and returns its number. delivery is how many times the delivery queue has
+// handed this notification out since it was requested or resent, this time included: the queue's
+// lease, taken and committed before the handler runs, is what marks a notification as being sent, so
+// an attempt whose process stopped mid-send still counts, and the next one gets the next number.
+func (n *Notification) Attempt(delivery int) (int, error) {
 	switch n.status {
 	case StatusSent:
-		return ErrAlreadySent
+		return 0, ErrAlreadySent
 	case StatusFailed:
-		return ErrAlreadyFailed
+		return 0, ErrAlreadyFailed
 	}
-	n.record(DeliveryStarted{Attempt: n.attempts + 1, Provider: provider})
-	return nil
+	n.current = max(n.roundBase+delivery, n.attempts+1)
+	return n.current, nil
 }
 
-// Succeed records the provider's acceptance: the notification is sent, once.
+// Succeed records the provider's acceptance of the attempt in progress: the notification is sent, once.
 func (n *Notification) Succeed(a DeliveryAttempted, providerMessageID, messageID string) error {
-	if n.status != StatusSending {
+	if n.current == 0 {
 		return ErrNoAttempt
 	}
-	a.Attempt, a.Outcome = n.attempts, OutcomeSent
+	a.Attempt, a.Outcome = n.current, OutcomeSent
 	n.record(a)
-	n.record(Sent{Provider: a.Provider, ProviderMessageID: providerMessageID, MessageID: messageID, Attempts: n.attempts})
+	n.record(Sent{Provider: a.Provider, ProviderMessageID: providerMessageID, MessageID: messageID, Attempts: a.Attempt})
+	n.current = 0
 	return nil
 }
 
@@ -187,15 +184,16 @@ func (n *Notification) Succeed(a DeliveryAttempted, providerMessageID, messageID
 // the attempts since the last resend reach maxAttempts; otherwise it waits for its next attempt.
 // It reports whether the notification failed for good.
 func (n *Notification) Fail(a DeliveryAttempted, permanent bool, maxAttempts int) (bool, error) {
-	if n.status != StatusSending {
+	if n.current == 0 {
 		return false, ErrNoAttempt
 	}
-	a.Attempt = n.attempts
+	a.Attempt = n.current
 	if a.Outcome == "" {
 		a.Outcome = OutcomeFailed
 	}
 	n.record(a)
-	if permanent || n.round >= maxAttempts {
+	n.current = 0
+	if permanent || n.Round() >= maxAttempts {
 		n.record(Failed{LastError: a.Error, Attempts: n.attempts})
 		return true, nil
 	}
@@ -221,11 +219,8 @@ func (n *Notification) apply(e Event) {
 	switch e := e.(type) {
 	case Requested:
 		n.req, n.status = e, StatusPending
-	case DeliveryStarted:
-		n.attempts++
-		n.round++
-		n.provider, n.status = e.Provider, StatusSending
 	case DeliveryAttempted:
+		n.attempts = max(n.attempts, e.Attempt)
 		n.provider, n.lastOutcome, n.lastProvider = e.Provider, e.Outcome, e.Provider
 		if e.Outcome != OutcomeSent {
 			n.lastErr, n.status = e.Error, StatusPending
@@ -235,7 +230,7 @@ func (n *Notification) apply(e Event) {
 	case Failed:
 		n.lastErr, n.status = e.LastError, StatusFailed
 	case Resent:
-		n.round, n.status = 0, StatusPending
+		n.roundBase, n.status = n.attempts, StatusPending
 	}
 }
 
@@ -245,11 +240,12 @@ func (n *Notification) Request() Requested { return n.req }
 // Status returns where the notification stands.
 func (n *Notification) Status() Status { return n.status }
 
-// Attempts counts the attempts started.
+// Attempts is the number of the last attempt recorded: attempts in all, those that never reported
+// included.
 func (n *Notification) Attempts() int { return n.attempts }
 
-// Round counts the attempts started since the last resend.
-func (n *Notification) Round() int { return n.round }
+// Round counts the attempts since the last resend.
+func (n *Notification) Round() int { return n.attempts - n.roundBase }
 
 // Provider is the provider of the last attempt.
 func (n *Notification) Provider() string { return n.provider }
@@ -283,8 +279,6 @@ func DecodeEvent(eventType string, data []byte) (Event, error) {
 	switch eventType {
 	case TypeRequested:
 		return decode[Requested](eventType, data)
-	case TypeDeliveryStarted:
-		return decode[DeliveryStarted](eventType, data)
 	case TypeDeliveryAttempted:
 		return decode[DeliveryAttempted](eventType, data)
 	case TypeSent:

@@ -30,7 +30,7 @@ func rebuilt(t *testing.T, n *notification.Notification) *notification.Notificat
 
 func TestANotificationIsSentAtMostOnce(t *testing.T) {
 	n := requested(t)
-	if err := n.StartAttempt("smtp"); err != nil {
+	if _, err := n.Attempt(1); err != nil {
 		t.Fatal(err)
 	}
 	if err := n.Succeed(notification.DeliveryAttempted{Provider: "smtp", Response: "250 ok"}, "", "<x@certibuy.in>"); err != nil {
@@ -39,7 +39,7 @@ func TestANotificationIsSentAtMostOnce(t *testing.T) {
 	if n.Status() != notification.StatusSent || n.Attempts() != 1 || n.SentAs().MessageID != "<x@certibuy.in>" {
 		t.Fatalf("after success: %s, %d attempts, %+v", n.Status(), n.Attempts(), n.SentAs())
 	}
-	if err := n.StartAttempt("smtp"); !errors.Is(err, notification.ErrAlreadySent) {
+	if _, err := n.Attempt(2); !errors.Is(err, notification.ErrAlreadySent) {
 		t.Fatalf("a second attempt after sending: %v", err)
 	}
 	if err := n.Resend("admin:1"); !errors.Is(err, notification.ErrNotFailed) {
@@ -53,8 +53,9 @@ func TestANotificationIsSentAtMostOnce(t *testing.T) {
 func TestTheBudgetEndsInFailureAndAResendGivesANewOne(t *testing.T) {
 	n := requested(t)
 	for i := 1; i <= 3; i++ {
-		if err := n.StartAttempt("smtp"); err != nil {
-			t.Fatal(err)
+		// The first two retries run in the worker (same delivery), the third after a requeue.
+		if num, err := n.Attempt(1 + i/3); err != nil || num != i {
+			t.Fatalf("attempt %d numbered %d: %v", i, num, err)
 		}
 		failed, err := n.Fail(notification.DeliveryAttempted{Provider: "smtp", Error: "451 try later"}, false, 3)
 		if err != nil {
@@ -67,7 +68,7 @@ func TestTheBudgetEndsInFailureAndAResendGivesANewOne(t *testing.T) {
 	if n.Status() != notification.StatusFailed || n.LastError() != "451 try later" {
 		t.Fatalf("after the budget: %s %q", n.Status(), n.LastError())
 	}
-	if err := n.StartAttempt("smtp"); !errors.Is(err, notification.ErrAlreadyFailed) {
+	if _, err := n.Attempt(3); !errors.Is(err, notification.ErrAlreadyFailed) {
 		t.Fatalf("attempt after failing: %v", err)
 	}
 	if err := n.Resend("admin:1"); err != nil {
@@ -76,8 +77,8 @@ func TestTheBudgetEndsInFailureAndAResendGivesANewOne(t *testing.T) {
 	if n.Status() != notification.StatusPending || n.Round() != 0 || n.Attempts() != 3 {
 		t.Fatalf("after resend: %s round %d attempts %d", n.Status(), n.Round(), n.Attempts())
 	}
-	if err := n.StartAttempt("smtp"); err != nil {
-		t.Fatal(err)
+	if num, err := n.Attempt(1); err != nil || num != 4 {
+		t.Fatalf("the first attempt after a resend is number %d: %v", num, err)
 	}
 	if err := n.Succeed(notification.DeliveryAttempted{Provider: "smtp"}, "", "<x>"); err != nil {
 		t.Fatal(err)
@@ -89,14 +90,14 @@ func TestTheBudgetEndsInFailureAndAResendGivesANewOne(t *testing.T) {
 
 func TestAPermanentFailureEndsAtOnceAndAnAmbiguousOneIsRemembered(t *testing.T) {
 	n := requested(t)
-	_ = n.StartAttempt("msg91>fast2sms")
+	_, _ = n.Attempt(1)
 	if failed, _ := n.Fail(notification.DeliveryAttempted{Provider: "msg91", Outcome: notification.OutcomeAmbiguous, Error: "timeout"}, false, 3); failed {
 		t.Fatal("an ambiguous attempt failed the notification")
 	}
 	if n.LastOutcome() != notification.OutcomeAmbiguous || n.LastProvider() != "msg91" {
 		t.Fatalf("last outcome %q by %q", n.LastOutcome(), n.LastProvider())
 	}
-	_ = n.StartAttempt("msg91>fast2sms")
+	_, _ = n.Attempt(1)
 	if failed, _ := n.Fail(notification.DeliveryAttempted{Provider: "fast2sms", Error: "412 invalid key"}, true, 3); !failed {
 		t.Fatal("a permanent failure left the notification pending")
 	}
@@ -104,17 +105,18 @@ func TestAPermanentFailureEndsAtOnceAndAnAmbiguousOneIsRemembered(t *testing.T) 
 
 func TestAnAttemptThatNeverReportedCountsAndMayBeFollowed(t *testing.T) {
 	n := requested(t)
-	_ = n.StartAttempt("smtp")
-	// The process stopped here. Rebuilt from its events, the notification is still sending.
+	_, _ = n.Attempt(1)
+	// The process stopped mid-send: nothing was recorded. The queue hands the notification out a
+	// second time; the attempt gets number 2, so the lost one shows.
 	r := rebuilt(t, n)
-	if r.Status() != notification.StatusSending {
-		t.Fatalf("status %s", r.Status())
+	if num, err := r.Attempt(2); err != nil || num != 2 {
+		t.Fatalf("after a lost attempt: number %d, %v", num, err)
 	}
-	if err := r.StartAttempt("smtp"); err != nil {
-		t.Fatalf("a new attempt after a lost one: %v", err)
+	if err := r.Succeed(notification.DeliveryAttempted{Provider: "smtp"}, "", "<x>"); err != nil {
+		t.Fatal(err)
 	}
-	if r.Attempts() != 2 {
-		t.Fatalf("%d attempts", r.Attempts())
+	if r.Attempts() != 2 || r.SentAs().Attempts != 2 {
+		t.Fatalf("%d attempts, sent after %d", r.Attempts(), r.SentAs().Attempts)
 	}
 	if _, err := requested(t).Fail(notification.DeliveryAttempted{}, false, 3); !errors.Is(err, notification.ErrNoAttempt) {
 		t.Fatalf("failing without an attempt: %v", err)

@@ -137,12 +137,17 @@ func SendSMSOnNotificationRequested(h command.DeliverNotificationHandler) cqrs.G
 func deliverOn(h command.DeliverNotificationHandler) cqrs.GroupEventHandler {
 	return cqrs.NewGroupEventHandler(func(ctx context.Context, _ *notification.Requested) error {
 		msg := cqrs.OriginalMessageFromCtx(ctx)
-		return h.Handle(ctx, command.DeliverNotification{Stream: msg.Metadata.Get(es.MsgStream)})
+		delivery, _ := strconv.Atoi(msg.Metadata.Get(DeliveriesKey))
+		return h.Handle(ctx, command.DeliverNotification{Stream: msg.Metadata.Get(es.MsgStream), Delivery: delivery})
 	})
 }
 
-// RequeueAfterKey is the metadata key the delivery queue reads its delay from on a nack.
-const RequeueAfterKey = "requeue_after"
+// Metadata keys of the delivery queue: the delay it reads on a nack, and how many times it has
+// handed the message out.
+const (
+	RequeueAfterKey = "requeue_after"
+	DeliveriesKey   = "deliveries"
+)
 
 // Requeue handles a RetryLaterError: a short wait is waited here and the handler called again; a
 // longer one is handed back to the queue as the message's delay (nack), so that no worker slot
