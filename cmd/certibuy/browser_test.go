@@ -1,0 +1,74 @@
+package main
+
+import (
+	"context"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// newBrowser starts a headless Chromium for the test and returns a context to drive it with chromedp.
+func newBrowser(t *testing.T) context.Context {
+	t.Helper()
+	path, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Fatalf("chromium is not installed (apt-get install chromium; .ci/run does it): %v", err)
+	}
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(path),
+		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+	}
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelCtx := chromedp.NewContext(allocCtx)
+	t.Cleanup(func() { cancelCtx(); cancelAlloc() })
+	// The first action starts the browser; it must not run under a timeout, which would stop it.
+	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	return ctx
+}
+
+// within runs step with a time limit, in the browser of ctx.
+func within[T any](t *testing.T, ctx context.Context, d time.Duration, step chromedp.Action[T]) T {
+	t.Helper()
+	tctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	v, err := chromedp.Run(tctx, step)
+	if err != nil {
+		t.Fatalf("browser: %v", err)
+	}
+	return v
+}
+
+func TestPayingWithTheSimulatorInABrowser(t *testing.T) {
+	t.Parallel()
+	s := startService(t, nil)
+	res := s.do(t, "POST", "/api/v1/checkout", []byte(validCheckout), nil).json(t)
+	pay := res["payment"].(map[string]any)
+	url := strings.Replace(pay["pay_url"].(string), "http://localhost:8080", s.base, 1)
+
+	ctx := newBrowser(t)
+	within(t, ctx, 20*time.Second, chromedp.Navigate(url))
+	banner := within(t, ctx, 10*time.Second, chromedp.Text(chromedp.CSS("p")))
+	button := within(t, ctx, 10*time.Second, chromedp.Text(chromedp.CSS("button")))
+	within(t, ctx, 10*time.Second, chromedp.Click(chromedp.CSS("button")))
+	// The page posts the signed callback by itself; the answer thanks the customer.
+	within(t, ctx, 20*time.Second, chromedp.WaitVisible(`//h1[text()="Thank you!"]`))
+	result := within(t, ctx, 10*time.Second, chromedp.Text(chromedp.CSS("body")))
+	if !strings.Contains(banner, "SIMULATED PAYMENT") || !strings.Contains(button, "₹1,299.00") {
+		t.Fatalf("pay page: banner %q, button %q", banner, button)
+	}
+	if !strings.Contains(result, res["order_number"].(string)) || !strings.Contains(result, "confirmed") {
+		t.Fatalf("after paying: %q", result)
+	}
+	if n := s.count(t, `SELECT count(*) FROM events WHERE stream_id = 'order-`+res["order_id"].(string)+`' AND type IN ('order.payment_succeeded.v1', 'order.confirmed.v1')`); n != 2 {
+		t.Fatalf("%d payment events after paying in the browser", n)
+	}
+}
