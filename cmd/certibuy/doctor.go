@@ -76,16 +76,16 @@ func (m *Main) runDoctor(ctx context.Context, args []string) error {
 		add("payments", "ok", "Razorpay key %s, webhook secret set", cfg.Razorpay.KeyID)
 	}
 
-	groups, err := outboxLag(cctx, deps.Pool)
+	groups, err := postgres.OutboxLag(cctx, deps.Pool)
 	if err != nil {
-		add("outbox", "FAIL", "%v", err)
+		add("outbox", "FAIL", "outbox lag: %v", err)
 	}
 	for _, g := range groups {
 		status := "ok"
-		if g.behind > 0 && g.oldest > time.Minute {
+		if g.Behind > 0 && g.Oldest > time.Minute {
 			status = "FAIL"
 		}
-		add("outbox "+g.group, status, "%d messages behind, oldest waiting %s", g.behind, g.oldest.Round(time.Second))
+		add("outbox "+g.Group, status, "%d messages behind, oldest waiting %s", g.Behind, g.Oldest.Round(time.Second))
 	}
 	lags, err := deps.Runner.Lags(cctx)
 	if err != nil {
@@ -159,36 +159,6 @@ func checkSMS(cfg NotifyConfig, add func(name, status, format string, a ...any))
 	} else {
 		add("sms fallback", "ok", "%s", cfg.SMSFallback)
 	}
-}
-
-type groupLag struct {
-	group  string
-	behind int
-	oldest time.Duration
-}
-
-// outboxLag reports, for each consumer group of the outbox, how many messages it has not acked and how
-// long the oldest has waited.
-func outboxLag(ctx context.Context, q postgres.Querier) ([]groupLag, error) {
-	rows, err := q.Query(ctx, `SELECT o.consumer_group, count(m."offset"), coalesce(extract(epoch FROM now() - min(m.created_at)), 0)
-		FROM watermill_offsets_order_events o
-		LEFT JOIN watermill_order_events m ON (m.transaction_id, m."offset") > (o.last_processed_transaction_id, o.offset_acked)
-		GROUP BY o.consumer_group ORDER BY o.consumer_group`)
-	if err != nil {
-		return nil, fmt.Errorf("outbox lag: %w", err)
-	}
-	defer rows.Close()
-	var out []groupLag
-	for rows.Next() {
-		var g groupLag
-		var secs float64
-		if err := rows.Scan(&g.group, &g.behind, &secs); err != nil {
-			return nil, fmt.Errorf("outbox lag: %w", err)
-		}
-		g.oldest = time.Duration(secs * float64(time.Second))
-		out = append(out, g)
-	}
-	return out, rows.Err()
 }
 
 func printChecks(w io.Writer, results []checkResult) {

@@ -12,6 +12,8 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/certibuy/orders/adapters/postgres"
 	"github.com/certibuy/orders/app/command"
@@ -193,7 +195,15 @@ func (s *Service) startHTTP() error {
 	if s.deps.Simulator != nil {
 		opts.Simulator = s.deps.Simulator
 	}
-	srv := httpport.NewServer(s.deps.App, s.logger, s.deps.Ready, opts)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		postgres.NewStatsCollector(s.deps.DB, s.deps.Runner))
+	opts.Metrics = reg
+	srv, err := httpport.NewServer(s.deps.App, s.logger, s.deps.Ready, opts)
+	if err != nil {
+		_ = ln.Close()
+		return err
+	}
 	s.listener, s.api = ln, srv
 	s.http = &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10}

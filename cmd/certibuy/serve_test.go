@@ -314,3 +314,27 @@ func TestTheSameIdempotencyKeyPlacesOneOrder(t *testing.T) {
 		t.Fatalf("%d orders placed, want 2 (one per key)", n)
 	}
 }
+
+func TestMetricsShowRequestsAndThePipeline(t *testing.T) {
+	t.Parallel()
+	s := startService(t, nil)
+	id := s.do(t, "POST", "/api/v1/checkout", []byte(validCheckout), nil).json(t)["order_id"].(string)
+	s.do(t, "GET", "/api/v1/orders/"+id, nil, nil)
+	waitFor(t, 10*time.Second, func() bool { return s.count(t, `SELECT count(*) FROM order_summary`) == 1 }, "projection never caught up")
+	res := s.do(t, "GET", "/metrics", nil, nil)
+	body := string(res.body)
+	for _, want := range []string{
+		`certibuy_http_requests_total{method="POST",route="/api/v1/checkout",status="201"} 1`,
+		`certibuy_http_requests_total{method="GET",route="/api/v1/orders/:id",status="404"} 1`,
+		`certibuy_outbox_messages_behind{group="event_log"}`,
+		`certibuy_projection_events_behind{projection="order_summary"} 0`,
+		`go_goroutines`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if strings.Contains(body, id) {
+		t.Fatal("/metrics holds an order id: routes must be patterns")
+	}
+}

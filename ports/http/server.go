@@ -4,6 +4,7 @@ package http
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/certibuy/orders/app"
 	"github.com/certibuy/orders/domain/es"
@@ -27,6 +29,8 @@ type Options struct {
 	Simulator PaymentSimulator
 	// CheckoutLimit and LoginLimit cap requests per client address.
 	CheckoutLimit, LoginLimit RateLimit
+	// Metrics, when set, receives the HTTP metrics and is served at /metrics.
+	Metrics *prometheus.Registry
 }
 
 // Server is the HTTP API.
@@ -41,7 +45,7 @@ type Server struct {
 }
 
 // NewServer builds the routes over application.
-func NewServer(application app.Application, logger *slog.Logger, ready Readiness, opts Options) *Server {
+func NewServer(application app.Application, logger *slog.Logger, ready Readiness, opts Options) (*Server, error) {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	// Client addresses come from the connection, not from headers a client can write; behind a proxy,
@@ -53,6 +57,14 @@ func NewServer(application app.Application, logger *slog.Logger, ready Readiness
 	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{Generator: uuid.NewString}))
 	e.Use(s.recoverer)
 	e.Use(s.requestLog)
+	if opts.Metrics != nil {
+		m, err := newHTTPMetrics(opts.Metrics)
+		if err != nil {
+			return nil, fmt.Errorf("http metrics: %w", err)
+		}
+		e.Use(m.middleware)
+		e.GET("/metrics", metricsHandler(opts.Metrics))
+	}
 
 	e.GET("/healthz", s.handleHealth)
 	e.GET("/readyz", s.handleReady)
@@ -61,7 +73,7 @@ func NewServer(application app.Application, logger *slog.Logger, ready Readiness
 	s.registerPaymentRoutes(api)
 	s.registerAdminRoutes(api)
 	s.registerDevRoutes(e)
-	return s
+	return s, nil
 }
 
 // ServeHTTP makes the server an http.Handler.

@@ -1,0 +1,106 @@
+package postgres
+
+import (
+	"context"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// StatsCollector reports, at each scrape, what the database says about the pipeline: how far each
+// outbox consumer group and each projection is behind, how many notifications wait, and the last
+// hour of notification outcomes. Each query is cheap: they read indexes or small tables.
+type StatsCollector struct {
+	db     *DB
+	runner *Runner
+
+	outboxBehind, projectionBehind, queued, queuedDue, recent *prometheus.Desc
+}
+
+// NewStatsCollector returns the collector; register it with a Prometheus registry.
+func NewStatsCollector(db *DB, runner *Runner) *StatsCollector {
+	return &StatsCollector{
+		db: db, runner: runner,
+		outboxBehind:     prometheus.NewDesc("certibuy_outbox_messages_behind", "Outbox messages a consumer group has not acked.", []string{"group"}, nil),
+		projectionBehind: prometheus.NewDesc("certibuy_projection_events_behind", "Committed events a projection has not applied.", []string{"projection"}, nil),
+		queued:           prometheus.NewDesc("certibuy_notifications_queued", "Notifications waiting for delivery.", []string{"topic"}, nil),
+		queuedDue:        prometheus.NewDesc("certibuy_notifications_due", "Queued notifications whose time has come.", []string{"topic"}, nil),
+		recent:           prometheus.NewDesc("certibuy_notifications_last_hour", "Notifications requested in the last hour, by channel and status.", []string{"channel", "status"}, nil),
+	}
+}
+
+// Describe sends the descriptions of the metrics.
+func (c *StatsCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.outboxBehind, c.projectionBehind, c.queued, c.queuedDue, c.recent} {
+		ch <- d
+	}
+}
+
+// Collect queries the database; a metric whose query fails is left out of this scrape.
+func (c *StatsCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if groups, err := OutboxLag(ctx, c.db.Pool); err == nil {
+		for _, g := range groups {
+			ch <- prometheus.MustNewConstMetric(c.outboxBehind, prometheus.GaugeValue, float64(g.Behind), g.Group)
+		}
+	}
+	if lags, err := c.runner.Lags(ctx); err == nil {
+		for _, l := range lags {
+			ch <- prometheus.MustNewConstMetric(c.projectionBehind, prometheus.GaugeValue, float64(l.Events), l.Projection)
+		}
+	}
+	if rows, err := c.db.Pool.Query(ctx, `SELECT topic, count(*), count(*) FILTER (WHERE due_at <= now()) FROM notification_queue GROUP BY topic`); err == nil {
+		for rows.Next() {
+			var topic string
+			var n, due int64
+			if rows.Scan(&topic, &n, &due) == nil {
+				ch <- prometheus.MustNewConstMetric(c.queued, prometheus.GaugeValue, float64(n), topic)
+				ch <- prometheus.MustNewConstMetric(c.queuedDue, prometheus.GaugeValue, float64(due), topic)
+			}
+		}
+		rows.Close()
+	}
+	if rows, err := c.db.Pool.Query(ctx, `SELECT channel, status, count(*) FROM notification_log
+		WHERE created_at > now() - interval '1 hour' GROUP BY channel, status`); err == nil {
+		for rows.Next() {
+			var channel, status string
+			var n int64
+			if rows.Scan(&channel, &status, &n) == nil {
+				ch <- prometheus.MustNewConstMetric(c.recent, prometheus.GaugeValue, float64(n), channel, status)
+			}
+		}
+		rows.Close()
+	}
+}
+
+// GroupLag is how far one consumer group of the outbox is behind.
+type GroupLag struct {
+	Group  string
+	Behind int
+	Oldest time.Duration
+}
+
+// OutboxLag reports, for each consumer group of the order_events outbox, how many messages it has not
+// acked and how long the oldest has waited.
+func OutboxLag(ctx context.Context, q Querier) ([]GroupLag, error) {
+	rows, err := q.Query(ctx, `SELECT o.consumer_group, count(m."offset"), coalesce(extract(epoch FROM now() - min(m.created_at)), 0)
+		FROM watermill_offsets_order_events o
+		LEFT JOIN watermill_order_events m ON (m.transaction_id, m."offset") > (o.last_processed_transaction_id, o.offset_acked)
+		GROUP BY o.consumer_group ORDER BY o.consumer_group`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []GroupLag
+	for rows.Next() {
+		var g GroupLag
+		var secs float64
+		if err := rows.Scan(&g.Group, &g.Behind, &secs); err != nil {
+			return nil, err
+		}
+		g.Oldest = time.Duration(secs * float64(time.Second))
+		out = append(out, g)
+	}
+	return out, rows.Err()
+}
