@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 
 	"io"
 	"math/rand/v2"
@@ -28,10 +29,7 @@ import (
 // the kill show two attempts.
 func TestAWorkerKilledMidwayLosesAndDoublesNothing(t *testing.T) {
 	t.Parallel()
-	bin := filepath.Join(t.TempDir(), "certibuy")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildBinary(t)
 	smtp := smtptest.NewServer(t)
 	smtp.SetDelay(15 * time.Millisecond) // so that some sends are in flight when the worker dies
 	msg91 := smstest.NewMSG91(t, "k")
@@ -207,4 +205,65 @@ func headerValue(raw []byte, name string) string {
 		}
 	}
 	return ""
+}
+
+// buildBinary builds certibuy for tests that run it as a separate process.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "certibuy")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// TestServeStopsGracefullyOnSIGTERM starts `certibuy serve`, places an order, sends SIGTERM and
+// expects a clean exit (status 0) with the shutdown logged.
+func TestServeStopsGracefullyOnSIGTERM(t *testing.T) {
+	t.Parallel()
+	bin := buildBinary(t)
+	cmd := exec.Command(bin, "serve")
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "DATABASE_URL=" + pgtest.NewDatabase(t), "HTTP_ADDR=127.0.0.1:0",
+		"LOG_FORMAT=json", "MAIL_DIR=" + t.TempDir()}
+	logs := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	var addr string
+	waitFor(t, 30*time.Second, func() bool {
+		for _, line := range strings.Split(logs.String(), "\n") {
+			if strings.Contains(line, `"msg":"listening"`) {
+				var entry struct{ Addr string }
+				if json.Unmarshal([]byte(line), &entry) == nil && entry.Addr != "" {
+					addr = entry.Addr
+					return true
+				}
+			}
+		}
+		return false
+	}, "serve never listened:\n"+logs.String())
+	s := &testService{base: "http://" + addr, logs: logs}
+	if res := s.do(t, "POST", "/api/v1/checkout", []byte(validCheckout), nil); res.status != 201 {
+		t.Fatalf("checkout: %d %s", res.status, res.body)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve exited with %v:\n%s", err, logs.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("serve did not stop within 30s of SIGTERM:\n%s", logs.String())
+	}
+	for _, want := range []string{`"msg":"shutting down"`, `"msg":"stopped"`} {
+		if !strings.Contains(logs.String(), want) {
+			t.Fatalf("the log lacks %s:\n%s", want, logs.String())
+		}
+	}
 }
