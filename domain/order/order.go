@@ -444,8 +444,7 @@ func (o *Order) apply(e Event) {
 			o.lines[i] = Line{SKU: it.SKU, Name: it.Name, Quantity: it.Quantity, UnitPrice: Money{paise: it.UnitPricePaise}}
 		}
 		o.total = Money{paise: e.TotalPaise}
-		a := e.ShippingAddress
-		o.address = Address{Name: a.Name, Line1: a.Line1, Line2: a.Line2, City: a.City, State: a.State, Pincode: a.Pincode}
+		o.address = Address(e.ShippingAddress)
 	case PaymentRequested:
 		o.payment.Gateway = e.Gateway
 		o.payment.GatewayOrderID = e.GatewayOrderID

@@ -15,8 +15,6 @@ import (
 	"github.com/certibuy/orders/domain/es"
 )
 
-type adminKey struct{}
-
 // requireAdmin lets a request through only with a live admin bearer token; every route of the admin
 // group sits behind it.
 func (s *Server) requireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
