@@ -33,7 +33,7 @@ type Options struct {
 	Metrics *prometheus.Registry
 }
 
-// Server is the HTTP API.
+// Server is the HTTP API and the admin web console.
 type Server struct {
 	echo         *echo.Echo
 	app          app.Application
@@ -42,6 +42,7 @@ type Server struct {
 	opts         Options
 	adminGroup   *echo.Group
 	loginLimiter echo.MiddlewareFunc
+	console      *console
 }
 
 // NewServer builds the routes over application.
@@ -51,7 +52,7 @@ func NewServer(application app.Application, logger *slog.Logger, ready Readiness
 	// Client addresses come from the connection, not from headers a client can write; behind a proxy,
 	// set the extractor for it.
 	e.IPExtractor = echo.ExtractIPDirect()
-	s := &Server{echo: e, app: application, logger: logger, ready: ready, opts: opts}
+	s := &Server{echo: e, app: application, logger: logger, ready: ready, opts: opts, console: newConsole(opts)}
 	s.loginLimiter = rateLimiter(opts.LoginLimit, logger)
 	e.HTTPErrorHandler = errorHandler(logger)
 	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{Generator: uuid.NewString}))
@@ -73,6 +74,7 @@ func NewServer(application app.Application, logger *slog.Logger, ready Readiness
 	s.registerPaymentRoutes(api)
 	s.registerAdminRoutes(api)
 	s.registerDevRoutes(e)
+	s.registerConsoleRoutes(e)
 	return s, nil
 }
 

@@ -1,0 +1,355 @@
+package http
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"github.com/labstack/echo/v4"
+
+	"github.com/certibuy/orders/app/command"
+)
+
+// The admin web console: server-rendered pages at /admin over the same use cases as the admin JSON
+// API. A login keeps the admin token Login issues in a cookie; every state-changing form carries a
+// CSRF value derived from that token. This file holds the session, CSRF and rendering machinery;
+// console_pages.go holds the pages.
+
+//go:embed console/*.html console/*.css
+var consoleFiles embed.FS
+
+const (
+	// sessionCookie holds "<token id>.<admin token>"; the id is kept so that logging out can revoke it.
+	sessionCookie = "certibuy_session"
+	// consoleFormLimit caps a posted form; the console's forms are a few short fields.
+	consoleFormLimit = 64 << 10
+	sessionKey       = "console_session"
+)
+
+// console is what the pages need besides the application, built once with the server.
+type console struct {
+	pages map[string]*template.Template
+	css   []byte
+	// loc is where the shop's staff are: dates in filters are days there, and times are shown there.
+	loc *time.Location
+	// publicOrigin is scheme://host of Options.PublicBaseURL; a POST from it is ours even behind a
+	// proxy that rewrites Host.
+	publicOrigin string
+	secureCookie bool
+}
+
+// newConsole parses the embedded templates. They are part of the binary, so an error is a bug in
+// them, found by any test that starts a server: it panics rather than serve a broken console.
+func newConsole(opts Options) *console {
+	k := &console{
+		pages:        map[string]*template.Template{},
+		loc:          time.FixedZone("IST", 5*60*60+30*60), // India has one zone and no daylight saving
+		secureCookie: strings.HasPrefix(opts.PublicBaseURL, "https:"),
+	}
+	if u, err := url.Parse(opts.PublicBaseURL); err == nil && u.Scheme != "" && u.Host != "" {
+		k.publicOrigin = u.Scheme + "://" + u.Host
+	}
+	sub, err := fs.Sub(consoleFiles, "console")
+	if err != nil {
+		panic(fmt.Errorf("console templates: %w", err))
+	}
+	base := template.Must(template.New("layout.html").Funcs(k.funcs()).ParseFS(sub, "layout.html"))
+	// Each page is parsed into its own copy of the layout, which calls the page's "content".
+	for _, name := range []string{"login", "error", "orders", "order", "notifications", "audit"} {
+		k.pages[name] = template.Must(template.Must(base.Clone()).ParseFS(sub, name+".html"))
+	}
+	if k.css, err = fs.ReadFile(sub, "console.css"); err != nil {
+		panic(fmt.Errorf("console stylesheet: %w", err))
+	}
+	return k
+}
+
+func (s *Server) registerConsoleRoutes(e *echo.Echo) {
+	g := e.Group("/admin", s.consolePages)
+	g.GET("/console.css", s.handleConsoleCSS)
+	g.GET("/login", s.handleConsoleLoginForm)
+	g.POST("/login", s.handleConsoleLogin, s.loginLimiter)
+	g.POST("/logout", s.handleConsoleLogout, s.requireSession, s.requireCSRF)
+	g.GET("", func(c echo.Context) error { return c.Redirect(http.StatusSeeOther, "/admin/orders") }, s.requireSession)
+	g.GET("/orders", s.handleConsoleOrders, s.requireSession)
+	g.GET("/orders/:id", s.handleConsoleOrder, s.requireSession)
+	for _, action := range []string{command.ActionShip, command.ActionOutForDelivery, command.ActionDeliver} {
+		g.POST("/orders/:id/"+action, s.handleConsoleTransition(action), s.requireSession, s.requireCSRF)
+	}
+	g.GET("/notifications", s.handleConsoleNotifications, s.requireSession)
+	g.POST("/notifications/:id/resend", s.handleConsoleResend, s.requireSession, s.requireCSRF)
+	g.GET("/audit", s.handleConsoleAudit, s.requireSession)
+	// Replaces the group's catch-all, so that an unknown page says nothing until the admin logs in.
+	g.RouteNotFound("/*", echo.NotFoundHandler, s.requireSession)
+}
+
+// consolePages wraps every /admin request: headers for pages that hold customers' data, the size
+// cap and Origin check on posts, and errors rendered as a page in the layout instead of JSON.
+func (s *Server) consolePages(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Response().Header()
+		h.Set("Cache-Control", "no-store")
+		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("X-Content-Type-Options", "nosniff")
+		// same-origin, not no-referrer: under no-referrer browsers send "Origin: null" on our own posts.
+		h.Set("Referrer-Policy", "same-origin")
+		r := c.Request()
+		var err error
+		if r.Method == http.MethodPost {
+			r.Body = http.MaxBytesReader(c.Response(), r.Body, consoleFormLimit)
+			if o := r.Header.Get("Origin"); o != "" && !s.console.ownOrigin(r, o) {
+				s.logger.WarnContext(r.Context(), "console post from another origin refused", "route", c.Path())
+				err = apiErr(http.StatusForbidden, "foreign_origin", "", "this form was sent from another site")
+			}
+		}
+		if err == nil {
+			err = next(c)
+		}
+		if err == nil {
+			return nil
+		}
+		if c.Response().Committed {
+			s.logger.ErrorContext(r.Context(), "console error after the answer started", "route", c.Path(), "err", err)
+			return nil
+		}
+		return s.renderConsoleError(c, err)
+	}
+}
+
+// ownOrigin reports whether an Origin header names this server: the public base URL, or the host the
+// request was sent to.
+func (k *console) ownOrigin(r *http.Request, origin string) bool {
+	if k.publicOrigin != "" && strings.EqualFold(origin, k.publicOrigin) {
+		return true
+	}
+	u, err := url.Parse(origin)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && strings.EqualFold(u.Host, r.Host)
+}
+
+// session is a logged-in admin: the token from the cookie and the admin it belongs to.
+type session struct {
+	admin   command.AdminUser
+	token   string
+	tokenID uuid.UUID
+}
+
+func sessionOf(c echo.Context) (session, bool) {
+	sess, ok := c.Get(sessionKey).(session)
+	return sess, ok
+}
+
+// requireSession lets a request through only with a live session cookie; without one the admin is
+// sent to the login page, and back to the page they asked for after logging in.
+func (s *Server) requireSession(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		sess, err := s.readSession(c)
+		if errors.Is(err, command.ErrUnauthenticated) {
+			s.clearSessionCookie(c)
+			to := "/admin/login"
+			if c.Request().Method == http.MethodGet {
+				to += "?" + url.Values{"next": {c.Request().URL.RequestURI()}}.Encode()
+			}
+			return c.Redirect(http.StatusSeeOther, to)
+		}
+		if err != nil {
+			return err
+		}
+		c.Set(sessionKey, sess)
+		return next(c)
+	}
+}
+
+func (s *Server) readSession(c echo.Context) (session, error) {
+	ck, err := c.Cookie(sessionCookie)
+	if err != nil {
+		return session{}, command.ErrUnauthenticated
+	}
+	idPart, token, ok := strings.Cut(ck.Value, ".")
+	id, err := uuid.Parse(idPart)
+	if !ok || err != nil {
+		return session{}, command.ErrUnauthenticated
+	}
+	u, err := s.app.Admins.Authenticate(c.Request().Context(), token)
+	if err != nil {
+		return session{}, err
+	}
+	return session{admin: u, token: token, tokenID: id}, nil
+}
+
+func (s *Server) setSessionCookie(c echo.Context, token string, t command.AdminToken) {
+	ck := &http.Cookie{Name: sessionCookie, Value: t.ID.String() + "." + token, Path: "/admin",
+		HttpOnly: true, Secure: s.console.secureCookie, SameSite: http.SameSiteStrictMode}
+	if t.ExpiresAt != nil {
+		ck.Expires = *t.ExpiresAt
+	}
+	c.SetCookie(ck)
+}
+
+func (s *Server) clearSessionCookie(c echo.Context) {
+	c.SetCookie(&http.Cookie{Name: sessionCookie, Value: "", Path: "/admin", MaxAge: -1,
+		HttpOnly: true, Secure: s.console.secureCookie, SameSite: http.SameSiteStrictMode})
+}
+
+// csrfToken is the value a session's forms carry. It is derived from the session token, so it needs
+// no storage, changes with every login, and does not reveal the token.
+func csrfToken(sessionToken string) string {
+	sum := sha256.Sum256([]byte("csrf:" + sessionToken))
+	return hex.EncodeToString(sum[:])
+}
+
+// requireCSRF refuses a posted form whose csrf field is not the session's, before anything changes.
+func (s *Server) requireCSRF(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		sess, ok := sessionOf(c)
+		if !ok {
+			return errors.New("requireCSRF runs without a session") // a routing mistake
+		}
+		form, err := consoleForm(c)
+		if err != nil {
+			return err
+		}
+		if !hmac.Equal([]byte(form.Get("csrf")), []byte(csrfToken(sess.token))) {
+			s.logger.WarnContext(c.Request().Context(), "console form without a valid csrf value refused", "route", c.Path())
+			return apiErr(http.StatusForbidden, "csrf", "csrf",
+				"this form does not belong to your session (it may be older than your login); reload the page and try again")
+		}
+		return next(c)
+	}
+}
+
+// consoleForm is the posted form (the body only, never the query string), read once.
+func consoleForm(c echo.Context) (url.Values, error) {
+	r := c.Request()
+	if err := r.ParseForm(); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, apiErr(http.StatusRequestEntityTooLarge, "body_too_large", "", "the form is larger than %d bytes", consoleFormLimit)
+		}
+		return nil, apiErr(http.StatusBadRequest, "invalid_form", "", "the form could not be read")
+	}
+	return r.PostForm, nil
+}
+
+// consolePage is what the layout renders: the page's title and data, and what every page shows.
+type consolePage struct {
+	Title string
+	Nav   string // the nav entry to mark as current
+	Flash string
+	Error *APIError
+	Data  any
+	// Admin and CSRF are filled in by render from the session, when there is one.
+	Admin *command.AdminUser
+	CSRF  string
+}
+
+// render executes a page into a buffer first, so that a template error is a clean 500, not half a page.
+func (s *Server) render(c echo.Context, status int, name string, p consolePage) error {
+	if sess, ok := sessionOf(c); ok {
+		p.Admin, p.CSRF = &sess.admin, csrfToken(sess.token)
+	}
+	t, ok := s.console.pages[name]
+	if !ok {
+		return fmt.Errorf("render: no console page %q", name)
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout", p); err != nil {
+		return fmt.Errorf("render %s: %w", name, err)
+	}
+	return c.HTMLBlob(status, buf.Bytes())
+}
+
+// renderConsoleError shows an error as toAPIError maps it; a 5xx says nothing of its cause, which
+// goes to the log.
+func (s *Server) renderConsoleError(c echo.Context, err error) error {
+	ae := toAPIError(err)
+	if ae.Status >= 500 {
+		s.logger.ErrorContext(c.Request().Context(), "console request failed", "method", c.Request().Method,
+			"route", c.Path(), "err", err, "request_id", c.Response().Header().Get(echo.HeaderXRequestID))
+	}
+	if rerr := s.render(c, ae.Status, "error", consolePage{Title: http.StatusText(ae.Status), Error: ae}); rerr != nil {
+		s.logger.ErrorContext(c.Request().Context(), "console error page failed", "err", rerr)
+		return c.String(ae.Status, ae.Message)
+	}
+	return nil
+}
+
+// pageError splits a use case's error into one to show on the page (a 4xx, such as a bad filter)
+// and one to fail the request with.
+func pageError(err error) (*APIError, error) {
+	if err == nil {
+		return nil, nil
+	}
+	ae := toAPIError(err)
+	if ae.Status >= 500 {
+		return nil, err
+	}
+	return ae, nil
+}
+
+func (k *console) funcs() template.FuncMap {
+	return template.FuncMap{
+		"when":       k.when,
+		"label":      func(s string) string { return strings.ReplaceAll(s, "_", " ") },
+		"rupees":     rupees,
+		"sentence":   sentence,
+		"statusText": http.StatusText,
+		"orderOf": func(stream string) string {
+			if id, ok := strings.CutPrefix(stream, "order-"); ok {
+				if _, err := uuid.Parse(id); err == nil {
+					return id
+				}
+			}
+			return ""
+		},
+	}
+}
+
+// when shows a time in India, to the second; it takes the times the queries return: time.Time,
+// *time.Time, or RFC 3339 text (the status history).
+func (k *console) when(v any) string {
+	var t time.Time
+	switch x := v.(type) {
+	case time.Time:
+		t = x
+	case *time.Time:
+		if x == nil {
+			return ""
+		}
+		t = *x
+	case string:
+		p, err := time.Parse(time.RFC3339Nano, x)
+		if err != nil {
+			return x
+		}
+		t = p
+	default:
+		return fmt.Sprint(v)
+	}
+	if t.IsZero() {
+		return ""
+	}
+	return t.In(k.loc).Format("2 Jan 2006, 15:04:05 MST")
+}
+
+// sentence starts a message with a capital letter: the API's messages are written to follow a colon.
+func sentence(s string) string {
+	r, n := utf8.DecodeRuneInString(s)
+	if n == 0 {
+		return s
+	}
+	return string(unicode.ToUpper(r)) + s[n:]
+}

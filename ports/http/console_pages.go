@@ -1,0 +1,410 @@
+package http
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/labstack/echo/v4"
+
+	"github.com/certibuy/orders/app/command"
+	"github.com/certibuy/orders/app/query"
+	"github.com/certibuy/orders/domain/es"
+	"github.com/certibuy/orders/domain/notification"
+	"github.com/certibuy/orders/domain/order"
+)
+
+func (s *Server) handleConsoleCSS(c echo.Context) error {
+	c.Response().Header().Set("Cache-Control", "public, max-age=3600")
+	return c.Blob(http.StatusOK, "text/css; charset=utf-8", s.console.css)
+}
+
+type loginPage struct {
+	Email, Next string
+}
+
+func (s *Server) handleConsoleLoginForm(c echo.Context) error {
+	return s.render(c, http.StatusOK, "login", consolePage{Title: "Log in", Flash: flashText(c.QueryParam("msg")),
+		Data: loginPage{Next: safeNext(c.QueryParam("next"))}})
+}
+
+// handleConsoleLogin is POST /api/v1/admin/login for a browser: the token goes into the session cookie.
+func (s *Server) handleConsoleLogin(c echo.Context) error {
+	form, err := consoleForm(c)
+	if err != nil {
+		return err
+	}
+	email, next := strings.TrimSpace(form.Get("email")), safeNext(form.Get("next"))
+	token, t, err := s.app.Admins.Login(c.Request().Context(), email, form.Get("password"))
+	if errors.Is(err, command.ErrBadCredentials) {
+		return s.render(c, http.StatusUnauthorized, "login", consolePage{Title: "Log in",
+			Error: apiErr(http.StatusUnauthorized, "bad_credentials", "", "Wrong e-mail or password"),
+			Data:  loginPage{Email: email, Next: next}})
+	}
+	if err != nil {
+		return err
+	}
+	s.setSessionCookie(c, token, t)
+	return c.Redirect(http.StatusSeeOther, next)
+}
+
+// safeNext is where to go after logging in: a console page, never another site.
+func safeNext(next string) string {
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || !strings.HasPrefix(next, "/admin/") ||
+		strings.ContainsRune(next, '\\') || strings.HasPrefix(next, "/admin/login") {
+		return "/admin/orders"
+	}
+	return next
+}
+
+// handleConsoleLogout revokes the session's token and clears the cookie. The token id comes from the
+// cookie this server set at login: the request is authenticated by the token beside it and carries
+// the session's csrf value, and ids are random, so it can revoke no token its holder could not.
+func (s *Server) handleConsoleLogout(c echo.Context) error {
+	sess, _ := sessionOf(c)
+	s.clearSessionCookie(c)
+	err := s.app.Admins.RevokeToken(c.Request().Context(), sess.tokenID)
+	if errors.Is(err, command.ErrTokenNotFound) {
+		s.logger.WarnContext(c.Request().Context(), "console logout: the cookie's token id is unknown; the token stays valid until it expires")
+	} else if err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, "/admin/login?msg=logged-out")
+}
+
+// flashText is the message a redirect after an action asks for. Only these fixed texts are shown, so
+// a crafted link cannot put words on the page.
+func flashText(code string) string {
+	switch code {
+	case "shipped":
+		return "Order shipped."
+	case "out-for-delivery":
+		return "Order marked out for delivery."
+	case "delivered":
+		return "Order marked delivered."
+	case "resent":
+		return "The notification is queued to be sent again."
+	case "logged-out":
+		return "You are logged out."
+	}
+	return ""
+}
+
+// option is one entry of a filter's select.
+type option struct {
+	Value    string
+	Selected bool
+}
+
+func options[T ~string](values []T, selected string) []option {
+	out := make([]option, len(values))
+	for i, v := range values {
+		out[i] = option{Value: string(v), Selected: string(v) == selected}
+	}
+	return out
+}
+
+// pageURL is a link to path with the non-empty values of v.
+func pageURL(path string, v url.Values) string {
+	q := url.Values{}
+	for k, vs := range v {
+		if len(vs) > 0 && vs[0] != "" {
+			q.Set(k, vs[0])
+		}
+	}
+	if len(q) == 0 {
+		return path
+	}
+	return path + "?" + q.Encode()
+}
+
+// day reads a date filter as a day in India. The queries take To as exclusive, so the end of a range
+// is the next day's start: "to 27 Nov" includes 27 November.
+func (k *console) day(v url.Values, name string, end bool) (time.Time, error) {
+	s := strings.TrimSpace(v.Get(name))
+	if s == "" {
+		return time.Time{}, nil
+	}
+	d, err := time.ParseInLocation("2006-01-02", s, k.loc)
+	if err != nil {
+		return time.Time{}, apiErr(http.StatusBadRequest, "invalid_input", name, "%s must be a date such as 2026-11-27", name)
+	}
+	if end {
+		d = d.AddDate(0, 0, 1)
+	}
+	return d, nil
+}
+
+type ordersPage struct {
+	Status, Q, From, To, Limit string
+	Statuses                   []option
+	Orders                     []query.OrderSummary
+	NextURL                    string
+}
+
+func (s *Server) handleConsoleOrders(c echo.Context) error {
+	v := c.QueryParams()
+	p := ordersPage{Status: v.Get("status"), Q: v.Get("q"), From: v.Get("from"), To: v.Get("to"), Limit: v.Get("limit")}
+	p.Statuses = options(order.Statuses(), p.Status)
+	list, err := s.listOrders(c, v)
+	shown, err := pageError(err)
+	if err != nil {
+		return err
+	}
+	p.Orders = list.Orders
+	if list.Next != "" {
+		p.NextURL = pageURL("/admin/orders", url.Values{"status": {p.Status}, "q": {p.Q}, "from": {p.From}, "to": {p.To},
+			"limit": {p.Limit}, "after": {list.Next}})
+	}
+	return s.render(c, statusOf(shown), "orders", consolePage{Title: "Orders", Nav: "orders", Error: shown, Data: p})
+}
+
+func (s *Server) listOrders(c echo.Context, v url.Values) (query.OrderList, error) {
+	q := query.ListOrders{Status: v.Get("status"), Search: v.Get("q"), After: v.Get("after")}
+	var err error
+	if q.Limit, err = limitOf(v); err != nil {
+		return query.OrderList{}, err
+	}
+	if q.From, err = s.console.day(v, "from", false); err != nil {
+		return query.OrderList{}, err
+	}
+	if q.To, err = s.console.day(v, "to", true); err != nil {
+		return query.OrderList{}, err
+	}
+	return s.app.Queries.ListOrders.Handle(c.Request().Context(), q)
+}
+
+func statusOf(shown *APIError) int {
+	if shown == nil {
+		return http.StatusOK
+	}
+	return shown.Status
+}
+
+type orderPage struct {
+	Order query.AdminOrderView
+	// Action is the form the page offers for the order's status; the domain still decides, so a form
+	// on a page left open is refused with its message.
+	Action              string
+	Carrier, TrackingID string // what was typed into the ship form, when it is shown again
+}
+
+func (s *Server) handleConsoleOrder(c echo.Context) error {
+	id, err := orderID(c)
+	if err != nil {
+		return err
+	}
+	return s.renderOrder(c, id, http.StatusOK, nil, flashText(c.QueryParam("msg")), orderPage{})
+}
+
+func (s *Server) renderOrder(c echo.Context, id uuid.UUID, status int, shown *APIError, flash string, p orderPage) error {
+	v, err := s.app.Queries.AdminOrder.Handle(c.Request().Context(), query.AdminOrder{OrderID: id})
+	if err != nil {
+		return err
+	}
+	p.Order, p.Action = v, nextAction(order.Status(v.Status))
+	return s.render(c, status, "order", consolePage{Title: "Order " + v.Number, Nav: "orders", Flash: flash, Error: shown, Data: p})
+}
+
+func nextAction(st order.Status) string {
+	switch st {
+	case order.StatusConfirmed:
+		return command.ActionShip
+	case order.StatusShipped:
+		return command.ActionOutForDelivery
+	case order.StatusOutForDelivery:
+		return command.ActionDeliver
+	}
+	return ""
+}
+
+// handleConsoleTransition applies an action at the version the page showed. On success it redirects
+// to the order (so a reload does not post again); a refusal shows the order as it is now, with why.
+func (s *Server) handleConsoleTransition(action string) echo.HandlerFunc {
+	flash := map[string]string{command.ActionShip: "shipped", command.ActionOutForDelivery: "out-for-delivery",
+		command.ActionDeliver: "delivered"}[action]
+	return func(c echo.Context) error {
+		id, err := orderID(c)
+		if err != nil {
+			return err
+		}
+		form, err := consoleForm(c)
+		if err != nil {
+			return err
+		}
+		typed := orderPage{Carrier: strings.TrimSpace(form.Get("carrier")), TrackingID: strings.TrimSpace(form.Get("tracking_id"))}
+		version, err := strconv.Atoi(form.Get("expected_version"))
+		if err != nil || version < 1 {
+			return s.renderOrder(c, id, http.StatusBadRequest, apiErr(http.StatusBadRequest, "invalid_input", "expected_version",
+				"the form did not say which version of the order it was filled in on; try again from this page"), "", typed)
+		}
+		u := sessionAdmin(c)
+		_, err = s.app.Commands.AdminTransition.Handle(causation(c, es.Admin(u.ID.String())), command.AdminTransition{
+			OrderID: id, AdminID: u.ID.String(), Action: action, ExpectedVersion: version,
+			Carrier: typed.Carrier, TrackingID: typed.TrackingID})
+		shown, err := pageError(err)
+		if err != nil {
+			return err
+		}
+		if shown == nil {
+			return c.Redirect(http.StatusSeeOther, "/admin/orders/"+id.String()+"?msg="+flash)
+		}
+		if shown.Code == "version_conflict" {
+			shown = apiErr(shown.Status, shown.Code, "", "This order changed since you loaded it. Here it is as it is now: check it and try again.")
+		}
+		if shown.Status == http.StatusNotFound {
+			return shown
+		}
+		return s.renderOrder(c, id, shown.Status, shown, "", typed)
+	}
+}
+
+func sessionAdmin(c echo.Context) command.AdminUser {
+	sess, _ := sessionOf(c)
+	return sess.admin
+}
+
+type notificationsPage struct {
+	Channel, Status, Type, Q  string
+	Channels, Statuses, Types []option
+	Rows                      []query.NotificationEntry
+	NextURL                   string
+	// Back is this page's query, posted with a resend so that the answer comes back to the same list.
+	Back string
+}
+
+func (s *Server) handleConsoleNotifications(c echo.Context) error {
+	return s.renderNotifications(c, c.QueryParams(), http.StatusOK, nil, flashText(c.QueryParam("msg")))
+}
+
+func (s *Server) renderNotifications(c echo.Context, v url.Values, status int, shown *APIError, flash string) error {
+	p := notificationsPage{Channel: v.Get("channel"), Status: v.Get("status"), Type: v.Get("type"), Q: v.Get("q")}
+	p.Channels = options(notification.Channels(), p.Channel)
+	p.Statuses = options([]notification.Status{notification.StatusPending, notification.StatusSent, notification.StatusFailed}, p.Status)
+	p.Types = options(notification.Types(), p.Type)
+	filter := url.Values{"channel": {p.Channel}, "status": {p.Status}, "type": {p.Type}, "q": {p.Q},
+		"limit": {v.Get("limit")}, "after": {v.Get("after")}}
+	p.Back = strings.TrimPrefix(pageURL("", filter), "?")
+	page, err := s.listNotifications(c, v)
+	listErr, err := pageError(err)
+	if err != nil {
+		return err
+	}
+	if shown == nil && listErr != nil {
+		shown, status = listErr, listErr.Status
+	}
+	p.Rows = page.Notifications
+	if page.Next != "" {
+		filter.Set("after", page.Next)
+		p.NextURL = pageURL("/admin/notifications", filter)
+	}
+	return s.render(c, status, "notifications", consolePage{Title: "Notifications", Nav: "notifications", Flash: flash, Error: shown, Data: p})
+}
+
+func (s *Server) listNotifications(c echo.Context, v url.Values) (query.NotificationPage, error) {
+	limit, err := limitOf(v)
+	if err != nil {
+		return query.NotificationPage{}, err
+	}
+	return s.app.Queries.Notifications.Handle(c.Request().Context(), query.ListNotifications{Channel: v.Get("channel"),
+		Status: v.Get("status"), Type: v.Get("type"), Search: v.Get("q"), After: v.Get("after"), Limit: limit})
+}
+
+func (s *Server) handleConsoleResend(c echo.Context) error {
+	id := c.Param("id")
+	if !strings.HasPrefix(id, "notification-") || len(id) > 100 {
+		return apiErr(http.StatusNotFound, "not_found", "", "notification not found")
+	}
+	form, err := consoleForm(c)
+	if err != nil {
+		return err
+	}
+	back, err := url.ParseQuery(form.Get("back"))
+	if err != nil {
+		back = url.Values{}
+	}
+	u := sessionAdmin(c)
+	err = s.app.Commands.ResendNotification.Handle(causation(c, es.Admin(u.ID.String())),
+		command.ResendNotification{Stream: id, AdminID: u.ID.String()})
+	shown, err := pageError(err)
+	if err != nil {
+		return err
+	}
+	if shown != nil {
+		return s.renderNotifications(c, back, shown.Status, shown, "")
+	}
+	return c.Redirect(http.StatusSeeOther, pageURL("/admin/notifications", url.Values{
+		"channel": {back.Get("channel")}, "status": {back.Get("status")}, "type": {back.Get("type")}, "q": {back.Get("q")},
+		"limit": {back.Get("limit")}, "after": {back.Get("after")}, "msg": {"resent"}}))
+}
+
+type auditPage struct {
+	Order, Type, Actor, CorrelationID, From, To, Limit string
+	Events                                             []query.AuditEvent
+	NextURL                                            string
+}
+
+func (s *Server) handleConsoleAudit(c echo.Context) error {
+	v := c.QueryParams()
+	p := auditPage{Order: strings.TrimSpace(v.Get("order")), Type: v.Get("type"), Actor: v.Get("actor"),
+		CorrelationID: v.Get("correlation_id"), From: v.Get("from"), To: v.Get("to"), Limit: v.Get("limit")}
+	page, err := s.auditEvents(c, p, v.Get("after"))
+	shown, err := pageError(err)
+	if err != nil {
+		return err
+	}
+	p.Events = page.Events
+	if page.HasMore {
+		p.NextURL = pageURL("/admin/audit", url.Values{"order": {p.Order}, "type": {p.Type}, "actor": {p.Actor},
+			"correlation_id": {p.CorrelationID}, "from": {p.From}, "to": {p.To}, "limit": {p.Limit}, "after": {page.Next}})
+	}
+	return s.render(c, statusOf(shown), "audit", consolePage{Title: "Audit", Nav: "audit", Error: shown, Data: p})
+}
+
+func (s *Server) auditEvents(c echo.Context, p auditPage, after string) (query.AuditPage, error) {
+	f := query.AuditFilter{Type: p.Type, Actor: p.Actor, CorrelationID: p.CorrelationID, After: after}
+	if id, err := uuid.Parse(p.Order); err == nil {
+		f.OrderID = id
+	} else {
+		f.OrderNumber = p.Order
+	}
+	v := url.Values{"from": {p.From}, "to": {p.To}, "limit": {p.Limit}}
+	var err error
+	if f.Limit, err = limitOf(v); err != nil {
+		return query.AuditPage{}, err
+	}
+	if f.From, err = s.console.day(v, "from", false); err != nil {
+		return query.AuditPage{}, err
+	}
+	if f.To, err = s.console.day(v, "to", true); err != nil {
+		return query.AuditPage{}, err
+	}
+	return s.app.Queries.AuditEvents.Handle(c.Request().Context(), f)
+}
+
+// limitOf reads the page size a link may ask for (the forms leave it to the queries' defaults).
+func limitOf(v url.Values) (int, error) {
+	s := v.Get("limit")
+	if s == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return 0, apiErr(http.StatusBadRequest, "invalid_input", "limit", "limit must be a whole number")
+	}
+	return n, nil
+}
+
+// rupees writes paise the way the queries write totals.
+func rupees(paise int64) string {
+	m, err := order.NewMoney(paise)
+	if err != nil {
+		return strconv.FormatInt(paise, 10) + " paise"
+	}
+	return m.String()
+}
