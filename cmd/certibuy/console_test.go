@@ -82,16 +82,6 @@ func (cc *consoleClient) post(path string, form url.Values, header map[string]st
 	return cc.send("POST", path, form, header)
 }
 
-// login logs in through the form and keeps the session cookie.
-func (cc *consoleClient) login(email string) {
-	cc.t.Helper()
-	res := cc.post("/admin/login", url.Values{"email": {email}, "password": {consolePassword}}, nil)
-	if res.status != http.StatusSeeOther || cc.lastSet == nil {
-		cc.t.Fatalf("login: %d %s", res.status, res.body)
-	}
-	cc.cookie = &http.Cookie{Name: cc.lastSet.Name, Value: cc.lastSet.Value}
-}
-
 var csrfField = regexp.MustCompile(`name="csrf" value="([0-9a-f]{64})"`)
 
 // csrfOf is the csrf value the page's forms carry.

@@ -52,8 +52,8 @@ type console struct {
 }
 
 // newConsole parses the embedded templates. They are part of the binary, so an error is a bug in
-// them, found by any test that starts a server: it panics rather than serve a broken console.
-func newConsole(opts Options) *console {
+// them, found by any test that starts a server.
+func newConsole(opts Options) (*console, error) {
 	k := &console{
 		pages:        map[string]*template.Template{},
 		loc:          time.FixedZone("IST", 5*60*60+30*60), // India has one zone and no daylight saving
@@ -64,17 +64,27 @@ func newConsole(opts Options) *console {
 	}
 	sub, err := fs.Sub(consoleFiles, "console")
 	if err != nil {
-		panic(fmt.Errorf("console templates: %w", err))
+		return nil, fmt.Errorf("console templates: %w", err)
 	}
-	base := template.Must(template.New("layout.html").Funcs(k.funcs()).ParseFS(sub, "layout.html"))
+	base, err := template.New("layout.html").Funcs(k.funcs()).ParseFS(sub, "layout.html")
+	if err != nil {
+		return nil, fmt.Errorf("console layout: %w", err)
+	}
 	// Each page is parsed into its own copy of the layout, which calls the page's "content".
 	for _, name := range []string{"login", "error", "orders", "order", "notifications", "audit"} {
-		k.pages[name] = template.Must(template.Must(base.Clone()).ParseFS(sub, name+".html"))
+		page, err := base.Clone()
+		if err == nil {
+			page, err = page.ParseFS(sub, name+".html")
+		}
+		if err != nil {
+			return nil, fmt.Errorf("console page %s: %w", name, err)
+		}
+		k.pages[name] = page
 	}
 	if k.css, err = fs.ReadFile(sub, "console.css"); err != nil {
-		panic(fmt.Errorf("console stylesheet: %w", err))
+		return nil, fmt.Errorf("console stylesheet: %w", err)
 	}
-	return k
+	return k, nil
 }
 
 func (s *Server) registerConsoleRoutes(e *echo.Echo) {

@@ -52,7 +52,11 @@ func NewServer(application app.Application, logger *slog.Logger, ready Readiness
 	// Client addresses come from the connection, not from headers a client can write; behind a proxy,
 	// set the extractor for it.
 	e.IPExtractor = echo.ExtractIPDirect()
-	s := &Server{echo: e, app: application, logger: logger, ready: ready, opts: opts, console: newConsole(opts)}
+	cons, err := newConsole(opts)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{echo: e, app: application, logger: logger, ready: ready, opts: opts, console: cons}
 	s.loginLimiter = rateLimiter(opts.LoginLimit, logger)
 	e.HTTPErrorHandler = errorHandler(logger)
 	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{Generator: uuid.NewString}))
