@@ -52,13 +52,11 @@ func (c Fast2SMSConfig) LogValue() slog.Value { return slog.StringValue(c.String
 
 // Fast2SMS sends SMS through Fast2SMS's bulkV2 API. It is safe for concurrent use.
 type Fast2SMS struct {
+	client
 	apiKey   string
-	url      string
 	route    string
 	senderID string
 	dlt      map[notification.Type]string
-	timeout  time.Duration
-	client   *http.Client
 }
 
 var _ Sender = (*Fast2SMS)(nil)
@@ -68,15 +66,11 @@ func NewFast2SMS(cfg Fast2SMSConfig) (*Fast2SMS, error) {
 	if strings.TrimSpace(cfg.APIKey) == "" {
 		return nil, errors.New("fast2sms: no API key (FAST2SMS_API_KEY)")
 	}
-	base := cfg.BaseURL
-	if base == "" {
-		base = DefaultFast2SMSBaseURL
-	}
-	u, err := endpoint(base, "/dev/bulkV2")
+	c, err := newClient("fast2sms", cfg.BaseURL, DefaultFast2SMSBaseURL, "/dev/bulkV2", cfg.Timeout, cfg.HTTPClient)
 	if err != nil {
-		return nil, fmt.Errorf("fast2sms: %w", err)
+		return nil, err
 	}
-	f := &Fast2SMS{apiKey: cfg.APIKey, url: u, route: cfg.Route, senderID: cfg.SenderID, dlt: maps.Clone(cfg.DLTTemplates), timeout: cfg.Timeout, client: cfg.HTTPClient}
+	f := &Fast2SMS{client: c, apiKey: cfg.APIKey, route: cfg.Route, senderID: cfg.SenderID, dlt: maps.Clone(cfg.DLTTemplates)}
 	switch f.route {
 	case "":
 		f.route = RouteQuick
@@ -87,12 +81,6 @@ func NewFast2SMS(cfg Fast2SMSConfig) (*Fast2SMS, error) {
 		}
 	default:
 		return nil, fmt.Errorf("fast2sms: route %q is not q or dlt", cfg.Route)
-	}
-	if f.timeout <= 0 {
-		f.timeout = DefaultTimeout
-	}
-	if f.client == nil {
-		f.client = &http.Client{}
 	}
 	return f, nil
 }
@@ -167,7 +155,7 @@ func (f *Fast2SMS) Send(ctx context.Context, msg Message) (Result, error) {
 	h.Set("Content-Type", "application/json")
 	h.Set("Accept", "application/json")
 	h.Set("Cache-Control", "no-cache")
-	rep, err := post(ctx, f.client, f.timeout, ProviderFast2SMS, f.url, h, body)
+	rep, err := post(ctx, f.http, f.timeout, ProviderFast2SMS, f.url, h, body)
 	if err != nil {
 		return fail(err)
 	}

@@ -87,3 +87,28 @@ func endpoint(base, path string) (string, error) {
 
 // ok2xx reports a success status.
 func ok2xx(status int) bool { return status >= 200 && status < 300 }
+
+// client is what each provider's HTTP client shares: the endpoint, a timeout and the http.Client.
+type client struct {
+	url     string
+	timeout time.Duration
+	http    *http.Client
+}
+
+// newClient resolves path against base (or def when base is empty) and fills in the defaults.
+func newClient(provider, base, def, path string, timeout time.Duration, hc *http.Client) (client, error) {
+	if base == "" {
+		base = def
+	}
+	u, err := endpoint(base, path)
+	if err != nil {
+		return client{}, fmt.Errorf("%s: %w", provider, err)
+	}
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	if hc == nil {
+		hc = &http.Client{}
+	}
+	return client{url: u, timeout: timeout, http: hc}, nil
+}

@@ -50,11 +50,9 @@ func redact(secret string) string {
 // MSG91 sends SMS through MSG91's Flow API: the text is MSG91's registered template, filled in with
 // Message.Vars. It is safe for concurrent use.
 type MSG91 struct {
+	client
 	authKey   string
-	url       string
 	templates map[notification.Type]string
-	timeout   time.Duration
-	client    *http.Client
 }
 
 var _ Sender = (*MSG91)(nil)
@@ -64,22 +62,11 @@ func NewMSG91(cfg MSG91Config) (*MSG91, error) {
 	if strings.TrimSpace(cfg.AuthKey) == "" {
 		return nil, errors.New("msg91: no auth key (MSG91_AUTHKEY)")
 	}
-	base := cfg.BaseURL
-	if base == "" {
-		base = DefaultMSG91BaseURL
-	}
-	u, err := endpoint(base, "/api/v5/flow")
+	c, err := newClient("msg91", cfg.BaseURL, DefaultMSG91BaseURL, "/api/v5/flow", cfg.Timeout, cfg.HTTPClient)
 	if err != nil {
-		return nil, fmt.Errorf("msg91: %w", err)
+		return nil, err
 	}
-	m := &MSG91{authKey: cfg.AuthKey, url: u, templates: maps.Clone(cfg.Templates), timeout: cfg.Timeout, client: cfg.HTTPClient}
-	if m.timeout <= 0 {
-		m.timeout = DefaultTimeout
-	}
-	if m.client == nil {
-		m.client = &http.Client{}
-	}
-	return m, nil
+	return &MSG91{client: c, authKey: cfg.AuthKey, templates: maps.Clone(cfg.Templates)}, nil
 }
 
 // Name is "msg91".
@@ -125,7 +112,7 @@ func (m *MSG91) Send(ctx context.Context, msg Message) (Result, error) {
 	h.Set("authkey", m.authKey)
 	h.Set("Content-Type", "application/json")
 	h.Set("Accept", "application/json")
-	rep, err := post(ctx, m.client, m.timeout, ProviderMSG91, m.url, h, body)
+	rep, err := post(ctx, m.http, m.timeout, ProviderMSG91, m.url, h, body)
 	if err != nil {
 		return fail(err)
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"flag"
 	"fmt"
 	"strings"
 	"time"
@@ -22,8 +21,7 @@ func (m *Main) runAdmin(ctx context.Context, args []string) error {
 		return usageError("admin needs a subcommand")
 	}
 	sub, rest := args[0], args[1:]
-	fs := flag.NewFlagSet("admin "+sub, flag.ContinueOnError)
-	fs.SetOutput(m.Stderr)
+	fs := m.flagSet("admin "+sub)
 	email := fs.String("email", "", "the admin's e-mail address")
 	name := fs.String("name", "", "the admin's name, or the token's label")
 	ttl := fs.Duration("ttl", 0, "token lifetime (0: until revoked)")

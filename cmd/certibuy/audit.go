@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -15,8 +14,7 @@ import (
 )
 
 func (m *Main) runAudit(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("audit", flag.ContinueOnError)
-	fs.SetOutput(m.Stderr)
+	fs := m.flagSet("audit")
 	var (
 		orderRef = fs.String("order", "", "order id or number (CB-…)")
 		typ      = fs.String("type", "", "event type, e.g. order.shipped.v2")

@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -32,8 +31,7 @@ const benchCheckoutBody = `{"customer": {"name": "Asha Rao", "email": "asha@exam
 // runBench measures the service on a scratch database it creates and drops, and prints each figure
 // with the baseline it is compared with, measured in the same run.
 func (m *Main) runBench(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.SetOutput(m.Stderr)
+	fs := m.flagSet("bench")
 	dur := fs.Duration("duration", 10*time.Second, "how long each measurement runs")
 	clients := fs.Int("clients", 16, "concurrent clients")
 	latencyEvents := fs.Int("latency-events", 1000, "order events notified at a steady 100/s for the latency figures (0 skips)")

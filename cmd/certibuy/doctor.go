@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -30,8 +29,7 @@ type checkResult struct {
 
 // runDoctor checks what the service depends on, sends nothing, and shows the last notifications.
 func (m *Main) runDoctor(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
-	fs.SetOutput(m.Stderr)
+	fs := m.flagSet("doctor")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -180,8 +178,7 @@ func clip(s string, n int) string {
 // runNotifyTest sends one test e-mail and one test SMS through the configured providers, straight
 // (not through the queue), and prints what each provider answered.
 func (m *Main) runNotifyTest(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("notify-test", flag.ContinueOnError)
-	fs.SetOutput(m.Stderr)
+	fs := m.flagSet("notify-test")
 	email := fs.String("email", "", "send a test e-mail to this address")
 	phone := fs.String("phone", "", "send a test SMS to this Indian mobile number")
 	if err := fs.Parse(args); err != nil {

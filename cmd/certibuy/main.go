@@ -111,3 +111,10 @@ func (m *Main) openDeps(ctx context.Context) (*Deps, Config, error) {
 	deps, err := OpenDeps(ctx, cfg, cfg.NewLogger(m.Stderr))
 	return deps, cfg, err
 }
+
+// flagSet is a command's flags: errors and usage go to stderr, and a bad flag returns an error.
+func (m *Main) flagSet(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(m.Stderr)
+	return fs
+}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"time"
@@ -15,8 +14,7 @@ import (
 var errDifferences = errors.New("the rebuilt read models differ from the live ones")
 
 func (m *Main) runReplay(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
-	fs.SetOutput(m.Stderr)
+	fs := m.flagSet("replay")
 	name := fs.String("projection", "", "projection to rebuild, or all")
 	verify := fs.Bool("verify", false, "rebuild into scratch tables and compare with the live ones; change nothing")
 	fs.Usage = func() {

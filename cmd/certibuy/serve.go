@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"net"
@@ -27,8 +26,7 @@ func (m *Main) runServe(ctx context.Context, args []string, withHTTP bool) error
 	if !withHTTP {
 		name = "worker"
 	}
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(m.Stderr)
+	fs := m.flagSet(name)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -255,8 +253,7 @@ func (s *Service) stopProjections() error {
 }
 
 func (m *Main) runMigrate(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
-	fs.SetOutput(m.Stderr)
+	fs := m.flagSet("migrate")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
