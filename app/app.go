@@ -22,6 +22,8 @@ type Commands struct {
 	AdminTransition command.AdminTransitionHandler
 	// ResendNotification queues a failed notification again.
 	ResendNotification command.ResendNotificationHandler
+	// RetryRefund asks the gateway again for an outstanding refund.
+	RetryRefund command.RetryRefundHandler
 }
 
 // Queries read them.

@@ -86,8 +86,8 @@ func (h CancelOrderHandler) Handle(ctx context.Context, cmd CancelOrder) (Cancel
 }
 
 // ErrRefundFailed is returned when the gateway would not take the refund request; the order stays
-// cancelled with its refund outstanding.
-var ErrRefundFailed = errors.New("the refund could not be requested from the payment gateway; the order is cancelled and the refund will be retried")
+// cancelled with its refund outstanding, and cancelling again (or an admin) asks again.
+var ErrRefundFailed = errors.New("the order is cancelled, but the payment gateway did not take the refund request; try again shortly (cancelling again asks again, with the same refund)")
 
 // RefundOrder asks the gateway to refund a cancelled, paid order in full and records the answer. The
 // idempotency key follows from the order and how many refunds failed before, so a retry of the same

@@ -21,7 +21,7 @@ func (m *Main) runAdmin(ctx context.Context, args []string) error {
 		return usageError("admin needs a subcommand")
 	}
 	sub, rest := args[0], args[1:]
-	fs := m.flagSet("admin "+sub)
+	fs := m.flagSet("admin " + sub)
 	email := fs.String("email", "", "the admin's e-mail address")
 	name := fs.String("name", "", "the admin's name, or the token's label")
 	ttl := fs.Duration("ttl", 0, "token lifetime (0: until revoked)")

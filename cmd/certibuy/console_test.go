@@ -473,3 +473,78 @@ func TestConsoleResendsAFailedNotificationInABrowser(t *testing.T) {
 		t.Fatalf("the other e-mail: %q", text)
 	}
 }
+
+// A paid order whose refund the gateway would not take stays cancelled with the refund outstanding;
+// an admin asks again, through the API or the console, and the refund goes through once.
+func TestAnOutstandingRefundIsAskedAgain(t *testing.T) {
+	t.Parallel()
+	s := startShop(t)
+	token, _ := s.adminToken(t, "api@certibuy.in")
+	createAdmin(t, s.testService, "ops@certibuy.in")
+
+	refundOf := func(o placed) (cancelStatus int) {
+		t.Helper()
+		s.rzp.FailNext(1, 500, `{"error":{"code":"SERVER_ERROR","description":"The server encountered an error."}}`)
+		res := s.do(t, "POST", "/api/v1/orders/"+o.id+"/cancel", nil, bearerHeader(o.token))
+		if got := s.events(t, o.id); got[len(got)-1] != "cancelled.v1 by customer:guest" {
+			t.Fatalf("after a failed refund request the order's events end %v", got)
+		}
+		return res.status
+	}
+
+	// Through the API.
+	a := paidOrder(t, s)
+	if st := refundOf(a); st != http.StatusBadGateway {
+		t.Fatalf("cancel with the refund API down: %d", st)
+	}
+	res := s.do(t, "POST", "/api/v1/admin/orders/"+a.id+"/refund", nil, bearerHeader(token))
+	if res.status != 200 || res.json(t)["status"] != "refund_pending" {
+		t.Fatalf("admin refund: %d %s", res.status, res.body)
+	}
+	if r := s.do(t, "POST", "/api/v1/admin/orders/"+a.id+"/refund", nil, bearerHeader(token)); r.status != http.StatusConflict {
+		t.Fatalf("asking again while it is pending: %d %s", r.status, r.body)
+	}
+	pay := mustPaymentOf(t, &notifyShop{shop: s}, a.id)
+	refunds := s.rzp.Refunds(pay)
+	if len(refunds) != 1 {
+		t.Fatalf("%d refunds at the gateway", len(refunds))
+	}
+	if r := s.webhook(t, s.rzp.RefundProcessedWebhook(refunds[0].ID), "evt_ra"); r.status != 200 {
+		t.Fatal(r.status)
+	}
+	if got := s.events(t, a.id); got[len(got)-1] != "refund_processed.v1 by gateway:razorpay" || !strings.Contains(got[len(got)-2], "by admin:") {
+		t.Fatalf("events %v", got)
+	}
+
+	// Through the console.
+	b := paidOrder(t, s)
+	if st := refundOf(b); st != http.StatusBadGateway {
+		t.Fatalf("cancel with the refund API down: %d", st)
+	}
+	cc := newConsoleClient(t, s.testService)
+	login := cc.post("/admin/login", url.Values{"email": {"ops@certibuy.in"}, "password": {consolePassword}}, nil)
+	if login.status != http.StatusSeeOther || cc.lastSet == nil {
+		t.Fatalf("login: %d", login.status)
+	}
+	cc.cookie = &http.Cookie{Name: cc.lastSet.Name, Value: cc.lastSet.Value}
+	page := cc.get("/admin/orders/" + b.id)
+	if !strings.Contains(string(page.body), `action="/admin/orders/`+b.id+`/refund"`) {
+		t.Fatalf("the order page offers no refund: %s", page.body)
+	}
+	done := cc.post("/admin/orders/"+b.id+"/refund", url.Values{"csrf": {csrfOf(t, page)}}, nil)
+	if done.status != http.StatusSeeOther || done.header.Get("Location") != "/admin/orders/"+b.id+"?msg=refund" {
+		t.Fatalf("console refund: %d to %q", done.status, done.header.Get("Location"))
+	}
+	if got := s.events(t, b.id); got[len(got)-1] != "refund_initiated.v1 by admin:"+createdAdminID(t, s.testService, "ops@certibuy.in") {
+		t.Fatalf("events %v", got)
+	}
+}
+
+func createdAdminID(t *testing.T, s *testService, email string) string {
+	t.Helper()
+	var id string
+	if err := s.deps.Pool.QueryRow(context.Background(), `SELECT id::text FROM admin_users WHERE email = $1`, email).Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	return id
+}

@@ -116,6 +116,7 @@ func OpenDeps(ctx context.Context, cfg Config, logger *slog.Logger) (*Deps, erro
 			CancelOrder:        command.NewCancelOrderHandler(orders, tokens, gateway),
 			AdminTransition:    command.NewAdminTransitionHandler(orders),
 			ResendNotification: command.NewResendNotificationHandler(notifications),
+			RetryRefund:        command.NewRetryRefundHandler(orders, gateway),
 		},
 		Queries: app.Queries{
 			CustomerOrder: query.NewCustomerOrderHandler(orders, tokens, read),

@@ -46,6 +46,7 @@ func (s *Server) registerAdminRoutes(api *echo.Group) {
 	g.POST("/orders/:id/ship", s.handleAdminTransition(command.ActionShip))
 	g.POST("/orders/:id/out-for-delivery", s.handleAdminTransition(command.ActionOutForDelivery))
 	g.POST("/orders/:id/deliver", s.handleAdminTransition(command.ActionDeliver))
+	g.POST("/orders/:id/refund", s.handleAdminRefund)
 	g.GET("/audit/events", s.handleAuditEvents)
 	g.GET("/notifications", s.handleNotificationList)
 	g.POST("/notifications/:id/resend", s.handleNotificationResend)
@@ -255,4 +256,17 @@ func (s *Server) handleNotificationResend(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusAccepted, map[string]string{"id": id, "status": "pending"})
+}
+
+func (s *Server) handleAdminRefund(c echo.Context) error {
+	id, err := orderID(c)
+	if err != nil {
+		return err
+	}
+	u := admin(c)
+	res, err := s.app.Commands.RetryRefund.Handle(causation(c, es.Admin(u.ID.String())), command.RetryRefund{OrderID: id, AdminID: u.ID.String()})
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, res)
 }

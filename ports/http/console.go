@@ -99,6 +99,7 @@ func (s *Server) registerConsoleRoutes(e *echo.Echo) {
 	for _, action := range []string{command.ActionShip, command.ActionOutForDelivery, command.ActionDeliver} {
 		g.POST("/orders/:id/"+action, s.handleConsoleTransition(action), s.requireSession, s.requireCSRF)
 	}
+	g.POST("/orders/:id/refund", s.handleConsoleRefund, s.requireSession, s.requireCSRF)
 	g.GET("/notifications", s.handleConsoleNotifications, s.requireSession)
 	g.POST("/notifications/:id/resend", s.handleConsoleResend, s.requireSession, s.requireCSRF)
 	g.GET("/audit", s.handleConsoleAudit, s.requireSession)

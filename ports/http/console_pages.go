@@ -89,6 +89,8 @@ func flashText(code string) string {
 		return "Order marked delivered."
 	case "resent":
 		return "The notification is queued to be sent again."
+	case "refund":
+		return "The refund was asked of the gateway."
 	case "logged-out":
 		return "You are logged out."
 	}
@@ -208,8 +210,14 @@ func (s *Server) renderOrder(c echo.Context, id uuid.UUID, status int, shown *AP
 		return err
 	}
 	p.Order, p.Action = v, nextAction(order.Status(v.Status))
+	if v.Status == string(order.StatusCancelled) && v.Payment != nil && v.Payment.PaymentID != "" {
+		p.Action = actionRefund // paid, cancelled, and no refund pending or done
+	}
 	return s.render(c, status, "order", consolePage{Title: "Order " + v.Number, Nav: "orders", Flash: flash, Error: shown, Data: p})
 }
+
+// actionRefund is the console's form for asking the gateway again for an outstanding refund.
+const actionRefund = "refund"
 
 func nextAction(st order.Status) string {
 	switch st {
@@ -225,6 +233,30 @@ func nextAction(st order.Status) string {
 
 // handleConsoleTransition applies an action at the version the page showed. On success it redirects
 // to the order (so a reload does not post again); a refusal shows the order as it is now, with why.
+// handleConsoleRefund asks the gateway again for an outstanding refund.
+func (s *Server) handleConsoleRefund(c echo.Context) error {
+	id, err := orderID(c)
+	if err != nil {
+		return err
+	}
+	if _, err := consoleForm(c); err != nil {
+		return err
+	}
+	u := sessionAdmin(c)
+	_, err = s.app.Commands.RetryRefund.Handle(causation(c, es.Admin(u.ID.String())), command.RetryRefund{OrderID: id, AdminID: u.ID.String()})
+	shown, err := pageError(err)
+	if err != nil {
+		return err
+	}
+	if shown == nil {
+		return c.Redirect(http.StatusSeeOther, "/admin/orders/"+id.String()+"?msg=refund")
+	}
+	if shown.Status == http.StatusNotFound {
+		return shown
+	}
+	return s.renderOrder(c, id, shown.Status, shown, "", orderPage{})
+}
+
 func (s *Server) handleConsoleTransition(action string) echo.HandlerFunc {
 	flash := map[string]string{command.ActionShip: "shipped", command.ActionOutForDelivery: "out-for-delivery",
 		command.ActionDeliver: "delivered"}[action]
