@@ -11,6 +11,7 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -219,10 +220,11 @@ func (s *QueueSubscriber) consume(ctx context.Context, topic string, wake chan s
 	}
 }
 
-// claim leases up to n due messages of topic. A message is due when its time has come, no lease holds
-// it, and no earlier message of the same order is left in the topic.
-func (s *QueueSubscriber) claim(ctx context.Context, topic string, n int) ([]queued, error) {
-	rows, err := s.pool.Query(ctx, `
+// claimSetting keeps the claim on its index; see claim.
+const claimSetting = `SET LOCAL enable_sort = off`
+
+// claimSQL leases up to $2 due messages of topic $1 for $3.
+const claimSQL = `
 		WITH next AS (
 			SELECT q.id FROM notification_queue q
 			WHERE q.topic = $1 AND q.due_at <= now() AND (q.lease_until IS NULL OR q.lease_until < now())
@@ -232,8 +234,40 @@ func (s *QueueSubscriber) claim(ctx context.Context, topic string, n int) ([]que
 			FOR UPDATE SKIP LOCKED)
 		UPDATE notification_queue q SET lease_until = now() + $3::interval, deliveries = q.deliveries + 1
 		FROM next WHERE q.id = next.id
-		RETURNING q.id, q.stream_id, q.payload::text, q.metadata::text, q.deliveries`,
-		topic, n, s.cfg.Lease.String())
+		RETURNING q.id, q.stream_id, q.payload::text, q.metadata::text, q.deliveries`
+
+// claim leases up to n due messages of topic. A message is due when its time has come, no lease holds
+// it, and no earlier message of the same order is left in the topic.
+//
+// The claim runs with sorting disabled, so that the planner walks notification_queue_due in order and
+// stops after n rows. Statistics taken while the queue was empty (after a quiet spell, a VACUUM
+// ANALYZE) otherwise make it read and sort every due row on each claim: draining 4,000 queued
+// notifications took 20 s instead of 6 s.
+func (s *QueueSubscriber) claim(ctx context.Context, topic string, n int) ([]queued, error) {
+	batch := &pgx.Batch{}
+	batch.Queue(`BEGIN`)
+	batch.Queue(claimSetting)
+	batch.Queue(claimSQL, topic, n, s.cfg.Lease.String())
+	batch.Queue(`COMMIT`)
+	br := s.pool.SendBatch(ctx, batch)
+	defer br.Close()
+	for range 2 {
+		if _, err := br.Exec(); err != nil {
+			return nil, fmt.Errorf("claim: %w", err)
+		}
+	}
+	out, err := scanClaimed(br)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := br.Exec(); err != nil {
+		return nil, fmt.Errorf("claim: commit: %w", err)
+	}
+	return out, nil
+}
+
+func scanClaimed(br pgx.BatchResults) ([]queued, error) {
+	rows, err := br.Query()
 	if err != nil {
 		return nil, fmt.Errorf("claim: %w", err)
 	}

@@ -1,0 +1,42 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// machineCPU returns the busy CPU time of the whole machine so far, in clock ticks (USER_HZ, 100 a
+// second on Linux), from /proc/stat: the service, PostgreSQL and the bench's own servers together.
+// Throughput on a shared two-core machine varies from run to run; the CPU each e-mail costs varies
+// far less, so it is the figure to compare changes with.
+func machineCPU() (uint64, error) {
+	f, err := os.Open("/proc/stat")
+	if err != nil {
+		return 0, fmt.Errorf("machine cpu: %w", err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	if !sc.Scan() {
+		return 0, fmt.Errorf("machine cpu: /proc/stat is empty")
+	}
+	fields := strings.Fields(sc.Text())
+	if len(fields) < 8 || fields[0] != "cpu" {
+		return 0, fmt.Errorf("machine cpu: unexpected first line %q", sc.Text())
+	}
+	var busy uint64
+	// user nice system idle iowait irq softirq steal: all but idle and iowait are work.
+	for i, f := range fields[1:] {
+		if i == 3 || i == 4 || i >= 8 {
+			continue
+		}
+		v, err := strconv.ParseUint(f, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("machine cpu: field %d: %w", i+1, err)
+		}
+		busy += v
+	}
+	return busy, nil
+}
