@@ -57,13 +57,17 @@ func (db *DB) Q(ctx context.Context) Querier {
 // InTx runs fn in a transaction and commits when fn returns nil. When ctx already carries a
 // transaction, fn runs in a savepoint of it: its writes commit with the outer transaction, and a
 // failure undoes them without spoiling the outer one.
-func (db *DB) InTx(ctx context.Context, fn func(ctx context.Context) error) (err error) {
-	var tx pgx.Tx
-	if outer, ok := TxFrom(ctx); ok {
-		tx, err = outer.Begin(ctx)
-	} else {
-		tx, err = db.Pool.Begin(ctx)
-	}
+func (db *DB) InTx(ctx context.Context, fn func(ctx context.Context) error) error {
+	return db.inTx(ctx, func(ctx context.Context) (pgx.Tx, error) {
+		if outer, ok := TxFrom(ctx); ok {
+			return outer.Begin(ctx)
+		}
+		return db.Pool.Begin(ctx)
+	}, fn)
+}
+
+func (db *DB) inTx(ctx context.Context, begin func(context.Context) (pgx.Tx, error), fn func(ctx context.Context) error) (err error) {
+	tx, err := begin(ctx)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
@@ -81,6 +85,24 @@ func (db *DB) InTx(ctx context.Context, fn func(ctx context.Context) error) (err
 	}
 	return nil
 }
+
+// InRedoableTx is InTx for work that is redone from its source when it is lost: its commit does not
+// wait for the WAL to reach the disk (synchronous_commit off). A crash of the database server may
+// lose the last such commits, never part of one and never one that a later ordinary commit depends
+// on, because an ordinary commit flushes all the WAL before its own. Read models moving with their
+// checkpoint qualify; anything a customer or a provider has seen does not.
+func (db *DB) InRedoableTx(ctx context.Context, fn func(ctx context.Context) error) error {
+	if _, ok := TxFrom(ctx); ok {
+		return db.InTx(ctx, fn)
+	}
+	return db.inTx(ctx, func(ctx context.Context) (pgx.Tx, error) {
+		return db.Pool.BeginTx(ctx, pgx.TxOptions{BeginQuery: RedoableBegin("begin")})
+	}, fn)
+}
+
+// RedoableBegin appends to a BEGIN statement the setting that lets its transaction commit without
+// waiting for the WAL flush; see InRedoableTx. Sent as one simple query, it costs no round trip.
+func RedoableBegin(begin string) string { return begin + "; SET LOCAL synchronous_commit = off" }
 
 // PoolOptions tune the pool; zero values keep pgx's defaults.
 type PoolOptions struct {

@@ -151,7 +151,8 @@ func backoff(base time.Duration, failures int) time.Duration {
 // how many events it applied.
 func (r *Runner) Step(ctx context.Context, p Projection) (int, error) {
 	n := 0
-	err := r.store.db.InTx(ctx, func(ctx context.Context) error {
+	// A read model and its checkpoint are lost together or not at all, and rebuilt from the events.
+	err := r.store.db.InRedoableTx(ctx, func(ctx context.Context) error {
 		tx, _ := TxFrom(ctx)
 		cp, err := lockCheckpoint(ctx, tx, p.Name())
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 	wsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -22,13 +23,37 @@ type SubscriberConfig struct {
 	// BatchSize is how many messages one transaction takes; 1 keeps redelivery after a crash to the
 	// message in hand.
 	BatchSize int
+	// Redoable lets the delivering transactions commit without waiting for the WAL flush (see
+	// DB.InRedoableTx), for handlers whose writes only need to be there before anything acts on them:
+	// if the server loses such a commit, it loses the offset with the writes, and the messages come
+	// again. Whatever acts on the writes commits in the ordinary way first, which makes them durable.
+	Redoable bool
+}
+
+// redoableConn begins every transaction as a redoable one.
+type redoableConn struct{ *pgxpool.Pool }
+
+func (c redoableConn) BeginTx(ctx context.Context, opts pgx.TxOptions) (pgx.Tx, error) {
+	begin := "BEGIN"
+	if opts.IsoLevel != "" {
+		begin += " ISOLATION LEVEL " + string(opts.IsoLevel)
+	}
+	if opts.AccessMode != "" {
+		begin += " " + string(opts.AccessMode)
+	}
+	opts.BeginQuery = RedoableBegin(begin)
+	return c.Pool.BeginTx(ctx, opts)
 }
 
 // NewSubscriber returns a subscriber for one consumer group on the outbox tables. The tables come from
 // the migrations, so it never creates schema.
 func NewSubscriber(pool *pgxpool.Pool, consumerGroup string, cfg SubscriberConfig, logger watermill.LoggerAdapter) (message.Subscriber, error) {
 	deadline := cfg.AckDeadline
-	sub, err := wsql.NewSubscriber(wsql.BeginnerFromPgx(pool), wsql.SubscriberConfig{
+	var conn wsql.Conn = pool
+	if cfg.Redoable {
+		conn = redoableConn{pool}
+	}
+	sub, err := wsql.NewSubscriber(wsql.BeginnerFromPgx(conn), wsql.SubscriberConfig{
 		ConsumerGroup:    consumerGroup,
 		PollInterval:     cfg.PollInterval,
 		ResendInterval:   cfg.PollInterval,

@@ -113,6 +113,9 @@ func (s *Service) startRouter() error {
 				AckDeadline: 2*retry.Budget(s.cfg.HandlerTimeout) + 10*time.Second,
 				// Handlers here only touch the database: a batch per transaction saves a commit per message.
 				BatchSize: s.cfg.EventsBatchSize,
+				// What they write (notification requests, queue rows) is acted on only by delivery
+				// workers, whose claim commits in the ordinary way and so makes it durable first.
+				Redoable: true,
 			}, wlog)
 		},
 		Poison: postgres.NewTxPublisher(s.deps.Pool, wlog),

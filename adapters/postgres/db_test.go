@@ -1,0 +1,95 @@
+package postgres_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	wsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/certibuy/orders/adapters/postgres"
+)
+
+// A redoable transaction commits without waiting for the WAL flush, and only that transaction: the
+// connection goes back to the pool with the server's setting.
+func TestRedoableTransactionsAloneSkipTheFlushWait(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	_, db := newStore(t, 1) // one connection: the same one serves every step
+	setting := func(ctx context.Context) string {
+		var s string
+		if err := db.Q(ctx).QueryRow(ctx, `SHOW synchronous_commit`).Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	server := setting(ctx)
+	if server == "off" {
+		t.Fatal("the test server already has synchronous_commit off; the test would prove nothing")
+	}
+	var inRedoable, inNested, inOrdinary string
+	if err := db.InRedoableTx(ctx, func(ctx context.Context) error {
+		inRedoable = setting(ctx)
+		return db.InTx(ctx, func(ctx context.Context) error { inNested = setting(ctx); return nil })
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.InTx(ctx, func(ctx context.Context) error { inOrdinary = setting(ctx); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if inRedoable != "off" || inNested != "off" {
+		t.Errorf("synchronous_commit in a redoable transaction = %q (nested %q), want off", inRedoable, inNested)
+	}
+	if inOrdinary != server || setting(ctx) != server {
+		t.Errorf("synchronous_commit after a redoable transaction = %q / %q, want the server's %q", inOrdinary, setting(ctx), server)
+	}
+}
+
+// A redoable subscriber delivers each message in a transaction that skips the flush wait.
+func TestARedoableSubscriberDeliversInARedoableTransaction(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, db := newStore(t, 4)
+	wlog := watermill.NopLogger{}
+	if err := postgres.NewTxPublisher(db.Pool, wlog).Publish(postgres.OrderEventsTopic, message.NewMessage(watermill.NewUUID(), []byte(`{}`))); err != nil {
+		t.Fatal(err)
+	}
+	for _, redoable := range []bool{false, true} {
+		sub, err := postgres.NewSubscriber(db.Pool, fmt.Sprintf("redoable_%t", redoable), postgres.SubscriberConfig{
+			PollInterval: 10 * time.Millisecond, AckDeadline: 10 * time.Second, BatchSize: 1, Redoable: redoable}, wlog)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msgs, err := sub.Subscribe(ctx, postgres.OrderEventsTopic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg := <-msgs
+		tx, ok := wsql.TxFromContext(msg.Context())
+		if !ok {
+			t.Fatal("the message carries no delivering transaction")
+		}
+		rows, err := tx.QueryContext(ctx, `SHOW synchronous_commit`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got string
+		for rows.Next() {
+			if err := rows.Scan(&got); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_ = rows.Close()
+		msg.Ack()
+		if err := sub.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if want := map[bool]string{false: "on", true: "off"}[redoable]; got != want {
+			t.Errorf("Redoable %t: synchronous_commit in the delivering transaction = %q, want %q", redoable, got, want)
+		}
+	}
+}
