@@ -13,7 +13,7 @@ import (
 func ExplainClaim(ctx context.Context, pool *pgxpool.Pool, topic string, n int) (string, error) {
 	batch := &pgx.Batch{}
 	batch.Queue(`BEGIN`)
-	batch.Queue(claimSetting)
+	batch.Queue(claimSettings)
 	batch.Queue(`EXPLAIN (ANALYZE, COSTS OFF) `+claimSQL, topic, n, "1 minute")
 	batch.Queue(`ROLLBACK`)
 	br := pool.SendBatch(ctx, batch)
