@@ -224,9 +224,9 @@ func (s *QueueSubscriber) consume(ctx context.Context, topic string, wake chan s
 	}
 }
 
-// claimSettings keep the claim on its index and let it commit without waiting for the WAL flush; see
-// claim.
-const claimSettings = `SELECT set_config('enable_sort', 'off', true), set_config('synchronous_commit', 'off', true)`
+// claimSettings keep the claim on its index; see claim. The claim commits in the ordinary way: its
+// flush makes durable the (redoable) request of every notification it hands out, before any is sent.
+const claimSettings = `SET LOCAL enable_sort = off`
 
 // claimSQL leases up to $2 due messages of topic $1 for $3.
 const claimSQL = `
