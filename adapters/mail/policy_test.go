@@ -24,15 +24,15 @@ func TestStartTLSPolicy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := s.dialer(s.timeout)
-	if !d.SSL || d.Port != 465 || d.Timeout != DefaultSMTPTimeout || d.RetryFailure || d.TLSConfig.ServerName != "smtp.example.in" {
+	d := s.dialer()
+	if !d.SSL || d.Port != 465 || d.Timeout != DefaultSMTPTimeout || !d.RetryFailure || d.TLSConfig.ServerName != "smtp.example.in" {
 		t.Errorf("smtps dialer = %+v", d)
 	}
-	if s.dialer(s.timeout) == d {
-		t.Error("dialer is shared between sends")
+	if s.dialer() == d {
+		t.Error("dialer is shared between connections")
 	}
 	s, _ = NewSMTPSender(SMTPConfig{URL: "smtp://smtp.example.in"})
-	if d := s.dialer(s.timeout); d.SSL || d.Port != 587 || d.StartTLSPolicy != gomail.MandatoryStartTLS {
+	if d := s.dialer(); d.SSL || d.Port != 587 || d.StartTLSPolicy != gomail.MandatoryStartTLS {
 		t.Errorf("smtp dialer = %+v", d)
 	}
 }

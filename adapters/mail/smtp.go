@@ -32,7 +32,20 @@ type SMTPConfig struct {
 	// TLSConfig is used for STARTTLS and smtps (tests pass one that trusts their certificate). Its
 	// ServerName defaults to the URL's host.
 	TLSConfig *tls.Config
+	// MaxIdle is how many connections are kept open between sends (DefaultMaxIdle when zero; -1
+	// keeps none). Reusing a connection saves the connect, greeting, EHLO, STARTTLS and AUTH of
+	// every message; size it to the number of concurrent sends.
+	MaxIdle int
+	// IdleTimeout closes a kept connection unused this long (DefaultIdleTimeout when zero), before
+	// the server is likely to drop it.
+	IdleTimeout time.Duration
 }
+
+// Defaults of the connection reuse.
+const (
+	DefaultMaxIdle     = 8
+	DefaultIdleTimeout = 30 * time.Second
+)
 
 // String describes the configuration without the password, so it is safe to log.
 func (c SMTPConfig) String() string {
@@ -47,8 +60,8 @@ func (c SMTPConfig) String() string {
 func (c SMTPConfig) LogValue() slog.Value { return slog.StringValue(c.String()) }
 
 // SMTPSender sends e-mail through an SMTP server with go-mail. It is safe for concurrent use: each
-// Send builds its own go-mail Dialer, because Dialer.Dial stores the chosen authentication on the
-// Dialer.
+// connection gets its own go-mail Dialer, because Dialer.Dial stores the chosen authentication on
+// the Dialer. Connections are kept between sends (see SMTPConfig.MaxIdle); Close ends them.
 type SMTPSender struct {
 	host     string
 	port     int
@@ -60,6 +73,15 @@ type SMTPSender struct {
 	timeout  time.Duration
 	tls      *tls.Config
 	redacted string // the URL without the password, for messages
+
+	idle        chan idleConn // kept connections, most recently used last
+	idleTimeout time.Duration
+}
+
+// idleConn is a kept connection and when it was last used.
+type idleConn struct {
+	sc   gomail.SendCloser
+	used time.Time
 }
 
 // NewSMTPSender checks cfg and returns a sender for it. It does not connect: see Check.
@@ -93,6 +115,15 @@ func NewSMTPSender(cfg SMTPConfig) (*SMTPSender, error) {
 	}
 	if s.timeout <= 0 {
 		s.timeout = DefaultSMTPTimeout
+	}
+	maxIdle := cfg.MaxIdle
+	if maxIdle == 0 {
+		maxIdle = DefaultMaxIdle
+	}
+	s.idle = make(chan idleConn, max(maxIdle, 0))
+	s.idleTimeout = cfg.IdleTimeout
+	if s.idleTimeout <= 0 {
+		s.idleTimeout = DefaultIdleTimeout
 	}
 	if s.from, err = parseFrom(cfg.From); err != nil {
 		return nil, err
@@ -133,8 +164,8 @@ func (s *SMTPSender) String() string { return "smtp " + s.redacted }
 // addr is host:port, for messages.
 func (s *SMTPSender) addr() string { return net.JoinHostPort(s.host, strconv.Itoa(s.port)) }
 
-// dialer returns a fresh go-mail Dialer for one send.
-func (s *SMTPSender) dialer(timeout time.Duration) *gomail.Dialer {
+// dialer returns a fresh go-mail Dialer for one connection.
+func (s *SMTPSender) dialer() *gomail.Dialer {
 	host := s.host
 	if strings.Contains(host, ":") {
 		host = "[" + host + "]" // go-mail joins host and port with %s:%d, which an IPv6 literal needs brackets for
@@ -147,16 +178,69 @@ func (s *SMTPSender) dialer(timeout time.Duration) *gomail.Dialer {
 		SSL:            s.ssl,
 		TLSConfig:      s.tls,
 		StartTLSPolicy: s.policy,
-		Timeout:        timeout,
-		// Retries belong to the notification, which records each attempt; go-mail's silent
-		// reconnect would hide one.
-		RetryFailure: false,
+		Timeout:        s.timeout,
+		// A kept connection the server has dropped fails at MAIL FROM, before any of the message
+		// went out; go-mail then reconnects once and sends again. Every other failure is returned,
+		// and recorded as an attempt of the notification.
+		RetryFailure: true,
 	}
 }
 
+// conn returns a kept connection, or a new one.
+func (s *SMTPSender) conn() (gomail.SendCloser, error) {
+	for {
+		select {
+		case c := <-s.idle:
+			if time.Since(c.used) < s.idleTimeout {
+				return c.sc, nil
+			}
+			_ = c.sc.Close()
+		default:
+			return s.dialer().Dial()
+		}
+	}
+}
+
+// keep puts a connection that just sent a message back for the next send, or closes it when enough
+// are kept.
+func (s *SMTPSender) keep(sc gomail.SendCloser) {
+	select {
+	case s.idle <- idleConn{sc: sc, used: time.Now()}:
+	default:
+		_ = sc.Close()
+	}
+}
+
+// Close ends the kept connections (QUIT). Sends may go on; they open new connections.
+func (s *SMTPSender) Close() error {
+	for {
+		select {
+		case c := <-s.idle:
+			_ = c.sc.Close()
+		default:
+			return nil
+		}
+	}
+}
+
+// send delivers g over a kept or new connection. A connection that failed is closed, not kept: after
+// an error its state is unknown.
+func (s *SMTPSender) send(g *gomail.Message) error {
+	sc, err := s.conn()
+	if err != nil {
+		return err
+	}
+	if err := gomail.Send(sc, g); err != nil {
+		_ = sc.Close()
+		return err
+	}
+	s.keep(sc)
+	return nil
+}
+
 // Send delivers m. A 5xx reply or an invalid message is a *PermanentError, anything else a
-// *TemporaryError. go-mail takes no context, so ctx shortens the timeout to its deadline and, if
-// cancelled, Send returns at once while the abandoned conversation runs out its own timeout.
+// *TemporaryError. go-mail takes no context: when ctx ends first, Send returns at once while the
+// abandoned conversation runs out its own timeout (SMTPConfig.Timeout per step).
 func (s *SMTPSender) Send(ctx context.Context, m Message) (Result, error) {
 	res := Result{Provider: "smtp"}
 	g, _, err := compose(s.from, m, time.Now())
@@ -164,19 +248,14 @@ func (s *SMTPSender) Send(ctx context.Context, m Message) (Result, error) {
 		res.Response = err.Error()
 		return res, err
 	}
-	timeout := s.timeout
-	if dl, ok := ctx.Deadline(); ok {
-		left := time.Until(dl)
-		if left <= 0 {
-			return res, &TemporaryError{Err: fmt.Errorf("send to %s: %w", s.addr(), context.DeadlineExceeded)}
-		}
-		timeout = min(timeout, left)
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= 0 {
+		return res, &TemporaryError{Err: fmt.Errorf("send to %s: %w", s.addr(), context.DeadlineExceeded)}
 	}
 	if err := ctx.Err(); err != nil {
 		return res, &TemporaryError{Err: fmt.Errorf("send to %s: %w", s.addr(), err)}
 	}
 	done := make(chan error, 1) // buffered: an abandoned send must not block forever
-	go func() { done <- s.dialer(timeout).DialAndSend(g) }()
+	go func() { done <- s.send(g) }()
 	select {
 	case err = <-done:
 	case <-ctx.Done():

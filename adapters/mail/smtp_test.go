@@ -512,3 +512,42 @@ func TestCheck(t *testing.T) {
 		}
 	})
 }
+
+// Consecutive sends share one connection; one the server dropped meanwhile is replaced without a
+// failed send; MaxIdle -1 opens one per message.
+func TestSMTPSenderReusesConnections(t *testing.T) {
+	srv := smtptest.NewServer(t)
+	s := newSender(t, mail.SMTPConfig{URL: srv.URL()})
+	for i := range 3 {
+		if _, err := s.Send(context.Background(), message(fmt.Sprintf("r%d@certibuy.local", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := srv.Connections(); n != 1 {
+		t.Errorf("3 sends in a row used %d connections, want 1", n)
+	}
+	srv.DropConnections()
+	if _, err := s.Send(context.Background(), message("after-drop@certibuy.local")); err != nil {
+		t.Fatalf("send after the server dropped the kept connection: %v", err)
+	}
+	if n := len(srv.WaitFor(4, 5*time.Second)); n != 4 {
+		t.Fatalf("%d messages arrived, want 4", n)
+	}
+	if n := srv.Connections(); n != 2 {
+		t.Errorf("after a drop, %d connections in all, want 2", n)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	fresh := smtptest.NewServer(t)
+	each := newSender(t, mail.SMTPConfig{URL: fresh.URL(), MaxIdle: -1})
+	for i := range 3 {
+		if _, err := each.Send(context.Background(), message(fmt.Sprintf("e%d@certibuy.local", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := fresh.Connections(); n != 3 {
+		t.Errorf("with MaxIdle -1, 3 sends used %d connections, want 3", n)
+	}
+}

@@ -138,7 +138,8 @@ func newMailer(cfg NotifyConfig) (*mail.Port, *mail.SMTPSender, error) {
 	if cfg.SMTPURL == "" {
 		return mail.NewPort(mail.NewFileSender(cfg.MailDir).WithFrom(cfg.MailFrom), "file"), nil, nil
 	}
-	s, err := mail.NewSMTPSender(mail.SMTPConfig{URL: cfg.SMTPURL, From: cfg.MailFrom, Timeout: cfg.SendTimeout})
+	// As many kept connections as e-mails may be sent at once.
+	s, err := mail.NewSMTPSender(mail.SMTPConfig{URL: cfg.SMTPURL, From: cfg.MailFrom, Timeout: cfg.SendTimeout, MaxIdle: cfg.Concurrency})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -206,5 +207,10 @@ func (d *Deps) Ready(ctx context.Context) error {
 	return nil
 }
 
-// Close closes the pool.
-func (d *Deps) Close() { d.Pool.Close() }
+// Close ends the kept SMTP connections and closes the pool.
+func (d *Deps) Close() {
+	if d.SMTP != nil {
+		_ = d.SMTP.Close()
+	}
+	d.Pool.Close()
+}

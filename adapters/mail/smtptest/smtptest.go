@@ -70,6 +70,8 @@ type Server struct {
 	user, pass string
 	closed     bool
 	done       chan struct{} // closed at shutdown, to end delays early
+	conns      map[*smtp.Conn]bool
+	connCount  int
 }
 
 type refusal struct {
@@ -86,7 +88,7 @@ func NewServer(t testing.TB, opts ...Option) *Server {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	s := &Server{t: t, arrived: make(chan struct{}), done: make(chan struct{}), implicit: o.implicit}
+	s := &Server{t: t, arrived: make(chan struct{}), done: make(chan struct{}), implicit: o.implicit, conns: map[*smtp.Conn]bool{}}
 	srv := smtp.NewServer(&backend{s: s})
 	srv.Domain = "smtptest.local"
 	srv.ReadTimeout = 30 * time.Second
@@ -132,6 +134,24 @@ func NewServer(t testing.TB, opts ...Option) *Server {
 		<-served
 	})
 	return s
+}
+
+// Connections is how many client connections have greeted the server so far.
+func (s *Server) Connections() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.connCount
+}
+
+// DropConnections closes every client connection without a word, as a server does with idle
+// connections past its timeout.
+func (s *Server) DropConnections() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		_ = c.Conn().Close()
+	}
+	s.conns = map[*smtp.Conn]bool{}
 }
 
 // Addr is host:port.
@@ -252,6 +272,12 @@ func replyError(code int, msg string) *smtp.SMTPError {
 type backend struct{ s *Server }
 
 func (b *backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
+	b.s.mu.Lock()
+	if !b.s.conns[c] {
+		b.s.conns[c] = true
+		b.s.connCount++
+	}
+	b.s.mu.Unlock()
 	_, isTLS := c.TLSConnectionState()
 	return &session{s: b.s, tls: isTLS}, nil
 }
