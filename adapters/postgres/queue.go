@@ -180,7 +180,12 @@ func (s *QueueSubscriber) consume(ctx context.Context, topic string, wake chan s
 		free := s.cfg.Concurrency - len(slots)
 		claimed := 0
 		if free > 0 {
-			msgs, err := s.claim(ctx, topic, free, acks)
+			// Not cancelled with ctx: a claim cut short after the server ran it would leave its
+			// messages leased to no one until the lease ran out. What it claims as the subscriber
+			// closes, deliver releases.
+			claimCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			msgs, err := s.claim(claimCtx, topic, free, acks)
+			cancel()
 			if err != nil {
 				if ctx.Err() != nil {
 					return
@@ -359,7 +364,9 @@ func (s *QueueSubscriber) deliver(ctx context.Context, q queued, out chan *messa
 		msg.Metadata.Set(k, v)
 	}
 	msg.Metadata.Set(MsgDeliveries, strconv.Itoa(q.deliveries))
-	msgCtx, cancel := context.WithCancel(ctx)
+	// The router cancels ctx as soon as it starts closing; a handler sending must rather finish and
+	// record what the provider said, within the grace period below.
+	msgCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 	msg.SetContext(msgCtx)
 	settle := context.WithoutCancel(ctx)
@@ -378,7 +385,7 @@ func (s *QueueSubscriber) deliver(ctx context.Context, q queued, out chan *messa
 	case <-nacked:
 	case <-s.closing:
 		// The router waits for its running handlers when it closes; give this one that long, then
-		// leave the message to its lease.
+		// stop it and leave the message to its lease.
 		select {
 		case <-acked:
 		case <-nacked:

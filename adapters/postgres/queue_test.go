@@ -82,3 +82,80 @@ func TestAckedMessagesLeaveTheQueueAndUnblockTheirOrder(t *testing.T) {
 		t.Fatalf("%d messages left in the queue after both were acked", n)
 	}
 }
+
+// A subscriber's select reads the batch it returns, not the whole backlog after its offset, even when
+// the statistics were taken while the outbox was empty.
+func TestOutboxSelectReadsOnlyItsBatchOfABacklog(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	_, db := newStore(t, 4)
+	if _, err := db.Pool.Exec(ctx, `VACUUM ANALYZE watermill_order_events`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Pool.Exec(ctx, `INSERT INTO watermill_offsets_order_events (consumer_group, offset_acked, last_processed_transaction_id)
+		VALUES ('backlog', 0, '0')`); err != nil {
+		t.Fatal(err)
+	}
+	// A backlog written by many transactions, as appends write it.
+	for range 20 {
+		if _, err := db.Pool.Exec(ctx, `INSERT INTO watermill_order_events (uuid, payload, metadata, transaction_id)
+			SELECT gen_random_uuid(), '{}', '{}', pg_current_xact_id() FROM generate_series(1, 100)`); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Subscribers read only rows older than every running transaction, and transaction ids are
+	// cluster-wide: wait until whatever other tests had running when the backlog was written is over.
+	deadline := time.Now().Add(10 * time.Second)
+	for count(t, db, `SELECT count(*) FROM watermill_order_events WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())`) < 2000 {
+		if time.Now().After(deadline) {
+			t.Fatal("the backlog never became visible to subscribers")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	plan, err := postgres.ExplainOutboxSelect(ctx, db.Pool, "backlog", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(plan, "Sort") || !strings.Contains(plan, "Index Scan using watermill_order_events_pkey") ||
+		!strings.Contains(plan, "rows=10 loops=1") {
+		t.Fatalf("the select does not read 10 rows in key order:\n%s", plan)
+	}
+}
+
+// When the router stops (it cancels the subscription's context, then closes the subscriber), a
+// handler in the middle of a send keeps a live context, finishes, and its ack still counts.
+func TestAClosingQueueLetsTheHandlerInHandFinish(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	_, db := newStore(t, 4)
+	if _, err := db.Pool.Exec(ctx, `INSERT INTO notification_queue (stream_id, topic, order_id, payload, metadata)
+		VALUES ('notification-c-sms', 'notify_sms', $1, '{}', '{}')`, uuid.New()); err != nil {
+		t.Fatal(err)
+	}
+	sub := postgres.NewQueueSubscriber(db.Pool, postgres.QueueConfig{Concurrency: 2, PollInterval: 20 * time.Millisecond}, watermill.NopLogger{})
+	subCtx, stopRouter := context.WithCancel(ctx)
+	msgs, err := sub.Subscribe(subCtx, "notify_sms")
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := <-msgs
+	stopRouter()
+	closed := make(chan error, 1)
+	go func() { closed <- sub.Close() }()
+	time.Sleep(100 * time.Millisecond) // the send goes on while the subscriber closes
+	if err := msg.Context().Err(); err != nil {
+		t.Fatalf("the handler's context ended as the router stopped: %v", err)
+	}
+	select {
+	case err := <-closed:
+		t.Fatalf("Close returned (%v) with a handler still running", err)
+	default:
+	}
+	msg.Ack()
+	if err := <-closed; err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, db, `SELECT count(*) FROM notification_queue`); n != 0 {
+		t.Fatalf("the acked message is still queued (%d rows)", n)
+	}
+}

@@ -229,6 +229,21 @@ func (s *Service) Stop(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
 		}
 	}
+	if err := s.stopRouters(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := s.stopProjections(); err != nil {
+		errs = append(errs, fmt.Errorf("projections: %w", err))
+	}
+	s.deps.Close()
+	s.logger.Info("stopped")
+	return errors.Join(errs...)
+}
+
+// stopRouters closes the event routers, letting the handlers in flight finish; startRouter starts
+// them again.
+func (s *Service) stopRouters() error {
+	var errs []error
 	for _, r := range s.routers {
 		if err := r.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("router close: %w", err))
@@ -242,11 +257,7 @@ func (s *Service) Stop(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("router: %w", err))
 		}
 	}
-	if err := s.stopProjections(); err != nil {
-		errs = append(errs, fmt.Errorf("projections: %w", err))
-	}
-	s.deps.Close()
-	s.logger.Info("stopped")
+	s.routers, s.cancel = nil, nil
 	return errors.Join(errs...)
 }
 
