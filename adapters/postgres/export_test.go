@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"fmt"
 	"strings"
 
 	wsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
@@ -10,29 +11,32 @@ import (
 )
 
 // ExplainClaim returns the plan of a claim of n messages of topic, run as claim runs it, and rolls
-// the claim back.
+// the claim back. The plan is the generic one: pgx prepares the claim, and PostgreSQL switches a
+// prepared statement to its generic plan after a few runs.
 func ExplainClaim(ctx context.Context, pool *pgxpool.Pool, topic string, n int) (string, error) {
-	batch := &pgx.Batch{}
-	batch.Queue(`BEGIN`)
-	batch.Queue(claimSettings)
-	batch.Queue(`EXPLAIN (ANALYZE, COSTS OFF) `+claimSQL, topic, n, "1 minute")
-	batch.Queue(`ROLLBACK`)
-	br := pool.SendBatch(ctx, batch)
-	defer br.Close()
-	for range 2 {
-		if _, err := br.Exec(); err != nil {
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Release()
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer tx.Rollback(ctx)
+	for _, sql := range []string{claimSettings, `SET LOCAL plan_cache_mode = force_generic_plan`,
+		`PREPARE explained_claim(text, int, interval) AS ` + claimSQL} {
+		if _, err := tx.Exec(ctx, sql); err != nil {
 			return "", err
 		}
 	}
-	rows, err := br.Query()
+	defer conn.Exec(context.WithoutCancel(ctx), `DEALLOCATE explained_claim`)
+	rows, err := tx.Query(ctx, fmt.Sprintf(`EXPLAIN (ANALYZE, COSTS OFF) EXECUTE explained_claim('%s', %d, '1 minute')`,
+		strings.ReplaceAll(topic, "'", "''"), n))
 	if err != nil {
 		return "", err
 	}
 	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return "", err
-	}
-	_, err = br.Exec()
 	return strings.Join(lines, "\n"), err
 }
 
