@@ -17,6 +17,10 @@ import (
 type DeliverNotification struct {
 	Stream   string
 	Delivery int
+	// Queued is the request the queued message carries, when this is the first time a handler sees
+	// the message, and QueuedVersion the version the stream had when it was queued.
+	Queued        *notification.Requested
+	QueuedVersion int
 }
 
 // DeliverNotificationHandler sends notifications: it calls the provider with no transaction open and
@@ -41,7 +45,7 @@ func NewDeliverNotificationHandler(store NotificationStore, mailer Mailer, sms S
 // permanent), ErrNotificationFailed.
 func (h DeliverNotificationHandler) Handle(ctx context.Context, cmd DeliverNotification) error {
 	ctx = withActor(ctx, es.System)
-	n, err := h.store.Get(ctx, cmd.Stream)
+	n, err := h.load(ctx, cmd)
 	if err != nil {
 		return err
 	}
@@ -100,6 +104,16 @@ func (h DeliverNotificationHandler) Handle(ctx context.Context, cmd DeliverNotif
 		return fmt.Errorf("%w after %d attempts: %w", ErrNotificationFailed, n.Attempts(), sendErr)
 	}
 	return &RetryLaterError{After: h.policy.Delay(n.Round()), Err: sendErr}
+}
+
+// load returns the notification as it stands. On its first delivery, a new notification is its
+// request alone, which the message carries: nothing else can have been recorded on it before the
+// queue first handed it out. Should that ever be wrong, the save's version check refuses the attempt.
+func (h DeliverNotificationHandler) load(ctx context.Context, cmd DeliverNotification) (*notification.Notification, error) {
+	if cmd.Queued != nil && cmd.Delivery == 1 && cmd.QueuedVersion == 1 {
+		return notification.FromHistory([]notification.Event{*cmd.Queued})
+	}
+	return h.store.Get(ctx, cmd.Stream)
 }
 
 // save stores the attempt. A conflict means another worker took the notification over (its lease ran
@@ -165,7 +179,7 @@ func (h ResendNotificationHandler) Handle(ctx context.Context, cmd ResendNotific
 	if err := n.Resend(cmd.AdminID); err != nil {
 		return err
 	}
-	d, err := DeliveryOf(ctx, cmd.Stream, n.Request())
+	d, err := DeliveryOf(ctx, cmd.Stream, n.Request(), n.Version())
 	if err != nil {
 		return err
 	}

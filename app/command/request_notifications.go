@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 
 	"github.com/google/uuid"
 
@@ -71,7 +72,7 @@ func (h RequestNotificationsHandler) request(ctx context.Context, cmd RequestNot
 			return err
 		}
 		stream := notification.StreamID(cmd.OrderEventID, ch)
-		d, err := DeliveryOf(ctx, stream, req)
+		d, err := DeliveryOf(ctx, stream, req, 1)
 		if err != nil {
 			return err
 		}
@@ -81,8 +82,9 @@ func (h RequestNotificationsHandler) request(ctx context.Context, cmd RequestNot
 	return err
 }
 
-// DeliveryOf is the queued message of a notification: its request, with where it belongs.
-func DeliveryOf(ctx context.Context, stream string, req notification.Requested) (Delivery, error) {
+// DeliveryOf is the queued message of a notification: its request, with where it belongs and the
+// version its stream has as it is queued.
+func DeliveryOf(ctx context.Context, stream string, req notification.Requested, version int) (Delivery, error) {
 	payload, err := json.Marshal(req)
 	if err != nil {
 		return Delivery{}, fmt.Errorf("encode %s: %w", stream, err)
@@ -90,6 +92,7 @@ func DeliveryOf(ctx context.Context, stream string, req notification.Requested) 
 	return Delivery{Topic: TopicFor(req.Channel), OrderID: req.OrderID, Payload: payload, Metadata: map[string]string{
 		es.MsgType:          notification.TypeRequested,
 		es.MsgStream:        stream,
+		es.MsgStreamVersion: strconv.Itoa(version),
 		es.MsgCorrelationID: es.CausationFrom(ctx).CorrelationID,
 	}}, nil
 }

@@ -134,11 +134,19 @@ func SendSMSOnNotificationRequested(h command.DeliverNotificationHandler) cqrs.G
 }
 
 // deliverOn hands a queued notification to the delivery use case; the channel is the notification's.
+// The first call for a message passes on the request it carries; a retry of the same message (the
+// first attempt may have recorded something) does not.
 func deliverOn(h command.DeliverNotificationHandler) cqrs.GroupEventHandler {
-	return cqrs.NewGroupEventHandler(func(ctx context.Context, _ *notification.Requested) error {
+	return cqrs.NewGroupEventHandler(func(ctx context.Context, req *notification.Requested) error {
 		msg := cqrs.OriginalMessageFromCtx(ctx)
 		delivery, _ := strconv.Atoi(msg.Metadata.Get(DeliveriesKey))
-		return h.Handle(ctx, command.DeliverNotification{Stream: msg.Metadata.Get(es.MsgStream), Delivery: delivery})
+		cmd := command.DeliverNotification{Stream: msg.Metadata.Get(es.MsgStream), Delivery: delivery}
+		if msg.Metadata.Get(handledKey) == "" {
+			msg.Metadata.Set(handledKey, "1")
+			cmd.Queued = req
+			cmd.QueuedVersion, _ = strconv.Atoi(msg.Metadata.Get(es.MsgStreamVersion))
+		}
+		return h.Handle(ctx, cmd)
 	})
 }
 
@@ -147,6 +155,8 @@ func deliverOn(h command.DeliverNotificationHandler) cqrs.GroupEventHandler {
 const (
 	RequeueAfterKey = "requeue_after"
 	DeliveriesKey   = "deliveries"
+	// handledKey marks a message a handler has already been called with.
+	handledKey = "handled"
 )
 
 // Requeue handles a RetryLaterError: a short wait is waited here and the handler called again; a
