@@ -9,10 +9,18 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 )
 
 func main() {
+	// The service keeps a small live heap and allocates for every message it handles; at Go's
+	// default (GOGC=100) collecting took a fifth of the notifier's CPU. Four times the live heap is
+	// still a few tens of megabytes, and the notifier ships about a quarter more e-mails a second
+	// (certibuy bench). GOGC, when set, decides.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	m := &Main{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}
