@@ -225,9 +225,25 @@ func (s *QueueSubscriber) consume(ctx context.Context, topic string, wake chan s
 		case <-wake:
 		case <-released:
 		case <-time.After(wait):
+			continue
+		}
+		if len(slots) > 0 {
+			// Busy: let more messages arrive and more handlers finish, and claim them together.
+			// A claim costs about as much for one message as for ten.
+			select {
+			case <-s.closing:
+				return
+			case <-ctx.Done():
+				return
+			case <-time.After(claimGather):
+			}
 		}
 	}
 }
+
+// claimGather is how long a busy consumer waits after a message is queued or a handler finishes
+// before it claims. Claiming at once took one claim for every two messages at 500 e-mails a second.
+const claimGather = 5 * time.Millisecond
 
 // claimSettings keep the claim on its indexes; see claim. The claim commits in the ordinary way: its
 // flush makes durable the (redoable) request of every notification it hands out, before any is sent.
