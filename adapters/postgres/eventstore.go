@@ -166,8 +166,38 @@ type StreamAppend struct {
 // AppendMany appends to several streams in one round trip and one transaction (the one in ctx, or
 // the batch's own): all of them or none.
 func (s *EventStore) AppendMany(ctx context.Context, appends ...StreamAppend) ([][]RecordedEvent, error) {
+	return s.appendMany(ctx, false, appends)
+}
+
+// AppendManyInSavepoint is AppendMany for a caller that goes on using its transaction when the
+// appends fail (to retry, or to record the failure): in the caller's transaction they run in a
+// savepoint, sent in the same round trip, that a failure rolls back.
+func (s *EventStore) AppendManyInSavepoint(ctx context.Context, appends ...StreamAppend) ([][]RecordedEvent, error) {
+	return s.appendMany(ctx, true, appends)
+}
+
+// appendSavepoint is the savepoint of AppendManyInSavepoint. It is released in the same round trip,
+// so one name serves every call.
+const appendSavepoint = "append_many"
+
+func (s *EventStore) appendMany(ctx context.Context, savepoint bool, appends []StreamAppend) (_ [][]RecordedEvent, err error) {
 	q := s.db.Q(ctx)
+	if _, inTx := TxFrom(ctx); !inTx {
+		savepoint = false // the batch is its own transaction
+	}
 	batch := &pgx.Batch{}
+	if savepoint {
+		batch.Queue("SAVEPOINT " + appendSavepoint)
+		defer func() {
+			if err == nil {
+				return
+			}
+			// The context may be cancelled already; the rollback must still reach the server.
+			if _, rerr := q.Exec(context.WithoutCancel(ctx), "ROLLBACK TO SAVEPOINT "+appendSavepoint+"; RELEASE SAVEPOINT "+appendSavepoint); rerr != nil {
+				err = errors.Join(err, fmt.Errorf("roll back to savepoint: %w", rerr))
+			}
+		}()
+	}
 	parts := make([]prepared, 0, len(appends))
 	for _, a := range appends {
 		if len(a.Events) == 0 {
@@ -185,7 +215,10 @@ func (s *EventStore) AppendMany(ctx context.Context, appends ...StreamAppend) ([
 		}
 		parts = append(parts, p)
 	}
-	failed, err := s.send(ctx, q, batch, parts)
+	if savepoint {
+		batch.Queue("RELEASE SAVEPOINT " + appendSavepoint)
+	}
+	failed, err := s.send(ctx, q, batch, parts, savepoint)
 	if err == nil {
 		out := make([][]RecordedEvent, len(parts))
 		for i, p := range parts {
@@ -285,14 +318,27 @@ func (s *EventStore) prepare(ctx context.Context, batch *pgx.Batch, a StreamAppe
 }
 
 // send runs the batch and fills in what the database assigned: positions, transaction id, time. On
-// failure it says which stream's statements failed.
-func (s *EventStore) send(ctx context.Context, q Querier, batch *pgx.Batch, parts []prepared) (failed int, err error) {
+// failure it says which stream's statements failed. With savepoint, the batch begins and ends with
+// the savepoint's statements.
+func (s *EventStore) send(ctx context.Context, q Querier, batch *pgx.Batch, parts []prepared, savepoint bool) (failed int, err error) {
 	br := q.SendBatch(ctx, batch)
 	defer func() {
 		if cerr := br.Close(); err == nil && cerr != nil {
 			err = classify(cerr)
 		}
 	}()
+	if savepoint {
+		if _, err := br.Exec(); err != nil {
+			return 0, fmt.Errorf("savepoint: %w", err)
+		}
+		defer func() {
+			if err == nil {
+				if _, rerr := br.Exec(); rerr != nil {
+					err = fmt.Errorf("release savepoint: %w", rerr)
+				}
+			}
+		}()
+	}
 	for pi, p := range parts {
 		if len(p.a.Events) == 0 {
 			continue

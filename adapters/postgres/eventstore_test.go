@@ -409,3 +409,41 @@ func sameJSON(t *testing.T, a, b []byte) bool {
 	}
 	return fmt.Sprint(x) == fmt.Sprint(y)
 }
+
+// In a caller's transaction, appends that fail in a savepoint leave nothing behind and the
+// transaction usable: what the caller writes next commits, and so do appends that succeed.
+func TestAppendManyInSavepointLeavesTheCallersTransactionUsable(t *testing.T) {
+	t.Parallel()
+	store, db := newStore(t, 4)
+	ctx := context.Background()
+	taken := "test-" + uuid.NewString()
+	if _, err := store.Append(ctx, taken, postgres.NoStream, ev("test.a.v1", `{}`)); err != nil {
+		t.Fatal(err)
+	}
+	fresh, later := "test-"+uuid.NewString(), "test-"+uuid.NewString()
+	err := db.InTx(ctx, func(ctx context.Context) error {
+		// The first stream goes in, the second conflicts: neither may stay.
+		_, err := store.AppendManyInSavepoint(ctx,
+			postgres.StreamAppend{Stream: fresh, Expected: postgres.NoStream, Events: []postgres.NewEvent{ev("test.a.v1", `{}`)}},
+			postgres.StreamAppend{Stream: taken, Expected: postgres.NoStream, Events: []postgres.NewEvent{ev("test.b.v1", `{}`)}})
+		var conflict *es.ConflictError
+		if !errors.As(err, &conflict) {
+			return fmt.Errorf("appending to a taken stream: got %v, want a conflict", err)
+		}
+		_, err = store.AppendManyInSavepoint(ctx,
+			postgres.StreamAppend{Stream: later, Expected: postgres.NoStream, Events: []postgres.NewEvent{ev("test.c.v1", `{}`)}})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, db, `SELECT count(*) FROM events WHERE stream_id = $1`, fresh); n != 0 {
+		t.Fatalf("%d events of the failed appends were kept", n)
+	}
+	if n := count(t, db, `SELECT count(*) FROM events WHERE stream_id = $1`, taken); n != 1 {
+		t.Fatalf("the taken stream has %d events, want its 1", n)
+	}
+	if n := count(t, db, `SELECT count(*) FROM events WHERE stream_id = $1`, later); n != 1 {
+		t.Fatalf("the append after the failure did not commit: %d events", n)
+	}
+}

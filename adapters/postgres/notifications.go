@@ -28,8 +28,9 @@ func NewNotificationRepository(store *EventStore) *NotificationRepository {
 var _ command.NotificationStore = (*NotificationRepository)(nil)
 
 // Create stores new notifications and queues their delivery, in one round trip and one transaction
-// (the one in ctx, or its own). Those whose stream exists already are left alone: the order event
-// they answer was delivered before.
+// (the one in ctx, in a savepoint that a failure rolls back, or its own): all of them or none.
+// Those whose stream exists already are left alone: the order event they answer was delivered
+// before.
 func (r *NotificationRepository) Create(ctx context.Context, ns ...command.NewNotification) (int, error) {
 	var appends []StreamAppend
 	for _, n := range ns {
@@ -47,7 +48,7 @@ func (r *NotificationRepository) Create(ctx context.Context, ns ...command.NewNo
 	if len(appends) == 0 {
 		return 0, nil
 	}
-	out, err := r.store.AppendMany(ctx, appends...)
+	out, err := r.store.AppendManyInSavepoint(ctx, appends...)
 	if err != nil {
 		return 0, fmt.Errorf("create notifications: %w", err)
 	}

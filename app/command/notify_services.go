@@ -44,7 +44,8 @@ type NewNotification struct {
 // NotificationStore keeps notifications as event streams and queues their delivery.
 type NotificationStore interface {
 	// Create stores new notifications and queues them, all at once, leaving out those that exist
-	// already; it returns how many it stored.
+	// already; it returns how many it stored. When it fails, it has stored nothing, and a
+	// transaction in ctx can still be used.
 	Create(ctx context.Context, ns ...NewNotification) (int, error)
 	Get(ctx context.Context, stream string) (*notification.Notification, error)
 	// Save appends what was recorded on n; with d it also queues the notification again. A

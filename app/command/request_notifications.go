@@ -33,27 +33,23 @@ type ShopInfo struct {
 type RequestNotificationsHandler struct {
 	orders order.Repository
 	store  NotificationStore
-	tx     TxRunner
 	shop   ShopInfo
 }
 
 // NewRequestNotificationsHandler wires the handler.
-func NewRequestNotificationsHandler(orders order.Repository, store NotificationStore, tx TxRunner, shop ShopInfo) RequestNotificationsHandler {
-	return RequestNotificationsHandler{orders: orders, store: store, tx: tx, shop: shop}
+func NewRequestNotificationsHandler(orders order.Repository, store NotificationStore, shop ShopInfo) RequestNotificationsHandler {
+	return RequestNotificationsHandler{orders: orders, store: store, shop: shop}
 }
 
 // Handle requests one notification per channel for the events of DESIGN.md §2, and nothing for the
-// others. A redelivered event finds its notifications there and requests nothing again.
+// others. A redelivered event finds its notifications there and requests nothing again. It reads the
+// order, then writes once: the store creates both channels or neither, and a failure leaves the
+// delivering transaction usable for the retry.
 func (h RequestNotificationsHandler) Handle(ctx context.Context, cmd RequestNotifications) error {
 	typ, ok := notification.TypeFor(cmd.OrderEventType)
 	if !ok {
 		return nil
 	}
-	// Both channels or neither: in the delivering transaction, this is a savepoint.
-	return h.tx.InTx(ctx, func(ctx context.Context) error { return h.request(ctx, cmd, typ) })
-}
-
-func (h RequestNotificationsHandler) request(ctx context.Context, cmd RequestNotifications, typ notification.Type) error {
 	o, err := h.orders.Get(ctx, cmd.OrderID)
 	if err != nil {
 		return fmt.Errorf("request notifications for %s: %w", cmd.OrderEventID, err)

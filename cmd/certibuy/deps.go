@@ -101,7 +101,7 @@ func OpenDeps(ctx context.Context, cfg Config, logger *slog.Logger) (*Deps, erro
 		return nil, err
 	}
 	d := &Deps{Pool: pool, DB: db, Store: store, Orders: orders, Runner: runner, Simulator: sim,
-		RequestNotifications: command.NewRequestNotificationsHandler(orders, notifications, db, command.ShopInfo{
+		RequestNotifications: command.NewRequestNotificationsHandler(orders, notifications, command.ShopInfo{
 			Name: cfg.Notify.ShopName, SupportEmail: cfg.Notify.SupportEmail, PublicBaseURL: cfg.PublicBaseURL}),
 		DeliverNotification: command.NewDeliverNotificationHandler(notifications, mailer, smsSender, renderer,
 			cfg.Notify.Policy, time.Now, mailDomain(cfg.Notify.MailFrom)),
