@@ -39,7 +39,7 @@ type QueueConfig struct {
 
 func (c *QueueConfig) defaults() {
 	if c.Concurrency <= 0 {
-		c.Concurrency = 32
+		c.Concurrency = 64
 	}
 	if c.Lease <= 0 {
 		c.Lease = 5 * time.Minute
