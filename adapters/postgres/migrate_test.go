@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/certibuy/orders/adapters/postgres"
@@ -23,7 +22,7 @@ func TestMigrationsApplyOnceEvenWhenStartsRace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	name := "certibuy_test_" + uuid.NewString()[:8]
+	name := pgtest.DatabaseName()
 	url := fmt.Sprintf("postgres://%s@%s:%d/%s?sslmode=disable", cfg.User, cfg.Host, cfg.Port, name)
 	created, err := postgres.EnsureDatabase(ctx, url)
 	if err != nil || !created {

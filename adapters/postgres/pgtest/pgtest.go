@@ -5,7 +5,6 @@ package pgtest
 import (
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"strconv"
@@ -53,12 +52,8 @@ func NewDatabase(tb TB) string {
 	}
 	defer admin.Close(context.Background())
 
-	suffix := make([]byte, 6)
-	if _, err := rand.Read(suffix); err != nil {
-		tb.Fatalf("pgtest: random name: %v", err)
-	}
 	sweep(ctx, admin)
-	name := fmt.Sprintf("%s%d_%s", prefix, time.Now().Unix(), hex.EncodeToString(suffix))
+	name := DatabaseName()
 	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
 		tb.Fatalf("pgtest: create database %s: %v", name, err)
 	}
@@ -94,6 +89,13 @@ func NewDatabase(tb TB) string {
 
 // prefix starts every test database's name; the creation time follows it.
 const prefix = "certibuy_test_"
+
+// DatabaseName returns a fresh name for a test database. A test that creates its database by other
+// means must name it so: sweep drops a test database whose name does not say it is recent.
+func DatabaseName() string {
+	// Lower case: the name goes unquoted into SQL.
+	return fmt.Sprintf("%s%d_%s", prefix, time.Now().Unix(), strings.ToLower(rand.Text()[:12]))
+}
 
 // sweep drops test databases older than an hour that nobody is connected to: those of test processes
 // that were killed before their cleanup ran (a fuzzing worker, an interrupted run).
