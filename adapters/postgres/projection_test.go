@@ -6,12 +6,14 @@ import (
 	"io"
 	"log/slog"
 	"math/rand"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/certibuy/orders/adapters/postgres"
 	"github.com/certibuy/orders/domain/es"
@@ -413,5 +415,60 @@ func TestAStoredV1ShippedEventIsReadAsV2Everywhere(t *testing.T) {
 	var typ string
 	if err := db.Pool.QueryRow(ctx, `SELECT type FROM events WHERE stream_id = $1 AND stream_version = 5`, order.StreamID(o.ID())).Scan(&typ); err != nil || typ != order.TypeOrderShippedV1 {
 		t.Fatalf("stored type %s %v", typ, err)
+	}
+}
+
+// planRecorder is a projection that records the plan of a batched update by key of 25 orders, as
+// the read models run them, in the transaction the runner gives it.
+type planRecorder struct{ plan *string }
+
+func (planRecorder) Name() string     { return "plan_recorder" }
+func (planRecorder) Tables() []string { return nil }
+func (p planRecorder) Apply(ctx context.Context, q postgres.Querier, _ postgres.Tables, _ []postgres.RecordedEvent) error {
+	ids, statuses := make([]uuid.UUID, 25), make([]string, 25)
+	for i := range ids {
+		ids[i], statuses[i] = uuid.New(), "shipped"
+	}
+	rows, err := q.Query(ctx, `EXPLAIN (COSTS OFF) UPDATE order_summary s SET status = u.status
+		FROM unnest($1::uuid[], $2::text[]) AS u(id, status) WHERE s.order_id = u.id`, ids, statuses)
+	if err != nil {
+		return err
+	}
+	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	*p.plan = strings.Join(lines, "\n")
+	return err
+}
+
+// A live step updates a small read model by its key, not by a hash join over the whole table.
+func TestAStepUpdatesASmallReadModelByKey(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	store, db := newStore(t, 4)
+	if _, err := db.Pool.Exec(ctx, `INSERT INTO order_summary (order_id, order_number, customer_name, customer_email,
+			customer_phone, status, total_paise, currency, item_count, placed_at, updated_at, version)
+		SELECT gen_random_uuid(), 'CB-' || g, 'Asha', 'asha@example.in', '+919876543210', 'confirmed', 100, 'INR', 1, now(), now(), 1
+		FROM generate_series(1, 3000) g`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Pool.Exec(ctx, `ANALYZE order_summary`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Append(ctx, "test-"+uuid.NewString(), postgres.NoStream, ev("test.a.v1", `{}`)); err != nil {
+		t.Fatal(err)
+	}
+	var plan string
+	r := postgres.NewRunner(store, slog.New(slog.NewTextHandler(io.Discard, nil)), []postgres.Projection{planRecorder{&plan}})
+	deadline := time.Now().Add(10 * time.Second)
+	for plan == "" {
+		if _, err := r.Step(ctx, planRecorder{&plan}); err != nil {
+			t.Fatal(err)
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the step never applied the event")
+		}
+	}
+	if strings.Contains(plan, "Seq Scan on order_summary") || strings.Contains(plan, "Hash Join") ||
+		!strings.Contains(plan, "Index Scan using order_summary_pkey") {
+		t.Fatalf("the step's update does not go by key:\n%s", plan)
 	}
 }
