@@ -41,6 +41,9 @@ func (m *Main) runBench(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if *runs < 1 {
+		return usageError(fmt.Sprintf("--runs must be at least 1, got %d", *runs))
+	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err != nil {
@@ -93,7 +96,7 @@ func (m *Main) runBench(ctx context.Context, args []string) error {
 		}
 	}
 	if *burst > 0 {
-		if err := benchNotifyThroughput(ctx, m.Stdout, svc, smtpSrv, *burst, max(*runs, 1)); err != nil {
+		if err := benchNotifyThroughput(ctx, m.Stdout, svc, smtpSrv, *burst, *runs); err != nil {
 			return err
 		}
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/certibuy/orders/adapters/postgres/pgtest"
@@ -26,6 +27,13 @@ func TestBenchPrintsEveryFigure(t *testing.T) {
 		if !regexp.MustCompile(want).MatchString(out) {
 			t.Errorf("bench output lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+func TestBenchRefusesFewerThanOneRun(t *testing.T) {
+	out, err := runCLI(t, "postgres://nobody@127.0.0.1:1/none", "bench", "--runs", "0")
+	if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), "--runs must be at least 1") {
+		t.Fatalf("bench --runs 0: %v\n%s", err, out)
 	}
 }
 
