@@ -14,6 +14,19 @@ import (
 // the claim back. The plan is the generic one: pgx prepares the claim, and PostgreSQL switches a
 // prepared statement to its generic plan after a few runs.
 func ExplainClaim(ctx context.Context, pool *pgxpool.Pool, topic string, n int) (string, error) {
+	return explainGeneric(ctx, pool, claimSettings, claimSQL, "text, int, interval",
+		fmt.Sprintf("'%s', %d, '1 minute'", strings.ReplaceAll(topic, "'", "''"), n))
+}
+
+// ExplainSettle returns the generic plan of the delete that takes a settled notification's message
+// out of the queue, run as Save runs it, and rolls it back.
+func ExplainSettle(ctx context.Context, pool *pgxpool.Pool, stream string) (string, error) {
+	return explainGeneric(ctx, pool, byKeySettings, settleSQL, "text", "'"+strings.ReplaceAll(stream, "'", "''")+"'")
+}
+
+// explainGeneric explains the generic plan of sql, prepared with parameters of types and run with
+// args after settings, in a transaction it rolls back.
+func explainGeneric(ctx context.Context, pool *pgxpool.Pool, settings, sql, types, args string) (string, error) {
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
 		return "", err
@@ -24,15 +37,14 @@ func ExplainClaim(ctx context.Context, pool *pgxpool.Pool, topic string, n int) 
 		return "", err
 	}
 	defer tx.Rollback(ctx)
-	for _, sql := range []string{claimSettings, `SET LOCAL plan_cache_mode = force_generic_plan`,
-		`PREPARE explained_claim(text, int, interval) AS ` + claimSQL} {
-		if _, err := tx.Exec(ctx, sql); err != nil {
+	for _, s := range []string{settings, `SET LOCAL plan_cache_mode = force_generic_plan`,
+		`PREPARE explained(` + types + `) AS ` + sql} {
+		if _, err := tx.Exec(ctx, s); err != nil {
 			return "", err
 		}
 	}
-	defer conn.Exec(context.WithoutCancel(ctx), `DEALLOCATE explained_claim`)
-	rows, err := tx.Query(ctx, fmt.Sprintf(`EXPLAIN (ANALYZE, COSTS OFF) EXECUTE explained_claim('%s', %d, '1 minute')`,
-		strings.ReplaceAll(topic, "'", "''"), n))
+	defer conn.Exec(context.WithoutCancel(ctx), `DEALLOCATE explained`)
+	rows, err := tx.Query(ctx, `EXPLAIN (ANALYZE, COSTS OFF) EXECUTE explained(`+args+`)`)
 	if err != nil {
 		return "", err
 	}

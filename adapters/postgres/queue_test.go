@@ -77,6 +77,31 @@ func TestClaimWalksTheDueIndexEvenWithStatisticsOfAnEmptyQueue(t *testing.T) {
 	}
 }
 
+// A settled notification's message is deleted by key, even when the delete was planned while the
+// queue was a page: the usual state after a quiet spell.
+func TestSettlingDeletesTheMessageByKeyEvenWithAnEmptyQueuesPlan(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	_, db := newStore(t, 4)
+	if _, err := db.Pool.Exec(ctx, `INSERT INTO notification_queue (stream_id, topic, order_id, payload, metadata)
+		VALUES ('notification-a-email', 'notify_email', gen_random_uuid(), '{}', '{}')`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Pool.Exec(ctx, `VACUUM ANALYZE notification_queue`); err != nil {
+		t.Fatal(err)
+	}
+	plan, err := postgres.ExplainSettle(ctx, db.Pool, "notification-a-email")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(plan, "Seq Scan") || !strings.Contains(plan, "Index Scan using notification_queue_stream_id_key") {
+		t.Fatalf("the delete does not find the message by its stream:\n%s", plan)
+	}
+	if !strings.Contains(plan, "Delete on notification_queue (actual time") || !strings.Contains(plan, "rows=1 loops=1") {
+		t.Fatalf("the delete did not find the message:\n%s", plan)
+	}
+}
+
 // An acked message leaves the queue, and the next message of its order is handed out after it, not
 // before.
 func TestAckedMessagesLeaveTheQueueAndUnblockTheirOrder(t *testing.T) {
