@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
@@ -35,6 +36,9 @@ type QueueConfig struct {
 	PollInterval time.Duration
 	// RetryAfter delays a nacked message that does not say how long to wait.
 	RetryAfter time.Duration
+	// VacuumInterval is how often the queue vacuums its table while acked messages are being deleted;
+	// see vacuum.
+	VacuumInterval time.Duration
 }
 
 func (c *QueueConfig) defaults() {
@@ -49,6 +53,9 @@ func (c *QueueConfig) defaults() {
 	}
 	if c.RetryAfter <= 0 {
 		c.RetryAfter = 10 * time.Second
+	}
+	if c.VacuumInterval <= 0 {
+		c.VacuumInterval = 2 * time.Second
 	}
 }
 
@@ -67,15 +74,47 @@ type QueueSubscriber struct {
 
 	mu    sync.Mutex
 	wakes map[string]chan struct{}
+
+	// acked counts the acked messages deleted since the last vacuum.
+	acked atomic.Int64
 }
 
 // NewQueueSubscriber returns a subscriber on pool.
 func NewQueueSubscriber(pool *pgxpool.Pool, cfg QueueConfig, logger watermill.LoggerAdapter) *QueueSubscriber {
 	cfg.defaults()
 	s := &QueueSubscriber{pool: pool, cfg: cfg, logger: logger, closing: make(chan struct{}), wakes: map[string]chan struct{}{}}
-	s.wg.Add(1)
+	s.wg.Add(2)
 	go s.listen()
+	go s.vacuum()
 	return s
+}
+
+// vacuum removes the dead rows of delivered messages from notification_queue every VacuumInterval
+// while acked messages are being deleted. Every delivered message leaves a dead row and dead index entries
+// behind, and a claim walks past those of its topic from the oldest on: between autovacuum's visits
+// (a minute apart at best, never where autovacuum is off) the claims of a busy queue read hundreds of
+// pages each. The table holds only what is waiting, so a vacuum of it is short; SKIP_LOCKED leaves
+// the table to an autovacuum already at work on it.
+func (s *QueueSubscriber) vacuum() {
+	defer s.wg.Done()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { <-s.closing; cancel() }()
+	t := time.NewTicker(s.cfg.VacuumInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if s.acked.Swap(0) == 0 {
+			continue
+		}
+		if _, err := s.pool.Exec(ctx, `VACUUM (SKIP_LOCKED) notification_queue`); err != nil && ctx.Err() == nil {
+			s.logger.Error("vacuum notification queue", err, nil)
+		}
+	}
 }
 
 // Subscribe starts handing out topic's due messages.
@@ -309,6 +348,7 @@ func (s *QueueSubscriber) claim(ctx context.Context, topic string, n int, acks *
 	if _, err := br.Exec(); err != nil {
 		return nil, fmt.Errorf("claim: commit: %w", err)
 	}
+	s.acked.Add(int64(len(ids)))
 	return out, nil
 }
 

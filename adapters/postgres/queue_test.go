@@ -146,6 +146,55 @@ func TestAckedMessagesLeaveTheQueueAndUnblockTheirOrder(t *testing.T) {
 	}
 }
 
+// Delivered messages leave dead rows in notification_queue that the claims walk past; the queue
+// vacuums its table after it deletes acked messages, whether or not autovacuum comes by.
+func TestTheQueueVacuumsItsTableAfterAcks(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, db := newStore(t, 4)
+	if _, err := db.Pool.Exec(ctx, `ALTER TABLE notification_queue SET (autovacuum_enabled = off)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Pool.Exec(ctx, `INSERT INTO notification_queue (stream_id, topic, order_id, payload, metadata)
+		SELECT 'notification-' || g || '-email', 'notify_email', gen_random_uuid(), '{}', '{}' FROM generate_series(1, 50) g`); err != nil {
+		t.Fatal(err)
+	}
+	sub := postgres.NewQueueSubscriber(db.Pool, postgres.QueueConfig{Concurrency: 8, PollInterval: 20 * time.Millisecond,
+		VacuumInterval: 50 * time.Millisecond}, watermill.NopLogger{})
+	defer sub.Close()
+	msgs, err := sub.Subscribe(ctx, "notify_email")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 50 {
+		select {
+		case m := <-msgs:
+			m.Ack()
+		case <-ctx.Done():
+			t.Fatal("not every queued message was handed out")
+		}
+	}
+	// Vacuumed after the acked messages were deleted: no row, live or dead, is left in the table.
+	if _, err := db.Pool.Exec(ctx, `CREATE EXTENSION IF NOT EXISTS pgstattuple`); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		var live, dead int
+		if err := db.Pool.QueryRow(ctx, `SELECT tuple_count, dead_tuple_count FROM pgstattuple('notification_queue')`).Scan(&live, &dead); err != nil {
+			t.Fatal(err)
+		}
+		if live == 0 && dead == 0 {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("notification_queue holds %d rows and %d dead ones", live, dead)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
 // A subscriber's select reads the batch it returns, not the whole backlog after its offset, even when
 // the statistics were taken while the outbox was empty.
 func TestOutboxSelectReadsOnlyItsBatchOfABacklog(t *testing.T) {
