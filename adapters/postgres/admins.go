@@ -80,6 +80,19 @@ func (s *AdminStore) RevokeToken(ctx context.Context, id uuid.UUID) error {
 	return nil
 }
 
+// RevokeOwnToken marks the token of this value revoked.
+func (s *AdminStore) RevokeOwnToken(ctx context.Context, token string) error {
+	sum := sha256.Sum256([]byte(token))
+	tag, err := s.db.Q(ctx).Exec(ctx, `UPDATE admin_tokens SET revoked_at = coalesce(revoked_at, now()) WHERE token_hash = $1`, sum[:])
+	if err != nil {
+		return fmt.Errorf("revoke token: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return command.ErrTokenNotFound
+	}
+	return nil
+}
+
 // ListTokens lists a user's tokens, newest first.
 func (s *AdminStore) ListTokens(ctx context.Context, userID uuid.UUID) ([]command.AdminToken, error) {
 	rows, err := s.db.Q(ctx).Query(ctx, `SELECT id, user_id, name, created_at, expires_at, revoked_at FROM admin_tokens

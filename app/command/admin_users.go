@@ -38,6 +38,8 @@ type AdminStore interface {
 	// IssueToken stores a new random token's hash and returns the token.
 	IssueToken(ctx context.Context, userID uuid.UUID, name string, expiresAt *time.Time) (string, AdminToken, error)
 	RevokeToken(ctx context.Context, id uuid.UUID) error
+	// RevokeOwnToken revokes the token whose value is given.
+	RevokeOwnToken(ctx context.Context, token string) error
 	ListTokens(ctx context.Context, userID uuid.UUID) ([]AdminToken, error)
 	// UserByToken returns the admin a live token belongs to, or ErrUnauthenticated.
 	UserByToken(ctx context.Context, token string) (AdminUser, error)
@@ -137,6 +139,15 @@ func (a AdminUsers) Login(ctx context.Context, email, password string) (string, 
 // RevokeToken revokes a token by its id; it stops working at once.
 func (a AdminUsers) RevokeToken(ctx context.Context, id uuid.UUID) error {
 	return a.store.RevokeToken(ctx, id)
+}
+
+// Logout revokes the token the admin presented, and only that one: a session names its token by
+// the token itself, so no edited cookie can revoke another.
+func (a AdminUsers) Logout(ctx context.Context, token string) error {
+	if token == "" || len(token) > 200 {
+		return ErrTokenNotFound
+	}
+	return a.store.RevokeOwnToken(ctx, token)
 }
 
 // Authenticate returns the admin a bearer token belongs to, or ErrUnauthenticated for a missing,

@@ -284,8 +284,19 @@ func TestConsoleSessionsFormsAndErrorsOverHTTP(t *testing.T) {
 		t.Fatalf("audit pages: %v", types)
 	}
 
-	// Logging out revokes the token: the old cookie, kept by a thief, opens nothing.
+	// Logging out revokes the token the session signed in with, whatever token id the cookie names:
+	// an admin who puts another token's id in their cookie cannot revoke it.
+	other, otherInfo, err := s.deps.App.Admins.CreateToken(context.Background(), "ops@certibuy.in", "deploy bot", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc.cookie = &http.Cookie{Name: ck.Name, Value: otherInfo.ID.String() + "." + token}
 	res = cc.post("/admin/logout", url.Values{"csrf": {csrf}}, map[string]string{"Origin": s.base})
+	if res := s.do(t, "GET", "/api/v1/admin/orders", nil, bearerHeader(other)); res.status != http.StatusOK {
+		t.Fatalf("logging out revoked the token whose id the cookie named: %d", res.status)
+	}
+	cc.cookie = &http.Cookie{Name: ck.Name, Value: ck.Value}
+	// The old cookie, kept by a thief, opens nothing.
 	if res.status != http.StatusSeeOther || res.header.Get("Location") != "/admin/login?msg=logged-out" || cc.lastSet == nil || cc.lastSet.MaxAge >= 0 {
 		t.Fatalf("logout: %d to %q, cookie %v", res.status, res.header.Get("Location"), cc.lastSet)
 	}

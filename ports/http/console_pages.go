@@ -62,16 +62,12 @@ func safeNext(next string) string {
 	return next
 }
 
-// handleConsoleLogout revokes the session's token and clears the cookie. The token id comes from the
-// cookie this server set at login: the request is authenticated by the token beside it and carries
-// the session's csrf value, and ids are random, so it can revoke no token its holder could not.
+// handleConsoleLogout revokes the token the session authenticated with, named by its value rather
+// than by the id beside it in the cookie, and clears the cookie.
 func (s *Server) handleConsoleLogout(c echo.Context) error {
 	sess, _ := sessionOf(c)
 	s.clearSessionCookie(c)
-	err := s.app.Admins.RevokeToken(c.Request().Context(), sess.tokenID)
-	if errors.Is(err, command.ErrTokenNotFound) {
-		s.logger.WarnContext(c.Request().Context(), "console logout: the cookie's token id is unknown; the token stays valid until it expires")
-	} else if err != nil {
+	if err := s.app.Admins.Logout(c.Request().Context(), sess.token); err != nil {
 		return err
 	}
 	return c.Redirect(http.StatusSeeOther, "/admin/login?msg=logged-out")
