@@ -94,7 +94,9 @@ func NewQueueSubscriber(pool *pgxpool.Pool, cfg QueueConfig, logger watermill.Lo
 // behind, and a claim walks past those of its topic from the oldest on: between autovacuum's visits
 // (a minute apart at best, never where autovacuum is off) the claims of a busy queue read hundreds of
 // pages each. The table holds only what is waiting, so a vacuum of it is short; SKIP_LOCKED leaves
-// the table to an autovacuum already at work on it.
+// the table to an autovacuum already at work on it. It does not truncate the table: the empty pages
+// at its end are soon used again, and the lock a truncation needs, tried over and over while claims
+// hold the table, made each vacuum last most of a second.
 func (s *QueueSubscriber) vacuum() {
 	defer s.wg.Done()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -111,7 +113,7 @@ func (s *QueueSubscriber) vacuum() {
 		if s.acked.Swap(0) == 0 {
 			continue
 		}
-		if _, err := s.pool.Exec(ctx, `VACUUM (SKIP_LOCKED) notification_queue`); err != nil && ctx.Err() == nil {
+		if _, err := s.pool.Exec(ctx, `VACUUM (SKIP_LOCKED, TRUNCATE false) notification_queue`); err != nil && ctx.Err() == nil {
 			s.logger.Error("vacuum notification queue", err, nil)
 		}
 	}
