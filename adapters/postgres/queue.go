@@ -302,7 +302,7 @@ const claimSQL = `
 			FOR UPDATE SKIP LOCKED)
 		UPDATE notification_queue q SET lease_until = now() + $3::interval, deliveries = q.deliveries + 1
 		FROM next WHERE q.id = next.id
-		RETURNING q.id, q.stream_id, q.payload::text, q.metadata::text, q.deliveries`
+		RETURNING q.id, q.stream_id, q.payload, q.metadata, q.deliveries`
 
 // claim leases up to n due messages of topic. A message is due when its time has come, no lease holds
 // it, and no earlier message of the same order is left in the topic.
