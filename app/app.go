@@ -24,6 +24,8 @@ type Commands struct {
 	ResendNotification command.ResendNotificationHandler
 	// RetryRefund asks the gateway again for an outstanding refund.
 	RetryRefund command.RetryRefundHandler
+	// SweepRefunds asks again, on the service's own, for the refunds still owed.
+	SweepRefunds command.SweepRefundsHandler
 }
 
 // Queries read them.

@@ -8,7 +8,9 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
+	"github.com/certibuy/orders/app/command"
 	"github.com/certibuy/orders/app/query"
 	"github.com/certibuy/orders/domain/order"
 )
@@ -105,4 +107,35 @@ func (r *OrderReadModel) StatusHistory(ctx context.Context, orderID uuid.UUID) (
 		return nil, fmt.Errorf("status history: %w", err)
 	}
 	return out, nil
+}
+
+var _ command.OutstandingRefunds = (*OrderReadModel)(nil)
+
+// orderStreamPrefix is what an order's stream id puts before the order id.
+var orderStreamPrefix = strings.TrimSuffix(order.StreamID(uuid.Nil), uuid.Nil.String())
+
+// refundWindow is how far back the refund sweep looks: a refund still owed after a month is for a
+// person to look into, and the sweep then reads a month of cancellations, not all of them.
+const refundWindow = "30 days"
+
+// OutstandingRefunds returns paid orders whose summary has said cancelled for more than olderThan,
+// whose refund the gateway refused fewer than maxRefused times, oldest first. Paid and refused are
+// read from the order's stream. A summary behind its events may name an order whose refund is no
+// longer owed; the sweep loads each order and checks.
+func (r *OrderReadModel) OutstandingRefunds(ctx context.Context, olderThan time.Duration, maxRefused, limit int) ([]uuid.UUID, error) {
+	rows, err := r.db.Q(ctx).Query(ctx, `SELECT s.order_id FROM order_summary s
+		WHERE s.status = $1 AND s.updated_at < now() - $2::interval AND s.placed_at > now() - $3::interval
+		  AND EXISTS (SELECT 1 FROM events e WHERE e.stream_id = $8 || s.order_id::text AND e.type = $4)
+		  AND (SELECT count(*) FROM events e WHERE e.stream_id = $8 || s.order_id::text AND e.type = $5) < $6
+		ORDER BY s.updated_at
+		LIMIT $7`, string(order.StatusCancelled), olderThan.String(), refundWindow,
+		order.TypePaymentSucceeded, order.TypeRefundFailed, maxRefused, limit, orderStreamPrefix)
+	if err != nil {
+		return nil, fmt.Errorf("outstanding refunds: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	if err != nil {
+		return nil, fmt.Errorf("outstanding refunds: %w", err)
+	}
+	return ids, nil
 }

@@ -2,6 +2,9 @@ package command
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -45,4 +48,68 @@ func (h RetryRefundHandler) Handle(ctx context.Context, cmd RetryRefund) (Cancel
 		return CancelOrderResult{}, err
 	}
 	return CancelOrderResult{OrderID: o.ID(), Status: string(o.Status()), RefundID: o.Refund().ID}, nil
+}
+
+// MaxRefusedRefunds is how many refunds the gateway may refuse (refund.failed) before the sweep stops
+// asking for an order's refund on its own; an admin can still ask (RetryRefund).
+const MaxRefusedRefunds = 3
+
+// OutstandingRefunds finds the orders whose refund is owed and not asked for.
+type OutstandingRefunds interface {
+	// OutstandingRefunds returns up to limit paid orders cancelled (or refused a refund) more than
+	// olderThan ago and no refund pending since, whose refund the gateway refused fewer than
+	// maxRefused times, oldest first.
+	OutstandingRefunds(ctx context.Context, olderThan time.Duration, maxRefused, limit int) ([]uuid.UUID, error)
+}
+
+// SweepRefunds asks the gateway again, as the system, for the refunds still owed: those whose request
+// failed when the order was cancelled (the gateway was down) and those the gateway refused
+// (refund.failed), up to MaxRefusedRefunds times. An order is left alone for olderThan after its
+// cancellation or refusal, so that the sweep does not race the request the cancellation makes.
+type SweepRefunds struct {
+	OlderThan time.Duration
+}
+
+// SweepRefundsHandler runs the sweep.
+type SweepRefundsHandler struct {
+	finder  OutstandingRefunds
+	repo    order.Repository
+	gateway PaymentGateway
+}
+
+// NewSweepRefundsHandler wires the handler.
+func NewSweepRefundsHandler(finder OutstandingRefunds, repo order.Repository, gateway PaymentGateway) SweepRefundsHandler {
+	return SweepRefundsHandler{finder: finder, repo: repo, gateway: gateway}
+}
+
+// SweptRefunds is what a sweep did.
+type SweptRefunds struct {
+	// Asked is how many refunds the gateway accepted the request for.
+	Asked int
+	// Failed is how many requests failed; they are asked again at the next sweep.
+	Failed int
+}
+
+// sweepBatch bounds one sweep; what is left waits for the next.
+const sweepBatch = 100
+
+// Handle sweeps once. The gateway request is idempotent per refund attempt, so two processes sweeping
+// at once ask for one refund.
+func (h SweepRefundsHandler) Handle(ctx context.Context, cmd SweepRefunds) (SweptRefunds, error) {
+	ids, err := h.finder.OutstandingRefunds(ctx, cmd.OlderThan, MaxRefusedRefunds, sweepBatch)
+	if err != nil {
+		return SweptRefunds{}, fmt.Errorf("sweep refunds: %w", err)
+	}
+	ctx = withActor(ctx, es.System)
+	var out SweptRefunds
+	var errs []error
+	for _, id := range ids {
+		if err := RefundOrder(ctx, h.repo, h.gateway, id); err != nil {
+			out.Failed++
+			errs = append(errs, fmt.Errorf("refund of order %s: %w", id, err))
+			continue
+		}
+		out.Asked++
+	}
+	return out, errors.Join(errs...)
 }

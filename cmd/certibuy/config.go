@@ -37,6 +37,10 @@ type Config struct {
 
 	ShutdownTimeout time.Duration
 
+	// RefundSweep is how often refunds still owed are asked for again, and how long after a
+	// cancellation or a refused refund; 0 turns the sweep off.
+	RefundSweep time.Duration
+
 	// Payments: "razorpay" or "simulator".
 	PaymentGateway string
 	Razorpay       razorpay.Config
@@ -113,6 +117,11 @@ func LoadConfig(getenv func(string) string, stderr io.Writer) (Config, error) {
 	}
 	if c.EventsBatchSize < 1 {
 		return c, fmt.Errorf("EVENTS_BATCH_SIZE must be at least 1")
+	}
+	if v := getenv("REFUND_SWEEP_INTERVAL"); v == "0" {
+		c.RefundSweep = 0
+	} else if c.RefundSweep, err = duration(getenv, "REFUND_SWEEP_INTERVAL", 5*time.Minute); err != nil {
+		return c, err
 	}
 	c.Razorpay = razorpay.Config{KeyID: getenv("RAZORPAY_KEY_ID"), KeySecret: getenv("RAZORPAY_KEY_SECRET"),
 		WebhookSecret: getenv("RAZORPAY_WEBHOOK_SECRET"), BaseURL: getenv("RAZORPAY_BASE_URL")}

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/certibuy/orders/adapters/razorpay"
 )
 
 const consolePassword = "correct horse battery"
@@ -548,6 +550,52 @@ func TestAnOutstandingRefundIsAskedAgain(t *testing.T) {
 	}
 	if got := s.events(t, b.id); got[len(got)-1] != "refund_initiated.v1 by admin:"+createdAdminID(t, s.testService, "ops@certibuy.in") {
 		t.Fatalf("events %v", got)
+	}
+}
+
+// The service asks again on its own for a refund still owed: one the gateway could not take when
+// the order was cancelled, then one it refused. An unpaid cancelled order owes nothing and is left
+// alone.
+func TestTheSweepAsksAgainForRefundsStillOwed(t *testing.T) {
+	t.Parallel()
+	s := startShop(t, map[string]string{"REFUND_SWEEP_INTERVAL": "100ms"})
+	unpaid := s.checkout(t)
+	if res := s.do(t, "POST", "/api/v1/orders/"+unpaid.id+"/cancel", nil, bearerHeader(unpaid.token)); res.status != 200 {
+		t.Fatalf("cancel an unpaid order: %d %s", res.status, res.body)
+	}
+	a := paidOrder(t, s)
+	s.rzp.FailNext(1, 500, `{"error":{"code":"SERVER_ERROR","description":"The server encountered an error."}}`)
+	if res := s.do(t, "POST", "/api/v1/orders/"+a.id+"/cancel", nil, bearerHeader(a.token)); res.status != http.StatusBadGateway {
+		t.Fatalf("cancel with the refund API down: %d %s", res.status, res.body)
+	}
+	pay := mustPaymentOf(t, &notifyShop{shop: s}, a.id)
+	asked := func(n int) razorpay.Refund {
+		t.Helper()
+		waitFor(t, 20*time.Second, func() bool {
+			got := s.events(t, a.id)
+			return got[len(got)-1] == "refund_initiated.v1 by system" && len(s.rzp.Refunds(pay)) == n
+		}, fmt.Sprintf("the sweep never asked for refund %d", n))
+		return s.rzp.Refunds(pay)[n-1]
+	}
+	first := asked(1)
+	// The gateway refuses it: the sweep asks for a new one.
+	if r := s.webhook(t, s.rzp.RefundFailedWebhook(first.ID), "evt_rf1"); r.status != 200 {
+		t.Fatal(r.status)
+	}
+	second := asked(2)
+	if second.ID == first.ID {
+		t.Fatalf("the refund asked after a refusal is the refused one: %s", second.ID)
+	}
+	if r := s.webhook(t, s.rzp.RefundProcessedWebhook(second.ID), "evt_rp2"); r.status != 200 {
+		t.Fatal(r.status)
+	}
+	want := []string{"cancelled.v1 by customer:guest", "refund_initiated.v1 by system", "refund_failed.v1 by gateway:razorpay",
+		"refund_initiated.v1 by system", "refund_processed.v1 by gateway:razorpay"}
+	if got := s.events(t, a.id); fmt.Sprint(got[len(got)-5:]) != fmt.Sprint(want) {
+		t.Fatalf("events %v", got)
+	}
+	if got := s.events(t, unpaid.id); got[len(got)-1] != "cancelled.v1 by customer:guest" {
+		t.Fatalf("the unpaid order's events %v", got)
 	}
 }
 

@@ -117,6 +117,7 @@ func OpenDeps(ctx context.Context, cfg Config, logger *slog.Logger) (*Deps, erro
 			AdminTransition:    command.NewAdminTransitionHandler(orders),
 			ResendNotification: command.NewResendNotificationHandler(notifications),
 			RetryRefund:        command.NewRetryRefundHandler(orders, gateway),
+			SweepRefunds:       command.NewSweepRefundsHandler(read, orders, gateway),
 		},
 		Queries: app.Queries{
 			CustomerOrder: query.NewCustomerOrderHandler(orders, tokens, read),

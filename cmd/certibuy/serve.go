@@ -59,6 +59,9 @@ type Service struct {
 	// projections stops the projection runner; projectionsDone reports its end.
 	projections     context.CancelFunc
 	projectionsDone chan error
+	// sweep stops the refund sweep; sweepDone is closed when it has.
+	sweep     context.CancelFunc
+	sweepDone chan struct{}
 }
 
 // StartService prepares the database, wires everything and starts serving. It returns once the HTTP
@@ -88,6 +91,7 @@ func StartService(ctx context.Context, cfg Config, logger *slog.Logger, withHTTP
 		_ = s.Stop(context.Background())
 		return nil, err
 	}
+	s.startRefundSweep()
 	if withHTTP {
 		if err := s.startHTTP(); err != nil {
 			_ = s.Stop(context.Background())
@@ -95,6 +99,34 @@ func StartService(ctx context.Context, cfg Config, logger *slog.Logger, withHTTP
 		}
 	}
 	return s, nil
+}
+
+// startRefundSweep asks the gateway again, every RefundSweep, for the refunds still owed.
+func (s *Service) startRefundSweep() {
+	every := s.cfg.RefundSweep
+	if every <= 0 {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.sweep, s.sweepDone = cancel, make(chan struct{})
+	go func() {
+		defer close(s.sweepDone)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			res, err := s.deps.App.Commands.SweepRefunds.Handle(ctx, command.SweepRefunds{OlderThan: every})
+			if err != nil && ctx.Err() == nil {
+				s.logger.Error("refund sweep", "asked", res.Asked, "failed", res.Failed, "error", err)
+			} else if res.Asked > 0 {
+				s.logger.Info("refund sweep", "asked", res.Asked)
+			}
+		}
+	}()
 }
 
 func (s *Service) startRouter() error {
@@ -228,6 +260,10 @@ func (s *Service) Stop(ctx context.Context) error {
 		if err := s.http.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
 		}
+	}
+	if s.sweep != nil {
+		s.sweep()
+		<-s.sweepDone
 	}
 	if err := s.stopRouters(); err != nil {
 		errs = append(errs, err)
