@@ -474,8 +474,15 @@ func EventMessage(ctx context.Context, r RecordedEvent) *message.Message {
 // selectEvents reads events with their metadata fields extracted by the server: cheaper than sending
 // the metadata document and decoding it again for every event of a long replay.
 const selectEvents = `SELECT position, tx_id::text::bigint AS tx_num, stream_id, stream_version, event_id, type, schema_version,
-	data, metadata->>'correlation_id', coalesce(metadata->>'causation_id', ''), metadata->>'actor', metadata->>'occurred_at',
-	recorded_at FROM events`
+	data, ` + selectEventsTail
+
+// selectEventsDataOf is selectEvents reading the data only of the events of streams whose id starts
+// with $4; the others come with none.
+const selectEventsDataOf = `SELECT position, tx_id::text::bigint AS tx_num, stream_id, stream_version, event_id, type, schema_version,
+	CASE WHEN starts_with(stream_id, $4) THEN data END, ` + selectEventsTail
+
+const selectEventsTail = `metadata->>'correlation_id', coalesce(metadata->>'causation_id', ''), metadata->>'actor',
+	metadata->>'occurred_at', recorded_at FROM events`
 
 func scanEvents(rows pgx.Rows) ([]RecordedEvent, error) {
 	defer rows.Close()
@@ -523,11 +530,24 @@ func (s *EventStore) Load(ctx context.Context, stream string) ([]RecordedEvent, 
 // read in its place rather than skipped: a reader that saves the last event's checkpoint and reads on
 // from there sees every committed event exactly once.
 func (s *EventStore) ReadAll(ctx context.Context, after Checkpoint, limit int) ([]RecordedEvent, error) {
-	rows, err := s.db.Q(ctx).Query(ctx, selectEvents+`
+	rows, err := s.db.Q(ctx).Query(ctx, selectEvents+readAllWhere, strconv.FormatUint(after.TxID, 10), after.Position, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read all after %d/%d: %w", after.TxID, after.Position, err)
+	}
+	return scanEvents(rows)
+}
+
+const readAllWhere = `
 		WHERE (tx_id, position) > ($1::text::xid8, $2)
 		  AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
 		ORDER BY events.tx_id, events.position
-		LIMIT $3`, strconv.FormatUint(after.TxID, 10), after.Position, limit)
+		LIMIT $3`
+
+// ReadAllDataOf is ReadAll for a reader that applies the events of one kind of stream only: the
+// events of streams whose id does not start with prefix come without their data, which the server
+// then neither prints nor sends. They still come, so that the reader's checkpoint moves past them.
+func (s *EventStore) ReadAllDataOf(ctx context.Context, after Checkpoint, limit int, prefix string) ([]RecordedEvent, error) {
+	rows, err := s.db.Q(ctx).Query(ctx, selectEventsDataOf+readAllWhere, strconv.FormatUint(after.TxID, 10), after.Position, limit, prefix)
 	if err != nil {
 		return nil, fmt.Errorf("read all after %d/%d: %w", after.TxID, after.Position, err)
 	}

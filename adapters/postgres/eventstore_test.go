@@ -447,3 +447,37 @@ func TestAppendManyInSavepointLeavesTheCallersTransactionUsable(t *testing.T) {
 		t.Fatalf("the append after the failure did not commit: %d events", n)
 	}
 }
+
+// A reader of one kind of stream gets every event, so that its checkpoint moves past the others, but
+// the data of its own kind only.
+func TestReadAllDataOfReadsTheDataOfOneKindOfStream(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	store, _ := newStore(t, 4)
+	if _, err := store.Append(ctx, "order-a", postgres.NoStream, ev("order.placed.v1", `{"order_number":"CB-A"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Append(ctx, "notification-a-email", postgres.NoStream, ev("notification.requested.v1", `{"channel":"email"}`)); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		events, err := store.ReadAllDataOf(ctx, postgres.Checkpoint{}, 10, "order-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(events) == 2 {
+			if events[0].StreamID != "order-a" || string(events[0].Data) != `{"order_number": "CB-A"}` {
+				t.Fatalf("the order event came as %s %s", events[0].StreamID, events[0].Data)
+			}
+			if events[1].StreamID != "notification-a-email" || events[1].Data != nil || events[1].Type != "notification.requested.v1" {
+				t.Fatalf("the notification event came as %s %s %q", events[1].StreamID, events[1].Type, events[1].Data)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d events readable, want 2", len(events))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

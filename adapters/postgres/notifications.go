@@ -133,4 +133,9 @@ func (r *NotificationRepository) Save(ctx context.Context, stream string, n *not
 }
 
 // IsNotificationStream reports whether a stream is a notification's.
-func IsNotificationStream(stream string) bool { return strings.HasPrefix(stream, "notification-") }
+func IsNotificationStream(stream string) bool {
+	return strings.HasPrefix(stream, notificationStreamPrefix)
+}
+
+// notificationStreamPrefix begins the id of every notification's stream (notification.StreamID).
+const notificationStreamPrefix = "notification-"

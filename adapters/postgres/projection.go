@@ -51,6 +51,12 @@ type Projection interface {
 	Apply(ctx context.Context, q Querier, t Tables, events []RecordedEvent) error
 }
 
+// StreamScoped is a Projection that applies the events of one kind of stream only, those whose id
+// starts with StreamPrefix; a live step reads the data of no other event.
+type StreamScoped interface {
+	StreamPrefix() string
+}
+
 // Runner keeps projections up to date by reading the event store in commit-safe order.
 type Runner struct {
 	store       *EventStore
@@ -161,7 +167,13 @@ func (r *Runner) Step(ctx context.Context, p Projection) (int, error) {
 		if err != nil {
 			return err
 		}
-		events, err := r.store.ReadAll(ctx, cp, r.batch)
+		read := r.store.ReadAll
+		if sp, ok := p.(StreamScoped); ok {
+			read = func(ctx context.Context, cp Checkpoint, n int) ([]RecordedEvent, error) {
+				return r.store.ReadAllDataOf(ctx, cp, n, sp.StreamPrefix())
+			}
+		}
+		events, err := read(ctx, cp, r.batch)
 		if err != nil || len(events) == 0 {
 			return err
 		}

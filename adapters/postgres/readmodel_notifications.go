@@ -26,6 +26,9 @@ func (NotificationLog) Name() string { return NotificationLogProjection }
 // Tables lists the tables it owns.
 func (NotificationLog) Tables() []string { return []string{"notification_log"} }
 
+// StreamPrefix: the log applies notification events only.
+func (NotificationLog) StreamPrefix() string { return notificationStreamPrefix }
+
 type logRow struct {
 	id                                      string
 	isNew                                   bool

@@ -37,10 +37,10 @@ func (e orderEvent) payload() (order.Event, error) {
 func orderEvents(events []RecordedEvent) ([]orderEvent, error) {
 	out := make([]orderEvent, 0, len(events))
 	for _, e := range events {
-		if !strings.HasPrefix(e.StreamID, "order-") {
+		if !strings.HasPrefix(e.StreamID, orderStreamPrefix) {
 			continue
 		}
-		id, err := uuid.Parse(e.StreamID[len("order-"):])
+		id, err := uuid.Parse(e.StreamID[len(orderStreamPrefix):])
 		if err != nil {
 			return nil, fmt.Errorf("%q is not an order stream: %w", e.StreamID, err)
 		}
@@ -57,6 +57,9 @@ func (OrderSummary) Name() string { return OrderSummaryProjection }
 
 // Tables lists the tables it owns.
 func (OrderSummary) Tables() []string { return []string{"order_summary"} }
+
+// StreamPrefix: the summary applies order events only.
+func (OrderSummary) StreamPrefix() string { return orderStreamPrefix }
 
 type summaryRow struct {
 	id                         uuid.UUID
@@ -179,6 +182,9 @@ func (StatusHistory) Name() string { return StatusHistoryProjection }
 
 // Tables lists the tables it owns.
 func (StatusHistory) Tables() []string { return []string{"order_status_history"} }
+
+// StreamPrefix: the history applies order events only.
+func (StatusHistory) StreamPrefix() string { return orderStreamPrefix }
 
 type orderState struct {
 	status, number string
