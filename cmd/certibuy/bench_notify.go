@@ -220,6 +220,7 @@ func shippedRate(ctx context.Context, w io.Writer, svc *Service, smtpSrv *benchS
 		}
 	}
 	cpuBefore, cpuErr := machineCPU()
+	pgBefore, pgErr := databaseWork(ctx, svc)
 	start := time.Now()
 	if err := parallel(n, 16, func(i int) error { return ship(ctx, svc, orders[i]) }); err != nil {
 		return 0, err
@@ -229,6 +230,7 @@ func shippedRate(ctx context.Context, w io.Writer, svc *Service, smtpSrv *benchS
 		if cpuBefore, cpuErr = machineCPU(); cpuErr != nil {
 			return 0, cpuErr
 		}
+		pgBefore, pgErr = databaseWork(ctx, svc)
 		start = time.Now()
 		if err := svc.startRouter(); err != nil {
 			return 0, err
@@ -253,6 +255,10 @@ func shippedRate(ctx context.Context, w io.Writer, svc *Service, smtpSrv *benchS
 		// A tick is 10 ms.
 		fmt.Fprintf(w, "          (machine CPU per %s: %.2f ms)\n", what, float64(cpuAfter-cpuBefore)*10/float64(n))
 	}
+	if pgAfter, err := databaseWork(ctx, svc); pgErr == nil && err == nil {
+		fmt.Fprintf(w, "          (PostgreSQL per order: %.2f write transactions, %.1f kB of WAL)\n",
+			float64(pgAfter.xids-pgBefore.xids)/float64(n), float64(pgAfter.walBytes-pgBefore.walBytes)/1000/float64(n))
+	}
 	var reqFirst, reqLast, sentFirst, sentLast time.Time
 	_ = svc.deps.Pool.QueryRow(ctx, `SELECT min(recorded_at), max(recorded_at) FROM events WHERE type = 'notification.requested.v1' AND recorded_at >= $1`, start).Scan(&reqFirst, &reqLast)
 	_ = svc.deps.Pool.QueryRow(ctx, `SELECT min(recorded_at), max(recorded_at) FROM events WHERE type = 'notification.sent.v1' AND recorded_at >= $1`, start).Scan(&sentFirst, &sentLast)
@@ -260,6 +266,24 @@ func shippedRate(ctx context.Context, w io.Writer, svc *Service, smtpSrv *benchS
 		shipped.Round(time.Millisecond), reqFirst.Sub(start).Round(time.Millisecond), reqLast.Sub(start).Round(time.Millisecond),
 		sentFirst.Sub(start).Round(time.Millisecond), sentLast.Sub(start).Round(time.Millisecond))
 	return float64(n) / last.Sub(start).Seconds(), nil
+}
+
+// pgWork is how far PostgreSQL has gone: transaction ids handed out (one per transaction that
+// writes) and WAL written. Unlike CPU time, neither depends on how busy the machine's host is, so they
+// show a change in the work per order that the CPU figures are too noisy to show.
+type pgWork struct {
+	xids, walBytes int64
+}
+
+// databaseWork reads pgWork without taking a transaction id of its own.
+func databaseWork(ctx context.Context, svc *Service) (pgWork, error) {
+	var p pgWork
+	err := svc.deps.Pool.QueryRow(ctx, `SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint,
+		pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint`).Scan(&p.xids, &p.walBytes)
+	if err != nil {
+		return p, fmt.Errorf("database work: %w", err)
+	}
+	return p, nil
 }
 
 // settle vacuums and analyzes the tables the preparation churned through, so that the measurement
