@@ -152,6 +152,9 @@ func (s *EventStore) AppendWith(ctx context.Context, stream string, expected int
 type StreamAppend struct {
 	Stream   string
 	Expected int
+	// Cause, when set, is the causation of the events in place of the one in the context: appends
+	// made for several callers in one call each keep their own.
+	Cause *es.Causation
 	// IfAbsent, with Expected NoStream, appends only when the stream does not exist yet; otherwise
 	// the append does nothing instead of failing with a conflict.
 	IfAbsent bool
@@ -258,6 +261,9 @@ type prepared struct {
 func (s *EventStore) prepare(ctx context.Context, batch *pgx.Batch, a StreamAppend) (prepared, error) {
 	stream, expected, events := a.Stream, a.Expected, a.Events
 	cause := es.CausationFrom(ctx)
+	if a.Cause != nil {
+		cause = *a.Cause
+	}
 	if cause.CorrelationID == "" {
 		cause.CorrelationID = uuid.NewString()
 	}

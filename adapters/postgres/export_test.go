@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	wsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
 	"github.com/jackc/pgx/v5"
@@ -71,4 +72,9 @@ func ExplainOutboxSelect(ctx context.Context, pool *pgxpool.Pool, consumerGroup 
 	}
 	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	return strings.Join(lines, "\n"), err
+}
+
+// GroupedAppender returns appends that join groups as NotificationRepository's saves do.
+func GroupedAppender(store *EventStore, window time.Duration, max int) func(context.Context, StreamAppend) ([]RecordedEvent, error) {
+	return newAppendGroup(store, window, max).append
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -18,11 +19,28 @@ const QueueChannel = "notification_queue"
 // NotificationRepository stores notifications as event streams and queues them for delivery.
 type NotificationRepository struct {
 	store *EventStore
+	// settles joins the saves made outside a transaction (the deliveries' outcomes) into groups.
+	settles *appendGroup
 }
 
-// NewNotificationRepository returns the repository over store.
-func NewNotificationRepository(store *EventStore) *NotificationRepository {
-	return &NotificationRepository{store: store}
+// NotificationOption configures a NotificationRepository.
+type NotificationOption func(*NotificationRepository)
+
+// WithSaveGroups sets how long the first of a group of saves waits for others to join it, and how
+// many a group takes at most.
+func WithSaveGroups(window time.Duration, max int) NotificationOption {
+	return func(r *NotificationRepository) { r.settles = newAppendGroup(r.store, window, max) }
+}
+
+// NewNotificationRepository returns the repository over store. Saves outside a transaction are
+// grouped for 2 ms, up to 32 at a time.
+func NewNotificationRepository(store *EventStore, opts ...NotificationOption) *NotificationRepository {
+	r := &NotificationRepository{store: store}
+	r.settles = newAppendGroup(store, 2*time.Millisecond, 32)
+	for _, o := range opts {
+		o(r)
+	}
+	return r
 }
 
 var _ command.NotificationStore = (*NotificationRepository)(nil)
@@ -125,7 +143,14 @@ func (r *NotificationRepository) Save(ctx context.Context, stream string, n *not
 		// worker's ack cannot bring it back.
 		before = append(before, Statement{SQL: byKeySettings}, Statement{SQL: settleSQL, Args: []any{stream}})
 	}
-	if _, err := r.store.AppendWith(ctx, stream, n.StoredVersion(), before, events...); err != nil {
+	a := StreamAppend{Stream: stream, Expected: n.StoredVersion(), Before: before, Events: events}
+	if _, inTx := TxFrom(ctx); inTx {
+		_, err = r.store.AppendMany(ctx, a)
+	} else {
+		// A delivery's outcome: committed with the outcomes of the deliveries that finish with it.
+		_, err = r.settles.append(ctx, a)
+	}
+	if err != nil {
 		return fmt.Errorf("save %s: %w", stream, err)
 	}
 	n.ClearChanges()
