@@ -175,21 +175,22 @@ func TestTheQueueVacuumsItsTableAfterAcks(t *testing.T) {
 			t.Fatal("not every queued message was handed out")
 		}
 	}
-	// Vacuumed after the acked messages were deleted: no row, live or dead, is left in the table.
-	if _, err := db.Pool.Exec(ctx, `CREATE EXTENSION IF NOT EXISTS pgstattuple`); err != nil {
-		t.Fatal(err)
-	}
+	// Vacuumed after the acked messages were deleted, by the queue: autovacuum is off for the table.
+	// (How many dead rows a vacuum removes depends on the claims polling beside it: a page one of
+	// them holds is left for the next vacuum.)
 	for {
-		var live, dead int
-		if err := db.Pool.QueryRow(ctx, `SELECT tuple_count, dead_tuple_count FROM pgstattuple('notification_queue')`).Scan(&live, &dead); err != nil {
+		var vacuums, autovacuums int
+		if err := db.Pool.QueryRow(ctx, `SELECT vacuum_count, autovacuum_count FROM pg_stat_user_tables
+			WHERE relname = 'notification_queue'`).Scan(&vacuums, &autovacuums); err != nil {
 			t.Fatal(err)
 		}
-		if live == 0 && dead == 0 {
+		queued := count(t, db, `SELECT count(*) FROM notification_queue`)
+		if vacuums > 0 && autovacuums == 0 && queued == 0 {
 			return
 		}
 		select {
 		case <-ctx.Done():
-			t.Fatalf("notification_queue holds %d rows and %d dead ones", live, dead)
+			t.Fatalf("notification_queue: %d vacuums, %d autovacuums, %d acked messages still queued", vacuums, autovacuums, queued)
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
