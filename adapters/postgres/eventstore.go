@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/certibuy/orders/domain/es"
+	"github.com/certibuy/orders/domain/order"
 )
 
 // Expected versions with a special meaning for Append.
@@ -87,7 +88,7 @@ func WithWatermillLogger(l watermill.LoggerAdapter) EventStoreOption {
 
 // DefaultTopics sends order streams to OrderEventsTopic and keeps everything else out of the outbox.
 func DefaultTopics(streamID string) string {
-	if len(streamID) > 6 && streamID[:6] == "order-" {
+	if strings.HasPrefix(streamID, order.StreamPrefix) {
 		return OrderEventsTopic
 	}
 	return ""

@@ -37,10 +37,10 @@ func (e orderEvent) payload() (order.Event, error) {
 func orderEvents(events []RecordedEvent) ([]orderEvent, error) {
 	out := make([]orderEvent, 0, len(events))
 	for _, e := range events {
-		if !strings.HasPrefix(e.StreamID, orderStreamPrefix) {
+		if !strings.HasPrefix(e.StreamID, order.StreamPrefix) {
 			continue
 		}
-		id, err := uuid.Parse(e.StreamID[len(orderStreamPrefix):])
+		id, err := uuid.Parse(e.StreamID[len(order.StreamPrefix):])
 		if err != nil {
 			return nil, fmt.Errorf("%q is not an order stream: %w", e.StreamID, err)
 		}
@@ -59,7 +59,7 @@ func (OrderSummary) Name() string { return OrderSummaryProjection }
 func (OrderSummary) Tables() []string { return []string{"order_summary"} }
 
 // StreamPrefix: the summary applies order events only.
-func (OrderSummary) StreamPrefix() string { return orderStreamPrefix }
+func (OrderSummary) StreamPrefix() string { return order.StreamPrefix }
 
 type summaryRow struct {
 	id                         uuid.UUID
@@ -184,7 +184,7 @@ func (StatusHistory) Name() string { return StatusHistoryProjection }
 func (StatusHistory) Tables() []string { return []string{"order_status_history"} }
 
 // StreamPrefix: the history applies order events only.
-func (StatusHistory) StreamPrefix() string { return orderStreamPrefix }
+func (StatusHistory) StreamPrefix() string { return order.StreamPrefix }
 
 type orderState struct {
 	status, number string

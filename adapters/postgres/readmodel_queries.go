@@ -111,9 +111,6 @@ func (r *OrderReadModel) StatusHistory(ctx context.Context, orderID uuid.UUID) (
 
 var _ command.OutstandingRefunds = (*OrderReadModel)(nil)
 
-// orderStreamPrefix is what an order's stream id puts before the order id.
-var orderStreamPrefix = strings.TrimSuffix(order.StreamID(uuid.Nil), uuid.Nil.String())
-
 // refundWindow is how far back the refund sweep looks: a refund still owed after a month is for a
 // person to look into, and the sweep then reads a month of cancellations, not all of them.
 const refundWindow = "30 days"
@@ -129,7 +126,7 @@ func (r *OrderReadModel) OutstandingRefunds(ctx context.Context, olderThan time.
 		  AND (SELECT count(*) FROM events e WHERE e.stream_id = $8 || s.order_id::text AND e.type = $5) < $6
 		ORDER BY s.updated_at
 		LIMIT $7`, string(order.StatusCancelled), olderThan.String(), refundWindow,
-		order.TypePaymentSucceeded, order.TypeRefundFailed, maxRefused, limit, orderStreamPrefix)
+		order.TypePaymentSucceeded, order.TypeRefundFailed, maxRefused, limit, order.StreamPrefix)
 	if err != nil {
 		return nil, fmt.Errorf("outstanding refunds: %w", err)
 	}

@@ -3,6 +3,7 @@ package order
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/google/uuid"
 )
@@ -187,13 +188,17 @@ func decode[T Event](eventType string, data []byte) (Event, error) {
 	return e, nil
 }
 
+// StreamPrefix begins the id of every order's stream.
+const StreamPrefix = "order-"
+
 // StreamID is the event-store stream of an order.
-func StreamID(id uuid.UUID) string { return "order-" + id.String() }
+func StreamID(id uuid.UUID) string { return StreamPrefix + id.String() }
 
 // IDFromStream parses an order stream name back to the order id.
 func IDFromStream(stream string) (uuid.UUID, error) {
-	if len(stream) < 6 || stream[:6] != "order-" {
+	rest, ok := strings.CutPrefix(stream, StreamPrefix)
+	if !ok {
 		return uuid.Nil, fmt.Errorf("%q is not an order stream", stream)
 	}
-	return uuid.Parse(stream[6:])
+	return uuid.Parse(rest)
 }

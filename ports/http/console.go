@@ -21,6 +21,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/certibuy/orders/app/command"
+	"github.com/certibuy/orders/domain/order"
 )
 
 // The admin web console: server-rendered pages at /admin over the same use cases as the admin JSON
@@ -318,7 +319,7 @@ func (k *console) funcs() template.FuncMap {
 		"sentence":   sentence,
 		"statusText": http.StatusText,
 		"orderOf": func(stream string) string {
-			if id, ok := strings.CutPrefix(stream, "order-"); ok {
+			if id, ok := strings.CutPrefix(stream, order.StreamPrefix); ok {
 				if _, err := uuid.Parse(id); err == nil {
 					return id
 				}

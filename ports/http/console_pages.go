@@ -67,7 +67,8 @@ func safeNext(next string) string {
 func (s *Server) handleConsoleLogout(c echo.Context) error {
 	sess, _ := sessionOf(c)
 	s.clearSessionCookie(c)
-	if err := s.app.Admins.Logout(c.Request().Context(), sess.token); err != nil {
+	// A token gone since the session was checked is as logged out as a revoked one.
+	if err := s.app.Admins.Logout(c.Request().Context(), sess.token); err != nil && !errors.Is(err, command.ErrTokenNotFound) {
 		return err
 	}
 	return c.Redirect(http.StatusSeeOther, "/admin/login?msg=logged-out")
