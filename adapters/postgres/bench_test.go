@@ -14,6 +14,7 @@ import (
 
 	"github.com/certibuy/orders/adapters/postgres"
 	"github.com/certibuy/orders/adapters/postgres/pgtest"
+	"github.com/certibuy/orders/domain/es"
 	"github.com/certibuy/orders/domain/order"
 )
 
@@ -50,7 +51,7 @@ func BenchmarkAppend(b *testing.B) {
 					return err
 				}
 				defer tx.Rollback(ctx)
-				id := uuid.New()
+				id := es.NewID()
 				if _, err := tx.Exec(ctx, `INSERT INTO events (stream_id, stream_version, event_id, type, schema_version, data, metadata)
 					VALUES ($1, $2, $3, $4, 1, $5, $6)`, "plain-"+orders[i].String(), 1, id, order.TypePaymentFailed, payload, md); err != nil {
 					return err
@@ -64,7 +65,7 @@ func BenchmarkAppend(b *testing.B) {
 			// plainBatch writes the same two rows in one pipelined round trip (an implicit transaction):
 			// the fastest way pgx offers, and the baseline the ratio is taken against.
 			plainBatch := func(i int) error {
-				id := uuid.New()
+				id := es.NewID()
 				batch := &pgx.Batch{}
 				batch.Queue(`INSERT INTO events (stream_id, stream_version, event_id, type, schema_version, data, metadata)
 					VALUES ($1, $2, $3, $4, 1, $5, $6)`, "batch-"+orders[i].String(), 1, id, order.TypePaymentFailed, payload, md)

@@ -266,7 +266,7 @@ func (s *EventStore) prepare(ctx context.Context, batch *pgx.Batch, a StreamAppe
 		cause = *a.Cause
 	}
 	if cause.CorrelationID == "" {
-		cause.CorrelationID = uuid.NewString()
+		cause.CorrelationID = es.NewID().String()
 	}
 	now := s.now().UTC()
 	n := len(events)
@@ -278,7 +278,7 @@ func (s *EventStore) prepare(ctx context.Context, batch *pgx.Batch, a StreamAppe
 	recs := make([]RecordedEvent, n)
 	for i, e := range events {
 		if e.ID == uuid.Nil {
-			e.ID = uuid.New()
+			e.ID = es.NewID()
 		}
 		if e.SchemaVersion == 0 {
 			e.SchemaVersion = 1

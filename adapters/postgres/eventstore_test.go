@@ -481,3 +481,33 @@ func TestReadAllDataOfReadsTheDataOfOneKindOfStream(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// The store's indexes on event ids and correlation ids take new entries at their right edge only if
+// the ids it makes sort by time: events appended one after another get increasing version 7 ids.
+func TestTheStoreGivesNewEventsAndCorrelationsTimeOrderedIDs(t *testing.T) {
+	t.Parallel()
+	store, _ := newStore(t, 4)
+	var ids []uuid.UUID
+	for i := range 3 {
+		recs, err := store.Append(context.Background(), "order-"+uuid.NewString(), postgres.NoStream,
+			ev("test.a.v1", fmt.Sprintf(`{"n":%d}`, i)), ev("test.b.v1", `{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range recs {
+			corr, err := uuid.Parse(r.Metadata.CorrelationID)
+			if err != nil || corr.Version() != 7 {
+				t.Fatalf("correlation id %q: version %d, %v; want a version 7 UUID", r.Metadata.CorrelationID, corr.Version(), err)
+			}
+			ids = append(ids, r.EventID)
+		}
+	}
+	for i, id := range ids {
+		if id.Version() != 7 {
+			t.Errorf("event id %s is version %d, want 7", id, id.Version())
+		}
+		if i > 0 && id.String() <= ids[i-1].String() {
+			t.Errorf("event id %s was made after %s but sorts before it", id, ids[i-1])
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/certibuy/orders/app/command"
+	"github.com/certibuy/orders/domain/es"
 	"github.com/certibuy/orders/domain/notification"
 )
 
@@ -56,7 +57,7 @@ func (r *NotificationRepository) Create(ctx context.Context, ns ...command.NewNo
 		if err != nil {
 			return 0, fmt.Errorf("create %s: %w", n.Stream, err)
 		}
-		events[0].ID = uuid.New()
+		events[0].ID = es.NewID()
 		enqueue, err := enqueueStatements(n.Stream, n.Delivery, &events[0].ID)
 		if err != nil {
 			return 0, err

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/certibuy/orders/domain/es"
 	"github.com/certibuy/orders/domain/order"
 )
 
@@ -125,7 +126,7 @@ func (h PlaceOrderHandler) Handle(ctx context.Context, cmd PlaceOrder) (PlaceOrd
 			return h.replay(ctx, stored, hash)
 		}
 	}
-	in.ID = uuid.New()
+	in.ID = es.NewID()
 	for attempt := 0; ; attempt++ {
 		if in.Number, err = order.NewNumber(h.rand); err != nil {
 			return PlaceOrderResult{}, fmt.Errorf("place order: %w", err)

@@ -16,10 +16,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/certibuy/orders/adapters/postgres"
+	"github.com/certibuy/orders/domain/es"
 )
 
 // benchCheckoutBody is a typical two-line checkout.
@@ -200,7 +200,7 @@ func benchPlainAppend(ctx context.Context, db *postgres.DB, n int, d time.Durati
 	payload := []byte(`{"gateway_order_id":"order_X","code":"BAD_REQUEST_ERROR","reason":"declined"}`)
 	md := []byte(`{"event_id":"00000000-0000-0000-0000-000000000000","correlation_id":"c","actor":"system","occurred_at":"2026-01-01T00:00:00Z","schema_version":1}`)
 	return loop(ctx, n, d, func(ctx context.Context) error {
-		id := uuid.New()
+		id := es.NewID()
 		batch := &pgx.Batch{}
 		batch.Queue(`INSERT INTO events (stream_id, stream_version, event_id, type, schema_version, data, metadata)
 			VALUES ($1, 1, $2, 'bench.plain.v1', 1, $3, $4)`, "bench-"+id.String(), id, payload, md)

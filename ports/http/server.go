@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 	"github.com/prometheus/client_golang/prometheus"
@@ -59,7 +58,7 @@ func NewServer(application app.Application, logger *slog.Logger, ready Readiness
 	s := &Server{echo: e, app: application, logger: logger, ready: ready, opts: opts, console: cons}
 	s.loginLimiter = rateLimiter(opts.LoginLimit, logger)
 	e.HTTPErrorHandler = errorHandler(logger)
-	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{Generator: uuid.NewString}))
+	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{Generator: func() string { return es.NewID().String() }}))
 	e.Use(s.recoverer)
 	e.Use(s.requestLog)
 	if opts.Metrics != nil {
