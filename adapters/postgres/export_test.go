@@ -19,6 +19,13 @@ func ExplainClaim(ctx context.Context, pool *pgxpool.Pool, topic string, n int) 
 		fmt.Sprintf("'%s', %d, '1 minute'", strings.ReplaceAll(topic, "'", "''"), n))
 }
 
+// Claim leases up to n due messages of topic as a consumer's claim does, and commits.
+func Claim(ctx context.Context, pool *pgxpool.Pool, topic string, n int) (int, error) {
+	s := &QueueSubscriber{pool: pool, cfg: QueueConfig{Lease: time.Minute}}
+	got, err := s.claim(ctx, topic, n, &pendingAcks{})
+	return len(got), err
+}
+
 // ExplainSettle returns the generic plan of the delete that takes a settled notification's message
 // out of the queue, run as Save runs it, and rolls it back.
 func ExplainSettle(ctx context.Context, pool *pgxpool.Pool, stream string) (string, error) {

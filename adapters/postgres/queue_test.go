@@ -77,6 +77,35 @@ func TestClaimWalksTheDueIndexEvenWithStatisticsOfAnEmptyQueue(t *testing.T) {
 	}
 }
 
+// The messages in flight are not due: a claim leases the next ones without reading those.
+func TestAClaimDoesNotReadTheMessagesInFlight(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	_, db := newStore(t, 4)
+	if _, err := db.Pool.Exec(ctx, `INSERT INTO notification_queue (stream_id, topic, order_id, payload, metadata)
+		SELECT 'notification-' || g || '-email', 'notify_email', gen_random_uuid(), '{}', '{}' FROM generate_series(1, 200) g`); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := postgres.Claim(ctx, db.Pool, "notify_email", 64); err != nil || n != 64 {
+		t.Fatalf("claimed %d, %v; want 64", n, err)
+	}
+	plan, err := postgres.ExplainClaim(ctx, db.Pool, "notify_email", 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(plan, "rows=8 loops=1") || strings.Contains(plan, "Rows Removed by Filter") {
+		t.Fatalf("the claim read past the 64 messages in flight:\n%s", plan)
+	}
+	// A lease that runs out makes its message due again.
+	if _, err := db.Pool.Exec(ctx, `UPDATE notification_queue SET lease_until = now() - interval '1 second', due_at = now() - interval '1 second'
+		WHERE stream_id = 'notification-1-email'`); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := postgres.Claim(ctx, db.Pool, "notify_email", 200); err != nil || n != 137 {
+		t.Fatalf("claimed %d, %v; want the 136 never handed out and the one whose lease ran out", n, err)
+	}
+}
+
 // A settled notification's message is deleted by key, even when the delete was planned while the
 // queue was a page: the usual state after a quiet spell.
 func TestSettlingDeletesTheMessageByKeyEvenWithAnEmptyQueuesPlan(t *testing.T) {
