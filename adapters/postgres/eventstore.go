@@ -380,7 +380,7 @@ func (s *EventStore) send(ctx context.Context, q Querier, batch *pgx.Batch, part
 			return pi, classify(err)
 		}
 		if i < len(p.recs) {
-			p.recs = nil // IfAbsent: the stream was there, nothing went in
+			parts[pi].recs = nil // IfAbsent: the stream was there, nothing went in
 		}
 		for range p.a.After {
 			if _, err := br.Exec(); err != nil {
