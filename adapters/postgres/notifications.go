@@ -81,22 +81,25 @@ func (r *NotificationRepository) Create(ctx context.Context, ns ...command.NewNo
 	return created, nil
 }
 
-// enqueueStatements queue a notification for delivery. With onlyIf, only when the event of that id
-// was just stored (the notification is new).
+// enqueueStatements queue a notification for delivery and, once it commits, wake the delivery
+// workers of its topic. With onlyIf, only when the event of that id was just stored (the
+// notification is new): a notification already queued wakes nobody. The wake-up is the insert's
+// RETURNING, which spares a statement per notification.
 func enqueueStatements(stream string, q command.Delivery, onlyIf *uuid.UUID) ([]Statement, error) {
 	md, err := json.Marshal(q.Metadata)
 	if err != nil {
 		return nil, fmt.Errorf("queue %s: %w", stream, err)
 	}
 	insert := Statement{SQL: `INSERT INTO notification_queue (stream_id, topic, order_id, payload, metadata) VALUES ($1, $2, $3, $4, $5)
-		ON CONFLICT (stream_id) DO UPDATE SET due_at = now(), lease_until = NULL`,
-		Args: []any{stream, q.Topic, q.OrderID, string(q.Payload), string(md)}}
+		ON CONFLICT (stream_id) DO UPDATE SET due_at = now(), lease_until = NULL RETURNING pg_notify($6, topic)`,
+		Args: []any{stream, q.Topic, q.OrderID, string(q.Payload), string(md), QueueChannel}}
 	if onlyIf != nil {
 		insert = Statement{SQL: `INSERT INTO notification_queue (stream_id, topic, order_id, payload, metadata)
-			SELECT $1, $2, $3, $4, $5 WHERE EXISTS (SELECT 1 FROM events WHERE event_id = $6) ON CONFLICT (stream_id) DO NOTHING`,
-			Args: []any{stream, q.Topic, q.OrderID, string(q.Payload), string(md), *onlyIf}}
+			SELECT $1, $2, $3, $4, $5 WHERE EXISTS (SELECT 1 FROM events WHERE event_id = $6) ON CONFLICT (stream_id) DO NOTHING
+			RETURNING pg_notify($7, topic)`,
+			Args: []any{stream, q.Topic, q.OrderID, string(q.Payload), string(md), *onlyIf, QueueChannel}}
 	}
-	return []Statement{insert, {SQL: `SELECT pg_notify($1, $2)`, Args: []any{QueueChannel, q.Topic}}}, nil
+	return []Statement{insert}, nil
 }
 
 // settleSQL takes a settled notification's message out of the queue. It runs after byKeySettings:

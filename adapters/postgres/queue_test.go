@@ -11,6 +11,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/certibuy/orders/adapters/postgres"
+	"github.com/certibuy/orders/app/command"
+	"github.com/certibuy/orders/domain/notification"
 )
 
 // A claim must read a handful of index entries, not the whole queue, even when the statistics were
@@ -299,5 +301,71 @@ func TestAClosingQueueLetsTheHandlerInHandFinish(t *testing.T) {
 	}
 	if n := count(t, db, `SELECT count(*) FROM notification_queue`); n != 0 {
 		t.Fatalf("the acked message is still queued (%d rows)", n)
+	}
+}
+
+// Queuing a notification wakes its topic's delivery workers when it commits; the same order event
+// delivered again queues nothing and wakes no one.
+func TestQueuingNotificationsWakesTheirTopicsWorkersOnce(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	store, db := newStore(t, 4)
+	repo := postgres.NewNotificationRepository(store)
+	conn, err := db.Pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	listener := conn.Hijack()
+	defer listener.Close(context.Background())
+	if _, err := listener.Exec(ctx, "LISTEN "+postgres.QueueChannel); err != nil {
+		t.Fatal(err)
+	}
+	eventID := uuid.New()
+	create := func() int {
+		var ns []command.NewNotification
+		for _, ch := range notification.Channels() {
+			req := notification.Requested{OrderID: uuid.New(), OrderNumber: "CB-TEST1", OrderEventID: eventID,
+				OrderEventType: "order.shipped.v1", Type: notification.OrderShipped, Channel: ch, Recipient: "asha@example.in"}
+			n, err := notification.Request(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			stream := notification.StreamID(eventID, ch)
+			d, err := command.DeliveryOf(ctx, stream, req, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ns = append(ns, command.NewNotification{Stream: stream, Notification: n, Delivery: d})
+		}
+		created, err := repo.Create(ctx, ns...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return created
+	}
+	next := func() string {
+		n, err := listener.WaitForNotification(ctx)
+		if err != nil {
+			t.Fatalf("no wake-up: %v", err)
+		}
+		return n.Payload
+	}
+	if created := create(); created != 2 {
+		t.Fatalf("created %d notifications, want 2", created)
+	}
+	woken := map[string]bool{next(): true, next(): true}
+	if !woken[command.EmailTopic] || !woken[command.SMSTopic] {
+		t.Fatalf("woke %v, want the e-mail and the SMS topics", woken)
+	}
+	if created := create(); created != 0 {
+		t.Fatalf("the same order event again created %d notifications, want none", created)
+	}
+	// A marker sent after the second create must be the next thing the listener hears.
+	if _, err := db.Pool.Exec(ctx, `SELECT pg_notify($1, 'marker')`, postgres.QueueChannel); err != nil {
+		t.Fatal(err)
+	}
+	if got := next(); got != "marker" {
+		t.Fatalf("the same order event again woke %q", got)
 	}
 }
