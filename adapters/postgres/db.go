@@ -92,11 +92,21 @@ func (db *DB) inTx(ctx context.Context, begin func(context.Context) (pgx.Tx, err
 // on, because an ordinary commit flushes all the WAL before its own. Read models moving with their
 // checkpoint qualify; anything a customer or a provider has seen does not.
 func (db *DB) InRedoableTx(ctx context.Context, fn func(ctx context.Context) error) error {
+	return db.inRedoableTx(ctx, "", fn)
+}
+
+// inRedoableTx is InRedoableTx with settings (SQL statements) sent with the BEGIN, in its round trip.
+// A transaction already in ctx is joined without them.
+func (db *DB) inRedoableTx(ctx context.Context, settings string, fn func(ctx context.Context) error) error {
 	if _, ok := TxFrom(ctx); ok {
 		return db.InTx(ctx, fn)
 	}
+	begin := RedoableBegin("begin")
+	if settings != "" {
+		begin += "; " + settings
+	}
 	return db.inTx(ctx, func(ctx context.Context) (pgx.Tx, error) {
-		return db.Pool.BeginTx(ctx, pgx.TxOptions{BeginQuery: RedoableBegin("begin")})
+		return db.Pool.BeginTx(ctx, pgx.TxOptions{BeginQuery: begin})
 	}, fn)
 }
 
