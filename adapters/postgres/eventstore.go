@@ -128,6 +128,38 @@ type Statement struct {
 	Args []any
 	// OnUniqueViolation, when set, is returned in place of a unique violation this statement raises.
 	OnUniqueViolation error
+	// Setting marks a statement that only sets something for the rest of the transaction (a
+	// set_config(…, true)). A batch runs each distinct one once, before every append's statements,
+	// however many appends ask for it.
+	Setting bool
+}
+
+// hoistSettings takes the Setting statements out of the appends' Before statements and returns them
+// once each, in the order first asked for, with copies of the appends without them.
+func hoistSettings(appends []StreamAppend) ([]Statement, []StreamAppend) {
+	var settings []Statement
+	seen := map[string]bool{}
+	out, copied := appends, false
+	for i, a := range appends {
+		var before []Statement
+		for _, st := range a.Before {
+			if !st.Setting {
+				before = append(before, st)
+				continue
+			}
+			if !seen[st.SQL] {
+				seen[st.SQL] = true
+				settings = append(settings, st)
+			}
+		}
+		if len(before) != len(a.Before) {
+			if !copied {
+				out, copied = append([]StreamAppend(nil), appends...), true
+			}
+			out[i].Before = before
+		}
+	}
+	return settings, out
 }
 
 // Append writes events to the end of stream, which must be at version expected (or AnyVersion), and
@@ -189,6 +221,7 @@ func (s *EventStore) appendMany(ctx context.Context, savepoint bool, appends []S
 	if _, inTx := TxFrom(ctx); !inTx {
 		savepoint = false // the batch is its own transaction
 	}
+	settings, appends := hoistSettings(appends)
 	batch := &pgx.Batch{}
 	if savepoint {
 		batch.Queue("SAVEPOINT " + appendSavepoint)
@@ -201,6 +234,9 @@ func (s *EventStore) appendMany(ctx context.Context, savepoint bool, appends []S
 				err = errors.Join(err, fmt.Errorf("roll back to savepoint: %w", rerr))
 			}
 		}()
+	}
+	for _, st := range settings {
+		batch.Queue(st.SQL, st.Args...)
 	}
 	parts := make([]prepared, 0, len(appends))
 	for _, a := range appends {
@@ -222,7 +258,7 @@ func (s *EventStore) appendMany(ctx context.Context, savepoint bool, appends []S
 	if savepoint {
 		batch.Queue("RELEASE SAVEPOINT " + appendSavepoint)
 	}
-	failed, err := s.send(ctx, q, batch, parts, savepoint)
+	failed, err := s.send(ctx, q, batch, len(settings), parts, savepoint)
 	if err == nil {
 		out := make([][]RecordedEvent, len(parts))
 		for i, p := range parts {
@@ -327,7 +363,7 @@ func (s *EventStore) prepare(ctx context.Context, batch *pgx.Batch, a StreamAppe
 // send runs the batch and fills in what the database assigned: positions, transaction id, time. On
 // failure it says which stream's statements failed. With savepoint, the batch begins and ends with
 // the savepoint's statements.
-func (s *EventStore) send(ctx context.Context, q Querier, batch *pgx.Batch, parts []prepared, savepoint bool) (failed int, err error) {
+func (s *EventStore) send(ctx context.Context, q Querier, batch *pgx.Batch, settings int, parts []prepared, savepoint bool) (failed int, err error) {
 	br := q.SendBatch(ctx, batch)
 	defer func() {
 		if cerr := br.Close(); err == nil && cerr != nil {
@@ -345,6 +381,11 @@ func (s *EventStore) send(ctx context.Context, q Querier, batch *pgx.Batch, part
 				}
 			}
 		}()
+	}
+	for range settings {
+		if _, err := br.Exec(); err != nil {
+			return 0, fmt.Errorf("settings: %w", err)
+		}
 	}
 	for pi, p := range parts {
 		if len(p.a.Events) == 0 {

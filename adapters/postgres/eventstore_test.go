@@ -511,3 +511,35 @@ func TestTheStoreGivesNewEventsAndCorrelationsTimeOrderedIDs(t *testing.T) {
 		}
 	}
 }
+
+// A setting that several appends of one batch ask for runs once, before the statements of every one.
+func TestABatchRunsEachSettingOnceBeforeEveryAppend(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	store, db := newStore(t, 4)
+	if _, err := db.Pool.Exec(ctx, `CREATE SEQUENCE setting_runs; CREATE TABLE seen (stream TEXT, setting TEXT)`); err != nil {
+		t.Fatal(err)
+	}
+	var appends []postgres.StreamAppend
+	for i := range 3 {
+		stream := fmt.Sprintf("setting-%d", i)
+		appends = append(appends, postgres.StreamAppend{Stream: stream, Expected: postgres.NoStream,
+			Before: []postgres.Statement{
+				{SQL: `SELECT set_config('certibuy.test', 'on', true), nextval('setting_runs')`, Setting: true},
+				{SQL: `INSERT INTO seen VALUES ($1, current_setting('certibuy.test', true))`, Args: []any{stream}},
+			},
+			Events: []postgres.NewEvent{ev("t.v1", `{}`)}})
+	}
+	if _, err := store.AppendMany(ctx, appends...); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, db, `SELECT last_value FROM setting_runs`); n != 1 {
+		t.Errorf("the setting ran %d times, want once", n)
+	}
+	if n := count(t, db, `SELECT count(*) FROM seen WHERE setting = 'on'`); n != 3 {
+		t.Errorf("%d of 3 appends ran with the setting in effect", n)
+	}
+	if len(appends[0].Before) != 2 {
+		t.Errorf("AppendMany changed the caller's appends: %d statements before the first", len(appends[0].Before))
+	}
+}

@@ -145,7 +145,7 @@ func (r *NotificationRepository) Save(ctx context.Context, stream string, n *not
 	if st := n.Status(); st == notification.StatusSent || st == notification.StatusFailed {
 		// Settled: it leaves the queue with the events that settle it, so a crash before the
 		// worker's ack cannot bring it back.
-		before = append(before, Statement{SQL: byKeySettings}, Statement{SQL: settleSQL, Args: []any{stream}})
+		before = append(before, Statement{SQL: byKeySettings, Setting: true}, Statement{SQL: settleSQL, Args: []any{stream}})
 	}
 	a := StreamAppend{Stream: stream, Expected: n.StoredVersion(), Before: before, Events: events}
 	if _, inTx := TxFrom(ctx); inTx {
