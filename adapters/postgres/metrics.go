@@ -24,7 +24,7 @@ func NewStatsCollector(db *DB, runner *Runner) *StatsCollector {
 		outboxBehind:     prometheus.NewDesc("certibuy_outbox_messages_behind", "Outbox messages a consumer group has not acked.", []string{"group"}, nil),
 		projectionBehind: prometheus.NewDesc("certibuy_projection_events_behind", "Committed events a projection has not applied.", []string{"projection"}, nil),
 		queued:           prometheus.NewDesc("certibuy_notifications_queued", "Notifications waiting for delivery.", []string{"topic"}, nil),
-		queuedDue:        prometheus.NewDesc("certibuy_notifications_due", "Queued notifications whose time has come.", []string{"topic"}, nil),
+		queuedDue:        prometheus.NewDesc("certibuy_notifications_due", "Queued notifications ready for a worker: their time has come and no worker is sending them.", []string{"topic"}, nil),
 		recent:           prometheus.NewDesc("certibuy_notifications_last_hour", "Notifications requested in the last hour, by channel and status.", []string{"channel", "status"}, nil),
 	}
 }

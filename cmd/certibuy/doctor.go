@@ -101,7 +101,7 @@ func (m *Main) runDoctor(ctx context.Context, args []string) error {
 		if oldest != nil && time.Since(*oldest) > 15*time.Minute {
 			status = "warn"
 		}
-		add("notification queue", status, "%d queued, %d due now", queued, due)
+		add("notification queue", status, "%d queued, %d ready for a worker (the others are being sent or wait for a retry)", queued, due)
 	}
 	printChecks(m.Stdout, results)
 
