@@ -219,6 +219,7 @@ func shippedRate(ctx context.Context, w io.Writer, svc *Service, smtpSrv *benchS
 			return 0, err
 		}
 	}
+	time.Sleep(statsFlush) // the preparation's counters, before the phase's
 	cpuBefore, cpuErr := machineCPU()
 	pgBefore, pgErr := databaseWork(ctx, svc)
 	start := time.Now()
@@ -227,6 +228,7 @@ func shippedRate(ctx context.Context, w io.Writer, svc *Service, smtpSrv *benchS
 	}
 	shipped := time.Since(start)
 	if backlog {
+		time.Sleep(statsFlush) // the ships' counters, before the backlog's
 		if cpuBefore, cpuErr = machineCPU(); cpuErr != nil {
 			return 0, cpuErr
 		}
@@ -255,9 +257,11 @@ func shippedRate(ctx context.Context, w io.Writer, svc *Service, smtpSrv *benchS
 		// A tick is 10 ms.
 		fmt.Fprintf(w, "          (machine CPU per %s: %.2f ms)\n", what, float64(cpuAfter-cpuBefore)*10/float64(n))
 	}
+	time.Sleep(statsFlush)
 	if pgAfter, err := databaseWork(ctx, svc); pgErr == nil && err == nil {
-		fmt.Fprintf(w, "          (PostgreSQL per order: %.2f write transactions, %.1f kB of WAL)\n",
-			float64(pgAfter.xids-pgBefore.xids)/float64(n), float64(pgAfter.walBytes-pgBefore.walBytes)/1000/float64(n))
+		fmt.Fprintf(w, "          (PostgreSQL per order: %.2f write transactions, %.1f kB of WAL, %.0f buffer accesses, %.1f rows written)\n",
+			float64(pgAfter.xids-pgBefore.xids)/float64(n), float64(pgAfter.walBytes-pgBefore.walBytes)/1000/float64(n),
+			float64(pgAfter.buffers-pgBefore.buffers)/float64(n), float64(pgAfter.rows-pgBefore.rows)/float64(n))
 	}
 	var reqFirst, reqLast, sentFirst, sentLast time.Time
 	_ = svc.deps.Pool.QueryRow(ctx, `SELECT min(recorded_at), max(recorded_at) FROM events WHERE type = 'notification.requested.v1' AND recorded_at >= $1`, start).Scan(&reqFirst, &reqLast)
@@ -269,17 +273,23 @@ func shippedRate(ctx context.Context, w io.Writer, svc *Service, smtpSrv *benchS
 }
 
 // pgWork is how far PostgreSQL has gone: transaction ids handed out (one per transaction that
-// writes) and WAL written. Unlike CPU time, neither depends on how busy the machine's host is, so they
-// show a change in the work per order that the CPU figures are too noisy to show.
+// writes), WAL written, and the bench database's buffer accesses and rows inserted, updated or
+// deleted. Unlike CPU time, none depends on how busy the machine's host is, so they show a change in
+// the work per order that the CPU figures are too noisy to show.
 type pgWork struct {
-	xids, walBytes int64
+	xids, walBytes, buffers, rows int64
 }
+
+// statsFlush is how long PostgreSQL's backends may keep their buffer and row counts to themselves: a
+// backend publishes them at most once a second, and one gone idle within a second.
+const statsFlush = 1100 * time.Millisecond
 
 // databaseWork reads pgWork without taking a transaction id of its own.
 func databaseWork(ctx context.Context, svc *Service) (pgWork, error) {
 	var p pgWork
 	err := svc.deps.Pool.QueryRow(ctx, `SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint,
-		pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint`).Scan(&p.xids, &p.walBytes)
+		pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint, blks_hit + blks_read, tup_inserted + tup_updated + tup_deleted
+		FROM pg_stat_database WHERE datname = current_database()`).Scan(&p.xids, &p.walBytes, &p.buffers, &p.rows)
 	if err != nil {
 		return p, fmt.Errorf("database work: %w", err)
 	}
