@@ -6,6 +6,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
+	"time"
 )
 
 // machineCPU returns the busy CPU time of the whole machine so far, in clock ticks (USER_HZ, 100 a
@@ -39,4 +41,15 @@ func machineCPU() (uint64, error) {
 		busy += v
 	}
 	return busy, nil
+}
+
+// processCPU returns the CPU time this process has used so far: the service and the bench's own
+// SMTP and SMS servers. Beside machineCPU it splits an order's cost between them and the rest of the
+// machine, which is mostly PostgreSQL.
+func processCPU() (time.Duration, error) {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0, fmt.Errorf("process cpu: %w", err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), nil
 }
