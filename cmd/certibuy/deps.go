@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ThreeDotsLabs/watermill"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/certibuy/orders/adapters/mail"
@@ -20,6 +19,7 @@ import (
 	"github.com/certibuy/orders/app/command"
 	"github.com/certibuy/orders/app/query"
 	"github.com/certibuy/orders/migrations"
+	"github.com/certibuy/orders/ports/events"
 )
 
 // Deps is everything wired from the settings: the pool, the adapters and the application.
@@ -67,7 +67,7 @@ func OpenDeps(ctx context.Context, cfg Config, logger *slog.Logger) (*Deps, erro
 		logger.Info("applied migrations", "names", strings.Join(applied, ","))
 	}
 	db := &postgres.DB{Pool: pool}
-	store := postgres.NewEventStore(db, postgres.WithWatermillLogger(watermill.NewSlogLogger(logger)))
+	store := postgres.NewEventStore(db, postgres.WithWatermillLogger(events.Logger(logger)))
 	orders := postgres.NewOrderRepository(store)
 	tokens := postgres.NewAccessTokens(db)
 	auditor := postgres.NewAuditor(store)

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -130,7 +129,7 @@ func (s *Service) startRefundSweep() {
 }
 
 func (s *Service) startRouter() error {
-	wlog := watermill.NewSlogLogger(s.logger)
+	wlog := events.Logger(s.logger)
 	retry := events.RetryConfig{MaxRetries: s.cfg.RetryMax, InitialInterval: s.cfg.RetryInitial,
 		MaxInterval: s.cfg.RetryMaxDelay, Multiplier: 2, RandomizationFactor: 0.2}
 	// The order-events router: its handlers only touch the database, in the transaction that

@@ -116,7 +116,7 @@ func NewRouter(cfg Config) (*Router, error) {
 	if cfg.PoisonIf == nil {
 		cfg.PoisonIf = func(error) bool { return true }
 	}
-	wlog := watermill.NewSlogLogger(cfg.Logger)
+	wlog := Logger(cfg.Logger)
 	r, err := message.NewRouter(message.RouterConfig{CloseTimeout: 30 * time.Second}, wlog)
 	if err != nil {
 		return nil, fmt.Errorf("events router: %w", err)
