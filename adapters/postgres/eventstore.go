@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/certibuy/orders/domain/es"
 	"github.com/certibuy/orders/domain/order"
@@ -106,21 +108,29 @@ func NewEventStore(db *DB, opts ...EventStoreOption) *EventStore {
 // DB returns the store's database, for adapters that write in the same transaction.
 func (s *EventStore) DB() *DB { return s.db }
 
-// appendSQL inserts n events with a multi-row VALUES list: cheaper for the server than unnest over
-// arrays, and pgx keeps one prepared statement per n (n is small: one to three events per decision).
-func appendSQL(n int) string {
+// appendSQL inserts n events, each row with its own stream, with a multi-row VALUES list: cheaper for
+// the server than unnest over arrays, and pgx keeps one prepared statement per n. The events of all
+// the streams of an AppendMany go in one such statement (two when some are IfAbsent): with a
+// statement per stream, a group of 30 delivery outcomes cost the server 30 executor runs for 60 rows.
+func appendSQL(n int, ifAbsent bool) string {
 	var b strings.Builder
 	b.WriteString(`INSERT INTO events (stream_id, stream_version, event_id, type, schema_version, data, metadata) VALUES `)
 	for i := 0; i < n; i++ {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		p := 2 + i*6
-		fmt.Fprintf(&b, "($1, $%d, $%d, $%d, $%d, $%d, $%d)", p, p+1, p+2, p+3, p+4, p+5)
+		p := 1 + i*appendColumns
+		fmt.Fprintf(&b, "($%d, $%d, $%d, $%d, $%d, $%d, $%d)", p, p+1, p+2, p+3, p+4, p+5, p+6)
 	}
-	b.WriteString(` RETURNING position, tx_id::text::bigint, recorded_at`)
+	if ifAbsent {
+		b.WriteString(` ON CONFLICT (stream_id, stream_version) DO NOTHING`)
+	}
+	b.WriteString(` RETURNING event_id, position, tx_id::text::bigint, recorded_at`)
 	return b.String()
 }
+
+// appendColumns is the number of parameters of one row of appendSQL.
+const appendColumns = 7
 
 // Statement is SQL to run in the same round trip and transaction as an append.
 type Statement struct {
@@ -132,6 +142,11 @@ type Statement struct {
 	// set_config(…, true)). A batch runs each distinct one once, before every append's statements,
 	// however many appends ask for it.
 	Setting bool
+	// Merge marks a statement whose slice arguments hold one element per row (a DELETE … = ANY($1),
+	// an INSERT … SELECT FROM unnest(…)): the Merge statements of an AppendMany's appends with the
+	// same SQL run as one, their slices joined, when their other arguments are equal. It must not
+	// depend on running between the other statements of its append.
+	Merge bool
 }
 
 // hoistSettings takes the Setting statements out of the appends' Before statements and returns them
@@ -222,6 +237,24 @@ func (s *EventStore) appendMany(ctx context.Context, savepoint bool, appends []S
 		savepoint = false // the batch is its own transaction
 	}
 	settings, appends := hoistSettings(appends)
+	parts := make([]prepared, 0, len(appends))
+	for _, a := range appends {
+		if len(a.Events) == 0 {
+			parts = append(parts, prepared{a: a})
+			continue
+		}
+		if a.Expected == AnyVersion {
+			if err := q.QueryRow(ctx, `SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_id = $1`, a.Stream).Scan(&a.Expected); err != nil {
+				return nil, fmt.Errorf("append to %s: read version: %w", a.Stream, err)
+			}
+		}
+		p, err := s.prepare(ctx, a)
+		if err != nil {
+			return nil, err
+		}
+		parts = append(parts, p)
+	}
+	plan := planBatch(settings, parts)
 	batch := &pgx.Batch{}
 	if savepoint {
 		batch.Queue("SAVEPOINT " + appendSavepoint)
@@ -235,30 +268,25 @@ func (s *EventStore) appendMany(ctx context.Context, savepoint bool, appends []S
 			}
 		}()
 	}
-	for _, st := range settings {
+	for _, st := range plan.statements() {
 		batch.Queue(st.SQL, st.Args...)
 	}
-	parts := make([]prepared, 0, len(appends))
-	for _, a := range appends {
-		if len(a.Events) == 0 {
-			parts = append(parts, prepared{a: a})
+	for pi, p := range parts {
+		if len(p.a.Events) == 0 {
 			continue
 		}
-		if a.Expected == AnyVersion {
-			if err := q.QueryRow(ctx, `SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_id = $1`, a.Stream).Scan(&a.Expected); err != nil {
-				return nil, fmt.Errorf("append to %s: read version: %w", a.Stream, err)
+		before := batch.Len()
+		if topic := s.topic(p.a.Stream); topic != "" {
+			if err := s.publish(ctx, batch, topic, p.recs); err != nil {
+				return nil, fmt.Errorf("append to %s: outbox: %w", p.a.Stream, err)
 			}
 		}
-		p, err := s.prepare(ctx, batch, a)
-		if err != nil {
-			return nil, err
-		}
-		parts = append(parts, p)
+		parts[pi].nOutbox = batch.Len() - before
 	}
 	if savepoint {
 		batch.Queue("RELEASE SAVEPOINT " + appendSavepoint)
 	}
-	failed, err := s.send(ctx, q, batch, len(settings), parts, savepoint)
+	failed, err := s.send(ctx, q, batch, plan, parts, savepoint)
 	if err == nil {
 		out := make([][]RecordedEvent, len(parts))
 		for i, p := range parts {
@@ -284,18 +312,131 @@ func (s *EventStore) appendMany(ctx context.Context, savepoint bool, appends []S
 	return nil, fmt.Errorf("append to %s: %w", a.Stream, err)
 }
 
+// ownedStatement is a statement of a batch with the append it belongs to (for a merged one, the
+// first), so that a failure is put down to its append.
+type ownedStatement struct {
+	Statement
+	owner int
+}
+
+// batchPlan is the order of an AppendMany's statements: the settings; every append's Before
+// statements; one INSERT of the events of the plain appends and one of the IfAbsent appends; every
+// append's After statements. Each append's outbox INSERTs follow.
+type batchPlan struct {
+	settings      []Statement
+	before, after []ownedStatement
+	// plain and ifAbsent are the appends whose events each INSERT writes.
+	plain, ifAbsent []int
+	plainArgs       []any
+	ifAbsentArgs    []any
+}
+
+func planBatch(settings []Statement, parts []prepared) batchPlan {
+	p := batchPlan{settings: settings}
+	for pi, part := range parts {
+		if len(part.a.Events) == 0 {
+			continue
+		}
+		if part.a.IfAbsent {
+			p.ifAbsent = append(p.ifAbsent, pi)
+			p.ifAbsentArgs = append(p.ifAbsentArgs, part.rows...)
+		} else {
+			p.plain = append(p.plain, pi)
+			p.plainArgs = append(p.plainArgs, part.rows...)
+		}
+	}
+	p.before = gather(parts, func(a StreamAppend) []Statement { return a.Before })
+	p.after = gather(parts, func(a StreamAppend) []Statement { return a.After })
+	return p
+}
+
+// statements are the plan's statements in the order they run.
+func (p batchPlan) statements() []Statement {
+	out := append([]Statement(nil), p.settings...)
+	for _, st := range p.before {
+		out = append(out, st.Statement)
+	}
+	if len(p.plain) > 0 {
+		out = append(out, Statement{SQL: appendSQL(len(p.plainArgs)/appendColumns, false), Args: p.plainArgs})
+	}
+	if len(p.ifAbsent) > 0 {
+		out = append(out, Statement{SQL: appendSQL(len(p.ifAbsentArgs)/appendColumns, true), Args: p.ifAbsentArgs})
+	}
+	for _, st := range p.after {
+		out = append(out, st.Statement)
+	}
+	return out
+}
+
+// gather lists the statements pick takes from each append that has events, in order, joining the
+// Merge statements that can be joined.
+func gather(parts []prepared, pick func(StreamAppend) []Statement) []ownedStatement {
+	var out []ownedStatement
+	var merged map[string]int
+	for pi, part := range parts {
+		if len(part.a.Events) == 0 {
+			continue
+		}
+		for _, st := range pick(part.a) {
+			if st.Merge {
+				if i, ok := merged[st.SQL]; ok {
+					if args, ok := mergeArgs(out[i].Args, st.Args); ok {
+						out[i].Args = args
+						continue
+					}
+				} else {
+					if merged == nil {
+						merged = map[string]int{}
+					}
+					merged[st.SQL] = len(out)
+				}
+			}
+			out = append(out, ownedStatement{Statement: st, owner: pi})
+		}
+	}
+	return out
+}
+
+// mergeArgs joins the arguments of two Merge statements: slices are appended (into a new slice, never
+// the caller's), any other argument must be equal in both. It reports false when they cannot be
+// joined.
+func mergeArgs(a, b []any) ([]any, bool) {
+	if len(a) != len(b) {
+		return nil, false
+	}
+	out := make([]any, len(a))
+	for i := range a {
+		va, vb := reflect.ValueOf(a[i]), reflect.ValueOf(b[i])
+		_, bytesA := a[i].([]byte)
+		if va.Kind() == reflect.Slice && !bytesA {
+			if vb.Type() != va.Type() {
+				return nil, false
+			}
+			joined := reflect.MakeSlice(va.Type(), 0, va.Len()+vb.Len())
+			out[i] = reflect.AppendSlice(reflect.AppendSlice(joined, va), vb).Interface()
+			continue
+		}
+		if !va.IsValid() || !vb.IsValid() || va.Type() != vb.Type() || !va.Comparable() || !va.Equal(vb) {
+			return nil, false
+		}
+		out[i] = a[i]
+	}
+	return out, true
+}
+
 type errDuplicateEventID struct{ error }
 
-// prepared is one stream's statements in a batch: its Before statements, one INSERT of its events,
-// and its outbox INSERTs.
+// prepared is one stream's part of a batch: its events as they will be recorded, their rows of the
+// events INSERT, and the number of its outbox INSERTs.
 type prepared struct {
 	a       StreamAppend
 	recs    []RecordedEvent
+	rows    []any // appendColumns per event
 	nOutbox int
 }
 
-// prepare queues a stream's statements on batch.
-func (s *EventStore) prepare(ctx context.Context, batch *pgx.Batch, a StreamAppend) (prepared, error) {
+// prepare gives a stream's events their ids, versions and metadata.
+func (s *EventStore) prepare(ctx context.Context, a StreamAppend) (prepared, error) {
 	stream, expected, events := a.Stream, a.Expected, a.Events
 	cause := es.CausationFrom(ctx)
 	if a.Cause != nil {
@@ -305,13 +446,8 @@ func (s *EventStore) prepare(ctx context.Context, batch *pgx.Batch, a StreamAppe
 		cause.CorrelationID = es.NewID().String()
 	}
 	now := s.now().UTC()
-	n := len(events)
-	ids := make([]string, n)
-	types := make([]string, n)
-	versions := make([]int32, n)
-	datas := make([]string, n)
-	metas := make([]string, n)
-	recs := make([]RecordedEvent, n)
+	recs := make([]RecordedEvent, len(events))
+	rows := make([]any, 0, appendColumns*len(events))
 	for i, e := range events {
 		if e.ID == uuid.Nil {
 			e.ID = es.NewID()
@@ -331,39 +467,17 @@ func (s *EventStore) prepare(ctx context.Context, batch *pgx.Batch, a StreamAppe
 		if err != nil {
 			return prepared{}, fmt.Errorf("append %s to %s: metadata: %w", e.Type, stream, err)
 		}
-		ids[i], types[i], versions[i], datas[i], metas[i] = e.ID.String(), e.Type, int32(e.SchemaVersion), string(e.Data), string(mdJSON)
 		recs[i] = RecordedEvent{StreamID: stream, StreamVersion: expected + i + 1, EventID: e.ID, Type: e.Type,
 			SchemaVersion: e.SchemaVersion, Data: e.Data, Metadata: md}
+		rows = append(rows, stream, int32(recs[i].StreamVersion), e.ID.String(), e.Type, int32(e.SchemaVersion), string(e.Data), string(mdJSON))
 	}
-	for _, st := range a.Before {
-		batch.Queue(st.SQL, st.Args...)
-	}
-	args := make([]any, 0, 1+6*n)
-	args = append(args, stream)
-	for i := range recs {
-		args = append(args, recs[i].StreamVersion, ids[i], types[i], versions[i], datas[i], metas[i])
-	}
-	sql := appendSQL(n)
-	if a.IfAbsent {
-		sql = strings.Replace(sql, " RETURNING ", " ON CONFLICT (stream_id, stream_version) DO NOTHING RETURNING ", 1)
-	}
-	batch.Queue(sql, args...)
-	for _, st := range a.After {
-		batch.Queue(st.SQL, st.Args...)
-	}
-	before := batch.Len()
-	if topic := s.topic(stream); topic != "" {
-		if err := s.publish(ctx, batch, topic, recs); err != nil {
-			return prepared{}, fmt.Errorf("append to %s: outbox: %w", stream, err)
-		}
-	}
-	return prepared{a: a, recs: recs, nOutbox: batch.Len() - before}, nil
+	return prepared{a: a, recs: recs, rows: rows}, nil
 }
 
 // send runs the batch and fills in what the database assigned: positions, transaction id, time. On
 // failure it says which stream's statements failed. With savepoint, the batch begins and ends with
 // the savepoint's statements.
-func (s *EventStore) send(ctx context.Context, q Querier, batch *pgx.Batch, settings int, parts []prepared, savepoint bool) (failed int, err error) {
+func (s *EventStore) send(ctx context.Context, q Querier, batch *pgx.Batch, plan batchPlan, parts []prepared, savepoint bool) (failed int, err error) {
 	br := q.SendBatch(ctx, batch)
 	defer func() {
 		if cerr := br.Close(); err == nil && cerr != nil {
@@ -382,52 +496,57 @@ func (s *EventStore) send(ctx context.Context, q Querier, batch *pgx.Batch, sett
 			}
 		}()
 	}
-	for range settings {
+	for range plan.settings {
 		if _, err := br.Exec(); err != nil {
 			return 0, fmt.Errorf("settings: %w", err)
 		}
 	}
-	for pi, p := range parts {
-		if len(p.a.Events) == 0 {
+	for _, st := range plan.before {
+		if _, err := br.Exec(); err != nil {
+			if st.OnUniqueViolation != nil && isCode(err, "23505") {
+				return st.owner, st.OnUniqueViolation
+			}
+			return st.owner, err
+		}
+	}
+	stored := map[uuid.UUID]*RecordedEvent{}
+	for _, group := range [][]int{plan.plain, plan.ifAbsent} {
+		if len(group) == 0 {
 			continue
 		}
-		for _, st := range p.a.Before {
-			if _, err := br.Exec(); err != nil {
-				if st.OnUniqueViolation != nil && isCode(err, "23505") {
-					return pi, st.OnUniqueViolation
-				}
-				return pi, err
+		for _, pi := range group {
+			for i := range parts[pi].recs {
+				stored[parts[pi].recs[i].EventID] = &parts[pi].recs[i]
 			}
 		}
-		rows, err := br.Query()
-		if err != nil {
-			return pi, classify(err)
-		}
-		i := 0
-		for rows.Next() {
-			var txID int64
-			if i >= len(p.recs) {
-				rows.Close()
-				return pi, fmt.Errorf("more rows than events")
+		if pi, err := readStored(br, stored); err != nil {
+			if pi < 0 {
+				pi = failedStream(err, parts, group)
 			}
-			if err := rows.Scan(&p.recs[i].Position, &txID, &p.recs[i].RecordedAt); err != nil {
-				rows.Close()
-				return pi, fmt.Errorf("scan: %w", err)
-			}
-			p.recs[i].TxID = uint64(txID)
-			i++
+			return pi, err
 		}
-		if err := rows.Err(); err != nil {
-			return pi, classify(err)
-		}
-		if i < len(p.recs) {
-			parts[pi].recs = nil // IfAbsent: the stream was there, nothing went in
-		}
-		for range p.a.After {
-			if _, err := br.Exec(); err != nil {
-				return pi, err
+	}
+	for _, pi := range plan.plain {
+		for _, r := range parts[pi].recs {
+			if r.Position == 0 {
+				return pi, fmt.Errorf("event %s was not stored", r.EventID)
 			}
 		}
+	}
+	for _, pi := range plan.ifAbsent {
+		for _, r := range parts[pi].recs {
+			if r.Position == 0 {
+				parts[pi].recs = nil // the stream was there, nothing went in
+				break
+			}
+		}
+	}
+	for _, st := range plan.after {
+		if _, err := br.Exec(); err != nil {
+			return st.owner, err
+		}
+	}
+	for pi, p := range parts {
 		for j := 0; j < p.nOutbox; j++ {
 			if _, err := br.Exec(); err != nil {
 				return pi, fmt.Errorf("outbox: %w", err)
@@ -435,6 +554,55 @@ func (s *EventStore) send(ctx context.Context, q Querier, batch *pgx.Batch, sett
 		}
 	}
 	return 0, nil
+}
+
+// readStored reads the RETURNING rows of an events INSERT into the events of stored, by event id.
+// On failure it returns the index of the append at fault when it knows it, or -1.
+func readStored(br pgx.BatchResults, stored map[uuid.UUID]*RecordedEvent) (int, error) {
+	rows, err := br.Query()
+	if err != nil {
+		return -1, classify(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			id   uuid.UUID
+			txID int64
+			pos  int64
+			at   time.Time
+		)
+		if err := rows.Scan(&id, &pos, &txID, &at); err != nil {
+			return -1, fmt.Errorf("scan: %w", err)
+		}
+		r, ok := stored[id]
+		if !ok {
+			return -1, fmt.Errorf("the insert returned event %s, which it was not given", id)
+		}
+		r.Position, r.TxID, r.RecordedAt = pos, uint64(txID), at
+	}
+	if err := rows.Err(); err != nil {
+		return -1, classify(err)
+	}
+	return 0, nil
+}
+
+// failedStream finds the append of group that an events INSERT failed for: the stream a unique
+// violation names, or the first.
+func failedStream(err error, parts []prepared, group []int) int {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		// Key (stream_id, stream_version)=(order-…, 3) already exists.
+		if _, key, ok := strings.Cut(pgErr.Detail, ")=("); ok {
+			if i := strings.LastIndex(key, ", "); i > 0 {
+				for _, pi := range group {
+					if parts[pi].a.Stream == key[:i] {
+						return pi
+					}
+				}
+			}
+		}
+	}
+	return group[0]
 }
 
 func classify(err error) error {

@@ -543,3 +543,101 @@ func TestABatchRunsEachSettingOnceBeforeEveryAppend(t *testing.T) {
 		t.Errorf("AppendMany changed the caller's appends: %d statements before the first", len(appends[0].Before))
 	}
 }
+
+// The events of every stream of an AppendMany go in one INSERT (one more for the IfAbsent streams),
+// and the Merge statements of its appends run as one: the server runs three statements for five
+// streams, not ten. Each stream still gets its own versions, and an IfAbsent stream that was there
+// gets nothing.
+func TestAppendManyWritesTheEventsOfAllItsStreamsInOneStatement(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	store, db := newStore(t, 4)
+	if _, err := store.Append(ctx, "merge-there", postgres.NoStream, ev("t.v1", `{"first":true}`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Pool.Exec(ctx, `CREATE SEQUENCE event_inserts; CREATE SEQUENCE seen_inserts;
+		CREATE TABLE seen (stream TEXT, tag TEXT);
+		CREATE FUNCTION count_events() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM nextval('event_inserts'); RETURN NULL; END $$;
+		CREATE FUNCTION count_seen() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM nextval('seen_inserts'); RETURN NULL; END $$;
+		CREATE TRIGGER count_events AFTER INSERT ON events FOR EACH STATEMENT EXECUTE FUNCTION count_events();
+		CREATE TRIGGER count_seen AFTER INSERT ON seen FOR EACH STATEMENT EXECUTE FUNCTION count_seen();`); err != nil {
+		t.Fatal(err)
+	}
+	seen := func(stream, tag string) postgres.Statement {
+		return postgres.Statement{SQL: `INSERT INTO seen SELECT unnest($1::text[]), $2`, Args: []any{[]string{stream}, tag}, Merge: true}
+	}
+	var appends []postgres.StreamAppend
+	for i := range 3 {
+		stream := fmt.Sprintf("merge-%d", i)
+		appends = append(appends, postgres.StreamAppend{Stream: stream, Expected: postgres.NoStream,
+			Before: []postgres.Statement{seen(stream, "before")}, After: []postgres.Statement{seen(stream, "after")},
+			Events: []postgres.NewEvent{ev("t.v1", fmt.Sprintf(`{"n":%d}`, i)), ev("t.v1", `{}`)}})
+	}
+	for _, stream := range []string{"merge-new", "merge-there"} {
+		appends = append(appends, postgres.StreamAppend{Stream: stream, Expected: postgres.NoStream, IfAbsent: true,
+			Before: []postgres.Statement{seen(stream, "before")}, Events: []postgres.NewEvent{ev("t.v1", `{}`)}})
+	}
+	// Another tag is another statement.
+	appends[4].After = []postgres.Statement{seen("merge-there", "other")}
+	before := count(t, db, `SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM event_inserts`)
+	out, err := store.AppendMany(ctx, appends...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, db, `SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM event_inserts`) - before; n != 2 {
+		t.Errorf("the events went in %d INSERT statements, want 2", n)
+	}
+	if n := count(t, db, `SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM seen_inserts`); n != 3 {
+		t.Errorf("the Merge statements ran as %d statements, want 3 (before, after, other)", n)
+	}
+	for tag, want := range map[string]int{"before": 5, "after": 3, "other": 1} {
+		if n := count(t, db, `SELECT count(*) FROM seen WHERE tag = '`+tag+`'`); n != want {
+			t.Errorf("%d rows tagged %s, want %d", n, tag, want)
+		}
+	}
+	for i, a := range appends[:4] {
+		recs, err := store.Load(ctx, a.Stream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(out[i]) != len(a.Events) || len(recs) != len(a.Events) {
+			t.Fatalf("%s: %d returned, %d stored, want %d", a.Stream, len(out[i]), len(recs), len(a.Events))
+		}
+		for j, r := range recs {
+			got := out[i][j]
+			if got.EventID != r.EventID || got.Position != r.Position || got.TxID != r.TxID || got.StreamVersion != j+1 || !got.RecordedAt.Equal(r.RecordedAt) {
+				t.Errorf("%s event %d: returned %+v, stored %+v", a.Stream, j, got, r)
+			}
+		}
+	}
+	if out[4] != nil {
+		t.Errorf("an IfAbsent append to a stream that was there returned %v, want nothing", out[4])
+	}
+	if recs, _ := store.Load(ctx, "merge-there"); len(recs) != 1 || string(recs[0].Data) != `{"first": true}` {
+		t.Errorf("merge-there holds %v, want its first event only", recs)
+	}
+	if got := appends[0].Before[0].Args[0].([]string); len(got) != 1 {
+		t.Errorf("AppendMany changed the caller's arguments: %v", got)
+	}
+}
+
+// When one stream of an AppendMany is stale, nothing goes in and the conflict names that stream.
+func TestAConflictInAnAppendManyNamesItsStream(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	store, db := newStore(t, 4)
+	if _, err := store.Append(ctx, "many-1", postgres.NoStream, ev("t.v1", `{}`)); err != nil {
+		t.Fatal(err)
+	}
+	_, err := store.AppendMany(ctx,
+		postgres.StreamAppend{Stream: "many-0", Expected: postgres.NoStream, Events: []postgres.NewEvent{ev("t.v1", `{}`)}},
+		postgres.StreamAppend{Stream: "many-1", Expected: postgres.NoStream, Events: []postgres.NewEvent{ev("t.v1", `{}`)}},
+		postgres.StreamAppend{Stream: "many-2", Expected: postgres.NoStream, Events: []postgres.NewEvent{ev("t.v1", `{}`)}})
+	var conflict *es.ConflictError
+	if !errors.As(err, &conflict) || conflict.Stream != "many-1" {
+		t.Fatalf("AppendMany with many-1 stale: %v, want a conflict on many-1", err)
+	}
+	if n := count(t, db, `SELECT count(*) FROM events`); n != 1 {
+		t.Errorf("%d events stored, want only the first one", n)
+	}
+}

@@ -29,7 +29,7 @@ func Claim(ctx context.Context, pool *pgxpool.Pool, topic string, n int) (int, e
 // ExplainSettle returns the generic plan of the delete that takes a settled notification's message
 // out of the queue, run as Save runs it, and rolls it back.
 func ExplainSettle(ctx context.Context, pool *pgxpool.Pool, stream string) (string, error) {
-	return explainGeneric(ctx, pool, byKeySettings, settleSQL, "text", "'"+strings.ReplaceAll(stream, "'", "''")+"'")
+	return explainGeneric(ctx, pool, byKeySettings, settleSQL, "text[]", "ARRAY['"+strings.ReplaceAll(stream, "'", "''")+"']")
 }
 
 // explainGeneric explains the generic plan of sql, prepared with parameters of types and run with

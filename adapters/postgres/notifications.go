@@ -84,28 +84,35 @@ func (r *NotificationRepository) Create(ctx context.Context, ns ...command.NewNo
 // enqueueStatements queue a notification for delivery and, once it commits, wake the delivery
 // workers of its topic. With onlyIf, only when the event of that id was just stored (the
 // notification is new): a notification already queued wakes nobody. The wake-up is the insert's
-// RETURNING, which spares a statement per notification.
+// RETURNING, which spares a statement per notification. Those of new notifications created together
+// are merged into one statement.
 func enqueueStatements(stream string, q command.Delivery, onlyIf *uuid.UUID) ([]Statement, error) {
 	md, err := json.Marshal(q.Metadata)
 	if err != nil {
 		return nil, fmt.Errorf("queue %s: %w", stream, err)
 	}
-	insert := Statement{SQL: `INSERT INTO notification_queue (stream_id, topic, order_id, payload, metadata) VALUES ($1, $2, $3, $4, $5)
+	if onlyIf == nil {
+		return []Statement{{SQL: `INSERT INTO notification_queue (stream_id, topic, order_id, payload, metadata) VALUES ($1, $2, $3, $4, $5)
 		ON CONFLICT (stream_id) DO UPDATE SET due_at = now(), lease_until = NULL RETURNING pg_notify($6, topic)`,
-		Args: []any{stream, q.Topic, q.OrderID, string(q.Payload), string(md), QueueChannel}}
-	if onlyIf != nil {
-		insert = Statement{SQL: `INSERT INTO notification_queue (stream_id, topic, order_id, payload, metadata)
-			SELECT $1, $2, $3, $4, $5 WHERE EXISTS (SELECT 1 FROM events WHERE event_id = $6) ON CONFLICT (stream_id) DO NOTHING
-			RETURNING pg_notify($7, topic)`,
-			Args: []any{stream, q.Topic, q.OrderID, string(q.Payload), string(md), *onlyIf, QueueChannel}}
+			Args: []any{stream, q.Topic, q.OrderID, string(q.Payload), string(md), QueueChannel}}}, nil
 	}
-	return []Statement{insert}, nil
+	return []Statement{{SQL: enqueueNewSQL, Merge: true, Args: []any{[]string{stream}, []string{q.Topic},
+		[]string{q.OrderID.String()}, []string{string(q.Payload)}, []string{string(md)}, []string{onlyIf.String()}, QueueChannel}}}, nil
 }
 
-// settleSQL takes a settled notification's message out of the queue. It runs after byKeySettings:
-// planned while the queue held a page or two, its cached plan otherwise scanned the whole table for
-// each delete (133 pages of dead rows between two vacuums in the notify bench).
-const settleSQL = `DELETE FROM notification_queue WHERE stream_id = $1`
+// enqueueNewSQL queues the notifications whose request event is stored.
+const enqueueNewSQL = `INSERT INTO notification_queue (stream_id, topic, order_id, payload, metadata)
+	SELECT q.stream_id, q.topic, q.order_id, q.payload, q.metadata
+	FROM unnest($1::text[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::uuid[]) AS q(stream_id, topic, order_id, payload, metadata, event_id)
+	WHERE EXISTS (SELECT 1 FROM events WHERE events.event_id = q.event_id)
+	ON CONFLICT (stream_id) DO NOTHING
+	RETURNING pg_notify($7, topic)`
+
+// settleSQL takes settled notifications' messages out of the queue, those of a group of saves in one
+// statement. It runs after byKeySettings: planned while the queue held a page or two, its cached plan
+// otherwise scanned the whole table for each delete (133 pages of dead rows between two vacuums in
+// the notify bench).
+const settleSQL = `DELETE FROM notification_queue WHERE stream_id = ANY($1::text[])`
 
 // Get loads a notification.
 func (r *NotificationRepository) Get(ctx context.Context, stream string) (*notification.Notification, error) {
@@ -145,7 +152,7 @@ func (r *NotificationRepository) Save(ctx context.Context, stream string, n *not
 	if st := n.Status(); st == notification.StatusSent || st == notification.StatusFailed {
 		// Settled: it leaves the queue with the events that settle it, so a crash before the
 		// worker's ack cannot bring it back.
-		before = append(before, Statement{SQL: byKeySettings, Setting: true}, Statement{SQL: settleSQL, Args: []any{stream}})
+		before = append(before, Statement{SQL: byKeySettings, Setting: true}, Statement{SQL: settleSQL, Args: []any{[]string{stream}}, Merge: true})
 	}
 	a := StreamAppend{Stream: stream, Expected: n.StoredVersion(), Before: before, Events: events}
 	if _, inTx := TxFrom(ctx); inTx {
