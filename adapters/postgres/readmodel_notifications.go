@@ -99,7 +99,7 @@ func (NotificationLog) Apply(ctx context.Context, q Querier, t Tables, events []
 		orderID, orderEventID                                          [][16]byte
 		status, provider, errMsg, msgID, provID                        []*string
 		attempts                                                       []*int32
-		sentAt                                                         []*time.Time
+		sentAt, failedAt                                               []*time.Time
 		created, updated                                               []time.Time
 		version                                                        []int32
 		clearError                                                     []bool
@@ -122,6 +122,11 @@ func (NotificationLog) Apply(ctx context.Context, q Querier, t Tables, events []
 			ins.provider, ins.attempts, ins.responses = append(ins.provider, r.provider), append(ins.attempts, &attempts), append(ins.responses, responses)
 			ins.errMsg, ins.msgID, ins.provID = append(ins.errMsg, nullIf(r.errMsg, r.clearError)), append(ins.msgID, r.msgID), append(ins.provID, r.provID)
 			ins.sentAt, ins.created, ins.updated, ins.version = append(ins.sentAt, r.sentAt), append(ins.created, r.created), append(ins.updated, r.updated), append(ins.version, r.version)
+			var failedAt *time.Time
+			if r.status != nil && *r.status == string(notification.StatusFailed) {
+				failedAt = &r.updated
+			}
+			ins.failedAt = append(ins.failedAt, failedAt)
 			continue
 		}
 		upd.id, upd.status, upd.provider, upd.attempts = append(upd.id, r.id), append(upd.status, r.status), append(upd.provider, r.provider), append(upd.attempts, r.attempts)
@@ -132,17 +137,18 @@ func (NotificationLog) Apply(ctx context.Context, q Querier, t Tables, events []
 	if len(ins.id) > 0 {
 		_, err := q.Exec(ctx, `INSERT INTO `+t.Ident("notification_log")+` (notification_id, order_id, order_number, channel,
 			notification_type, event_type, order_event_id, recipient, status, provider, attempts, response_log, error_message,
-			message_id, provider_message_id, sent_at, created_at, updated_at, version)
+			message_id, provider_message_id, sent_at, created_at, updated_at, version, failed_at)
 			SELECT id, order_id, order_number, channel, typ, event_type, order_event_id, recipient, status, provider, attempts,
-				responses::jsonb, err, msg_id, prov_id, sent_at, created, updated, version
+				responses::jsonb, err, msg_id, prov_id, sent_at, created, updated, version, failed_at
 			FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::uuid[], $8::text[], $9::text[],
 				$10::text[], $11::int[], $12::text[], $13::text[], $14::text[], $15::text[], $16::timestamptz[], $17::timestamptz[],
-				$18::timestamptz[], $19::int[])
+				$18::timestamptz[], $19::int[], $20::timestamptz[])
 				AS u(id, order_id, order_number, channel, typ, event_type, order_event_id, recipient, status, provider, attempts,
-				responses, err, msg_id, prov_id, sent_at, created, updated, version)
+				responses, err, msg_id, prov_id, sent_at, created, updated, version, failed_at)
 			ON CONFLICT (notification_id) DO NOTHING`,
 			ins.id, ins.orderID, ins.orderNumber, ins.channel, ins.typ, ins.eventType, ins.orderEventID, ins.recipient, ins.status,
-			ins.provider, ins.attempts, ins.responses, ins.errMsg, ins.msgID, ins.provID, ins.sentAt, ins.created, ins.updated, ins.version)
+			ins.provider, ins.attempts, ins.responses, ins.errMsg, ins.msgID, ins.provID, ins.sentAt, ins.created, ins.updated, ins.version,
+			ins.failedAt)
 		if err != nil {
 			return fmt.Errorf("insert notification log: %w", err)
 		}
@@ -153,7 +159,11 @@ func (NotificationLog) Apply(ctx context.Context, q Querier, t Tables, events []
 				response_log = l.response_log || u.responses::jsonb,
 				error_message = CASE WHEN u.clear_error THEN NULL ELSE coalesce(u.err, l.error_message) END,
 				message_id = coalesce(u.msg_id, l.message_id), provider_message_id = coalesce(u.prov_id, l.provider_message_id),
-				sent_at = coalesce(u.sent_at, l.sent_at), updated_at = u.updated, version = u.version
+				sent_at = coalesce(u.sent_at, l.sent_at), updated_at = u.updated, version = u.version,
+				-- Set while it has failed. A send leaves it null as it was, so that the update stays
+				-- heap-only: no index holds a column it changes.
+				failed_at = CASE WHEN u.status = 'failed' THEN coalesce(l.failed_at, u.updated)
+					WHEN u.status IS NULL THEN l.failed_at END
 			FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::text[], $6::bool[], $7::text[], $8::text[], $9::text[],
 				$10::timestamptz[], $11::timestamptz[], $12::int[])
 				AS u(id, status, provider, attempts, responses, clear_error, err, msg_id, prov_id, sent_at, updated, version)
@@ -193,6 +203,10 @@ func (r *NotificationLogReader) List(ctx context.Context, f query.NotificationFi
 	var w where
 	w.addIf("channel = ?", f.Channel)
 	w.addIf("status = ?", f.Status)
+	if f.Status == string(notification.StatusFailed) {
+		// The index for this filter holds the rows with a failed_at.
+		w.conds = append(w.conds, "failed_at IS NOT NULL")
+	}
 	w.addIf("notification_type = ?", f.Type)
 	w.addIf("event_type = ?", f.EventType)
 	w.addIf("order_number = ?", f.OrderNumber)

@@ -154,6 +154,17 @@ func (r *Runner) build(ctx context.Context, p Projection, suffix string, progres
 			t.Ident(name), t.Ident(name), ident(name))); err != nil {
 			return res, Tables{}, nil, fmt.Errorf("replay %s: create %s: %w", p.Name(), t.Name(name), err)
 		}
+		// LIKE does not copy storage parameters, such as the notification log's fillfactor.
+		var opts string
+		if err := r.store.db.Pool.QueryRow(ctx, `SELECT coalesce(array_to_string(reloptions, ', '), '') FROM pg_class WHERE oid = $1::regclass`,
+			ident(name)).Scan(&opts); err != nil {
+			return res, Tables{}, nil, fmt.Errorf("replay %s: storage parameters of %s: %w", p.Name(), name, err)
+		}
+		if opts != "" {
+			if _, err := r.store.db.Pool.Exec(ctx, fmt.Sprintf(`ALTER TABLE %s SET (%s)`, t.Ident(name), opts)); err != nil {
+				return res, Tables{}, nil, fmt.Errorf("replay %s: storage parameters of %s: %w", p.Name(), t.Name(name), err)
+			}
+		}
 	}
 	var total int64
 	if err := r.store.db.Pool.QueryRow(ctx, `SELECT count(*) FROM events`).Scan(&total); err != nil {

@@ -130,4 +130,8 @@ func TestProjectionsEqualARebuildAndAReplayNotifiesNobody(t *testing.T) {
 	if n := s.count(t, `SELECT count(*) FROM notification_log WHERE status = 'sent'`); n != s.count(t, `SELECT count(*) FROM events WHERE type = 'notification.sent.v1'`) {
 		t.Fatalf("the rebuilt notification log shows %d sent", n)
 	}
+	// The rebuilt log keeps the room its pages leave for sends (migration 006).
+	if n := s.count(t, `SELECT count(*) FROM pg_class WHERE relname = 'notification_log' AND 'fillfactor=30' = ANY(reloptions)`); n != 1 {
+		t.Fatal("the rebuilt notification log lost its fillfactor")
+	}
 }
