@@ -108,19 +108,26 @@ func NewEventStore(db *DB, opts ...EventStoreOption) *EventStore {
 // DB returns the store's database, for adapters that write in the same transaction.
 func (s *EventStore) DB() *DB { return s.db }
 
-// appendSQL inserts n events, each row with its own stream, with a multi-row VALUES list: cheaper for
-// the server than unnest over arrays, and pgx keeps one prepared statement per n. The events of all
-// the streams of an AppendMany go in one such statement (two when some are IfAbsent): with a
-// statement per stream, a group of 30 delivery outcomes cost the server 30 executor runs for 60 rows.
+// appendSQL inserts n events, each row with its own stream. The events of all the streams of an
+// AppendMany go in one such statement (two when some are IfAbsent): with a statement per stream, a
+// group of 30 delivery outcomes cost the server 30 executor runs for 60 rows. Up to
+// appendValuesMax rows it is a multi-row VALUES list, cheaper for the server than unnest over
+// arrays; pgx prepares one statement per n on each connection, so larger groups take unnest, one
+// statement for any n, instead of up to 64 more per connection.
 func appendSQL(n int, ifAbsent bool) string {
 	var b strings.Builder
-	b.WriteString(`INSERT INTO events (stream_id, stream_version, event_id, type, schema_version, data, metadata) VALUES `)
-	for i := 0; i < n; i++ {
-		if i > 0 {
-			b.WriteByte(',')
+	b.WriteString(`INSERT INTO events (stream_id, stream_version, event_id, type, schema_version, data, metadata) `)
+	if n > appendValuesMax {
+		b.WriteString(`SELECT * FROM unnest($1::text[], $2::int[], $3::uuid[], $4::text[], $5::int[], $6::text[]::jsonb[], $7::text[]::jsonb[])`)
+	} else {
+		b.WriteString(`VALUES `)
+		for i := 0; i < n; i++ {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			p := 1 + i*appendColumns
+			fmt.Fprintf(&b, "($%d, $%d, $%d, $%d, $%d, $%d, $%d)", p, p+1, p+2, p+3, p+4, p+5, p+6)
 		}
-		p := 1 + i*appendColumns
-		fmt.Fprintf(&b, "($%d, $%d, $%d, $%d, $%d, $%d, $%d)", p, p+1, p+2, p+3, p+4, p+5, p+6)
 	}
 	if ifAbsent {
 		b.WriteString(` ON CONFLICT (stream_id, stream_version) DO NOTHING`)
@@ -128,6 +135,26 @@ func appendSQL(n int, ifAbsent bool) string {
 	b.WriteString(` RETURNING event_id, position, tx_id::text::bigint, recorded_at`)
 	return b.String()
 }
+
+// appendArgs are the parameters of appendSQL for rows, appendColumns values per event: as they are
+// for a VALUES list, by column for unnest.
+func appendArgs(rows []any) []any {
+	n := len(rows) / appendColumns
+	if n <= appendValuesMax {
+		return rows
+	}
+	streams, ids, types, datas, metas := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	versions, schemas := make([]int32, n), make([]int32, n)
+	for i := range n {
+		r := rows[i*appendColumns : (i+1)*appendColumns]
+		streams[i], versions[i], ids[i], types[i] = r[0].(string), r[1].(int32), r[2].(string), r[3].(string)
+		schemas[i], datas[i], metas[i] = r[4].(int32), r[5].(string), r[6].(string)
+	}
+	return []any{streams, versions, ids, types, schemas, datas, metas}
+}
+
+// appendValuesMax is the most rows appendSQL writes as a VALUES list.
+const appendValuesMax = 8
 
 // appendColumns is the number of parameters of one row of appendSQL.
 const appendColumns = 7
@@ -357,10 +384,10 @@ func (p batchPlan) statements() []Statement {
 		out = append(out, st.Statement)
 	}
 	if len(p.plain) > 0 {
-		out = append(out, Statement{SQL: appendSQL(len(p.plainArgs)/appendColumns, false), Args: p.plainArgs})
+		out = append(out, Statement{SQL: appendSQL(len(p.plainArgs)/appendColumns, false), Args: appendArgs(p.plainArgs)})
 	}
 	if len(p.ifAbsent) > 0 {
-		out = append(out, Statement{SQL: appendSQL(len(p.ifAbsentArgs)/appendColumns, true), Args: p.ifAbsentArgs})
+		out = append(out, Statement{SQL: appendSQL(len(p.ifAbsentArgs)/appendColumns, true), Args: appendArgs(p.ifAbsentArgs)})
 	}
 	for _, st := range p.after {
 		out = append(out, st.Statement)

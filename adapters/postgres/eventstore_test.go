@@ -547,9 +547,18 @@ func TestABatchRunsEachSettingOnceBeforeEveryAppend(t *testing.T) {
 // The events of every stream of an AppendMany go in one INSERT (one more for the IfAbsent streams),
 // and the Merge statements of its appends run as one: the server runs three statements for five
 // streams, not ten. Each stream still gets its own versions, and an IfAbsent stream that was there
-// gets nothing.
+// gets nothing. Both forms of the INSERT: a VALUES list for a few rows, unnest for more.
 func TestAppendManyWritesTheEventsOfAllItsStreamsInOneStatement(t *testing.T) {
 	t.Parallel()
+	for _, perStream := range []int{2, 5} {
+		t.Run(fmt.Sprintf("%d events per stream", perStream), func(t *testing.T) {
+			t.Parallel()
+			appendManyInOneStatement(t, perStream)
+		})
+	}
+}
+
+func appendManyInOneStatement(t *testing.T, perStream int) {
 	ctx := context.Background()
 	store, db := newStore(t, 4)
 	if _, err := store.Append(ctx, "merge-there", postgres.NoStream, ev("t.v1", `{"first":true}`)); err != nil {
@@ -571,7 +580,10 @@ func TestAppendManyWritesTheEventsOfAllItsStreamsInOneStatement(t *testing.T) {
 		stream := fmt.Sprintf("merge-%d", i)
 		appends = append(appends, postgres.StreamAppend{Stream: stream, Expected: postgres.NoStream,
 			Before: []postgres.Statement{seen(stream, "before")}, After: []postgres.Statement{seen(stream, "after")},
-			Events: []postgres.NewEvent{ev("t.v1", fmt.Sprintf(`{"n":%d}`, i)), ev("t.v1", `{}`)}})
+			Events: nil})
+		for j := range perStream {
+			appends[i].Events = append(appends[i].Events, ev(fmt.Sprintf("t%d.v1", j), fmt.Sprintf(`{"n": %d, "j": %d}`, i, j)))
+		}
 	}
 	for _, stream := range []string{"merge-new", "merge-there"} {
 		appends = append(appends, postgres.StreamAppend{Stream: stream, Expected: postgres.NoStream, IfAbsent: true,
@@ -607,6 +619,9 @@ func TestAppendManyWritesTheEventsOfAllItsStreamsInOneStatement(t *testing.T) {
 			got := out[i][j]
 			if got.EventID != r.EventID || got.Position != r.Position || got.TxID != r.TxID || got.StreamVersion != j+1 || !got.RecordedAt.Equal(r.RecordedAt) {
 				t.Errorf("%s event %d: returned %+v, stored %+v", a.Stream, j, got, r)
+			}
+			if r.Type != a.Events[j].Type || r.Metadata.CorrelationID == "" || (i < 3 && string(r.Data) != fmt.Sprintf(`{"j": %d, "n": %d}`, j, i)) {
+				t.Errorf("%s event %d stored as %s %s %+v", a.Stream, j, r.Type, r.Data, r.Metadata)
 			}
 		}
 	}
