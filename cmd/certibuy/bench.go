@@ -38,6 +38,7 @@ func (m *Main) runBench(ctx context.Context, args []string) error {
 	burst := fs.Int("burst", 2000, "e-mails sent through a 20 ms SMTP server for the throughput figure (0 skips)")
 	runs := fs.Int("runs", 1, "times the throughput phases run; with more than one, the median is reported")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	statements := fs.Int("statements", 0, "print the N statements of each throughput phase that took PostgreSQL most time, per order (needs pg_stat_statements preloaded)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -96,7 +97,7 @@ func (m *Main) runBench(ctx context.Context, args []string) error {
 		}
 	}
 	if *burst > 0 {
-		if err := benchNotifyThroughput(ctx, m.Stdout, svc, smtpSrv, *burst, *runs); err != nil {
+		if err := benchNotifyThroughput(ctx, m.Stdout, svc, smtpSrv, *burst, *runs, &statementStats{top: *statements}); err != nil {
 			return err
 		}
 	}

@@ -162,15 +162,15 @@ func benchNotifyLatency(ctx context.Context, w io.Writer, svc *Service, smtpSrv 
 // notifier alone, as after an outage). With runs > 1 it does so runs times and reports the medians:
 // on a shared machine single runs vary by a third. The baseline is 32 goroutines sending to the
 // server directly.
-func benchNotifyThroughput(ctx context.Context, w io.Writer, svc *Service, smtpSrv *benchSMTP, n, runs int) error {
+func benchNotifyThroughput(ctx context.Context, w io.Writer, svc *Service, smtpSrv *benchSMTP, n, runs int, stats *statementStats) error {
 	var live, backlog []float64
 	for range runs {
-		rate, err := shippedRate(ctx, w, svc, smtpSrv, n, false)
+		rate, err := shippedRate(ctx, w, svc, smtpSrv, n, false, stats)
 		if err != nil {
 			return err
 		}
 		live = append(live, rate)
-		if rate, err = shippedRate(ctx, w, svc, smtpSrv, n, true); err != nil {
+		if rate, err = shippedRate(ctx, w, svc, smtpSrv, n, true, stats); err != nil {
 			return err
 		}
 		backlog = append(backlog, rate)
@@ -205,7 +205,7 @@ func rateSummary(rates []float64, base float64) string {
 
 // shippedRate ships n confirmed orders and returns how many shipping e-mails a second arrived, from
 // the first ship (or, for a backlog, from the start of the notifier) to the last e-mail.
-func shippedRate(ctx context.Context, w io.Writer, svc *Service, smtpSrv *benchSMTP, n int, backlog bool) (float64, error) {
+func shippedRate(ctx context.Context, w io.Writer, svc *Service, smtpSrv *benchSMTP, n int, backlog bool, stats *statementStats) (float64, error) {
 	smtpSrv.setDelay(0)
 	orders, err := confirmedOrders(ctx, svc, smtpSrv, n)
 	if err != nil {
@@ -220,6 +220,7 @@ func shippedRate(ctx context.Context, w io.Writer, svc *Service, smtpSrv *benchS
 		}
 	}
 	time.Sleep(statsFlush) // the preparation's counters, before the phase's
+	stats.reset(ctx, w, svc)
 	cpuBefore, cpuErr := machineCPU()
 	ownBefore, ownErr := processCPU()
 	pgBefore, pgErr := databaseWork(ctx, svc)
@@ -237,6 +238,7 @@ func shippedRate(ctx context.Context, w io.Writer, svc *Service, smtpSrv *benchS
 			return 0, ownErr
 		}
 		pgBefore, pgErr = databaseWork(ctx, svc)
+		stats.reset(ctx, w, svc)
 		start = time.Now()
 		if err := svc.startRouter(); err != nil {
 			return 0, err
@@ -254,6 +256,7 @@ func shippedRate(ctx context.Context, w io.Writer, svc *Service, smtpSrv *benchS
 	}
 	cpuAfter, err := machineCPU()
 	ownAfter, ownAfterErr := processCPU()
+	stats.print(ctx, w, svc, n)
 	what := "shipped order: the ship, its e-mail and SMS"
 	if backlog {
 		what = "order in the backlog: its e-mail and SMS"

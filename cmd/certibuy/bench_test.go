@@ -13,9 +13,14 @@ import (
 func TestBenchPrintsEveryFigure(t *testing.T) {
 	t.Parallel()
 	out, err := runCLI(t, pgtest.NewDatabase(t), "bench", "--duration", "300ms", "--clients", "2",
-		"--latency-events", "20", "--burst", "20", "--runs", "3")
+		"--latency-events", "20", "--burst", "20", "--runs", "3", "--statements", "3")
 	if err != nil {
 		t.Fatalf("bench: %v\n%s", err, out)
+	}
+	// The statements of each phase, or why they cannot be had (pg_stat_statements not preloaded).
+	statements := regexp.MustCompile(`\(statement +\d+\.\d\d calls, \d+\.\d{3} ms per order; +\d+ buffers, +\d+\.\d rows a call: (INSERT|SELECT|UPDATE|DELETE|WITH)`)
+	if !statements.MatchString(out) && !strings.Contains(out, "(statements: unavailable: ") {
+		t.Errorf("bench --statements printed neither statements nor why not:\n%s", out)
 	}
 	for _, want := range []string{
 		`checkout .* requests/s  \(\d+\.\d\d of the append baseline\)`,
