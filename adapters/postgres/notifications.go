@@ -149,9 +149,11 @@ func (r *NotificationRepository) Save(ctx context.Context, stream string, n *not
 			return err
 		}
 	}
+	settled := false
 	if st := n.Status(); st == notification.StatusSent || st == notification.StatusFailed {
 		// Settled: it leaves the queue with the events that settle it, so a crash before the
 		// worker's ack cannot bring it back.
+		settled = true
 		before = append(before, Statement{SQL: byKeySettings, Setting: true}, Statement{SQL: settleSQL, Args: []any{[]string{stream}}, Merge: true})
 	}
 	a := StreamAppend{Stream: stream, Expected: n.StoredVersion(), Before: before, Events: events}
@@ -163,6 +165,11 @@ func (r *NotificationRepository) Save(ctx context.Context, stream string, n *not
 	}
 	if err != nil {
 		return fmt.Errorf("save %s: %w", stream, err)
+	}
+	if settled {
+		if _, inTx := TxFrom(ctx); !inTx {
+			markSettled(ctx, stream) // committed: the queue's ack has nothing left to delete
+		}
 	}
 	n.ClearChanges()
 	return nil

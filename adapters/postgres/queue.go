@@ -441,7 +441,8 @@ func (s *QueueSubscriber) deliver(ctx context.Context, q queued, out chan *messa
 	// record what the provider said, within the grace period below.
 	msgCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
-	msg.SetContext(msgCtx)
+	mark := &settledMark{stream: q.stream}
+	msg.SetContext(context.WithValue(msgCtx, settledKey{}, mark))
 	settle := context.WithoutCancel(ctx)
 	select {
 	case out <- msg:
@@ -468,6 +469,12 @@ func (s *QueueSubscriber) deliver(ctx context.Context, q queued, out chan *messa
 	}
 	select {
 	case <-acked:
+		if mark.done.Load() {
+			// Its handler's save took it out of the queue already: nothing to delete, but a dead
+			// row for the vacuum.
+			s.acked.Add(1)
+			break
+		}
 		acks.add(q.id, q.deliveries)
 	case <-nacked:
 		after := s.cfg.RetryAfter
@@ -478,6 +485,24 @@ func (s *QueueSubscriber) deliver(ctx context.Context, q queued, out chan *messa
 			WHERE id = $1 AND deliveries = $2`, q.id, q.deliveries, after.String()); err != nil {
 			s.logger.Error("requeue notification", err, watermill.LogFields{"stream": q.stream})
 		}
+	}
+}
+
+// settledMark travels in a delivered message's context: NotificationRepository.Save sets it when it
+// has taken the message's notification out of the queue (sent, or failed for good), and the ack then
+// deletes nothing. The ack's delete found nothing for every message sent, reading 30 to 200 buffers
+// a claim in the notify bench.
+type settledMark struct {
+	stream string
+	done   atomic.Bool
+}
+
+type settledKey struct{}
+
+// markSettled tells the queue, through ctx, that stream's message left the queue with its save.
+func markSettled(ctx context.Context, stream string) {
+	if m, ok := ctx.Value(settledKey{}).(*settledMark); ok && m.stream == stream {
+		m.done.Store(true)
 	}
 }
 

@@ -369,3 +369,87 @@ func TestQueuingNotificationsWakesTheirTopicsWorkersOnce(t *testing.T) {
 		t.Fatalf("the same order event again woke %q", got)
 	}
 }
+
+// A message whose save took it out of the queue (sent, or failed for good) is acked without a
+// delete of its own: there is nothing left to delete. The queue still ends empty.
+func TestAnAckDeletesNothingWhenTheSaveSettledTheMessage(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	store, db := newStore(t, 4)
+	repo := postgres.NewNotificationRepository(store)
+	if _, err := db.Pool.Exec(ctx, `CREATE TABLE queue_deletes (query TEXT);
+		CREATE FUNCTION log_queue_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+			BEGIN INSERT INTO queue_deletes VALUES (current_query()); RETURN NULL; END $$;
+		CREATE TRIGGER log_queue_delete AFTER DELETE ON notification_queue FOR EACH STATEMENT EXECUTE FUNCTION log_queue_delete();`); err != nil {
+		t.Fatal(err)
+	}
+	notifications := map[string]*notification.Notification{}
+	for i := range 3 {
+		req := notification.Requested{OrderID: uuid.New(), OrderNumber: "CB-1000" + string(rune('0'+i)), OrderEventID: uuid.New(),
+			OrderEventType: "order.shipped.v2", Type: notification.Types()[2], Channel: notification.Email, Recipient: "asha@example.in"}
+		n, err := notification.Request(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stream := notification.StreamID(req.OrderEventID, notification.Email)
+		notifications[stream] = n
+		if _, err := db.Pool.Exec(ctx, `INSERT INTO notification_queue (stream_id, topic, order_id, payload, metadata)
+			VALUES ($1, 'notify_email', $2, '{}', $3)`, stream, req.OrderID, `{"stream":"`+stream+`"}`); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sub := postgres.NewQueueSubscriber(db.Pool, postgres.QueueConfig{Concurrency: 4, PollInterval: 20 * time.Millisecond}, watermill.NopLogger{})
+	msgs, err := sub.Subscribe(ctx, "notify_email")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range notifications {
+		var m *message.Message
+		select {
+		case m = <-msgs:
+		case <-ctx.Done():
+			t.Fatal("the queued notifications were not all handed out")
+		}
+		stream := m.Metadata.Get("stream")
+		n := notifications[stream]
+		if _, err := n.Attempt(1); err != nil {
+			t.Fatal(err)
+		}
+		if err := n.Succeed(notification.DeliveryAttempted{Provider: "smtp", DurationMS: 20}, "", "<"+stream+"@certibuy.local>"); err != nil {
+			t.Fatal(err)
+		}
+		if err := repo.Save(m.Context(), stream, n, nil); err != nil {
+			t.Fatal(err)
+		}
+		m.Ack()
+	}
+	// Claims go on after the acks: an ack's delete would run with the next one.
+	time.Sleep(100 * time.Millisecond)
+	if err := sub.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, db, `SELECT count(*) FROM notification_queue`); n != 0 {
+		t.Fatalf("%d messages left in the queue", n)
+	}
+	rows, err := db.Pool.Query(ctx, `SELECT query FROM queue_deletes`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	saves := 0
+	for rows.Next() {
+		var q string
+		if err := rows.Scan(&q); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(q, "USING unnest") {
+			t.Errorf("an ack deleted again what its save had taken out of the queue: %s", strings.Join(strings.Fields(q), " "))
+		} else {
+			saves++
+		}
+	}
+	if saves == 0 {
+		t.Error("no save took its message out of the queue")
+	}
+}
