@@ -32,8 +32,22 @@ func EventLogHandlers(logger *slog.Logger) []cqrs.GroupEventHandler {
 	}
 }
 
-func logEventOn[T any](logger *slog.Logger) cqrs.GroupEventHandler {
-	return cqrs.NewGroupEventHandler(func(ctx context.Context, _ *T) error {
+// metadataOnly is handled as an event of type T whose payload is never decoded: the log writes the
+// message's metadata only. Decoding every event to drop it (an OrderPlaced with its items and
+// address) cost a JSON decode per event, and a payload this binary cannot read would have failed the
+// log line.
+type metadataOnly[T order.Event] struct{}
+
+// EventType is T's, so that the group routes T's messages here.
+func (metadataOnly[T]) EventType() string {
+	var e T
+	return e.EventType()
+}
+
+func (metadataOnly[T]) skipsPayload() {}
+
+func logEventOn[T order.Event](logger *slog.Logger) cqrs.GroupEventHandler {
+	return cqrs.NewGroupEventHandler(func(ctx context.Context, _ *metadataOnly[T]) error {
 		msg := cqrs.OriginalMessageFromCtx(ctx)
 		logger.InfoContext(ctx, "order event received",
 			"type", msg.Metadata.Get(es.MsgType),

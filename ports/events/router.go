@@ -217,8 +217,12 @@ func (Marshaler) Marshal(v any) (*message.Message, error) {
 	return msg, nil
 }
 
-// Unmarshal decodes the payload into v, upcasting an older version of an order event first.
+// Unmarshal decodes the payload into v, upcasting an older version of an order event first. A
+// handler that reads the metadata only gets nothing decoded.
 func (Marshaler) Unmarshal(msg *message.Message, v any) error {
+	if _, ok := v.(interface{ skipsPayload() }); ok {
+		return nil
+	}
 	_, data, err := order.Upcast(msg.Metadata.Get(es.MsgType), msg.Payload)
 	if err != nil {
 		return fmt.Errorf("unmarshal %s: %w", msg.UUID, err)
