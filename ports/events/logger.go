@@ -9,7 +9,7 @@ import (
 
 // Logger adapts l for Watermill. Watermill's own slog adapter turns every call's fields into
 // attributes before slog looks at the level, and its router and CQRS processor log several Trace and
-// Debug lines per message: with those levels off, that was 4 % of the service's CPU under load. This
+// Debug lines per message: with those levels off, that was 3.6 % of the notify bench's CPU in Go. This
 // one asks first.
 func Logger(l *slog.Logger) watermill.LoggerAdapter {
 	return slogAdapter{l: l}
