@@ -68,7 +68,7 @@ type EventStore struct {
 	db     *DB
 	now    func() time.Time
 	topic  func(streamID string) string
-	schema wsql.DefaultPostgreSQLSchema
+	schema outboxPublishSchema
 	logger watermill.LoggerAdapter
 }
 

@@ -72,7 +72,7 @@ func ExplainOutboxSelect(ctx context.Context, pool *pgxpool.Pool, consumerGroup 
 	if err != nil {
 		return "", err
 	}
-	sql := outboxSelect(next.Query, wsql.DefaultPostgreSQLSchema{}.MessagesTable(OrderEventsTopic), n)
+	sql := outboxSelect(next.Query, wsql.DefaultPostgreSQLSchema{}.MessagesTable(OrderEventsTopic), n, nil)
 	rows, err := tx.Query(ctx, "EXPLAIN (ANALYZE, COSTS OFF) "+sql, next.Args...)
 	if err != nil {
 		return "", err

@@ -82,11 +82,13 @@ type GroupLag struct {
 }
 
 // OutboxLag reports, for each consumer group of the order_events outbox, how many messages it has not
-// acked and how long the oldest has waited.
+// acked and how long the oldest has waited. A group that reads one partition counts its own messages.
 func OutboxLag(ctx context.Context, q Querier) ([]GroupLag, error) {
 	rows, err := q.Query(ctx, `SELECT o.consumer_group, count(m."offset"), coalesce(extract(epoch FROM now() - min(m.created_at)), 0)
 		FROM watermill_offsets_order_events o
+		LEFT JOIN outbox_partitions p ON p.consumer_group = o.consumer_group
 		LEFT JOIN watermill_order_events m ON (m.transaction_id, m."offset") > (o.last_processed_transaction_id, o.offset_acked)
+		  AND (p.partitions IS NULL OR m.stream_hash IS NULL OR m.stream_hash % p.partitions = p.partition)
 		GROUP BY o.consumer_group ORDER BY o.consumer_group`)
 	if err != nil {
 		return nil, err

@@ -12,6 +12,7 @@ import (
 
 	"github.com/certibuy/orders/adapters/postgres"
 	"github.com/certibuy/orders/app/command"
+	"github.com/certibuy/orders/domain/es"
 	"github.com/certibuy/orders/domain/notification"
 )
 
@@ -451,5 +452,84 @@ func TestAnAckDeletesNothingWhenTheSaveSettledTheMessage(t *testing.T) {
 	}
 	if saves == 0 {
 		t.Error("no save took its message out of the queue")
+	}
+}
+
+// A consumer group that reads one partition of the outbox gets the messages of that partition's
+// streams, and those written before the outbox stored stream hashes; the lag report counts only
+// what the group reads, so it falls to zero once the group has read them all.
+func TestAPartitionsSubscriberReadsItsOwnMessages(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	store, db := newStore(t, 8)
+	want := map[string]bool{}
+	var legacy string
+	for i := range 40 {
+		stream := "order-" + uuid.NewString()
+		recs, err := store.Append(ctx, stream, postgres.NoStream, ev("test.placed.v1", `{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			// As written before migration 007.
+			legacy = stream
+			if _, err := db.Pool.Exec(ctx, `UPDATE watermill_order_events SET stream_hash = NULL WHERE uuid = $1`, recs[0].EventID.String()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if i == 0 || es.StreamHash(stream)%4 == 1 {
+			want[stream] = true
+		}
+	}
+	sub, err := postgres.NewSubscriber(db.Pool, "requests_p1", postgres.SubscriberConfig{PollInterval: 20 * time.Millisecond,
+		AckDeadline: 10 * time.Second, BatchSize: 5, Partition: &postgres.Partition{Index: 1, Of: 4}}, watermill.NopLogger{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	msgs, err := sub.Subscribe(ctx, postgres.OrderEventsTopic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for len(got) < len(want) {
+		select {
+		case m := <-msgs:
+			stream := m.Metadata.Get(es.MsgStream)
+			if !want[stream] {
+				t.Fatalf("partition 1 of 4 got a message of %s (hash %d)", stream, es.StreamHash(stream)%4)
+			}
+			got[stream] = true
+			m.Ack()
+		case <-ctx.Done():
+			t.Fatalf("partition 1 of 4 got %d of its %d messages", len(got), len(want))
+		}
+	}
+	if !got[legacy] {
+		t.Error("the message without a hash did not come")
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		lags, err := postgres.OutboxLag(ctx, db.Pool)
+		if err != nil {
+			t.Fatal(err)
+		}
+		behind := -1
+		for _, l := range lags {
+			if l.Group == "requests_p1" {
+				behind = l.Behind
+			}
+		}
+		if behind == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the lag report says requests_p1 is %d messages behind after reading all its own", behind)
+		}
+	}
+	select {
+	case m := <-msgs:
+		t.Fatalf("partition 1 of 4 got a message of %s after its own", m.Metadata.Get(es.MsgStream))
+	case <-time.After(200 * time.Millisecond):
 	}
 }

@@ -2,8 +2,10 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -12,6 +14,8 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/certibuy/orders/domain/es"
 )
 
 // SubscriberConfig tunes a watermill-sql subscriber.
@@ -24,6 +28,9 @@ type SubscriberConfig struct {
 	// BatchSize is how many messages one transaction takes; 1 keeps redelivery after a crash to the
 	// message in hand.
 	BatchSize int
+	// Partition, when set, makes the group read that partition of the topic only. NewSubscriber
+	// records it for the lag report (outbox_partitions).
+	Partition *Partition
 	// Redoable lets the delivering transactions commit without waiting for the WAL flush (see
 	// DB.InRedoableTx), for handlers whose writes only need to be there before anything acts on them:
 	// if the server loses such a commit, it loses the offset with the writes, and the messages come
@@ -67,6 +74,7 @@ const outboxSelectSetting = "SET LOCAL enable_sort = off"
 // that sorts the whole backlog.
 type outboxSchema struct {
 	wsql.DefaultPostgreSQLSchema
+	partition *Partition
 }
 
 // SelectQuery returns the next batch after the consumer group's offset, in commit-safe order.
@@ -76,29 +84,85 @@ func (s outboxSchema) SelectQuery(params wsql.SelectQueryParams) (wsql.Query, er
 		return wsql.Query{}, err
 	}
 	batch := max(s.SubscribeBatchSize, 1)
-	return wsql.Query{Query: outboxSelect(next.Query, s.MessagesTable(params.Topic), batch), Args: next.Args}, nil
+	return wsql.Query{Query: outboxSelect(next.Query, s.MessagesTable(params.Topic), batch, s.partition), Args: next.Args}, nil
 }
 
-func outboxSelect(nextOffset, table string, batch int) string {
+// partitionFilter is the condition on the messages of one partition; those written without a hash
+// (before migration 007) belong to every partition.
+func partitionFilter(alias string, p *Partition) string {
+	return fmt.Sprintf(` AND (%[1]sstream_hash IS NULL OR %[1]sstream_hash %% %[2]d = %[3]d)`, alias, p.Of, p.Index)
+}
+
+func outboxSelect(nextOffset, table string, batch int, p *Partition) string {
+	filter := ""
+	if p != nil {
+		filter = partitionFilter("", p)
+	}
 	return `WITH last_processed AS (` + nextOffset + `)
 		SELECT "offset", transaction_id, uuid, payload, metadata FROM ` + table + `
 		WHERE (transaction_id, "offset") > ((SELECT last_processed_transaction_id FROM last_processed), (SELECT offset_acked FROM last_processed))
-		  AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+		  AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())` + filter + `
 		ORDER BY transaction_id, "offset"
 		LIMIT ` + strconv.Itoa(batch)
+}
+
+// Partition is the part of the order_events topic a consumer group reads: the messages of the
+// streams whose es.StreamHash is Index modulo Of.
+type Partition struct {
+	Index, Of int
+}
+
+// outboxPublishSchema writes each order_events message with its stream's hash (migration 007), by
+// which a partition's select finds its own. Other topics have no such column.
+type outboxPublishSchema struct {
+	wsql.DefaultPostgreSQLSchema
+}
+
+// InsertQuery inserts msgs into topic's table.
+func (s outboxPublishSchema) InsertQuery(params wsql.InsertQueryParams) (wsql.Query, error) {
+	if params.Topic != OrderEventsTopic {
+		return s.DefaultPostgreSQLSchema.InsertQuery(params)
+	}
+	var b strings.Builder
+	b.WriteString(`INSERT INTO ` + s.MessagesTable(params.Topic) + ` (uuid, payload, metadata, transaction_id, stream_hash) VALUES `)
+	args := make([]any, 0, 4*len(params.Msgs))
+	for i, msg := range params.Msgs {
+		md, err := json.Marshal(msg.Metadata)
+		if err != nil {
+			return wsql.Query{}, fmt.Errorf("metadata of message %s: %w", msg.UUID, err)
+		}
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, "($%d,$%d,$%d,pg_current_xact_id(),$%d)", 4*i+1, 4*i+2, 4*i+3, 4*i+4)
+		args = append(args, msg.UUID, []byte(msg.Payload), md, int64(es.StreamHash(msg.Metadata.Get(es.MsgStream))))
+	}
+	return wsql.Query{Query: b.String(), Args: args}, nil
 }
 
 // NewSubscriber returns a subscriber for one consumer group on the outbox tables. The tables come from
 // the migrations, so it never creates schema.
 func NewSubscriber(pool *pgxpool.Pool, consumerGroup string, cfg SubscriberConfig, logger watermill.LoggerAdapter) (message.Subscriber, error) {
 	deadline := cfg.AckDeadline
+	if p := cfg.Partition; p != nil {
+		if p.Of < 1 || p.Index < 0 || p.Index >= p.Of {
+			return nil, fmt.Errorf("subscriber %s: partition %d of %d", consumerGroup, p.Index, p.Of)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if _, err := pool.Exec(ctx, `INSERT INTO outbox_partitions (consumer_group, partition, partitions) VALUES ($1, $2, $3)
+			ON CONFLICT (consumer_group) DO UPDATE SET partition = excluded.partition, partitions = excluded.partitions`,
+			consumerGroup, p.Index, p.Of); err != nil {
+			return nil, fmt.Errorf("subscriber %s: record its partition: %w", consumerGroup, err)
+		}
+	}
 	sub, err := wsql.NewSubscriber(wsql.BeginnerFromPgx(subscriberConn{Pool: pool, redoable: cfg.Redoable}), wsql.SubscriberConfig{
 		ConsumerGroup:    consumerGroup,
 		PollInterval:     cfg.PollInterval,
 		ResendInterval:   cfg.PollInterval,
 		RetryInterval:    cfg.PollInterval,
 		AckDeadline:      &deadline,
-		SchemaAdapter:    outboxSchema{wsql.DefaultPostgreSQLSchema{SubscribeBatchSize: cfg.BatchSize}},
+		SchemaAdapter:    outboxSchema{DefaultPostgreSQLSchema: wsql.DefaultPostgreSQLSchema{SubscribeBatchSize: cfg.BatchSize}, partition: cfg.Partition},
 		OffsetsAdapter:   wsql.DefaultPostgreSQLOffsetsAdapter{},
 		InitializeSchema: false,
 	}, logger)

@@ -138,7 +138,13 @@ func (s *Service) startRouter() error {
 		Retry:          retry,
 		HandlerTimeout: s.cfg.HandlerTimeout,
 		Subscribers: func(group string) (message.Subscriber, error) {
+			var partition *postgres.Partition
+			if p, ok := events.RequestPartitionOf(group); ok {
+				// Each request partition selects its own messages.
+				partition = &postgres.Partition{Index: p, Of: s.cfg.Notify.RequestPartitions}
+			}
 			return postgres.NewSubscriber(s.deps.Pool, group, postgres.SubscriberConfig{
+				Partition:    partition,
 				PollInterval: s.cfg.PollInterval,
 				// Longer than every retry can take, so a message is never redelivered while still in hand.
 				AckDeadline: 2*retry.Budget(s.cfg.HandlerTimeout) + 10*time.Second,

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"strings"
 	"time"
 
@@ -119,3 +120,12 @@ const (
 	MsgOccurredAt    = "occurred_at"
 	MsgSchemaVersion = "schema_version"
 )
+
+// StreamHash is the 32-bit FNV-1a hash of a stream id: what partitions the work on streams (all of
+// a stream's events fall in one partition of n, StreamHash % n). It is stored with each outbox
+// message, so it never changes.
+func StreamHash(stream string) uint32 {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(stream))
+	return h.Sum32()
+}

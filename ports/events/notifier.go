@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"strconv"
 	"strings"
 	"time"
@@ -36,9 +35,18 @@ func RequestGroup(partition int) string {
 // Partition is the partition of an order's stream among n: all of one order's events fall in one
 // partition, so they are handled in order, while other orders' go on in the other partitions.
 func Partition(stream string, n int) int {
-	h := fnv.New32a()
-	_, _ = h.Write([]byte(stream))
-	return int(h.Sum32() % uint32(n))
+	return int(es.StreamHash(stream) % uint32(n))
+}
+
+// RequestPartitionOf returns the partition a request group reads, from its name (with or without a
+// prefix).
+func RequestPartitionOf(group string) (int, bool) {
+	i := strings.LastIndex(group, NotificationRequestsGroup+"_p")
+	if i < 0 {
+		return 0, false
+	}
+	p, err := strconv.Atoi(group[i+len(NotificationRequestsGroup)+2:])
+	return p, err == nil
 }
 
 // RequestHandlers open the notifications of the six order events that tell the customer something,
@@ -87,16 +95,13 @@ func RequestNotificationsOnRefundProcessed(h command.RequestNotificationsHandler
 }
 
 // SkipOtherPartitions is router middleware that acks, before any decoding, the messages a request
-// group's partition does not own.
+// group's partition does not own. A partition's select returns only its own messages, except those
+// written before the outbox stored the stream's hash (migration 007): those come to every partition.
 func SkipOtherPartitions(n int) message.HandlerMiddleware {
-	prefix := NotificationRequestsGroup + "_p"
 	return func(h message.HandlerFunc) message.HandlerFunc {
 		return func(msg *message.Message) ([]*message.Message, error) {
-			name := message.HandlerNameFromCtx(msg.Context())
-			if p, ok := strings.CutPrefix(name, prefix); ok {
-				if mine, err := strconv.Atoi(p); err == nil && Partition(msg.Metadata.Get(es.MsgStream), n) != mine {
-					return nil, nil
-				}
+			if mine, ok := RequestPartitionOf(message.HandlerNameFromCtx(msg.Context())); ok && Partition(msg.Metadata.Get(es.MsgStream), n) != mine {
+				return nil, nil
 			}
 			return h(msg)
 		}
