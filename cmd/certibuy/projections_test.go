@@ -76,8 +76,7 @@ func TestProjectionsEqualARebuildAndAReplayNotifiesNobody(t *testing.T) {
 	}
 	// Let the notifier finish and the projections catch up.
 	waitFor(t, 120*time.Second, func() bool {
-		return s.count(t, `SELECT count(*) FROM watermill_order_events o WHERE o."offset" > (SELECT min(offset_acked) FROM
-				watermill_offsets_order_events WHERE consumer_group LIKE 'notification_requests%')`) == 0 &&
+		return requestsCaughtUp(t, s.deps.Pool) &&
 			s.count(t, `SELECT count(*) FROM notification_queue`) == 0 &&
 			s.count(t, `SELECT count(*) FROM events WHERE type = 'notification.requested.v1'`) ==
 				s.count(t, `SELECT count(*) FROM events WHERE type = 'notification.sent.v1'`)
