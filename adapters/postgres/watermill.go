@@ -87,16 +87,11 @@ func (s outboxSchema) SelectQuery(params wsql.SelectQueryParams) (wsql.Query, er
 	return wsql.Query{Query: outboxSelect(next.Query, s.MessagesTable(params.Topic), batch, s.partition), Args: next.Args}, nil
 }
 
-// partitionFilter is the condition on the messages of one partition; those written without a hash
-// (before migration 007) belong to every partition.
-func partitionFilter(alias string, p *Partition) string {
-	return fmt.Sprintf(` AND (%[1]sstream_hash IS NULL OR %[1]sstream_hash %% %[2]d = %[3]d)`, alias, p.Of, p.Index)
-}
-
 func outboxSelect(nextOffset, table string, batch int, p *Partition) string {
 	filter := ""
 	if p != nil {
-		filter = partitionFilter("", p)
+		// Messages written without a hash (before migration 007) belong to every partition.
+		filter = fmt.Sprintf(` AND (stream_hash IS NULL OR stream_hash %% %d = %d)`, p.Of, p.Index)
 	}
 	return `WITH last_processed AS (` + nextOffset + `)
 		SELECT "offset", transaction_id, uuid, payload, metadata FROM ` + table + `
