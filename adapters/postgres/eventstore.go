@@ -263,6 +263,9 @@ func (s *EventStore) appendMany(ctx context.Context, savepoint bool, appends []S
 	if _, inTx := TxFrom(ctx); !inTx {
 		savepoint = false // the batch is its own transaction
 	}
+	if b, ok := batchFrom(ctx); ok {
+		b.appended()
+	}
 	settings, appends := hoistSettings(appends)
 	parts := make([]prepared, 0, len(appends))
 	for _, a := range appends {
@@ -757,6 +760,11 @@ func scanEvents(rows pgx.Rows) ([]RecordedEvent, error) {
 
 // Load returns a stream's events in version order; an unknown stream has none.
 func (s *EventStore) Load(ctx context.Context, stream string) ([]RecordedEvent, error) {
+	if b, ok := batchFrom(ctx); ok {
+		if recs, ok, err := b.load(ctx, stream); ok {
+			return recs, err
+		}
+	}
 	rows, err := s.db.Q(ctx).Query(ctx, selectEvents+` WHERE stream_id = $1 ORDER BY stream_version`, stream)
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", stream, err)

@@ -36,6 +36,9 @@ type SubscriberConfig struct {
 	// if the server loses such a commit, it loses the offset with the writes, and the messages come
 	// again. Whatever acts on the writes commits in the ordinary way first, which makes them durable.
 	Redoable bool
+	// Prefetch picks the messages whose stream the handlers load: in a batch, the first load of one
+	// of them reads them all, in one query.
+	Prefetch func(*message.Message) bool
 }
 
 // subscriberConn begins the subscriber's transactions with the settings of outboxSchema's query, and
@@ -43,6 +46,7 @@ type SubscriberConfig struct {
 type subscriberConn struct {
 	*pgxpool.Pool
 	redoable bool
+	batches  *batchState
 }
 
 func (c subscriberConn) BeginTx(ctx context.Context, opts pgx.TxOptions) (pgx.Tx, error) {
@@ -58,7 +62,11 @@ func (c subscriberConn) BeginTx(ctx context.Context, opts pgx.TxOptions) (pgx.Tx
 		begin = RedoableBegin(begin)
 	}
 	opts.BeginQuery = begin
-	return c.Pool.BeginTx(ctx, opts)
+	tx, err := c.Pool.BeginTx(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	return newBatchTx(tx, c.batches), nil
 }
 
 // outboxSelectSetting keeps outboxSchema's query on the primary key, in order; see outboxSchema.
@@ -85,6 +93,15 @@ func (s outboxSchema) SelectQuery(params wsql.SelectQueryParams) (wsql.Query, er
 	}
 	batch := max(s.SubscribeBatchSize, 1)
 	return wsql.Query{Query: outboxSelect(next.Query, s.MessagesTable(params.Topic), batch, s.partition), Args: next.Args}, nil
+}
+
+// UnmarshalMessage reads a message and tells its batch's transaction about it (see batchTx).
+func (s outboxSchema) UnmarshalMessage(params wsql.UnmarshalMessageParams) (wsql.Row, error) {
+	row, err := s.DefaultPostgreSQLSchema.UnmarshalMessage(params)
+	if err == nil {
+		noteMessage(params.Row, row.Msg)
+	}
+	return row, err
 }
 
 func outboxSelect(nextOffset, table string, batch int, p *Partition) string {
@@ -151,7 +168,7 @@ func NewSubscriber(pool *pgxpool.Pool, consumerGroup string, cfg SubscriberConfi
 			return nil, fmt.Errorf("subscriber %s: record its partition: %w", consumerGroup, err)
 		}
 	}
-	sub, err := wsql.NewSubscriber(wsql.BeginnerFromPgx(subscriberConn{Pool: pool, redoable: cfg.Redoable}), wsql.SubscriberConfig{
+	sub, err := wsql.NewSubscriber(wsql.BeginnerFromPgx(subscriberConn{Pool: pool, redoable: cfg.Redoable, batches: &batchState{prefetch: cfg.Prefetch}}), wsql.SubscriberConfig{
 		ConsumerGroup:    consumerGroup,
 		PollInterval:     cfg.PollInterval,
 		ResendInterval:   cfg.PollInterval,
@@ -313,7 +330,8 @@ func (p *TxPublisher) Close() error { return nil }
 // message's context write in the transaction that delivered the message, so a handler's writes commit
 // with the message's offset, or not at all (exactly once). A handler wraps its writes in DB.InTx,
 // which makes them a savepoint: a failed attempt is undone without spoiling the transaction that the
-// retry, or the poison queue, still needs. Handlers that write nothing cost nothing.
+// retry, or the poison queue, still needs. Handlers that write nothing cost nothing. Writes that wait
+// for the batch's commit (see batchTx) are dropped with the attempt that made them when it fails.
 func JoinDeliveryTx(h message.HandlerFunc) message.HandlerFunc {
 	return func(msg *message.Message) ([]*message.Message, error) {
 		ctx := msg.Context()
@@ -325,9 +343,16 @@ func JoinDeliveryTx(h message.HandlerFunc) message.HandlerFunc {
 		if !ok {
 			return nil, fmt.Errorf("join delivery transaction: it is a %T, not pgx", wtx)
 		}
-		msg.SetContext(WithTx(ctx, ptx.Tx))
+		batch, _ := ptx.Tx.(*batchTx)
+		if batch != nil {
+			batch.forget(msg.UUID) // an earlier attempt's, when it ended without an error
+		}
+		msg.SetContext(context.WithValue(WithTx(ctx, ptx.Tx), messageKey{}, msg.UUID))
 		out, err := h(msg)
 		msg.SetContext(ctx)
+		if err != nil && batch != nil {
+			batch.forget(msg.UUID)
+		}
 		return out, err
 	}
 }

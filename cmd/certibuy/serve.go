@@ -139,12 +139,15 @@ func (s *Service) startRouter() error {
 		HandlerTimeout: s.cfg.HandlerTimeout,
 		Subscribers: func(group string) (message.Subscriber, error) {
 			var partition *postgres.Partition
+			var prefetch func(*message.Message) bool
 			if p, ok := events.RequestPartitionOf(group); ok {
-				// Each request partition selects its own messages.
+				// Each request partition selects its own messages, and loads the orders of a batch at once.
 				partition = &postgres.Partition{Index: p, Of: s.cfg.Notify.RequestPartitions}
+				prefetch = events.RequestLoadsOrder
 			}
 			return postgres.NewSubscriber(s.deps.Pool, group, postgres.SubscriberConfig{
 				Partition:    partition,
+				Prefetch:     prefetch,
 				PollInterval: s.cfg.PollInterval,
 				// Longer than every retry can take, so a message is never redelivered while still in hand.
 				AckDeadline: 2*retry.Budget(s.cfg.HandlerTimeout) + 10*time.Second,

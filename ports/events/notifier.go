@@ -94,6 +94,13 @@ func RequestNotificationsOnRefundProcessed(h command.RequestNotificationsHandler
 	return requestOn[order.RefundProcessed](h, partition, n)
 }
 
+// RequestLoadsOrder reports whether the request handlers load the order of msg's stream: for the
+// events that call for notifications (a subscriber's Prefetch).
+func RequestLoadsOrder(msg *message.Message) bool {
+	_, ok := notification.TypeFor(msg.Metadata.Get(es.MsgType))
+	return ok
+}
+
 // SkipOtherPartitions is router middleware that acks, before any decoding, the messages a request
 // group's partition does not own. A partition's select returns only its own messages, except those
 // written before the outbox stored the stream's hash (migration 007): those come to every partition.
