@@ -239,7 +239,7 @@ func loadNotifyConfig(getenv func(string) string) (NotifyConfig, error) {
 	if n.Concurrency, err = integer(getenv, "NOTIFY_CONCURRENCY", 64); err != nil {
 		return n, err
 	}
-	if n.RequestPartitions, err = integer(getenv, "NOTIFY_REQUEST_PARTITIONS", 4); err != nil {
+	if n.RequestPartitions, err = integer(getenv, "NOTIFY_REQUEST_PARTITIONS", 2); err != nil {
 		return n, err
 	}
 	if n.RequestPartitions < 1 || n.RequestPartitions > 64 {
