@@ -34,10 +34,12 @@ func WithSaveGroups(window time.Duration, max int) NotificationOption {
 }
 
 // NewNotificationRepository returns the repository over store. Saves outside a transaction are
-// grouped for 2 ms, up to 32 at a time.
+// grouped for 5 ms, up to 64 at a time: the e-mail has been accepted by then, so the wait delays
+// only the message's ack, and larger groups cost fewer commits (in the notify bench, 1.73–1.80 write
+// transactions per shipped order against 1.81–1.89 with 2 ms and 32).
 func NewNotificationRepository(store *EventStore, opts ...NotificationOption) *NotificationRepository {
 	r := &NotificationRepository{store: store}
-	r.settles = newAppendGroup(store, 2*time.Millisecond, 32)
+	r.settles = newAppendGroup(store, 5*time.Millisecond, 64)
 	for _, o := range opts {
 		o(r)
 	}
