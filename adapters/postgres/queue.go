@@ -296,7 +296,8 @@ const claimSQL = `
 		WITH next AS (
 			SELECT q.id FROM notification_queue q
 			WHERE q.topic = $1 AND q.due_at <= now() AND (q.lease_until IS NULL OR q.lease_until < now())
-			  AND NOT EXISTS (SELECT 1 FROM notification_queue p WHERE p.order_id = q.order_id AND p.topic = q.topic AND p.id < q.id OFFSET 0)
+			  AND NOT EXISTS (SELECT 1 FROM notification_queue p WHERE p.order_id = q.order_id AND p.topic = q.topic AND p.id < q.id
+				ORDER BY p.order_id, p.topic, p.id OFFSET 0)
 			ORDER BY q.due_at, q.id
 			LIMIT $2
 			FOR UPDATE SKIP LOCKED)
@@ -308,7 +309,9 @@ const claimSQL = `
 // it, and no earlier message of the same order is left in the topic.
 //
 // The earlier-message check is a subquery fenced with OFFSET 0, looked up by notification_queue_order
-// for each candidate. As an anti-join, the planner knew p.topic for a constant and, with a table it
+// for each candidate. Its ORDER BY is that index's order: with sorting disabled, the due index
+// (topic, due_at, id), which the planner sometimes took for it after a vacuum left a few rows in
+// many pages, cannot serve it. As an anti-join, the planner knew p.topic for a constant and, with a table it
 // took for a row or two (as a vacuum while the queue is short leaves it), walked every message of the
 // topic once per candidate on notification_queue_due instead: 5 ms a claim in the notify bench.
 //
