@@ -73,8 +73,11 @@ type batchFixture struct {
 	msgs   <-chan *message.Message
 }
 
-func newBatchFixture(t *testing.T, ctx context.Context) *batchFixture {
+// newBatchFixture returns the fixture and a context that ends with the test, or after 30 s.
+func newBatchFixture(t *testing.T) (*batchFixture, context.Context) {
 	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
 	cfg, err := pgxpool.ParseConfig(pgtest.NewDatabase(t))
 	if err != nil {
 		t.Fatal(err)
@@ -89,7 +92,7 @@ func newBatchFixture(t *testing.T, ctx context.Context) *batchFixture {
 	t.Cleanup(pool.Close)
 	db := &postgres.DB{Pool: pool}
 	store := postgres.NewEventStore(db)
-	return &batchFixture{db: db, log: log, orders: postgres.NewOrderRepository(store), notifs: postgres.NewNotificationRepository(store)}
+	return &batchFixture{db: db, log: log, orders: postgres.NewOrderRepository(store), notifs: postgres.NewNotificationRepository(store)}, ctx
 }
 
 // subscribe starts the subscriber, after the test has written the batch it is to read, once its
@@ -203,9 +206,7 @@ func (f *batchFixture) waitFor(t *testing.T, ctx context.Context, sql string, wa
 // and a savepointed write per message. What they write is what separate writes would have.
 func TestABatchLoadsItsOrdersOnceAndWritesItsNotificationsAtItsCommit(t *testing.T) {
 	t.Parallel()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	f := newBatchFixture(t, ctx)
+	f, ctx := newBatchFixture(t)
 	placed := f.place(t, ctx, 6)
 	f.subscribe(t, ctx)
 	f.log.countAndReset()
@@ -238,9 +239,7 @@ func TestABatchLoadsItsOrdersOnceAndWritesItsNotificationsAtItsCommit(t *testing
 // and then succeeded without writing, leaves nothing behind when the batch commits.
 func TestAFailedAttemptLeavesNoDeferredWrites(t *testing.T) {
 	t.Parallel()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	f := newBatchFixture(t, ctx)
+	f, ctx := newBatchFixture(t)
 	placed := f.place(t, ctx, 2)
 	f.subscribe(t, ctx)
 	first := true
@@ -276,9 +275,7 @@ func TestAFailedAttemptLeavesNoDeferredWrites(t *testing.T) {
 // through the router's retries to the poison topic) while the others' notifications are stored.
 func TestABatchWhoseWritesFailComesAgainWritingEachMessageAlone(t *testing.T) {
 	t.Parallel()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	f := newBatchFixture(t, ctx)
+	f, ctx := newBatchFixture(t)
 	placed := f.place(t, ctx, 3)
 	bad := placed[1]
 	if _, err := f.db.Pool.Exec(ctx, `CREATE FUNCTION refuse_order() RETURNS trigger LANGUAGE plpgsql AS $$
