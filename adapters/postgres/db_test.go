@@ -11,6 +11,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/certibuy/orders/adapters/postgres"
+	"github.com/certibuy/orders/adapters/postgres/pgtest"
 )
 
 // A redoable transaction commits without waiting for the WAL flush, and only that transaction: the
@@ -91,5 +92,39 @@ func TestARedoableSubscriberDeliversInARedoableTransaction(t *testing.T) {
 		if want := map[bool]string{false: "on", true: "off"}[redoable]; got != want {
 			t.Errorf("Redoable %t: synchronous_commit in the delivering transaction = %q, want %q", redoable, got, want)
 		}
+	}
+}
+
+// Processes starting at once agree on one secret, and it stays the same afterwards.
+func TestAServiceSecretIsMadeOnceAndSharedByEveryProcess(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := pgtest.NewDB(t, 8)
+	got := make([][]byte, 8)
+	errs := make(chan error, len(got))
+	for i := range got {
+		go func() {
+			var err error
+			got[i], err = db.ServiceSecret(ctx, "order_links", 32)
+			errs <- err
+		}()
+	}
+	for range got {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, g := range got {
+		if len(g) != 32 || string(g) != string(got[0]) {
+			t.Fatalf("secrets differ: %x and %x", g, got[0])
+		}
+	}
+	again, err := db.ServiceSecret(ctx, "order_links", 32)
+	if err != nil || string(again) != string(got[0]) {
+		t.Fatalf("the secret changed: %x, %v", again, err)
+	}
+	other, err := db.ServiceSecret(ctx, "other", 32)
+	if err != nil || string(other) == string(got[0]) {
+		t.Fatalf("another name gave the same secret: %v", err)
 	}
 }

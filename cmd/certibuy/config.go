@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 
+	"github.com/certibuy/orders/adapters/links"
 	"github.com/certibuy/orders/adapters/sms"
 	"github.com/certibuy/orders/app/command"
 	"github.com/certibuy/orders/domain/notification"
@@ -46,6 +47,12 @@ type Config struct {
 	Razorpay       razorpay.Config
 
 	CheckoutLimit, LoginLimit httpport.RateLimit
+
+	// Links say where the links in customers' messages go. Links.Key is left empty here: it is
+	// ORDER_LINK_SECRET when set, else a key the database keeps (see OpenDeps).
+	Links links.Config
+	// OrderLinkSecret is ORDER_LINK_SECRET.
+	OrderLinkSecret string
 
 	Notify NotifyConfig
 }
@@ -156,6 +163,21 @@ func LoadConfig(getenv func(string) string, stderr io.Writer) (Config, error) {
 	}
 	c.LoginLimit = httpport.RateLimit{PerMinute: float64(perMin), Burst: burst}
 	if c.Notify, err = loadNotifyConfig(getenv); err != nil {
+		return c, err
+	}
+	c.Links = links.Config{PublicBaseURL: c.PublicBaseURL, StorefrontOrderURL: getenv("STOREFRONT_ORDER_URL"),
+		ReviewURL: getenv("REVIEW_URL"), SMSLinkBaseURL: getenv("SMS_LINK_BASE_URL")}
+	if c.Links.TTL, err = duration(getenv, "ORDER_LINK_TTL", links.DefaultTTL); err != nil {
+		return c, err
+	}
+	c.OrderLinkSecret = getenv("ORDER_LINK_SECRET")
+	if c.OrderLinkSecret != "" && len(c.OrderLinkSecret) < links.MinKeyBytes {
+		return c, fmt.Errorf("ORDER_LINK_SECRET: want at least %d characters (e.g. openssl rand -hex 32)", links.MinKeyBytes)
+	}
+	// Checked now with a stand-in key, so that a bad URL stops the service before it opens anything.
+	check := c.Links
+	check.Key = make([]byte, links.MinKeyBytes)
+	if _, err := links.New(check, time.Now); err != nil {
 		return c, err
 	}
 	return c, nil

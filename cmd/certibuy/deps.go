@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/certibuy/orders/adapters/links"
 	"github.com/certibuy/orders/adapters/mail"
 	"github.com/certibuy/orders/adapters/postgres"
 	"github.com/certibuy/orders/adapters/razorpay"
@@ -43,6 +44,8 @@ type Deps struct {
 	SMS                       command.SMSSender
 	Renderer                  *templates.Renderer
 	NotificationLog           *postgres.NotificationLogReader
+	// Links makes the links in customers' messages and checks the tokens they carry.
+	Links *links.Links
 }
 
 // OpenDeps creates the database when missing, migrates it and wires the application.
@@ -100,6 +103,11 @@ func OpenDeps(ctx context.Context, cfg Config, logger *slog.Logger) (*Deps, erro
 		pool.Close()
 		return nil, err
 	}
+	orderLinks, err := newLinks(ctx, cfg, db)
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
 	d := &Deps{Pool: pool, DB: db, Store: store, Orders: orders, Runner: runner, Simulator: sim,
 		RequestNotifications: command.NewRequestNotificationsHandler(orders, notifications, command.ShopInfo{
 			Name: cfg.Notify.ShopName, SupportEmail: cfg.Notify.SupportEmail, PublicBaseURL: cfg.PublicBaseURL}),
@@ -107,6 +115,7 @@ func OpenDeps(ctx context.Context, cfg Config, logger *slog.Logger) (*Deps, erro
 			cfg.Notify.Policy, time.Now, mailDomain(cfg.Notify.MailFrom)),
 		MailProvider: mailer.Name(), SMSProvider: smsSender.Name(), SMTP: smtp,
 		Mailer: mailer, SMS: smsSender, Renderer: renderer, NotificationLog: postgres.NewNotificationLogReader(db),
+		Links: orderLinks,
 	}
 	d.App = app.Application{
 		Commands: app.Commands{
@@ -214,4 +223,18 @@ func (d *Deps) Close() {
 		_ = d.SMTP.Close()
 	}
 	d.Pool.Close()
+}
+
+// newLinks builds the order links under ORDER_LINK_SECRET, or under a key the database makes once
+// and keeps, so that every process of the deployment signs and checks links alike.
+func newLinks(ctx context.Context, cfg Config, db *postgres.DB) (*links.Links, error) {
+	lc := cfg.Links
+	lc.Key = []byte(cfg.OrderLinkSecret)
+	if len(lc.Key) == 0 {
+		var err error
+		if lc.Key, err = db.ServiceSecret(ctx, "order_links", links.MinKeyBytes); err != nil {
+			return nil, err
+		}
+	}
+	return links.New(lc, time.Now)
 }

@@ -1,0 +1,218 @@
+// Package links makes the links customers' messages carry and checks the tokens in them. A token
+// opens one order until it expires; it is an HMAC of the order id and the expiry day under a key the
+// service holds, so nothing is stored per link and a token appears only in the message it was made for.
+package links
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Errors of Check. Both mean the link does not open the order; the page says which, so a customer
+// with an old e-mail knows to ask for help rather than retype the link.
+var (
+	ErrInvalid = errors.New("this link does not open the order")
+	ErrExpired = errors.New("this link has expired")
+)
+
+// Token layout: two bytes of expiry day (days since the Unix epoch, good until the year 2149) and
+// ten bytes of MAC: 80 bits no one can guess, in 16 URL-safe characters, short enough for an SMS.
+const (
+	dayBytes = 2
+	macBytes = 10
+	// TokenLength is the length of a token in characters.
+	TokenLength = (dayBytes + macBytes) * 4 / 3
+	// MinKeyBytes is the shortest key accepted.
+	MinKeyBytes = 32
+	// MaxSMSBaseURL is the longest SMS_LINK_BASE_URL accepted: the SMS templates fit one GSM-7 part
+	// with a link this long.
+	MaxSMSBaseURL = 40
+	// DefaultTTL is how long a link opens its order.
+	DefaultTTL = 180 * 24 * time.Hour
+)
+
+// Config says where links point.
+type Config struct {
+	// Key signs tokens; at least MinKeyBytes.
+	Key []byte
+	// TTL is how long a token stays good; DefaultTTL when zero.
+	TTL time.Duration
+	// PublicBaseURL is this service's address: the order page is PublicBaseURL/orders/{id}?t={token}.
+	PublicBaseURL string
+	// StorefrontOrderURL, when set, replaces the order page link: a URL template with {order_id},
+	// {order_number} and {token}.
+	StorefrontOrderURL string
+	// ReviewURL, when set, is where the delivered messages ask for a review (same placeholders);
+	// without it they ask for none.
+	ReviewURL string
+	// SMSLinkBaseURL is the DLT-registered address SMS links use (short links this service
+	// answers with a redirect); without it SMS carry no link.
+	SMSLinkBaseURL string
+}
+
+// Links makes and checks order links.
+type Links struct {
+	cfg Config
+	now func() time.Time
+}
+
+// Message is the set of links one message may carry. Empty fields are links the settings leave out.
+type Message struct {
+	OrderURL     string
+	ReviewURL    string
+	SMSOrderURL  string
+	SMSReviewURL string
+}
+
+// New checks the settings and returns the link maker.
+func New(cfg Config, now func() time.Time) (*Links, error) {
+	if len(cfg.Key) < MinKeyBytes {
+		return nil, fmt.Errorf("order link key: want at least %d bytes, got %d", MinKeyBytes, len(cfg.Key))
+	}
+	if cfg.TTL == 0 {
+		cfg.TTL = DefaultTTL
+	}
+	if cfg.TTL < time.Hour {
+		return nil, fmt.Errorf("ORDER_LINK_TTL %s: want at least an hour", cfg.TTL)
+	}
+	cfg.PublicBaseURL = strings.TrimRight(cfg.PublicBaseURL, "/")
+	cfg.SMSLinkBaseURL = strings.TrimRight(cfg.SMSLinkBaseURL, "/")
+	if err := checkBase("PUBLIC_BASE_URL", cfg.PublicBaseURL); err != nil {
+		return nil, err
+	}
+	if err := checkTemplate("STOREFRONT_ORDER_URL", cfg.StorefrontOrderURL); err != nil {
+		return nil, err
+	}
+	if err := checkTemplate("REVIEW_URL", cfg.ReviewURL); err != nil {
+		return nil, err
+	}
+	if cfg.SMSLinkBaseURL != "" {
+		if err := checkBase("SMS_LINK_BASE_URL", cfg.SMSLinkBaseURL); err != nil {
+			return nil, err
+		}
+		if len(cfg.SMSLinkBaseURL) > MaxSMSBaseURL {
+			return nil, fmt.Errorf("SMS_LINK_BASE_URL %q: at most %d characters, so that every SMS stays one part", cfg.SMSLinkBaseURL, MaxSMSBaseURL)
+		}
+	}
+	return &Links{cfg: cfg, now: now}, nil
+}
+
+func checkBase(name, s string) error {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("%s %q: want an http(s) address without query, such as https://shop.example.in", name, s)
+	}
+	return nil
+}
+
+// placeholders are those a URL template may hold.
+var placeholders = []string{"{order_id}", "{order_number}", "{token}"}
+
+func checkTemplate(name, tmpl string) error {
+	if tmpl == "" {
+		return nil
+	}
+	rest := tmpl
+	for _, p := range placeholders {
+		rest = strings.ReplaceAll(rest, p, "x")
+	}
+	if strings.ContainsAny(rest, "{}") {
+		return fmt.Errorf("%s %q: the only placeholders are %s", name, tmpl, strings.Join(placeholders, ", "))
+	}
+	u, err := url.Parse(rest)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%s %q: want an http(s) URL", name, tmpl)
+	}
+	return nil
+}
+
+// Token returns a token that opens the order for the configured TTL from now.
+func (l *Links) Token(orderID uuid.UUID) string {
+	day := l.now().Add(l.cfg.TTL).Unix()/86400 + 1 // good to the end of the day it runs out
+	b := make([]byte, dayBytes, dayBytes+macBytes)
+	binary.BigEndian.PutUint16(b, uint16(min(day, 0xffff)))
+	b = append(b, l.mac(orderID, b[:dayBytes])...)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// Check says whether token opens the order: nil, ErrInvalid or ErrExpired.
+func (l *Links) Check(orderID uuid.UUID, token string) error {
+	if len(token) != TokenLength {
+		return ErrInvalid
+	}
+	b, err := base64.RawURLEncoding.DecodeString(token)
+	if err != nil || len(b) != dayBytes+macBytes {
+		return ErrInvalid
+	}
+	if !hmac.Equal(b[dayBytes:], l.mac(orderID, b[:dayBytes])) {
+		return ErrInvalid
+	}
+	if int64(binary.BigEndian.Uint16(b))*86400 < l.now().Unix() {
+		return ErrExpired
+	}
+	return nil
+}
+
+func (l *Links) mac(orderID uuid.UUID, day []byte) []byte {
+	m := hmac.New(sha256.New, l.cfg.Key)
+	m.Write([]byte("certibuy order link\x00"))
+	m.Write(orderID[:])
+	m.Write(day)
+	return m.Sum(nil)[:macBytes]
+}
+
+// OrderPage is this service's page for the order, opened by token.
+func (l *Links) OrderPage(orderID uuid.UUID, token string) string {
+	return l.cfg.PublicBaseURL + "/orders/" + orderID.String() + "?t=" + token
+}
+
+// OrderURL is where a customer's order link goes: the storefront's page when one is configured,
+// else this service's.
+func (l *Links) OrderURL(orderID uuid.UUID, number, token string) string {
+	if l.cfg.StorefrontOrderURL != "" {
+		return fill(l.cfg.StorefrontOrderURL, orderID, number, token)
+	}
+	return l.OrderPage(orderID, token)
+}
+
+// ReviewURL is where a review link goes, or "" when none is configured.
+func (l *Links) ReviewURL(orderID uuid.UUID, number, token string) string {
+	if l.cfg.ReviewURL == "" {
+		return ""
+	}
+	return fill(l.cfg.ReviewURL, orderID, number, token)
+}
+
+// Short link paths on SMSLinkBaseURL; this service answers them with a redirect to the long link.
+const (
+	ShortOrderPath  = "/o/"
+	ShortReviewPath = "/r/"
+)
+
+// ForMessage returns the links a message about the order may carry, with a fresh token.
+func (l *Links) ForMessage(orderID uuid.UUID, number string) Message {
+	token := l.Token(orderID)
+	m := Message{OrderURL: l.OrderURL(orderID, number, token), ReviewURL: l.ReviewURL(orderID, number, token)}
+	if l.cfg.SMSLinkBaseURL != "" {
+		// The number, not the id: it is 25 characters shorter, and the order is found by it.
+		m.SMSOrderURL = l.cfg.SMSLinkBaseURL + ShortOrderPath + number + "/" + token
+		if m.ReviewURL != "" {
+			m.SMSReviewURL = l.cfg.SMSLinkBaseURL + ShortReviewPath + number + "/" + token
+		}
+	}
+	return m
+}
+
+func fill(tmpl string, orderID uuid.UUID, number, token string) string {
+	return strings.NewReplacer("{order_id}", orderID.String(), "{order_number}", url.PathEscape(number),
+		"{token}", token).Replace(tmpl)
+}

@@ -1,0 +1,128 @@
+package links_test
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/certibuy/orders/adapters/links"
+)
+
+var key = bytes.Repeat([]byte("k"), links.MinKeyBytes)
+
+func newLinks(t *testing.T, cfg links.Config, now func() time.Time) *links.Links {
+	t.Helper()
+	if cfg.Key == nil {
+		cfg.Key = key
+	}
+	if cfg.PublicBaseURL == "" {
+		cfg.PublicBaseURL = "https://orders.example.in/"
+	}
+	l, err := links.New(cfg, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+func TestATokenOpensItsOrderUntilItExpires(t *testing.T) {
+	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	l := newLinks(t, links.Config{TTL: 180 * 24 * time.Hour}, clock)
+	id, other := uuid.New(), uuid.New()
+	tok := l.Token(id)
+	if len(tok) != links.TokenLength {
+		t.Fatalf("token %q is %d characters, want %d", tok, len(tok), links.TokenLength)
+	}
+	if err := l.Check(id, tok); err != nil {
+		t.Fatalf("fresh token: %v", err)
+	}
+	if err := l.Check(other, tok); !errors.Is(err, links.ErrInvalid) {
+		t.Fatalf("token on another order: %v, want ErrInvalid", err)
+	}
+	flipped := []byte(tok)
+	flipped[len(flipped)-1] ^= 1
+	if err := l.Check(id, string(flipped)); !errors.Is(err, links.ErrInvalid) {
+		t.Fatalf("tampered token: %v, want ErrInvalid", err)
+	}
+	for _, bad := range []string{"", "short", tok + "x", strings.Repeat("!", links.TokenLength)} {
+		if err := l.Check(id, bad); !errors.Is(err, links.ErrInvalid) {
+			t.Fatalf("token %q: %v, want ErrInvalid", bad, err)
+		}
+	}
+	otherKey := newLinks(t, links.Config{Key: bytes.Repeat([]byte("z"), links.MinKeyBytes)}, clock)
+	if err := otherKey.Check(id, tok); !errors.Is(err, links.ErrInvalid) {
+		t.Fatalf("token checked under another key: %v, want ErrInvalid", err)
+	}
+
+	now = now.Add(179 * 24 * time.Hour)
+	if err := l.Check(id, tok); err != nil {
+		t.Fatalf("after 179 days: %v", err)
+	}
+	now = now.Add(2 * 24 * time.Hour)
+	if err := l.Check(id, tok); !errors.Is(err, links.ErrExpired) {
+		t.Fatalf("after 181 days: %v, want ErrExpired", err)
+	}
+}
+
+func TestLinksGoToTheOrderPageOrTheConfiguredStorefront(t *testing.T) {
+	id := uuid.MustParse("0193a0f4-5b6c-7d8e-9f00-112233445566")
+	l := newLinks(t, links.Config{}, time.Now)
+	m := l.ForMessage(id, "CB-7K3M9Q2X")
+	if !strings.HasPrefix(m.OrderURL, "https://orders.example.in/orders/"+id.String()+"?t=") {
+		t.Fatalf("order URL %q", m.OrderURL)
+	}
+	if m.ReviewURL != "" || m.SMSOrderURL != "" || m.SMSReviewURL != "" {
+		t.Fatalf("links the settings do not ask for: %+v", m)
+	}
+
+	l = newLinks(t, links.Config{
+		StorefrontOrderURL: "https://shop.example.in/account/orders/{order_number}?id={order_id}&t={token}",
+		ReviewURL:          "https://shop.example.in/review/{order_id}?t={token}",
+		SMSLinkBaseURL:     "https://s.example.in/",
+	}, time.Now)
+	m = l.ForMessage(id, "CB-7K3M9Q2X")
+	tok := m.OrderURL[strings.LastIndex(m.OrderURL, "=")+1:]
+	if err := l.Check(id, tok); err != nil {
+		t.Fatalf("storefront link's token: %v", err)
+	}
+	want := "https://shop.example.in/account/orders/CB-7K3M9Q2X?id=" + id.String() + "&t=" + tok
+	if m.OrderURL != want {
+		t.Fatalf("order URL %q, want %q", m.OrderURL, want)
+	}
+	if m.ReviewURL != "https://shop.example.in/review/"+id.String()+"?t="+tok {
+		t.Fatalf("review URL %q", m.ReviewURL)
+	}
+	if m.SMSOrderURL != "https://s.example.in/o/CB-7K3M9Q2X/"+tok || m.SMSReviewURL != "https://s.example.in/r/CB-7K3M9Q2X/"+tok {
+		t.Fatalf("SMS links %q, %q", m.SMSOrderURL, m.SMSReviewURL)
+	}
+}
+
+func TestSettingsThatWouldMakeBrokenLinksAreRefused(t *testing.T) {
+	for name, cfg := range map[string]links.Config{
+		"short key":              {Key: []byte("short")},
+		"relative base":          {PublicBaseURL: "/orders"},
+		"unknown placeholder":    {StorefrontOrderURL: "https://shop.example.in/o/{id}"},
+		"storefront not a URL":   {StorefrontOrderURL: "shop.example.in/{order_id}"},
+		"review on ftp":          {ReviewURL: "ftp://shop.example.in/{order_id}"},
+		"SMS base too long":      {SMSLinkBaseURL: "https://" + strings.Repeat("s", links.MaxSMSBaseURL) + ".in"},
+		"SMS base with a query":  {SMSLinkBaseURL: "https://s.example.in/?x=1"},
+		"a TTL shorter than 1 h": {TTL: time.Minute},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if cfg.Key == nil {
+				cfg.Key = key
+			}
+			if cfg.PublicBaseURL == "" {
+				cfg.PublicBaseURL = "https://orders.example.in"
+			}
+			if _, err := links.New(cfg, time.Now); err == nil {
+				t.Fatalf("accepted %+v", cfg)
+			}
+		})
+	}
+}
