@@ -28,6 +28,12 @@ const (
 	TypeRefundInitiated     = "order.refund_initiated.v1"
 	TypeRefundProcessed     = "order.refund_processed.v1"
 	TypeRefundFailed        = "order.refund_failed.v1"
+
+	// Money the order cannot take (it was cancelled, or another payment paid it) and its refund.
+	TypeUnexpectedPaymentReceived = "order.unexpected_payment_received.v1"
+	TypeUnexpectedRefundInitiated = "order.unexpected_payment_refund_initiated.v1"
+	TypeUnexpectedRefundProcessed = "order.unexpected_payment_refunded.v1"
+	TypeUnexpectedRefundFailed    = "order.unexpected_payment_refund_failed.v1"
 )
 
 // CustomerData is the customer as recorded on OrderPlaced.
@@ -132,6 +138,42 @@ type RefundFailed struct {
 	Reason   string `json:"reason"`
 }
 
+// UnexpectedPaymentReceived records a payment the gateway captured that the order cannot take: the
+// order was cancelled meanwhile, or another payment paid it already. The money is the customer's; it
+// is refunded at once. The order's status does not change.
+type UnexpectedPaymentReceived struct {
+	Gateway        string `json:"gateway"`
+	GatewayOrderID string `json:"gateway_order_id"`
+	PaymentID      string `json:"payment_id"`
+	AmountPaise    int64  `json:"amount_paise"`
+	Method         string `json:"method,omitempty"`
+	// Reason says why the order could not take it, for people reading the history.
+	Reason string `json:"reason"`
+}
+
+// UnexpectedRefundInitiated records the refund of an unexpected payment asked of the gateway.
+type UnexpectedRefundInitiated struct {
+	PaymentID   string `json:"payment_id"`
+	RefundID    string `json:"refund_id"`
+	AmountPaise int64  `json:"amount_paise"`
+}
+
+// UnexpectedRefundProcessed records the gateway's final word that an unexpected payment went back.
+type UnexpectedRefundProcessed struct {
+	PaymentID   string `json:"payment_id"`
+	RefundID    string `json:"refund_id"`
+	AmountPaise int64  `json:"amount_paise"`
+	ARN         string `json:"arn,omitempty"`
+}
+
+// UnexpectedRefundFailed records a refund of an unexpected payment the gateway could not make; it is
+// asked again.
+type UnexpectedRefundFailed struct {
+	PaymentID string `json:"payment_id"`
+	RefundID  string `json:"refund_id"`
+	Reason    string `json:"reason"`
+}
+
 func (OrderPlaced) EventType() string         { return TypeOrderPlaced }
 func (PaymentRequested) EventType() string    { return TypePaymentRequested }
 func (PaymentSucceeded) EventType() string    { return TypePaymentSucceeded }
@@ -144,6 +186,12 @@ func (OrderCancelled) EventType() string      { return TypeOrderCancelled }
 func (RefundInitiated) EventType() string     { return TypeRefundInitiated }
 func (RefundProcessed) EventType() string     { return TypeRefundProcessed }
 func (RefundFailed) EventType() string        { return TypeRefundFailed }
+func (UnexpectedPaymentReceived) EventType() string {
+	return TypeUnexpectedPaymentReceived
+}
+func (UnexpectedRefundInitiated) EventType() string { return TypeUnexpectedRefundInitiated }
+func (UnexpectedRefundProcessed) EventType() string { return TypeUnexpectedRefundProcessed }
+func (UnexpectedRefundFailed) EventType() string    { return TypeUnexpectedRefundFailed }
 
 // DecodeEvent turns a stored payload back into its event, upcasting older versions first.
 func DecodeEvent(eventType string, data []byte) (Event, error) {
@@ -176,6 +224,14 @@ func DecodeEvent(eventType string, data []byte) (Event, error) {
 		return decode[RefundProcessed](eventType, data)
 	case TypeRefundFailed:
 		return decode[RefundFailed](eventType, data)
+	case TypeUnexpectedPaymentReceived:
+		return decode[UnexpectedPaymentReceived](eventType, data)
+	case TypeUnexpectedRefundInitiated:
+		return decode[UnexpectedRefundInitiated](eventType, data)
+	case TypeUnexpectedRefundProcessed:
+		return decode[UnexpectedRefundProcessed](eventType, data)
+	case TypeUnexpectedRefundFailed:
+		return decode[UnexpectedRefundFailed](eventType, data)
 	}
 	return nil, fmt.Errorf("decode order event: unknown type %q", eventType)
 }

@@ -25,7 +25,8 @@ type EventType struct {
 func EventTypes() []EventType {
 	current := []string{TypeOrderPlaced, TypePaymentRequested, TypePaymentSucceeded, TypePaymentFailed,
 		TypeOrderConfirmed, TypeOrderShipped, TypeOrderOutForDelivery, TypeOrderDelivered, TypeOrderCancelled,
-		TypeRefundInitiated, TypeRefundProcessed, TypeRefundFailed}
+		TypeRefundInitiated, TypeRefundProcessed, TypeRefundFailed, TypeUnexpectedPaymentReceived,
+		TypeUnexpectedRefundInitiated, TypeUnexpectedRefundProcessed, TypeUnexpectedRefundFailed}
 	out := make([]EventType, 0, len(current)+1)
 	for _, t := range current {
 		out = append(out, EventType{Name: t, Version: versionOf(t), Current: t})
