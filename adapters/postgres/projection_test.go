@@ -70,14 +70,14 @@ func walk(t *testing.T, repo *postgres.OrderRepository, id uuid.UUID, steps []fu
 
 var (
 	stepPay = func(o *order.Order) error {
-		return o.SucceedPayment(order.PaymentSucceeded{GatewayOrderID: o.Payment().GatewayOrderID, PaymentID: "pay_" + o.Number().String(), AmountPaise: o.Total().Paise(), Method: "upi"})
+		return o.ReceivePayment(order.PaymentSucceeded{GatewayOrderID: o.Payment().GatewayOrderID, PaymentID: "pay_" + o.Number().String(), AmountPaise: o.Total().Paise(), Method: "upi"})
 	}
 	stepConfirm  = func(o *order.Order) error { return o.Confirm() }
-	stepShip     = func(o *order.Order) error { return o.Ship("Delhivery", "DLV-"+o.Number().String()) }
+	stepShip     = func(o *order.Order) error { return o.Ship("Delhivery", "DLV-"+o.Number().String(), "") }
 	stepOFD      = func(o *order.Order) error { return o.MarkOutForDelivery() }
 	stepDeliver  = func(o *order.Order) error { return o.Deliver() }
 	stepCancel   = func(o *order.Order) error { return o.Cancel("customer asked") }
-	stepRefund   = func(o *order.Order) error { return o.InitiateRefund("rfnd_"+o.Number().String(), o.Payment().Amount) }
+	stepRefund   = func(o *order.Order) error { return o.InitiateRefund(o.Payment().PaymentID, "rfnd_"+o.Number().String(), o.Payment().Amount) }
 	stepRefunded = func(o *order.Order) error {
 		return o.CompleteRefund(order.RefundProcessed{RefundID: o.Refund().ID, AmountPaise: o.Refund().Amount.Paise(), ARN: "ARN9"})
 	}

@@ -115,18 +115,31 @@ var _ command.OutstandingRefunds = (*OrderReadModel)(nil)
 // person to look into, and the sweep then reads a month of cancellations, not all of them.
 const refundWindow = "30 days"
 
-// OutstandingRefunds returns paid orders whose summary has said cancelled for more than olderThan,
-// whose refund the gateway refused fewer than maxRefused times, oldest first. Paid and refused are
-// read from the order's stream. A summary behind its events may name an order whose refund is no
-// longer owed; the sweep loads each order and checks.
+// OutstandingRefunds returns the orders that owe a refund and have not asked for it for more than
+// olderThan, oldest first: paid orders whose summary has said cancelled that long, whose refund the
+// gateway refused fewer than maxRefused times (paid and refused are read from the order's stream),
+// and orders holding a payment they could not take whose refund is not pending (received and refused
+// count against asked), refused fewer than maxRefused times. A summary behind its events may name an
+// order whose refund is no longer owed; the sweep loads each order and checks.
 func (r *OrderReadModel) OutstandingRefunds(ctx context.Context, olderThan time.Duration, maxRefused, limit int) ([]uuid.UUID, error) {
-	rows, err := r.db.Q(ctx).Query(ctx, `SELECT s.order_id FROM order_summary s
+	rows, err := r.db.Q(ctx).Query(ctx, `SELECT order_id FROM (
+		SELECT s.order_id, s.updated_at AS since FROM order_summary s
 		WHERE s.status = $1 AND s.updated_at < now() - $2::interval AND s.placed_at > now() - $3::interval
 		  AND EXISTS (SELECT 1 FROM events e WHERE e.stream_id = $8 || s.order_id::text AND e.type = $4)
 		  AND (SELECT count(*) FROM events e WHERE e.stream_id = $8 || s.order_id::text AND e.type = $5) < $6
-		ORDER BY s.updated_at
+		UNION ALL
+		SELECT substr(e.stream_id, length($8) + 1)::uuid, max(e.recorded_at) FROM events e
+		WHERE e.type IN ($9, $10, $11) AND e.recorded_at > now() - $3::interval
+		GROUP BY e.stream_id
+		HAVING sum(CASE WHEN e.type = $10 THEN -1 ELSE 1 END) > 0
+		   AND max(e.recorded_at) < now() - $2::interval
+		   AND count(*) FILTER (WHERE e.type = $11) < $6
+		) owed
+		GROUP BY order_id
+		ORDER BY min(since)
 		LIMIT $7`, string(order.StatusCancelled), olderThan.String(), refundWindow,
-		order.TypePaymentSucceeded, order.TypeRefundFailed, maxRefused, limit, order.StreamPrefix)
+		order.TypePaymentSucceeded, order.TypeRefundFailed, maxRefused, limit, order.StreamPrefix,
+		order.TypeUnexpectedPaymentReceived, order.TypeUnexpectedRefundInitiated, order.TypeUnexpectedRefundFailed)
 	if err != nil {
 		return nil, fmt.Errorf("outstanding refunds: %w", err)
 	}

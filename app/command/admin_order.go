@@ -18,7 +18,8 @@ const (
 	ActionDeliver        = "deliver"
 )
 
-// AdminTransition is an admin moving an order along: ship (with carrier and tracking id), out for
+// AdminTransition is an admin moving an order along: ship (with carrier, tracking id and, for a
+// carrier outside the table, its tracking page), out for
 // delivery, or deliver. ExpectedVersion, when set, is the version the admin saw.
 type AdminTransition struct {
 	OrderID         uuid.UUID
@@ -27,6 +28,8 @@ type AdminTransition struct {
 	ExpectedVersion int
 	Carrier         string
 	TrackingID      string
+	// TrackingURL is the tracking page of a carrier outside the table (order.Carriers).
+	TrackingURL string
 }
 
 // AdminTransitionResult is the order's status and version after the action.
@@ -53,7 +56,7 @@ func (h AdminTransitionHandler) Handle(ctx context.Context, cmd AdminTransition)
 	var act func(o *order.Order) error
 	switch cmd.Action {
 	case ActionShip:
-		act = func(o *order.Order) error { return o.Ship(cmd.Carrier, cmd.TrackingID) }
+		act = func(o *order.Order) error { return o.Ship(cmd.Carrier, cmd.TrackingID, cmd.TrackingURL) }
 	case ActionOutForDelivery:
 		act = func(o *order.Order) error { return o.MarkOutForDelivery() }
 	case ActionDeliver:

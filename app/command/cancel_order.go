@@ -17,17 +17,23 @@ type AccessChecker interface {
 	Opens(ctx context.Context, orderID uuid.UUID, token string) (bool, error)
 }
 
-// CancelOrder is a customer's cancellation, with the access token from checkout.
+// CancelOrder is a cancellation: a customer's, with their access token or the token of a link in
+// their messages, or an admin's (AdminID set instead), who gives a reason and may give the version
+// of the order they saw.
 type CancelOrder struct {
 	OrderID     uuid.UUID
 	AccessToken string
 	Reason      string
+
+	AdminID         string
+	ExpectedVersion int
 }
 
 // CancelOrderResult says where the order stands.
 type CancelOrderResult struct {
 	OrderID  uuid.UUID `json:"order_id"`
 	Status   string    `json:"status"`
+	Version  int       `json:"version"`
 	RefundID string    `json:"refund_id,omitempty"`
 }
 
@@ -46,35 +52,57 @@ func NewCancelOrderHandler(repo order.Repository, access AccessChecker, gateway 
 // Handle cancels the order (allowed until it ships) and, when it was paid, asks the gateway for a
 // refund and records RefundInitiated; the gateway's refund.processed webhook completes it. The refund
 // call happens after the cancellation is stored, outside any transaction; if it fails, cancelling
-// again retries it with the same idempotency key, so the customer is never refunded twice.
+// again (or the refund sweep) retries it with the same idempotency key, so the customer is never
+// refunded twice. A customer's wrong token is the order's NotFoundError; an admin's stale version is
+// an es.ConflictError carrying the current one.
 func (h CancelOrderHandler) Handle(ctx context.Context, cmd CancelOrder) (CancelOrderResult, error) {
-	ok, err := h.access.Opens(ctx, cmd.OrderID, cmd.AccessToken)
-	if err != nil {
-		return CancelOrderResult{}, fmt.Errorf("cancel order: %w", err)
+	admin := cmd.AdminID != ""
+	if admin {
+		if strings.TrimSpace(cmd.Reason) == "" {
+			return CancelOrderResult{}, &order.FieldError{Field: "reason", Err: fmt.Errorf("%w: say why the order is cancelled; the customer is told", order.ErrInvalidInput)}
+		}
+		if cmd.ExpectedVersion < 0 {
+			return CancelOrderResult{}, &order.FieldError{Field: "expected_version", Err: fmt.Errorf("%w: must be positive", order.ErrInvalidInput)}
+		}
+		ctx = withActor(ctx, es.Admin(cmd.AdminID))
+	} else {
+		ok, err := h.access.Opens(ctx, cmd.OrderID, cmd.AccessToken)
+		if err != nil {
+			return CancelOrderResult{}, fmt.Errorf("cancel order: %w", err)
+		}
+		if !ok {
+			return CancelOrderResult{}, &order.NotFoundError{ID: cmd.OrderID}
+		}
+		ctx = withActor(ctx, es.Customer("guest"))
 	}
-	if !ok {
-		return CancelOrderResult{}, &order.NotFoundError{ID: cmd.OrderID}
-	}
-	ctx = withActor(ctx, es.Customer("guest"))
-	var needsRefund bool
-	err = retryOnConflict(func() error {
+	var owes bool
+	cancel := func() error {
 		return h.repo.Update(ctx, cmd.OrderID, func(o *order.Order) error {
-			if o.NeedsRefund() {
-				needsRefund = true // cancelled before, refund not yet asked: ask again
+			if admin && cmd.ExpectedVersion > 0 && o.Version() != cmd.ExpectedVersion {
+				return &es.ConflictError{Stream: order.StreamID(o.ID()), Expected: cmd.ExpectedVersion, Actual: o.Version()}
+			}
+			if o.Status() == order.StatusCancelled && len(o.OwedRefunds()) > 0 {
+				owes = true // cancelled before, refund not yet asked: ask again
 				return nil
 			}
 			if err := o.Cancel(cmd.Reason); err != nil {
 				return err
 			}
-			needsRefund = o.NeedsRefund()
+			owes = len(o.OwedRefunds()) > 0
 			return nil
 		})
-	})
+	}
+	var err error
+	if admin && cmd.ExpectedVersion > 0 {
+		err = cancel() // the admin decided on the version they saw: a newer one is theirs to look at
+	} else {
+		err = retryOnConflict(cancel)
+	}
 	if err != nil {
 		return CancelOrderResult{}, err
 	}
-	if needsRefund {
-		if err := RefundOrder(ctx, h.repo, h.gateway, cmd.OrderID); err != nil {
+	if owes {
+		if err := RefundOwed(ctx, h.repo, h.gateway, cmd.OrderID); err != nil {
 			return CancelOrderResult{}, err
 		}
 	}
@@ -82,36 +110,63 @@ func (h CancelOrderHandler) Handle(ctx context.Context, cmd CancelOrder) (Cancel
 	if err != nil {
 		return CancelOrderResult{}, err
 	}
-	return CancelOrderResult{OrderID: o.ID(), Status: string(o.Status()), RefundID: o.Refund().ID}, nil
+	return CancelOrderResult{OrderID: o.ID(), Status: string(o.Status()), Version: o.Version(), RefundID: o.Refund().ID}, nil
+}
+
+// AnyAccess opens an order when any of its checkers does: the access token issued at checkout, or the
+// token of a link in the customer's messages.
+type AnyAccess []AccessChecker
+
+// Opens asks each checker in turn.
+func (a AnyAccess) Opens(ctx context.Context, orderID uuid.UUID, token string) (bool, error) {
+	for _, c := range a {
+		ok, err := c.Opens(ctx, orderID, token)
+		if err != nil || ok {
+			return ok, err
+		}
+	}
+	return false, nil
 }
 
 // ErrRefundFailed is returned when the gateway would not take the refund request; the order stays
 // cancelled with its refund outstanding, and cancelling again (or an admin) asks again.
 var ErrRefundFailed = errors.New("the order is cancelled, but the payment gateway did not take the refund request; try again shortly (cancelling again asks again, with the same refund)")
 
-// RefundOrder asks the gateway to refund a cancelled, paid order in full and records the answer. The
-// idempotency key follows from the order and how many refunds failed before, so a retry of the same
-// attempt is the same refund at the gateway.
-func RefundOrder(ctx context.Context, repo order.Repository, gateway PaymentGateway, id uuid.UUID) error {
+// RefundOwed asks the gateway for every refund the order owes (its own payment once cancelled, and
+// each payment it could not take) and records the answers. Each refund's idempotency key follows from
+// what it refunds and how many refunds of it the gateway refused before, so a retry of the same
+// attempt is the same refund at the gateway. A refund that could not be asked for is still owed: the
+// refund sweep asks again.
+func RefundOwed(ctx context.Context, repo order.Repository, gateway PaymentGateway, id uuid.UUID) error {
 	o, err := repo.Get(ctx, id)
 	if err != nil {
 		return err
 	}
-	if !o.NeedsRefund() {
-		return nil
+	var errs []error
+	for _, owed := range o.OwedRefunds() {
+		if err := refundOne(ctx, repo, gateway, o, owed); err != nil {
+			errs = append(errs, err)
+		}
 	}
-	key := refundKey(o)
-	amount := o.Payment().Amount
-	refund, err := gateway.Refund(ctx, o.Payment().PaymentID, amount.Paise(), key, o.Number().String())
+	return errors.Join(errs...)
+}
+
+func refundOne(ctx context.Context, repo order.Repository, gateway PaymentGateway, o *order.Order, owed order.OwedRefund) error {
+	key := RefundKey(o.ID(), o.Payment().PaymentID, owed)
+	refund, err := gateway.Refund(ctx, owed.PaymentID, owed.Amount.Paise(), key, o.Number().String())
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrRefundFailed, err)
 	}
 	return retryOnConflict(func() error {
-		return repo.Update(ctx, id, func(o *order.Order) error {
-			if !o.NeedsRefund() {
+		return repo.Update(ctx, o.ID(), func(o *order.Order) error {
+			still := false
+			for _, r := range o.OwedRefunds() {
+				still = still || r.PaymentID == owed.PaymentID
+			}
+			if !still {
 				return nil // another request recorded it first
 			}
-			if err := o.InitiateRefund(refund.ID, amount); err != nil {
+			if err := o.InitiateRefund(owed.PaymentID, refund.ID, owed.Amount); err != nil {
 				return err
 			}
 			switch refund.Status {
@@ -125,8 +180,19 @@ func RefundOrder(ctx context.Context, repo order.Repository, gateway PaymentGate
 	})
 }
 
-// refundKey is the X-Refund-Idempotency key of the order's next refund attempt: stable across
-// retries of one attempt, new after a failed refund.
-func refundKey(o *order.Order) string {
-	return fmt.Sprintf("rfnd-%s-%d", strings.ReplaceAll(o.ID().String(), "-", ""), o.FailedRefunds())
+// RefundKey is the X-Refund-Idempotency key of a refund attempt: stable across retries of one
+// attempt, new after the gateway refused one. The order's own payment keys by the order (as refunds
+// asked before payments it could not take existed did); any other payment by its payment id.
+func RefundKey(orderID uuid.UUID, ownPaymentID string, owed order.OwedRefund) string {
+	if owed.PaymentID == ownPaymentID {
+		return fmt.Sprintf("rfnd-%s-%d", strings.ReplaceAll(orderID.String(), "-", ""), owed.Attempt)
+	}
+	// Razorpay takes letters, digits, - and _ in the key; payment ids are pay_ and letters and digits.
+	safe := strings.Map(func(r rune) rune {
+		if r == '-' || r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' {
+			return r
+		}
+		return -1
+	}, owed.PaymentID)
+	return fmt.Sprintf("rfnd-%s-%d", safe, owed.Attempt)
 }

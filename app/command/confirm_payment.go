@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+
+	"github.com/google/uuid"
 
 	"github.com/certibuy/orders/domain/es"
 	"github.com/certibuy/orders/domain/order"
@@ -16,11 +19,14 @@ type ConfirmPayment struct {
 	Signature      string
 }
 
-// ConfirmPaymentResult says where the order stands after the callback.
+// ConfirmPaymentResult says where the order stands after the callback. Unexpected is set when the
+// order could not take the payment (it was cancelled, or paid by another payment): the money is
+// being refunded.
 type ConfirmPaymentResult struct {
 	OrderID     string `json:"order_id"`
 	OrderNumber string `json:"order_number"`
 	Status      string `json:"status"`
+	Unexpected  bool   `json:"refunding_payment,omitempty"`
 }
 
 // ErrBadSignature is returned when a callback or webhook signature does not verify.
@@ -31,16 +37,18 @@ type ConfirmPaymentHandler struct {
 	repo    order.Repository
 	finder  OrderFinder
 	gateway PaymentGateway
+	logger  *slog.Logger
 }
 
 // NewConfirmPaymentHandler wires the handler.
-func NewConfirmPaymentHandler(repo order.Repository, finder OrderFinder, gateway PaymentGateway) ConfirmPaymentHandler {
-	return ConfirmPaymentHandler{repo: repo, finder: finder, gateway: gateway}
+func NewConfirmPaymentHandler(repo order.Repository, finder OrderFinder, gateway PaymentGateway, logger *slog.Logger) ConfirmPaymentHandler {
+	return ConfirmPaymentHandler{repo: repo, finder: finder, gateway: gateway, logger: logger}
 }
 
 // Handle verifies the signature against the gateway order id stored on the order (never the one the
 // callback names alone), then records PaymentSucceeded and OrderConfirmed. A callback for a payment
-// already recorded (the webhook came first) changes nothing and succeeds.
+// already recorded (the webhook came first) changes nothing and succeeds. A payment the order cannot
+// take is recorded and refunded at once (see ReceivePayment).
 func (h ConfirmPaymentHandler) Handle(ctx context.Context, cmd ConfirmPayment) (ConfirmPaymentResult, error) {
 	switch {
 	case cmd.GatewayOrderID == "":
@@ -55,6 +63,7 @@ func (h ConfirmPaymentHandler) Handle(ctx context.Context, cmd ConfirmPayment) (
 		return ConfirmPaymentResult{}, err
 	}
 	var res ConfirmPaymentResult
+	var refund bool
 	ctx = withActor(ctx, es.Gateway(h.gateway.Name()))
 	err = retryOnConflict(func() error {
 		return h.repo.Update(ctx, id, func(o *order.Order) error {
@@ -62,20 +71,61 @@ func (h ConfirmPaymentHandler) Handle(ctx context.Context, cmd ConfirmPayment) (
 			if !h.gateway.VerifyPayment(stored, cmd.PaymentID, cmd.Signature) {
 				return ErrBadSignature
 			}
-			if err := o.SucceedPayment(order.PaymentSucceeded{Gateway: h.gateway.Name(), GatewayOrderID: stored,
-				PaymentID: cmd.PaymentID, AmountPaise: o.Total().Paise()}); err != nil {
+			// The callback does not say the amount: a signed payment for our gateway order is of the
+			// order's amount, which the gateway order fixes.
+			var err error
+			refund, err = receivePayment(o, order.PaymentSucceeded{Gateway: h.gateway.Name(), GatewayOrderID: stored,
+				PaymentID: cmd.PaymentID, AmountPaise: o.Total().Paise()})
+			if err != nil {
 				return err
 			}
-			if o.Status() == order.StatusPaid {
-				if err := o.Confirm(); err != nil {
-					return err
-				}
-			}
-			res = ConfirmPaymentResult{OrderID: o.ID().String(), OrderNumber: o.Number().String(), Status: string(o.Status())}
+			res = ConfirmPaymentResult{OrderID: o.ID().String(), OrderNumber: o.Number().String(), Status: string(o.Status()),
+				Unexpected: isUnexpected(o, cmd.PaymentID)}
 			return nil
 		})
 	})
-	return res, err
+	if err != nil {
+		return res, err
+	}
+	if refund {
+		refundNow(ctx, h.repo, h.gateway, h.logger, id)
+	}
+	return res, nil
+}
+
+// receivePayment records a captured payment and confirms the order it pays. It reports whether the
+// order could not take the payment and recorded it as unexpected just now: its refund is to be asked
+// for once the event is stored.
+func receivePayment(o *order.Order, p order.PaymentSucceeded) (refund bool, err error) {
+	before := o.Version()
+	if err := o.ReceivePayment(p); err != nil {
+		return false, err
+	}
+	if o.Status() == order.StatusPaid {
+		if err := o.Confirm(); err != nil {
+			return false, err
+		}
+	}
+	return o.Version() > before && isUnexpected(o, p.PaymentID), nil
+}
+
+func isUnexpected(o *order.Order, paymentID string) bool {
+	for _, u := range o.UnexpectedPayments() {
+		if u.PaymentID == paymentID {
+			return true
+		}
+	}
+	return false
+}
+
+// refundNow asks for the refunds the order owes right after a payment it could not take was
+// recorded. The payment is recorded whatever happens here: a refund that cannot be asked for now is
+// asked again by the refund sweep, so the gateway's report is still acknowledged.
+func refundNow(ctx context.Context, repo order.Repository, gateway PaymentGateway, logger *slog.Logger, id uuid.UUID) {
+	if err := RefundOwed(ctx, repo, gateway, id); err != nil {
+		logger.WarnContext(ctx, "refund of a payment the order could not take failed; the refund sweep asks again",
+			"order_id", id, "err", err)
+	}
 }
 
 // withActor sets the actor of the events about to be appended, keeping the correlation id.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 
 	"github.com/certibuy/orders/domain/es"
 	"github.com/certibuy/orders/domain/order"
@@ -37,11 +38,12 @@ type HandleWebhookHandler struct {
 	gateway PaymentGateway
 	log     WebhookLog
 	tx      TxRunner
+	logger  *slog.Logger
 }
 
 // NewHandleWebhookHandler wires the handler.
-func NewHandleWebhookHandler(repo order.Repository, finder OrderFinder, gateway PaymentGateway, log WebhookLog, tx TxRunner) HandleWebhookHandler {
-	return HandleWebhookHandler{repo: repo, finder: finder, gateway: gateway, log: log, tx: tx}
+func NewHandleWebhookHandler(repo order.Repository, finder OrderFinder, gateway PaymentGateway, log WebhookLog, tx TxRunner, logger *slog.Logger) HandleWebhookHandler {
+	return HandleWebhookHandler{repo: repo, finder: finder, gateway: gateway, log: log, tx: tx, logger: logger}
 }
 
 // Handle checks the signature over the raw body, then applies the event. The delivery id is claimed
@@ -59,8 +61,7 @@ func (h HandleWebhookHandler) Handle(ctx context.Context, cmd HandleWebhook) (Ha
 		return HandleWebhookResult{}, &order.FieldError{Field: "body", Err: fmt.Errorf("%w: %v", order.ErrInvalidInput, err)}
 	}
 	res := HandleWebhookResult{Event: ev.Event}
-	apply, known := webhookAppliers[ev.Event]
-	if !known || ev.GatewayOrderID == "" {
+	if !actsOn(ev) {
 		res.Outcome = WebhookIgnored
 		return res, nil
 	}
@@ -73,6 +74,7 @@ func (h HandleWebhookHandler) Handle(ctx context.Context, cmd HandleWebhook) (Ha
 		return res, err
 	}
 	ctx = withActor(ctx, es.Gateway(h.gateway.Name()))
+	var refund bool
 	err = retryOnConflict(func() error {
 		return h.tx.InTx(ctx, func(ctx context.Context) error {
 			fresh, err := h.log.Claim(ctx, h.gateway.Name(), cmd.EventID)
@@ -85,7 +87,8 @@ func (h HandleWebhookHandler) Handle(ctx context.Context, cmd HandleWebhook) (Ha
 			}
 			return h.repo.Update(ctx, id, func(o *order.Order) error {
 				before := o.Version()
-				if err := apply(h.gateway.Name(), o, ev); err != nil {
+				var err error
+				if refund, err = applyWebhook(h.gateway.Name(), o, ev); err != nil {
 					return err
 				}
 				res.Outcome = WebhookNoChange
@@ -96,32 +99,46 @@ func (h HandleWebhookHandler) Handle(ctx context.Context, cmd HandleWebhook) (Ha
 			})
 		})
 	})
-	return res, err
+	if err != nil {
+		return res, err
+	}
+	if refund {
+		refundNow(ctx, h.repo, h.gateway, h.logger, id)
+	}
+	return res, nil
 }
 
-type webhookApplier func(gateway string, o *order.Order, ev WebhookEvent) error
+// actsOn reports whether a webhook event is one the order acts on.
+func actsOn(ev WebhookEvent) bool {
+	switch ev.Event {
+	case "payment.captured", "payment.failed", "refund.processed", "refund.failed":
+		return ev.GatewayOrderID != ""
+	}
+	return false
+}
 
-// webhookAppliers maps the events we act on to the order method each calls. It is a fixed table,
-// never changed at run time.
-var webhookAppliers = map[string]webhookApplier{
-	"payment.captured": func(gw string, o *order.Order, ev WebhookEvent) error {
-		if err := o.SucceedPayment(order.PaymentSucceeded{Gateway: gw, GatewayOrderID: ev.GatewayOrderID,
-			PaymentID: ev.PaymentID, AmountPaise: ev.AmountPaise, Method: ev.Method}); err != nil {
-			return err
-		}
-		if o.Status() == order.StatusPaid {
-			return o.Confirm()
-		}
-		return nil
-	},
-	"payment.failed": func(_ string, o *order.Order, ev WebhookEvent) error {
-		return o.FailPayment(order.PaymentFailed{GatewayOrderID: ev.GatewayOrderID, PaymentID: ev.PaymentID,
+// applyWebhook calls the order method the event asks for. It reports whether the order recorded a
+// payment it could not take, whose refund is to be asked for once stored. A report about a refund
+// the order never asked for (the gateway refunds an authorised payment it never captured on its own)
+// changes nothing.
+func applyWebhook(gateway string, o *order.Order, ev WebhookEvent) (refund bool, err error) {
+	switch ev.Event {
+	case "payment.captured":
+		return receivePayment(o, order.PaymentSucceeded{Gateway: gateway, GatewayOrderID: ev.GatewayOrderID,
+			PaymentID: ev.PaymentID, AmountPaise: ev.AmountPaise, Method: ev.Method})
+	case "payment.failed":
+		return false, o.FailPayment(order.PaymentFailed{GatewayOrderID: ev.GatewayOrderID, PaymentID: ev.PaymentID,
 			Code: ev.ErrorCode, Reason: ev.ErrorReason})
-	},
-	"refund.processed": func(_ string, o *order.Order, ev WebhookEvent) error {
-		return o.CompleteRefund(order.RefundProcessed{RefundID: ev.RefundID, AmountPaise: ev.RefundAmount, ARN: ev.ARN})
-	},
-	"refund.failed": func(_ string, o *order.Order, ev WebhookEvent) error {
-		return o.FailRefund(order.RefundFailed{RefundID: ev.RefundID, Reason: ev.ErrorReason})
-	},
+	case "refund.processed":
+		if !o.AskedForRefund(ev.RefundID) {
+			return false, nil
+		}
+		return false, o.CompleteRefund(order.RefundProcessed{RefundID: ev.RefundID, AmountPaise: ev.RefundAmount, ARN: ev.ARN})
+	case "refund.failed":
+		if !o.AskedForRefund(ev.RefundID) {
+			return false, nil
+		}
+		return false, o.FailRefund(order.RefundFailed{RefundID: ev.RefundID, Reason: ev.ErrorReason})
+	}
+	return false, nil
 }

@@ -37,17 +37,17 @@ func (h RetryRefundHandler) Handle(ctx context.Context, cmd RetryRefund) (Cancel
 	if err != nil {
 		return CancelOrderResult{}, err
 	}
-	if !o.NeedsRefund() {
+	if len(o.OwedRefunds()) == 0 {
 		return CancelOrderResult{}, order.ErrNotRefundable
 	}
 	ctx = withActor(ctx, es.Admin(cmd.AdminID))
-	if err := RefundOrder(ctx, h.repo, h.gateway, cmd.OrderID); err != nil {
+	if err := RefundOwed(ctx, h.repo, h.gateway, cmd.OrderID); err != nil {
 		return CancelOrderResult{}, err
 	}
 	if o, err = h.repo.Get(ctx, cmd.OrderID); err != nil {
 		return CancelOrderResult{}, err
 	}
-	return CancelOrderResult{OrderID: o.ID(), Status: string(o.Status()), RefundID: o.Refund().ID}, nil
+	return CancelOrderResult{OrderID: o.ID(), Status: string(o.Status()), Version: o.Version(), RefundID: o.Refund().ID}, nil
 }
 
 // MaxRefusedRefunds is how many refunds the gateway may refuse (refund.failed) before the sweep stops
@@ -104,7 +104,7 @@ func (h SweepRefundsHandler) Handle(ctx context.Context, cmd SweepRefunds) (Swep
 	var out SweptRefunds
 	var errs []error
 	for _, id := range ids {
-		if err := RefundOrder(ctx, h.repo, h.gateway, id); err != nil {
+		if err := RefundOwed(ctx, h.repo, h.gateway, id); err != nil {
 			out.Failed++
 			errs = append(errs, fmt.Errorf("refund of order %s: %w", id, err))
 			continue

@@ -30,7 +30,10 @@ type OrderView struct {
 	Shipment        *ShipmentView  `json:"shipment,omitempty"`
 	Payment         *PaymentView   `json:"payment,omitempty"`
 	Refund          *RefundView    `json:"refund,omitempty"`
-	History         []StatusChange `json:"history,omitempty"`
+	// UnexpectedPayments are payments the order could not take (made after it was cancelled, or a
+	// second payment), each refunded on its own.
+	UnexpectedPayments []UnexpectedPaymentView `json:"unexpected_payments,omitempty"`
+	History            []StatusChange          `json:"history,omitempty"`
 }
 
 // CustomerView is the customer on an order.
@@ -59,10 +62,11 @@ type AddressView struct {
 	Pincode string `json:"pincode"`
 }
 
-// ShipmentView is the carrier and tracking id.
+// ShipmentView is the carrier, tracking id and the carrier's tracking page.
 type ShipmentView struct {
-	Carrier    string `json:"carrier"`
-	TrackingID string `json:"tracking_id"`
+	Carrier     string `json:"carrier"`
+	TrackingID  string `json:"tracking_id"`
+	TrackingURL string `json:"tracking_url,omitempty"`
 }
 
 // PaymentView is what the gateway reported.
@@ -73,11 +77,30 @@ type PaymentView struct {
 	Method         string `json:"method,omitempty"`
 }
 
-// RefundView is the order's refund.
+// Refund states, as a customer or an admin reads them.
+const (
+	RefundOwed      = "owed"      // not asked for yet, or refused by the gateway: asked again
+	RefundPending   = "pending"   // asked; the gateway has not said it is done
+	RefundProcessed = "processed" // the gateway says the money went back
+)
+
+// RefundView is a refund and its state.
 type RefundView struct {
-	RefundID    string `json:"refund_id"`
+	RefundID    string `json:"refund_id,omitempty"`
 	AmountPaise int64  `json:"amount_paise"`
+	Amount      string `json:"amount"`
+	Status      string `json:"status"`
 	ARN         string `json:"arn,omitempty"`
+}
+
+// UnexpectedPaymentView is a payment the order could not take, and its refund.
+type UnexpectedPaymentView struct {
+	PaymentID   string     `json:"payment_id"`
+	AmountPaise int64      `json:"amount_paise"`
+	Amount      string     `json:"amount"`
+	Method      string     `json:"method,omitempty"`
+	Reason      string     `json:"reason"`
+	Refund      RefundView `json:"refund"`
 }
 
 // StatusChange is one step of an order's status history.
@@ -138,13 +161,32 @@ func ViewOf(o *order.Order) OrderView {
 		v.Items = append(v.Items, ItemView{SKU: l.SKU, Name: l.Name, Quantity: l.Quantity, UnitPricePaise: l.UnitPrice.Paise(), LineTotalPaise: lt.Paise()})
 	}
 	if s := o.Shipment(); s.TrackingID != "" {
-		v.Shipment = &ShipmentView{Carrier: s.Carrier, TrackingID: s.TrackingID}
+		v.Shipment = &ShipmentView{Carrier: s.Carrier, TrackingID: s.TrackingID, TrackingURL: s.TrackingURL}
 	}
 	if p := o.Payment(); p.GatewayOrderID != "" {
 		v.Payment = &PaymentView{Gateway: p.Gateway, GatewayOrderID: p.GatewayOrderID, PaymentID: p.PaymentID, Method: p.Method}
 	}
-	if r := o.Refund(); r.ID != "" {
-		v.Refund = &RefundView{RefundID: r.ID, AmountPaise: r.Amount.Paise(), ARN: r.ARN}
+	switch r := o.Refund(); {
+	case r.ID != "":
+		state := RefundPending
+		if o.Status() == order.StatusRefunded {
+			state = RefundProcessed
+		}
+		v.Refund = &RefundView{RefundID: r.ID, AmountPaise: r.Amount.Paise(), Amount: r.Amount.String(), Status: state, ARN: r.ARN}
+	case o.NeedsRefund():
+		a := o.Payment().Amount
+		v.Refund = &RefundView{AmountPaise: a.Paise(), Amount: a.String(), Status: RefundOwed}
+	}
+	for _, u := range o.UnexpectedPayments() {
+		r := RefundView{RefundID: u.Refund.ID, AmountPaise: u.Amount.Paise(), Amount: u.Amount.String(), Status: RefundOwed, ARN: u.Refund.ARN}
+		switch {
+		case u.Refunded:
+			r.Status = RefundProcessed
+		case u.Refund.ID != "":
+			r.Status, r.AmountPaise, r.Amount = RefundPending, u.Refund.Amount.Paise(), u.Refund.Amount.String()
+		}
+		v.UnexpectedPayments = append(v.UnexpectedPayments, UnexpectedPaymentView{PaymentID: u.PaymentID,
+			AmountPaise: u.Amount.Paise(), Amount: u.Amount.String(), Method: u.Method, Reason: u.Reason, Refund: r})
 	}
 	return v
 }

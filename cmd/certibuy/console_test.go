@@ -398,7 +398,7 @@ func TestConsoleShipsAnOrderInABrowser(t *testing.T) {
 	if st := browserSubmit(t, ctx, `#orders tr.order a`); st != http.StatusOK {
 		t.Fatalf("order page: %d", st)
 	}
-	within(t, ctx, 10*time.Second, chromedp.SendKeys(chromedp.CSS(`#ship input[name=carrier]`), "Delhivery"))
+	within(t, ctx, 10*time.Second, chromedp.SetValue(chromedp.CSS(`#ship select[name=carrier]`), "Delhivery"))
 	within(t, ctx, 10*time.Second, chromedp.SendKeys(chromedp.CSS(`#ship input[name=tracking_id]`), "DLV123456"))
 	if st := browserSubmit(t, ctx, `#ship button`); st != http.StatusOK {
 		t.Fatalf("ship: %d", st)
@@ -412,6 +412,10 @@ func TestConsoleShipsAnOrderInABrowser(t *testing.T) {
 	shipment := within(t, ctx, 10*time.Second, chromedp.Text(chromedp.CSS(`#shipment`)))
 	if flash != "Order shipped." || status != "shipped" || !strings.Contains(shipment, "DLV123456") {
 		t.Fatalf("after shipping: flash %q, status %q, shipment %q", flash, status, shipment)
+	}
+	track := within(t, ctx, 10*time.Second, chromedp.Attributes(chromedp.CSS(`#tracking-link`)))["href"]
+	if track != "https://www.delhivery.com/track/package/DLV123456" {
+		t.Fatalf("the shipment box links to %q, want Delhivery's tracking page", track)
 	}
 
 	// The history is a projection: reload until it has the change.

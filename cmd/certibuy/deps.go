@@ -120,16 +120,16 @@ func OpenDeps(ctx context.Context, cfg Config, logger *slog.Logger) (*Deps, erro
 	d.App = app.Application{
 		Commands: app.Commands{
 			PlaceOrder:         command.NewPlaceOrderHandler(orders, db, postgres.NewIdempotencyStore(db), tokens, gateway, rand.Reader),
-			ConfirmPayment:     command.NewConfirmPaymentHandler(orders, orders, gateway),
-			HandleWebhook:      command.NewHandleWebhookHandler(orders, orders, gateway, postgres.NewWebhookLog(db), db),
-			CancelOrder:        command.NewCancelOrderHandler(orders, tokens, gateway),
+			ConfirmPayment:     command.NewConfirmPaymentHandler(orders, orders, gateway, logger),
+			HandleWebhook:      command.NewHandleWebhookHandler(orders, orders, gateway, postgres.NewWebhookLog(db), db, logger),
+			CancelOrder:        command.NewCancelOrderHandler(orders, command.AnyAccess{tokens, orderLinks}, gateway),
 			AdminTransition:    command.NewAdminTransitionHandler(orders),
 			ResendNotification: command.NewResendNotificationHandler(notifications),
 			RetryRefund:        command.NewRetryRefundHandler(orders, gateway),
 			SweepRefunds:       command.NewSweepRefundsHandler(read, orders, gateway),
 		},
 		Queries: app.Queries{
-			CustomerOrder: query.NewCustomerOrderHandler(orders, tokens, read),
+			CustomerOrder: query.NewCustomerOrderHandler(orders, command.AnyAccess{tokens, orderLinks}, read),
 			AuditEvents:   query.NewAuditEventsHandler(auditor),
 			OrderAsOf:     query.NewOrderAsOfHandler(auditor),
 			ListOrders:    query.NewListOrdersHandler(read),

@@ -18,8 +18,6 @@ var (
 // State errors: the request is well formed but the order is not in a state that allows it (HTTP 409).
 var (
 	ErrIllegalTransition   = errors.New("illegal order transition")
-	ErrAlreadyPaid         = fmt.Errorf("%w: the order is already paid by another payment", ErrIllegalTransition)
-	ErrOrderCancelled      = fmt.Errorf("%w: the order is cancelled", ErrIllegalTransition)
 	ErrCancelAfterShipping = fmt.Errorf("%w: an order cannot be cancelled once it has shipped", ErrIllegalTransition)
 	ErrNotRefundable       = fmt.Errorf("%w: only a cancelled, paid order can be refunded", ErrIllegalTransition)
 	ErrPaymentNotRequested = fmt.Errorf("%w: no payment was requested for this order", ErrIllegalTransition)

@@ -64,6 +64,26 @@ type Refund struct {
 	ARN    string
 }
 
+// UnexpectedPayment is a payment the gateway captured that the order could not take, and its refund.
+type UnexpectedPayment struct {
+	Payment
+	Reason string
+	// Refund has an ID while its refund is pending or done; Refunded once the gateway says it is done.
+	Refund        Refund
+	Refunded      bool
+	FailedRefunds int
+}
+
+// OwedRefund is a refund the order owes: of its own payment after a cancellation, or of a payment it
+// could not take.
+type OwedRefund struct {
+	PaymentID string
+	Amount    Money
+	// Attempt counts the refunds of this payment the gateway refused before; a new attempt is a new
+	// refund at the gateway, a retry of the same attempt is the same one.
+	Attempt int
+}
+
 // Order is the aggregate. Its fields change only by applying events.
 type Order struct {
 	id       uuid.UUID
@@ -79,6 +99,8 @@ type Order struct {
 	shipment OrderShipped
 
 	failedRefunds int
+	// unexpected are payments the order could not take, each refunded on its own.
+	unexpected []UnexpectedPayment
 
 	version int     // events applied, including the recorded ones
 	changes []Event // recorded but not yet stored
@@ -270,34 +292,55 @@ func (o *Order) RequestPayment(gateway, gatewayOrderID string) error {
 	return nil
 }
 
-// SucceedPayment records a captured payment. The same payment reported again (callback and webhook
-// both arriving) changes nothing; another payment for a paid order is refused.
-func (o *Order) SucceedPayment(p PaymentSucceeded) error {
-	if o.payment.PaymentID != "" {
-		if o.payment.PaymentID == p.PaymentID {
-			return nil
-		}
-		return ErrAlreadyPaid
+// ReceivePayment records a payment the gateway captured for this order. The same payment reported
+// again (callback and webhook both arriving, or a repeated webhook) changes nothing. A payment the
+// order cannot take, because it was cancelled or another payment paid it, is recorded as
+// UnexpectedPaymentReceived: the money is the customer's and is owed back (OwedRefunds).
+func (o *Order) ReceivePayment(p PaymentSucceeded) error {
+	if p.PaymentID == "" {
+		return invalid("payment_id", "missing")
+	}
+	if p.PaymentID == o.payment.PaymentID || o.unexpectedIndex(p.PaymentID) >= 0 {
+		return nil
 	}
 	switch {
-	case o.status == StatusCancelled || o.status == StatusRefundPending || o.status == StatusRefunded:
-		return ErrOrderCancelled
-	case o.status != StatusPlaced:
-		return &TransitionError{Action: "pay", From: o.status}
 	case o.payment.GatewayOrderID == "":
 		return ErrPaymentNotRequested
 	case p.GatewayOrderID != o.payment.GatewayOrderID:
 		return fmt.Errorf("%w: gateway order %q is not this order's %q", ErrPaymentMismatch, p.GatewayOrderID, o.payment.GatewayOrderID)
-	case p.AmountPaise != o.total.Paise():
-		return fmt.Errorf("%w: paid %d paise, the order is %d", ErrPaymentMismatch, p.AmountPaise, o.total.Paise())
-	case p.PaymentID == "":
-		return invalid("payment_id", "missing")
+	case p.AmountPaise <= 0:
+		return invalid("amount_paise", "must be more than 0, got %d", p.AmountPaise)
 	}
 	if p.Gateway == "" {
 		p.Gateway = o.payment.Gateway
 	}
+	reason := ""
+	switch {
+	case o.payment.PaymentID != "":
+		reason = "the order was already paid by payment " + o.payment.PaymentID
+	case o.status == StatusCancelled || o.status == StatusRefundPending || o.status == StatusRefunded:
+		reason = "the order was cancelled"
+	case o.status != StatusPlaced:
+		return &TransitionError{Action: "pay", From: o.status}
+	case p.AmountPaise != o.total.Paise():
+		return fmt.Errorf("%w: paid %d paise, the order is %d", ErrPaymentMismatch, p.AmountPaise, o.total.Paise())
+	}
+	if reason != "" {
+		o.record(UnexpectedPaymentReceived{Gateway: p.Gateway, GatewayOrderID: p.GatewayOrderID, PaymentID: p.PaymentID,
+			AmountPaise: p.AmountPaise, Method: p.Method, Reason: reason})
+		return nil
+	}
 	o.record(p)
 	return nil
+}
+
+func (o *Order) unexpectedIndex(paymentID string) int {
+	for i, u := range o.unexpected {
+		if u.PaymentID == paymentID {
+			return i
+		}
+	}
+	return -1
 }
 
 // FailPayment records a failed attempt. Reports that arrive after the order moved on (the gateway does
@@ -325,8 +368,10 @@ func (o *Order) Confirm() error {
 	return nil
 }
 
-// Ship records the hand-over to a carrier.
-func (o *Order) Ship(carrier, trackingID string) error {
+// Ship records the hand-over to a carrier. A carrier of the table (Carriers) is written its usual way
+// and its tracking page follows from the tracking id; for any other carrier, trackingURL is required.
+// A trackingURL given for a carrier of the table replaces the usual page.
+func (o *Order) Ship(carrier, trackingID, trackingURL string) error {
 	if o.status != StatusConfirmed {
 		return &TransitionError{Action: "ship", From: o.status}
 	}
@@ -336,7 +381,19 @@ func (o *Order) Ship(carrier, trackingID string) error {
 	if err := text("tracking_id", trackingID, 64, true); err != nil {
 		return err
 	}
-	o.record(OrderShipped{Carrier: carrier, TrackingID: trackingID, TrackingURL: TrackingURL(carrier, trackingID)})
+	c, known := LookupCarrier(carrier)
+	if known {
+		carrier = c.Name
+	}
+	switch {
+	case trackingURL != "" || !known:
+		if err := checkTrackingURL(trackingURL); err != nil {
+			return err
+		}
+	default:
+		trackingURL = c.track(trackingID)
+	}
+	o.record(OrderShipped{Carrier: carrier, TrackingID: trackingID, TrackingURL: trackingURL})
 	return nil
 }
 
@@ -378,24 +435,62 @@ func (o *Order) NeedsRefund() bool {
 	return o.status == StatusCancelled && o.payment.PaymentID != ""
 }
 
-// InitiateRefund records a refund asked of the gateway for the whole paid amount or part of it.
-func (o *Order) InitiateRefund(refundID string, amount Money) error {
-	if !o.NeedsRefund() {
-		return ErrNotRefundable
+// OwedRefunds lists the refunds the order owes and has not asked for (or was refused): its own
+// payment once cancelled, and every payment it could not take.
+func (o *Order) OwedRefunds() []OwedRefund {
+	var out []OwedRefund
+	if o.NeedsRefund() {
+		out = append(out, OwedRefund{PaymentID: o.payment.PaymentID, Amount: o.payment.Amount, Attempt: o.failedRefunds})
 	}
+	for _, u := range o.unexpected {
+		if u.Refund.ID == "" && !u.Refunded {
+			out = append(out, OwedRefund{PaymentID: u.PaymentID, Amount: u.Amount, Attempt: u.FailedRefunds})
+		}
+	}
+	return out
+}
+
+// InitiateRefund records a refund asked of the gateway for the whole paid amount of a payment, or
+// part of it: the order's own payment once cancelled, or a payment it could not take.
+func (o *Order) InitiateRefund(paymentID, refundID string, amount Money) error {
 	if refundID == "" {
 		return invalid("refund_id", "missing")
 	}
-	if amount.IsZero() || amount.Paise() > o.payment.Amount.Paise() {
-		return invalid("amount_paise", "must be between 1 and the paid %d paise", o.payment.Amount.Paise())
+	if paymentID == o.payment.PaymentID && paymentID != "" {
+		if !o.NeedsRefund() {
+			return ErrNotRefundable
+		}
+		if amount.IsZero() || amount.Paise() > o.payment.Amount.Paise() {
+			return invalid("amount_paise", "must be between 1 and the paid %d paise", o.payment.Amount.Paise())
+		}
+		o.record(RefundInitiated{RefundID: refundID, AmountPaise: amount.Paise()})
+		return nil
 	}
-	o.record(RefundInitiated{RefundID: refundID, AmountPaise: amount.Paise()})
+	i := o.unexpectedIndex(paymentID)
+	if i < 0 || o.unexpected[i].Refund.ID != "" || o.unexpected[i].Refunded {
+		return ErrNotRefundable
+	}
+	if amount.IsZero() || amount.Paise() > o.unexpected[i].Amount.Paise() {
+		return invalid("amount_paise", "must be between 1 and the paid %d paise", o.unexpected[i].Amount.Paise())
+	}
+	o.record(UnexpectedRefundInitiated{PaymentID: paymentID, RefundID: refundID, AmountPaise: amount.Paise()})
 	return nil
 }
 
-// CompleteRefund records the gateway's final word that the refund went through. A repeat of the same
-// report changes nothing.
+// CompleteRefund records the gateway's final word that a refund went through, whichever payment it
+// returns. A repeat of the same report changes nothing.
 func (o *Order) CompleteRefund(r RefundProcessed) error {
+	if i := o.unexpectedRefundIndex(r.RefundID); i >= 0 {
+		u := o.unexpected[i]
+		if u.Refunded {
+			return nil
+		}
+		if r.AmountPaise != u.Refund.Amount.Paise() {
+			return fmt.Errorf("%w: refunded %d paise, %d were asked", ErrRefundMismatch, r.AmountPaise, u.Refund.Amount.Paise())
+		}
+		o.record(UnexpectedRefundProcessed{PaymentID: u.PaymentID, RefundID: r.RefundID, AmountPaise: r.AmountPaise, ARN: r.ARN})
+		return nil
+	}
 	if o.status == StatusRefunded && o.refund.ID == r.RefundID {
 		return nil
 	}
@@ -412,9 +507,15 @@ func (o *Order) CompleteRefund(r RefundProcessed) error {
 	return nil
 }
 
-// FailRefund records a refund the gateway could not make; the order goes back to cancelled so that the
-// refund can be asked again.
+// FailRefund records a refund the gateway could not make; it is owed again, so that it can be asked
+// again. A late or repeated report changes nothing.
 func (o *Order) FailRefund(r RefundFailed) error {
+	if i := o.unexpectedRefundIndex(r.RefundID); i >= 0 {
+		if u := o.unexpected[i]; !u.Refunded {
+			o.record(UnexpectedRefundFailed{PaymentID: u.PaymentID, RefundID: r.RefundID, Reason: r.Reason})
+		}
+		return nil
+	}
 	if o.status != StatusRefundPending || r.RefundID != o.refund.ID {
 		if o.status == StatusCancelled || o.status == StatusRefunded {
 			return nil // a late or repeated report
@@ -423,6 +524,22 @@ func (o *Order) FailRefund(r RefundFailed) error {
 	}
 	o.record(r)
 	return nil
+}
+
+// AskedForRefund reports whether the refund with this gateway id is one the order asked for and has
+// not seen fail: its own payment's, or that of a payment it could not take.
+func (o *Order) AskedForRefund(refundID string) bool {
+	return refundID != "" && (o.refund.ID == refundID || o.unexpectedRefundIndex(refundID) >= 0)
+}
+
+// unexpectedRefundIndex finds the payment the order could not take whose refund has this id.
+func (o *Order) unexpectedRefundIndex(refundID string) int {
+	for i, u := range o.unexpected {
+		if refundID != "" && u.Refund.ID == refundID {
+			return i
+		}
+	}
+	return -1
 }
 
 func (o *Order) record(e Event) {
@@ -460,6 +577,22 @@ func (o *Order) apply(e Event) {
 	case RefundFailed:
 		o.refund = Refund{}
 		o.failedRefunds++
+	case UnexpectedPaymentReceived:
+		o.unexpected = append(o.unexpected, UnexpectedPayment{Reason: e.Reason, Payment: Payment{Gateway: e.Gateway,
+			GatewayOrderID: e.GatewayOrderID, PaymentID: e.PaymentID, Amount: Money{paise: e.AmountPaise}, Method: e.Method}})
+	case UnexpectedRefundInitiated:
+		if i := o.unexpectedIndex(e.PaymentID); i >= 0 {
+			o.unexpected[i].Refund = Refund{ID: e.RefundID, Amount: Money{paise: e.AmountPaise}}
+		}
+	case UnexpectedRefundProcessed:
+		if i := o.unexpectedIndex(e.PaymentID); i >= 0 {
+			o.unexpected[i].Refund.ARN, o.unexpected[i].Refunded = e.ARN, true
+		}
+	case UnexpectedRefundFailed:
+		if i := o.unexpectedIndex(e.PaymentID); i >= 0 {
+			o.unexpected[i].Refund = Refund{}
+			o.unexpected[i].FailedRefunds++
+		}
 	}
 }
 
@@ -526,8 +659,13 @@ func (o *Order) Payment() Payment { return o.payment }
 // Refund returns the order's refund, if one was asked for.
 func (o *Order) Refund() Refund { return o.refund }
 
-// FailedRefunds counts the refunds the gateway could not make.
+// FailedRefunds counts the refunds of the order's own payment the gateway could not make.
 func (o *Order) FailedRefunds() int { return o.failedRefunds }
+
+// UnexpectedPayments returns the payments the order could not take, with their refunds.
+func (o *Order) UnexpectedPayments() []UnexpectedPayment {
+	return append([]UnexpectedPayment(nil), o.unexpected...)
+}
 
 // Shipment returns the carrier and tracking id once shipped.
 func (o *Order) Shipment() OrderShipped { return o.shipment }

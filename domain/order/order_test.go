@@ -56,10 +56,10 @@ var lifecycle = []struct {
 		if err := o.RequestPayment("razorpay", "order_A"); err != nil {
 			return err
 		}
-		return o.SucceedPayment(order.PaymentSucceeded{GatewayOrderID: "order_A", PaymentID: "pay_1", AmountPaise: o.Total().Paise(), Method: "upi"})
+		return o.ReceivePayment(order.PaymentSucceeded{GatewayOrderID: "order_A", PaymentID: "pay_1", AmountPaise: o.Total().Paise(), Method: "upi"})
 	}},
 	{order.StatusConfirmed, func(o *order.Order) error { return o.Confirm() }},
-	{order.StatusShipped, func(o *order.Order) error { return o.Ship("Delhivery", "DLV123") }},
+	{order.StatusShipped, func(o *order.Order) error { return o.Ship("Delhivery", "DLV123", "") }},
 	{order.StatusOutForDelivery, func(o *order.Order) error { return o.MarkOutForDelivery() }},
 	{order.StatusDelivered, func(o *order.Order) error { return o.Deliver() }},
 }
@@ -91,7 +91,7 @@ func orderIn(t *testing.T, s order.Status) *order.Order {
 		walkTo(order.StatusConfirmed)
 		must(o.Cancel("out of stock"))
 		if s != "cancelled_paid" {
-			must(o.InitiateRefund("rfnd_1", o.Payment().Amount))
+			must(o.InitiateRefund(o.Payment().PaymentID, "rfnd_1", o.Payment().Amount))
 		}
 		if s == order.StatusRefunded {
 			must(o.CompleteRefund(order.RefundProcessed{RefundID: "rfnd_1", AmountPaise: o.Total().Paise()}))
@@ -185,17 +185,17 @@ type action struct {
 var (
 	requestPayment = action{"request payment", func(o *order.Order) error { return o.RequestPayment("razorpay", "order_B") }}
 	pay            = action{"pay", func(o *order.Order) error {
-		return o.SucceedPayment(order.PaymentSucceeded{GatewayOrderID: o.Payment().GatewayOrderID, PaymentID: "pay_2", AmountPaise: o.Total().Paise()})
+		return o.ReceivePayment(order.PaymentSucceeded{GatewayOrderID: o.Payment().GatewayOrderID, PaymentID: "pay_2", AmountPaise: o.Total().Paise()})
 	}}
 	failPayment = action{"fail payment", func(o *order.Order) error {
 		return o.FailPayment(order.PaymentFailed{GatewayOrderID: o.Payment().GatewayOrderID, Code: "BAD_REQUEST_ERROR", Reason: "card declined"})
 	}}
 	confirm        = action{"confirm", func(o *order.Order) error { return o.Confirm() }}
-	ship           = action{"ship", func(o *order.Order) error { return o.Ship("BlueDart", "BD42") }}
+	ship           = action{"ship", func(o *order.Order) error { return o.Ship("BlueDart", "BD42", "") }}
 	outForDelivery = action{"out for delivery", func(o *order.Order) error { return o.MarkOutForDelivery() }}
 	deliver        = action{"deliver", func(o *order.Order) error { return o.Deliver() }}
 	cancel         = action{"cancel", func(o *order.Order) error { return o.Cancel("customer asked") }}
-	refund         = action{"initiate refund", func(o *order.Order) error { return o.InitiateRefund("rfnd_9", o.Payment().Amount) }}
+	refund         = action{"initiate refund", func(o *order.Order) error { return o.InitiateRefund(o.Payment().PaymentID, "rfnd_9", o.Payment().Amount) }}
 	completeRefund = action{"complete refund", func(o *order.Order) error {
 		return o.CompleteRefund(order.RefundProcessed{RefundID: o.Refund().ID, AmountPaise: o.Refund().Amount.Paise(), ARN: "ARN1"})
 	}}
@@ -232,7 +232,7 @@ func TestEveryMoveFromEveryStatus(t *testing.T) {
 		},
 		order.StatusPaid: {
 			requestPayment.name: fail(order.ErrIllegalTransition),
-			pay.name:            fail(order.ErrAlreadyPaid),
+			pay.name:            ok(order.StatusPaid, order.TypeUnexpectedPaymentReceived),
 			failPayment.name:    noop,
 			confirm.name:        ok(order.StatusConfirmed, order.TypeOrderConfirmed),
 			ship.name:           fail(order.ErrIllegalTransition),
@@ -245,7 +245,7 @@ func TestEveryMoveFromEveryStatus(t *testing.T) {
 		},
 		order.StatusConfirmed: {
 			requestPayment.name: fail(order.ErrIllegalTransition),
-			pay.name:            fail(order.ErrAlreadyPaid),
+			pay.name:            ok(order.StatusConfirmed, order.TypeUnexpectedPaymentReceived),
 			failPayment.name:    noop,
 			confirm.name:        fail(order.ErrIllegalTransition),
 			ship.name:           ok(order.StatusShipped, order.TypeOrderShipped),
@@ -262,7 +262,7 @@ func TestEveryMoveFromEveryStatus(t *testing.T) {
 			deliver.name:        fail(order.ErrIllegalTransition),
 			cancel.name:         fail(order.ErrCancelAfterShipping),
 			refund.name:         fail(order.ErrNotRefundable),
-			pay.name:            fail(order.ErrAlreadyPaid),
+			pay.name:            ok(order.StatusShipped, order.TypeUnexpectedPaymentReceived),
 		},
 		order.StatusOutForDelivery: {
 			outForDelivery.name: fail(order.ErrIllegalTransition),
@@ -278,7 +278,7 @@ func TestEveryMoveFromEveryStatus(t *testing.T) {
 		},
 		order.StatusCancelled: {
 			requestPayment.name: fail(order.ErrIllegalTransition),
-			pay.name:            fail(order.ErrOrderCancelled),
+			pay.name:            fail(order.ErrPaymentNotRequested),
 			confirm.name:        fail(order.ErrIllegalTransition),
 			ship.name:           fail(order.ErrIllegalTransition),
 			cancel.name:         fail(order.ErrIllegalTransition),
@@ -291,7 +291,7 @@ func TestEveryMoveFromEveryStatus(t *testing.T) {
 			cancel.name:  fail(order.ErrIllegalTransition),
 			ship.name:    fail(order.ErrIllegalTransition),
 			confirm.name: fail(order.ErrIllegalTransition),
-			pay.name:     fail(order.ErrAlreadyPaid),
+			pay.name:     ok(order.StatusCancelled, order.TypeUnexpectedPaymentReceived),
 		},
 		order.StatusRefundPending: {
 			completeRefund.name: ok(order.StatusRefunded, order.TypeRefundProcessed),
@@ -368,7 +368,7 @@ func TestPaymentChecks(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			o := clean(o)
-			if err := o.SucceedPayment(c.p); !errors.Is(err, c.err) {
+			if err := o.ReceivePayment(c.p); !errors.Is(err, c.err) {
 				t.Fatalf("err = %v, want %v", err, c.err)
 			}
 			if len(o.Changes()) != 0 {
@@ -379,10 +379,10 @@ func TestPaymentChecks(t *testing.T) {
 	t.Run("the same payment twice records it once", func(t *testing.T) {
 		o := clean(o)
 		p := order.PaymentSucceeded{GatewayOrderID: "order_A", PaymentID: "pay_1", AmountPaise: total}
-		if err := o.SucceedPayment(p); err != nil {
+		if err := o.ReceivePayment(p); err != nil {
 			t.Fatal(err)
 		}
-		if err := o.SucceedPayment(p); err != nil {
+		if err := o.ReceivePayment(p); err != nil {
 			t.Fatalf("repeat: %v", err)
 		}
 		if len(o.Changes()) != 1 {
@@ -402,10 +402,13 @@ func TestPaymentChecks(t *testing.T) {
 
 func TestRefundChecks(t *testing.T) {
 	o := orderIn(t, "cancelled_paid")
-	if err := o.InitiateRefund("rfnd_1", mustMoney(t, o.Total().Paise()+1)); !errors.Is(err, order.ErrInvalidInput) {
+	if err := o.InitiateRefund(o.Payment().PaymentID, "rfnd_1", mustMoney(t, o.Total().Paise()+1)); !errors.Is(err, order.ErrInvalidInput) {
 		t.Fatalf("refund over the paid amount: err = %v", err)
 	}
-	if err := o.InitiateRefund("rfnd_1", o.Total()); err != nil {
+	if err := o.InitiateRefund("pay_unknown", "rfnd_1", o.Total()); !errors.Is(err, order.ErrNotRefundable) {
+		t.Fatalf("refund of a payment the order never had: err = %v", err)
+	}
+	if err := o.InitiateRefund(o.Payment().PaymentID, "rfnd_1", o.Total()); err != nil {
 		t.Fatal(err)
 	}
 	if err := o.CompleteRefund(order.RefundProcessed{RefundID: "rfnd_other", AmountPaise: o.Total().Paise()}); !errors.Is(err, order.ErrRefundMismatch) {
@@ -464,4 +467,141 @@ func walk(t *testing.T) *order.Order {
 		}
 	}
 	return o
+}
+
+// A payment captured for an order that was cancelled meanwhile (the customer paid in another tab) is
+// the customer's money: the order records it, owes it back and keeps its status; the refund goes
+// through its own steps, and repeated reports change nothing.
+func TestAPaymentForACancelledOrderIsRecordedAndOwedBack(t *testing.T) {
+	o, err := order.Place(validInput(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := o.RequestPayment("razorpay", "order_A"); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Cancel("changed my mind"); err != nil {
+		t.Fatal(err)
+	}
+	before := len(o.Changes())
+	late := order.PaymentSucceeded{GatewayOrderID: "order_A", PaymentID: "pay_late", AmountPaise: o.Total().Paise(), Method: "upi"}
+	if err := o.ReceivePayment(late); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.ReceivePayment(late); err != nil {
+		t.Fatalf("the same payment again: %v", err)
+	}
+	ch := o.Changes()[before:]
+	if len(ch) != 1 || ch[0].EventType() != order.TypeUnexpectedPaymentReceived {
+		t.Fatalf("changes = %v, want one UnexpectedPaymentReceived", ch)
+	}
+	if got := ch[0].(order.UnexpectedPaymentReceived); got.PaymentID != "pay_late" || got.AmountPaise != o.Total().Paise() || got.Reason != "the order was cancelled" {
+		t.Fatalf("recorded %+v", got)
+	}
+	if o.Status() != order.StatusCancelled || o.Payment().PaymentID != "" || o.NeedsRefund() {
+		t.Fatalf("status %s, payment %q: the order must stay an unpaid cancelled one", o.Status(), o.Payment().PaymentID)
+	}
+	owed := o.OwedRefunds()
+	if len(owed) != 1 || owed[0].PaymentID != "pay_late" || owed[0].Amount != o.Total() || owed[0].Attempt != 0 {
+		t.Fatalf("owed refunds %+v", owed)
+	}
+
+	if err := o.InitiateRefund("pay_late", "rfnd_1", o.Total()); err != nil {
+		t.Fatal(err)
+	}
+	if len(o.OwedRefunds()) != 0 || !o.AskedForRefund("rfnd_1") {
+		t.Fatalf("after asking: owed %+v", o.OwedRefunds())
+	}
+	if err := o.FailRefund(order.RefundFailed{RefundID: "rfnd_1", Reason: "bank down"}); err != nil {
+		t.Fatal(err)
+	}
+	if owed := o.OwedRefunds(); len(owed) != 1 || owed[0].Attempt != 1 {
+		t.Fatalf("after a refused refund: owed %+v, want it owed again as attempt 1", owed)
+	}
+	if err := o.InitiateRefund("pay_late", "rfnd_2", o.Total()); err != nil {
+		t.Fatal(err)
+	}
+	done := order.RefundProcessed{RefundID: "rfnd_2", AmountPaise: o.Total().Paise(), ARN: "ARN9"}
+	if err := o.CompleteRefund(done); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.CompleteRefund(done); err != nil {
+		t.Fatalf("the same report again: %v", err)
+	}
+	var types []string
+	for _, e := range o.Changes()[before:] {
+		types = append(types, e.EventType())
+	}
+	want := []string{order.TypeUnexpectedPaymentReceived, order.TypeUnexpectedRefundInitiated, order.TypeUnexpectedRefundFailed,
+		order.TypeUnexpectedRefundInitiated, order.TypeUnexpectedRefundProcessed}
+	if fmt.Sprint(types) != fmt.Sprint(want) {
+		t.Fatalf("events %v, want %v", types, want)
+	}
+	if o.Status() != order.StatusCancelled {
+		t.Fatalf("status %s: refunds of a payment the order could not take never move it", o.Status())
+	}
+	u := clean(o).UnexpectedPayments()
+	if len(u) != 1 || !u[0].Refunded || u[0].Refund.ID != "rfnd_2" || u[0].Refund.ARN != "ARN9" || u[0].FailedRefunds != 1 {
+		t.Fatalf("rebuilt from its events: %+v", u)
+	}
+}
+
+// A second payment with another id on a paid order is refunded on its own; the order's payment and
+// status stay as they were.
+func TestASecondPaymentOnAPaidOrderLeavesTheFirstAlone(t *testing.T) {
+	o := orderIn(t, order.StatusConfirmed)
+	first := o.Payment()
+	second := order.PaymentSucceeded{GatewayOrderID: first.GatewayOrderID, PaymentID: "pay_2", AmountPaise: o.Total().Paise()}
+	if err := o.ReceivePayment(second); err != nil {
+		t.Fatal(err)
+	}
+	if o.Payment() != first || o.Status() != order.StatusConfirmed || o.NeedsRefund() {
+		t.Fatalf("payment %+v, status %s", o.Payment(), o.Status())
+	}
+	u := o.UnexpectedPayments()
+	if len(u) != 1 || u[0].Reason != "the order was already paid by payment pay_1" {
+		t.Fatalf("unexpected payments %+v", u)
+	}
+	if owed := o.OwedRefunds(); len(owed) != 1 || owed[0].PaymentID != "pay_2" {
+		t.Fatalf("owed %+v, want pay_2 only", owed)
+	}
+	// Cancelling now owes both: the order's own payment and the second one.
+	if err := o.Cancel("out of stock"); err != nil {
+		t.Fatal(err)
+	}
+	if owed := o.OwedRefunds(); len(owed) != 2 || owed[0].PaymentID != "pay_1" || owed[1].PaymentID != "pay_2" {
+		t.Fatalf("owed after cancelling %+v", owed)
+	}
+}
+
+func TestShippingWritesTheCarriersTrackingPage(t *testing.T) {
+	for _, c := range []struct{ carrier, id, url, wantCarrier, wantURL string }{
+		{"delhivery", "DL 1", "", "Delhivery", "https://www.delhivery.com/track/package/DL%201"},
+		{"BlueDart", "BD42", "", "Blue Dart", "https://www.bluedart.com/tracking?trackFor=0&trackNo=BD42"},
+		{"Ekart", "FMPC1", "", "Ekart", "https://ekartlogistics.com/shipmenttrack/FMPC1"},
+		{"Speed Post", "EE1IN", "", "India Post", "https://www.indiapost.gov.in/_layouts/15/dop.portal.tracking/trackconsignment.aspx?consignment=EE1IN"},
+		{"other", "X1", "https://track.smartr.in/X1", "other", "https://track.smartr.in/X1"},
+		{"Smartr", "X1", "https://track.smartr.in/X1", "Smartr", "https://track.smartr.in/X1"},
+	} {
+		o := orderIn(t, order.StatusConfirmed)
+		if err := o.Ship(c.carrier, c.id, c.url); err != nil {
+			t.Fatalf("%s: %v", c.carrier, err)
+		}
+		if s := o.Shipment(); s.Carrier != c.wantCarrier || s.TrackingURL != c.wantURL {
+			t.Fatalf("%s: shipped with %+v", c.carrier, s)
+		}
+	}
+	for _, bad := range []struct{ carrier, url string }{
+		{"other", ""}, {"Smartr", ""}, {"other", "http://track.smartr.in/X1"}, {"other", "javascript:alert(1)"},
+		{"other", "https://track.smartr.in/\"><script>"},
+	} {
+		o := orderIn(t, order.StatusConfirmed)
+		var fe *order.FieldError
+		if err := o.Ship(bad.carrier, "X1", bad.url); !errors.As(err, &fe) || fe.Field != "tracking_url" {
+			t.Fatalf("%s with %q: err = %v, want a tracking_url error", bad.carrier, bad.url, err)
+		}
+		if len(o.Changes()) != 0 {
+			t.Fatal("a refused shipment recorded something")
+		}
+	}
 }

@@ -3,7 +3,6 @@ package order
 import (
 	"encoding/json"
 	"fmt"
-	"net/url"
 	"strings"
 )
 
@@ -69,24 +68,4 @@ func Upcast(eventType string, data []byte) (string, []byte, error) {
 		return TypeOrderShipped, v2, nil
 	}
 	return eventType, data, nil
-}
-
-// TrackingURL is the carrier's public tracking page for a shipment, or "" for a carrier we do not know.
-func TrackingURL(carrier, trackingID string) string {
-	id := url.QueryEscape(trackingID)
-	switch strings.ToLower(strings.Join(strings.Fields(carrier), "")) {
-	case "delhivery":
-		return "https://www.delhivery.com/track/package/" + url.PathEscape(trackingID)
-	case "bluedart":
-		return "https://www.bluedart.com/tracking?trackFor=0&trackNo=" + id
-	case "dtdc":
-		return "https://www.dtdc.in/tracking.asp?strCnno=" + id
-	case "indiapost", "speedpost":
-		return "https://www.indiapost.gov.in/_layouts/15/dop.portal.tracking/trackconsignment.aspx?consignment=" + id
-	case "ecomexpress":
-		return "https://ecomexpress.in/tracking/?awb_field=" + id
-	case "xpressbees":
-		return "https://www.xpressbees.com/shipment/tracking?awbNo=" + id
-	}
-	return ""
 }

@@ -47,6 +47,7 @@ func (s *Server) registerAdminRoutes(api *echo.Group) {
 	g.POST("/orders/:id/out-for-delivery", s.handleAdminTransition(command.ActionOutForDelivery))
 	g.POST("/orders/:id/deliver", s.handleAdminTransition(command.ActionDeliver))
 	g.POST("/orders/:id/refund", s.handleAdminRefund)
+	g.POST("/orders/:id/cancel", s.handleAdminCancel)
 	g.GET("/audit/events", s.handleAuditEvents)
 	g.GET("/notifications", s.handleNotificationList)
 	g.POST("/notifications/:id/resend", s.handleNotificationResend)
@@ -140,6 +141,7 @@ type transitionBody struct {
 	ExpectedVersion int    `json:"expected_version"`
 	Carrier         string `json:"carrier"`
 	TrackingID      string `json:"tracking_id"`
+	TrackingURL     string `json:"tracking_url"`
 }
 
 func (s *Server) handleAdminTransition(action string) echo.HandlerFunc {
@@ -154,26 +156,65 @@ func (s *Server) handleAdminTransition(action string) echo.HandlerFunc {
 				return err
 			}
 		}
-		if m := c.Request().Header.Get("If-Match"); m != "" {
-			v, err := strconv.Atoi(strings.Trim(strings.TrimPrefix(m, "W/"), `"`))
-			if err != nil {
-				return apiErr(http.StatusBadRequest, "invalid_input", "If-Match", "If-Match must be the order version, such as \"4\"")
-			}
-			if b.ExpectedVersion != 0 && b.ExpectedVersion != v {
-				return apiErr(http.StatusBadRequest, "invalid_input", "If-Match", "If-Match and expected_version disagree")
-			}
-			b.ExpectedVersion = v
+		if b.ExpectedVersion, err = expectedVersion(c, b.ExpectedVersion); err != nil {
+			return err
 		}
 		u := admin(c)
 		res, err := s.app.Commands.AdminTransition.Handle(causation(c, es.Admin(u.ID.String())), command.AdminTransition{
 			OrderID: id, AdminID: u.ID.String(), Action: action, ExpectedVersion: b.ExpectedVersion,
-			Carrier: b.Carrier, TrackingID: b.TrackingID})
+			Carrier: b.Carrier, TrackingID: b.TrackingID, TrackingURL: b.TrackingURL})
 		if err != nil {
 			return err
 		}
 		c.Response().Header().Set("ETag", strconv.Quote(strconv.Itoa(res.Version)))
 		return c.JSON(http.StatusOK, res)
 	}
+}
+
+// expectedVersion is the order version an admin acted on: the body's expected_version or the
+// If-Match header (an ETag of GET …/orders/{id}); both given must agree.
+func expectedVersion(c echo.Context, fromBody int) (int, error) {
+	m := c.Request().Header.Get("If-Match")
+	if m == "" {
+		return fromBody, nil
+	}
+	v, err := strconv.Atoi(strings.Trim(strings.TrimPrefix(m, "W/"), `"`))
+	if err != nil {
+		return 0, apiErr(http.StatusBadRequest, "invalid_input", "If-Match", "If-Match must be the order version, such as \"4\"")
+	}
+	if fromBody != 0 && fromBody != v {
+		return 0, apiErr(http.StatusBadRequest, "invalid_input", "If-Match", "If-Match and expected_version disagree")
+	}
+	return v, nil
+}
+
+type adminCancelBody struct {
+	ExpectedVersion int    `json:"expected_version"`
+	Reason          string `json:"reason"`
+}
+
+// handleAdminCancel cancels an order for the shop, refunding a paid one as a customer's cancellation
+// does; the reason is required, since the customer is told it.
+func (s *Server) handleAdminCancel(c echo.Context) error {
+	id, err := orderID(c)
+	if err != nil {
+		return err
+	}
+	var b adminCancelBody
+	if err := decodeJSON(c, &b); err != nil {
+		return err
+	}
+	if b.ExpectedVersion, err = expectedVersion(c, b.ExpectedVersion); err != nil {
+		return err
+	}
+	u := admin(c)
+	res, err := s.app.Commands.CancelOrder.Handle(causation(c, es.Admin(u.ID.String())), command.CancelOrder{
+		OrderID: id, AdminID: u.ID.String(), ExpectedVersion: b.ExpectedVersion, Reason: b.Reason})
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("ETag", strconv.Quote(strconv.Itoa(res.Version)))
+	return c.JSON(http.StatusOK, res)
 }
 
 func (s *Server) handleAuditEvents(c echo.Context) error {

@@ -21,6 +21,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/certibuy/orders/app/command"
+	"github.com/certibuy/orders/app/query"
 	"github.com/certibuy/orders/domain/order"
 )
 
@@ -101,6 +102,7 @@ func (s *Server) registerConsoleRoutes(e *echo.Echo) {
 		g.POST("/orders/:id/"+action, s.handleConsoleTransition(action), s.requireSession, s.requireCSRF)
 	}
 	g.POST("/orders/:id/refund", s.handleConsoleRefund, s.requireSession, s.requireCSRF)
+	g.POST("/orders/:id/cancel", s.handleConsoleCancel, s.requireSession, s.requireCSRF)
 	g.GET("/notifications", s.handleConsoleNotifications, s.requireSession)
 	g.POST("/notifications/:id/resend", s.handleConsoleResend, s.requireSession, s.requireCSRF)
 	g.GET("/audit", s.handleConsoleAudit, s.requireSession)
@@ -313,9 +315,13 @@ func pageError(err error) (*APIError, error) {
 
 func (k *console) funcs() template.FuncMap {
 	return template.FuncMap{
-		"when":       k.when,
-		"label":      func(s string) string { return strings.ReplaceAll(s, "_", " ") },
-		"rupees":     rupees,
+		"when":   k.when,
+		"label":  func(s string) string { return strings.ReplaceAll(s, "_", " ") },
+		"rupees": rupees,
+		"refundState": func(s string) string {
+			return map[string]string{query.RefundOwed: "owed: to be asked again", query.RefundPending: "asked, waiting for the gateway",
+				query.RefundProcessed: "processed"}[s]
+		},
 		"sentence":   sentence,
 		"statusText": http.StatusText,
 		"orderOf": func(stream string) string {

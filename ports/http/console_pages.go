@@ -84,6 +84,8 @@ func flashText(code string) string {
 		return "Order marked out for delivery."
 	case "delivered":
 		return "Order marked delivered."
+	case "cancelled":
+		return "Order cancelled. The customer is told; a paid order's refund is asked of the gateway."
 	case "resent":
 		return "The notification is queued to be sent again."
 	case "refund":
@@ -189,8 +191,13 @@ type orderPage struct {
 	Order query.AdminOrderView
 	// Action is the form the page offers for the order's status; the domain still decides, so a form
 	// on a page left open is refused with its message.
-	Action              string
-	Carrier, TrackingID string // what was typed into the ship form, when it is shown again
+	Action string
+	// CanCancel offers the cancel form: until the order ships.
+	CanCancel bool
+	// Carriers are the ship form's choices: the carrier table, then "other".
+	Carriers []string
+	// What was typed into a form, when it is shown again.
+	Carrier, TrackingID, TrackingURL, Reason string
 }
 
 func (s *Server) handleConsoleOrder(c echo.Context) error {
@@ -207,14 +214,57 @@ func (s *Server) renderOrder(c echo.Context, id uuid.UUID, status int, shown *AP
 		return err
 	}
 	p.Order, p.Action = v, nextAction(order.Status(v.Status))
-	if v.Status == string(order.StatusCancelled) && v.Payment != nil && v.Payment.PaymentID != "" {
-		p.Action = actionRefund // paid, cancelled, and no refund pending or done
+	if owesRefund(v.OrderView) {
+		p.Action = actionRefund
 	}
+	st := order.Status(v.Status)
+	p.CanCancel = !st.Shipped() && st != order.StatusCancelled && st != order.StatusRefundPending && st != order.StatusRefunded
+	for _, c := range order.Carriers() {
+		p.Carriers = append(p.Carriers, c.Name)
+	}
+	p.Carriers = append(p.Carriers, order.OtherCarrier)
 	return s.render(c, status, "order", consolePage{Title: "Order " + v.Number, Nav: "orders", Flash: flash, Error: shown, Data: p})
 }
 
 // actionRefund is the console's form for asking the gateway again for an outstanding refund.
 const actionRefund = "refund"
+
+// owesRefund reports whether a refund is owed and not asked for: the order's own payment once
+// cancelled, or a payment it could not take.
+func owesRefund(v query.OrderView) bool {
+	if v.Refund != nil && v.Refund.Status == query.RefundOwed {
+		return true
+	}
+	for _, u := range v.UnexpectedPayments {
+		if u.Refund.Status == query.RefundOwed {
+			return true
+		}
+	}
+	return false
+}
+
+// handleConsoleCancel cancels the order for the shop at the version the page showed, refunding a
+// paid one; the reason is required, since the customer is told it.
+func (s *Server) handleConsoleCancel(c echo.Context) error {
+	id, err := orderID(c)
+	if err != nil {
+		return err
+	}
+	form, err := consoleForm(c)
+	if err != nil {
+		return err
+	}
+	typed := orderPage{Reason: strings.TrimSpace(form.Get("reason"))}
+	version, err := strconv.Atoi(form.Get("expected_version"))
+	if err != nil || version < 1 {
+		return s.renderOrder(c, id, http.StatusBadRequest, apiErr(http.StatusBadRequest, "invalid_input", "expected_version",
+			"the form did not say which version of the order it was filled in on; try again from this page"), "", typed)
+	}
+	u := sessionAdmin(c)
+	_, err = s.app.Commands.CancelOrder.Handle(causation(c, es.Admin(u.ID.String())), command.CancelOrder{
+		OrderID: id, AdminID: u.ID.String(), ExpectedVersion: version, Reason: typed.Reason})
+	return s.afterOrderAction(c, id, err, "cancelled", typed)
+}
 
 func nextAction(st order.Status) string {
 	switch st {
@@ -228,8 +278,6 @@ func nextAction(st order.Status) string {
 	return ""
 }
 
-// handleConsoleTransition applies an action at the version the page showed. On success it redirects
-// to the order (so a reload does not post again); a refusal shows the order as it is now, with why.
 // handleConsoleRefund asks the gateway again for an outstanding refund.
 func (s *Server) handleConsoleRefund(c echo.Context) error {
 	id, err := orderID(c)
@@ -254,6 +302,7 @@ func (s *Server) handleConsoleRefund(c echo.Context) error {
 	return s.renderOrder(c, id, shown.Status, shown, "", orderPage{})
 }
 
+// handleConsoleTransition applies an action at the version the page showed (see afterOrderAction).
 func (s *Server) handleConsoleTransition(action string) echo.HandlerFunc {
 	flash := map[string]string{command.ActionShip: "shipped", command.ActionOutForDelivery: "out-for-delivery",
 		command.ActionDeliver: "delivered"}[action]
@@ -266,7 +315,8 @@ func (s *Server) handleConsoleTransition(action string) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		typed := orderPage{Carrier: strings.TrimSpace(form.Get("carrier")), TrackingID: strings.TrimSpace(form.Get("tracking_id"))}
+		typed := orderPage{Carrier: strings.TrimSpace(form.Get("carrier")), TrackingID: strings.TrimSpace(form.Get("tracking_id")),
+			TrackingURL: strings.TrimSpace(form.Get("tracking_url"))}
 		version, err := strconv.Atoi(form.Get("expected_version"))
 		if err != nil || version < 1 {
 			return s.renderOrder(c, id, http.StatusBadRequest, apiErr(http.StatusBadRequest, "invalid_input", "expected_version",
@@ -275,22 +325,28 @@ func (s *Server) handleConsoleTransition(action string) echo.HandlerFunc {
 		u := sessionAdmin(c)
 		_, err = s.app.Commands.AdminTransition.Handle(causation(c, es.Admin(u.ID.String())), command.AdminTransition{
 			OrderID: id, AdminID: u.ID.String(), Action: action, ExpectedVersion: version,
-			Carrier: typed.Carrier, TrackingID: typed.TrackingID})
-		shown, err := pageError(err)
-		if err != nil {
-			return err
-		}
-		if shown == nil {
-			return c.Redirect(http.StatusSeeOther, "/admin/orders/"+id.String()+"?msg="+flash)
-		}
-		if shown.Code == "version_conflict" {
-			shown = apiErr(shown.Status, shown.Code, "", "This order changed since you loaded it. Here it is as it is now: check it and try again.")
-		}
-		if shown.Status == http.StatusNotFound {
-			return shown
-		}
-		return s.renderOrder(c, id, shown.Status, shown, "", typed)
+			Carrier: typed.Carrier, TrackingID: typed.TrackingID, TrackingURL: typed.TrackingURL})
+		return s.afterOrderAction(c, id, err, flash, typed)
 	}
+}
+
+// afterOrderAction answers a console action on an order: on success a redirect to the order (so a
+// reload does not post again), with a flash message; a refusal shows the order as it is now, with why.
+func (s *Server) afterOrderAction(c echo.Context, id uuid.UUID, err error, flash string, typed orderPage) error {
+	shown, err := pageError(err)
+	if err != nil {
+		return err
+	}
+	if shown == nil {
+		return c.Redirect(http.StatusSeeOther, "/admin/orders/"+id.String()+"?msg="+flash)
+	}
+	if shown.Code == "version_conflict" {
+		shown = apiErr(shown.Status, shown.Code, "", "This order changed since you loaded it. Here it is as it is now: check it and try again.")
+	}
+	if shown.Status == http.StatusNotFound {
+		return shown
+	}
+	return s.renderOrder(c, id, shown.Status, shown, "", typed)
 }
 
 func sessionAdmin(c echo.Context) command.AdminUser {
