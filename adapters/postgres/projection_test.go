@@ -72,12 +72,14 @@ var (
 	stepPay = func(o *order.Order) error {
 		return o.ReceivePayment(order.PaymentSucceeded{GatewayOrderID: o.Payment().GatewayOrderID, PaymentID: "pay_" + o.Number().String(), AmountPaise: o.Total().Paise(), Method: "upi"})
 	}
-	stepConfirm  = func(o *order.Order) error { return o.Confirm() }
-	stepShip     = func(o *order.Order) error { return o.Ship("Delhivery", "DLV-"+o.Number().String(), "") }
-	stepOFD      = func(o *order.Order) error { return o.MarkOutForDelivery() }
-	stepDeliver  = func(o *order.Order) error { return o.Deliver() }
-	stepCancel   = func(o *order.Order) error { return o.Cancel("customer asked") }
-	stepRefund   = func(o *order.Order) error { return o.InitiateRefund(o.Payment().PaymentID, "rfnd_"+o.Number().String(), o.Payment().Amount) }
+	stepConfirm = func(o *order.Order) error { return o.Confirm() }
+	stepShip    = func(o *order.Order) error { return o.Ship("Delhivery", "DLV-"+o.Number().String(), "") }
+	stepOFD     = func(o *order.Order) error { return o.MarkOutForDelivery() }
+	stepDeliver = func(o *order.Order) error { return o.Deliver() }
+	stepCancel  = func(o *order.Order) error { return o.Cancel("customer asked") }
+	stepRefund  = func(o *order.Order) error {
+		return o.InitiateRefund(o.Payment().PaymentID, "rfnd_"+o.Number().String(), o.Payment().Amount)
+	}
 	stepRefunded = func(o *order.Order) error {
 		return o.CompleteRefund(order.RefundProcessed{RefundID: o.Refund().ID, AmountPaise: o.Refund().Amount.Paise(), ARN: "ARN9"})
 	}

@@ -17,19 +17,19 @@ type CustomerOrder struct {
 
 // OrderView is an order as its customer sees it.
 type OrderView struct {
-	ID              uuid.UUID      `json:"order_id"`
-	Number          string         `json:"order_number"`
-	Status          string         `json:"status"`
-	Version         int            `json:"version"`
-	Customer        CustomerView   `json:"customer"`
-	Items           []ItemView     `json:"items"`
-	TotalPaise      int64          `json:"total_paise"`
-	Total           string         `json:"total"`
-	Currency        string         `json:"currency"`
-	ShippingAddress AddressView    `json:"shipping_address"`
-	Shipment        *ShipmentView  `json:"shipment,omitempty"`
-	Payment         *PaymentView   `json:"payment,omitempty"`
-	Refund          *RefundView    `json:"refund,omitempty"`
+	ID              uuid.UUID     `json:"order_id"`
+	Number          string        `json:"order_number"`
+	Status          string        `json:"status"`
+	Version         int           `json:"version"`
+	Customer        CustomerView  `json:"customer"`
+	Items           []ItemView    `json:"items"`
+	TotalPaise      int64         `json:"total_paise"`
+	Total           string        `json:"total"`
+	Currency        string        `json:"currency"`
+	ShippingAddress AddressView   `json:"shipping_address"`
+	Shipment        *ShipmentView `json:"shipment,omitempty"`
+	Payment         *PaymentView  `json:"payment,omitempty"`
+	Refund          *RefundView   `json:"refund,omitempty"`
 	// UnexpectedPayments are payments the order could not take (made after it was cancelled, or a
 	// second payment), each refunded on its own.
 	UnexpectedPayments []UnexpectedPaymentView `json:"unexpected_payments,omitempty"`

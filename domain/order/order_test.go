@@ -195,7 +195,9 @@ var (
 	outForDelivery = action{"out for delivery", func(o *order.Order) error { return o.MarkOutForDelivery() }}
 	deliver        = action{"deliver", func(o *order.Order) error { return o.Deliver() }}
 	cancel         = action{"cancel", func(o *order.Order) error { return o.Cancel("customer asked") }}
-	refund         = action{"initiate refund", func(o *order.Order) error { return o.InitiateRefund(o.Payment().PaymentID, "rfnd_9", o.Payment().Amount) }}
+	refund         = action{"initiate refund", func(o *order.Order) error {
+		return o.InitiateRefund(o.Payment().PaymentID, "rfnd_9", o.Payment().Amount)
+	}}
 	completeRefund = action{"complete refund", func(o *order.Order) error {
 		return o.CompleteRefund(order.RefundProcessed{RefundID: o.Refund().ID, AmountPaise: o.Refund().Amount.Paise(), ARN: "ARN1"})
 	}}
