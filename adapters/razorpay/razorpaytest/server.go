@@ -247,6 +247,23 @@ func (s *Server) Pay(orderID, method string) (paymentID, signature string) {
 	return p.id, razorpay.SignPayment(s.keySecret, o.id, p.id)
 }
 
+// PayAgain plays a second payment captured on an order that is paid already: the customer paid in
+// two tabs, or a UPI retry went through late. Razorpay captures it all the same under automatic
+// capture; it is the merchant's to refund.
+func (s *Server) PayAgain(orderID, method string) (paymentID, signature string) {
+	s.tb.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o, ok := s.orders[orderID]
+	if !ok || o.status != razorpay.OrderPaid {
+		s.tb.Fatalf("razorpaytest: PayAgain: no paid order %q", orderID)
+	}
+	p := s.newPayment(o, method)
+	p.status, p.captured = "captured", true
+	o.paid += o.amount
+	return p.id, razorpay.SignPayment(s.keySecret, o.id, p.id)
+}
+
 // CapturedWebhook returns the body of the payment.captured webhook for a payment made with Pay.
 func (s *Server) CapturedWebhook(paymentID string) []byte {
 	s.tb.Helper()

@@ -1,0 +1,218 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// refundKeys returns the X-Refund-Idempotency keys the fake Razorpay received, by payment id.
+func (s *shop) refundKeys(t *testing.T) map[string][]string {
+	t.Helper()
+	out := map[string][]string{}
+	for _, r := range s.rzp.Requests() {
+		if p, ok := strings.CutSuffix(r.Path, "/refund"); ok {
+			pay := p[strings.LastIndex(p, "/")+1:]
+			out[pay] = append(out[pay], r.Header.Get("X-Refund-Idempotency"))
+		}
+	}
+	return out
+}
+
+// A payment captured after the order was cancelled (the customer paid in another tab) is
+// acknowledged however often Razorpay delivers it, recorded once, refunded once at once with a key
+// derived from the payment id, and the refund's report settles it. The order stays cancelled.
+func TestAPaymentForACancelledOrderIsRefundedOnce(t *testing.T) {
+	t.Parallel()
+	s := startShop(t)
+	o := s.checkout(t)
+	if res := s.do(t, "POST", "/api/v1/orders/"+o.id+"/cancel", []byte(`{"reason":"found it cheaper"}`), bearerHeader(o.token)); res.status != 200 {
+		t.Fatalf("cancel: %d %s", res.status, res.body)
+	}
+	pay, sig := s.rzp.Pay(o.gatewayOrder, "upi")
+	captured := s.rzp.CapturedWebhook(pay)
+
+	// Ten deliveries of the same event at once, and the browser's callback among them: every one
+	// answered 2xx.
+	var wg sync.WaitGroup
+	statuses := make(chan int, 11)
+	for i := 0; i < 10; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			statuses <- s.webhook(t, captured, "evt_late").status
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		statuses <- s.callback(t, o.gatewayOrder, pay, sig).status
+	}()
+	wg.Wait()
+	close(statuses)
+	for st := range statuses {
+		if st != http.StatusOK {
+			t.Fatalf("a delivery was answered %d; Razorpay would retry it for a day", st)
+		}
+	}
+	refunds := s.rzp.Refunds(pay)
+	if len(refunds) != 1 || refunds[0].Amount != 129900 {
+		t.Fatalf("refunds of the late payment: %+v", refunds)
+	}
+	if keys := s.refundKeys(t)[pay]; len(keys) != 1 || keys[0] != "rfnd-"+pay+"-0" {
+		t.Fatalf("refund requests for %s: keys %v", pay, keys)
+	}
+	got := s.events(t, o.id)
+	want := []string{"placed.v1 by customer:guest", "payment_requested.v1 by customer:guest", "cancelled.v1 by customer:guest",
+		"unexpected_payment_received.v1 by gateway:razorpay", "unexpected_payment_refund_initiated.v1 by gateway:razorpay"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("events %v\nwant   %v", got, want)
+	}
+	// The same webhook again, under another delivery id, changes nothing.
+	if res := s.webhook(t, captured, "evt_late_again"); res.status != 200 || res.json(t)["outcome"] != "no_change" {
+		t.Fatalf("the same payment under another delivery id: %d %s", res.status, res.body)
+	}
+
+	if res := s.webhook(t, s.rzp.RefundProcessedWebhook(refunds[0].ID), "evt_rp"); res.status != 200 || res.json(t)["outcome"] != "applied" {
+		t.Fatalf("refund.processed: %d %s", res.status, res.body)
+	}
+	if got := s.events(t, o.id); got[len(got)-1] != "unexpected_payment_refunded.v1 by gateway:razorpay" {
+		t.Fatalf("after the refund's report: %v", got)
+	}
+	view := s.do(t, "GET", "/api/v1/orders/"+o.id, nil, bearerHeader(o.token)).json(t)
+	ups, _ := view["unexpected_payments"].([]any)
+	if view["status"] != "cancelled" || len(ups) != 1 {
+		t.Fatalf("the order as its customer sees it: %v", view)
+	}
+	up := ups[0].(map[string]any)
+	refund := up["refund"].(map[string]any)
+	if up["payment_id"] != pay || up["amount"] != "₹1,299.00" || refund["status"] != "processed" || refund["refund_id"] != refunds[0].ID {
+		t.Fatalf("the late payment as the API shows it: %v", up)
+	}
+}
+
+// A second payment with another id on a paid order is refunded; the first stays untouched.
+func TestASecondPaymentOnAPaidOrderIsRefundedAndTheFirstKept(t *testing.T) {
+	t.Parallel()
+	s := startShop(t)
+	o := paidOrder(t, s)
+	first := mustPaymentOf(t, &notifyShop{shop: s}, o.id)
+	second, sig := s.rzp.PayAgain(o.gatewayOrder, "card")
+	res := s.callback(t, o.gatewayOrder, second, sig)
+	if res.status != 200 || res.json(t)["refunding_payment"] != true || res.json(t)["status"] != "confirmed" {
+		t.Fatalf("callback of the second payment: %d %s", res.status, res.body)
+	}
+	if r := s.rzp.Refunds(second); len(r) != 1 || r[0].Amount != 129900 {
+		t.Fatalf("refunds of the second payment: %+v", r)
+	}
+	if r := s.rzp.Refunds(first); len(r) != 0 {
+		t.Fatalf("the first payment was refunded: %+v", r)
+	}
+	if res := s.webhook(t, s.rzp.CapturedWebhook(second), "evt_second"); res.status != 200 || res.json(t)["outcome"] != "no_change" {
+		t.Fatalf("its webhook after the callback: %d %s", res.status, res.body)
+	}
+	view := s.do(t, "GET", "/api/v1/orders/"+o.id, nil, bearerHeader(o.token)).json(t)
+	if view["status"] != "confirmed" || view["payment"].(map[string]any)["payment_id"] != first {
+		t.Fatalf("the order after a second payment: %v", view)
+	}
+	if len(s.refundKeys(t)) != 1 {
+		t.Fatalf("refund requests: %v", s.refundKeys(t))
+	}
+}
+
+// When the refund of a late payment cannot be asked for at once (the gateway is down), the webhook
+// is still acknowledged and the refund sweep asks again.
+func TestALatePaymentsRefundTheGatewayRefusedIsAskedAgain(t *testing.T) {
+	t.Parallel()
+	s := startShop(t, map[string]string{"REFUND_SWEEP_INTERVAL": "100ms"})
+	o := s.checkout(t)
+	if res := s.do(t, "POST", "/api/v1/orders/"+o.id+"/cancel", nil, bearerHeader(o.token)); res.status != 200 {
+		t.Fatalf("cancel: %d", res.status)
+	}
+	pay, _ := s.rzp.Pay(o.gatewayOrder, "upi")
+	s.rzp.FailNext(1, 500, `{"error":{"code":"SERVER_ERROR","description":"The server encountered an error."}}`)
+	if res := s.webhook(t, s.rzp.CapturedWebhook(pay), "evt_down"); res.status != 200 {
+		t.Fatalf("payment.captured with the refund API down: %d %s", res.status, res.body)
+	}
+	waitFor(t, 20*time.Second, func() bool { return len(s.rzp.Refunds(pay)) == 1 }, "the sweep never asked for the refund")
+	got := s.events(t, o.id)
+	if got[len(got)-1] != "unexpected_payment_refund_initiated.v1 by system" {
+		t.Fatalf("events %v", got)
+	}
+	time.Sleep(300 * time.Millisecond) // a few more sweeps: they must ask for nothing more
+	if n := len(s.rzp.Refunds(pay)); n != 1 {
+		t.Fatalf("%d refunds of one payment", n)
+	}
+}
+
+// Admins cancel with a reason and the version they saw, refunding a paid order as a customer's
+// cancellation does; once shipped, cancelling is refused.
+func TestAdminsCancelOrders(t *testing.T) {
+	t.Parallel()
+	s := startShop(t)
+	token, adminID := s.adminToken(t, "cancel@certibuy.in")
+	o := paidOrder(t, s)
+	cancel := func(id, body string, headers map[string]string) response {
+		h := bearerHeader(token)
+		for k, v := range headers {
+			h[k] = v
+		}
+		return s.do(t, "POST", "/api/v1/admin/orders/"+id+"/cancel", []byte(body), h)
+	}
+	for _, bad := range []struct {
+		body   string
+		hdr    map[string]string
+		status int
+		field  string
+	}{
+		{`{}`, nil, 400, "reason"},
+		{`{"reason":"   "}`, nil, 400, "reason"},
+		{`{"reason":"out of stock","expected_version":2}`, nil, 409, "expected_version"},
+		{`{"reason":"out of stock"}`, map[string]string{"If-Match": `"2"`}, 409, "expected_version"},
+		{`{"reason":"out of stock"}`, map[string]string{"If-Match": `"x"`}, 400, "If-Match"},
+	} {
+		res := cancel(o.id, bad.body, bad.hdr)
+		if res.status != bad.status || !strings.Contains(string(res.body), `"field":"`+bad.field+`"`) {
+			t.Fatalf("%s %v: %d %s, want %d naming %s", bad.body, bad.hdr, res.status, res.body, bad.status, bad.field)
+		}
+	}
+	if n := len(s.events(t, o.id)); n != 4 {
+		t.Fatalf("refused cancellations appended events: %v", s.events(t, o.id))
+	}
+	if r := s.do(t, "POST", "/api/v1/admin/orders/"+o.id+"/cancel", []byte(`{"reason":"x"}`), nil); r.status != 401 {
+		t.Fatalf("without a token: %d", r.status)
+	}
+	res := cancel(o.id, `{"reason":"out of stock"}`, map[string]string{"If-Match": `"4"`})
+	if res.status != 200 || res.json(t)["status"] != "refund_pending" || res.header.Get("ETag") != `"6"` {
+		t.Fatalf("admin cancel: %d %s %v", res.status, res.body, res.header)
+	}
+	pay := mustPaymentOf(t, &notifyShop{shop: s}, o.id)
+	want := "rfnd-" + strings.ReplaceAll(o.id, "-", "") + "-0"
+	if keys := s.refundKeys(t)[pay]; len(keys) != 1 || keys[0] != want {
+		t.Fatalf("refund keys %v, want [%s]: the key a customer's cancellation derives", keys, want)
+	}
+	got := s.events(t, o.id)
+	if fmt.Sprint(got[4:]) != fmt.Sprint([]string{"cancelled.v1 by admin:" + adminID, "refund_initiated.v1 by admin:" + adminID}) {
+		t.Fatalf("events %v", got)
+	}
+	var reason string
+	if err := s.deps.Pool.QueryRow(context.Background(), `SELECT data->>'reason' FROM events WHERE stream_id = $1 AND type = 'order.cancelled.v1'`, "order-"+o.id).Scan(&reason); err != nil || reason != "out of stock" {
+		t.Fatalf("reason %q, %v", reason, err)
+	}
+
+	shipped := paidOrder(t, s)
+	if r := s.do(t, "POST", "/api/v1/admin/orders/"+shipped.id+"/ship", []byte(`{"carrier":"Ekart","tracking_id":"FMPC42"}`), bearerHeader(token)); r.status != 200 {
+		t.Fatalf("ship: %d %s", r.status, r.body)
+	}
+	if r := cancel(shipped.id, `{"reason":"too late"}`, nil); r.status != http.StatusConflict || !strings.Contains(string(r.body), "once it has shipped") {
+		t.Fatalf("cancel after shipping: %d %s", r.status, r.body)
+	}
+	view := s.do(t, "GET", "/api/v1/admin/orders/"+shipped.id, nil, bearerHeader(token)).json(t)
+	if sh := view["shipment"].(map[string]any); sh["carrier"] != "Ekart" || sh["tracking_url"] != "https://ekartlogistics.com/shipmenttrack/FMPC42" {
+		t.Fatalf("shipment %v", sh)
+	}
+}
