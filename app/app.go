@@ -38,4 +38,8 @@ type Queries struct {
 	OrderHistory  query.OrderHistoryHandler
 	PaymentPage   query.PaymentPageHandler
 	Notifications query.ListNotificationsHandler
+	// OrderPage is the customer's order page, opened by a link in their messages; ShortLink follows
+	// the short links of SMS.
+	OrderPage query.OrderPageHandler
+	ShortLink query.ShortLinkHandler
 }

@@ -9,20 +9,21 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"net/url"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/certibuy/orders/app/query"
 )
 
-// Errors of Check. Both mean the link does not open the order; the page says which, so a customer
-// with an old e-mail knows to ask for help rather than retype the link.
+// Errors of Check (the application's: the order page says which, so a customer with an old e-mail
+// knows to ask for help rather than retype the link).
 var (
-	ErrInvalid = errors.New("this link does not open the order")
-	ErrExpired = errors.New("this link has expired")
+	ErrInvalid = query.ErrLinkInvalid
+	ErrExpired = query.ErrLinkExpired
 )
 
 // Token layout: two bytes of expiry day (days since the Unix epoch, good until the year 2149) and

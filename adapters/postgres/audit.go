@@ -73,6 +73,20 @@ func auditEvent(r RecordedEvent) query.AuditEvent {
 		OccurredAt: r.Metadata.OccurredAt, RecordedAt: r.RecordedAt}
 }
 
+// OrderEvents returns every event of the order's stream, in version order, the latest included: a
+// page showing an order right after a change shows the change.
+func (a *Auditor) OrderEvents(ctx context.Context, id uuid.UUID) ([]query.AuditEvent, error) {
+	recs, err := a.store.Load(ctx, order.StreamID(id))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]query.AuditEvent, len(recs))
+	for i, r := range recs {
+		out[i] = auditEvent(r)
+	}
+	return out, nil
+}
+
 // OrderAsOf folds the order's events recorded up to t.
 func (a *Auditor) OrderAsOf(ctx context.Context, id uuid.UUID, t time.Time) (*order.Order, error) {
 	rows, err := a.store.db.Q(ctx).Query(ctx, selectEvents+` WHERE stream_id = $1 AND recorded_at <= $2 ORDER BY stream_version`, order.StreamID(id), t)

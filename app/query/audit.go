@@ -56,6 +56,9 @@ type EventAuditor interface {
 	OrderAsOf(ctx context.Context, id uuid.UUID, t time.Time) (*order.Order, error)
 	// OrderIDByNumber finds an order's id from its number.
 	OrderIDByNumber(ctx context.Context, n order.Number) (uuid.UUID, error)
+	// OrderEvents returns every event of the order's stream, the latest included (Audit stops at
+	// the oldest transaction still running, which a page shown right after a change must not).
+	OrderEvents(ctx context.Context, id uuid.UUID) ([]AuditEvent, error)
 }
 
 // AuditEventsHandler answers audit queries.

@@ -99,8 +99,10 @@ type UnexpectedPaymentView struct {
 	AmountPaise int64      `json:"amount_paise"`
 	Amount      string     `json:"amount"`
 	Method      string     `json:"method,omitempty"`
-	Reason      string     `json:"reason"`
-	Refund      RefundView `json:"refund"`
+	// Cause is order_cancelled or already_paid; Reason says it in words.
+	Cause  string     `json:"cause"`
+	Reason string     `json:"reason"`
+	Refund RefundView `json:"refund"`
 }
 
 // StatusChange is one step of an order's status history.
@@ -186,7 +188,7 @@ func ViewOf(o *order.Order) OrderView {
 			r.Status, r.AmountPaise, r.Amount = RefundPending, u.Refund.Amount.Paise(), u.Refund.Amount.String()
 		}
 		v.UnexpectedPayments = append(v.UnexpectedPayments, UnexpectedPaymentView{PaymentID: u.PaymentID,
-			AmountPaise: u.Amount.Paise(), Amount: u.Amount.String(), Method: u.Method, Reason: u.Reason, Refund: r})
+			AmountPaise: u.Amount.Paise(), Amount: u.Amount.String(), Method: u.Method, Cause: u.Cause, Reason: u.Reason, Refund: r})
 	}
 	return v
 }

@@ -60,6 +60,9 @@ type Config struct {
 // NotifyConfig holds the notifier's settings.
 type NotifyConfig struct {
 	ShopName, SupportEmail string
+	// RefundExpectation says when refunded money reaches the customer, in messages and on the order
+	// page.
+	RefundExpectation string
 	// SMTPURL is smtp://user:pass@host:port (or smtps://); empty writes .eml files to MailDir.
 	SMTPURL, MailFrom, MailDir string
 	// SMSProvider is msg91, fast2sms or log; SMSFallback the other one, or none.
@@ -185,11 +188,12 @@ func LoadConfig(getenv func(string) string, stderr io.Writer) (Config, error) {
 
 func loadNotifyConfig(getenv func(string) string) (NotifyConfig, error) {
 	n := NotifyConfig{
-		ShopName:     or(getenv("SHOP_NAME"), "CertiBuy"),
-		SupportEmail: or(getenv("SUPPORT_EMAIL"), "support@certibuy.local"),
-		SMTPURL:      getenv("SMTP_URL"),
-		MailFrom:     or(getenv("MAIL_FROM"), "CertiBuy <orders@certibuy.local>"),
-		MailDir:      or(getenv("MAIL_DIR"), "var/mail"),
+		ShopName:          or(getenv("SHOP_NAME"), "CertiBuy"),
+		SupportEmail:      or(getenv("SUPPORT_EMAIL"), "support@certibuy.local"),
+		RefundExpectation: or(getenv("REFUND_EXPECTATION"), "5–7 working days"),
+		SMTPURL:           getenv("SMTP_URL"),
+		MailFrom:          or(getenv("MAIL_FROM"), "CertiBuy <orders@certibuy.local>"),
+		MailDir:           or(getenv("MAIL_DIR"), "var/mail"),
 		MSG91: sms.MSG91Config{AuthKey: getenv("MSG91_AUTHKEY"), BaseURL: getenv("MSG91_BASE_URL"),
 			Templates: map[notification.Type]string{}},
 		Fast2SMS: sms.Fast2SMSConfig{APIKey: getenv("FAST2SMS_API_KEY"), BaseURL: getenv("FAST2SMS_BASE_URL"),

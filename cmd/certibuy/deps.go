@@ -137,6 +137,8 @@ func OpenDeps(ctx context.Context, cfg Config, logger *slog.Logger) (*Deps, erro
 			OrderHistory:  query.NewOrderHistoryHandler(read),
 			PaymentPage:   query.NewPaymentPageHandler(orders, orders),
 			Notifications: query.NewListNotificationsHandler(d.NotificationLog),
+			OrderPage:     query.NewOrderPageHandler(orders, orderLinks, auditor, cfg.Notify.RefundExpectation),
+			ShortLink:     query.NewShortLinkHandler(orders, orderLinks),
 		},
 		Admins: admins,
 	}

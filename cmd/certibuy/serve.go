@@ -232,7 +232,8 @@ func (s *Service) startHTTP() error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", s.cfg.HTTPAddr, err)
 	}
-	opts := httpport.Options{PublicBaseURL: s.cfg.PublicBaseURL, CheckoutLimit: s.cfg.CheckoutLimit, LoginLimit: s.cfg.LoginLimit}
+	opts := httpport.Options{PublicBaseURL: s.cfg.PublicBaseURL, CheckoutLimit: s.cfg.CheckoutLimit, LoginLimit: s.cfg.LoginLimit,
+		Shop: httpport.Shop{Name: s.cfg.Notify.ShopName, SupportEmail: s.cfg.Notify.SupportEmail}, RazorpayKeyID: s.cfg.Razorpay.KeyID}
 	if s.deps.Simulator != nil {
 		opts.Simulator = s.deps.Simulator
 	}

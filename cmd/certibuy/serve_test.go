@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -49,6 +50,12 @@ func startService(t testing.TB, env map[string]string) *testService {
 		"LOG_LEVEL":    "debug",
 		"MAIL_DIR":     t.TempDir(),
 	}
+	if env["PUBLIC_BASE_URL"] == "" && env["HTTP_ADDR"] == "" {
+		// Links in messages and pages name the address the service really listens on, so that a
+		// test can follow them.
+		addr := freeAddr(t)
+		vars["HTTP_ADDR"], vars["PUBLIC_BASE_URL"] = addr, "http://"+addr
+	}
 	for k, v := range env {
 		vars[k] = v
 	}
@@ -70,6 +77,17 @@ func startService(t testing.TB, env map[string]string) *testService {
 		}
 	})
 	return &testService{Service: svc, base: "http://" + svc.Addr(), logs: logs}
+}
+
+// freeAddr is a loopback address with a port no one listens on.
+func freeAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }
 
 type response struct {

@@ -147,9 +147,17 @@ type UnexpectedPaymentReceived struct {
 	PaymentID      string `json:"payment_id"`
 	AmountPaise    int64  `json:"amount_paise"`
 	Method         string `json:"method,omitempty"`
-	// Reason says why the order could not take it, for people reading the history.
+	// Cause is why the order could not take it (CauseOrderCancelled or CauseAlreadyPaid), and Reason
+	// says it in words for people reading the history.
+	Cause  string `json:"cause"`
 	Reason string `json:"reason"`
 }
+
+// Causes of UnexpectedPaymentReceived.
+const (
+	CauseOrderCancelled = "order_cancelled"
+	CauseAlreadyPaid    = "already_paid"
+)
 
 // UnexpectedRefundInitiated records the refund of an unexpected payment asked of the gateway.
 type UnexpectedRefundInitiated struct {

@@ -67,7 +67,8 @@ type Refund struct {
 // UnexpectedPayment is a payment the gateway captured that the order could not take, and its refund.
 type UnexpectedPayment struct {
 	Payment
-	Reason string
+	// Cause is CauseOrderCancelled or CauseAlreadyPaid; Reason says it in words.
+	Cause, Reason string
 	// Refund has an ID while its refund is pending or done; Refunded once the gateway says it is done.
 	Refund        Refund
 	Refunded      bool
@@ -314,20 +315,20 @@ func (o *Order) ReceivePayment(p PaymentSucceeded) error {
 	if p.Gateway == "" {
 		p.Gateway = o.payment.Gateway
 	}
-	reason := ""
+	cause, reason := "", ""
 	switch {
 	case o.payment.PaymentID != "":
-		reason = "the order was already paid by payment " + o.payment.PaymentID
+		cause, reason = CauseAlreadyPaid, "the order was already paid by payment "+o.payment.PaymentID
 	case o.status == StatusCancelled || o.status == StatusRefundPending || o.status == StatusRefunded:
-		reason = "the order was cancelled"
+		cause, reason = CauseOrderCancelled, "the order was cancelled"
 	case o.status != StatusPlaced:
 		return &TransitionError{Action: "pay", From: o.status}
 	case p.AmountPaise != o.total.Paise():
 		return fmt.Errorf("%w: paid %d paise, the order is %d", ErrPaymentMismatch, p.AmountPaise, o.total.Paise())
 	}
-	if reason != "" {
+	if cause != "" {
 		o.record(UnexpectedPaymentReceived{Gateway: p.Gateway, GatewayOrderID: p.GatewayOrderID, PaymentID: p.PaymentID,
-			AmountPaise: p.AmountPaise, Method: p.Method, Reason: reason})
+			AmountPaise: p.AmountPaise, Method: p.Method, Cause: cause, Reason: reason})
 		return nil
 	}
 	o.record(p)
@@ -578,7 +579,7 @@ func (o *Order) apply(e Event) {
 		o.refund = Refund{}
 		o.failedRefunds++
 	case UnexpectedPaymentReceived:
-		o.unexpected = append(o.unexpected, UnexpectedPayment{Reason: e.Reason, Payment: Payment{Gateway: e.Gateway,
+		o.unexpected = append(o.unexpected, UnexpectedPayment{Cause: e.Cause, Reason: e.Reason, Payment: Payment{Gateway: e.Gateway,
 			GatewayOrderID: e.GatewayOrderID, PaymentID: e.PaymentID, Amount: Money{paise: e.AmountPaise}, Method: e.Method}})
 	case UnexpectedRefundInitiated:
 		if i := o.unexpectedIndex(e.PaymentID); i >= 0 {

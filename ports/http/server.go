@@ -30,6 +30,15 @@ type Options struct {
 	CheckoutLimit, LoginLimit RateLimit
 	// Metrics, when set, receives the HTTP metrics and is served at /metrics.
 	Metrics *prometheus.Registry
+	// Shop is what the customer's pages say about the shop.
+	Shop Shop
+	// RazorpayKeyID is the public key Razorpay's checkout script needs to let a customer pay again.
+	RazorpayKeyID string
+}
+
+// Shop is the shop's name and where customers write for help.
+type Shop struct {
+	Name, SupportEmail string
 }
 
 // Server is the HTTP API and the admin web console.
@@ -42,6 +51,7 @@ type Server struct {
 	adminGroup   *echo.Group
 	loginLimiter echo.MiddlewareFunc
 	console      *console
+	customer     *customerPages
 }
 
 // NewServer builds the routes over application.
@@ -55,7 +65,11 @@ func NewServer(application app.Application, logger *slog.Logger, ready Readiness
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{echo: e, app: application, logger: logger, ready: ready, opts: opts, console: cons}
+	cust, err := newCustomerPages(cons.loc)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{echo: e, app: application, logger: logger, ready: ready, opts: opts, console: cons, customer: cust}
 	s.loginLimiter = rateLimiter(opts.LoginLimit, logger)
 	e.HTTPErrorHandler = errorHandler(logger)
 	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{Generator: func() string { return es.NewID().String() }}))
@@ -78,6 +92,7 @@ func NewServer(application app.Application, logger *slog.Logger, ready Readiness
 	s.registerAdminRoutes(api)
 	s.registerDevRoutes(e)
 	s.registerConsoleRoutes(e)
+	s.registerCustomerRoutes(e)
 	return s, nil
 }
 

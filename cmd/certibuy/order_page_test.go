@@ -1,0 +1,256 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/google/uuid"
+
+	"github.com/certibuy/orders/adapters/links"
+)
+
+// screenshot keeps a full-page picture of what the browser shows in SCREENSHOT_DIR (var/screenshots
+// by default), for a person to look at: CI keeps them as artefacts.
+func screenshot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	dir := os.Getenv("SCREENSHOT_DIR")
+	if dir == "" {
+		dir = filepath.Join("..", "..", "var", "screenshots")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	png := within(t, ctx, 20*time.Second, chromedp.FullScreenshot(100))
+	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// viewports are the widths pages are checked at: a laptop and a 390 px phone.
+var viewports = []struct {
+	name          string
+	width, height int64
+}{{"1280", 1280, 900}, {"390", 390, 844}}
+
+// linkFor builds the order page link the service puts in messages.
+func (s *testService) linkFor(t *testing.T, orderID, number string) string {
+	t.Helper()
+	return s.deps.Links.ForMessage(uuid.MustParse(orderID), number).OrderURL
+}
+
+// openPage opens url at a viewport width and checks that nothing is wider than the screen.
+func openPage(t *testing.T, ctx context.Context, width, height int64, u string) {
+	t.Helper()
+	within(t, ctx, 10*time.Second, chromedp.EmulateViewport(width, height))
+	within(t, ctx, 20*time.Second, chromedp.Navigate(u))
+	if w := within(t, ctx, 10*time.Second, chromedp.Evaluate[int64](`document.documentElement.scrollWidth`)); w > width {
+		t.Fatalf("the page is %d px wide on a %d px screen", w, width)
+	}
+}
+
+// The order page a customer's link opens: the order as it stands, its timeline in IST, the
+// carrier's tracking page once shipped, and, until it ships, a cancel form that refunds a paid
+// order. Driven in headless Chromium at 1280 and 390 px.
+func TestTheCustomerOrderPageInABrowser(t *testing.T) {
+	t.Parallel()
+	s := startShop(t, map[string]string{"REFUND_EXPECTATION": "5–7 working days"})
+	token, _ := s.adminToken(t, "ship@certibuy.in")
+	shipped := paidOrder(t, s)
+	if r := s.do(t, "POST", "/api/v1/admin/orders/"+shipped.id+"/ship", []byte(`{"carrier":"Delhivery","tracking_id":"DLV7788"}`), bearerHeader(token)); r.status != 200 {
+		t.Fatalf("ship: %d %s", r.status, r.body)
+	}
+	paid := paidOrder(t, s)
+	ctx := newBrowser(t)
+
+	for _, vp := range viewports {
+		openPage(t, ctx, vp.width, vp.height, s.linkFor(t, shipped.id, shipped.number))
+		if n := within(t, ctx, 10*time.Second, chromedp.Text(chromedp.CSS(`#number`))); n != shipped.number {
+			t.Fatalf("page shows order %q", n)
+		}
+		if st := within(t, ctx, 10*time.Second, chromedp.Text(chromedp.CSS(`#status`))); st != "Shipped" {
+			t.Fatalf("status %q", st)
+		}
+		steps := within(t, ctx, 10*time.Second, chromedp.Evaluate[[]string](
+			`Array.from(document.querySelectorAll("#timeline li")).map(li => li.innerText.replace(/\s+/g, " "))`))
+		if len(steps) != 4 || !strings.HasPrefix(steps[0], "Placed ") || !strings.HasPrefix(steps[3], "Shipped ") {
+			t.Fatalf("timeline %q", steps)
+		}
+		now := time.Now().In(time.FixedZone("IST", 19800))
+		if !strings.Contains(steps[3], now.Format("2 Jan 2006")) || !strings.HasSuffix(steps[3], now.Format("pm")) && !strings.HasSuffix(steps[3], "am") {
+			t.Fatalf("the shipping step %q is not a time in IST (%s)", steps[3], now.Format("2 Jan 2006, 3:04 pm"))
+		}
+		if href := within(t, ctx, 10*time.Second, chromedp.Attributes(chromedp.CSS(`#track`)))["href"]; href != "https://www.delhivery.com/track/package/DLV7788" {
+			t.Fatalf("track link %q", href)
+		}
+		if total := within(t, ctx, 10*time.Second, chromedp.Text(chromedp.CSS(`#total`))); total != "₹1,299.00" {
+			t.Fatalf("total %q", total)
+		}
+		if n := within(t, ctx, 10*time.Second, chromedp.Evaluate[int](`document.querySelectorAll("#cancel-form").length`)); n != 0 {
+			t.Fatal("a shipped order offers to cancel")
+		}
+		screenshot(t, ctx, "order-page-shipped-"+vp.name)
+	}
+
+	// A paid order, cancelled from its page on a phone: the refund is asked for, the page says so.
+	openPage(t, ctx, 390, 844, s.linkFor(t, paid.id, paid.number))
+	cancelText := within(t, ctx, 10*time.Second, chromedp.Text(chromedp.CSS(`#cancel`)))
+	if !strings.Contains(cancelText, "You paid ₹1,299.00") || !strings.Contains(cancelText, "5–7 working days") {
+		t.Fatalf("the cancel box says %q", cancelText)
+	}
+	screenshot(t, ctx, "order-page-confirmed-390")
+	within(t, ctx, 10*time.Second, chromedp.SendKeys(chromedp.CSS(`#reason`), "Ordered twice"))
+	if st := browserSubmit(t, ctx, `#cancel-form button`); st != http.StatusOK {
+		t.Fatalf("cancel: %d", st)
+	}
+	if flash := within(t, ctx, 10*time.Second, chromedp.Text(chromedp.CSS(`#flash`))); flash != "Your order is cancelled." {
+		t.Fatalf("after cancelling: %q", flash)
+	}
+	if st := within(t, ctx, 10*time.Second, chromedp.Text(chromedp.CSS(`#status`))); st != "Refund on its way" {
+		t.Fatalf("status after cancelling %q", st)
+	}
+	refund := within(t, ctx, 10*time.Second, chromedp.Text(chromedp.CSS(`#refund`)))
+	if !strings.Contains(refund, "₹1,299.00 is on its way") {
+		t.Fatalf("refund %q", refund)
+	}
+	steps := within(t, ctx, 10*time.Second, chromedp.Evaluate[[]string](
+		`Array.from(document.querySelectorAll("#timeline .step")).map(e => e.innerText)`))
+	if strings.Join(steps, ",") != "Placed,Paid,Confirmed,Cancelled,Refund on its way" {
+		t.Fatalf("timeline right after cancelling %v", steps)
+	}
+	screenshot(t, ctx, "order-page-cancelled-390")
+	pay := mustPaymentOf(t, &notifyShop{shop: s}, paid.id)
+	if r := s.rzp.Refunds(pay); len(r) != 1 {
+		t.Fatalf("refunds %+v", r)
+	}
+	got := s.events(t, paid.id)
+	if got[len(got)-2] != "cancelled.v1 by customer:guest" || got[len(got)-1] != "refund_initiated.v1 by customer:guest" {
+		t.Fatalf("events %v", got)
+	}
+}
+
+// The friendly pages: a wrong link, an expired one, and what a forged or foreign post gets.
+func TestOrderLinksThatOpenNothingSayHowToGetHelp(t *testing.T) {
+	t.Parallel()
+	s := startShop(t, map[string]string{"SUPPORT_EMAIL": "help@shop.example.in"})
+	o := paidOrder(t, s)
+	good := s.linkFor(t, o.id, o.number)
+	u, _ := url.Parse(good)
+	tok := u.Query().Get("t")
+
+	key, err := s.deps.DB.ServiceSecret(context.Background(), "order_links", links.MinKeyBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	past, err := links.New(links.Config{Key: key, PublicBaseURL: s.base}, func() time.Time { return time.Now().Add(-200 * 24 * time.Hour) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	expired := past.OrderPage(uuid.MustParse(o.id), past.Token(uuid.MustParse(o.id)))
+	other := s.checkout(t)
+
+	for _, c := range []struct {
+		name, url string
+		status    int
+		says      string
+	}{
+		{"the link", good, 200, o.number},
+		{"a wrong token", s.base + "/orders/" + o.id + "?t=" + strings.Repeat("A", links.TokenLength), 404, "This link does not open an order"},
+		{"no token", s.base + "/orders/" + o.id, 404, "This link does not open an order"},
+		{"another order's token", s.base + "/orders/" + other.id + "?t=" + tok, 404, "This link does not open an order"},
+		{"an order id that is not one", s.base + "/orders/nope?t=" + tok, 404, "This link does not open an order"},
+		{"an expired link", expired, 410, "This link has expired"},
+		{"an SMS short link", s.base + "/o/" + o.number + "/" + tok, 200, o.number},
+		{"a short link to an unknown order", s.base + "/o/CB-AAAAAAAA/" + tok, 404, "This link does not open an order"},
+		{"a review link with no review page configured", s.base + "/r/" + o.number + "/" + tok, 404, "This link does not open an order"},
+	} {
+		res, err := http.Get(c.url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body := readAll(t, res)
+		if res.StatusCode != c.status || !strings.Contains(body, c.says) || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") {
+			t.Fatalf("%s: %d %s %q", c.name, res.StatusCode, res.Header.Get("Content-Type"), body)
+		}
+		if c.status != 200 && !strings.Contains(body, "help@shop.example.in") {
+			t.Fatalf("%s: the page does not say where to get help: %s", c.name, body)
+		}
+		if res.Header.Get("Referrer-Policy") != "same-origin" || res.Header.Get("Cache-Control") != "no-store" {
+			t.Fatalf("%s: headers %v", c.name, res.Header)
+		}
+	}
+
+	before := s.events(t, o.id)
+	post := func(form url.Values, origin string) int {
+		req, _ := http.NewRequest("POST", s.base+"/orders/"+o.id+"/cancel", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if origin != "" {
+			req.Header.Set("Origin", origin)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		readAll(t, res)
+		return res.StatusCode
+	}
+	if st := post(url.Values{"reason": {"x"}}, ""); st != 404 {
+		t.Fatalf("a cancel without the link's token: %d", st)
+	}
+	if st := post(url.Values{"t": {tok}}, "https://evil.example"); st != 403 {
+		t.Fatalf("a cancel posted from another site: %d", st)
+	}
+	if st := post(url.Values{"t": {strings.Repeat("A", links.TokenLength)}}, s.base); st != 404 {
+		t.Fatalf("a cancel with a forged token: %d", st)
+	}
+	if after := s.events(t, o.id); len(after) != len(before) {
+		t.Fatalf("refused cancels changed the order: %v", after)
+	}
+}
+
+// An unpaid order's page offers to pay the same gateway order again; with the simulator, the
+// customer pays and the page shows the order confirmed.
+func TestAnUnpaidOrdersPageOffersToPayAgain(t *testing.T) {
+	t.Parallel()
+	s := startService(t, nil)
+	res := s.do(t, "POST", "/api/v1/checkout", []byte(validCheckout), nil).json(t)
+	id, number := res["order_id"].(string), res["order_number"].(string)
+	gw := res["payment"].(map[string]any)["gateway_order_id"].(string)
+	ctx := newBrowser(t)
+	link := s.linkFor(t, id, number)
+	openPage(t, ctx, 390, 844, link)
+	if href := within(t, ctx, 10*time.Second, chromedp.Attributes(chromedp.CSS(`#pay-again`)))["href"]; href != "/dev/pay/"+gw {
+		t.Fatalf("pay again goes to %q, want the same gateway order %s", href, gw)
+	}
+	screenshot(t, ctx, "order-page-unpaid-390")
+	if st := browserSubmit(t, ctx, `#pay-again`); st != http.StatusOK {
+		t.Fatalf("pay page: %d", st)
+	}
+	within(t, ctx, 10*time.Second, chromedp.Click(chromedp.CSS("form button")))
+	// The simulator's page posts the signed callback by itself; the answer thanks the customer.
+	within(t, ctx, 20*time.Second, chromedp.WaitVisible(`//h1[text()="Thank you!"]`))
+	waitFor(t, 10*time.Second, func() bool {
+		within(t, ctx, 20*time.Second, chromedp.Navigate(link))
+		return within(t, ctx, 10*time.Second, chromedp.Text(chromedp.CSS(`#status`))) == "Confirmed"
+	}, "the order page never showed the order confirmed")
+	if n := within(t, ctx, 10*time.Second, chromedp.Evaluate[int](`document.querySelectorAll("#pay-again").length`)); n != 0 {
+		t.Fatal("a paid order still offers to pay")
+	}
+}
+
+func readAll(t *testing.T, res *http.Response) string {
+	t.Helper()
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
