@@ -95,10 +95,10 @@ type RefundView struct {
 
 // UnexpectedPaymentView is a payment the order could not take, and its refund.
 type UnexpectedPaymentView struct {
-	PaymentID   string     `json:"payment_id"`
-	AmountPaise int64      `json:"amount_paise"`
-	Amount      string     `json:"amount"`
-	Method      string     `json:"method,omitempty"`
+	PaymentID   string `json:"payment_id"`
+	AmountPaise int64  `json:"amount_paise"`
+	Amount      string `json:"amount"`
+	Method      string `json:"method,omitempty"`
 	// Cause is order_cancelled or already_paid; Reason says it in words.
 	Cause  string     `json:"cause"`
 	Reason string     `json:"reason"`
