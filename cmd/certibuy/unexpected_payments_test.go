@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/chromedp/chromedp"
 )
 
 // refundKeys returns the X-Refund-Idempotency keys the fake Razorpay received, by payment id.
@@ -224,5 +226,72 @@ func TestAdminsCancelOrders(t *testing.T) {
 	view := s.do(t, "GET", "/api/v1/admin/orders/"+shipped.id, nil, bearerHeader(token)).json(t)
 	if sh := view["shipment"].(map[string]any); sh["carrier"] != "Ekart" || sh["tracking_url"] != "https://ekartlogistics.com/shipmenttrack/FMPC42" {
 		t.Fatalf("shipment %v", sh)
+	}
+}
+
+// In the console an admin sees the payments an order could not take with their refunds, and cancels
+// the order with a reason; a cancel without one, or from a page left open too long, changes nothing.
+func TestConsoleCancelsAndShowsPaymentsBeingRefunded(t *testing.T) {
+	t.Parallel()
+	s := startShop(t)
+	adminID := createAdmin(t, s.testService, "ops@certibuy.in")
+	o := paidOrder(t, s)
+	second, sig := s.rzp.PayAgain(o.gatewayOrder, "card")
+	if res := s.callback(t, o.gatewayOrder, second, sig); res.status != 200 {
+		t.Fatalf("second payment: %d", res.status)
+	}
+
+	cc := newConsoleClient(t, s.testService)
+	login := cc.post("/admin/login", url.Values{"email": {"ops@certibuy.in"}, "password": {consolePassword}}, nil)
+	if login.status != http.StatusSeeOther || cc.lastSet == nil {
+		t.Fatalf("login: %d", login.status)
+	}
+	cc.cookie = &http.Cookie{Name: cc.lastSet.Name, Value: cc.lastSet.Value}
+	page := cc.get("/admin/orders/" + o.id)
+	csrf := csrfOf(t, page)
+	for _, bad := range []struct {
+		form   url.Values
+		status int
+		says   string
+	}{
+		{url.Values{"csrf": {csrf}, "expected_version": {"6"}}, 400, "say why the order is cancelled"},
+		{url.Values{"csrf": {csrf}, "expected_version": {"3"}, "reason": {"out of stock"}}, 409, "changed since you loaded it"},
+		{url.Values{"expected_version": {"6"}, "reason": {"out of stock"}}, 403, ""},
+	} {
+		res := cc.post("/admin/orders/"+o.id+"/cancel", bad.form, nil)
+		if res.status != bad.status || !strings.Contains(string(res.body), bad.says) {
+			t.Fatalf("cancel with %v: %d %s", bad.form, res.status, res.body)
+		}
+	}
+	if n := len(s.events(t, o.id)); n != 6 {
+		t.Fatalf("refused cancels changed the order: %v", s.events(t, o.id))
+	}
+
+	ctx := newBrowser(t)
+	browserLogin(t, ctx, s.base, "ops@certibuy.in", "/admin/orders/"+o.id)
+	for _, vp := range viewports {
+		within(t, ctx, 10*time.Second, chromedp.EmulateViewport(vp.width, vp.height))
+		within(t, ctx, 20*time.Second, chromedp.Navigate(s.base+"/admin/orders/"+o.id))
+		table := within(t, ctx, 10*time.Second, chromedp.Text(chromedp.CSS(`#unexpected-payments`)))
+		if !strings.Contains(table, second) || !strings.Contains(table, "₹1,299.00") || !strings.Contains(table, "asked, waiting for the gateway") {
+			t.Fatalf("payments being refunded: %q", table)
+		}
+		screenshot(t, ctx, "console-order-second-payment-"+vp.name)
+	}
+	within(t, ctx, 10*time.Second, chromedp.SendKeys(chromedp.CSS(`#cancel input[name=reason]`), "Out of stock"))
+	if st := browserSubmit(t, ctx, `#cancel button`); st != http.StatusOK {
+		t.Fatalf("cancel: %d", st)
+	}
+	if flash := within(t, ctx, 10*time.Second, chromedp.Text(chromedp.CSS(`#flash`))); !strings.HasPrefix(flash, "Order cancelled.") {
+		t.Fatalf("flash %q", flash)
+	}
+	screenshot(t, ctx, "console-order-cancelled-390")
+	got := s.events(t, o.id)
+	if fmt.Sprint(got[len(got)-2:]) != fmt.Sprint([]string{"cancelled.v1 by admin:" + adminID, "refund_initiated.v1 by admin:" + adminID}) {
+		t.Fatalf("events %v", got)
+	}
+	first := mustPaymentOf(t, &notifyShop{shop: s}, o.id)
+	if len(s.rzp.Refunds(first)) != 1 || len(s.rzp.Refunds(second)) != 1 {
+		t.Fatalf("refunds: first %+v, second %+v", s.rzp.Refunds(first), s.rzp.Refunds(second))
 	}
 }
