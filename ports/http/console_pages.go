@@ -1,6 +1,7 @@
 package http
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -246,6 +247,26 @@ func owesRefund(v query.OrderView) bool {
 // handleConsoleCancel cancels the order for the shop at the version the page showed, refunding a
 // paid one; the reason is required, since the customer is told it.
 func (s *Server) handleConsoleCancel(c echo.Context) error {
+	return s.consoleOrderAction(c, "cancelled", func(form url.Values) orderPage {
+		return orderPage{Reason: strings.TrimSpace(form.Get("reason"))}
+	}, func(ctx context.Context, cmd consoleAction, typed orderPage) error {
+		_, err := s.app.Commands.CancelOrder.Handle(ctx, command.CancelOrder{
+			OrderID: cmd.id, AdminID: cmd.adminID, ExpectedVersion: cmd.version, Reason: typed.Reason})
+		return err
+	})
+}
+
+// consoleAction is who acts on which order, at which version of it.
+type consoleAction struct {
+	id      uuid.UUID
+	adminID string
+	version int
+}
+
+// consoleOrderAction reads an order form posted from the console (the order, the version the page
+// showed, and what was typed), runs do as the admin, and answers as afterOrderAction does.
+func (s *Server) consoleOrderAction(c echo.Context, flash string, read func(url.Values) orderPage,
+	do func(ctx context.Context, cmd consoleAction, typed orderPage) error) error {
 	id, err := orderID(c)
 	if err != nil {
 		return err
@@ -254,16 +275,15 @@ func (s *Server) handleConsoleCancel(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	typed := orderPage{Reason: strings.TrimSpace(form.Get("reason"))}
+	typed := read(form)
 	version, err := strconv.Atoi(form.Get("expected_version"))
 	if err != nil || version < 1 {
 		return s.renderOrder(c, id, http.StatusBadRequest, apiErr(http.StatusBadRequest, "invalid_input", "expected_version",
 			"the form did not say which version of the order it was filled in on; try again from this page"), "", typed)
 	}
 	u := sessionAdmin(c)
-	_, err = s.app.Commands.CancelOrder.Handle(causation(c, es.Admin(u.ID.String())), command.CancelOrder{
-		OrderID: id, AdminID: u.ID.String(), ExpectedVersion: version, Reason: typed.Reason})
-	return s.afterOrderAction(c, id, err, "cancelled", typed)
+	err = do(causation(c, es.Admin(u.ID.String())), consoleAction{id: id, adminID: u.ID.String(), version: version}, typed)
+	return s.afterOrderAction(c, id, err, flash, typed)
 }
 
 func nextAction(st order.Status) string {
@@ -307,26 +327,15 @@ func (s *Server) handleConsoleTransition(action string) echo.HandlerFunc {
 	flash := map[string]string{command.ActionShip: "shipped", command.ActionOutForDelivery: "out-for-delivery",
 		command.ActionDeliver: "delivered"}[action]
 	return func(c echo.Context) error {
-		id, err := orderID(c)
-		if err != nil {
+		return s.consoleOrderAction(c, flash, func(form url.Values) orderPage {
+			return orderPage{Carrier: strings.TrimSpace(form.Get("carrier")), TrackingID: strings.TrimSpace(form.Get("tracking_id")),
+				TrackingURL: strings.TrimSpace(form.Get("tracking_url"))}
+		}, func(ctx context.Context, cmd consoleAction, typed orderPage) error {
+			_, err := s.app.Commands.AdminTransition.Handle(ctx, command.AdminTransition{
+				OrderID: cmd.id, AdminID: cmd.adminID, Action: action, ExpectedVersion: cmd.version,
+				Carrier: typed.Carrier, TrackingID: typed.TrackingID, TrackingURL: typed.TrackingURL})
 			return err
-		}
-		form, err := consoleForm(c)
-		if err != nil {
-			return err
-		}
-		typed := orderPage{Carrier: strings.TrimSpace(form.Get("carrier")), TrackingID: strings.TrimSpace(form.Get("tracking_id")),
-			TrackingURL: strings.TrimSpace(form.Get("tracking_url"))}
-		version, err := strconv.Atoi(form.Get("expected_version"))
-		if err != nil || version < 1 {
-			return s.renderOrder(c, id, http.StatusBadRequest, apiErr(http.StatusBadRequest, "invalid_input", "expected_version",
-				"the form did not say which version of the order it was filled in on; try again from this page"), "", typed)
-		}
-		u := sessionAdmin(c)
-		_, err = s.app.Commands.AdminTransition.Handle(causation(c, es.Admin(u.ID.String())), command.AdminTransition{
-			OrderID: id, AdminID: u.ID.String(), Action: action, ExpectedVersion: version,
-			Carrier: typed.Carrier, TrackingID: typed.TrackingID, TrackingURL: typed.TrackingURL})
-		return s.afterOrderAction(c, id, err, flash, typed)
+		})
 	}
 }
 
