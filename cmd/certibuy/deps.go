@@ -20,6 +20,7 @@ import (
 	"github.com/certibuy/orders/app/query"
 	"github.com/certibuy/orders/migrations"
 	"github.com/certibuy/orders/ports/events"
+	httpport "github.com/certibuy/orders/ports/http"
 )
 
 // Deps is everything wired from the settings: the pool, the adapters and the application.
@@ -196,14 +197,16 @@ func paymentGateway(cfg Config) (command.PaymentGateway, *razorpay.Simulator, er
 	return sim, sim, nil
 }
 
-// Ready reports whether the database answers and has every migration.
+// Ready reports whether the database answers and has every migration. The error's reason is what
+// /readyz answers; the cause goes to the log.
 func (d *Deps) Ready(ctx context.Context) error {
 	pending, err := postgres.PendingMigrations(ctx, d.Pool, migrations.FS)
 	if err != nil {
-		return fmt.Errorf("database: %w", err)
+		return &httpport.NotReady{Reason: httpport.ReasonDatabaseUnreachable, Err: fmt.Errorf("database: %w", err)}
 	}
 	if len(pending) > 0 {
-		return fmt.Errorf("database: %d migrations pending", len(pending))
+		return &httpport.NotReady{Reason: httpport.ReasonNotMigrated,
+			Err: fmt.Errorf("database: %d migrations pending: %s", len(pending), strings.Join(pending, ", "))}
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ package http
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -17,8 +18,25 @@ import (
 	"github.com/certibuy/orders/domain/es"
 )
 
-// Readiness reports whether the service can serve: the database answers and is migrated.
+// Readiness reports whether the service can serve: the database answers and is migrated. An error
+// that is a *NotReady names its reason; any other is answered as "unknown".
 type Readiness func(ctx context.Context) error
+
+// Readiness reasons: the short codes /readyz answers with.
+const (
+	ReasonDatabaseUnreachable = "database_unreachable"
+	ReasonNotMigrated         = "not_migrated"
+)
+
+// NotReady is why the service cannot serve. Reason is all /readyz tells its caller; Err, which may
+// name the database's user, name and address, goes to the log only.
+type NotReady struct {
+	Reason string
+	Err    error
+}
+
+func (e *NotReady) Error() string { return e.Reason + ": " + e.Err.Error() }
+func (e *NotReady) Unwrap() error { return e.Err }
 
 // Options tune the server.
 type Options struct {
@@ -95,8 +113,13 @@ func (s *Server) handleReady(c echo.Context) error {
 	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
 	defer cancel()
 	if err := s.ready(ctx); err != nil {
-		s.logger.WarnContext(ctx, "not ready", "err", err)
-		return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": err.Error()})
+		reason := "unknown"
+		var nr *NotReady
+		if errors.As(err, &nr) {
+			reason = nr.Reason
+		}
+		s.logger.WarnContext(ctx, "not ready", "reason", reason, "err", err)
+		return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": reason})
 	}
 	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
 }
