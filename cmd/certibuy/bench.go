@@ -66,6 +66,7 @@ func (m *Main) runBench(ctx context.Context, args []string) error {
 	}
 	defer drop()
 	cfg.DatabaseURL, cfg.HTTPAddr, cfg.PaymentGateway = url, "127.0.0.1:0", "simulator"
+	cfg.MetricsAddr = "" // the bench's service must not take a running service's metrics port
 	cfg.CheckoutLimit.PerMinute, cfg.LoginLimit.PerMinute = 0, 0
 	smtpSrv, err := startBenchSMTP()
 	if err != nil {

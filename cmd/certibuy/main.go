@@ -23,7 +23,7 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	m := &Main{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}
+	m := &Main{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv, LookupEnv: os.LookupEnv}
 	if err := m.Run(ctx, os.Args[1:]); err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "certibuy:", err)
@@ -37,6 +37,8 @@ type Main struct {
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
 	Getenv         func(string) string
+	// LookupEnv, when set, is used instead of Getenv, so that a setting set to "" is not unset.
+	LookupEnv func(string) (string, bool)
 }
 
 const usage = `certibuy: the CertiBuy order service
@@ -107,6 +109,9 @@ func exitCode(err error) int {
 }
 
 func (m *Main) config() (Config, error) {
+	if m.LookupEnv != nil {
+		return LoadConfigLookup(m.LookupEnv, m.Stderr)
+	}
 	return LoadConfig(m.Getenv, m.Stderr)
 }
 

@@ -46,7 +46,8 @@ type Options struct {
 	Simulator PaymentSimulator
 	// CheckoutLimit and LoginLimit cap requests per client address.
 	CheckoutLimit, LoginLimit RateLimit
-	// Metrics, when set, receives the HTTP metrics and is served at /metrics.
+	// Metrics, when set, receives the HTTP metrics. It is not served here: /metrics has its own
+	// listener (METRICS_ADDR), off the public API.
 	Metrics *prometheus.Registry
 }
 
@@ -85,7 +86,6 @@ func NewServer(application app.Application, logger *slog.Logger, ready Readiness
 			return nil, fmt.Errorf("http metrics: %w", err)
 		}
 		e.Use(m.middleware)
-		e.GET("/metrics", metricsHandler(opts.Metrics))
 	}
 
 	e.GET("/healthz", s.handleHealth)
