@@ -6,6 +6,7 @@ import (
 	"github.com/certibuy/orders/adapters/sms"
 	"github.com/certibuy/orders/app/command"
 	"github.com/certibuy/orders/domain/notification"
+	"github.com/certibuy/orders/domain/order"
 
 	"github.com/certibuy/orders/adapters/razorpay"
 	httpport "github.com/certibuy/orders/ports/http"
@@ -49,6 +50,9 @@ type Config struct {
 	Razorpay       razorpay.Config
 
 	CheckoutLimit, LoginLimit httpport.RateLimit
+
+	// MaxOrderTotalPaise is the most one order may total; checkout refuses more.
+	MaxOrderTotalPaise int64
 
 	Notify NotifyConfig
 }
@@ -179,6 +183,15 @@ func LoadConfigLookup(lookup func(string) (string, bool), stderr io.Writer) (Con
 		return c, err
 	}
 	c.LoginLimit = httpport.RateLimit{PerMinute: float64(perMin), Burst: burst}
+	maxTotal, err := integer(getenv, "MAX_ORDER_TOTAL_PAISE", 100_000_000) // ₹10,00,000
+	if err != nil {
+		return c, err
+	}
+	if maxTotal < order.MinTotalPaise || maxTotal > order.MaxPaise {
+		return c, fmt.Errorf("MAX_ORDER_TOTAL_PAISE %d: want between %d and %d (2^53-1, what a JavaScript client reads exactly)",
+			maxTotal, order.MinTotalPaise, int64(order.MaxPaise))
+	}
+	c.MaxOrderTotalPaise = int64(maxTotal)
 	if c.Notify, err = loadNotifyConfig(getenv); err != nil {
 		return c, err
 	}

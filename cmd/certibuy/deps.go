@@ -18,6 +18,7 @@ import (
 	"github.com/certibuy/orders/app"
 	"github.com/certibuy/orders/app/command"
 	"github.com/certibuy/orders/app/query"
+	"github.com/certibuy/orders/domain/order"
 	"github.com/certibuy/orders/migrations"
 	"github.com/certibuy/orders/ports/events"
 	httpport "github.com/certibuy/orders/ports/http"
@@ -78,6 +79,11 @@ func OpenDeps(ctx context.Context, cfg Config, logger *slog.Logger) (*Deps, erro
 		pool.Close()
 		return nil, err
 	}
+	maxTotal, err := order.NewMoney(cfg.MaxOrderTotalPaise)
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("MAX_ORDER_TOTAL_PAISE: %w", err)
+	}
 	admins, err := command.NewAdminUsers(postgres.NewAdminStore(db), time.Now)
 	if err != nil {
 		pool.Close()
@@ -111,7 +117,7 @@ func OpenDeps(ctx context.Context, cfg Config, logger *slog.Logger) (*Deps, erro
 	}
 	d.App = app.Application{
 		Commands: app.Commands{
-			PlaceOrder:         command.NewPlaceOrderHandler(orders, db, postgres.NewIdempotencyStore(db), tokens, gateway, rand.Reader),
+			PlaceOrder:         command.NewPlaceOrderHandler(orders, db, postgres.NewIdempotencyStore(db), tokens, gateway, rand.Reader).WithMaxTotal(maxTotal),
 			ConfirmPayment:     command.NewConfirmPaymentHandler(orders, orders, gateway),
 			HandleWebhook:      command.NewHandleWebhookHandler(orders, orders, gateway, postgres.NewWebhookLog(db), db),
 			CancelOrder:        command.NewCancelOrderHandler(orders, tokens, gateway),

@@ -19,6 +19,10 @@ const (
 	maxAddressField = 200
 )
 
+// MaxPaise bounds every amount: 2^53-1 is the largest whole number a JavaScript client reads exactly
+// from JSON. The shop's own cap on an order (PlaceInput.MaxTotal) is set below it.
+const MaxPaise = 1<<53 - 1
+
 // Customer is who placed the order and where to tell them about it.
 type Customer struct {
 	ID    string
@@ -91,6 +95,8 @@ type PlaceInput struct {
 	Customer Customer
 	Lines    []Line
 	Address  Address
+	// MaxTotal is the most one order may be (MAX_ORDER_TOTAL_PAISE); zero means MaxPaise.
+	MaxTotal Money
 }
 
 // Place validates a new order and records OrderPlaced. The total is computed from the lines.
@@ -104,7 +110,7 @@ func Place(in PlaceInput) (*Order, error) {
 	if err := validateCustomer(in.Customer); err != nil {
 		return nil, err
 	}
-	total, err := validateLines(in.Lines)
+	total, err := validateLines(in.Lines, in.MaxTotal)
 	if err != nil {
 		return nil, err
 	}
@@ -148,7 +154,11 @@ func validateCustomer(c Customer) error {
 	return nil
 }
 
-func validateLines(lines []Line) (Money, error) {
+func validateLines(lines []Line, maxTotal Money) (Money, error) {
+	limit := maxTotal
+	if limit.IsZero() || limit.Paise() > MaxPaise {
+		limit = Money{paise: MaxPaise}
+	}
 	if len(lines) == 0 {
 		return Money{}, invalid("items", "an order needs at least one item")
 	}
@@ -170,12 +180,20 @@ func validateLines(lines []Line) (Money, error) {
 		if l.UnitPrice.IsZero() {
 			return Money{}, invalid(field+".unit_price_paise", "must be more than 0")
 		}
+		if l.UnitPrice.Paise() > limit.Paise() {
+			return Money{}, invalid(field+".unit_price_paise", "at most %d paise (%s, the most one order may be), got %d",
+				limit.Paise(), limit, l.UnitPrice.Paise())
+		}
+		// Neither overflows: the price is at most 2^53-1 paise and the quantity at most 1000.
 		lt, err := l.Total()
 		if err != nil {
 			return Money{}, fieldErr(field+".unit_price_paise", err)
 		}
 		if total, err = total.Add(lt); err != nil {
 			return Money{}, fieldErr("items", err)
+		}
+		if total.Paise() > limit.Paise() {
+			return Money{}, invalid("items", "the order's total is more than %s (%d paise), the most one order may be", limit, limit.Paise())
 		}
 	}
 	if total.Paise() < MinTotalPaise {
