@@ -5,9 +5,12 @@ package order
 import (
 	"fmt"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+
+	"github.com/certibuy/orders/domain/printable"
 )
 
 // Limits on what one order may hold.
@@ -139,7 +142,7 @@ func Place(in PlaceInput) (*Order, error) {
 }
 
 func validateCustomer(c Customer) error {
-	if err := text("customer.name", c.Name, 100, true); err != nil {
+	if err := name("customer.name", c.Name, 100, true); err != nil {
 		return err
 	}
 	if c.Email.String() == "" {
@@ -203,7 +206,7 @@ func validateLines(lines []Line, maxTotal Money) (Money, error) {
 }
 
 func validateAddress(a Address) error {
-	if err := text("shipping_address.name", a.Name, 100, false); err != nil {
+	if err := name("shipping_address.name", a.Name, 100, false); err != nil {
 		return err
 	}
 	if err := text("shipping_address.line1", a.Line1, maxAddressField, true); err != nil {
@@ -212,10 +215,10 @@ func validateAddress(a Address) error {
 	if err := text("shipping_address.line2", a.Line2, maxAddressField, false); err != nil {
 		return err
 	}
-	if err := text("shipping_address.city", a.City, 100, true); err != nil {
+	if err := name("shipping_address.city", a.City, 100, true); err != nil {
 		return err
 	}
-	if err := text("shipping_address.state", a.State, 100, true); err != nil {
+	if err := name("shipping_address.state", a.State, 100, true); err != nil {
 		return err
 	}
 	if len(a.Pincode) != 6 || strings.Trim(a.Pincode, "0123456789") != "" || a.Pincode[0] == '0' {
@@ -224,7 +227,9 @@ func validateAddress(a Address) error {
 	return nil
 }
 
-// text checks a free-text field: valid UTF-8, no control characters, at most max runes.
+// text checks a free-text field: valid UTF-8, at most max runes, and none of the characters that
+// control a terminal or hide or reorder text (printable.FirstRefused: Unicode Cc and Cf, U+2028,
+// U+2029; a zero-width joiner or non-joiner only after a letter or mark, as Indian scripts use it).
 func text(field, s string, max int, required bool) error {
 	if strings.TrimSpace(s) == "" {
 		if required {
@@ -238,10 +243,19 @@ func text(field, s string, max int, required bool) error {
 	if n := utf8.RuneCountInString(s); n > max {
 		return invalid(field, "at most %d characters, got %d", max, n)
 	}
-	for _, r := range s {
-		if r < 0x20 || r == 0x7f {
-			return invalid(field, "has a control character")
-		}
+	if r, at, bad := printable.FirstRefused(s); bad {
+		return invalid(field, "has a control or invisible formatting character (%s at byte %d)", printable.Name(r), at)
+	}
+	return nil
+}
+
+// name is text for the name of a person or place, which has at least one letter.
+func name(field, s string, max int, required bool) error {
+	if err := text(field, s, max, required); err != nil {
+		return err
+	}
+	if strings.TrimSpace(s) != "" && !strings.ContainsFunc(s, unicode.IsLetter) {
+		return invalid(field, "has no letter")
 	}
 	return nil
 }

@@ -54,3 +54,63 @@ func TestAnOrderAboveTheCapIsRefused(t *testing.T) {
 		t.Fatalf("an order of exactly the cap: %v", err)
 	}
 }
+
+// Texts hold no character that controls a terminal or hides or reorders text; names have a letter.
+func TestNamesAndTextsRefuseControlAndFormatCharacters(t *testing.T) {
+	fields := map[string]func(in *order.PlaceInput, s string){
+		"customer.name":          func(in *order.PlaceInput, s string) { in.Customer.Name = s },
+		"shipping_address.name":  func(in *order.PlaceInput, s string) { in.Address.Name = s },
+		"shipping_address.line1": func(in *order.PlaceInput, s string) { in.Address.Line1 = s },
+		"shipping_address.city":  func(in *order.PlaceInput, s string) { in.Address.City = s },
+		"items[0].name":          func(in *order.PlaceInput, s string) { in.Lines[0].Name = s },
+	}
+	for _, bad := range []struct{ what, s string }{
+		{"a next line (U+0085)", "Asha\u0085Rao"},
+		{"a line separator", "Asha\u2028Rao"},
+		{"a paragraph separator", "Asha Rao\u2029"},
+		{"a right-to-left override", "Asha \u202eoaR"},
+		{"a left-to-right embedding", "\u202aAsha Rao"},
+		{"an isolate", "Asha \u2067Rao\u2069"},
+		{"zero-width spaces only", "\u200b\u200b\u200b"},
+		{"a zero-width joiner only", "\u200d"},
+		{"a joiner after a space", "Asha \u200dRao"},
+		{"two joiners", "क्\u200d\u200dष"},
+		{"a byte-order mark", "\ufeffAsha"},
+		{"an escape sequence", "Asha\x1b[31m"},
+		{"a tab", "Asha\tRao"},
+	} {
+		for field, set := range fields {
+			in := validInput(t)
+			set(&in, bad.s)
+			placeRefuses(t, in, field, "control or invisible formatting character")
+		}
+	}
+	for _, field := range []string{"customer.name", "shipping_address.name", "shipping_address.city"} {
+		for _, s := range []string{"1234", "...", "\u0301", "-- --"} {
+			in := validInput(t)
+			fields[field](&in, s)
+			placeRefuses(t, in, field, "has no letter")
+		}
+	}
+}
+
+func TestNamesInIndianScriptsKeepTheirJoiners(t *testing.T) {
+	for _, name := range []string{
+		"क्\u200dषमा शर्मा",     // Devanagari: the half form of ka through a ZWJ
+		"अर्\u200cजुन",          // Devanagari: a ZWNJ keeps the virama visible
+		"கிருஷ்\u200cணன்",       // Tamil with a ZWNJ after the virama
+		"മോഹന്\u200dലാല്\u200d", // Malayalam: chillus written with ZWJ, one ending the name
+		"ശ്രീ\u200cകുമാർ",       // Malayalam with a ZWNJ
+		"Asha Rao",
+	} {
+		in := validInput(t)
+		in.Customer.Name, in.Address.Name, in.Address.City = name, name, name
+		o, err := order.Place(in)
+		if err != nil {
+			t.Fatalf("%q: %v", name, err)
+		}
+		if got := o.Customer().Name; got != name {
+			t.Fatalf("stored %q, sent %q", got, name)
+		}
+	}
+}
