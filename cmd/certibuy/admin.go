@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/certibuy/orders/domain/printable"
 )
 
 const adminUsage = `usage:
@@ -49,7 +51,7 @@ func (m *Main) runAdmin(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(m.Stdout, "created admin %s <%s> (id %s)\n", u.Name, u.Email, u.ID)
+		fmt.Fprintf(m.Stdout, "created admin %s <%s> (id %s)\n", printable.Escape(u.Name), printable.Escape(u.Email), u.ID)
 	case "create-token":
 		if *email == "" {
 			return usageError("create-token needs --email")
@@ -58,7 +60,7 @@ func (m *Main) runAdmin(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(m.Stderr, "token %q (id %s) for %s; it is shown once, store it now:\n", t.Name, t.ID, *email)
+		fmt.Fprintf(m.Stderr, "token %q (id %s) for %s; it is shown once, store it now:\n", t.Name, t.ID, printable.Escape(*email))
 		if t.ExpiresAt != nil {
 			fmt.Fprintf(m.Stderr, "expires %s\n", t.ExpiresAt.Format(time.RFC3339))
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/certibuy/orders/app/query"
+	"github.com/certibuy/orders/domain/printable"
 )
 
 func (m *Main) runAudit(ctx context.Context, args []string) error {
@@ -66,13 +67,15 @@ func (m *Main) runAudit(ctx context.Context, args []string) error {
 		if *asJSON {
 			return writeJSON(m, v)
 		}
+		// Everything printed from the store came from outside once: shown, not obeyed, by a terminal.
+		p := printable.Escape
 		fmt.Fprintf(m.Stdout, "order %s (%s) as of %s\nstatus:  %s (version %d)\ntotal:   %s\ncustomer: %s <%s>\n",
-			v.Number, v.ID, at.Format(time.RFC3339), v.Status, v.Version, v.Total, v.Customer.Name, v.Customer.Email)
+			p(v.Number), v.ID, at.Format(time.RFC3339), p(v.Status), v.Version, p(v.Total), p(v.Customer.Name), p(v.Customer.Email))
 		for _, it := range v.Items {
-			fmt.Fprintf(m.Stdout, "  %d × %s (%s)\n", it.Quantity, it.Name, it.SKU)
+			fmt.Fprintf(m.Stdout, "  %d × %s (%s)\n", it.Quantity, p(it.Name), p(it.SKU))
 		}
 		if v.Shipment != nil {
-			fmt.Fprintf(m.Stdout, "shipped: %s %s\n", v.Shipment.Carrier, v.Shipment.TrackingID)
+			fmt.Fprintf(m.Stdout, "shipped: %s %s\n", p(v.Shipment.Carrier), p(v.Shipment.TrackingID))
 		}
 		return nil
 	}
@@ -86,9 +89,10 @@ func (m *Main) runAudit(ctx context.Context, args []string) error {
 	}
 	tw := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "POSITION\tRECORDED\tSTREAM\tV\tTYPE\tACTOR\tCORRELATION")
+	p := printable.Escape
 	for _, e := range page.Events {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%s\t%s\n", e.Position, e.RecordedAt.UTC().Format(time.RFC3339), e.Stream,
-			e.StreamVersion, e.Type, e.Actor, e.CorrelationID)
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%s\t%s\n", e.Position, e.RecordedAt.UTC().Format(time.RFC3339), p(e.Stream),
+			e.StreamVersion, p(e.Type), p(e.Actor), p(e.CorrelationID))
 	}
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("write table: %w", err)
@@ -99,10 +103,16 @@ func (m *Main) runAudit(ctx context.Context, args []string) error {
 	return nil
 }
 
+// writeJSON prints v as indented JSON, with the characters a terminal would obey escaped in it.
 func writeJSON(m *Main, v any) error {
-	enc := json.NewEncoder(m.Stdout)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode JSON: %w", err)
+	}
+	if _, err := m.Stdout.Write(append(printable.EscapeJSON(b), '\n')); err != nil {
+		return fmt.Errorf("write JSON: %w", err)
+	}
+	return nil
 }
 
 // rerunFlags repeats the filters of args without --after, for the "more" hint.

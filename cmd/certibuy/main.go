@@ -11,6 +11,8 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"syscall"
+
+	"github.com/certibuy/orders/domain/printable"
 )
 
 func main() {
@@ -26,7 +28,7 @@ func main() {
 	m := &Main{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv, LookupEnv: os.LookupEnv}
 	if err := m.Run(ctx, os.Args[1:]); err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "certibuy:", err)
+			fmt.Fprintln(os.Stderr, "certibuy:", printable.Escape(err.Error())) // errors may quote a server or stored data
 		}
 		os.Exit(exitCode(err))
 	}

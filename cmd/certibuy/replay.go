@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/certibuy/orders/adapters/postgres"
+	"github.com/certibuy/orders/domain/printable"
 )
 
 // errDifferences makes `replay --verify` exit non-zero when a rebuild differs from the live tables.
@@ -69,7 +70,7 @@ func (m *Main) runReplay(ctx context.Context, args []string) error {
 		}
 		fmt.Fprintln(m.Stdout)
 		for _, d := range res.Differences {
-			fmt.Fprintln(m.Stdout, "  ", d)
+			fmt.Fprintln(m.Stdout, "  ", printable.Escape(d)) // they quote the read models' rows
 			failed = true
 		}
 	}

@@ -151,11 +151,15 @@ func validateCustomer(c Customer) error {
 	if c.Phone.IsZero() {
 		return invalid("customer.phone", "missing")
 	}
-	if len(c.ID) > 64 {
-		return invalid("customer.id", "longer than 64 characters")
+	if c.ID != "" && (len(c.ID) > 64 || strings.Trim(c.ID, customerIDAlphabet) != "") {
+		return invalid("customer.id", "want 1 to 64 of A-Z, a-z, 0-9 and . _ : @ -")
 	}
 	return nil
 }
+
+// customerIDAlphabet is what a shop's own customer id may be made of: enough for the ids shops use,
+// nothing that prints as anything else.
+const customerIDAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:@-"
 
 func validateLines(lines []Line, maxTotal Money) (Money, error) {
 	limit := maxTotal

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"strings"
 	"unicode"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -55,7 +56,8 @@ func FirstRefused(s string) (r rune, at int, ok bool) {
 func Name(r rune) string { return fmt.Sprintf("U+%04X", r) }
 
 // Escape returns s with each refused character written out: \x1b for an ASCII control character,
-// \u202e for any other, and \xff for a byte that is not UTF-8. Text without them is returned as is.
+// \u202e (\U000e0001 above U+FFFF) for any other, and \xff for a byte that is not UTF-8. Text
+// without them is returned as is.
 func Escape(s string) string { return escape(s, "") }
 
 // EscapeKeepingLayout is Escape, except that tabs, line feeds and carriage returns stay: for a whole
@@ -76,9 +78,12 @@ func escape(s, keep string) string {
 		case c == utf8.RuneError && n == 1:
 			fmt.Fprintf(&b, `\x%02x`, s[i])
 		case refused(prev, c) && !strings.ContainsRune(keep, c):
-			if c < 0x80 {
+			switch {
+			case c < 0x80:
 				fmt.Fprintf(&b, `\x%02x`, c)
-			} else {
+			case c > 0xFFFF:
+				fmt.Fprintf(&b, `\U%08x`, c)
+			default:
 				fmt.Fprintf(&b, `\u%04x`, c)
 			}
 		default:
@@ -88,4 +93,32 @@ func escape(s, keep string) string {
 		i += n
 	}
 	return b.String()
+}
+
+// EscapeJSON writes each refused character of JSON text as a JSON escape (\u202e; a surrogate pair
+// above U+FFFF), which decodes to the same string. encoding/json escapes the ASCII control
+// characters and U+2028/2029 itself, but leaves DEL, C1 controls and format characters as they are.
+// js must be valid UTF-8, as encoding/json writes it; outside strings it holds none of them, only
+// whitespace, which stays.
+func EscapeJSON(js []byte) []byte {
+	s := string(js)
+	if _, _, ok := FirstRefused(s); !ok {
+		return js
+	}
+	var b strings.Builder
+	b.Grow(len(s) + 16)
+	prev := utf8.RuneError
+	for _, c := range s {
+		switch {
+		case !refused(prev, c) || c == '\t' || c == '\n' || c == '\r':
+			b.WriteRune(c) // tabs and line breaks: JSON's own whitespace, written escaped inside strings
+		case c > 0xFFFF:
+			r1, r2 := utf16.EncodeRune(c)
+			fmt.Fprintf(&b, `\u%04x\u%04x`, r1, r2)
+		default:
+			fmt.Fprintf(&b, `\u%04x`, c)
+		}
+		prev = c
+	}
+	return []byte(b.String())
 }

@@ -1,6 +1,8 @@
 package printable_test
 
 import (
+	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/certibuy/orders/domain/printable"
@@ -63,5 +65,24 @@ func TestEscapeShowsWhatItRefuses(t *testing.T) {
 	}
 	if got := printable.EscapeKeepingLayout("<td>\u202eA\x1b</td>\n\t<td>"); got != `<td>\u202eA\x1b</td>`+"\n\t<td>" {
 		t.Errorf("EscapeKeepingLayout = %q", got)
+	}
+}
+
+func TestEscapeJSONDecodesToTheSameString(t *testing.T) {
+	in := "a\u0085\u202e\x7f\U000e0001\u200b" + "क्\u200dष"
+	js, err := json.MarshalIndent(map[string]string{"actor": in}, "", "\t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := printable.EscapeJSON(js)
+	if _, _, bad := printable.FirstRefused(strings.NewReplacer("\n", "", "\t", "").Replace(string(out))); bad {
+		t.Fatalf("EscapeJSON left a refused character: %q", out)
+	}
+	if !strings.Contains(string(out), `\u202e`) || !strings.Contains(string(out), `\udb40\udc01`) || !strings.Contains(string(out), "\u200d") {
+		t.Fatalf("EscapeJSON wrote %s", out)
+	}
+	var back map[string]string
+	if err := json.Unmarshal(out, &back); err != nil || back["actor"] != in {
+		t.Fatalf("decodes to %q (%v), want %q", back["actor"], err, in)
 	}
 }

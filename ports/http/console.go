@@ -22,6 +22,7 @@ import (
 
 	"github.com/certibuy/orders/app/command"
 	"github.com/certibuy/orders/domain/order"
+	"github.com/certibuy/orders/domain/printable"
 )
 
 // The admin web console: server-rendered pages at /admin over the same use cases as the admin JSON
@@ -280,7 +281,9 @@ func (s *Server) render(c echo.Context, status int, name string, p consolePage) 
 	if err := t.ExecuteTemplate(&buf, "layout", p); err != nil {
 		return fmt.Errorf("render %s: %w", name, err)
 	}
-	return c.HTMLBlob(status, buf.Bytes())
+	// html/template keeps HTML out of the data, not the characters that reorder or hide text (a
+	// right-to-left override in a name): the whole page shows them escaped, so no page can forget.
+	return c.HTMLBlob(status, []byte(printable.EscapeKeepingLayout(buf.String())))
 }
 
 // renderConsoleError shows an error as toAPIError maps it; a 5xx says nothing of its cause, which
@@ -293,7 +296,7 @@ func (s *Server) renderConsoleError(c echo.Context, err error) error {
 	}
 	if rerr := s.render(c, ae.Status, "error", consolePage{Title: http.StatusText(ae.Status), Error: ae}); rerr != nil {
 		s.logger.ErrorContext(c.Request().Context(), "console error page failed", "err", rerr)
-		return c.String(ae.Status, ae.Message)
+		return c.String(ae.Status, printable.Escape(ae.Message))
 	}
 	return nil
 }
