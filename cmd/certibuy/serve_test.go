@@ -250,7 +250,7 @@ func TestCheckoutRefusesBadInputAndStoresNothing(t *testing.T) {
 		{"empty items", `{"customer": {"name": "A", "email": "a@example.in", "phone": "9876543210"}, "items": [], "shipping_address": {"line1": "1", "city": "C", "state": "S", "pincode": "560001"}}`, "", 400, "items"},
 		{"quantity zero", edit(`"quantity": 2`, `"quantity": 0`), "", 400, "items[0].quantity"},
 		{"negative quantity", edit(`"quantity": 1`, `"quantity": -4`), "", 400, "items[1].quantity"},
-		{"fractional quantity", edit(`"quantity": 2`, `"quantity": 1.5`), "", 400, "items.quantity"},
+		{"fractional quantity", edit(`"quantity": 2`, `"quantity": 1.5`), "", 400, "items[0].quantity"},
 		{"negative price", edit(`"unit_price_paise": 34950`, `"unit_price_paise": -1`), "", 400, "items[0].unit_price_paise"},
 		{"bad email", edit(`asha@example.in`, `asha.example.in`), "", 400, "customer.email"},
 		{"bad phone", edit(`+91 98765 43210`, `12345`), "", 400, "customer.phone"},
