@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"mime"
 	"net/http"
 	"reflect"
@@ -117,19 +116,25 @@ func lastPart(err error) string {
 	return msg
 }
 
-// errorHandler writes every error as the JSON envelope and logs the 5xx ones with their cause.
-func errorHandler(logger *slog.Logger) echo.HTTPErrorHandler {
-	return func(err error, c echo.Context) {
-		if c.Response().Committed {
-			return
-		}
-		ae := toAPIError(err)
-		if ae.Status >= 500 {
-			logger.ErrorContext(c.Request().Context(), "request failed", "method", c.Request().Method,
-				"path", c.Path(), "err", err, "request_id", c.Response().Header().Get(echo.HeaderXRequestID))
-		}
-		_ = c.JSON(ae.Status, map[string]*APIError{"error": ae})
+// handleError writes every error as the JSON envelope and logs the 5xx ones with their cause; under
+// the console (/admin), whose own pages render their errors, it renders the ones raised before them
+// (a refused parameter, a panic) as a console page too.
+func (s *Server) handleError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
 	}
+	if isConsoleRoute(c.Path()) {
+		if rerr := s.renderConsoleError(c, err); rerr != nil {
+			s.logger.ErrorContext(c.Request().Context(), "console error page failed", "err", rerr)
+		}
+		return
+	}
+	ae := toAPIError(err)
+	if ae.Status >= 500 {
+		s.logger.ErrorContext(c.Request().Context(), "request failed", "method", c.Request().Method,
+			"path", c.Path(), "err", err, "request_id", c.Response().Header().Get(echo.HeaderXRequestID))
+	}
+	_ = c.JSON(ae.Status, map[string]*APIError{"error": ae})
 }
 
 // decodeJSON is the one reader of JSON bodies: the right content type, at most MaxBodyBytes, one

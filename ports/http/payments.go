@@ -41,6 +41,9 @@ func (s *Server) handlePaymentCallback(c echo.Context) error {
 		if err := c.Request().ParseForm(); err != nil {
 			return apiErr(http.StatusBadRequest, "invalid_form", "", "cannot read the form: %v", err)
 		}
+		if err := checkValues(c.Request().PostForm); err != nil {
+			return err
+		}
 		f = callbackForm{OrderID: c.Request().PostForm.Get("razorpay_order_id"),
 			PaymentID: c.Request().PostForm.Get("razorpay_payment_id"), Signature: c.Request().PostForm.Get("razorpay_signature")}
 	} else if err := decodeJSON(c, &f); err != nil {

@@ -76,7 +76,7 @@ func NewServer(application app.Application, logger *slog.Logger, ready Readiness
 	}
 	s := &Server{echo: e, app: application, logger: logger, ready: ready, opts: opts, console: cons}
 	s.loginLimiter = rateLimiter(opts.LoginLimit, logger)
-	e.HTTPErrorHandler = errorHandler(logger)
+	e.HTTPErrorHandler = s.handleError
 	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{Generator: func() string { return es.NewID().String() }}))
 	e.Use(s.recoverer)
 	e.Use(s.requestLog)
@@ -87,6 +87,8 @@ func NewServer(application app.Application, logger *slog.Logger, ready Readiness
 		}
 		e.Use(m.middleware)
 	}
+	// Last, so that a refusal is logged and counted like any answer.
+	e.Use(s.checkParams)
 
 	e.GET("/healthz", s.handleHealth)
 	e.GET("/readyz", s.handleReady)
