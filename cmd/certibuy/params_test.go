@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/certibuy/orders/adapters/razorpay"
 )
 
 // queryNames are the query parameters routes read, and one no route reads.
@@ -166,4 +168,21 @@ func slicesWith(segments []string, i int, v string) string {
 	out := append([]string(nil), segments...)
 	out[i] = v
 	return strings.Join(out, "/")
+}
+
+// The webhook's delivery id is a header the signature does not cover, and it is stored: a byte that
+// is not UTF-8 in it was a 500.
+func TestAWebhookDeliveryIDMustBeText(t *testing.T) {
+	t.Parallel()
+	s := startService(t, nil)
+	gw := s.do(t, "POST", "/api/v1/checkout", []byte(validCheckout), nil).json(t)["payment"].(map[string]any)["gateway_order_id"].(string)
+	body := []byte(`{"entity":"event","event":"payment.failed","contains":["payment"],"payload":{"payment":{"entity":{"id":"pay_1","amount":129900,"order_id":"` + gw + `","error_code":"BAD_REQUEST_ERROR"}}}}`)
+	sig := razorpay.SignWebhook(razorpay.SimulatorWebhookSecret, body)
+	res := s.do(t, "POST", "/api/v1/webhooks/razorpay", body, map[string]string{"X-Razorpay-Signature": sig, "X-Razorpay-Event-Id": "evt_\xff"})
+	if _, field, _ := apiError(t, res); res.status != http.StatusBadRequest || field != "X-Razorpay-Event-Id" {
+		t.Fatalf("a delivery id with a byte that is not UTF-8: %d %s", res.status, res.body)
+	}
+	if res := s.do(t, "POST", "/api/v1/webhooks/razorpay", body, map[string]string{"X-Razorpay-Signature": sig, "X-Razorpay-Event-Id": "evt_1"}); res.status != http.StatusOK {
+		t.Fatalf("a plain delivery id: %d %s", res.status, res.body)
+	}
 }
