@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -11,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/certibuy/orders/app/query"
+	"github.com/certibuy/orders/domain/order"
 	"github.com/certibuy/orders/domain/printable"
 )
 
@@ -31,6 +33,9 @@ func (m *Main) runAudit(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if err := noArgs(fs.Args()); err != nil {
+		return err
+	}
 	f := query.AuditFilter{Type: *typ, Actor: *actor, CorrelationID: *corr, After: *after, Limit: *limit}
 	var err error
 	if f.From, err = parseTime("--from", *from); err != nil {
@@ -46,6 +51,22 @@ func (m *Main) runAudit(ctx context.Context, args []string) error {
 			f.OrderNumber = *orderRef
 		}
 	}
+	// Every flag is checked before the database is opened (and perhaps created and migrated).
+	if *limit < 1 {
+		return usageError(fmt.Sprintf("--limit %d: must be between 1 and 1000", *limit))
+	}
+	if err := f.Check(); err != nil {
+		return flagError(err)
+	}
+	var at time.Time
+	if *asOf != "" {
+		if *orderRef == "" {
+			return usageError("--as-of needs --order")
+		}
+		if at, err = parseTime("--as-of", *asOf); err != nil {
+			return err
+		}
+	}
 	deps, _, err := m.openDeps(ctx)
 	if err != nil {
 		return err
@@ -53,13 +74,6 @@ func (m *Main) runAudit(ctx context.Context, args []string) error {
 	defer deps.Close()
 
 	if *asOf != "" {
-		if *orderRef == "" {
-			return usageError("--as-of needs --order")
-		}
-		at, err := parseTime("--as-of", *asOf)
-		if err != nil {
-			return err
-		}
 		v, err := deps.App.Queries.OrderAsOf.Handle(ctx, query.OrderAsOf{OrderID: f.OrderID, OrderNumber: f.OrderNumber, At: at})
 		if err != nil {
 			return err
@@ -142,4 +156,13 @@ func parseTime(flagName, s string) (time.Time, error) {
 		}
 	}
 	return time.Time{}, usageError(fmt.Sprintf("%s %q: want RFC 3339 (2026-11-27T10:30:00+05:30) or a date (2026-11-27)", flagName, s))
+}
+
+// flagError is a use case's refusal of a field as the usage error of the flag of the same name.
+func flagError(err error) error {
+	var fe *order.FieldError
+	if errors.As(err, &fe) {
+		return usageError("--" + fe.Field + ": " + strings.ReplaceAll(fe.Err.Error(), "invalid input: ", ""))
+	}
+	return err
 }

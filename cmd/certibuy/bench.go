@@ -42,8 +42,14 @@ func (m *Main) runBench(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if err := noArgs(fs.Args()); err != nil {
+		return err
+	}
 	if *runs < 1 {
 		return usageError(fmt.Sprintf("--runs must be at least 1, got %d", *runs))
+	}
+	if *clients < 1 || *dur <= 0 || *latencyEvents < 0 || *burst < 0 || *statements < 0 {
+		return usageError("--clients must be at least 1, --duration positive, and --latency-events, --burst and --statements at least 0")
 	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)

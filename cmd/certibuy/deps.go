@@ -89,8 +89,7 @@ func OpenDeps(ctx context.Context, cfg Config, logger *slog.Logger) (*Deps, erro
 		pool.Close()
 		return nil, err
 	}
-	runner := postgres.NewRunner(store, logger, []postgres.Projection{postgres.OrderSummary{}, postgres.StatusHistory{}, postgres.NotificationLog{}},
-		postgres.WithPollInterval(cfg.PollInterval))
+	runner := postgres.NewRunner(store, logger, projections(), postgres.WithPollInterval(cfg.PollInterval))
 	notifications := postgres.NewNotificationRepository(store)
 	mailer, smtp, err := newMailer(cfg.Notify)
 	if err != nil {
@@ -139,6 +138,11 @@ func OpenDeps(ctx context.Context, cfg Config, logger *slog.Logger) (*Deps, erro
 		Admins: admins,
 	}
 	return d, nil
+}
+
+// projections are the read models the runner keeps current, and replay rebuilds.
+func projections() []postgres.Projection {
+	return []postgres.Projection{postgres.OrderSummary{}, postgres.StatusHistory{}, postgres.NotificationLog{}}
 }
 
 // newMailer sends through SMTP when SMTP_URL is set, else writes .eml files.

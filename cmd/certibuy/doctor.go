@@ -34,6 +34,9 @@ func (m *Main) runDoctor(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if err := noArgs(fs.Args()); err != nil {
+		return err
+	}
 	cfg, err := m.config()
 	if err != nil {
 		return err
@@ -186,6 +189,9 @@ func (m *Main) runNotifyTest(ctx context.Context, args []string) error {
 	email := fs.String("email", "", "send a test e-mail to this address")
 	phone := fs.String("phone", "", "send a test SMS to this Indian mobile number")
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := noArgs(fs.Args()); err != nil {
 		return err
 	}
 	if *email == "" && *phone == "" {

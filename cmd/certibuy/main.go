@@ -56,7 +56,8 @@ Usage:
                      last notifications; exit 1 when a check fails
   certibuy notify-test --email <address> --phone <number>
                      send one test e-mail and SMS through the configured providers
-  certibuy admin     create-user (password from stdin), create-token, revoke-token
+  certibuy admin     create-user (asks twice for the password, hidden, on a terminal; reads one line
+                     from a pipe), create-token, revoke-token
   certibuy bench     measure throughput against baselines run alongside (scratch database)
   certibuy help      show this help
 

@@ -30,6 +30,9 @@ func (m *Main) runServe(ctx context.Context, args []string, withHTTP bool) error
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if err := noArgs(fs.Args()); err != nil {
+		return err
+	}
 	cfg, err := m.config()
 	if err != nil {
 		return err
@@ -359,6 +362,9 @@ func (s *Service) stopProjections() error {
 func (m *Main) runMigrate(ctx context.Context, args []string) error {
 	fs := m.flagSet("migrate")
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := noArgs(fs.Args()); err != nil {
 		return err
 	}
 	cfg, err := m.config()
