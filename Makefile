@@ -23,6 +23,7 @@ FUZZTIME ?= 30s
 fuzz:
 	go test ./cmd/certibuy -run '^$$' -fuzz '^FuzzCheckout$$' -fuzztime $(FUZZTIME)
 	go test ./cmd/certibuy -run '^$$' -fuzz '^FuzzWebhook$$' -fuzztime $(FUZZTIME)
+	go test ./cmd/certibuy -run '^$$' -fuzz '^FuzzJSONKeys$$' -fuzztime $(FUZZTIME)
 	go test ./adapters/razorpay -run '^$$' -fuzz '^FuzzParseWebhook$$' -fuzztime $(FUZZTIME)
 	go test ./adapters/razorpay -run '^$$' -fuzz '^FuzzVerifyWebhookSignature$$' -fuzztime $(FUZZTIME)
 

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/go-json-experiment/json/jsontext"
+
 	"github.com/certibuy/orders/adapters/razorpay"
 )
 
@@ -26,16 +28,21 @@ func FuzzVerifyWebhookSignature(f *testing.F) {
 }
 
 // FuzzParseWebhook: no input panics, and what parses is an event with a name and the entity its
-// kind promises. Seeds are in testdata/fuzz.
+// kind promises, in a body with no key given twice. Seeds are in testdata/fuzz.
 func FuzzParseWebhook(f *testing.F) {
 	f.Add([]byte(`{"entity":"event","event":"payment.captured","payload":{"payment":{"entity":{"id":"pay_1","notes":[]}}}}`))
 	f.Add([]byte(`{"entity":"event","event":"refund.failed","payload":{"refund":{"entity":{"id":"rfnd_1","acquirer_data":{"arn":null}}}}}`))
 	f.Add([]byte(`{"entity":"event","event":"x","payload":{"payment":{"entity":{"notes":{"a":1.5e3,"b":null,"c":[1]}}}}}`))
 	f.Add([]byte(`[]`))
+	f.Add([]byte(`{"entity":"event","event":"payment.failed","event":"payment.captured","payload":{"payment":{"entity":{"id":"pay_1"}}}}`))
+	f.Add([]byte(`{"entity":"event","EVENT":"payment.captured","event":"x","payload":{"payment":{"entity":{"id":"pay_1","ID":"pay_2"}}}}`))
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		ev, err := razorpay.ParseWebhook(raw)
 		if err != nil {
 			return
+		}
+		if !jsontext.Value(raw).IsValid() { // duplicate names and invalid UTF-8 are invalid by default
+			t.Fatalf("parsed a body with a key given twice or text that is not UTF-8: %q", raw)
 		}
 		if ev.Entity != "event" || ev.Event == "" {
 			t.Fatalf("parsed %+v without entity event and an event name", ev)

@@ -1,11 +1,15 @@
 package razorpay
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/certibuy/orders/internal/strictjson"
 )
 
 // Webhook headers.
@@ -66,11 +70,13 @@ type OrderPayload struct {
 //
 // It refuses what is not a Razorpay event: not JSON, an entity other than "event", no event name,
 // or a payment.*/refund.* event (or a Contains entry) without the entity it promises. Unknown
-// fields are ignored, because Razorpay adds fields without notice. Errors never quote the body,
-// which holds the customer's contact details.
+// fields are ignored, because Razorpay adds fields without notice. The body is read one way only
+// (strictjson): a key given twice, a key in another case than Razorpay's, a U+0000 in a string are
+// refused, before anything is applied. Errors never quote the body, which holds the customer's
+// contact details.
 func ParseWebhook(raw []byte) (WebhookEvent, error) {
 	var ev WebhookEvent
-	if err := json.Unmarshal(raw, &ev); err != nil {
+	if err := strictjson.Unmarshal(raw, &ev, false); err != nil {
 		return WebhookEvent{}, fmt.Errorf("%w: %w", ErrInvalidWebhook, describeJSONError(err))
 	}
 	if ev.Entity != "event" {
@@ -92,15 +98,21 @@ func ParseWebhook(raw []byte) (WebhookEvent, error) {
 }
 
 // describeJSONError keeps the decoder's location and types but drops anything it quotes from the
-// input, so no customer data ends up in an error.
+// input, so no customer data ends up in an error. Key names are Razorpay's (or the sender's), not
+// customer data; they are clipped all the same.
 func describeJSONError(err error) error {
-	var se *json.SyntaxError
-	var te *json.UnmarshalTypeError
+	var syn *jsontext.SyntacticError
+	var sem *json.SemanticError
+	var nul *strictjson.NULError
 	switch {
-	case errors.As(err, &se):
-		return fmt.Errorf("not JSON (syntax error at byte %d)", se.Offset)
-	case errors.As(err, &te):
-		return fmt.Errorf("field %s: a JSON %s where %s was expected", te.Field, te.Value, te.Type)
+	case errors.As(err, &nul):
+		return fmt.Errorf("field %s holds the character U+0000", clip(strictjson.Field(nul.Pointer)))
+	case errors.As(err, &syn) && errors.Is(err, jsontext.ErrDuplicateName):
+		return fmt.Errorf("key %s is given twice", clip(strictjson.Field(syn.JSONPointer)))
+	case errors.As(err, &syn):
+		return fmt.Errorf("not JSON (syntax error at byte %d)", syn.ByteOffset)
+	case errors.As(err, &sem):
+		return fmt.Errorf("field %s: a JSON %s where %v was expected", clip(strictjson.Field(sem.JSONPointer)), sem.JSONKind, sem.GoType)
 	}
 	return errors.New("does not match the Razorpay webhook shape")
 }

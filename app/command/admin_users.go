@@ -77,19 +77,32 @@ func NewAdminUsers(store AdminStore, now func() time.Time) (AdminUsers, error) {
 	return AdminUsers{store: store, now: now, dummyHash: dummy}, nil
 }
 
+// CheckNewUser refuses what CreateUser would refuse, without a store: the CLI checks an admin
+// before it opens the database.
+func CheckNewUser(email, name, password string) error {
+	if _, err := order.NewEmail(email); err != nil {
+		return &order.FieldError{Field: "email", Err: err}
+	}
+	name = strings.TrimSpace(name)
+	if name == "" || utf8.RuneCountInString(name) > 100 {
+		return &order.FieldError{Field: "name", Err: fmt.Errorf("%w: 1 to 100 characters", order.ErrInvalidInput)}
+	}
+	if utf8.RuneCountInString(password) < minPasswordLength || len(password) > 72 {
+		return &order.FieldError{Field: "password", Err: fmt.Errorf("%w: %d to 72 characters", order.ErrInvalidInput, minPasswordLength)}
+	}
+	return nil
+}
+
 // CreateUser adds an admin with a bcrypt-hashed password.
 func (a AdminUsers) CreateUser(ctx context.Context, email, name, password string) (AdminUser, error) {
+	if err := CheckNewUser(email, name, password); err != nil {
+		return AdminUser{}, err
+	}
 	e, err := order.NewEmail(email)
 	if err != nil {
 		return AdminUser{}, &order.FieldError{Field: "email", Err: err}
 	}
 	name = strings.TrimSpace(name)
-	if name == "" || utf8.RuneCountInString(name) > 100 {
-		return AdminUser{}, &order.FieldError{Field: "name", Err: fmt.Errorf("%w: 1 to 100 characters", order.ErrInvalidInput)}
-	}
-	if utf8.RuneCountInString(password) < minPasswordLength || len(password) > 72 {
-		return AdminUser{}, &order.FieldError{Field: "password", Err: fmt.Errorf("%w: %d to 72 characters", order.ErrInvalidInput, minPasswordLength)}
-	}
 	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
 	if err != nil {
 		return AdminUser{}, fmt.Errorf("hash password: %w", err)

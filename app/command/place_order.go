@@ -89,6 +89,14 @@ type PlaceOrderHandler struct {
 	tokens  AccessTokens
 	gateway PaymentGateway
 	rand    io.Reader
+	// maxTotal is the most one order may be; zero leaves only the domain's bound.
+	maxTotal order.Money
+}
+
+// WithMaxTotal caps what one order may total (MAX_ORDER_TOTAL_PAISE).
+func (h PlaceOrderHandler) WithMaxTotal(m order.Money) PlaceOrderHandler {
+	h.maxTotal = m
+	return h
 }
 
 // NewPlaceOrderHandler wires the handler; random draws order numbers (crypto/rand.Reader).
@@ -127,6 +135,7 @@ func (h PlaceOrderHandler) Handle(ctx context.Context, cmd PlaceOrder) (PlaceOrd
 		}
 	}
 	in.ID = es.NewID()
+	in.MaxTotal = h.maxTotal
 	for attempt := 0; ; attempt++ {
 		if in.Number, err = order.NewNumber(h.rand); err != nil {
 			return PlaceOrderResult{}, fmt.Errorf("place order: %w", err)

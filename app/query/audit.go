@@ -69,16 +69,30 @@ type AuditEventsHandler struct {
 // NewAuditEventsHandler wires the handler.
 func NewAuditEventsHandler(a EventAuditor) AuditEventsHandler { return AuditEventsHandler{auditor: a} }
 
-// Handle checks the filter and returns one page.
-func (h AuditEventsHandler) Handle(ctx context.Context, f AuditFilter) (AuditPage, error) {
-	if f.Limit == 0 {
-		f.Limit = 100
-	}
-	if f.Limit < 1 || f.Limit > 1000 {
-		return AuditPage{}, &order.FieldError{Field: "limit", Err: fmt.Errorf("%w: must be between 1 and 1000", order.ErrInvalidInput)}
+// Check refuses a filter no page can answer (a zero Limit takes the default). Handle checks it
+// too; the CLI checks it before it opens the database.
+func (f AuditFilter) Check() error {
+	if f.Limit != 0 && (f.Limit < 1 || f.Limit > 1000) {
+		return &order.FieldError{Field: "limit", Err: fmt.Errorf("%w: must be between 1 and 1000", order.ErrInvalidInput)}
 	}
 	if !f.From.IsZero() && !f.To.IsZero() && !f.From.Before(f.To) {
-		return AuditPage{}, &order.FieldError{Field: "to", Err: fmt.Errorf("%w: must be after from", order.ErrInvalidInput)}
+		return &order.FieldError{Field: "to", Err: fmt.Errorf("%w: must be after from", order.ErrInvalidInput)}
+	}
+	if f.OrderNumber != "" {
+		if _, err := order.ParseNumber(f.OrderNumber); err != nil {
+			return &order.FieldError{Field: "order", Err: err}
+		}
+	}
+	return nil
+}
+
+// Handle checks the filter and returns one page.
+func (h AuditEventsHandler) Handle(ctx context.Context, f AuditFilter) (AuditPage, error) {
+	if err := f.Check(); err != nil {
+		return AuditPage{}, err
+	}
+	if f.Limit == 0 {
+		f.Limit = 100
 	}
 	if f.OrderNumber != "" {
 		n, err := order.ParseNumber(f.OrderNumber)

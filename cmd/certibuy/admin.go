@@ -2,18 +2,30 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
+	"golang.org/x/term"
+
+	"github.com/certibuy/orders/app/command"
+	"github.com/certibuy/orders/domain/order"
+	"github.com/certibuy/orders/domain/printable"
 )
 
 const adminUsage = `usage:
-  certibuy admin create-user --email <address> --name <name>   (reads the password from stdin)
+  certibuy admin create-user --email <address> --name <name>
+      asks for the password twice without showing it on a terminal; reads one line from a pipe
   certibuy admin create-token --email <address> [--name <label>] [--ttl <duration>]
   certibuy admin revoke-token --id <token id>`
+
+// errPasswordsDiffer is a create-user whose two passwords were not the same.
+var errPasswordsDiffer = errors.New("the two passwords are not the same; no admin was created")
 
 func (m *Main) runAdmin(ctx context.Context, args []string) error {
 	if len(args) == 0 {
@@ -29,6 +41,45 @@ func (m *Main) runAdmin(ctx context.Context, args []string) error {
 	if err := fs.Parse(rest); err != nil {
 		return err
 	}
+	if err := noArgs(fs.Args()); err != nil {
+		return err
+	}
+	// Everything the command needs is checked and read before the database is opened (and perhaps
+	// created and migrated): a mistake changes nothing.
+	var password string
+	var tokenID uuid.UUID
+	switch sub {
+	case "create-user":
+		if *email == "" || *name == "" {
+			return usageError("create-user needs --email and --name")
+		}
+		if _, err := order.NewEmail(*email); err != nil {
+			return usageError(fmt.Sprintf("--email: %v", err)) // before the password is typed
+		}
+		var err error
+		if password, err = m.readPassword(); err != nil {
+			return err
+		}
+		if err := command.CheckNewUser(*email, *name, password); err != nil {
+			return err
+		}
+	case "create-token":
+		if *email == "" {
+			return usageError("create-token needs --email")
+		}
+		if *ttl < 0 {
+			return usageError(fmt.Sprintf("--ttl %s: want 0 (until revoked) or a positive duration", *ttl))
+		}
+	case "revoke-token":
+		var err error
+		if tokenID, err = uuid.Parse(*id); err != nil {
+			return usageError("revoke-token needs --id <token id>")
+		}
+	default:
+		fmt.Fprintln(m.Stderr, adminUsage)
+		return usageError(fmt.Sprintf("unknown admin subcommand %q", sub))
+	}
+
 	deps, _, err := m.openDeps(ctx)
 	if err != nil {
 		return err
@@ -37,44 +88,70 @@ func (m *Main) runAdmin(ctx context.Context, args []string) error {
 	admins := deps.App.Admins
 	switch sub {
 	case "create-user":
-		if *email == "" || *name == "" {
-			return usageError("create-user needs --email and --name")
-		}
-		fmt.Fprintln(m.Stderr, "password (at least 12 characters), then Enter:")
-		line, err := bufio.NewReader(m.Stdin).ReadString('\n')
-		if err != nil && line == "" {
-			return fmt.Errorf("read password from stdin: %w", err)
-		}
-		u, err := admins.CreateUser(ctx, *email, *name, strings.TrimRight(line, "\r\n"))
+		u, err := admins.CreateUser(ctx, *email, *name, password)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(m.Stdout, "created admin %s <%s> (id %s)\n", u.Name, u.Email, u.ID)
+		fmt.Fprintf(m.Stdout, "created admin %s <%s> (id %s)\n", printable.Escape(u.Name), printable.Escape(u.Email), u.ID)
 	case "create-token":
-		if *email == "" {
-			return usageError("create-token needs --email")
-		}
 		token, t, err := admins.CreateToken(ctx, *email, *name, *ttl)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(m.Stderr, "token %q (id %s) for %s; it is shown once, store it now:\n", t.Name, t.ID, *email)
+		fmt.Fprintf(m.Stderr, "token %q (id %s) for %s; it is shown once, store it now:\n", t.Name, t.ID, printable.Escape(*email))
 		if t.ExpiresAt != nil {
 			fmt.Fprintf(m.Stderr, "expires %s\n", t.ExpiresAt.Format(time.RFC3339))
 		}
 		fmt.Fprintln(m.Stdout, token)
 	case "revoke-token":
-		tid, err := uuid.Parse(*id)
-		if err != nil {
-			return usageError("revoke-token needs --id <token id>")
-		}
-		if err := admins.RevokeToken(ctx, tid); err != nil {
+		if err := admins.RevokeToken(ctx, tokenID); err != nil {
 			return err
 		}
-		fmt.Fprintf(m.Stdout, "revoked token %s\n", tid)
-	default:
-		fmt.Fprintln(m.Stderr, adminUsage)
-		return usageError(fmt.Sprintf("unknown admin subcommand %q", sub))
+		fmt.Fprintf(m.Stdout, "revoked token %s\n", tokenID)
+	}
+	return nil
+}
+
+// readPassword reads a new admin's password. On a terminal it asks twice, without echo, and the
+// two must be the same; from a pipe (a script) it reads one line.
+func (m *Main) readPassword() (string, error) {
+	if f, ok := m.Stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		first, err := m.askHidden(f, "password (at least 12 characters): ")
+		if err != nil {
+			return "", err
+		}
+		second, err := m.askHidden(f, "the same password again: ")
+		if err != nil {
+			return "", err
+		}
+		if !bytes.Equal(first, second) {
+			return "", errPasswordsDiffer
+		}
+		return string(first), nil
+	}
+	fmt.Fprintln(m.Stderr, "password (at least 12 characters), then Enter:")
+	line, err := bufio.NewReader(m.Stdin).ReadString('\n')
+	if err != nil && line == "" {
+		return "", fmt.Errorf("read the password from stdin: %w", err)
+	}
+	return strings.TrimRight(line, "\r\n"), nil
+}
+
+// askHidden prompts on stderr and reads a line from the terminal without showing it.
+func (m *Main) askHidden(f *os.File, prompt string) ([]byte, error) {
+	fmt.Fprint(m.Stderr, prompt)
+	b, err := term.ReadPassword(int(f.Fd()))
+	fmt.Fprintln(m.Stderr) // the Enter typed was not echoed either
+	if err != nil {
+		return nil, fmt.Errorf("read the password from the terminal: %w", err)
+	}
+	return b, nil
+}
+
+// noArgs refuses arguments a command does not take, which would otherwise be ignored.
+func noArgs(args []string) error {
+	if len(args) > 0 {
+		return usageError(fmt.Sprintf("unexpected argument %q", args[0]))
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -11,6 +12,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/certibuy/orders/app/query"
+	"github.com/certibuy/orders/domain/order"
+	"github.com/certibuy/orders/domain/printable"
 )
 
 func (m *Main) runAudit(ctx context.Context, args []string) error {
@@ -30,6 +33,9 @@ func (m *Main) runAudit(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if err := noArgs(fs.Args()); err != nil {
+		return err
+	}
 	f := query.AuditFilter{Type: *typ, Actor: *actor, CorrelationID: *corr, After: *after, Limit: *limit}
 	var err error
 	if f.From, err = parseTime("--from", *from); err != nil {
@@ -45,6 +51,22 @@ func (m *Main) runAudit(ctx context.Context, args []string) error {
 			f.OrderNumber = *orderRef
 		}
 	}
+	// Every flag is checked before the database is opened (and perhaps created and migrated).
+	if *limit < 1 {
+		return usageError(fmt.Sprintf("--limit %d: must be between 1 and 1000", *limit))
+	}
+	if err := f.Check(); err != nil {
+		return flagError(err)
+	}
+	var at time.Time
+	if *asOf != "" {
+		if *orderRef == "" {
+			return usageError("--as-of needs --order")
+		}
+		if at, err = parseTime("--as-of", *asOf); err != nil {
+			return err
+		}
+	}
 	deps, _, err := m.openDeps(ctx)
 	if err != nil {
 		return err
@@ -52,13 +74,6 @@ func (m *Main) runAudit(ctx context.Context, args []string) error {
 	defer deps.Close()
 
 	if *asOf != "" {
-		if *orderRef == "" {
-			return usageError("--as-of needs --order")
-		}
-		at, err := parseTime("--as-of", *asOf)
-		if err != nil {
-			return err
-		}
 		v, err := deps.App.Queries.OrderAsOf.Handle(ctx, query.OrderAsOf{OrderID: f.OrderID, OrderNumber: f.OrderNumber, At: at})
 		if err != nil {
 			return err
@@ -66,13 +81,15 @@ func (m *Main) runAudit(ctx context.Context, args []string) error {
 		if *asJSON {
 			return writeJSON(m, v)
 		}
+		// Everything printed from the store came from outside once: shown, not obeyed, by a terminal.
+		p := printable.Escape
 		fmt.Fprintf(m.Stdout, "order %s (%s) as of %s\nstatus:  %s (version %d)\ntotal:   %s\ncustomer: %s <%s>\n",
-			v.Number, v.ID, at.Format(time.RFC3339), v.Status, v.Version, v.Total, v.Customer.Name, v.Customer.Email)
+			p(v.Number), v.ID, at.Format(time.RFC3339), p(v.Status), v.Version, p(v.Total), p(v.Customer.Name), p(v.Customer.Email))
 		for _, it := range v.Items {
-			fmt.Fprintf(m.Stdout, "  %d × %s (%s)\n", it.Quantity, it.Name, it.SKU)
+			fmt.Fprintf(m.Stdout, "  %d × %s (%s)\n", it.Quantity, p(it.Name), p(it.SKU))
 		}
 		if v.Shipment != nil {
-			fmt.Fprintf(m.Stdout, "shipped: %s %s\n", v.Shipment.Carrier, v.Shipment.TrackingID)
+			fmt.Fprintf(m.Stdout, "shipped: %s %s\n", p(v.Shipment.Carrier), p(v.Shipment.TrackingID))
 		}
 		return nil
 	}
@@ -86,9 +103,10 @@ func (m *Main) runAudit(ctx context.Context, args []string) error {
 	}
 	tw := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "POSITION\tRECORDED\tSTREAM\tV\tTYPE\tACTOR\tCORRELATION")
+	p := printable.Escape
 	for _, e := range page.Events {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%s\t%s\n", e.Position, e.RecordedAt.UTC().Format(time.RFC3339), e.Stream,
-			e.StreamVersion, e.Type, e.Actor, e.CorrelationID)
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%s\t%s\n", e.Position, e.RecordedAt.UTC().Format(time.RFC3339), p(e.Stream),
+			e.StreamVersion, p(e.Type), p(e.Actor), p(e.CorrelationID))
 	}
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("write table: %w", err)
@@ -99,10 +117,16 @@ func (m *Main) runAudit(ctx context.Context, args []string) error {
 	return nil
 }
 
+// writeJSON prints v as indented JSON, with the characters a terminal would obey escaped in it.
 func writeJSON(m *Main, v any) error {
-	enc := json.NewEncoder(m.Stdout)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode JSON: %w", err)
+	}
+	if _, err := m.Stdout.Write(append(printable.EscapeJSON(b), '\n')); err != nil {
+		return fmt.Errorf("write JSON: %w", err)
+	}
+	return nil
 }
 
 // rerunFlags repeats the filters of args without --after, for the "more" hint.
@@ -132,4 +156,13 @@ func parseTime(flagName, s string) (time.Time, error) {
 		}
 	}
 	return time.Time{}, usageError(fmt.Sprintf("%s %q: want RFC 3339 (2026-11-27T10:30:00+05:30) or a date (2026-11-27)", flagName, s))
+}
+
+// flagError is a use case's refusal of a field as the usage error of the flag of the same name.
+func flagError(err error) error {
+	var fe *order.FieldError
+	if errors.As(err, &fe) {
+		return usageError("--" + fe.Field + ": " + strings.ReplaceAll(fe.Err.Error(), "invalid input: ", ""))
+	}
+	return err
 }

@@ -42,8 +42,14 @@ func (m *Main) runBench(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if err := noArgs(fs.Args()); err != nil {
+		return err
+	}
 	if *runs < 1 {
 		return usageError(fmt.Sprintf("--runs must be at least 1, got %d", *runs))
+	}
+	if *clients < 1 || *dur <= 0 || *latencyEvents < 0 || *burst < 0 || *statements < 0 {
+		return usageError("--clients must be at least 1, --duration positive, and --latency-events, --burst and --statements at least 0")
 	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
@@ -66,6 +72,7 @@ func (m *Main) runBench(ctx context.Context, args []string) error {
 	}
 	defer drop()
 	cfg.DatabaseURL, cfg.HTTPAddr, cfg.PaymentGateway = url, "127.0.0.1:0", "simulator"
+	cfg.MetricsAddr = "" // the bench's service must not take a running service's metrics port
 	cfg.CheckoutLimit.PerMinute, cfg.LoginLimit.PerMinute = 0, 0
 	smtpSrv, err := startBenchSMTP()
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"github.com/certibuy/orders/adapters/sms"
 	"github.com/certibuy/orders/app/command"
 	"github.com/certibuy/orders/domain/notification"
+	"github.com/certibuy/orders/domain/order"
 
 	"github.com/certibuy/orders/adapters/razorpay"
 	httpport "github.com/certibuy/orders/ports/http"
@@ -20,9 +21,12 @@ import (
 
 // Config is the service's settings, read from the environment (see .env.example).
 type Config struct {
-	DatabaseURL   string
-	DBMaxConns    int
-	HTTPAddr      string
+	DatabaseURL string
+	DBMaxConns  int
+	HTTPAddr    string
+	// MetricsAddr is where /metrics is served, on a listener of its own away from the public API;
+	// empty turns it off.
+	MetricsAddr   string
 	PublicBaseURL string
 	LogLevel      slog.Level
 	LogFormat     string // json or text
@@ -53,6 +57,8 @@ type Config struct {
 	Links links.Config
 	// OrderLinkSecret is ORDER_LINK_SECRET.
 	OrderLinkSecret string
+	// MaxOrderTotalPaise is the most one order may total; checkout refuses more.
+	MaxOrderTotalPaise int64
 
 	Notify NotifyConfig
 }
@@ -83,14 +89,35 @@ type NotifyConfig struct {
 // DefaultDatabaseURL is the local database used when DATABASE_URL is not set.
 const DefaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/certibuy?sslmode=disable"
 
-// LoadConfig reads the settings from getenv, with the local defaults of DESIGN.md §6.
+// DefaultMetricsAddr is where /metrics listens when METRICS_ADDR is not set: this machine only.
+const DefaultMetricsAddr = "127.0.0.1:9090"
+
+// LoadConfig reads the settings from getenv, with the local defaults of DESIGN.md §6. An empty value
+// counts as unset; LoadConfigLookup tells the two apart.
 func LoadConfig(getenv func(string) string, stderr io.Writer) (Config, error) {
+	return LoadConfigLookup(func(k string) (string, bool) {
+		v := getenv(k)
+		return v, v != ""
+	}, stderr)
+}
+
+// LoadConfigLookup reads the settings from lookup (os.LookupEnv in the binary): a setting that is set
+// but empty, such as METRICS_ADDR=, is not the same as one left unset.
+func LoadConfigLookup(lookup func(string) (string, bool), stderr io.Writer) (Config, error) {
+	getenv := func(k string) string {
+		v, _ := lookup(k)
+		return v
+	}
 	c := Config{
 		DatabaseURL:     or(getenv("DATABASE_URL"), DefaultDatabaseURL),
 		HTTPAddr:        or(getenv("HTTP_ADDR"), ":8080"),
 		PublicBaseURL:   strings.TrimRight(or(getenv("PUBLIC_BASE_URL"), "http://localhost:8080"), "/"),
 		HandlerTimeout:  30 * time.Second,
 		ShutdownTimeout: 30 * time.Second,
+	}
+	c.MetricsAddr = DefaultMetricsAddr
+	if v, ok := lookup("METRICS_ADDR"); ok {
+		c.MetricsAddr = v
 	}
 	var err error
 	if c.LogLevel, err = parseLevel(getenv("LOG_LEVEL")); err != nil {
@@ -165,6 +192,15 @@ func LoadConfig(getenv func(string) string, stderr io.Writer) (Config, error) {
 		return c, err
 	}
 	c.LoginLimit = httpport.RateLimit{PerMinute: float64(perMin), Burst: burst}
+	maxTotal, err := integer(getenv, "MAX_ORDER_TOTAL_PAISE", 100_000_000) // ₹10,00,000
+	if err != nil {
+		return c, err
+	}
+	if maxTotal < order.MinTotalPaise || maxTotal > order.MaxPaise {
+		return c, fmt.Errorf("MAX_ORDER_TOTAL_PAISE %d: want between %d and %d (2^53-1, what a JavaScript client reads exactly)",
+			maxTotal, order.MinTotalPaise, int64(order.MaxPaise))
+	}
+	c.MaxOrderTotalPaise = int64(maxTotal)
 	if c.Notify, err = loadNotifyConfig(getenv); err != nil {
 		return c, err
 	}

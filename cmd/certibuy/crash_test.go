@@ -38,7 +38,7 @@ func TestAWorkerKilledMidwayLosesAndDoublesNothing(t *testing.T) {
 		"DATABASE_URL": pgtest.NewDatabase(t), "LOG_LEVEL": "warn", "LOG_FORMAT": "json",
 		"SMTP_URL": smtp.URL(), "MSG91_AUTHKEY": "k", "MSG91_BASE_URL": msg91.URL(),
 		"NOTIFY_LEASE": "2s", "NOTIFY_BACKOFF": "50ms", "NOTIFY_CONCURRENCY": "8", "EVENTS_POLL_INTERVAL": "10ms",
-		"NOTIFY_POLL_INTERVAL": "200ms", "MAIL_DIR": t.TempDir(),
+		"NOTIFY_POLL_INTERVAL": "200ms", "MAIL_DIR": t.TempDir(), "METRICS_ADDR": "127.0.0.1:0",
 	}
 	for _, typ := range notification.Types() {
 		env["MSG91_TEMPLATE_"+strings.ToUpper(string(typ))] = "tmpl_" + string(typ)
@@ -224,7 +224,7 @@ func TestServeStopsGracefullyOnSIGTERM(t *testing.T) {
 	bin := buildBinary(t)
 	cmd := exec.Command(bin, "serve")
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "DATABASE_URL=" + pgtest.NewDatabase(t), "HTTP_ADDR=127.0.0.1:0",
-		"LOG_FORMAT=json", "MAIL_DIR=" + t.TempDir()}
+		"METRICS_ADDR=", "LOG_FORMAT=json", "MAIL_DIR=" + t.TempDir()}
 	logs := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
@@ -261,7 +261,7 @@ func TestServeStopsGracefullyOnSIGTERM(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatalf("serve did not stop within 30s of SIGTERM:\n%s", logs.String())
 	}
-	for _, want := range []string{`"msg":"shutting down"`, `"msg":"stopped"`} {
+	for _, want := range []string{`"msg":"metrics off: METRICS_ADDR is empty"`, `"msg":"shutting down"`, `"msg":"stopped"`} {
 		if !strings.Contains(logs.String(), want) {
 			t.Fatalf("the log lacks %s:\n%s", want, logs.String())
 		}

@@ -19,8 +19,10 @@ import (
 	"github.com/certibuy/orders/app"
 	"github.com/certibuy/orders/app/command"
 	"github.com/certibuy/orders/app/query"
+	"github.com/certibuy/orders/domain/order"
 	"github.com/certibuy/orders/migrations"
 	"github.com/certibuy/orders/ports/events"
+	httpport "github.com/certibuy/orders/ports/http"
 )
 
 // Deps is everything wired from the settings: the pool, the adapters and the application.
@@ -80,13 +82,17 @@ func OpenDeps(ctx context.Context, cfg Config, logger *slog.Logger) (*Deps, erro
 		pool.Close()
 		return nil, err
 	}
+	maxTotal, err := order.NewMoney(cfg.MaxOrderTotalPaise)
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("MAX_ORDER_TOTAL_PAISE: %w", err)
+	}
 	admins, err := command.NewAdminUsers(postgres.NewAdminStore(db), time.Now)
 	if err != nil {
 		pool.Close()
 		return nil, err
 	}
-	runner := postgres.NewRunner(store, logger, []postgres.Projection{postgres.OrderSummary{}, postgres.StatusHistory{}, postgres.NotificationLog{}},
-		postgres.WithPollInterval(cfg.PollInterval))
+	runner := postgres.NewRunner(store, logger, projections(), postgres.WithPollInterval(cfg.PollInterval))
 	notifications := postgres.NewNotificationRepository(store)
 	mailer, smtp, err := newMailer(cfg.Notify)
 	if err != nil {
@@ -119,7 +125,7 @@ func OpenDeps(ctx context.Context, cfg Config, logger *slog.Logger) (*Deps, erro
 	}
 	d.App = app.Application{
 		Commands: app.Commands{
-			PlaceOrder:         command.NewPlaceOrderHandler(orders, db, postgres.NewIdempotencyStore(db), tokens, gateway, rand.Reader),
+			PlaceOrder:         command.NewPlaceOrderHandler(orders, db, postgres.NewIdempotencyStore(db), tokens, gateway, rand.Reader).WithMaxTotal(maxTotal),
 			ConfirmPayment:     command.NewConfirmPaymentHandler(orders, orders, gateway, logger),
 			HandleWebhook:      command.NewHandleWebhookHandler(orders, orders, gateway, postgres.NewWebhookLog(db), db, logger),
 			CancelOrder:        command.NewCancelOrderHandler(orders, command.AnyAccess{tokens, orderLinks}, gateway),
@@ -143,6 +149,11 @@ func OpenDeps(ctx context.Context, cfg Config, logger *slog.Logger) (*Deps, erro
 		Admins: admins,
 	}
 	return d, nil
+}
+
+// projections are the read models the runner keeps current, and replay rebuilds.
+func projections() []postgres.Projection {
+	return []postgres.Projection{postgres.OrderSummary{}, postgres.StatusHistory{}, postgres.NotificationLog{}}
 }
 
 // newMailer sends through SMTP when SMTP_URL is set, else writes .eml files.
@@ -207,14 +218,16 @@ func paymentGateway(cfg Config) (command.PaymentGateway, *razorpay.Simulator, er
 	return sim, sim, nil
 }
 
-// Ready reports whether the database answers and has every migration.
+// Ready reports whether the database answers and has every migration. The error's reason is what
+// /readyz answers; the cause goes to the log.
 func (d *Deps) Ready(ctx context.Context) error {
 	pending, err := postgres.PendingMigrations(ctx, d.Pool, migrations.FS)
 	if err != nil {
-		return fmt.Errorf("database: %w", err)
+		return &httpport.NotReady{Reason: httpport.ReasonDatabaseUnreachable, Err: fmt.Errorf("database: %w", err)}
 	}
 	if len(pending) > 0 {
-		return fmt.Errorf("database: %d migrations pending", len(pending))
+		return &httpport.NotReady{Reason: httpport.ReasonNotMigrated,
+			Err: fmt.Errorf("database: %d migrations pending: %s", len(pending), strings.Join(pending, ", "))}
 	}
 	return nil
 }

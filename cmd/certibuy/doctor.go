@@ -17,6 +17,7 @@ import (
 	"github.com/certibuy/orders/app/query"
 	"github.com/certibuy/orders/domain/notification"
 	"github.com/certibuy/orders/domain/order"
+	"github.com/certibuy/orders/domain/printable"
 	"github.com/certibuy/orders/migrations"
 )
 
@@ -31,6 +32,9 @@ type checkResult struct {
 func (m *Main) runDoctor(ctx context.Context, args []string) error {
 	fs := m.flagSet("doctor")
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := noArgs(fs.Args()); err != nil {
 		return err
 	}
 	cfg, err := m.config()
@@ -110,13 +114,14 @@ func (m *Main) runDoctor(ctx context.Context, args []string) error {
 		fmt.Fprintln(m.Stdout, "\nLast notifications:")
 		tw := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "CREATED\tORDER\tCHANNEL\tTYPE\tRECIPIENT\tSTATUS\tPROVIDER\tATTEMPTS\tERROR")
+		p := printable.Escape // the recipient came from a customer, the error from a provider
 		for _, n := range page.Notifications {
 			recipient := n.Recipient
 			if n.Channel == string(notification.SMS) {
 				recipient = order.MaskPhone(recipient)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", n.CreatedAt.UTC().Format(time.RFC3339), n.OrderNumber, n.Channel,
-				n.Type, recipient, n.Status, n.Provider, n.Attempts, clip(n.ErrorMessage, 60))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", n.CreatedAt.UTC().Format(time.RFC3339), p(n.OrderNumber), p(n.Channel),
+				p(n.Type), p(recipient), p(n.Status), p(n.Provider), n.Attempts, p(clip(n.ErrorMessage, 60)))
 		}
 		_ = tw.Flush()
 	}
@@ -162,17 +167,19 @@ func checkSMS(cfg NotifyConfig, add func(name, status, format string, a ...any))
 func printChecks(w io.Writer, results []checkResult) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, r := range results {
-		fmt.Fprintf(tw, "%-4s\t%s\t%s\n", r.status, r.name, r.detail)
+		// A detail may quote a server's answer (an SMTP greeting, an error).
+		fmt.Fprintf(tw, "%-4s\t%s\t%s\n", r.status, r.name, printable.Escape(r.detail))
 	}
 	_ = tw.Flush()
 }
 
+// clip keeps the first n characters of s on one line.
 func clip(s string, n int) string {
 	s = strings.ReplaceAll(s, "\n", " ")
-	if len(s) <= n {
-		return s
+	if r := []rune(s); len(r) > n {
+		return string(r[:n]) + "…"
 	}
-	return s[:n] + "…"
+	return s
 }
 
 // runNotifyTest sends one test e-mail and one test SMS through the configured providers, straight
@@ -182,6 +189,9 @@ func (m *Main) runNotifyTest(ctx context.Context, args []string) error {
 	email := fs.String("email", "", "send a test e-mail to this address")
 	phone := fs.String("phone", "", "send a test SMS to this Indian mobile number")
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := noArgs(fs.Args()); err != nil {
 		return err
 	}
 	if *email == "" && *phone == "" {
@@ -232,19 +242,20 @@ func (m *Main) runNotifyTest(ctx context.Context, args []string) error {
 }
 
 func report(w io.Writer, channel, to, provider string, res command.SendResult, err error) bool {
+	p := printable.Escape // the answers are the providers'
 	if err != nil {
 		var se *command.SendError
 		if errors.As(err, &se) && se.Response != "" {
-			fmt.Fprintf(w, "%s to %s: FAILED via %s: %v\n  response: %s\n", channel, to, provider, err, se.Response)
+			fmt.Fprintf(w, "%s to %s: FAILED via %s: %s\n  response: %s\n", channel, to, provider, p(err.Error()), p(se.Response))
 		} else {
-			fmt.Fprintf(w, "%s to %s: FAILED via %s: %v\n", channel, to, provider, err)
+			fmt.Fprintf(w, "%s to %s: FAILED via %s: %s\n", channel, to, provider, p(err.Error()))
 		}
 		return true
 	}
 	fmt.Fprintf(w, "%s to %s: sent via %s", channel, to, res.Provider)
 	if res.ProviderMessageID != "" {
-		fmt.Fprintf(w, " (id %s)", res.ProviderMessageID)
+		fmt.Fprintf(w, " (id %s)", p(res.ProviderMessageID))
 	}
-	fmt.Fprintf(w, "\n  response: %s\n", res.Response)
+	fmt.Fprintf(w, "\n  response: %s\n", p(res.Response))
 	return false
 }

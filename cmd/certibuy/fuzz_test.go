@@ -1,11 +1,18 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
 
+	"github.com/go-json-experiment/json/jsontext"
+
 	"github.com/certibuy/orders/adapters/razorpay"
+	"github.com/certibuy/orders/internal/strictjson"
 )
 
 // FuzzCheckout throws request bodies at POST /api/v1/checkout on a running service. Whatever the
@@ -49,6 +56,7 @@ func FuzzWebhook(f *testing.F) {
 	f.Add([]byte(`{"entity":"event","event":"payment.failed","contains":["payment"],"payload":{"payment":{"entity":{"id":"pay_2","amount":5,"order_id":"`+gw+`","error_code":"BAD_REQUEST_ERROR"}}}}`), "evt_2")
 	f.Add([]byte(`{"entity":"event","event":"refund.processed","contains":["refund","payment"],"payload":{"refund":{"entity":{"id":"rfnd_1","amount":129900,"payment_id":"pay_1"}},"payment":{"entity":{"id":"pay_1","order_id":"`+gw+`"}}}}`), "evt_3")
 	f.Add([]byte(`not json`), "")
+	f.Add([]byte(`{"entity":"event","event":"payment.failed","event":"payment.captured","contains":["payment"],"payload":{"payment":{"entity":{"id":"pay_1","amount":129900,"order_id":"`+gw+`"}}}}`), "evt_4")
 	f.Fuzz(func(t *testing.T, body []byte, eventID string) {
 		// A header value cannot hold control characters: keep what an HTTP client can send.
 		eventID = strings.Map(func(r rune) rune {
@@ -65,6 +73,90 @@ func FuzzWebhook(f *testing.F) {
 		}
 		if after := s.count(t, `SELECT count(*) FROM events WHERE stream_id LIKE 'order-%'`); res.status != http.StatusOK && after != before {
 			t.Fatalf("refused webhook (%d) appended %d events: %q", res.status, after-before, body)
+		}
+	})
+}
+
+// checkoutKey is one object key of validCheckout: where it is in the text and what it names.
+type checkoutKey struct {
+	name       string
+	start, end int // the quoted key's bytes
+	path       jsontext.Pointer
+}
+
+// checkoutKeys lists the keys of validCheckout in order.
+func checkoutKeys(tb testing.TB) []checkoutKey {
+	dec := jsontext.NewDecoder(strings.NewReader(validCheckout))
+	var keys []checkoutKey
+	for {
+		tok, err := dec.ReadToken()
+		if errors.Is(err, io.EOF) {
+			return keys
+		}
+		if err != nil {
+			tb.Fatal(err)
+		}
+		// A string read where the object's member count became odd is a key.
+		if kind, n := dec.StackIndex(dec.StackDepth()); kind == '{' && n%2 == 1 && tok.Kind() == '"' {
+			end := int(dec.InputOffset())
+			keys = append(keys, checkoutKey{name: tok.String(), start: end - len(tok.String()) - 2, end: end, path: dec.StackPointer()})
+		}
+	}
+}
+
+// FuzzJSONKeys re-cases one key of a valid checkout (by a bit mask over its letters) and may give it
+// twice, first with another value. A body whose key is not exactly the field's is a 400
+// unknown_field naming it; one that gives a key twice is a 400 naming it (duplicate_key, or
+// invalid_input when the first value is of the wrong type); neither appends anything. The body as
+// it was places an order.
+//
+//	go test ./cmd/certibuy -run '^$' -fuzz FuzzJSONKeys -fuzztime 30s
+func FuzzJSONKeys(f *testing.F) {
+	s := startService(f, map[string]string{"CHECKOUT_RATE_PER_MINUTE": "0"})
+	keys := checkoutKeys(f)
+	f.Add(uint8(0), uint64(0), false, "")            // the body as it is
+	f.Add(uint8(0), uint64(0b1), false, "")          // "Customer"
+	f.Add(uint8(0), uint64(0xff), false, "")         // "CUSTOMER"
+	f.Add(uint8(1), uint64(0), true, "Mallory")      // customer.name twice
+	f.Add(uint8(7), uint64(0), true, "1")            // items[0].quantity twice, first a string
+	f.Add(uint8(12), uint64(0b100000001), true, "x") // "Unit_price_paise" twice
+	f.Add(uint8(200), uint64(1<<63|1), false, "")    // shipping_address.line1 as "Line1"
+	f.Fuzz(func(t *testing.T, which uint8, mask uint64, twice bool, second string) {
+		k := keys[int(which)%len(keys)]
+		recased := []byte(k.name)
+		for i := range recased {
+			if mask&(1<<(i%64)) != 0 && recased[i] >= 'a' && recased[i] <= 'z' {
+				recased[i] -= 'a' - 'A'
+			}
+		}
+		quoted := `"` + string(recased) + `"`
+		var body bytes.Buffer
+		body.WriteString(validCheckout[:k.start])
+		if twice {
+			v, _ := json.Marshal(second) // a JSON string, whatever the text
+			body.WriteString(quoted + ": " + string(v) + ", ")
+		}
+		body.WriteString(quoted + validCheckout[k.end:])
+
+		before := s.count(t, `SELECT count(*) FROM events WHERE stream_id LIKE 'order-%'`)
+		res := s.do(t, "POST", "/api/v1/checkout", body.Bytes(), nil)
+		after := s.count(t, `SELECT count(*) FROM events WHERE stream_id LIKE 'order-%'`)
+		if string(recased) == k.name && !twice {
+			if res.status != http.StatusCreated || after != before+2 {
+				t.Fatalf("the valid checkout: %d %s", res.status, res.body)
+			}
+			return
+		}
+		if res.status != http.StatusBadRequest || after != before {
+			t.Fatalf("%s: %d (%d events appended) %s", body.Bytes(), res.status, after-before, res.body)
+		}
+		code, field, _ := apiError(t, res)
+		want := strictjson.Field(k.path.Parent().AppendToken(string(recased)))
+		switch {
+		case string(recased) != k.name && (code != "unknown_field" || field != want):
+			t.Fatalf("key %s: %s on %q, want unknown_field on %q: %s", quoted, code, field, want, body.Bytes())
+		case string(recased) == k.name && (code != "duplicate_key" && code != "invalid_input" || field != want):
+			t.Fatalf("key %s twice: %s on %q, want duplicate_key on %q: %s", quoted, code, field, want, body.Bytes())
 		}
 	})
 }

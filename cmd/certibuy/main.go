@@ -11,6 +11,8 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"syscall"
+
+	"github.com/certibuy/orders/domain/printable"
 )
 
 func main() {
@@ -23,10 +25,10 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	m := &Main{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}
+	m := &Main{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv, LookupEnv: os.LookupEnv}
 	if err := m.Run(ctx, os.Args[1:]); err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "certibuy:", err)
+			fmt.Fprintln(os.Stderr, "certibuy:", printable.Escape(err.Error())) // errors may quote a server or stored data
 		}
 		os.Exit(exitCode(err))
 	}
@@ -37,6 +39,8 @@ type Main struct {
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
 	Getenv         func(string) string
+	// LookupEnv, when set, is used instead of Getenv, so that a setting set to "" is not unset.
+	LookupEnv func(string) (string, bool)
 }
 
 const usage = `certibuy: the CertiBuy order service
@@ -52,7 +56,8 @@ Usage:
                      last notifications; exit 1 when a check fails
   certibuy notify-test --email <address> --phone <number>
                      send one test e-mail and SMS through the configured providers
-  certibuy admin     create-user (password from stdin), create-token, revoke-token
+  certibuy admin     create-user (asks twice for the password, hidden, on a terminal; reads one line
+                     from a pipe), create-token, revoke-token
   certibuy bench     measure throughput against baselines run alongside (scratch database)
   certibuy help      show this help
 
@@ -107,6 +112,9 @@ func exitCode(err error) int {
 }
 
 func (m *Main) config() (Config, error) {
+	if m.LookupEnv != nil {
+		return LoadConfigLookup(m.LookupEnv, m.Stderr)
+	}
 	return LoadConfig(m.Getenv, m.Stderr)
 }
 

@@ -488,7 +488,7 @@ func TestTheSimulatorWalksAnOrderThroughPayment(t *testing.T) {
 	if pay["gateway"] != "simulator" || pay["simulated"] != true || !strings.Contains(pay["pay_url"].(string), "/dev/pay/order_sim") {
 		t.Fatalf("simulated checkout: %s", res.body)
 	}
-	path := strings.TrimPrefix(pay["pay_url"].(string), "http://localhost:8080")
+	path := strings.TrimPrefix(pay["pay_url"].(string), s.base)
 	page := s.do(t, "GET", path, nil, nil)
 	if page.status != 200 || !strings.Contains(string(page.body), "SIMULATED PAYMENT") || !strings.Contains(string(page.body), "₹1,299.00") {
 		t.Fatalf("pay page: %d %s", page.status, page.body)

@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/certibuy/orders/adapters/postgres"
+	"github.com/certibuy/orders/domain/printable"
 )
 
 // errDifferences makes `replay --verify` exit non-zero when a rebuild differs from the live tables.
@@ -24,15 +27,23 @@ func (m *Main) runReplay(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if err := noArgs(fs.Args()); err != nil {
+		return err
+	}
+	// The name is checked before the database is opened (and perhaps created and migrated).
+	var names []string
+	for _, p := range projections() {
+		names = append(names, p.Name())
+	}
+	if !slices.Contains(append(names, "all"), *name) {
+		fs.Usage()
+		return usageError(fmt.Sprintf("--projection %q: want one of %s, all", *name, strings.Join(names, ", ")))
+	}
 	deps, _, err := m.openDeps(ctx)
 	if err != nil {
 		return err
 	}
 	defer deps.Close()
-	if *name == "" {
-		fs.Usage()
-		return usageError("--projection is required (one of: " + deps.Runner.ProjectionNames() + ", all)")
-	}
 	var targets []postgres.Projection
 	if *name == "all" {
 		targets = deps.Runner.Projections()
@@ -69,7 +80,7 @@ func (m *Main) runReplay(ctx context.Context, args []string) error {
 		}
 		fmt.Fprintln(m.Stdout)
 		for _, d := range res.Differences {
-			fmt.Fprintln(m.Stdout, "  ", d)
+			fmt.Fprintln(m.Stdout, "  ", printable.Escape(d)) // they quote the read models' rows
 			failed = true
 		}
 	}

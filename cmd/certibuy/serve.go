@@ -12,6 +12,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/certibuy/orders/adapters/postgres"
 	"github.com/certibuy/orders/app/command"
@@ -27,6 +28,9 @@ func (m *Main) runServe(ctx context.Context, args []string, withHTTP bool) error
 	}
 	fs := m.flagSet(name)
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := noArgs(fs.Args()); err != nil {
 		return err
 	}
 	cfg, err := m.config()
@@ -53,8 +57,12 @@ type Service struct {
 	http     *http.Server
 	listener net.Listener
 	api      *httpport.Server
-	routers  []runningRouter
-	cancel   context.CancelFunc
+	// registry holds the service's metrics; metricsHTTP serves them on METRICS_ADDR.
+	registry        *prometheus.Registry
+	metricsHTTP     *http.Server
+	metricsListener net.Listener
+	routers         []runningRouter
+	cancel          context.CancelFunc
 	// projections stops the projection runner; projectionsDone reports its end.
 	projections     context.CancelFunc
 	projectionsDone chan error
@@ -70,7 +78,9 @@ func StartService(ctx context.Context, cfg Config, logger *slog.Logger, withHTTP
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{cfg: cfg, logger: logger, deps: deps}
+	s := &Service{cfg: cfg, logger: logger, deps: deps, registry: prometheus.NewRegistry()}
+	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		postgres.NewStatsCollector(deps.DB, deps.Runner))
 	if deps.Simulator != nil {
 		logger.Warn("payments are SIMULATED: no money moves; pay an order at " + cfg.PublicBaseURL +
 			"/dev/pay/<gateway_order_id>; set RAZORPAY_KEY_ID, RAZORPAY_KEY_SECRET and RAZORPAY_WEBHOOK_SECRET to use Razorpay")
@@ -96,6 +106,10 @@ func StartService(ctx context.Context, cfg Config, logger *slog.Logger, withHTTP
 			_ = s.Stop(context.Background())
 			return nil, err
 		}
+	}
+	if err := s.startMetrics(); err != nil {
+		_ = s.Stop(context.Background())
+		return nil, err
 	}
 	return s, nil
 }
@@ -237,10 +251,7 @@ func (s *Service) startHTTP() error {
 	if s.deps.Simulator != nil {
 		opts.Simulator = s.deps.Simulator
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		postgres.NewStatsCollector(s.deps.DB, s.deps.Runner))
-	opts.Metrics = reg
+	opts.Metrics = s.registry
 	srv, err := httpport.NewServer(s.deps.App, s.logger, s.deps.Ready, opts)
 	if err != nil {
 		_ = ln.Close()
@@ -258,8 +269,41 @@ func (s *Service) startHTTP() error {
 	return nil
 }
 
+// startMetrics serves /metrics on METRICS_ADDR, a listener of its own: the public API port does not
+// show the service's internals.
+func (s *Service) startMetrics() error {
+	if s.cfg.MetricsAddr == "" {
+		s.logger.Info("metrics off: METRICS_ADDR is empty")
+		return nil
+	}
+	ln, err := net.Listen("tcp", s.cfg.MetricsAddr)
+	if err != nil {
+		return fmt.Errorf("listen on METRICS_ADDR %s: %w", s.cfg.MetricsAddr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
+	s.metricsListener = ln
+	s.metricsHTTP = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10}
+	go func() {
+		if err := s.metricsHTTP.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.logger.Error("metrics server stopped", "err", err)
+		}
+	}()
+	s.logger.Info("metrics listening", "addr", ln.Addr().String(), "path", "/metrics")
+	return nil
+}
+
 // Addr is the address the HTTP API listens on.
 func (s *Service) Addr() string { return s.listener.Addr().String() }
+
+// MetricsAddr is the address /metrics is served on, or "" when it is off.
+func (s *Service) MetricsAddr() string {
+	if s.metricsListener == nil {
+		return ""
+	}
+	return s.metricsListener.Addr().String()
+}
 
 // Stop stops accepting requests and lets those in flight finish, then drains the router and closes
 // the pool.
@@ -268,6 +312,11 @@ func (s *Service) Stop(ctx context.Context) error {
 	if s.http != nil {
 		if err := s.http.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+		}
+	}
+	if s.metricsHTTP != nil {
+		if err := s.metricsHTTP.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("metrics shutdown: %w", err))
 		}
 	}
 	if s.sweep != nil {
@@ -314,6 +363,9 @@ func (s *Service) stopProjections() error {
 func (m *Main) runMigrate(ctx context.Context, args []string) error {
 	fs := m.flagSet("migrate")
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := noArgs(fs.Args()); err != nil {
 		return err
 	}
 	cfg, err := m.config()

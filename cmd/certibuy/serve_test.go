@@ -40,12 +40,20 @@ type testService struct {
 	logs *syncBuffer
 }
 
-// startService runs the whole service on a fresh database and a free port, as `certibuy serve` does.
+// startService runs the whole service on a fresh database and free ports, as `certibuy serve` does.
+// A key of env set to "" is set empty, not left out.
 func startService(t testing.TB, env map[string]string) *testService {
+	t.Helper()
+	return startServiceAs(t, env, true)
+}
+
+// startServiceAs is startService, or `certibuy worker` (no HTTP API) when withHTTP is false.
+func startServiceAs(t testing.TB, env map[string]string, withHTTP bool) *testService {
 	t.Helper()
 	vars := map[string]string{
 		"DATABASE_URL": pgtest.NewDatabase(t),
 		"HTTP_ADDR":    "127.0.0.1:0",
+		"METRICS_ADDR": "127.0.0.1:0",
 		"LOG_FORMAT":   "json",
 		"LOG_LEVEL":    "debug",
 		"MAIL_DIR":     t.TempDir(),
@@ -60,12 +68,15 @@ func startService(t testing.TB, env map[string]string) *testService {
 		vars[k] = v
 	}
 	logs := &syncBuffer{}
-	cfg, err := LoadConfig(func(k string) string { return vars[k] }, io.Discard)
+	cfg, err := LoadConfigLookup(func(k string) (string, bool) {
+		v, ok := vars[k]
+		return v, ok
+	}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg.PollInterval = 10 * time.Millisecond
-	svc, err := StartService(context.Background(), cfg, cfg.NewLogger(logs), true)
+	svc, err := StartService(context.Background(), cfg, cfg.NewLogger(logs), withHTTP)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,6 +87,9 @@ func startService(t testing.TB, env map[string]string) *testService {
 			t.Errorf("stop: %v", err)
 		}
 	})
+	if !withHTTP {
+		return &testService{Service: svc, logs: logs}
+	}
 	return &testService{Service: svc, base: "http://" + svc.Addr(), logs: logs}
 }
 
@@ -88,6 +102,24 @@ func freeAddr(t testing.TB) string {
 	}
 	defer ln.Close()
 	return ln.Addr().String()
+}
+
+// scrape reads the service's /metrics from its metrics listener.
+func (s *testService) scrape(t testing.TB) string {
+	t.Helper()
+	if s.MetricsAddr() == "" {
+		t.Fatal("the service serves no metrics")
+	}
+	res, err := http.Get("http://" + s.MetricsAddr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("GET /metrics: %d %v", res.StatusCode, err)
+	}
+	return string(b)
 }
 
 type response struct {
@@ -236,7 +268,7 @@ func TestCheckoutRefusesBadInputAndStoresNothing(t *testing.T) {
 		{"empty items", `{"customer": {"name": "A", "email": "a@example.in", "phone": "9876543210"}, "items": [], "shipping_address": {"line1": "1", "city": "C", "state": "S", "pincode": "560001"}}`, "", 400, "items"},
 		{"quantity zero", edit(`"quantity": 2`, `"quantity": 0`), "", 400, "items[0].quantity"},
 		{"negative quantity", edit(`"quantity": 1`, `"quantity": -4`), "", 400, "items[1].quantity"},
-		{"fractional quantity", edit(`"quantity": 2`, `"quantity": 1.5`), "", 400, "items.quantity"},
+		{"fractional quantity", edit(`"quantity": 2`, `"quantity": 1.5`), "", 400, "items[0].quantity"},
 		{"negative price", edit(`"unit_price_paise": 34950`, `"unit_price_paise": -1`), "", 400, "items[0].unit_price_paise"},
 		{"bad email", edit(`asha@example.in`, `asha.example.in`), "", 400, "customer.email"},
 		{"bad phone", edit(`+91 98765 43210`, `12345`), "", 400, "customer.phone"},
@@ -339,8 +371,7 @@ func TestMetricsShowRequestsAndThePipeline(t *testing.T) {
 	id := s.do(t, "POST", "/api/v1/checkout", []byte(validCheckout), nil).json(t)["order_id"].(string)
 	s.do(t, "GET", "/api/v1/orders/"+id, nil, nil)
 	waitFor(t, 10*time.Second, func() bool { return s.count(t, `SELECT count(*) FROM order_summary`) == 1 }, "projection never caught up")
-	res := s.do(t, "GET", "/metrics", nil, nil)
-	body := string(res.body)
+	body := s.scrape(t)
 	for _, want := range []string{
 		`certibuy_http_requests_total{method="POST",route="/api/v1/checkout",status="201"} 1`,
 		`certibuy_http_requests_total{method="GET",route="/api/v1/orders/:id",status="404"} 1`,
@@ -354,5 +385,28 @@ func TestMetricsShowRequestsAndThePipeline(t *testing.T) {
 	}
 	if strings.Contains(body, id) {
 		t.Fatal("/metrics holds an order id: routes must be patterns")
+	}
+	// The public API port does not serve them; the start-up log says where they are.
+	if res := s.do(t, "GET", "/metrics", nil, nil); res.status != http.StatusNotFound {
+		t.Fatalf("GET /metrics on the API port: %d", res.status)
+	}
+	if !strings.Contains(s.logs.String(), `"msg":"metrics listening","addr":"`+s.MetricsAddr()+`","path":"/metrics"`) {
+		t.Fatalf("the start-up log does not say where metrics listen:\n%s", grepLines(s.logs.String(), "metrics"))
+	}
+}
+
+func TestAWorkerServesMetricsAndAnEmptyMetricsAddrServesNone(t *testing.T) {
+	t.Parallel()
+	w := startServiceAs(t, nil, false)
+	body := w.scrape(t)
+	for _, want := range []string{`certibuy_outbox_messages_behind{group="event_log"}`, `certibuy_projection_events_behind{projection="order_summary"}`, `go_goroutines`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the worker's /metrics lacks %s", want)
+		}
+	}
+
+	off := startService(t, map[string]string{"METRICS_ADDR": ""})
+	if off.MetricsAddr() != "" || !strings.Contains(off.logs.String(), `"msg":"metrics off: METRICS_ADDR is empty"`) {
+		t.Fatalf("METRICS_ADDR= serves metrics on %q", off.MetricsAddr())
 	}
 }

@@ -5,9 +5,12 @@ package order
 import (
 	"fmt"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+
+	"github.com/certibuy/orders/domain/printable"
 )
 
 // Limits on what one order may hold.
@@ -18,6 +21,10 @@ const (
 	maxText         = 200
 	maxAddressField = 200
 )
+
+// MaxPaise bounds every amount: 2^53-1 is the largest whole number a JavaScript client reads exactly
+// from JSON. The shop's own cap on an order (PlaceInput.MaxTotal) is set below it.
+const MaxPaise = 1<<53 - 1
 
 // Customer is who placed the order and where to tell them about it.
 type Customer struct {
@@ -114,6 +121,8 @@ type PlaceInput struct {
 	Customer Customer
 	Lines    []Line
 	Address  Address
+	// MaxTotal is the most one order may be (MAX_ORDER_TOTAL_PAISE); zero means MaxPaise.
+	MaxTotal Money
 }
 
 // Place validates a new order and records OrderPlaced. The total is computed from the lines.
@@ -127,7 +136,7 @@ func Place(in PlaceInput) (*Order, error) {
 	if err := validateCustomer(in.Customer); err != nil {
 		return nil, err
 	}
-	total, err := validateLines(in.Lines)
+	total, err := validateLines(in.Lines, in.MaxTotal)
 	if err != nil {
 		return nil, err
 	}
@@ -156,7 +165,7 @@ func Place(in PlaceInput) (*Order, error) {
 }
 
 func validateCustomer(c Customer) error {
-	if err := text("customer.name", c.Name, 100, true); err != nil {
+	if err := name("customer.name", c.Name, 100, true); err != nil {
 		return err
 	}
 	if c.Email.String() == "" {
@@ -165,13 +174,21 @@ func validateCustomer(c Customer) error {
 	if c.Phone.IsZero() {
 		return invalid("customer.phone", "missing")
 	}
-	if len(c.ID) > 64 {
-		return invalid("customer.id", "longer than 64 characters")
+	if c.ID != "" && (len(c.ID) > 64 || strings.Trim(c.ID, customerIDAlphabet) != "") {
+		return invalid("customer.id", "want 1 to 64 of A-Z, a-z, 0-9 and . _ : @ -")
 	}
 	return nil
 }
 
-func validateLines(lines []Line) (Money, error) {
+// customerIDAlphabet is what a shop's own customer id may be made of: enough for the ids shops use,
+// nothing that prints as anything else.
+const customerIDAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:@-"
+
+func validateLines(lines []Line, maxTotal Money) (Money, error) {
+	limit := maxTotal
+	if limit.IsZero() || limit.Paise() > MaxPaise {
+		limit = Money{paise: MaxPaise}
+	}
 	if len(lines) == 0 {
 		return Money{}, invalid("items", "an order needs at least one item")
 	}
@@ -193,12 +210,20 @@ func validateLines(lines []Line) (Money, error) {
 		if l.UnitPrice.IsZero() {
 			return Money{}, invalid(field+".unit_price_paise", "must be more than 0")
 		}
+		if l.UnitPrice.Paise() > limit.Paise() {
+			return Money{}, invalid(field+".unit_price_paise", "at most %d paise (%s, the most one order may be), got %d",
+				limit.Paise(), limit, l.UnitPrice.Paise())
+		}
+		// Neither overflows: the price is at most 2^53-1 paise and the quantity at most 1000.
 		lt, err := l.Total()
 		if err != nil {
 			return Money{}, fieldErr(field+".unit_price_paise", err)
 		}
 		if total, err = total.Add(lt); err != nil {
 			return Money{}, fieldErr("items", err)
+		}
+		if total.Paise() > limit.Paise() {
+			return Money{}, invalid("items", "the order's total is more than %s (%d paise), the most one order may be", limit, limit.Paise())
 		}
 	}
 	if total.Paise() < MinTotalPaise {
@@ -208,7 +233,7 @@ func validateLines(lines []Line) (Money, error) {
 }
 
 func validateAddress(a Address) error {
-	if err := text("shipping_address.name", a.Name, 100, false); err != nil {
+	if err := name("shipping_address.name", a.Name, 100, false); err != nil {
 		return err
 	}
 	if err := text("shipping_address.line1", a.Line1, maxAddressField, true); err != nil {
@@ -217,10 +242,10 @@ func validateAddress(a Address) error {
 	if err := text("shipping_address.line2", a.Line2, maxAddressField, false); err != nil {
 		return err
 	}
-	if err := text("shipping_address.city", a.City, 100, true); err != nil {
+	if err := name("shipping_address.city", a.City, 100, true); err != nil {
 		return err
 	}
-	if err := text("shipping_address.state", a.State, 100, true); err != nil {
+	if err := name("shipping_address.state", a.State, 100, true); err != nil {
 		return err
 	}
 	if len(a.Pincode) != 6 || strings.Trim(a.Pincode, "0123456789") != "" || a.Pincode[0] == '0' {
@@ -229,7 +254,9 @@ func validateAddress(a Address) error {
 	return nil
 }
 
-// text checks a free-text field: valid UTF-8, no control characters, at most max runes.
+// text checks a free-text field: valid UTF-8, at most max runes, and none of the characters that
+// control a terminal or hide or reorder text (printable.FirstRefused: Unicode Cc and Cf, U+2028,
+// U+2029; a zero-width joiner or non-joiner only after a letter or mark, as Indian scripts use it).
 func text(field, s string, max int, required bool) error {
 	if strings.TrimSpace(s) == "" {
 		if required {
@@ -243,10 +270,19 @@ func text(field, s string, max int, required bool) error {
 	if n := utf8.RuneCountInString(s); n > max {
 		return invalid(field, "at most %d characters, got %d", max, n)
 	}
-	for _, r := range s {
-		if r < 0x20 || r == 0x7f {
-			return invalid(field, "has a control character")
-		}
+	if r, at, bad := printable.FirstRefused(s); bad {
+		return invalid(field, "has a control or invisible formatting character (%s at byte %d)", printable.Name(r), at)
+	}
+	return nil
+}
+
+// name is text for the name of a person or place, which has at least one letter.
+func name(field, s string, max int, required bool) error {
+	if err := text(field, s, max, required); err != nil {
+		return err
+	}
+	if strings.TrimSpace(s) != "" && !strings.ContainsFunc(s, unicode.IsLetter) {
+		return invalid(field, "has no letter")
 	}
 	return nil
 }

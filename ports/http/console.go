@@ -23,6 +23,7 @@ import (
 	"github.com/certibuy/orders/app/command"
 	"github.com/certibuy/orders/app/query"
 	"github.com/certibuy/orders/domain/order"
+	"github.com/certibuy/orders/domain/printable"
 )
 
 // The admin web console: server-rendered pages at /admin over the same use cases as the admin JSON
@@ -110,17 +111,28 @@ func (s *Server) registerConsoleRoutes(e *echo.Echo) {
 	g.RouteNotFound("/*", echo.NotFoundHandler, s.requireSession)
 }
 
+// isConsoleRoute reports whether a route pattern is the console's (not the admin API's, which is
+// under /api/v1/admin).
+func isConsoleRoute(path string) bool {
+	return path == "/admin" || strings.HasPrefix(path, "/admin/")
+}
+
+// setConsoleHeaders sets the headers of pages that hold customers' data.
+func setConsoleHeaders(c echo.Context) {
+	h := c.Response().Header()
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("X-Content-Type-Options", "nosniff")
+	// same-origin, not no-referrer: under no-referrer browsers send "Origin: null" on our own posts.
+	h.Set("Referrer-Policy", "same-origin")
+}
+
 // consolePages wraps every /admin request: headers for pages that hold customers' data, the size
 // cap and Origin check on posts, and errors rendered as a page in the layout instead of JSON.
 func (s *Server) consolePages(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		h := c.Response().Header()
-		h.Set("Cache-Control", "no-store")
-		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
-		h.Set("X-Frame-Options", "DENY")
-		h.Set("X-Content-Type-Options", "nosniff")
-		// same-origin, not no-referrer: under no-referrer browsers send "Origin: null" on our own posts.
-		h.Set("Referrer-Policy", "same-origin")
+		setConsoleHeaders(c)
 		r := c.Request()
 		var err error
 		if r.Method == http.MethodPost {
@@ -244,7 +256,8 @@ func (s *Server) requireCSRF(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// consoleForm is the posted form (the body only, never the query string), read once.
+// consoleForm is the posted form (the body only, never the query string), read once: the one
+// reader of the console's forms, which checks every field as checkParams checks parameters.
 func consoleForm(c echo.Context) (url.Values, error) {
 	r := c.Request()
 	if err := r.ParseForm(); err != nil {
@@ -253,6 +266,9 @@ func consoleForm(c echo.Context) (url.Values, error) {
 			return nil, apiErr(http.StatusRequestEntityTooLarge, "body_too_large", "", "the form is larger than %d bytes", consoleFormLimit)
 		}
 		return nil, apiErr(http.StatusBadRequest, "invalid_form", "", "the form could not be read")
+	}
+	if err := checkValues(r.PostForm); err != nil {
+		return nil, err
 	}
 	return r.PostForm, nil
 }
@@ -282,12 +298,15 @@ func (s *Server) render(c echo.Context, status int, name string, p consolePage) 
 	if err := t.ExecuteTemplate(&buf, "layout", p); err != nil {
 		return fmt.Errorf("render %s: %w", name, err)
 	}
-	return c.HTMLBlob(status, buf.Bytes())
+	// html/template keeps HTML out of the data, not the characters that reorder or hide text (a
+	// right-to-left override in a name): the whole page shows them escaped, so no page can forget.
+	return c.HTMLBlob(status, []byte(printable.EscapeKeepingLayout(buf.String())))
 }
 
 // renderConsoleError shows an error as toAPIError maps it; a 5xx says nothing of its cause, which
 // goes to the log.
 func (s *Server) renderConsoleError(c echo.Context, err error) error {
+	setConsoleHeaders(c)
 	ae := toAPIError(err)
 	if ae.Status >= 500 {
 		s.logger.ErrorContext(c.Request().Context(), "console request failed", "method", c.Request().Method,
@@ -295,7 +314,7 @@ func (s *Server) renderConsoleError(c echo.Context, err error) error {
 	}
 	if rerr := s.render(c, ae.Status, "error", consolePage{Title: http.StatusText(ae.Status), Error: ae}); rerr != nil {
 		s.logger.ErrorContext(c.Request().Context(), "console error page failed", "err", rerr)
-		return c.String(ae.Status, ae.Message)
+		return c.String(ae.Status, printable.Escape(ae.Message))
 	}
 	return nil
 }

@@ -85,6 +85,11 @@ func (s *Server) registerCustomerRoutes(e *echo.Echo) {
 	e.GET(shortReviewPath+":number/:token", s.handleShortLink(true), s.customerHeaders)
 }
 
+// isCustomerRoute reports whether a route is one of the customer's pages, whose errors are pages.
+func isCustomerRoute(path string) bool {
+	return strings.HasPrefix(path, "/orders/") || strings.HasPrefix(path, shortOrderPath) || strings.HasPrefix(path, shortReviewPath)
+}
+
 // Short link paths of SMS (adapters/links makes them).
 const (
 	shortOrderPath  = "/o/"
@@ -140,7 +145,8 @@ func (s *Server) renderProblem(c echo.Context, err error) error {
 			s.logger.ErrorContext(c.Request().Context(), "customer page failed", "route", c.Path(), "err", err)
 			p.Title, p.Message = "Something went wrong on our side", "Please try again in a minute. If it keeps happening, write to us with your order number."
 		} else {
-			p.Title, p.Message = "We could not do that", sentence(ae.Message)
+			// The message as the API words it, naming the field: a refused parameter starts with its name.
+			p.Title, p.Message = "We could not do that", ae.Message
 		}
 	}
 	return s.renderCustomer(c, p.Status, s.customer.problem, p)

@@ -1,21 +1,23 @@
 package http
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"mime"
 	"net/http"
+	"reflect"
 	"strings"
 
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 	"github.com/labstack/echo/v4"
 
 	"github.com/certibuy/orders/app/command"
 	"github.com/certibuy/orders/domain/es"
 	"github.com/certibuy/orders/domain/notification"
 	"github.com/certibuy/orders/domain/order"
+	"github.com/certibuy/orders/internal/strictjson"
 )
 
 // MaxBodyBytes is the largest request body accepted.
@@ -114,23 +116,36 @@ func lastPart(err error) string {
 	return msg
 }
 
-// errorHandler writes every error as the JSON envelope and logs the 5xx ones with their cause.
-func errorHandler(logger *slog.Logger) echo.HTTPErrorHandler {
-	return func(err error, c echo.Context) {
-		if c.Response().Committed {
-			return
-		}
-		ae := toAPIError(err)
-		if ae.Status >= 500 {
-			logger.ErrorContext(c.Request().Context(), "request failed", "method", c.Request().Method,
-				"path", c.Path(), "err", err, "request_id", c.Response().Header().Get(echo.HeaderXRequestID))
-		}
-		_ = c.JSON(ae.Status, map[string]*APIError{"error": ae})
+// handleError writes every error as the JSON envelope and logs the 5xx ones with their cause; under
+// the console (/admin) and the customer's pages, which render their own errors, it renders the ones
+// raised before them (a refused parameter, a panic) as such a page too.
+func (s *Server) handleError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
 	}
+	if isConsoleRoute(c.Path()) {
+		if rerr := s.renderConsoleError(c, err); rerr != nil {
+			s.logger.ErrorContext(c.Request().Context(), "console error page failed", "err", rerr)
+		}
+		return
+	}
+	if isCustomerRoute(c.Path()) {
+		if rerr := s.renderProblem(c, err); rerr != nil {
+			s.logger.ErrorContext(c.Request().Context(), "customer error page failed", "err", rerr)
+		}
+		return
+	}
+	ae := toAPIError(err)
+	if ae.Status >= 500 {
+		s.logger.ErrorContext(c.Request().Context(), "request failed", "method", c.Request().Method,
+			"path", c.Path(), "err", err, "request_id", c.Response().Header().Get(echo.HeaderXRequestID))
+	}
+	_ = c.JSON(ae.Status, map[string]*APIError{"error": ae})
 }
 
-// decodeJSON reads a JSON body strictly: the right content type, at most MaxBodyBytes, no unknown
-// fields, one value. Each refusal names what is wrong.
+// decodeJSON is the one reader of JSON bodies: the right content type, at most MaxBodyBytes, one
+// value, read strictly (strictjson: a key given twice or in another case, an unknown field, a U+0000
+// in a string are refused). Each refusal names what is wrong.
 func decodeJSON(c echo.Context, v any) error {
 	ct := c.Request().Header.Get(echo.HeaderContentType)
 	mt, _, err := mime.ParseMediaType(ct)
@@ -139,43 +154,68 @@ func decodeJSON(c echo.Context, v any) error {
 			"send the body as application/json (got %q)", ct)
 	}
 	body := http.MaxBytesReader(c.Response(), c.Request().Body, MaxBodyBytes)
-	dec := json.NewDecoder(body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	if err := strictjson.Decode(body, v, true); err != nil {
 		return decodeError(err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		if err != nil {
-			return decodeError(err)
-		}
-		return apiErr(http.StatusBadRequest, "invalid_json", "", "the body holds more than one JSON value")
 	}
 	return nil
 }
 
 func decodeError(err error) error {
 	var (
-		syntax  *json.SyntaxError
-		typ     *json.UnmarshalTypeError
-		tooBig  *http.MaxBytesError
-		unknown = "json: unknown field "
+		tooBig *http.MaxBytesError
+		syn    *jsontext.SyntacticError
+		sem    *json.SemanticError
+		nul    *strictjson.NULError
 	)
 	switch {
 	case errors.As(err, &tooBig):
 		return apiErr(http.StatusRequestEntityTooLarge, "body_too_large", "", "the body is larger than %d bytes", MaxBodyBytes)
-	case errors.As(err, &syntax):
-		return apiErr(http.StatusBadRequest, "invalid_json", "", "the body is not valid JSON (at byte %d)", syntax.Offset)
-	case errors.As(err, &typ):
-		return apiErr(http.StatusBadRequest, "invalid_input", typ.Field, "%s must be a JSON %s", fieldOr(typ.Field), typ.Type.Kind())
-	case strings.HasPrefix(err.Error(), unknown):
-		name := strings.Trim(strings.TrimPrefix(err.Error(), unknown), `"`)
-		return apiErr(http.StatusBadRequest, "unknown_field", name, "unknown field %q", name)
-	case errors.Is(err, io.EOF):
-		return apiErr(http.StatusBadRequest, "invalid_json", "", "the body is empty")
-	case errors.Is(err, io.ErrUnexpectedEOF):
+	case errors.As(err, &nul):
+		f := strictjson.Field(nul.Pointer)
+		return apiErr(http.StatusBadRequest, "invalid_input", f, "%s must not hold the character U+0000", fieldOr(f))
+	case errors.As(err, &syn) && errors.Is(err, jsontext.ErrDuplicateName):
+		f := strictjson.Field(syn.JSONPointer)
+		return apiErr(http.StatusBadRequest, "duplicate_key", f, "%q is given twice; send each key once", f)
+	case errors.As(err, &syn) && errors.Is(err, io.ErrUnexpectedEOF):
+		if syn.ByteOffset == 0 {
+			return apiErr(http.StatusBadRequest, "invalid_json", "", "the body is empty")
+		}
 		return apiErr(http.StatusBadRequest, "invalid_json", "", "the body ends in the middle of a JSON value")
+	case errors.As(err, &syn):
+		return apiErr(http.StatusBadRequest, "invalid_json", "", "the body is not valid JSON at byte %d: %v", syn.ByteOffset, syn.Err)
+	case errors.As(err, &sem) && errors.Is(err, json.ErrUnknownName):
+		f := strictjson.Field(sem.JSONPointer)
+		return apiErr(http.StatusBadRequest, "unknown_field", f, "unknown field %q (keys are matched exactly, case included)", f)
+	case errors.As(err, &sem):
+		f := strictjson.Field(sem.JSONPointer)
+		return apiErr(http.StatusBadRequest, "invalid_input", f, "%s must be %s", fieldOr(f), jsonKindOf(sem.GoType))
 	}
 	return apiErr(http.StatusBadRequest, "invalid_json", "", "cannot read the body: %v", err)
+}
+
+// jsonKindOf says what JSON a Go type is read from, for an error message.
+func jsonKindOf(t reflect.Type) string {
+	if t == nil {
+		return "of another JSON type"
+	}
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return fmt.Sprintf("a whole number that fits in %d bits", t.Bits())
+	case reflect.Float32, reflect.Float64:
+		return "a JSON number"
+	case reflect.String:
+		return "a JSON string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Slice, reflect.Array:
+		return "a JSON array"
+	case reflect.Struct, reflect.Map:
+		return "a JSON object"
+	case reflect.Pointer:
+		return jsonKindOf(t.Elem())
+	}
+	return "of another JSON type"
 }
 
 func fieldOr(f string) string {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strings"
 
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
@@ -43,6 +44,9 @@ func (s *Server) handlePaymentCallback(c echo.Context) error {
 		if err := c.Request().ParseForm(); err != nil {
 			return apiErr(http.StatusBadRequest, "invalid_form", "", "cannot read the form: %v", err)
 		}
+		if err := checkValues(c.Request().PostForm); err != nil {
+			return err
+		}
 		f = callbackForm{OrderID: c.Request().PostForm.Get("razorpay_order_id"),
 			PaymentID: c.Request().PostForm.Get("razorpay_payment_id"), Signature: c.Request().PostForm.Get("razorpay_signature")}
 	} else if err := decodeJSON(c, &f); err != nil {
@@ -73,8 +77,13 @@ func (s *Server) handleRazorpayWebhook(c echo.Context) error {
 		}
 		return apiErr(http.StatusBadRequest, "invalid_body", "", "cannot read the body")
 	}
+	// The id is not signed (the signature covers the body): it is stored, so it must be text.
+	eventID := c.Request().Header.Get("X-Razorpay-Event-Id")
+	if len(eventID) > maxIdempotencyKey || strings.ContainsFunc(eventID, func(r rune) bool { return r < 0x21 || r > 0x7e }) {
+		return apiErr(http.StatusBadRequest, "invalid_input", "X-Razorpay-Event-Id", "the X-Razorpay-Event-Id must be at most %d printable ASCII characters", maxIdempotencyKey)
+	}
 	res, err := s.app.Commands.HandleWebhook.Handle(causation(c, es.System), command.HandleWebhook{
-		EventID:   c.Request().Header.Get("X-Razorpay-Event-Id"),
+		EventID:   eventID,
 		Signature: c.Request().Header.Get("X-Razorpay-Signature"),
 		Body:      body,
 	})

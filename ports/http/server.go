@@ -4,6 +4,7 @@ package http
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -17,8 +18,25 @@ import (
 	"github.com/certibuy/orders/domain/es"
 )
 
-// Readiness reports whether the service can serve: the database answers and is migrated.
+// Readiness reports whether the service can serve: the database answers and is migrated. An error
+// that is a *NotReady names its reason; any other is answered as "unknown".
 type Readiness func(ctx context.Context) error
+
+// Readiness reasons: the short codes /readyz answers with.
+const (
+	ReasonDatabaseUnreachable = "database_unreachable"
+	ReasonNotMigrated         = "not_migrated"
+)
+
+// NotReady is why the service cannot serve. Reason is all /readyz tells its caller; Err, which may
+// name the database's user, name and address, goes to the log only.
+type NotReady struct {
+	Reason string
+	Err    error
+}
+
+func (e *NotReady) Error() string { return e.Reason + ": " + e.Err.Error() }
+func (e *NotReady) Unwrap() error { return e.Err }
 
 // Options tune the server.
 type Options struct {
@@ -28,7 +46,8 @@ type Options struct {
 	Simulator PaymentSimulator
 	// CheckoutLimit and LoginLimit cap requests per client address.
 	CheckoutLimit, LoginLimit RateLimit
-	// Metrics, when set, receives the HTTP metrics and is served at /metrics.
+	// Metrics, when set, receives the HTTP metrics. It is not served here: /metrics has its own
+	// listener (METRICS_ADDR), off the public API.
 	Metrics *prometheus.Registry
 	// Shop is what the customer's pages say about the shop.
 	Shop Shop
@@ -71,7 +90,7 @@ func NewServer(application app.Application, logger *slog.Logger, ready Readiness
 	}
 	s := &Server{echo: e, app: application, logger: logger, ready: ready, opts: opts, console: cons, customer: cust}
 	s.loginLimiter = rateLimiter(opts.LoginLimit, logger)
-	e.HTTPErrorHandler = errorHandler(logger)
+	e.HTTPErrorHandler = s.handleError
 	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{Generator: func() string { return es.NewID().String() }}))
 	e.Use(s.recoverer)
 	e.Use(s.requestLog)
@@ -81,8 +100,9 @@ func NewServer(application app.Application, logger *slog.Logger, ready Readiness
 			return nil, fmt.Errorf("http metrics: %w", err)
 		}
 		e.Use(m.middleware)
-		e.GET("/metrics", metricsHandler(opts.Metrics))
 	}
+	// Last, so that a refusal is logged and counted like any answer.
+	e.Use(s.checkParams)
 
 	e.GET("/healthz", s.handleHealth)
 	e.GET("/readyz", s.handleReady)
@@ -110,8 +130,13 @@ func (s *Server) handleReady(c echo.Context) error {
 	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
 	defer cancel()
 	if err := s.ready(ctx); err != nil {
-		s.logger.WarnContext(ctx, "not ready", "err", err)
-		return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": err.Error()})
+		reason := "unknown"
+		var nr *NotReady
+		if errors.As(err, &nr) {
+			reason = nr.Reason
+		}
+		s.logger.WarnContext(ctx, "not ready", "reason", reason, "err", err)
+		return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": reason})
 	}
 	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
 }

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// checkoutWith is validCheckout with one line, of quantity × price.
+func checkoutWith(quantity, pricePaise string) []byte {
+	return []byte(`{"customer": {"name": "Asha Rao", "email": "asha@example.in", "phone": "+91 98765 43210"},
+  "items": [{"sku": "GOLD-1", "name": "Gold coin", "quantity": ` + quantity + `, "unit_price_paise": ` + pricePaise + `}],
+  "shipping_address": {"line1": "12 MG Road", "city": "Bengaluru", "state": "Karnataka", "pincode": "560001"}}`)
+}
+
+// apiError is the error envelope of an answer.
+func apiError(t *testing.T, res response) (code, field, message string) {
+	t.Helper()
+	var env struct {
+		Error struct{ Code, Field, Message string }
+	}
+	if err := json.Unmarshal(res.body, &env); err != nil || env.Error.Code == "" {
+		t.Fatalf("%d %s is not an error envelope", res.status, res.body)
+	}
+	return env.Error.Code, env.Error.Field, env.Error.Message
+}
+
+func TestCheckoutRefusesAnOrderAboveMaxOrderTotal(t *testing.T) {
+	t.Parallel()
+	s := startService(t, map[string]string{"CHECKOUT_RATE_PER_MINUTE": "0"})
+	for _, c := range []struct {
+		name, quantity, price, field string
+	}{
+		{"the largest int64 price", "1", "9223372036854775807", "items[0].unit_price_paise"},
+		{"a price JavaScript cannot read exactly", "1", "9007199254740993", "items[0].unit_price_paise"},
+		{"a price a paisa over ₹10,00,000", "1", "100000001", "items[0].unit_price_paise"},
+		{"a total over ₹10,00,000", "1000", "100001", "items"},
+	} {
+		res := s.do(t, "POST", "/api/v1/checkout", checkoutWith(c.quantity, c.price), nil)
+		if res.status != http.StatusBadRequest {
+			t.Fatalf("%s: %d %s", c.name, res.status, res.body)
+		}
+		if _, field, msg := apiError(t, res); field != c.field || !strings.Contains(msg, "₹10,00,000.00") {
+			t.Fatalf("%s: field %q, message %q", c.name, field, msg)
+		}
+	}
+	if n := s.count(t, `SELECT count(*) FROM events`); n != 0 {
+		t.Fatalf("refused orders appended %d events", n)
+	}
+	res := s.do(t, "POST", "/api/v1/checkout", checkoutWith("2", "50000000"), nil)
+	if res.status != http.StatusCreated || res.json(t)["total_paise"] != float64(100_000_000) || res.json(t)["total"] != "₹10,00,000.00" {
+		t.Fatalf("an order of exactly ₹10,00,000: %d %s", res.status, res.body)
+	}
+
+	// The cap is a setting.
+	low := startService(t, map[string]string{"MAX_ORDER_TOTAL_PAISE": strconv.Itoa(129899)})
+	res = low.do(t, "POST", "/api/v1/checkout", []byte(validCheckout), nil)
+	if _, field, msg := apiError(t, res); res.status != http.StatusBadRequest || field != "items" || !strings.Contains(msg, "₹1,298.99") {
+		t.Fatalf("₹1,299.00 under a cap of ₹1,298.99: %d %s", res.status, res.body)
+	}
+	for _, bad := range []string{"99", "9007199254740992", "ten lakh", "-1"} {
+		if _, err := LoadConfig(func(k string) string {
+			if k == "MAX_ORDER_TOTAL_PAISE" {
+				return bad
+			}
+			return ""
+		}, nil); err == nil || !strings.Contains(err.Error(), "MAX_ORDER_TOTAL_PAISE") {
+			t.Errorf("MAX_ORDER_TOTAL_PAISE=%s: %v", bad, err)
+		}
+	}
+}
