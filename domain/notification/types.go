@@ -4,6 +4,7 @@
 package notification
 
 import (
+	"encoding/json"
 	"fmt"
 
 	"github.com/certibuy/orders/domain/order"
@@ -80,30 +81,95 @@ func TypeFor(orderEventType string) (Type, bool) {
 // MessageData is everything a message template may say. Amounts come pre-formatted: Total and the
 // line amounts with the rupee sign the Indian way (₹1,29,900.00) for e-mail; the *Digits forms
 // without it (1,29,900.00) for SMS, which write "Rs" because ₹ is not GSM-7.
+//
+// It is stored inside every NotificationRequested, so its JSON names are a stored schema: they are
+// spelt out here, and a Go field may be renamed only if its tag keeps the old name.
 type MessageData struct {
-	ShopName      string
-	SupportEmail  string
-	CustomerName  string
-	OrderNumber   string
-	OrderURL      string
-	Items         []MessageItem
-	Total         string
-	TotalDigits   string
-	PaymentID     string
-	PaymentMethod string
-	Carrier       string
-	TrackingID    string
-	ReviewURL     string
-	RefundAmount  string
-	RefundDigits  string
+	ShopName      string        `json:"shop_name"`
+	SupportEmail  string        `json:"support_email"`
+	CustomerName  string        `json:"customer_name"`
+	OrderNumber   string        `json:"order_number"`
+	OrderURL      string        `json:"order_url,omitempty"`
+	Items         []MessageItem `json:"items"`
+	Total         string        `json:"total"`
+	TotalDigits   string        `json:"total_digits"`
+	PaymentID     string        `json:"payment_id,omitempty"`
+	PaymentMethod string        `json:"payment_method,omitempty"`
+	Carrier       string        `json:"carrier,omitempty"`
+	TrackingID    string        `json:"tracking_id,omitempty"`
+	ReviewURL     string        `json:"review_url,omitempty"`
+	RefundAmount  string        `json:"refund_amount,omitempty"`
+	RefundDigits  string        `json:"refund_digits,omitempty"`
 	// RefundExpectation says when the money should reach the customer, e.g. "5-7 working days".
-	RefundExpectation string
+	RefundExpectation string `json:"refund_expectation,omitempty"`
 }
 
 // MessageItem is one order line in a message.
 type MessageItem struct {
-	Name      string
-	Quantity  int64
-	UnitPrice string
-	LineTotal string
+	Name      string `json:"name"`
+	Quantity  int64  `json:"quantity"`
+	UnitPrice string `json:"unit_price"`
+	LineTotal string `json:"line_total"`
+}
+
+// UnmarshalJSON reads the stored schema, and also the data stored before it had JSON names, under
+// the Go field names of the time: encoding/json matches those only where they differ from the new
+// name by case alone ("Total" and "total"), so the others are read here.
+func (d *MessageData) UnmarshalJSON(b []byte) error {
+	type current MessageData // the same fields and tags, without this method
+	var v struct {
+		current
+		OldShopName          string `json:"ShopName"`
+		OldSupportEmail      string `json:"SupportEmail"`
+		OldCustomerName      string `json:"CustomerName"`
+		OldOrderNumber       string `json:"OrderNumber"`
+		OldOrderURL          string `json:"OrderURL"`
+		OldReviewURL         string `json:"ReviewURL"`
+		OldTotalDigits       string `json:"TotalDigits"`
+		OldPaymentID         string `json:"PaymentID"`
+		OldPaymentMethod     string `json:"PaymentMethod"`
+		OldTrackingID        string `json:"TrackingID"`
+		OldRefundAmount      string `json:"RefundAmount"`
+		OldRefundDigits      string `json:"RefundDigits"`
+		OldRefundExpectation string `json:"RefundExpectation"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return fmt.Errorf("decode message data: %w", err)
+	}
+	*d = MessageData(v.current)
+	for _, f := range []struct {
+		to  *string
+		old string
+	}{
+		{&d.ShopName, v.OldShopName}, {&d.SupportEmail, v.OldSupportEmail}, {&d.CustomerName, v.OldCustomerName},
+		{&d.OrderNumber, v.OldOrderNumber}, {&d.OrderURL, v.OldOrderURL}, {&d.ReviewURL, v.OldReviewURL}, {&d.TotalDigits, v.OldTotalDigits}, {&d.PaymentID, v.OldPaymentID},
+		{&d.PaymentMethod, v.OldPaymentMethod}, {&d.TrackingID, v.OldTrackingID}, {&d.RefundAmount, v.OldRefundAmount},
+		{&d.RefundDigits, v.OldRefundDigits}, {&d.RefundExpectation, v.OldRefundExpectation},
+	} {
+		if *f.to == "" {
+			*f.to = f.old
+		}
+	}
+	return nil
+}
+
+// UnmarshalJSON reads the stored schema and the old Go field names, as MessageData does.
+func (it *MessageItem) UnmarshalJSON(b []byte) error {
+	type current MessageItem
+	var v struct {
+		current
+		OldUnitPrice string `json:"UnitPrice"`
+		OldLineTotal string `json:"LineTotal"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return fmt.Errorf("decode message item: %w", err)
+	}
+	*it = MessageItem(v.current)
+	if it.UnitPrice == "" {
+		it.UnitPrice = v.OldUnitPrice
+	}
+	if it.LineTotal == "" {
+		it.LineTotal = v.OldLineTotal
+	}
+	return nil
 }
