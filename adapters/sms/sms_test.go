@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"maps"
 	"net"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -106,6 +107,32 @@ func TestVarsFor(t *testing.T) {
 	}
 	if sms.VarsFor("parcel_lost", d) != nil {
 		t.Error("VarsFor made variables for an unknown type")
+	}
+}
+
+// TestEveryCatalogueVariableHasAValue fails for a catalogue row whose SMS variables VarsFor cannot
+// fill: a registered template would go out with a blank.
+func TestEveryCatalogueVariableHasAValue(t *testing.T) {
+	d := templates.SampleData()
+	for _, k := range notification.Catalogue() {
+		vars := sms.VarsFor(k.Type, d)
+		if len(vars) != len(k.SMSVars) {
+			t.Errorf("%s: VarsFor = %v for variables %v", k.Type, vars, k.SMSVars)
+		}
+		for _, v := range k.SMSVars {
+			if vars[string(v)] == "" {
+				t.Errorf("%s: no value for %q with the sample data", k.Type, v)
+			}
+		}
+		if !slices.Equal(sms.VarNames(k.Type), func() []string {
+			var names []string
+			for _, v := range k.SMSVars {
+				names = append(names, string(v))
+			}
+			return names
+		}()) {
+			t.Errorf("%s: VarNames = %v, catalogue %v", k.Type, sms.VarNames(k.Type), k.SMSVars)
+		}
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"strings"
 	texttemplate "text/template"
+	"text/template/parse"
 
 	"github.com/certibuy/orders/domain/notification"
 	"github.com/certibuy/orders/templates"
@@ -30,9 +31,10 @@ type Renderer struct {
 	sms  map[notification.Type]*texttemplate.Template
 }
 
-// New parses every template of every notification type from the embedded files and renders each one
-// once with sample data, so a missing file, a syntax error or a misspelt field stops the service at
-// start-up rather than failing a customer's message later.
+// New parses every template of every notification type from the embedded files, checks that each
+// reads only the fields its row of the notification catalogue fills, and renders each one once with
+// sample data, so a missing file, a syntax error or a misspelt field stops the service at start-up
+// rather than failing a customer's message later.
 func New() (*Renderer, error) {
 	return newRenderer(templates.FS)
 }
@@ -53,7 +55,8 @@ func newRenderer(fsys fs.FS) (*Renderer, error) {
 		return nil, fmt.Errorf("parse plain-text e-mail layout: %w", err)
 	}
 	sample := SampleData()
-	for _, t := range notification.Types() {
+	for _, kind := range notification.Catalogue() {
+		t := kind.Type
 		// Each type gets its own copy of the layout, since every type defines "title" and "content".
 		h, err := htmlLayout.Clone()
 		if err == nil {
@@ -80,11 +83,41 @@ func newRenderer(fsys fs.FS) (*Renderer, error) {
 		}
 		r.sms[t] = s
 
-		// Field names are only checked when a template runs: run each one now.
-		if _, err := r.Email(t, sample); err != nil {
+		htmlTree := func(name string) *parse.Tree {
+			if x := h.Lookup(name); x != nil {
+				return x.Tree
+			}
+			return nil
+		}
+		textTree := func(x *texttemplate.Template) func(string) *parse.Tree {
+			return func(name string) *parse.Tree {
+				if y := x.Lookup(name); y != nil {
+					return y.Tree
+				}
+				return nil
+			}
+		}
+		for _, part := range []struct {
+			what string
+			read []string
+		}{
+			{"e-mail HTML", fieldsRead(htmlTree(string(t)+".html"), htmlTree)},
+			{"e-mail text", fieldsRead(x.Lookup(string(t)+".txt").Tree, textTree(x))},
+			{"e-mail subject", fieldsRead(x.Lookup("subject").Tree, textTree(x))},
+			{"SMS", fieldsRead(s.Tree, textTree(s))},
+		} {
+			for _, f := range part.read {
+				if !kind.Says(f) {
+					return nil, fmt.Errorf("check %s %s: it reads .%s, which the notification catalogue does not fill for %s", t, part.what, f, t)
+				}
+			}
+		}
+		// Field names are only checked when a template runs: run each one now, with the data a
+		// request of this type stores.
+		if _, err := r.Email(t, kind.Keep(sample)); err != nil {
 			return nil, fmt.Errorf("check %s e-mail: %w", t, err)
 		}
-		if _, err := r.SMS(t, sample); err != nil {
+		if _, err := r.SMS(t, kind.Keep(sample)); err != nil {
 			return nil, fmt.Errorf("check %s SMS: %w", t, err)
 		}
 	}

@@ -330,6 +330,10 @@ func TestNewRefusesBrokenTemplates(t *testing.T) {
 		{"no subject", "emails/order_delivered.txt", `Delivered {{.OrderNumber}}`, `does not define a "subject"`},
 		{"misspelt field", "sms/payment_successful.txt", `Paid {{.OrderNo}}`, "payment_successful SMS"},
 		{"misspelt field in HTML", "emails/out_for_delivery.html", `{{template "layout" .}}{{define "title"}}{{.Tracking}}{{end}}{{define "preheader"}}{{end}}{{define "content"}}{{end}}`, "out_for_delivery e-mail"},
+		// Fields the type's catalogue row does not fill would render empty, even in a branch the
+		// sample never takes.
+		{"a field the row does not fill", "sms/order_confirmed.txt", `Order {{.OrderNumber}}{{with .TrackingID}} tracking {{.}}{{end}}`, "order_confirmed SMS: it reads .TrackingID"},
+		{"one in a shared block", "emails/layout.txt", `{{define "items"}}{{.OrderNumber}}{{end}}{{define "footer"}}{{if $.RefundAmount}}x{{end}}{{end}}`, "payment_successful e-mail text: it reads .RefundAmount"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -41,12 +41,12 @@ func NewRequestNotificationsHandler(orders order.Repository, store NotificationS
 	return RequestNotificationsHandler{orders: orders, store: store, shop: shop}
 }
 
-// Handle requests one notification per channel for the events of DESIGN.md §2, and nothing for the
-// others. A redelivered event finds its notifications there and requests nothing again. It reads the
+// Handle requests one notification per channel for the events the notification catalogue names,
+// and nothing for the others. A redelivered event finds its notifications there and requests nothing again. It reads the
 // order, then writes once: the store creates both channels or neither, and a failure leaves the
 // delivering transaction usable for the retry.
 func (h RequestNotificationsHandler) Handle(ctx context.Context, cmd RequestNotifications) error {
-	typ, ok := notification.TypeFor(cmd.OrderEventType)
+	kind, ok := notification.KindFor(cmd.OrderEventType)
 	if !ok {
 		return nil
 	}
@@ -54,7 +54,7 @@ func (h RequestNotificationsHandler) Handle(ctx context.Context, cmd RequestNoti
 	if err != nil {
 		return fmt.Errorf("request notifications for %s: %w", cmd.OrderEventID, err)
 	}
-	data := h.messageData(o, cmd.Event)
+	data := kind.Keep(h.messageData(o, cmd.Event))
 	var all []NewNotification
 	for _, ch := range notification.Channels() {
 		recipient := o.Customer().Email.String()
@@ -62,7 +62,7 @@ func (h RequestNotificationsHandler) Handle(ctx context.Context, cmd RequestNoti
 			recipient = o.Customer().Phone.String()
 		}
 		req := notification.Requested{OrderID: o.ID(), OrderNumber: o.Number().String(), OrderEventID: cmd.OrderEventID,
-			OrderEventType: order.CurrentType(cmd.OrderEventType), Type: typ, Channel: ch, Recipient: recipient, Data: data}
+			OrderEventType: order.CurrentType(cmd.OrderEventType), Type: kind.Type, Channel: ch, Recipient: recipient, Data: data}
 		n, err := notification.Request(req)
 		if err != nil {
 			return err
@@ -93,8 +93,8 @@ func DeliveryOf(ctx context.Context, stream string, req notification.Requested, 
 	}}, nil
 }
 
-// messageData gathers what the templates may say: the order as it stands, and the details of the
-// event being told about.
+// messageData gathers all the templates may say: the order as it stands, and the details of the
+// event being told about. The catalogue's row then keeps what its type says.
 func (h RequestNotificationsHandler) messageData(o *order.Order, e order.Event) notification.MessageData {
 	d := notification.MessageData{
 		ShopName:          h.shop.Name,

@@ -147,7 +147,7 @@ func checkSMS(cfg NotifyConfig, add func(name, status, format string, a ...any))
 			}
 			add("sms msg91", status, "key set; no template id in %s", strings.Join(missing, ", "))
 		} else {
-			add("sms msg91", "ok", "key set, template ids for all six types")
+			add("sms msg91", "ok", "key set, template ids for all %d types", len(notification.Types()))
 		}
 	case "fast2sms":
 		add("sms fast2sms", "ok", "key set, route %s", cfg.Fast2SMS.Route)

@@ -31,53 +31,6 @@ func ParseChannel(s string) (Channel, error) {
 	return "", fmt.Errorf("%w: unknown channel %q (want email or sms)", order.ErrInvalidInput, s)
 }
 
-// Type is what a message is about; each has an e-mail and an SMS template.
-type Type string
-
-// The six notification types of DESIGN.md §2.
-const (
-	PaymentSuccessful Type = "payment_successful"
-	OrderConfirmed    Type = "order_confirmed"
-	OrderShipped      Type = "order_shipped"
-	OutForDelivery    Type = "out_for_delivery"
-	OrderDelivered    Type = "order_delivered"
-	RefundProcessed   Type = "refund_processed"
-)
-
-// Types lists every notification type in lifecycle order.
-func Types() []Type {
-	return []Type{PaymentSuccessful, OrderConfirmed, OrderShipped, OutForDelivery, OrderDelivered, RefundProcessed}
-}
-
-// ParseType returns the type named s.
-func ParseType(s string) (Type, error) {
-	for _, t := range Types() {
-		if string(t) == s {
-			return t, nil
-		}
-	}
-	return "", fmt.Errorf("%w: unknown notification type %q", order.ErrInvalidInput, s)
-}
-
-// TypeFor returns the notification an order event calls for, and false for events that notify nobody.
-func TypeFor(orderEventType string) (Type, bool) {
-	switch order.CurrentType(orderEventType) {
-	case order.TypePaymentSucceeded:
-		return PaymentSuccessful, true
-	case order.TypeOrderConfirmed:
-		return OrderConfirmed, true
-	case order.TypeOrderShipped:
-		return OrderShipped, true
-	case order.TypeOrderOutForDelivery:
-		return OutForDelivery, true
-	case order.TypeOrderDelivered:
-		return OrderDelivered, true
-	case order.TypeRefundProcessed:
-		return RefundProcessed, true
-	}
-	return "", false
-}
-
 // MessageData is everything a message template may say. Amounts come pre-formatted: Total and the
 // line amounts with the rupee sign the Indian way (₹1,29,900.00) for e-mail; the *Digits forms
 // without it (1,29,900.00) for SMS, which write "Rs" because ₹ is not GSM-7.
