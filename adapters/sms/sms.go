@@ -237,7 +237,9 @@ func varValue(v notification.SMSVar, d notification.MessageData) string {
 	case notification.VarTracking:
 		return d.TrackingID
 	case notification.VarLink:
-		return d.ReviewURL
+		return d.SMSOrderURL
+	case notification.VarReview:
+		return d.SMSReviewURL
 	case notification.VarDays:
 		if d.RefundExpectation == "" {
 			return "a few working days"

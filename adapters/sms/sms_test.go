@@ -88,13 +88,14 @@ func TestVarsFor(t *testing.T) {
 	d.RefundExpectation = "5–7 working days"
 	d.Carrier = "Blue Dart"
 	d.TrackingID = "BD77120938IN"
-	d.ReviewURL = "https://www.certibuy.in/orders/CB-7K3M9Q2X/review"
+	d.SMSOrderURL = "https://s.certibuy.in/o/CB-7K3M9Q2X/AAdWkF3sYq2Pz0cX"
+	d.SMSReviewURL = "https://s.certibuy.in/r/CB-7K3M9Q2X/AAdWkF3sYq2Pz0cX"
 	for typ, want := range map[notification.Type]map[string]string{
 		notification.PaymentSuccessful: {"name": "Srinivasan", "order": "CB-7K3M9Q2X", "amount": "1,29,900.00", "payment": "pay_29QQoUBi66xm2f"},
-		notification.OrderConfirmed:    {"name": "Srinivasan", "order": "CB-7K3M9Q2X", "amount": "1,29,900.00"},
+		notification.OrderConfirmed:    {"name": "Srinivasan", "order": "CB-7K3M9Q2X", "amount": "1,29,900.00", "link": "https://s.certibuy.in/o/CB-7K3M9Q2X/AAdWkF3sYq2Pz0cX"},
 		notification.OrderShipped:      {"name": "Srinivasan", "order": "CB-7K3M9Q2X", "carrier": "Blue Dart", "tracking": "BD77120938IN"},
 		notification.OutForDelivery:    {"name": "Srinivasan", "order": "CB-7K3M9Q2X"},
-		notification.OrderDelivered:    {"name": "Srinivasan", "order": "CB-7K3M9Q2X", "link": "https://www.certibuy.in/orders/CB-7K3M9Q2X/review"},
+		notification.OrderDelivered:    {"name": "Srinivasan", "order": "CB-7K3M9Q2X", "review": "https://s.certibuy.in/r/CB-7K3M9Q2X/AAdWkF3sYq2Pz0cX"},
 		notification.RefundProcessed:   {"name": "Srinivasan", "order": "CB-7K3M9Q2X", "amount": "2,500.00", "days": "5-7 working days"},
 	} {
 		got := sms.VarsFor(typ, d)
@@ -436,6 +437,23 @@ func TestLogSenderMasksTheNumber(t *testing.T) {
 	}
 	if res.Provider != "log" || !strings.HasPrefix(res.RequestID, "log-") || !strings.Contains(out.String(), res.RequestID) {
 		t.Errorf("Result = %+v", res)
+	}
+}
+
+// TestLogSenderLogsNoLinkToken: a link's token opens the order, and tokens never go into a log.
+func TestLogSenderLogsNoLinkToken(t *testing.T) {
+	var out bytes.Buffer
+	l := sms.NewLogSender(slog.New(slog.NewJSONHandler(&out, nil)))
+	m := message(t, notification.OrderConfirmed)
+	m.Text = "CertiBuy: Hi Asha, order CB-7K3M9Q2X of Rs 1,299.00 is confirmed: https://s.certibuy.in/o/CB-7K3M9Q2X/AAdWkF3sYq2Pz0cX"
+	if _, err := l.Send(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(out.String(), "AAdWkF3sYq2Pz0cX") {
+		t.Errorf("the log holds the token: %s", out.String())
+	}
+	if !strings.Contains(out.String(), "is confirmed: https://s.certibuy.in/…") || !strings.Contains(out.String(), `"length":118`) {
+		t.Errorf("the log should show where the link goes and the real length: %s", out.String())
 	}
 }
 

@@ -221,7 +221,6 @@ func SampleData() notification.MessageData {
 		SupportEmail:  "support@certibuy.local",
 		CustomerName:  "Asha Rao",
 		OrderNumber:   "CB-7K3M9Q2X",
-		OrderURL:      "http://localhost:8080/orders/CB-7K3M9Q2X",
 		Items:         []notification.MessageItem{{Name: "Boat Rockerz 450 Headphones", Quantity: 2, UnitPrice: "₹1,499.00", LineTotal: "₹2,998.00"}, {Name: "Classmate Notebook (pack of 6)", Quantity: 1, UnitPrice: "₹312.00", LineTotal: "₹312.00"}},
 		Total:         "₹3,310.00",
 		TotalDigits:   "3,310.00",
@@ -229,11 +228,16 @@ func SampleData() notification.MessageData {
 		PaymentMethod: "UPI",
 		Carrier:       "Delhivery",
 		TrackingID:    "1490511234567",
-		ReviewURL:     "http://localhost:8080/orders/CB-7K3M9Q2X/review",
 		RefundAmount:  "₹3,310.00",
 		RefundDigits:  "3,310.00",
 
 		RefundExpectation: "5-7 working days",
+
+		// Links as adapters/links makes them, with every setting on (the token is made up).
+		OrderURL:     "http://localhost:8080/orders/0190f5a2-7c1e-7b3a-9c4d-2e5f6a7b8c9d?t=AAdWkF3sYq2Pz0cX",
+		ReviewURL:    "https://www.certibuy.in/review/CB-7K3M9Q2X?t=AAdWkF3sYq2Pz0cX",
+		SMSOrderURL:  "https://s.certibuy.in/o/CB-7K3M9Q2X/AAdWkF3sYq2Pz0cX",
+		SMSReviewURL: "https://s.certibuy.in/r/CB-7K3M9Q2X/AAdWkF3sYq2Pz0cX",
 	}
 }
 

@@ -34,7 +34,12 @@ func bigOrder() notification.MessageData {
 	d.PaymentMethod = "Card"
 	d.Carrier = "Blue Dart"
 	d.TrackingID = "BD77120938IN"
-	d.ReviewURL = "https://www.certibuy.in/orders/CB-4HQ7WZ2M/review"
+	d = d.WithLinks(notification.Links{
+		OrderURL:     "https://www.certibuy.in/account/orders/CB-4HQ7WZ2M?t=AAdWkF3sYq2Pz0cX",
+		ReviewURL:    "https://www.certibuy.in/review/CB-4HQ7WZ2M?t=AAdWkF3sYq2Pz0cX",
+		SMSOrderURL:  "https://s.certibuy.in/o/CB-4HQ7WZ2M/AAdWkF3sYq2Pz0cX",
+		SMSReviewURL: "https://s.certibuy.in/r/CB-4HQ7WZ2M/AAdWkF3sYq2Pz0cX",
+	})
 	d.RefundAmount = "₹1,32,098.00"
 	d.RefundDigits = "1,32,098.00"
 	d.RefundExpectation = "5-7 working days"
@@ -59,7 +64,7 @@ func wants(d notification.MessageData) map[notification.Type]want {
 		notification.OrderConfirmed: {
 			subject: []string{d.OrderNumber, "confirmed"},
 			text:    append([]string{"confirmed"}, lines...),
-			sms:     []string{"Rs " + d.TotalDigits, "confirmed"},
+			sms:     []string{"Rs " + d.TotalDigits, "confirmed", d.SMSOrderURL},
 		},
 		notification.OrderShipped: {
 			subject: []string{d.OrderNumber, d.TrackingID},
@@ -74,7 +79,7 @@ func wants(d notification.MessageData) map[notification.Type]want {
 		notification.OrderDelivered: {
 			subject: []string{d.OrderNumber, "delivered"},
 			text:    append([]string{"delivered", d.ReviewURL}, lines...),
-			sms:     []string{"delivered", d.ReviewURL},
+			sms:     []string{"delivered", d.SMSReviewURL},
 		},
 		notification.RefundProcessed: {
 			subject: []string{d.OrderNumber, d.RefundAmount},
@@ -351,5 +356,40 @@ func TestNewRefusesBrokenTemplates(t *testing.T) {
 				t.Errorf("newRenderer = %v, want an error about %q", err, c.want)
 			}
 		})
+	}
+}
+
+// TestLinksOnlyWhereTheSettingsPutThem: without SMS_LINK_BASE_URL no SMS carries a link (operators
+// block SMS whose links are not registered), and without REVIEW_URL no message asks for a review.
+func TestLinksOnlyWhereTheSettingsPutThem(t *testing.T) {
+	r := mustRenderer(t)
+	d := bigOrder().WithLinks(notification.Links{OrderURL: "https://orders.certibuy.in/orders/0190f5a2-7c1e-7b3a-9c4d-2e5f6a7b8c9d?t=AAdWkF3sYq2Pz0cX"})
+	for _, typ := range notification.Types() {
+		sms, err := r.SMS(typ, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(sms, "http") || strings.Contains(sms, "www.") {
+			t.Errorf("%s SMS without SMS_LINK_BASE_URL carries a link: %q", typ, sms)
+		}
+		e, err := r.Email(typ, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(strings.ToLower(e.Text+e.HTML), "review") {
+			t.Errorf("%s e-mail without REVIEW_URL asks for a review:\n%s", typ, e.Text)
+		}
+	}
+	if sms, _ := r.SMS(notification.OrderDelivered, d); !strings.HasSuffix(sms, "has been delivered. We hope you love it.") {
+		t.Errorf("delivered SMS without links: %q", sms)
+	}
+
+	// The SMS links without a review page: the order link, and no review link.
+	d.SMSOrderURL = "https://s.certibuy.in/o/CB-4HQ7WZ2M/AAdWkF3sYq2Pz0cX"
+	if sms, _ := r.SMS(notification.OrderConfirmed, d); !strings.HasSuffix(sms, "is confirmed: "+d.SMSOrderURL) {
+		t.Errorf("confirmed SMS with an SMS link: %q", sms)
+	}
+	if sms, _ := r.SMS(notification.OrderDelivered, d); strings.Contains(sms, "http") {
+		t.Errorf("delivered SMS without REVIEW_URL: %q", sms)
 	}
 }

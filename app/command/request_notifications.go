@@ -23,9 +23,8 @@ type RequestNotifications struct {
 
 // ShopInfo is what every message says about the shop.
 type ShopInfo struct {
-	Name          string
-	SupportEmail  string
-	PublicBaseURL string
+	Name         string
+	SupportEmail string
 }
 
 // RequestNotificationsHandler opens the e-mail and SMS notifications of an order event and queues
@@ -94,15 +93,14 @@ func DeliveryOf(ctx context.Context, stream string, req notification.Requested, 
 }
 
 // messageData gathers all the templates may say: the order as it stands, and the details of the
-// event being told about. The catalogue's row then keeps what its type says.
+// event being told about. The catalogue's row then keeps what its type says. Links are left to the
+// delivery: their tokens must not be stored.
 func (h RequestNotificationsHandler) messageData(o *order.Order, e order.Event) notification.MessageData {
 	d := notification.MessageData{
 		ShopName:          h.shop.Name,
 		SupportEmail:      h.shop.SupportEmail,
 		CustomerName:      o.Customer().Name,
 		OrderNumber:       o.Number().String(),
-		OrderURL:          h.shop.PublicBaseURL + "/orders/" + o.ID().String(),
-		ReviewURL:         h.shop.PublicBaseURL + "/orders/" + o.ID().String() + "/review",
 		Total:             o.Total().String(),
 		TotalDigits:       o.Total().Digits(),
 		RefundExpectation: "5-7 working days",

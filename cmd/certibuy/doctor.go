@@ -207,6 +207,9 @@ func (m *Main) runNotifyTest(ctx context.Context, args []string) error {
 	defer deps.Close()
 	data := templates.SampleData()
 	data.ShopName, data.SupportEmail = cfg.Notify.ShopName, cfg.Notify.SupportEmail
+	// Links as the settings make them, for a sample order: they show the real shape and length, and
+	// open nothing.
+	data = data.WithLinks(MessageLinks{deps.Links}.ForMessage(uuid.New(), data.OrderNumber))
 	failed := false
 	if *email != "" {
 		subject, text, html, err := deps.Renderer.RenderEmail(notification.OrderConfirmed, data)

@@ -33,7 +33,8 @@ const (
 	VarPayment  SMSVar = "payment"  // payment id, pay_…
 	VarCarrier  SMSVar = "carrier"  // courier name
 	VarTracking SMSVar = "tracking" // tracking id
-	VarLink     SMSVar = "link"     // review link
+	VarLink     SMSVar = "link"     // short link to the order, empty without SMS_LINK_BASE_URL
+	VarReview   SMSVar = "review"   // short link to the review page, empty without SMS_LINK_BASE_URL and REVIEW_URL
 	VarDays     SMSVar = "days"     // when a refund arrives, "5-7 working days"
 )
 
@@ -43,8 +44,9 @@ type Kind struct {
 	// On lists the order events that send it, by their current stored type names. An event sends one
 	// type at most: its notifications' streams are named after the event (StreamID).
 	On []string
-	// Fills names the MessageData fields its messages say besides CommonFields. The request stores
-	// only these (Keep), and the renderer refuses a template of the type that reads another.
+	// Fills names the MessageData fields its messages say besides CommonFields and LinkFields. The
+	// request stores only these (Keep), and the renderer refuses a template of the type that reads
+	// another.
 	Fills []string
 	// SMSVars are the variables of its registered SMS template, in the order its text uses them.
 	SMSVars []SMSVar
@@ -59,7 +61,7 @@ func Catalogue() []Kind {
 			Fills:   []string{"PaymentID", "PaymentMethod"},
 			SMSVars: []SMSVar{VarName, VarOrder, VarAmount, VarPayment}},
 		{Type: OrderConfirmed, On: []string{order.TypeOrderConfirmed},
-			SMSVars: []SMSVar{VarName, VarOrder, VarAmount}},
+			SMSVars: []SMSVar{VarName, VarOrder, VarAmount, VarLink}},
 		{Type: OrderShipped, On: []string{order.TypeOrderShipped},
 			Fills:   []string{"Carrier", "TrackingID"},
 			SMSVars: []SMSVar{VarName, VarOrder, VarCarrier, VarTracking}},
@@ -67,8 +69,7 @@ func Catalogue() []Kind {
 			Fills:   []string{"Carrier", "TrackingID"},
 			SMSVars: []SMSVar{VarName, VarOrder}},
 		{Type: OrderDelivered, On: []string{order.TypeOrderDelivered},
-			Fills:   []string{"ReviewURL"},
-			SMSVars: []SMSVar{VarName, VarOrder, VarLink}},
+			SMSVars: []SMSVar{VarName, VarOrder, VarReview}},
 		{Type: RefundProcessed, On: []string{order.TypeRefundProcessed},
 			Fills:   []string{"RefundAmount", "RefundDigits", "RefundExpectation"},
 			SMSVars: []SMSVar{VarName, VarOrder, VarAmount, VarDays}},
@@ -76,14 +77,20 @@ func Catalogue() []Kind {
 }
 
 // CommonFields are the MessageData fields every message may say: the shop, the customer, the order
-// and its lines, and the link to the order.
+// and its lines.
 func CommonFields() []string {
-	return []string{"ShopName", "SupportEmail", "CustomerName", "OrderNumber", "OrderURL", "Items", "Total", "TotalDigits"}
+	return []string{"ShopName", "SupportEmail", "CustomerName", "OrderNumber", "Items", "Total", "TotalDigits"}
+}
+
+// LinkFields are the MessageData fields of Links: every message may carry them, and they are filled
+// as it is sent, never stored.
+func LinkFields() []string {
+	return []string{"OrderURL", "ReviewURL", "SMSOrderURL", "SMSReviewURL"}
 }
 
 // Says reports whether k's messages may say the MessageData field named field.
 func (k Kind) Says(field string) bool {
-	return slices.Contains(k.Fills, field) || slices.Contains(CommonFields(), field)
+	return slices.Contains(k.Fills, field) || slices.Contains(CommonFields(), field) || slices.Contains(LinkFields(), field)
 }
 
 // Keep returns d with the fields k's messages do not say left empty, so that a notification stores

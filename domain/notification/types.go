@@ -42,7 +42,6 @@ type MessageData struct {
 	SupportEmail  string        `json:"support_email"`
 	CustomerName  string        `json:"customer_name"`
 	OrderNumber   string        `json:"order_number"`
-	OrderURL      string        `json:"order_url,omitempty"`
 	Items         []MessageItem `json:"items"`
 	Total         string        `json:"total"`
 	TotalDigits   string        `json:"total_digits"`
@@ -50,11 +49,36 @@ type MessageData struct {
 	PaymentMethod string        `json:"payment_method,omitempty"`
 	Carrier       string        `json:"carrier,omitempty"`
 	TrackingID    string        `json:"tracking_id,omitempty"`
-	ReviewURL     string        `json:"review_url,omitempty"`
 	RefundAmount  string        `json:"refund_amount,omitempty"`
 	RefundDigits  string        `json:"refund_digits,omitempty"`
 	// RefundExpectation says when the money should reach the customer, e.g. "5-7 working days".
 	RefundExpectation string `json:"refund_expectation,omitempty"`
+
+	// The links (see Links) are made as the message is sent and never stored: their tokens open the
+	// order, so they must not sit in the event store or the queue.
+	OrderURL     string `json:"-"`
+	ReviewURL    string `json:"-"`
+	SMSOrderURL  string `json:"-"`
+	SMSReviewURL string `json:"-"`
+}
+
+// Links are the links a message about an order may carry, made when it is sent with a fresh token.
+// An empty one is a link the settings leave out: ReviewURL without REVIEW_URL, the SMS links without
+// SMS_LINK_BASE_URL (SMS may only link to the domain registered for them).
+type Links struct {
+	// OrderURL opens the order: this service's order page, or the storefront's.
+	OrderURL string
+	// ReviewURL is where a customer reviews the order.
+	ReviewURL string
+	// SMSOrderURL and SMSReviewURL are short links on the SMS link domain to the two above.
+	SMSOrderURL  string
+	SMSReviewURL string
+}
+
+// WithLinks returns d carrying l.
+func (d MessageData) WithLinks(l Links) MessageData {
+	d.OrderURL, d.ReviewURL, d.SMSOrderURL, d.SMSReviewURL = l.OrderURL, l.ReviewURL, l.SMSOrderURL, l.SMSReviewURL
+	return d
 }
 
 // MessageItem is one order line in a message.
@@ -67,7 +91,9 @@ type MessageItem struct {
 
 // UnmarshalJSON reads the stored schema, and also the data stored before it had JSON names, under
 // the Go field names of the time: encoding/json matches those only where they differ from the new
-// name by case alone ("Total" and "total"), so the others are read here.
+// name by case alone ("Total" and "total"), so the others are read here. Links stored then
+// (OrderURL, ReviewURL) are not read: they led to pages this service never served, and a message
+// sent now gets fresh ones.
 func (d *MessageData) UnmarshalJSON(b []byte) error {
 	type current MessageData // the same fields and tags, without this method
 	var v struct {
@@ -76,8 +102,6 @@ func (d *MessageData) UnmarshalJSON(b []byte) error {
 		OldSupportEmail      string `json:"SupportEmail"`
 		OldCustomerName      string `json:"CustomerName"`
 		OldOrderNumber       string `json:"OrderNumber"`
-		OldOrderURL          string `json:"OrderURL"`
-		OldReviewURL         string `json:"ReviewURL"`
 		OldTotalDigits       string `json:"TotalDigits"`
 		OldPaymentID         string `json:"PaymentID"`
 		OldPaymentMethod     string `json:"PaymentMethod"`
@@ -95,7 +119,7 @@ func (d *MessageData) UnmarshalJSON(b []byte) error {
 		old string
 	}{
 		{&d.ShopName, v.OldShopName}, {&d.SupportEmail, v.OldSupportEmail}, {&d.CustomerName, v.OldCustomerName},
-		{&d.OrderNumber, v.OldOrderNumber}, {&d.OrderURL, v.OldOrderURL}, {&d.ReviewURL, v.OldReviewURL}, {&d.TotalDigits, v.OldTotalDigits}, {&d.PaymentID, v.OldPaymentID},
+		{&d.OrderNumber, v.OldOrderNumber}, {&d.TotalDigits, v.OldTotalDigits}, {&d.PaymentID, v.OldPaymentID},
 		{&d.PaymentMethod, v.OldPaymentMethod}, {&d.TrackingID, v.OldTrackingID}, {&d.RefundAmount, v.OldRefundAmount},
 		{&d.RefundDigits, v.OldRefundDigits}, {&d.RefundExpectation, v.OldRefundExpectation},
 	} {
