@@ -228,6 +228,7 @@ func SampleData() notification.MessageData {
 		PaymentMethod: "UPI",
 		Carrier:       "Delhivery",
 		TrackingID:    "1490511234567",
+		TrackingURL:   "https://www.delhivery.com/track/package/1490511234567",
 		RefundAmount:  "₹3,310.00",
 		RefundDigits:  "3,310.00",
 

@@ -7,6 +7,7 @@ import (
 	"testing/fstest"
 
 	"github.com/certibuy/orders/domain/notification"
+	"github.com/certibuy/orders/domain/order"
 	"github.com/certibuy/orders/templates"
 )
 
@@ -34,6 +35,7 @@ func bigOrder() notification.MessageData {
 	d.PaymentMethod = "Card"
 	d.Carrier = "Blue Dart"
 	d.TrackingID = "BD77120938IN"
+	d.TrackingURL = order.TrackingURL(d.Carrier, d.TrackingID) // with an & to escape in HTML
 	d = d.WithLinks(notification.Links{
 		OrderURL:     "https://www.certibuy.in/account/orders/CB-4HQ7WZ2M?t=AAdWkF3sYq2Pz0cX",
 		ReviewURL:    "https://www.certibuy.in/review/CB-4HQ7WZ2M?t=AAdWkF3sYq2Pz0cX",
@@ -391,5 +393,39 @@ func TestLinksOnlyWhereTheSettingsPutThem(t *testing.T) {
 	}
 	if sms, _ := r.SMS(notification.OrderDelivered, d); strings.Contains(sms, "http") {
 		t.Errorf("delivered SMS without REVIEW_URL: %q", sms)
+	}
+}
+
+// TestTrackingLinkInShippedAndOutForDeliveryEmails: with the carrier's tracking page known, the
+// shipped and out-for-delivery e-mails have a "Track your parcel" button and show the address in
+// the text; an SMS never links to a carrier (only SMS_LINK_BASE_URL links are registered).
+func TestTrackingLinkInShippedAndOutForDeliveryEmails(t *testing.T) {
+	r := mustRenderer(t)
+	d := bigOrder()
+	if !strings.Contains(d.TrackingURL, "&") {
+		t.Fatalf("tracking URL %q: want one with an & to see it escaped", d.TrackingURL)
+	}
+	for _, typ := range []notification.Type{notification.OrderShipped, notification.OutForDelivery} {
+		e, err := r.Email(typ, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(e.Text, "Track your parcel: "+d.TrackingURL+"\n") {
+			t.Errorf("%s text lacks the tracking URL:\n%s", typ, e.Text)
+		}
+		if !strings.Contains(e.HTML, `href="`+htmlEscape(d.TrackingURL)+`"`) || !strings.Contains(e.HTML, ">Track your parcel</a>") {
+			t.Errorf("%s HTML lacks the tracking button", typ)
+		}
+		sms, _ := r.SMS(typ, d)
+		if strings.Contains(sms, "bluedart") {
+			t.Errorf("%s SMS links to the carrier: %q", typ, sms)
+		}
+
+		unknown := d
+		unknown.TrackingURL = ""
+		e, _ = r.Email(typ, unknown)
+		if strings.Contains(e.Text+e.HTML, "Track your parcel") {
+			t.Errorf("%s without a tracking page offers to track", typ)
+		}
 	}
 }

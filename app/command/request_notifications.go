@@ -113,13 +113,13 @@ func (h RequestNotificationsHandler) messageData(o *order.Order, e order.Event) 
 		d.PaymentID, d.PaymentMethod = p.PaymentID, p.Method
 	}
 	if s := o.Shipment(); s.TrackingID != "" {
-		d.Carrier, d.TrackingID = s.Carrier, s.TrackingID
+		d.Carrier, d.TrackingID, d.TrackingURL = s.Carrier, s.TrackingID, s.TrackingURL
 	}
 	switch ev := e.(type) {
 	case order.PaymentSucceeded:
 		d.PaymentID, d.PaymentMethod = ev.PaymentID, ev.Method
 	case order.OrderShipped:
-		d.Carrier, d.TrackingID = ev.Carrier, ev.TrackingID
+		d.Carrier, d.TrackingID, d.TrackingURL = ev.Carrier, ev.TrackingID, ev.TrackingURL
 	case order.RefundProcessed:
 		m, _ := order.NewMoney(ev.AmountPaise)
 		d.RefundAmount, d.RefundDigits = m.String(), m.Digits()

@@ -273,6 +273,12 @@ func TestEachOrderEventSendsTheMatrixOfMessages(t *testing.T) {
 		if typ == "order_shipped" && (!strings.Contains(m.text, "DLV99887766") || !strings.Contains(m.html, "DLV99887766")) {
 			t.Fatal("the shipped e-mail lacks the tracking id")
 		}
+		if typ == "order_shipped" || typ == "out_for_delivery" {
+			const track = "https://www.delhivery.com/track/package/DLV99887766"
+			if !strings.Contains(m.text, "Track your parcel: "+track) || !strings.Contains(m.html, `href="`+track+`"`) {
+				t.Errorf("the %s e-mail lacks the carrier's tracking link:\n%s", typ, m.text)
+			}
+		}
 		if typ == "order_confirmed" && !strings.Contains(m.text, "Assam tea 500g") {
 			t.Fatal("the confirmation lacks the order lines")
 		}

@@ -49,8 +49,10 @@ type MessageData struct {
 	PaymentMethod string        `json:"payment_method,omitempty"`
 	Carrier       string        `json:"carrier,omitempty"`
 	TrackingID    string        `json:"tracking_id,omitempty"`
-	RefundAmount  string        `json:"refund_amount,omitempty"`
-	RefundDigits  string        `json:"refund_digits,omitempty"`
+	// TrackingURL is the carrier's public page for the parcel, when the service knows it.
+	TrackingURL  string `json:"tracking_url,omitempty"`
+	RefundAmount string `json:"refund_amount,omitempty"`
+	RefundDigits string `json:"refund_digits,omitempty"`
 	// RefundExpectation says when the money should reach the customer, e.g. "5-7 working days".
 	RefundExpectation string `json:"refund_expectation,omitempty"`
 

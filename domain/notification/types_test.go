@@ -47,7 +47,8 @@ func TestMessageDataIsStoredUnderItsJSONNames(t *testing.T) {
 		ShopName: "CertiBuy", SupportEmail: "support@certibuy.in", CustomerName: "Asha Rao", OrderNumber: "CB-7K3M9Q2X",
 		Items: []notification.MessageItem{{Name: "Assam tea 500g", Quantity: 2, UnitPrice: "₹649.50", LineTotal: "₹1,299.00"}},
 		Total: "₹1,299.00", TotalDigits: "1,299.00", PaymentID: "pay_1", PaymentMethod: "upi", Carrier: "Delhivery",
-		TrackingID: "DLV1", RefundAmount: "₹1,299.00", RefundDigits: "1,299.00", RefundExpectation: "5-7 working days",
+		TrackingID: "DLV1", TrackingURL: "https://www.delhivery.com/track/package/DLV1",
+		RefundAmount: "₹1,299.00", RefundDigits: "1,299.00", RefundExpectation: "5-7 working days",
 	}
 	b, err := json.Marshal(d.WithLinks(notification.Links{OrderURL: "https://shop.in/o?t=SECRET", ReviewURL: "https://shop.in/r?t=SECRET",
 		SMSOrderURL: "https://s.in/o/CB-1/SECRET", SMSReviewURL: "https://s.in/r/CB-1/SECRET"}))
@@ -57,7 +58,8 @@ func TestMessageDataIsStoredUnderItsJSONNames(t *testing.T) {
 	const want = `{"shop_name":"CertiBuy","support_email":"support@certibuy.in","customer_name":"Asha Rao",` +
 		`"order_number":"CB-7K3M9Q2X","items":[{"name":"Assam tea 500g","quantity":2,"unit_price":"₹649.50",` +
 		`"line_total":"₹1,299.00"}],"total":"₹1,299.00","total_digits":"1,299.00","payment_id":"pay_1",` +
-		`"payment_method":"upi","carrier":"Delhivery","tracking_id":"DLV1","refund_amount":"₹1,299.00",` +
+		`"payment_method":"upi","carrier":"Delhivery","tracking_id":"DLV1",` +
+		`"tracking_url":"https://www.delhivery.com/track/package/DLV1","refund_amount":"₹1,299.00",` +
 		`"refund_digits":"1,299.00","refund_expectation":"5-7 working days"}`
 	if string(b) != want {
 		t.Fatalf("stored as\n%s\nwant\n%s", b, want)
