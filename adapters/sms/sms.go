@@ -241,12 +241,26 @@ func varValue(v notification.SMSVar, d notification.MessageData) string {
 	case notification.VarReview:
 		return d.SMSReviewURL
 	case notification.VarDays:
-		if d.RefundExpectation == "" {
-			return "a few working days"
+		return refundDays(d)
+	case notification.VarRefund:
+		// One sentence, so that one registered template serves paid and unpaid orders; the words
+		// are those of templates/sms/order_cancelled.txt.
+		if d.RefundDigits == "" {
+			return NoRefundSentence
 		}
-		return d.RefundExpectation
+		return "Rs " + d.RefundDigits + " will be refunded in " + refundDays(d) + "."
 	}
 	return ""
+}
+
+// NoRefundSentence is what the cancellation of an unpaid order says about money.
+const NoRefundSentence = "No payment was taken, so there is nothing to refund."
+
+func refundDays(d notification.MessageData) string {
+	if d.RefundExpectation == "" {
+		return "a few working days"
+	}
+	return d.RefundExpectation
 }
 
 // longNumber finds digit runs long enough to be a phone number.

@@ -97,6 +97,7 @@ func TestVarsFor(t *testing.T) {
 		notification.OutForDelivery:    {"name": "Srinivasan", "order": "CB-7K3M9Q2X"},
 		notification.OrderDelivered:    {"name": "Srinivasan", "order": "CB-7K3M9Q2X", "review": "https://s.certibuy.in/r/CB-7K3M9Q2X/AAdWkF3sYq2Pz0cX"},
 		notification.RefundProcessed:   {"name": "Srinivasan", "order": "CB-7K3M9Q2X", "amount": "2,500.00", "days": "5-7 working days"},
+		notification.OrderCancelled:    {"name": "Srinivasan", "order": "CB-7K3M9Q2X", "refund": "Rs 2,500.00 will be refunded in 5-7 working days."},
 	} {
 		got := sms.VarsFor(typ, d)
 		if !maps.Equal(got, want) {
@@ -134,6 +135,33 @@ func TestEveryCatalogueVariableHasAValue(t *testing.T) {
 		}()) {
 			t.Errorf("%s: VarNames = %v, catalogue %v", k.Type, sms.VarNames(k.Type), k.SMSVars)
 		}
+	}
+}
+
+// TestTheCancellationsRefundVariableSaysWhatTheSMSSays: one MSG91 template serves paid and unpaid
+// cancellations through the "refund" sentence, which must be the words of our own SMS.
+func TestTheCancellationsRefundVariableSaysWhatTheSMSSays(t *testing.T) {
+	r, err := templates.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, _ := notification.KindOf(notification.OrderCancelled)
+	paid := k.Keep(data())
+	paid.RefundAmount, paid.RefundDigits, paid.RefundExpectation = "₹1,29,900.00", "1,29,900.00", "5–7 working days"
+	unpaid := paid
+	unpaid.RefundAmount, unpaid.RefundDigits = "", ""
+	for name, d := range map[string]notification.MessageData{"paid": paid, "unpaid": unpaid} {
+		text, err := r.SMS(notification.OrderCancelled, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		refund := sms.VarsFor(notification.OrderCancelled, d)["refund"]
+		if !strings.HasSuffix(text, " "+refund) {
+			t.Errorf("%s: the SMS %q does not end with the variable %q", name, text, refund)
+		}
+	}
+	if got := sms.VarsFor(notification.OrderCancelled, unpaid)["refund"]; strings.Contains(got, "Rs") || strings.Contains(got, "will be refunded") {
+		t.Errorf("unpaid: %q promises a refund", got)
 	}
 }
 

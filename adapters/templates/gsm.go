@@ -125,9 +125,24 @@ func ToGSM7(s string) string {
 	return b.String()
 }
 
-// MaxSMSName is the longest name an SMS greets the customer with; it keeps every SMS template in one
-// part with the longest realistic order data (see the tests).
-const MaxSMSName = 16
+// The longest values the SMS templates take and still fit one part with the longest realistic order
+// data and links (see TestSMSFitOnePartWithLongestValues): the name an SMS greets the customer with,
+// the shop's name every SMS begins with (SHOP_NAME) and the words for when a refund arrives
+// (REFUND_EXPECTATION), in septets.
+const (
+	MaxSMSName              = 16
+	MaxSMSShopName          = 14
+	MaxSMSRefundExpectation = 40
+)
+
+// SMSWidth is how many septets s takes in an SMS, once ToGSM7 has replaced what GSM-7 lacks.
+func SMSWidth(s string) int {
+	n := 0
+	for _, r := range ToGSM7(s) {
+		n += gsmSeptets(r)
+	}
+	return n
+}
 
 // SMSName returns the name an SMS greets the customer by: their given name (the first word of the
 // name that is not an initial such as "K." or a title such as "Dr"), or "there" when that is empty, longer than

@@ -45,6 +45,7 @@ func bigOrder() notification.MessageData {
 	d.RefundAmount = "₹1,32,098.00"
 	d.RefundDigits = "1,32,098.00"
 	d.RefundExpectation = "5-7 working days"
+	d.CancelReason = "Ordered the wrong colour"
 	return d
 }
 
@@ -82,6 +83,11 @@ func wants(d notification.MessageData) map[notification.Type]want {
 			subject: []string{d.OrderNumber, "delivered"},
 			text:    append([]string{"delivered", d.ReviewURL}, lines...),
 			sms:     []string{"delivered", d.SMSReviewURL},
+		},
+		notification.OrderCancelled: {
+			subject: []string{d.OrderNumber, "cancelled", d.RefundAmount},
+			text:    append([]string{"has been cancelled", "Reason: " + d.CancelReason, d.RefundAmount, "within " + d.RefundExpectation}, lines...),
+			sms:     []string{"cancelled", "Rs " + d.RefundDigits + " will be refunded in " + d.RefundExpectation + "."},
 		},
 		notification.RefundProcessed: {
 			subject: []string{d.OrderNumber, d.RefundAmount},
@@ -427,5 +433,46 @@ func TestTrackingLinkInShippedAndOutForDeliveryEmails(t *testing.T) {
 		if strings.Contains(e.Text+e.HTML, "Track your parcel") {
 			t.Errorf("%s without a tracking page offers to track", typ)
 		}
+	}
+}
+
+// TestACancellationSaysWhetherMoneyComesBack: a paid order's cancellation gives the refund and when
+// to expect it (in the configured words, made GSM-7 for the SMS); an unpaid one's promises nothing.
+func TestACancellationSaysWhetherMoneyComesBack(t *testing.T) {
+	r := mustRenderer(t)
+	k, _ := notification.KindOf(notification.OrderCancelled)
+	paid := k.Keep(bigOrder())
+	paid.RefundExpectation = "5–7 working days" // the default, with an en dash
+	e, err := r.Email(notification.OrderCancelled, paid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"Refund:   ₹1,32,098.00", "Expected: within 5–7 working days", "Reason: Ordered the wrong colour"} {
+		if !strings.Contains(e.Text, s) {
+			t.Errorf("paid cancellation text lacks %q:\n%s", s, e.Text)
+		}
+	}
+	if !strings.Contains(e.Subject, "₹1,32,098.00 will be refunded") || strings.Contains(e.Text, "nothing to refund") {
+		t.Errorf("paid cancellation: %q\n%s", e.Subject, e.Text)
+	}
+	sms, _ := r.SMS(notification.OrderCancelled, paid)
+	if want := "CertiBuy: Hi Asha, order CB-4HQ7WZ2M is cancelled. Rs 1,32,098.00 will be refunded in 5-7 working days."; sms != want {
+		t.Errorf("paid cancellation SMS %q, want %q", sms, want)
+	}
+
+	unpaid := paid
+	unpaid.RefundAmount, unpaid.RefundDigits = "", ""
+	e, _ = r.Email(notification.OrderCancelled, unpaid)
+	for _, part := range []string{e.Subject, e.Text, e.HTML} {
+		if strings.Contains(part, "will be refunded") || strings.Contains(part, "5–7") || strings.Contains(part, "₹1,32,098.00 ") {
+			t.Errorf("unpaid cancellation promises a refund:\n%s", part)
+		}
+	}
+	if !strings.Contains(e.Text, "No payment was taken for this order, so there is nothing to refund.") || !strings.Contains(e.HTML, "nothing to refund") {
+		t.Errorf("unpaid cancellation text:\n%s", e.Text)
+	}
+	sms, _ = r.SMS(notification.OrderCancelled, unpaid)
+	if want := "CertiBuy: Hi Asha, order CB-4HQ7WZ2M is cancelled. No payment was taken, so there is nothing to refund."; sms != want {
+		t.Errorf("unpaid cancellation SMS %q, want %q", sms, want)
 	}
 }

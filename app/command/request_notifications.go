@@ -25,6 +25,8 @@ type RequestNotifications struct {
 type ShopInfo struct {
 	Name         string
 	SupportEmail string
+	// RefundExpectation says when a refund reaches the customer (REFUND_EXPECTATION).
+	RefundExpectation string
 }
 
 // RequestNotificationsHandler opens the e-mail and SMS notifications of an order event and queues
@@ -103,7 +105,7 @@ func (h RequestNotificationsHandler) messageData(o *order.Order, e order.Event) 
 		OrderNumber:       o.Number().String(),
 		Total:             o.Total().String(),
 		TotalDigits:       o.Total().Digits(),
-		RefundExpectation: "5-7 working days",
+		RefundExpectation: h.shop.RefundExpectation,
 	}
 	for _, l := range o.Lines() {
 		lt, _ := l.Total() // checked when the order was placed
@@ -120,7 +122,17 @@ func (h RequestNotificationsHandler) messageData(o *order.Order, e order.Event) 
 		d.PaymentID, d.PaymentMethod = ev.PaymentID, ev.Method
 	case order.OrderShipped:
 		d.Carrier, d.TrackingID, d.TrackingURL = ev.Carrier, ev.TrackingID, ev.TrackingURL
+	case order.OrderCancelled:
+		d.CancelReason = ev.Reason
+		// A paid order is refunded in full as it is cancelled (RefundOrder); an unpaid one is
+		// promised nothing.
+		if p := o.Payment(); p.PaymentID != "" {
+			d.RefundAmount, d.RefundDigits = p.Amount.String(), p.Amount.Digits()
+		}
 	case order.RefundProcessed:
+		m, _ := order.NewMoney(ev.AmountPaise)
+		d.RefundAmount, d.RefundDigits = m.String(), m.Digits()
+	case order.UnexpectedRefundProcessed:
 		m, _ := order.NewMoney(ev.AmountPaise)
 		d.RefundAmount, d.RefundDigits = m.String(), m.Digits()
 	}

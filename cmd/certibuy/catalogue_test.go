@@ -35,3 +35,30 @@ func TestEveryNotificationTypeHasItsSettings(t *testing.T) {
 		}
 	}
 }
+
+// TestTheRefundWordingAndShopNameKeepSMSInOnePart: REFUND_EXPECTATION has its default and may be
+// reworded; a shop name or a wording too long for one SMS part stops the service at start-up.
+func TestTheRefundWordingAndShopNameKeepSMSInOnePart(t *testing.T) {
+	load := func(env map[string]string) (Config, error) {
+		return LoadConfig(func(k string) string { return env[k] }, io.Discard)
+	}
+	cfg, err := load(nil)
+	if err != nil || cfg.Notify.RefundExpectation != "5–7 working days" {
+		t.Fatalf("default refund expectation %q, %v", cfg.Notify.RefundExpectation, err)
+	}
+	cfg, err = load(map[string]string{"REFUND_EXPECTATION": "7 to 10 working days", "SHOP_NAME": "CertiBuy Store"})
+	if err != nil || cfg.Notify.RefundExpectation != "7 to 10 working days" || cfg.Notify.ShopName != "CertiBuy Store" {
+		t.Fatalf("%+v, %v", cfg.Notify, err)
+	}
+	for name, env := range map[string]map[string]string{
+		"long wording":       {"REFUND_EXPECTATION": "within ten to fourteen working days of the return"},
+		"two lines":          {"REFUND_EXPECTATION": "5-7 days\nor so"},
+		"long shop name":     {"SHOP_NAME": "CertiBuy Electronics"},
+		"shop name not GSM":  {"SHOP_NAME": "सर्टीबाय"},
+		"extension doubling": {"SHOP_NAME": "[CertiBuy]~|"}, // 12 characters, 16 septets
+	} {
+		if _, err := load(env); err == nil {
+			t.Errorf("%s: accepted %v", name, env)
+		}
+	}
+}

@@ -112,7 +112,7 @@ func OpenDeps(ctx context.Context, cfg Config, logger *slog.Logger) (*Deps, erro
 	}
 	d := &Deps{Pool: pool, DB: db, Store: store, Orders: orders, Runner: runner, Simulator: sim,
 		RequestNotifications: command.NewRequestNotificationsHandler(orders, notifications, command.ShopInfo{
-			Name: cfg.Notify.ShopName, SupportEmail: cfg.Notify.SupportEmail}),
+			Name: cfg.Notify.ShopName, SupportEmail: cfg.Notify.SupportEmail, RefundExpectation: cfg.Notify.RefundExpectation}),
 		DeliverNotification: command.NewDeliverNotificationHandler(notifications, mailer, smsSender, renderer,
 			MessageLinks{orderLinks}, cfg.Notify.Policy, time.Now, mailDomain(cfg.Notify.MailFrom)),
 		MailProvider: mailer.Name(), SMSProvider: smsSender.Name(), SMTP: smtp,

@@ -206,7 +206,7 @@ func (m *Main) runNotifyTest(ctx context.Context, args []string) error {
 	}
 	defer deps.Close()
 	data := templates.SampleData()
-	data.ShopName, data.SupportEmail = cfg.Notify.ShopName, cfg.Notify.SupportEmail
+	data.ShopName, data.SupportEmail, data.RefundExpectation = cfg.Notify.ShopName, cfg.Notify.SupportEmail, cfg.Notify.RefundExpectation
 	// Links as the settings make them, for a sample order: they show the real shape and length, and
 	// open nothing.
 	data = data.WithLinks(MessageLinks{deps.Links}.ForMessage(uuid.New(), data.OrderNumber))

@@ -18,6 +18,7 @@ const (
 	OrderShipped      Type = "order_shipped"
 	OutForDelivery    Type = "out_for_delivery"
 	OrderDelivered    Type = "order_delivered"
+	OrderCancelled    Type = "order_cancelled"
 	RefundProcessed   Type = "refund_processed"
 )
 
@@ -36,6 +37,7 @@ const (
 	VarLink     SMSVar = "link"     // short link to the order, empty without SMS_LINK_BASE_URL
 	VarReview   SMSVar = "review"   // short link to the review page, empty without SMS_LINK_BASE_URL and REVIEW_URL
 	VarDays     SMSVar = "days"     // when a refund arrives, "5-7 working days"
+	VarRefund   SMSVar = "refund"   // a cancellation's sentence about the money: the refund and when, or that none was taken
 )
 
 // Kind is one row of the catalogue: a notification type and all the notifier derives from it.
@@ -70,7 +72,11 @@ func Catalogue() []Kind {
 			SMSVars: []SMSVar{VarName, VarOrder}},
 		{Type: OrderDelivered, On: []string{order.TypeOrderDelivered},
 			SMSVars: []SMSVar{VarName, VarOrder, VarReview}},
-		{Type: RefundProcessed, On: []string{order.TypeRefundProcessed},
+		// The refund fields are set only for a paid order: an unpaid one is promised no refund.
+		{Type: OrderCancelled, On: []string{order.TypeOrderCancelled},
+			Fills:   []string{"CancelReason", "RefundAmount", "RefundDigits", "RefundExpectation"},
+			SMSVars: []SMSVar{VarName, VarOrder, VarRefund}},
+		{Type: RefundProcessed, On: []string{order.TypeRefundProcessed, order.TypeUnexpectedRefundProcessed},
 			Fills:   []string{"RefundAmount", "RefundDigits", "RefundExpectation"},
 			SMSVars: []SMSVar{VarName, VarOrder, VarAmount, VarDays}},
 	}

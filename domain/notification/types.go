@@ -53,8 +53,11 @@ type MessageData struct {
 	TrackingURL  string `json:"tracking_url,omitempty"`
 	RefundAmount string `json:"refund_amount,omitempty"`
 	RefundDigits string `json:"refund_digits,omitempty"`
-	// RefundExpectation says when the money should reach the customer, e.g. "5-7 working days".
+	// RefundExpectation says when the money should reach the customer, e.g. "5–7 working days"
+	// (REFUND_EXPECTATION).
 	RefundExpectation string `json:"refund_expectation,omitempty"`
+	// CancelReason is why the order was cancelled, as the cancellation gave it.
+	CancelReason string `json:"cancel_reason,omitempty"`
 
 	// The links (see Links) are made as the message is sent and never stored: their tokens open the
 	// order, so they must not sit in the event store or the queue.
