@@ -127,13 +127,15 @@ func newRenderer(fsys fs.FS) (*Renderer, error) {
 // ErrUnknownType is returned for a notification type that has no templates.
 var ErrUnknownType = errors.New("no templates for notification type")
 
-// Email renders the e-mail for t: subject, plain text and HTML (HTML-escaped by html/template).
+// Email renders the e-mail for t: subject, plain text and HTML (HTML-escaped by html/template). Text
+// from outside the shop is defanged, so that it cannot add a link.
 func (r *Renderer) Email(t notification.Type, d notification.MessageData) (Email, error) {
 	h, ok := r.html[t]
 	if !ok {
 		return Email{}, fmt.Errorf("render e-mail: %w %q", ErrUnknownType, t)
 	}
 	x := r.text[t]
+	d = defangData(d)
 	var subject, text, html bytes.Buffer
 	if err := x.ExecuteTemplate(&subject, "subject", d); err != nil {
 		return Email{}, fmt.Errorf("render %s e-mail subject for order %s: %w", t, d.OrderNumber, err)
@@ -161,7 +163,7 @@ func (r *Renderer) SMS(t notification.Type, d notification.MessageData) (string,
 		return "", fmt.Errorf("render SMS: %w %q", ErrUnknownType, t)
 	}
 	var b bytes.Buffer
-	if err := s.Execute(&b, d); err != nil {
+	if err := s.Execute(&b, defangData(d)); err != nil {
 		return "", fmt.Errorf("render %s SMS for order %s: %w", t, d.OrderNumber, err)
 	}
 	return ToGSM7(strings.Join(strings.Fields(b.String()), " ")), nil

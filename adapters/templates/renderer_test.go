@@ -5,6 +5,11 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/certibuy/orders/adapters/links"
 
 	"github.com/certibuy/orders/domain/notification"
 	"github.com/certibuy/orders/domain/order"
@@ -212,48 +217,71 @@ func TestEmailEscapesCustomerData(t *testing.T) {
 }
 
 // TestSMSFitOnePartWithLongestValues renders every SMS with the longest values an order realistically
-// has. The name is trimmed by the template (smsname: the given name, at most MaxSMSName characters),
-// not in the data, because the e-mail greets by the full name.
+// has and the links the service makes on the longest SMS_LINK_BASE_URL it accepts. The name is
+// trimmed by the template (smsname: the given name, at most MaxSMSName characters), not in the data,
+// because the e-mail greets by the full name; the cancel reason (up to 200 characters) is left out.
 func TestSMSFitOnePartWithLongestValues(t *testing.T) {
 	r := mustRenderer(t)
 	d := SampleData()
-	d.ShopName = "CertiBuy"
-	d.CustomerName = "Venkatanarasimha Raghavendra Subramaniam" // 40 characters
-	d.OrderNumber = "CB-XXXXXXXX"
-	d.Total, d.TotalDigits = "₹99,99,999.00", "99,99,999.00"
-	d.RefundAmount, d.RefundDigits = "₹99,99,999.00", "99,99,999.00"
-	d.PaymentID = "pay_29QQoUBi66xm2f"
+	d.ShopName = "CertiBuy Store" // SHOP_NAME at its longest
+	d.CustomerName = "Venkatanarasimha Raghavendra Subramaniam"
+	d.OrderNumber = "CB-XXXXXXXX"                            // CB- and 8 characters, as every number is
+	d.Total, d.TotalDigits = "₹10,00,000.00", "10,00,000.00" // the order cap
+	d.RefundAmount, d.RefundDigits = d.Total, d.TotalDigits
+	d.PaymentID = "pay_29QQoUBi66xm2f" // Razorpay's ids are pay_ and 14 characters
 	d.Carrier = "Professional Couriers"
-	d.TrackingID = "ABCDEFGHIJKLMNOPQRSTUVWXYZ1234" // 30 characters
-	d.ReviewURL = "https://www.certibuy.in/orders/CB-XXXXXXXX/review?utm_source=sms"
-	d.RefundExpectation = "7-10 working days"
-	if n := len(d.CustomerName); n != 40 {
-		t.Fatalf("name is %d characters", n)
+	d.TrackingID = "ABCDEFGHIJKLMNOPQRSTUVWXYZ1234"
+	d.TrackingURL = "https://www.tpcindia.com/track.aspx?id=ABCDEFGHIJKLMNOPQRSTUVWXYZ1234"
+	d.RefundExpectation = "10–14 working days once the return is in" // REFUND_EXPECTATION at its longest
+	d.CancelReason = strings.Repeat("I ordered the wrong size by mistake. ", 6)[:200]
+	base := "https://sms.certibuy-electronics.co.in/s"
+	lk, err := links.New(links.Config{Key: make([]byte, links.MinKeyBytes), PublicBaseURL: "https://orders.certibuy.in",
+		ReviewURL: "https://www.certibuy.in/review/{order_number}?t={token}", SMSLinkBaseURL: base}, time.Now)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if n := len(d.TrackingID); n != 30 {
-		t.Fatalf("tracking id is %d characters", n)
+	m := lk.ForMessage(uuid.New(), d.OrderNumber)
+	d = d.WithLinks(notification.Links(m))
+	for what, n := range map[string]int{"shop name": MaxSMSShopName, "SMS link base": links.MaxSMSBaseURL,
+		"customer name": 40, "tracking id": 30, "refund expectation": MaxSMSRefundExpectation} {
+		if got := map[string]int{"shop name": SMSWidth(d.ShopName), "SMS link base": len(base), "customer name": len(d.CustomerName),
+			"tracking id": len(d.TrackingID), "refund expectation": len([]rune(d.RefundExpectation))}[what]; got != n {
+			t.Fatalf("the %s is %d characters, want %d", what, got, n)
+		}
 	}
-	for _, typ := range notification.Types() {
+	check := func(name string, typ notification.Type, d notification.MessageData) string {
+		t.Helper()
 		sms, err := r.SMS(typ, d)
 		if err != nil {
-			t.Fatalf("%s: %v", typ, err)
+			t.Fatalf("%s: %v", name, err)
 		}
-		t.Logf("%-18s %3d %s", typ, len(sms), sms)
-		if !IsGSM7(sms) {
-			t.Errorf("%s: %q is not GSM-7", typ, sms)
-		}
-		if len(sms) > 160 {
-			t.Errorf("%s: %d characters, want at most 160: %q", typ, len(sms), sms)
-		}
+		t.Logf("%-26s %3d %s", name, len(sms), sms)
 		if enc, parts := SMSParts(sms); enc != EncodingGSM7 || parts != 1 {
-			t.Errorf("%s: SMSParts = %s, %d; want GSM-7, 1", typ, enc, parts)
+			t.Errorf("%s: %d characters, %s in %d parts; want GSM-7 in 1: %q", name, len(sms), enc, parts, sms)
 		}
-		if !strings.HasPrefix(sms, "CertiBuy: Hi Venkatanarasimha, ") {
-			t.Errorf("%s: %q does not start with the brand and the given name", typ, sms)
+		if !strings.HasPrefix(sms, "CertiBuy Store: Hi Venkatanarasimha, ") || strings.Contains(sms, "Raghavendra") {
+			t.Errorf("%s: %q does not start with the brand and the given name alone", name, sms)
 		}
-		if strings.Contains(sms, "Raghavendra") {
-			t.Errorf("%s: SMS carries the full name", typ)
+		if strings.Contains(sms, "wrong size") || strings.Contains(sms, "tpcindia") {
+			t.Errorf("%s: %q carries the cancel reason or the carrier's link", name, sms)
 		}
+		return sms
+	}
+	for _, k := range notification.Catalogue() {
+		check(string(k.Type), k.Type, k.Keep(d))
+		noLinks := k.Keep(d)
+		noLinks.SMSOrderURL, noLinks.SMSReviewURL = "", ""
+		check(string(k.Type)+" without SMS links", k.Type, noLinks)
+	}
+	unpaid := d
+	unpaid.RefundAmount, unpaid.RefundDigits = "", ""
+	check("order_cancelled unpaid", notification.OrderCancelled, unpaid)
+	// The links are the ones the service makes, on the longest base.
+	if sms := check("order_confirmed", notification.OrderConfirmed, d); !strings.HasSuffix(sms, " "+m.SMSOrderURL) || !strings.HasPrefix(m.SMSOrderURL, base+"/o/CB-XXXXXXXX/") {
+		t.Errorf("confirmation SMS %q lacks the link %q", sms, m.SMSOrderURL)
+	}
+	if sms := check("order_delivered", notification.OrderDelivered, d); !strings.HasSuffix(sms, " "+m.SMSReviewURL) {
+		t.Errorf("delivered SMS %q lacks the review link %q", sms, m.SMSReviewURL)
 	}
 }
 
@@ -474,5 +502,44 @@ func TestACancellationSaysWhetherMoneyComesBack(t *testing.T) {
 	sms, _ = r.SMS(notification.OrderCancelled, unpaid)
 	if want := "CertiBuy: Hi Asha, order CB-4HQ7WZ2M is cancelled. No payment was taken, so there is nothing to refund."; sms != want {
 		t.Errorf("unpaid cancellation SMS %q, want %q", sms, want)
+	}
+}
+
+// TestTextFromOutsideCannotAddALink: anyone may check out with someone else's e-mail address, so
+// what a customer types (the name, item names, a cancellation's reason) must not become a link in
+// the shop's message; the allowed links stay.
+func TestTextFromOutsideCannotAddALink(t *testing.T) {
+	r := mustRenderer(t)
+	d := bigOrder()
+	d.CustomerName = "Claim your prize at https://prize.example/claim"
+	d.Items[0].Name = "Gift card, redeem at www.prize.example or prize.example.in/r"
+	d.CancelReason = "write to refunds@prize.example"
+	allowed := map[string]bool{d.OrderURL: true, d.ReviewURL: true, d.TrackingURL: true, "mailto:" + d.SupportEmail: true,
+		d.SMSOrderURL: true, d.SMSReviewURL: true}
+	for _, typ := range notification.Types() {
+		e, err := r.Email(typ, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sms, _ := r.SMS(typ, d)
+		for part, body := range map[string]string{"text": e.Text, "HTML": e.HTML, "SMS": sms, "subject": e.Subject} {
+			for _, l := range LinksIn(body) {
+				if !allowed[l] {
+					t.Errorf("%s %s links to %q", typ, part, l)
+				}
+			}
+			if strings.Contains(body, "prize.example") {
+				t.Errorf("%s %s shows an address a mail client would link: %s", typ, part, body)
+			}
+		}
+		if !strings.Contains(e.Text, "Hi Claim your prize at https[:]//prize[.]example/claim,") {
+			t.Errorf("%s: the name is not shown defanged:\n%s", typ, e.Text)
+		}
+	}
+	// The SMS greets by the first word: never an address.
+	for _, name := range []string{"https://prize.example", "www.prize.example Rao", "prize.example", "a@prize.example"} {
+		if got := SMSName(name); got != "there" {
+			t.Errorf("SMSName(%q) = %q", name, got)
+		}
 	}
 }
