@@ -234,7 +234,8 @@ func SampleData() notification.MessageData {
 		RefundAmount:  "₹3,310.00",
 		RefundDigits:  "3,310.00",
 
-		RefundExpectation: "5-7 working days",
+		RefundExpectation: "5–7 working days",
+		CancelReason:      "Ordered the wrong size",
 
 		// Links as adapters/links makes them, with every setting on (the token is made up).
 		OrderURL:     "http://localhost:8080/orders/0190f5a2-7c1e-7b3a-9c4d-2e5f6a7b8c9d?t=AAdWkF3sYq2Pz0cX",
