@@ -239,6 +239,9 @@ func (m *Main) runNotifyTest(ctx context.Context, args []string) error {
 			}
 			res, err := deps.SMS.Send(ctx, command.SMS{To: mobile, Type: t, Text: text, Data: data}, "")
 			failed = report(m.Stdout, string(t)+" sms", mobile.Masked(), deps.SMS.Name(), res, err) || failed
+			// The text to register with DLT for the type (links open nothing: the order is a sample).
+			enc, parts := templates.SMSParts(text)
+			fmt.Fprintf(m.Stdout, "  text (%d characters, %s, %d part): %s\n", len([]rune(text)), enc, parts, text)
 		}
 	}
 	if failed {

@@ -81,6 +81,10 @@ func TestNotifyTestSendsOneOfEach(t *testing.T) {
 			t.Errorf("SMS %d: template %q\n%s", i, got[i].TemplateID, out)
 		}
 	}
+	// The text of each, to register with DLT.
+	if n := strings.Count(out, ", GSM-7, 1 part): CertiBuy: Hi Asha, "); n != len(notification.Types()) {
+		t.Errorf("%d SMS texts shown:\n%s", n, out)
+	}
 	if _, err := runCLIWith(t, env, "notify-test", "--type", "parcel_lost", "--phone", "+91 98765 43210"); err == nil || exitCode(err) != 2 {
 		t.Fatalf("an unknown type: %v", err)
 	}

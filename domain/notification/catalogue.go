@@ -102,9 +102,10 @@ func (k Kind) Says(field string) bool {
 // Keep returns d with the fields k's messages do not say left empty, so that a notification stores
 // what its templates can show and nothing more.
 func (k Kind) Keep(d MessageData) MessageData {
+	says := slices.Concat(k.Fills, CommonFields(), LinkFields()) // once, not per field: it runs per request
 	v := reflect.ValueOf(&d).Elem()
 	for i := range v.NumField() {
-		if !k.Says(v.Type().Field(i).Name) {
+		if !slices.Contains(says, v.Type().Field(i).Name) {
 			v.Field(i).SetZero()
 		}
 	}
