@@ -145,9 +145,10 @@ func SMSWidth(s string) int {
 }
 
 // SMSName returns the name an SMS greets the customer by: their given name (the first word of the
-// name that is not an initial such as "K." or a title such as "Dr"), or "there" when that is empty, longer than
-// MaxSMSName, not GSM-7 (a Devanagari name would make the SMS UCS-2), or looks like an address. The e-mail greets by the
-// full name; the SMS cannot spare the characters. The data is left whole so both channels share it.
+// name that is not an initial such as "K." or a title such as "Dr"), or "there" when that is empty,
+// longer than MaxSMSName, not GSM-7 (a Devanagari name would make the SMS UCS-2), or looks like an
+// address. The e-mail greets by the full name; the SMS cannot spare the characters. The data is left
+// whole so both channels share it.
 func SMSName(full string) string {
 	words := strings.Fields(full)
 	name := ""
@@ -159,7 +160,8 @@ func SMSName(full string) string {
 	}
 	name = strings.Trim(name, ",;:")
 	// A word with : / @ or an inner dot is no name, and could be read as a link.
-	if name == "" || len([]rune(name)) > MaxSMSName || !isGSMBasic(name) || strings.ContainsAny(strings.TrimSuffix(name, "."), ":/@.") {
+	if name == "" || len([]rune(name)) > MaxSMSName || !isGSMBasic(name) ||
+		strings.ContainsAny(strings.TrimSuffix(name, "."), ":/@.") {
 		return "there"
 	}
 	return name

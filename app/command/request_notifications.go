@@ -43,9 +43,9 @@ func NewRequestNotificationsHandler(orders order.Repository, store NotificationS
 }
 
 // Handle requests one notification per channel for the events the notification catalogue names,
-// and nothing for the others. A redelivered event finds its notifications there and requests nothing again. It reads the
-// order, then writes once: the store creates both channels or neither, and a failure leaves the
-// delivering transaction usable for the retry.
+// and nothing for the others. A redelivered event finds its notifications there and requests nothing
+// again. It reads the order, then writes once: the store creates both channels or neither, and a
+// failure leaves the delivering transaction usable for the retry.
 func (h RequestNotificationsHandler) Handle(ctx context.Context, cmd RequestNotifications) error {
 	kind, ok := notification.KindFor(cmd.OrderEventType)
 	if !ok {
