@@ -188,73 +188,79 @@ const (
 	ProviderLog      = "log"
 )
 
-// The template variable names VarsFor produces. An MSG91 Flow template spells them ##name##,
-// ##order## and so on; a Fast2SMS DLT template takes them in VarNames order as {#var#}.
-const (
-	VarName     = "name"     // the given name, as the SMS greets (templates.SMSName)
-	VarOrder    = "order"    // order number, CB-7K3M9Q2X
-	VarAmount   = "amount"   // rupees without the sign, 1,29,900.00 (the template writes "Rs")
-	VarPayment  = "payment"  // payment id, pay_…
-	VarCarrier  = "carrier"  // courier name
-	VarTracking = "tracking" // tracking id
-	VarLink     = "link"     // review link
-	VarDays     = "days"     // when a refund arrives, "5-7 working days"
-)
-
-// VarNames lists the variables of type t's SMS template in the order the text uses them.
-//
-//	payment_successful  name order amount payment
-//	order_confirmed     name order amount
-//	order_shipped       name order carrier tracking
-//	out_for_delivery    name order
-//	order_delivered     name order link
-//	refund_processed    name order amount days
+// VarNames lists the variables of type t's registered SMS template in the order its text uses them,
+// as the notification catalogue gives them (notification.Kind.SMSVars).
 func VarNames(t notification.Type) []string {
-	switch t {
-	case notification.PaymentSuccessful:
-		return []string{VarName, VarOrder, VarAmount, VarPayment}
-	case notification.OrderConfirmed:
-		return []string{VarName, VarOrder, VarAmount}
-	case notification.OrderShipped:
-		return []string{VarName, VarOrder, VarCarrier, VarTracking}
-	case notification.OutForDelivery:
-		return []string{VarName, VarOrder}
-	case notification.OrderDelivered:
-		return []string{VarName, VarOrder, VarLink}
-	case notification.RefundProcessed:
-		return []string{VarName, VarOrder, VarAmount, VarDays}
+	k, ok := notification.KindOf(t)
+	if !ok {
+		return nil
 	}
-	return nil
+	names := make([]string, len(k.SMSVars))
+	for i, v := range k.SMSVars {
+		names[i] = string(v)
+	}
+	return names
 }
 
 // VarsFor returns the template variables of type t's SMS (see VarNames), GSM-7 only, like the
 // rendered text. It returns nil for an unknown type.
 func VarsFor(t notification.Type, d notification.MessageData) map[string]string {
-	names := VarNames(t)
-	if names == nil {
+	k, ok := notification.KindOf(t)
+	if !ok {
 		return nil
 	}
-	all := map[string]string{
-		VarName:     templates.SMSName(d.CustomerName),
-		VarOrder:    d.OrderNumber,
-		VarAmount:   d.TotalDigits,
-		VarPayment:  d.PaymentID,
-		VarCarrier:  d.Carrier,
-		VarTracking: d.TrackingID,
-		VarLink:     d.ReviewURL,
-		VarDays:     d.RefundExpectation,
-	}
-	if t == notification.RefundProcessed {
-		all[VarAmount] = d.RefundDigits
-	}
-	if all[VarDays] == "" {
-		all[VarDays] = "a few working days"
-	}
-	vars := make(map[string]string, len(names))
-	for _, n := range names {
-		vars[n] = templates.ToGSM7(strings.TrimSpace(all[n]))
+	d = k.Keep(d) // so that "amount" is the refund only in a message about one
+	vars := make(map[string]string, len(k.SMSVars))
+	for _, v := range k.SMSVars {
+		vars[string(v)] = templates.ToGSM7(strings.TrimSpace(varValue(v, d)))
 	}
 	return vars
+}
+
+// varValue is the value of one variable; "" for a name it does not know (a test checks every name the
+// catalogue uses).
+func varValue(v notification.SMSVar, d notification.MessageData) string {
+	switch v {
+	case notification.VarName:
+		return templates.SMSName(d.CustomerName)
+	case notification.VarOrder:
+		return d.OrderNumber
+	case notification.VarAmount:
+		if d.RefundDigits != "" {
+			return d.RefundDigits
+		}
+		return d.TotalDigits
+	case notification.VarPayment:
+		return d.PaymentID
+	case notification.VarCarrier:
+		return d.Carrier
+	case notification.VarTracking:
+		return d.TrackingID
+	case notification.VarLink:
+		return d.SMSOrderURL
+	case notification.VarReview:
+		return d.SMSReviewURL
+	case notification.VarDays:
+		return refundDays(d)
+	case notification.VarRefund:
+		// One sentence, so that one registered template serves paid and unpaid orders; the words
+		// are those of templates/sms/order_cancelled.txt.
+		if d.RefundDigits == "" {
+			return NoRefundSentence
+		}
+		return "Rs " + d.RefundDigits + " will be refunded in " + refundDays(d) + "."
+	}
+	return ""
+}
+
+// NoRefundSentence is what the cancellation of an unpaid order says about money.
+const NoRefundSentence = "No payment was taken, so there is nothing to refund."
+
+func refundDays(d notification.MessageData) string {
+	if d.RefundExpectation == "" {
+		return "a few working days"
+	}
+	return d.RefundExpectation
 }
 
 // longNumber finds digit runs long enough to be a phone number.

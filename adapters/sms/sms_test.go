@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"maps"
 	"net"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -87,14 +88,16 @@ func TestVarsFor(t *testing.T) {
 	d.RefundExpectation = "5–7 working days"
 	d.Carrier = "Blue Dart"
 	d.TrackingID = "BD77120938IN"
-	d.ReviewURL = "https://www.certibuy.in/orders/CB-7K3M9Q2X/review"
+	d.SMSOrderURL = "https://s.certibuy.in/o/CB-7K3M9Q2X/AAdWkF3sYq2Pz0cX"
+	d.SMSReviewURL = "https://s.certibuy.in/r/CB-7K3M9Q2X/AAdWkF3sYq2Pz0cX"
 	for typ, want := range map[notification.Type]map[string]string{
 		notification.PaymentSuccessful: {"name": "Srinivasan", "order": "CB-7K3M9Q2X", "amount": "1,29,900.00", "payment": "pay_29QQoUBi66xm2f"},
-		notification.OrderConfirmed:    {"name": "Srinivasan", "order": "CB-7K3M9Q2X", "amount": "1,29,900.00"},
+		notification.OrderConfirmed:    {"name": "Srinivasan", "order": "CB-7K3M9Q2X", "amount": "1,29,900.00", "link": "https://s.certibuy.in/o/CB-7K3M9Q2X/AAdWkF3sYq2Pz0cX"},
 		notification.OrderShipped:      {"name": "Srinivasan", "order": "CB-7K3M9Q2X", "carrier": "Blue Dart", "tracking": "BD77120938IN"},
 		notification.OutForDelivery:    {"name": "Srinivasan", "order": "CB-7K3M9Q2X"},
-		notification.OrderDelivered:    {"name": "Srinivasan", "order": "CB-7K3M9Q2X", "link": "https://www.certibuy.in/orders/CB-7K3M9Q2X/review"},
+		notification.OrderDelivered:    {"name": "Srinivasan", "order": "CB-7K3M9Q2X", "review": "https://s.certibuy.in/r/CB-7K3M9Q2X/AAdWkF3sYq2Pz0cX"},
 		notification.RefundProcessed:   {"name": "Srinivasan", "order": "CB-7K3M9Q2X", "amount": "2,500.00", "days": "5-7 working days"},
+		notification.OrderCancelled:    {"name": "Srinivasan", "order": "CB-7K3M9Q2X", "refund": "Rs 2,500.00 will be refunded in 5-7 working days."},
 	} {
 		got := sms.VarsFor(typ, d)
 		if !maps.Equal(got, want) {
@@ -106,6 +109,59 @@ func TestVarsFor(t *testing.T) {
 	}
 	if sms.VarsFor("parcel_lost", d) != nil {
 		t.Error("VarsFor made variables for an unknown type")
+	}
+}
+
+// TestEveryCatalogueVariableHasAValue fails for a catalogue row whose SMS variables VarsFor cannot
+// fill: a registered template would go out with a blank.
+func TestEveryCatalogueVariableHasAValue(t *testing.T) {
+	d := templates.SampleData()
+	for _, k := range notification.Catalogue() {
+		vars := sms.VarsFor(k.Type, d)
+		if len(vars) != len(k.SMSVars) {
+			t.Errorf("%s: VarsFor = %v for variables %v", k.Type, vars, k.SMSVars)
+		}
+		for _, v := range k.SMSVars {
+			if vars[string(v)] == "" {
+				t.Errorf("%s: no value for %q with the sample data", k.Type, v)
+			}
+		}
+		if !slices.Equal(sms.VarNames(k.Type), func() []string {
+			var names []string
+			for _, v := range k.SMSVars {
+				names = append(names, string(v))
+			}
+			return names
+		}()) {
+			t.Errorf("%s: VarNames = %v, catalogue %v", k.Type, sms.VarNames(k.Type), k.SMSVars)
+		}
+	}
+}
+
+// TestTheCancellationsRefundVariableSaysWhatTheSMSSays: one MSG91 template serves paid and unpaid
+// cancellations through the "refund" sentence, which must be the words of our own SMS.
+func TestTheCancellationsRefundVariableSaysWhatTheSMSSays(t *testing.T) {
+	r, err := templates.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, _ := notification.KindOf(notification.OrderCancelled)
+	paid := k.Keep(data())
+	paid.RefundAmount, paid.RefundDigits, paid.RefundExpectation = "₹1,29,900.00", "1,29,900.00", "5–7 working days"
+	unpaid := paid
+	unpaid.RefundAmount, unpaid.RefundDigits = "", ""
+	for name, d := range map[string]notification.MessageData{"paid": paid, "unpaid": unpaid} {
+		text, err := r.SMS(notification.OrderCancelled, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		refund := sms.VarsFor(notification.OrderCancelled, d)["refund"]
+		if !strings.HasSuffix(text, " "+refund) {
+			t.Errorf("%s: the SMS %q does not end with the variable %q", name, text, refund)
+		}
+	}
+	if got := sms.VarsFor(notification.OrderCancelled, unpaid)["refund"]; strings.Contains(got, "Rs") || strings.Contains(got, "will be refunded") {
+		t.Errorf("unpaid: %q promises a refund", got)
 	}
 }
 
@@ -409,6 +465,23 @@ func TestLogSenderMasksTheNumber(t *testing.T) {
 	}
 	if res.Provider != "log" || !strings.HasPrefix(res.RequestID, "log-") || !strings.Contains(out.String(), res.RequestID) {
 		t.Errorf("Result = %+v", res)
+	}
+}
+
+// TestLogSenderLogsNoLinkToken: a link's token opens the order, and tokens never go into a log.
+func TestLogSenderLogsNoLinkToken(t *testing.T) {
+	var out bytes.Buffer
+	l := sms.NewLogSender(slog.New(slog.NewJSONHandler(&out, nil)))
+	m := message(t, notification.OrderConfirmed)
+	m.Text = "CertiBuy: Hi Asha, order CB-7K3M9Q2X of Rs 1,299.00 is confirmed: https://s.certibuy.in/o/CB-7K3M9Q2X/AAdWkF3sYq2Pz0cX"
+	if _, err := l.Send(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(out.String(), "AAdWkF3sYq2Pz0cX") {
+		t.Errorf("the log holds the token: %s", out.String())
+	}
+	if !strings.Contains(out.String(), "is confirmed: https://s.certibuy.in/…") || !strings.Contains(out.String(), `"length":118`) {
+		t.Errorf("the log should show where the link goes and the real length: %s", out.String())
 	}
 }
 

@@ -125,14 +125,30 @@ func ToGSM7(s string) string {
 	return b.String()
 }
 
-// MaxSMSName is the longest name an SMS greets the customer with; it keeps every SMS template in one
-// part with the longest realistic order data (see the tests).
-const MaxSMSName = 16
+// The longest values the SMS templates take and still fit one part with the longest realistic order
+// data and links (see TestSMSFitOnePartWithLongestValues): the name an SMS greets the customer with,
+// the shop's name every SMS begins with (SHOP_NAME) and the words for when a refund arrives
+// (REFUND_EXPECTATION), in septets.
+const (
+	MaxSMSName              = 16
+	MaxSMSShopName          = 14
+	MaxSMSRefundExpectation = 40
+)
+
+// SMSWidth is how many septets s takes in an SMS, once ToGSM7 has replaced what GSM-7 lacks.
+func SMSWidth(s string) int {
+	n := 0
+	for _, r := range ToGSM7(s) {
+		n += gsmSeptets(r)
+	}
+	return n
+}
 
 // SMSName returns the name an SMS greets the customer by: their given name (the first word of the
-// name that is not an initial such as "K." or a title such as "Dr"), or "there" when that is empty, longer than
-// MaxSMSName, or not GSM-7 (a Devanagari name would make the SMS UCS-2). The e-mail greets by the
-// full name; the SMS cannot spare the characters. The data is left whole so both channels share it.
+// name that is not an initial such as "K." or a title such as "Dr"), or "there" when that is empty,
+// longer than MaxSMSName, not GSM-7 (a Devanagari name would make the SMS UCS-2), or looks like an
+// address. The e-mail greets by the full name; the SMS cannot spare the characters. The data is left
+// whole so both channels share it.
 func SMSName(full string) string {
 	words := strings.Fields(full)
 	name := ""
@@ -143,7 +159,9 @@ func SMSName(full string) string {
 		}
 	}
 	name = strings.Trim(name, ",;:")
-	if name == "" || len([]rune(name)) > MaxSMSName || !isGSMBasic(name) {
+	// A word with : / @ or an inner dot is no name, and could be read as a link.
+	if name == "" || len([]rune(name)) > MaxSMSName || !isGSMBasic(name) ||
+		strings.ContainsAny(strings.TrimSuffix(name, "."), ":/@.") {
 		return "there"
 	}
 	return name

@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"strings"
 	texttemplate "text/template"
+	"text/template/parse"
 
 	"github.com/certibuy/orders/domain/notification"
 	"github.com/certibuy/orders/templates"
@@ -30,9 +31,10 @@ type Renderer struct {
 	sms  map[notification.Type]*texttemplate.Template
 }
 
-// New parses every template of every notification type from the embedded files and renders each one
-// once with sample data, so a missing file, a syntax error or a misspelt field stops the service at
-// start-up rather than failing a customer's message later.
+// New parses every template of every notification type from the embedded files, checks that each
+// reads only the fields its row of the notification catalogue fills, and renders each one once with
+// sample data, so a missing file, a syntax error or a misspelt field stops the service at start-up
+// rather than failing a customer's message later.
 func New() (*Renderer, error) {
 	return newRenderer(templates.FS)
 }
@@ -53,7 +55,8 @@ func newRenderer(fsys fs.FS) (*Renderer, error) {
 		return nil, fmt.Errorf("parse plain-text e-mail layout: %w", err)
 	}
 	sample := SampleData()
-	for _, t := range notification.Types() {
+	for _, kind := range notification.Catalogue() {
+		t := kind.Type
 		// Each type gets its own copy of the layout, since every type defines "title" and "content".
 		h, err := htmlLayout.Clone()
 		if err == nil {
@@ -80,11 +83,41 @@ func newRenderer(fsys fs.FS) (*Renderer, error) {
 		}
 		r.sms[t] = s
 
-		// Field names are only checked when a template runs: run each one now.
-		if _, err := r.Email(t, sample); err != nil {
+		htmlTree := func(name string) *parse.Tree {
+			if x := h.Lookup(name); x != nil {
+				return x.Tree
+			}
+			return nil
+		}
+		textTree := func(x *texttemplate.Template) func(string) *parse.Tree {
+			return func(name string) *parse.Tree {
+				if y := x.Lookup(name); y != nil {
+					return y.Tree
+				}
+				return nil
+			}
+		}
+		for _, part := range []struct {
+			what string
+			read []string
+		}{
+			{"e-mail HTML", fieldsRead(htmlTree(string(t)+".html"), htmlTree)},
+			{"e-mail text", fieldsRead(x.Lookup(string(t)+".txt").Tree, textTree(x))},
+			{"e-mail subject", fieldsRead(x.Lookup("subject").Tree, textTree(x))},
+			{"SMS", fieldsRead(s.Tree, textTree(s))},
+		} {
+			for _, f := range part.read {
+				if !kind.Says(f) {
+					return nil, fmt.Errorf("check %s %s: it reads .%s, which the notification catalogue does not fill for %s", t, part.what, f, t)
+				}
+			}
+		}
+		// Field names are only checked when a template runs: run each one now, with the data a
+		// request of this type stores.
+		if _, err := r.Email(t, kind.Keep(sample)); err != nil {
 			return nil, fmt.Errorf("check %s e-mail: %w", t, err)
 		}
-		if _, err := r.SMS(t, sample); err != nil {
+		if _, err := r.SMS(t, kind.Keep(sample)); err != nil {
 			return nil, fmt.Errorf("check %s SMS: %w", t, err)
 		}
 	}
@@ -94,13 +127,15 @@ func newRenderer(fsys fs.FS) (*Renderer, error) {
 // ErrUnknownType is returned for a notification type that has no templates.
 var ErrUnknownType = errors.New("no templates for notification type")
 
-// Email renders the e-mail for t: subject, plain text and HTML (HTML-escaped by html/template).
+// Email renders the e-mail for t: subject, plain text and HTML (HTML-escaped by html/template). Text
+// from outside the shop is defanged, so that it cannot add a link.
 func (r *Renderer) Email(t notification.Type, d notification.MessageData) (Email, error) {
 	h, ok := r.html[t]
 	if !ok {
 		return Email{}, fmt.Errorf("render e-mail: %w %q", ErrUnknownType, t)
 	}
 	x := r.text[t]
+	d = defangData(d)
 	var subject, text, html bytes.Buffer
 	if err := x.ExecuteTemplate(&subject, "subject", d); err != nil {
 		return Email{}, fmt.Errorf("render %s e-mail subject for order %s: %w", t, d.OrderNumber, err)
@@ -128,7 +163,7 @@ func (r *Renderer) SMS(t notification.Type, d notification.MessageData) (string,
 		return "", fmt.Errorf("render SMS: %w %q", ErrUnknownType, t)
 	}
 	var b bytes.Buffer
-	if err := s.Execute(&b, d); err != nil {
+	if err := s.Execute(&b, defangData(d)); err != nil {
 		return "", fmt.Errorf("render %s SMS for order %s: %w", t, d.OrderNumber, err)
 	}
 	return ToGSM7(strings.Join(strings.Fields(b.String()), " ")), nil
@@ -188,7 +223,6 @@ func SampleData() notification.MessageData {
 		SupportEmail:  "support@certibuy.local",
 		CustomerName:  "Asha Rao",
 		OrderNumber:   "CB-7K3M9Q2X",
-		OrderURL:      "http://localhost:8080/orders/CB-7K3M9Q2X",
 		Items:         []notification.MessageItem{{Name: "Boat Rockerz 450 Headphones", Quantity: 2, UnitPrice: "₹1,499.00", LineTotal: "₹2,998.00"}, {Name: "Classmate Notebook (pack of 6)", Quantity: 1, UnitPrice: "₹312.00", LineTotal: "₹312.00"}},
 		Total:         "₹3,310.00",
 		TotalDigits:   "3,310.00",
@@ -196,11 +230,18 @@ func SampleData() notification.MessageData {
 		PaymentMethod: "UPI",
 		Carrier:       "Delhivery",
 		TrackingID:    "1490511234567",
-		ReviewURL:     "http://localhost:8080/orders/CB-7K3M9Q2X/review",
+		TrackingURL:   "https://www.delhivery.com/track/package/1490511234567",
 		RefundAmount:  "₹3,310.00",
 		RefundDigits:  "3,310.00",
 
-		RefundExpectation: "5-7 working days",
+		RefundExpectation: "5–7 working days",
+		CancelReason:      "Ordered the wrong size",
+
+		// Links as adapters/links makes them, with every setting on (the token is made up).
+		OrderURL:     "http://localhost:8080/orders/0190f5a2-7c1e-7b3a-9c4d-2e5f6a7b8c9d?t=AAdWkF3sYq2Pz0cX",
+		ReviewURL:    "https://www.certibuy.in/review/CB-7K3M9Q2X?t=AAdWkF3sYq2Pz0cX",
+		SMSOrderURL:  "https://s.certibuy.in/o/CB-7K3M9Q2X/AAdWkF3sYq2Pz0cX",
+		SMSReviewURL: "https://s.certibuy.in/r/CB-7K3M9Q2X/AAdWkF3sYq2Pz0cX",
 	}
 }
 

@@ -5,8 +5,14 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/certibuy/orders/adapters/links"
 
 	"github.com/certibuy/orders/domain/notification"
+	"github.com/certibuy/orders/domain/order"
 	"github.com/certibuy/orders/templates"
 )
 
@@ -34,10 +40,17 @@ func bigOrder() notification.MessageData {
 	d.PaymentMethod = "Card"
 	d.Carrier = "Blue Dart"
 	d.TrackingID = "BD77120938IN"
-	d.ReviewURL = "https://www.certibuy.in/orders/CB-4HQ7WZ2M/review"
+	d.TrackingURL = order.TrackingURL(d.Carrier, d.TrackingID) // with an & to escape in HTML
+	d = d.WithLinks(notification.Links{
+		OrderURL:     "https://www.certibuy.in/account/orders/CB-4HQ7WZ2M?t=AAdWkF3sYq2Pz0cX",
+		ReviewURL:    "https://www.certibuy.in/review/CB-4HQ7WZ2M?t=AAdWkF3sYq2Pz0cX",
+		SMSOrderURL:  "https://s.certibuy.in/o/CB-4HQ7WZ2M/AAdWkF3sYq2Pz0cX",
+		SMSReviewURL: "https://s.certibuy.in/r/CB-4HQ7WZ2M/AAdWkF3sYq2Pz0cX",
+	})
 	d.RefundAmount = "₹1,32,098.00"
 	d.RefundDigits = "1,32,098.00"
 	d.RefundExpectation = "5-7 working days"
+	d.CancelReason = "Ordered the wrong colour"
 	return d
 }
 
@@ -59,7 +72,7 @@ func wants(d notification.MessageData) map[notification.Type]want {
 		notification.OrderConfirmed: {
 			subject: []string{d.OrderNumber, "confirmed"},
 			text:    append([]string{"confirmed"}, lines...),
-			sms:     []string{"Rs " + d.TotalDigits, "confirmed"},
+			sms:     []string{"Rs " + d.TotalDigits, "confirmed", d.SMSOrderURL},
 		},
 		notification.OrderShipped: {
 			subject: []string{d.OrderNumber, d.TrackingID},
@@ -74,7 +87,12 @@ func wants(d notification.MessageData) map[notification.Type]want {
 		notification.OrderDelivered: {
 			subject: []string{d.OrderNumber, "delivered"},
 			text:    append([]string{"delivered", d.ReviewURL}, lines...),
-			sms:     []string{"delivered", d.ReviewURL},
+			sms:     []string{"delivered", d.SMSReviewURL},
+		},
+		notification.OrderCancelled: {
+			subject: []string{d.OrderNumber, "cancelled", d.RefundAmount},
+			text:    append([]string{"has been cancelled", "Reason: " + d.CancelReason, d.RefundAmount, "within " + d.RefundExpectation}, lines...),
+			sms:     []string{"cancelled", "Rs " + d.RefundDigits + " will be refunded in " + d.RefundExpectation + "."},
 		},
 		notification.RefundProcessed: {
 			subject: []string{d.OrderNumber, d.RefundAmount},
@@ -199,48 +217,71 @@ func TestEmailEscapesCustomerData(t *testing.T) {
 }
 
 // TestSMSFitOnePartWithLongestValues renders every SMS with the longest values an order realistically
-// has. The name is trimmed by the template (smsname: the given name, at most MaxSMSName characters),
-// not in the data, because the e-mail greets by the full name.
+// has and the links the service makes on the longest SMS_LINK_BASE_URL it accepts. The name is
+// trimmed by the template (smsname: the given name, at most MaxSMSName characters), not in the data,
+// because the e-mail greets by the full name; the cancel reason (up to 200 characters) is left out.
 func TestSMSFitOnePartWithLongestValues(t *testing.T) {
 	r := mustRenderer(t)
 	d := SampleData()
-	d.ShopName = "CertiBuy"
-	d.CustomerName = "Venkatanarasimha Raghavendra Subramaniam" // 40 characters
-	d.OrderNumber = "CB-XXXXXXXX"
-	d.Total, d.TotalDigits = "₹99,99,999.00", "99,99,999.00"
-	d.RefundAmount, d.RefundDigits = "₹99,99,999.00", "99,99,999.00"
-	d.PaymentID = "pay_29QQoUBi66xm2f"
+	d.ShopName = "CertiBuy Store" // SHOP_NAME at its longest
+	d.CustomerName = "Venkatanarasimha Raghavendra Subramaniam"
+	d.OrderNumber = "CB-XXXXXXXX"                            // CB- and 8 characters, as every number is
+	d.Total, d.TotalDigits = "₹10,00,000.00", "10,00,000.00" // the order cap
+	d.RefundAmount, d.RefundDigits = d.Total, d.TotalDigits
+	d.PaymentID = "pay_29QQoUBi66xm2f" // Razorpay's ids are pay_ and 14 characters
 	d.Carrier = "Professional Couriers"
-	d.TrackingID = "ABCDEFGHIJKLMNOPQRSTUVWXYZ1234" // 30 characters
-	d.ReviewURL = "https://www.certibuy.in/orders/CB-XXXXXXXX/review?utm_source=sms"
-	d.RefundExpectation = "7-10 working days"
-	if n := len(d.CustomerName); n != 40 {
-		t.Fatalf("name is %d characters", n)
+	d.TrackingID = "ABCDEFGHIJKLMNOPQRSTUVWXYZ1234"
+	d.TrackingURL = "https://www.tpcindia.com/track.aspx?id=ABCDEFGHIJKLMNOPQRSTUVWXYZ1234"
+	d.RefundExpectation = "10–14 working days once the return is in" // REFUND_EXPECTATION at its longest
+	d.CancelReason = strings.Repeat("I ordered the wrong size by mistake. ", 6)[:200]
+	base := "https://sms.certibuy-electronics.co.in/s"
+	lk, err := links.New(links.Config{Key: make([]byte, links.MinKeyBytes), PublicBaseURL: "https://orders.certibuy.in",
+		ReviewURL: "https://www.certibuy.in/review/{order_number}?t={token}", SMSLinkBaseURL: base}, time.Now)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if n := len(d.TrackingID); n != 30 {
-		t.Fatalf("tracking id is %d characters", n)
+	m := lk.ForMessage(uuid.New(), d.OrderNumber)
+	d = d.WithLinks(notification.Links(m))
+	for what, n := range map[string]int{"shop name": MaxSMSShopName, "SMS link base": links.MaxSMSBaseURL,
+		"customer name": 40, "tracking id": 30, "refund expectation": MaxSMSRefundExpectation} {
+		if got := map[string]int{"shop name": SMSWidth(d.ShopName), "SMS link base": len(base), "customer name": len(d.CustomerName),
+			"tracking id": len(d.TrackingID), "refund expectation": len([]rune(d.RefundExpectation))}[what]; got != n {
+			t.Fatalf("the %s is %d characters, want %d", what, got, n)
+		}
 	}
-	for _, typ := range notification.Types() {
+	check := func(name string, typ notification.Type, d notification.MessageData) string {
+		t.Helper()
 		sms, err := r.SMS(typ, d)
 		if err != nil {
-			t.Fatalf("%s: %v", typ, err)
+			t.Fatalf("%s: %v", name, err)
 		}
-		t.Logf("%-18s %3d %s", typ, len(sms), sms)
-		if !IsGSM7(sms) {
-			t.Errorf("%s: %q is not GSM-7", typ, sms)
-		}
-		if len(sms) > 160 {
-			t.Errorf("%s: %d characters, want at most 160: %q", typ, len(sms), sms)
-		}
+		t.Logf("%-26s %3d %s", name, len(sms), sms)
 		if enc, parts := SMSParts(sms); enc != EncodingGSM7 || parts != 1 {
-			t.Errorf("%s: SMSParts = %s, %d; want GSM-7, 1", typ, enc, parts)
+			t.Errorf("%s: %d characters, %s in %d parts; want GSM-7 in 1: %q", name, len(sms), enc, parts, sms)
 		}
-		if !strings.HasPrefix(sms, "CertiBuy: Hi Venkatanarasimha, ") {
-			t.Errorf("%s: %q does not start with the brand and the given name", typ, sms)
+		if !strings.HasPrefix(sms, "CertiBuy Store: Hi Venkatanarasimha, ") || strings.Contains(sms, "Raghavendra") {
+			t.Errorf("%s: %q does not start with the brand and the given name alone", name, sms)
 		}
-		if strings.Contains(sms, "Raghavendra") {
-			t.Errorf("%s: SMS carries the full name", typ)
+		if strings.Contains(sms, "wrong size") || strings.Contains(sms, "tpcindia") {
+			t.Errorf("%s: %q carries the cancel reason or the carrier's link", name, sms)
 		}
+		return sms
+	}
+	for _, k := range notification.Catalogue() {
+		check(string(k.Type), k.Type, k.Keep(d))
+		noLinks := k.Keep(d)
+		noLinks.SMSOrderURL, noLinks.SMSReviewURL = "", ""
+		check(string(k.Type)+" without SMS links", k.Type, noLinks)
+	}
+	unpaid := d
+	unpaid.RefundAmount, unpaid.RefundDigits = "", ""
+	check("order_cancelled unpaid", notification.OrderCancelled, unpaid)
+	// The links are the ones the service makes, on the longest base.
+	if sms := check("order_confirmed", notification.OrderConfirmed, d); !strings.HasSuffix(sms, " "+m.SMSOrderURL) || !strings.HasPrefix(m.SMSOrderURL, base+"/o/CB-XXXXXXXX/") {
+		t.Errorf("confirmation SMS %q lacks the link %q", sms, m.SMSOrderURL)
+	}
+	if sms := check("order_delivered", notification.OrderDelivered, d); !strings.HasSuffix(sms, " "+m.SMSReviewURL) {
+		t.Errorf("delivered SMS %q lacks the review link %q", sms, m.SMSReviewURL)
 	}
 }
 
@@ -330,6 +371,10 @@ func TestNewRefusesBrokenTemplates(t *testing.T) {
 		{"no subject", "emails/order_delivered.txt", `Delivered {{.OrderNumber}}`, `does not define a "subject"`},
 		{"misspelt field", "sms/payment_successful.txt", `Paid {{.OrderNo}}`, "payment_successful SMS"},
 		{"misspelt field in HTML", "emails/out_for_delivery.html", `{{template "layout" .}}{{define "title"}}{{.Tracking}}{{end}}{{define "preheader"}}{{end}}{{define "content"}}{{end}}`, "out_for_delivery e-mail"},
+		// Fields the type's catalogue row does not fill would render empty, even in a branch the
+		// sample never takes.
+		{"a field the row does not fill", "sms/order_confirmed.txt", `Order {{.OrderNumber}}{{with .TrackingID}} tracking {{.}}{{end}}`, "order_confirmed SMS: it reads .TrackingID"},
+		{"one in a shared block", "emails/layout.txt", `{{define "items"}}{{.OrderNumber}}{{end}}{{define "footer"}}{{if $.RefundAmount}}x{{end}}{{end}}`, "payment_successful e-mail text: it reads .RefundAmount"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -347,5 +392,154 @@ func TestNewRefusesBrokenTemplates(t *testing.T) {
 				t.Errorf("newRenderer = %v, want an error about %q", err, c.want)
 			}
 		})
+	}
+}
+
+// TestLinksOnlyWhereTheSettingsPutThem: without SMS_LINK_BASE_URL no SMS carries a link (operators
+// block SMS whose links are not registered), and without REVIEW_URL no message asks for a review.
+func TestLinksOnlyWhereTheSettingsPutThem(t *testing.T) {
+	r := mustRenderer(t)
+	d := bigOrder().WithLinks(notification.Links{OrderURL: "https://orders.certibuy.in/orders/0190f5a2-7c1e-7b3a-9c4d-2e5f6a7b8c9d?t=AAdWkF3sYq2Pz0cX"})
+	for _, typ := range notification.Types() {
+		sms, err := r.SMS(typ, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(sms, "http") || strings.Contains(sms, "www.") {
+			t.Errorf("%s SMS without SMS_LINK_BASE_URL carries a link: %q", typ, sms)
+		}
+		e, err := r.Email(typ, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(strings.ToLower(e.Text+e.HTML), "review") {
+			t.Errorf("%s e-mail without REVIEW_URL asks for a review:\n%s", typ, e.Text)
+		}
+	}
+	if sms, _ := r.SMS(notification.OrderDelivered, d); !strings.HasSuffix(sms, "has been delivered. We hope you love it.") {
+		t.Errorf("delivered SMS without links: %q", sms)
+	}
+
+	// The SMS links without a review page: the order link, and no review link.
+	d.SMSOrderURL = "https://s.certibuy.in/o/CB-4HQ7WZ2M/AAdWkF3sYq2Pz0cX"
+	if sms, _ := r.SMS(notification.OrderConfirmed, d); !strings.HasSuffix(sms, "is confirmed: "+d.SMSOrderURL) {
+		t.Errorf("confirmed SMS with an SMS link: %q", sms)
+	}
+	if sms, _ := r.SMS(notification.OrderDelivered, d); strings.Contains(sms, "http") {
+		t.Errorf("delivered SMS without REVIEW_URL: %q", sms)
+	}
+}
+
+// TestTrackingLinkInShippedAndOutForDeliveryEmails: with the carrier's tracking page known, the
+// shipped and out-for-delivery e-mails have a "Track your parcel" button and show the address in
+// the text; an SMS never links to a carrier (only SMS_LINK_BASE_URL links are registered).
+func TestTrackingLinkInShippedAndOutForDeliveryEmails(t *testing.T) {
+	r := mustRenderer(t)
+	d := bigOrder()
+	if !strings.Contains(d.TrackingURL, "&") {
+		t.Fatalf("tracking URL %q: want one with an & to see it escaped", d.TrackingURL)
+	}
+	for _, typ := range []notification.Type{notification.OrderShipped, notification.OutForDelivery} {
+		e, err := r.Email(typ, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(e.Text, "Track your parcel: "+d.TrackingURL+"\n") {
+			t.Errorf("%s text lacks the tracking URL:\n%s", typ, e.Text)
+		}
+		if !strings.Contains(e.HTML, `href="`+htmlEscape(d.TrackingURL)+`"`) || !strings.Contains(e.HTML, ">Track your parcel</a>") {
+			t.Errorf("%s HTML lacks the tracking button", typ)
+		}
+		sms, _ := r.SMS(typ, d)
+		if strings.Contains(sms, "bluedart") {
+			t.Errorf("%s SMS links to the carrier: %q", typ, sms)
+		}
+
+		unknown := d
+		unknown.TrackingURL = ""
+		e, _ = r.Email(typ, unknown)
+		if strings.Contains(e.Text+e.HTML, "Track your parcel") {
+			t.Errorf("%s without a tracking page offers to track", typ)
+		}
+	}
+}
+
+// TestACancellationSaysWhetherMoneyComesBack: a paid order's cancellation gives the refund and when
+// to expect it (in the configured words, made GSM-7 for the SMS); an unpaid one's promises nothing.
+func TestACancellationSaysWhetherMoneyComesBack(t *testing.T) {
+	r := mustRenderer(t)
+	k, _ := notification.KindOf(notification.OrderCancelled)
+	paid := k.Keep(bigOrder())
+	paid.RefundExpectation = "5–7 working days" // the default, with an en dash
+	e, err := r.Email(notification.OrderCancelled, paid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"Refund:   ₹1,32,098.00", "Expected: within 5–7 working days", "Reason: Ordered the wrong colour"} {
+		if !strings.Contains(e.Text, s) {
+			t.Errorf("paid cancellation text lacks %q:\n%s", s, e.Text)
+		}
+	}
+	if !strings.Contains(e.Subject, "₹1,32,098.00 will be refunded") || strings.Contains(e.Text, "nothing to refund") {
+		t.Errorf("paid cancellation: %q\n%s", e.Subject, e.Text)
+	}
+	sms, _ := r.SMS(notification.OrderCancelled, paid)
+	if want := "CertiBuy: Hi Asha, order CB-4HQ7WZ2M is cancelled. Rs 1,32,098.00 will be refunded in 5-7 working days."; sms != want {
+		t.Errorf("paid cancellation SMS %q, want %q", sms, want)
+	}
+
+	unpaid := paid
+	unpaid.RefundAmount, unpaid.RefundDigits = "", ""
+	e, _ = r.Email(notification.OrderCancelled, unpaid)
+	for _, part := range []string{e.Subject, e.Text, e.HTML} {
+		if strings.Contains(part, "will be refunded") || strings.Contains(part, "5–7") || strings.Contains(part, "₹1,32,098.00 ") {
+			t.Errorf("unpaid cancellation promises a refund:\n%s", part)
+		}
+	}
+	if !strings.Contains(e.Text, "No payment was taken for this order, so there is nothing to refund.") || !strings.Contains(e.HTML, "nothing to refund") {
+		t.Errorf("unpaid cancellation text:\n%s", e.Text)
+	}
+	sms, _ = r.SMS(notification.OrderCancelled, unpaid)
+	if want := "CertiBuy: Hi Asha, order CB-4HQ7WZ2M is cancelled. No payment was taken, so there is nothing to refund."; sms != want {
+		t.Errorf("unpaid cancellation SMS %q, want %q", sms, want)
+	}
+}
+
+// TestTextFromOutsideCannotAddALink: anyone may check out with someone else's e-mail address, so
+// what a customer types (the name, item names, a cancellation's reason) must not become a link in
+// the shop's message; the allowed links stay.
+func TestTextFromOutsideCannotAddALink(t *testing.T) {
+	r := mustRenderer(t)
+	d := bigOrder()
+	d.CustomerName = "Claim your prize at https://prize.example/claim"
+	d.Items[0].Name = "Gift card, redeem at www.prize.example or prize.example.in/r"
+	d.CancelReason = "write to refunds@prize.example"
+	allowed := map[string]bool{d.OrderURL: true, d.ReviewURL: true, d.TrackingURL: true, "mailto:" + d.SupportEmail: true,
+		d.SMSOrderURL: true, d.SMSReviewURL: true}
+	for _, typ := range notification.Types() {
+		e, err := r.Email(typ, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sms, _ := r.SMS(typ, d)
+		for part, body := range map[string]string{"text": e.Text, "HTML": e.HTML, "SMS": sms, "subject": e.Subject} {
+			for _, l := range LinksIn(body) {
+				if !allowed[l] {
+					t.Errorf("%s %s links to %q", typ, part, l)
+				}
+			}
+			if strings.Contains(body, "prize.example") {
+				t.Errorf("%s %s shows an address a mail client would link: %s", typ, part, body)
+			}
+		}
+		if !strings.Contains(e.Text, "Hi Claim your prize at https[:]//prize[.]example/claim,") {
+			t.Errorf("%s: the name is not shown defanged:\n%s", typ, e.Text)
+		}
+	}
+	// The SMS greets by the first word: never an address.
+	for _, name := range []string{"https://prize.example", "www.prize.example Rao", "prize.example", "a@prize.example"} {
+		if got := SMSName(name); got != "there" {
+			t.Errorf("SMSName(%q) = %q", name, got)
+		}
 	}
 }

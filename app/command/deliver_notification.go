@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/certibuy/orders/domain/es"
 	"github.com/certibuy/orders/domain/notification"
 	"github.com/certibuy/orders/domain/order"
@@ -23,6 +25,12 @@ type DeliverNotification struct {
 	QueuedVersion int
 }
 
+// OrderLinks makes the links a message about an order carries. They are made as the message is
+// sent, because their tokens open the order and must never be stored.
+type OrderLinks interface {
+	ForMessage(orderID uuid.UUID, number string) notification.Links
+}
+
 // DeliverNotificationHandler sends notifications: it calls the provider with no transaction open and
 // records the answer. The queue's lease marks the notification as being sent while it does.
 type DeliverNotificationHandler struct {
@@ -30,14 +38,15 @@ type DeliverNotificationHandler struct {
 	mailer   Mailer
 	sms      SMSSender
 	renderer Renderer
+	links    OrderLinks
 	policy   RetryPolicy
 	now      func() time.Time
 	domain   string // for Message-IDs
 }
 
 // NewDeliverNotificationHandler wires the handler; mailDomain is the right-hand side of Message-IDs.
-func NewDeliverNotificationHandler(store NotificationStore, mailer Mailer, sms SMSSender, renderer Renderer, policy RetryPolicy, now func() time.Time, mailDomain string) DeliverNotificationHandler {
-	return DeliverNotificationHandler{store: store, mailer: mailer, sms: sms, renderer: renderer, policy: policy, now: now, domain: mailDomain}
+func NewDeliverNotificationHandler(store NotificationStore, mailer Mailer, sms SMSSender, renderer Renderer, links OrderLinks, policy RetryPolicy, now func() time.Time, mailDomain string) DeliverNotificationHandler {
+	return DeliverNotificationHandler{store: store, mailer: mailer, sms: sms, renderer: renderer, links: links, policy: policy, now: now, domain: mailDomain}
 }
 
 // Handle sends the notification unless it was sent or failed already. A failed attempt returns a
@@ -126,10 +135,12 @@ func (h DeliverNotificationHandler) save(ctx context.Context, stream string, n *
 	return err
 }
 
+// send renders the message, with its links made now, and hands it to the provider.
 func (h DeliverNotificationHandler) send(ctx context.Context, stream string, req notification.Requested, only string) (SendResult, string, error) {
+	data := req.Data.WithLinks(h.links.ForMessage(req.OrderID, req.OrderNumber))
 	switch req.Channel {
 	case notification.Email:
-		subject, text, html, err := h.renderer.RenderEmail(req.Type, req.Data)
+		subject, text, html, err := h.renderer.RenderEmail(req.Type, data)
 		if err != nil {
 			return SendResult{}, "", &SendError{Provider: h.mailer.Name(), Permanent: true, Err: fmt.Errorf("render: %w", err)}
 		}
@@ -138,7 +149,7 @@ func (h DeliverNotificationHandler) send(ctx context.Context, stream string, req
 		res, err := h.mailer.Send(ctx, Email{To: req.Recipient, Subject: subject, Text: text, HTML: html, MessageID: id})
 		return res, id, err
 	case notification.SMS:
-		text, err := h.renderer.SMS(req.Type, req.Data)
+		text, err := h.renderer.SMS(req.Type, data)
 		if err != nil {
 			return SendResult{}, "", &SendError{Provider: h.sms.Name(), Permanent: true, Err: fmt.Errorf("render: %w", err)}
 		}
@@ -146,7 +157,7 @@ func (h DeliverNotificationHandler) send(ctx context.Context, stream string, req
 		if err != nil {
 			return SendResult{}, "", &SendError{Provider: h.sms.Name(), Permanent: true, Err: err}
 		}
-		res, err := h.sms.Send(ctx, SMS{To: phone, Type: req.Type, Text: text, Data: req.Data}, only)
+		res, err := h.sms.Send(ctx, SMS{To: phone, Type: req.Type, Text: text, Data: data}, only)
 		return res, "", err
 	}
 	return SendResult{}, "", &SendError{Permanent: true, Err: fmt.Errorf("unknown channel %q", req.Channel)}

@@ -23,9 +23,10 @@ type RequestNotifications struct {
 
 // ShopInfo is what every message says about the shop.
 type ShopInfo struct {
-	Name          string
-	SupportEmail  string
-	PublicBaseURL string
+	Name         string
+	SupportEmail string
+	// RefundExpectation says when a refund reaches the customer (REFUND_EXPECTATION).
+	RefundExpectation string
 }
 
 // RequestNotificationsHandler opens the e-mail and SMS notifications of an order event and queues
@@ -41,12 +42,12 @@ func NewRequestNotificationsHandler(orders order.Repository, store NotificationS
 	return RequestNotificationsHandler{orders: orders, store: store, shop: shop}
 }
 
-// Handle requests one notification per channel for the events of DESIGN.md §2, and nothing for the
-// others. A redelivered event finds its notifications there and requests nothing again. It reads the
-// order, then writes once: the store creates both channels or neither, and a failure leaves the
-// delivering transaction usable for the retry.
+// Handle requests one notification per channel for the events the notification catalogue names,
+// and nothing for the others. A redelivered event finds its notifications there and requests nothing
+// again. It reads the order, then writes once: the store creates both channels or neither, and a
+// failure leaves the delivering transaction usable for the retry.
 func (h RequestNotificationsHandler) Handle(ctx context.Context, cmd RequestNotifications) error {
-	typ, ok := notification.TypeFor(cmd.OrderEventType)
+	kind, ok := notification.KindFor(cmd.OrderEventType)
 	if !ok {
 		return nil
 	}
@@ -54,7 +55,7 @@ func (h RequestNotificationsHandler) Handle(ctx context.Context, cmd RequestNoti
 	if err != nil {
 		return fmt.Errorf("request notifications for %s: %w", cmd.OrderEventID, err)
 	}
-	data := h.messageData(o, cmd.Event)
+	data := kind.Keep(h.messageData(o, cmd.Event))
 	var all []NewNotification
 	for _, ch := range notification.Channels() {
 		recipient := o.Customer().Email.String()
@@ -62,7 +63,7 @@ func (h RequestNotificationsHandler) Handle(ctx context.Context, cmd RequestNoti
 			recipient = o.Customer().Phone.String()
 		}
 		req := notification.Requested{OrderID: o.ID(), OrderNumber: o.Number().String(), OrderEventID: cmd.OrderEventID,
-			OrderEventType: order.CurrentType(cmd.OrderEventType), Type: typ, Channel: ch, Recipient: recipient, Data: data}
+			OrderEventType: order.CurrentType(cmd.OrderEventType), Type: kind.Type, Channel: ch, Recipient: recipient, Data: data}
 		n, err := notification.Request(req)
 		if err != nil {
 			return err
@@ -93,19 +94,18 @@ func DeliveryOf(ctx context.Context, stream string, req notification.Requested, 
 	}}, nil
 }
 
-// messageData gathers what the templates may say: the order as it stands, and the details of the
-// event being told about.
+// messageData gathers all the templates may say: the order as it stands, and the details of the
+// event being told about. The catalogue's row then keeps what its type says. Links are left to the
+// delivery: their tokens must not be stored.
 func (h RequestNotificationsHandler) messageData(o *order.Order, e order.Event) notification.MessageData {
 	d := notification.MessageData{
 		ShopName:          h.shop.Name,
 		SupportEmail:      h.shop.SupportEmail,
 		CustomerName:      o.Customer().Name,
 		OrderNumber:       o.Number().String(),
-		OrderURL:          h.shop.PublicBaseURL + "/orders/" + o.ID().String(),
-		ReviewURL:         h.shop.PublicBaseURL + "/orders/" + o.ID().String() + "/review",
 		Total:             o.Total().String(),
 		TotalDigits:       o.Total().Digits(),
-		RefundExpectation: "5-7 working days",
+		RefundExpectation: h.shop.RefundExpectation,
 	}
 	for _, l := range o.Lines() {
 		lt, _ := l.Total() // checked when the order was placed
@@ -115,14 +115,24 @@ func (h RequestNotificationsHandler) messageData(o *order.Order, e order.Event) 
 		d.PaymentID, d.PaymentMethod = p.PaymentID, p.Method
 	}
 	if s := o.Shipment(); s.TrackingID != "" {
-		d.Carrier, d.TrackingID = s.Carrier, s.TrackingID
+		d.Carrier, d.TrackingID, d.TrackingURL = s.Carrier, s.TrackingID, s.TrackingURL
 	}
 	switch ev := e.(type) {
 	case order.PaymentSucceeded:
 		d.PaymentID, d.PaymentMethod = ev.PaymentID, ev.Method
 	case order.OrderShipped:
-		d.Carrier, d.TrackingID = ev.Carrier, ev.TrackingID
+		d.Carrier, d.TrackingID, d.TrackingURL = ev.Carrier, ev.TrackingID, ev.TrackingURL
+	case order.OrderCancelled:
+		d.CancelReason = ev.Reason
+		// A paid order is refunded in full as it is cancelled (RefundOrder); an unpaid one is
+		// promised nothing.
+		if p := o.Payment(); p.PaymentID != "" {
+			d.RefundAmount, d.RefundDigits = p.Amount.String(), p.Amount.Digits()
+		}
 	case order.RefundProcessed:
+		m, _ := order.NewMoney(ev.AmountPaise)
+		d.RefundAmount, d.RefundDigits = m.String(), m.Digits()
+	case order.UnexpectedRefundProcessed:
 		m, _ := order.NewMoney(ev.AmountPaise)
 		d.RefundAmount, d.RefundDigits = m.String(), m.Digits()
 	}

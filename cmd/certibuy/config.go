@@ -5,6 +5,7 @@ import (
 
 	"github.com/certibuy/orders/adapters/links"
 	"github.com/certibuy/orders/adapters/sms"
+	"github.com/certibuy/orders/adapters/templates"
 	"github.com/certibuy/orders/app/command"
 	"github.com/certibuy/orders/domain/notification"
 	"github.com/certibuy/orders/domain/order"
@@ -66,8 +67,8 @@ type Config struct {
 // NotifyConfig holds the notifier's settings.
 type NotifyConfig struct {
 	ShopName, SupportEmail string
-	// RefundExpectation says when refunded money reaches the customer, in messages and on the order
-	// page.
+	// RefundExpectation says when a refund reaches the customer, in the cancellation and refund
+	// messages and on the order page.
 	RefundExpectation string
 	// SMTPURL is smtp://user:pass@host:port (or smtps://); empty writes .eml files to MailDir.
 	SMTPURL, MailFrom, MailDir string
@@ -224,17 +225,25 @@ func LoadConfigLookup(lookup func(string) (string, bool), stderr io.Writer) (Con
 
 func loadNotifyConfig(getenv func(string) string) (NotifyConfig, error) {
 	n := NotifyConfig{
-		ShopName:          or(getenv("SHOP_NAME"), "CertiBuy"),
-		SupportEmail:      or(getenv("SUPPORT_EMAIL"), "support@certibuy.local"),
-		RefundExpectation: or(getenv("REFUND_EXPECTATION"), "5–7 working days"),
-		SMTPURL:           getenv("SMTP_URL"),
-		MailFrom:          or(getenv("MAIL_FROM"), "CertiBuy <orders@certibuy.local>"),
-		MailDir:           or(getenv("MAIL_DIR"), "var/mail"),
+		ShopName:     or(getenv("SHOP_NAME"), "CertiBuy"),
+		SupportEmail: or(getenv("SUPPORT_EMAIL"), "support@certibuy.local"),
+		SMTPURL:      getenv("SMTP_URL"),
+		MailFrom:     or(getenv("MAIL_FROM"), "CertiBuy <orders@certibuy.local>"),
+		MailDir:      or(getenv("MAIL_DIR"), "var/mail"),
 		MSG91: sms.MSG91Config{AuthKey: getenv("MSG91_AUTHKEY"), BaseURL: getenv("MSG91_BASE_URL"),
 			Templates: map[notification.Type]string{}},
 		Fast2SMS: sms.Fast2SMSConfig{APIKey: getenv("FAST2SMS_API_KEY"), BaseURL: getenv("FAST2SMS_BASE_URL"),
 			Route: or(getenv("FAST2SMS_ROUTE"), "q"), SenderID: getenv("FAST2SMS_SENDER_ID"),
 			DLTTemplates: map[notification.Type]string{}},
+	}
+	// Every SMS begins with the shop's name, and the refund messages say the expectation: both must
+	// leave each SMS one GSM-7 part.
+	if !templates.IsGSM7(n.ShopName) || templates.SMSWidth(n.ShopName) > templates.MaxSMSShopName {
+		return n, fmt.Errorf("SHOP_NAME %q: every SMS begins with it, so at most %d characters of the GSM-7 alphabet (Latin letters, digits, common punctuation)", n.ShopName, templates.MaxSMSShopName)
+	}
+	n.RefundExpectation = strings.TrimSpace(or(getenv("REFUND_EXPECTATION"), "5–7 working days"))
+	if templates.SMSWidth(n.RefundExpectation) > templates.MaxSMSRefundExpectation || strings.ContainsAny(n.RefundExpectation, "\r\n") {
+		return n, fmt.Errorf("REFUND_EXPECTATION %q: at most %d characters on one line, so that the refund SMS stay one part", n.RefundExpectation, templates.MaxSMSRefundExpectation)
 	}
 	for _, t := range notification.Types() {
 		if v := getenv("MSG91_TEMPLATE_" + strings.ToUpper(string(t))); v != "" {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/certibuy/orders/adapters/links"
@@ -19,6 +20,7 @@ import (
 	"github.com/certibuy/orders/app"
 	"github.com/certibuy/orders/app/command"
 	"github.com/certibuy/orders/app/query"
+	"github.com/certibuy/orders/domain/notification"
 	"github.com/certibuy/orders/domain/order"
 	"github.com/certibuy/orders/migrations"
 	"github.com/certibuy/orders/ports/events"
@@ -116,9 +118,9 @@ func OpenDeps(ctx context.Context, cfg Config, logger *slog.Logger) (*Deps, erro
 	}
 	d := &Deps{Pool: pool, DB: db, Store: store, Orders: orders, Runner: runner, Simulator: sim,
 		RequestNotifications: command.NewRequestNotificationsHandler(orders, notifications, command.ShopInfo{
-			Name: cfg.Notify.ShopName, SupportEmail: cfg.Notify.SupportEmail, PublicBaseURL: cfg.PublicBaseURL}),
+			Name: cfg.Notify.ShopName, SupportEmail: cfg.Notify.SupportEmail, RefundExpectation: cfg.Notify.RefundExpectation}),
 		DeliverNotification: command.NewDeliverNotificationHandler(notifications, mailer, smsSender, renderer,
-			cfg.Notify.Policy, time.Now, mailDomain(cfg.Notify.MailFrom)),
+			MessageLinks{orderLinks}, cfg.Notify.Policy, time.Now, mailDomain(cfg.Notify.MailFrom)),
 		MailProvider: mailer.Name(), SMSProvider: smsSender.Name(), SMTP: smtp,
 		Mailer: mailer, SMS: smsSender, Renderer: renderer, NotificationLog: postgres.NewNotificationLogReader(db),
 		Links: orderLinks,
@@ -238,6 +240,14 @@ func (d *Deps) Close() {
 		_ = d.SMTP.Close()
 	}
 	d.Pool.Close()
+}
+
+// MessageLinks makes the order links of adapters/links the links of the notifier's messages.
+type MessageLinks struct{ *links.Links }
+
+// ForMessage returns the links of a message about the order, with a fresh token.
+func (m MessageLinks) ForMessage(orderID uuid.UUID, number string) notification.Links {
+	return notification.Links(m.Links.ForMessage(orderID, number))
 }
 
 // newLinks builds the order links under ORDER_LINK_SECRET, or under a key the database makes once

@@ -152,7 +152,7 @@ func checkSMS(cfg NotifyConfig, add func(name, status, format string, a ...any))
 			}
 			add("sms msg91", status, "key set; no template id in %s", strings.Join(missing, ", "))
 		} else {
-			add("sms msg91", "ok", "key set, template ids for all six types")
+			add("sms msg91", "ok", "key set, template ids for all %d types", len(notification.Types()))
 		}
 	case "fast2sms":
 		add("sms fast2sms", "ok", "key set, route %s", cfg.Fast2SMS.Route)
@@ -182,12 +182,13 @@ func clip(s string, n int) string {
 	return s
 }
 
-// runNotifyTest sends one test e-mail and one test SMS through the configured providers, straight
-// (not through the queue), and prints what each provider answered.
+// runNotifyTest sends a test e-mail and a test SMS of one notification type (or of each) through the
+// configured providers, straight (not through the queue), and prints what each provider answered.
 func (m *Main) runNotifyTest(ctx context.Context, args []string) error {
 	fs := m.flagSet("notify-test")
 	email := fs.String("email", "", "send a test e-mail to this address")
 	phone := fs.String("phone", "", "send a test SMS to this Indian mobile number")
+	typeName := fs.String("type", string(notification.OrderConfirmed), "the notification type to send, or all (one of each)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -196,6 +197,14 @@ func (m *Main) runNotifyTest(ctx context.Context, args []string) error {
 	}
 	if *email == "" && *phone == "" {
 		return usageError("notify-test needs --email, --phone or both")
+	}
+	types := notification.Types()
+	if *typeName != "all" {
+		t, err := notification.ParseType(*typeName)
+		if err != nil {
+			return usageError(fmt.Sprintf("--type: %v (or all)", err))
+		}
+		types = []notification.Type{t}
 	}
 	var to order.Email
 	var mobile order.Phone
@@ -216,24 +225,34 @@ func (m *Main) runNotifyTest(ctx context.Context, args []string) error {
 	}
 	defer deps.Close()
 	data := templates.SampleData()
-	data.ShopName, data.SupportEmail = cfg.Notify.ShopName, cfg.Notify.SupportEmail
+	data.ShopName, data.SupportEmail, data.RefundExpectation = cfg.Notify.ShopName, cfg.Notify.SupportEmail, cfg.Notify.RefundExpectation
+	// Links as the settings make them, for a sample order: they show the real shape and length, and
+	// open nothing.
+	data = data.WithLinks(MessageLinks{deps.Links}.ForMessage(uuid.New(), data.OrderNumber))
 	failed := false
-	if *email != "" {
-		subject, text, html, err := deps.Renderer.RenderEmail(notification.OrderConfirmed, data)
-		if err != nil {
-			return err
+	for _, t := range types {
+		k, _ := notification.KindOf(t)
+		data := k.Keep(data) // what a request of this type stores, and the links
+		if *email != "" {
+			subject, text, html, err := deps.Renderer.RenderEmail(t, data)
+			if err != nil {
+				return err
+			}
+			id := "<notify-test-" + uuid.NewString() + "@" + mailDomain(cfg.Notify.MailFrom) + ">"
+			res, err := deps.Mailer.Send(ctx, command.Email{To: to.String(), Subject: "[test] " + subject, Text: text, HTML: html, MessageID: id})
+			failed = report(m.Stdout, string(t)+" e-mail", to.String(), deps.Mailer.Name(), res, err) || failed
 		}
-		id := "<notify-test-" + uuid.NewString() + "@" + mailDomain(cfg.Notify.MailFrom) + ">"
-		res, err := deps.Mailer.Send(ctx, command.Email{To: to.String(), Subject: "[test] " + subject, Text: text, HTML: html, MessageID: id})
-		failed = report(m.Stdout, "e-mail", to.String(), deps.Mailer.Name(), res, err) || failed
-	}
-	if *phone != "" {
-		text, err := deps.Renderer.SMS(notification.OrderConfirmed, data)
-		if err != nil {
-			return err
+		if *phone != "" {
+			text, err := deps.Renderer.SMS(t, data)
+			if err != nil {
+				return err
+			}
+			res, err := deps.SMS.Send(ctx, command.SMS{To: mobile, Type: t, Text: text, Data: data}, "")
+			failed = report(m.Stdout, string(t)+" sms", mobile.Masked(), deps.SMS.Name(), res, err) || failed
+			// The text to register with DLT for the type (links open nothing: the order is a sample).
+			enc, parts := templates.SMSParts(text)
+			fmt.Fprintf(m.Stdout, "  text (%d characters, %s, %d part): %s\n", len([]rune(text)), enc, parts, text)
 		}
-		res, err := deps.SMS.Send(ctx, command.SMS{To: mobile, Type: notification.OrderConfirmed, Text: text, Data: data}, "")
-		failed = report(m.Stdout, "sms", mobile.Masked(), deps.SMS.Name(), res, err) || failed
 	}
 	if failed {
 		return errors.New("a test message was not sent")

@@ -3,6 +3,8 @@ package main
 import (
 	"strings"
 	"testing"
+
+	"github.com/certibuy/orders/domain/notification"
 )
 
 func TestDoctorChecksAndShowsTheLastNotifications(t *testing.T) {
@@ -63,5 +65,27 @@ func TestNotifyTestSendsOneOfEach(t *testing.T) {
 	}
 	if _, err := runCLIWith(t, env, "notify-test", "--phone", "12345"); err == nil || exitCode(err) != 2 {
 		t.Fatalf("a bad phone number: %v", err)
+	}
+
+	// Every type, so that each registered MSG91 template can be tried.
+	out, err = runCLIWith(t, env, "notify-test", "--type", "all", "--phone", "+91 98765 43210")
+	if err != nil {
+		t.Fatalf("notify-test --type all: %v\n%s", err, out)
+	}
+	got := n.msg91.Received()[1:]
+	if len(got) != len(notification.Types()) {
+		t.Fatalf("MSG91 got %d SMS for %d types:\n%s", len(got), len(notification.Types()), out)
+	}
+	for i, typ := range notification.Types() {
+		if got[i].TemplateID != "tmpl_"+string(typ) || !strings.Contains(out, string(typ)+" sms to *********3210: sent via msg91") {
+			t.Errorf("SMS %d: template %q\n%s", i, got[i].TemplateID, out)
+		}
+	}
+	// The text of each, to register with DLT.
+	if n := strings.Count(out, ", GSM-7, 1 part): CertiBuy: Hi Asha, "); n != len(notification.Types()) {
+		t.Errorf("%d SMS texts shown:\n%s", n, out)
+	}
+	if _, err := runCLIWith(t, env, "notify-test", "--type", "parcel_lost", "--phone", "+91 98765 43210"); err == nil || exitCode(err) != 2 {
+		t.Fatalf("an unknown type: %v", err)
 	}
 }

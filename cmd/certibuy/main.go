@@ -54,8 +54,9 @@ Usage:
                      --after, --limit, --json; --order … --as-of <time> prints the order as it stood)
   certibuy doctor    check the database, SMTP, SMS and payment settings and the lags; show the
                      last notifications; exit 1 when a check fails
-  certibuy notify-test --email <address> --phone <number>
-                     send one test e-mail and SMS through the configured providers
+  certibuy notify-test --email <address> --phone <number> [--type <type>|all]
+                     send a test e-mail and SMS of a notification type (order_confirmed), or of
+                     each, through the configured providers
   certibuy admin     create-user (asks twice for the password, hidden, on a terminal; reads one line
                      from a pipe), create-token, revoke-token
   certibuy bench     measure throughput against baselines run alongside (scratch database)

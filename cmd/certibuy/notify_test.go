@@ -18,7 +18,9 @@ import (
 	"github.com/certibuy/orders/adapters/mail/smtptest"
 	"github.com/certibuy/orders/adapters/postgres"
 	"github.com/certibuy/orders/adapters/sms/smstest"
+	"github.com/certibuy/orders/domain/es"
 	"github.com/certibuy/orders/domain/notification"
+	"github.com/certibuy/orders/domain/order"
 	"github.com/certibuy/orders/ports/events"
 )
 
@@ -159,6 +161,31 @@ func parseMail(t *testing.T, raw []byte) parsedMail {
 	return p
 }
 
+// notifiedTypes lists the notification types the order's stored events call for, in their order,
+// as the notification catalogue maps events to types.
+func (n *notifyShop) notifiedTypes(t *testing.T, orderID string) []string {
+	t.Helper()
+	rows, err := n.deps.Pool.Query(context.Background(), `SELECT type FROM events WHERE stream_id = $1 ORDER BY stream_version`, "order-"+orderID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var typ string
+		if err := rows.Scan(&typ); err != nil {
+			t.Fatal(err)
+		}
+		if nt, ok := notification.TypeFor(typ); ok {
+			out = append(out, string(nt))
+		}
+	}
+	return out
+}
+
+// TestEachOrderEventSendsTheMatrixOfMessages walks one order to delivery and one to a refund, and
+// finds one e-mail and one SMS for each of their events that the notification catalogue names, in
+// the order of the events.
 func TestEachOrderEventSendsTheMatrixOfMessages(t *testing.T) {
 	t.Parallel()
 	n := startNotifyShop(t, nil)
@@ -175,28 +202,51 @@ func TestEachOrderEventSendsTheMatrixOfMessages(t *testing.T) {
 		}
 	}
 	refunded := n.pay(t)
-	if res := n.do(t, "POST", "/api/v1/orders/"+refunded.id+"/cancel", nil, bearerHeader(refunded.token)); res.status != 200 {
+	if res := n.do(t, "POST", "/api/v1/orders/"+refunded.id+"/cancel", []byte(`{"reason": "Ordered the wrong size"}`), bearerHeader(refunded.token)); res.status != 200 {
 		t.Fatalf("cancel: %d %s", res.status, res.body)
 	}
 	refundID := n.rzp.Refunds(mustPaymentOf(t, n, refunded.id))[0].ID
 	if res := n.webhook(t, n.rzp.RefundProcessedWebhook(refundID), "evt_refund"); res.status != 200 {
 		t.Fatalf("refund webhook: %d %s", res.status, res.body)
 	}
-
-	n.waitSettled(t, delivered.id, 10)
-	n.waitSettled(t, refunded.id, 6)
-	want := map[string][]string{ // order → notification types, in the order they happened
-		delivered.number: {"payment_successful", "order_confirmed", "order_shipped", "out_for_delivery", "order_delivered"},
-		refunded.number:  {"payment_successful", "order_confirmed", "refund_processed"},
+	unpaid := n.checkout(t)
+	if res := n.do(t, "POST", "/api/v1/orders/"+unpaid.id+"/cancel", []byte(`{"reason": "Found it cheaper"}`), bearerHeader(unpaid.token)); res.status != 200 {
+		t.Fatalf("cancel: %d %s", res.status, res.body)
 	}
+	orders := []placed{delivered, refunded, unpaid}
+
+	want := map[string][]string{} // order number → notification types, in the order they happened
+	for _, o := range orders {
+		want[o.number] = n.notifiedTypes(t, o.id)
+	}
+	// Between them the two orders call for every type of the catalogue.
+	seen := map[string]bool{}
+	for _, types := range want {
+		for _, typ := range types {
+			seen[typ] = true
+		}
+	}
+	for _, typ := range notification.Types() {
+		if !seen[string(typ)] {
+			t.Errorf("the walk never calls for %s", typ)
+		}
+	}
+	byStream := map[string]logEntry{}
+	for _, o := range orders {
+		for _, e := range n.waitSettled(t, o.id, 2*len(want[o.number])) {
+			byStream[e.ID] = e
+		}
+	}
+	// What each e-mail must say, beyond its order number; a type without a line here fails the test.
 	subjects := map[string]string{
 		"payment_successful": "Payment of ₹1,299.00 received", "order_confirmed": "is confirmed",
 		"order_shipped": "has shipped: tracking ID DLV99887766", "out_for_delivery": "is out for delivery",
 		"order_delivered": "was delivered", "refund_processed": "Refund of ₹1,299.00 processed",
+		"order_cancelled": "is cancelled",
 	}
 	mails := n.smtp.Messages()
-	if len(mails) != 8 {
-		t.Fatalf("%d e-mails, want 8", len(mails))
+	if len(mails) != len(want[delivered.number])+len(want[refunded.number])+len(want[unpaid.number]) {
+		t.Fatalf("%d e-mails, want one for each of %v", len(mails), want)
 	}
 	got := map[string][]string{}
 	for _, raw := range mails {
@@ -207,19 +257,25 @@ func TestEachOrderEventSendsTheMatrixOfMessages(t *testing.T) {
 		if fmt.Sprint(m.partTypes) != "[text/plain text/html]" {
 			t.Fatalf("parts %v, want text/plain then text/html", m.partTypes)
 		}
-		var number, typ string
-		for num := range want {
-			if strings.Contains(m.subject, num) || strings.Contains(m.text, num) {
-				number = num
+		// The Message-ID names the notification.
+		stream := "notification-" + strings.TrimPrefix(strings.Split(m.messageID, "@")[0], "<")
+		entry, ok := byStream[stream]
+		if !ok {
+			t.Fatalf("the e-mail %q (%s) is no notification of the orders", m.subject, m.messageID)
+		}
+		typ := entry.Type
+		var number string
+		for _, o := range orders {
+			if strings.Contains(m.subject, o.number) {
+				number = o.number
 			}
 		}
-		for tp, phrase := range subjects {
-			if strings.Contains(m.subject, phrase) {
-				typ = tp
-			}
+		phrase, ok := subjects[typ]
+		if !ok {
+			t.Fatalf("no subject phrase for %s in this test", typ)
 		}
-		if number == "" || typ == "" {
-			t.Fatalf("cannot tell the e-mail %q apart", m.subject)
+		if !strings.Contains(m.subject, phrase) || !strings.Contains(m.subject, number) {
+			t.Errorf("%s e-mail subject %q lacks %q", typ, m.subject, phrase)
 		}
 		if !strings.Contains(m.text, number) || !strings.Contains(m.html, number) || !strings.Contains(m.html, "<html") {
 			t.Fatalf("%s e-mail parts lack the order number or HTML:\n%s", typ, m.text)
@@ -227,8 +283,30 @@ func TestEachOrderEventSendsTheMatrixOfMessages(t *testing.T) {
 		if typ == "order_shipped" && (!strings.Contains(m.text, "DLV99887766") || !strings.Contains(m.html, "DLV99887766")) {
 			t.Fatal("the shipped e-mail lacks the tracking id")
 		}
+		if typ == "order_shipped" || typ == "out_for_delivery" {
+			const track = "https://www.delhivery.com/track/package/DLV99887766"
+			if !strings.Contains(m.text, "Track your parcel: "+track) || !strings.Contains(m.html, `href="`+track+`"`) {
+				t.Errorf("the %s e-mail lacks the carrier's tracking link:\n%s", typ, m.text)
+			}
+		}
 		if typ == "order_confirmed" && !strings.Contains(m.text, "Assam tea 500g") {
 			t.Fatal("the confirmation lacks the order lines")
+		}
+		// The refund's timing in REFUND_EXPECTATION's default words.
+		if typ == "refund_processed" && !strings.Contains(m.text, "within 5–7 working days") {
+			t.Errorf("the refund e-mail does not say when:\n%s", m.text)
+		}
+		if typ == "order_cancelled" && number == refunded.number {
+			for _, s := range []string{"Reason: Ordered the wrong size", "Refund:   ₹1,299.00", "within 5–7 working days"} {
+				if !strings.Contains(m.text, s) {
+					t.Errorf("the paid order's cancellation lacks %q:\n%s", s, m.text)
+				}
+			}
+		}
+		if typ == "order_cancelled" && number == unpaid.number {
+			if !strings.Contains(m.text, "Reason: Found it cheaper") || !strings.Contains(m.text, "nothing to refund") || strings.Contains(m.text, "will be refunded") {
+				t.Errorf("the unpaid order's cancellation:\n%s", m.text)
+			}
 		}
 		got[number] = append(got[number], typ)
 	}
@@ -248,6 +326,13 @@ func TestEachOrderEventSendsTheMatrixOfMessages(t *testing.T) {
 		if typ == "order_shipped" && r.Vars["tracking"] != "DLV99887766" {
 			t.Fatalf("shipped SMS vars %v", r.Vars)
 		}
+		if typ == "order_cancelled" {
+			wantRefund := map[string]string{refunded.number: "Rs 1,299.00 will be refunded in 5-7 working days.",
+				unpaid.number: "No payment was taken, so there is nothing to refund."}[r.Vars["order"]]
+			if r.Vars["refund"] != wantRefund {
+				t.Errorf("cancellation SMS of %s: refund %q, want %q", r.Vars["order"], r.Vars["refund"], wantRefund)
+			}
+		}
 	}
 	for num, types := range want {
 		if fmt.Sprint(smsGot[num]) != fmt.Sprint(types) {
@@ -258,7 +343,7 @@ func TestEachOrderEventSendsTheMatrixOfMessages(t *testing.T) {
 		t.Fatal("Fast2SMS was used while MSG91 worked")
 	}
 	assertNoSecretsLogged(t, n.logs.String())
-	for _, e := range append(n.logOf(t, delivered.id), n.logOf(t, refunded.id)...) {
+	for _, e := range append(append(n.logOf(t, delivered.id), n.logOf(t, refunded.id)...), n.logOf(t, unpaid.id)...) {
 		wantProvider := map[string]string{"email": "smtp", "sms": "msg91"}[e.Channel]
 		wantRecipient := map[string]string{"email": "asha@example.in", "sms": "+919876543210"}[e.Channel]
 		if e.Status != "sent" || e.Attempts != 1 || e.Provider != wantProvider || e.Recipient != wantRecipient || len(e.Responses) != 1 {
@@ -511,4 +596,42 @@ func requestsCaughtUp(t *testing.T, pool *pgxpool.Pool) bool {
 		}
 	}
 	return seen
+}
+
+// TestTheRefundOfAnUnexpectedPaymentTellsTheCustomer: the refund of a payment the order could not
+// take sends refund_processed too, with the amount of that refund.
+func TestTheRefundOfAnUnexpectedPaymentTellsTheCustomer(t *testing.T) {
+	t.Parallel()
+	n := startNotifyShop(t, nil)
+	o := n.pay(t)
+	n.waitSettled(t, o.id, 4)
+	// The aggregate records these once it takes unexpected payments; the notifier needs only the event.
+	data, _ := json.Marshal(order.UnexpectedRefundProcessed{PaymentID: "pay_SecondPayment1", RefundID: "rfnd_SecondPayment1", AmountPaise: 50000})
+	ctx := es.WithCausation(context.Background(), es.Causation{Actor: es.System})
+	if _, err := n.deps.Store.Append(ctx, "order-"+o.id, postgres.AnyVersion, postgres.NewEvent{Type: order.TypeUnexpectedRefundProcessed, Data: data}); err != nil {
+		t.Fatal(err)
+	}
+	var refund []logEntry
+	for _, e := range n.waitSettled(t, o.id, 6) {
+		if e.Type == "refund_processed" {
+			refund = append(refund, e)
+		}
+	}
+	if len(refund) != 2 {
+		t.Fatalf("refund notifications %+v", refund)
+	}
+	var subject string
+	for _, raw := range n.smtp.Messages() {
+		if m := parseMail(t, raw.Data); strings.Contains(m.subject, "Refund") {
+			subject = m.subject
+		}
+	}
+	if want := "Refund of ₹500.00 processed for order " + o.number; subject != want {
+		t.Errorf("refund e-mail %q, want %q", subject, want)
+	}
+	for _, r := range n.msg91.Received() {
+		if r.TemplateID == "tmpl_refund_processed" && r.Vars["amount"] != "500.00" {
+			t.Errorf("refund SMS amount %q, want 500.00", r.Vars["amount"])
+		}
+	}
 }

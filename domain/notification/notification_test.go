@@ -140,7 +140,7 @@ func TestRequestChecksWhatItNeeds(t *testing.T) {
 	if got := notification.StreamID(uuid.MustParse("6f1c2b3a-0000-4000-8000-000000000001"), notification.SMS); got != "notification-6f1c2b3a-0000-4000-8000-000000000001-sms" {
 		t.Fatalf("stream id %s", got)
 	}
-	for _, ev := range []string{"order.placed.v1", "order.payment_requested.v1", "order.cancelled.v1"} {
+	for _, ev := range []string{"order.placed.v1", "order.payment_requested.v1", "order.refund_initiated.v1"} {
 		if _, ok := notification.TypeFor(ev); ok {
 			t.Errorf("%s notifies", ev)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -49,49 +50,86 @@ func RequestPartitionOf(group string) (int, bool) {
 	return p, err == nil
 }
 
-// RequestHandlers open the notifications of the six order events that tell the customer something,
-// for the orders of one partition of n. One watermill-sql subscription hands out one message at a
-// time, so the work is split by order across n consumer groups. They only write to the database;
-// sending is the delivery groups' work.
+// RequestHandlers open the notifications of the order events the notification catalogue names, for
+// the orders of one partition of n: one handler per event, RequestNotificationsOn<Event>. One
+// watermill-sql subscription hands out one message at a time, so the work is split by order across n
+// consumer groups. They only write to the database; sending is the delivery groups' work.
 func RequestHandlers(h command.RequestNotificationsHandler, partition, n int) []cqrs.GroupEventHandler {
-	return []cqrs.GroupEventHandler{
-		RequestNotificationsOnPaymentSucceeded(h, partition, n),
-		RequestNotificationsOnOrderConfirmed(h, partition, n),
-		RequestNotificationsOnOrderShipped(h, partition, n),
-		RequestNotificationsOnOrderOutForDelivery(h, partition, n),
-		RequestNotificationsOnOrderDelivered(h, partition, n),
-		RequestNotificationsOnRefundProcessed(h, partition, n),
+	var out []cqrs.GroupEventHandler
+	for _, k := range notification.Catalogue() {
+		for _, eventType := range k.On {
+			out = append(out, RequestNotificationsOn(eventType, h, partition, n))
+		}
 	}
+	return out
 }
 
-// RequestNotificationsOnPaymentSucceeded requests the payment_successful e-mail and SMS.
-func RequestNotificationsOnPaymentSucceeded(h command.RequestNotificationsHandler, partition, n int) cqrs.GroupEventHandler {
-	return requestOn[order.PaymentSucceeded](h, partition, n)
+// RequestNotificationsOn builds the handler that requests the notifications of the order event of
+// the given stored type.
+func RequestNotificationsOn(eventType string, h command.RequestNotificationsHandler, partition, n int) RequestHandler {
+	return RequestHandler{eventType: eventType, h: h, partition: partition, n: n}
 }
 
-// RequestNotificationsOnOrderConfirmed requests the order_confirmed e-mail and SMS.
-func RequestNotificationsOnOrderConfirmed(h command.RequestNotificationsHandler, partition, n int) cqrs.GroupEventHandler {
-	return requestOn[order.OrderConfirmed](h, partition, n)
+// RequestHandler is RequestNotificationsOn<Event>: it hands the order events of one type, in its
+// partition, to the request use case.
+type RequestHandler struct {
+	eventType    string
+	h            command.RequestNotificationsHandler
+	partition, n int
 }
 
-// RequestNotificationsOnOrderShipped requests the order_shipped e-mail and SMS.
-func RequestNotificationsOnOrderShipped(h command.RequestNotificationsHandler, partition, n int) cqrs.GroupEventHandler {
-	return requestOn[order.OrderShipped](h, partition, n)
+var _ cqrs.GroupEventHandler = RequestHandler{}
+
+// Name is RequestNotificationsOn followed by the event's Go type, e.g. RequestNotificationsOnOrderShipped.
+func (r RequestHandler) Name() string {
+	name := r.eventType
+	if e, err := order.DecodeEvent(r.eventType, []byte("{}")); err == nil {
+		name = reflect.TypeOf(e).Name()
+	}
+	return "RequestNotificationsOn" + name
 }
 
-// RequestNotificationsOnOrderOutForDelivery requests the out_for_delivery e-mail and SMS.
-func RequestNotificationsOnOrderOutForDelivery(h command.RequestNotificationsHandler, partition, n int) cqrs.GroupEventHandler {
-	return requestOn[order.OrderOutForDelivery](h, partition, n)
+// NewEvent returns what the event is decoded into; the marshaler routes by its EventType.
+func (r RequestHandler) NewEvent() any { return &triggeringEvent{eventType: r.eventType} }
+
+// Handle requests the event's notifications, unless its order belongs to another partition.
+func (r RequestHandler) Handle(ctx context.Context, v any) error {
+	e, ok := v.(*triggeringEvent)
+	if !ok {
+		return fmt.Errorf("%s: unexpected %T", r.Name(), v)
+	}
+	msg := cqrs.OriginalMessageFromCtx(ctx)
+	if Partition(msg.Metadata.Get(es.MsgStream), r.n) != r.partition {
+		return nil // another partition's
+	}
+	eventID, err := uuid.Parse(msg.UUID)
+	if err != nil {
+		return fmt.Errorf("%s: message %q is not an event id: %w", r.Name(), msg.UUID, err)
+	}
+	orderID, err := order.IDFromStream(msg.Metadata.Get(es.MsgStream))
+	if err != nil {
+		return fmt.Errorf("%s: %w", r.Name(), err)
+	}
+	return r.h.Handle(ctx, command.RequestNotifications{OrderID: orderID, OrderEventID: eventID,
+		OrderEventType: msg.Metadata.Get(es.MsgType), Event: e.event})
 }
 
-// RequestNotificationsOnOrderDelivered requests the order_delivered e-mail and SMS.
-func RequestNotificationsOnOrderDelivered(h command.RequestNotificationsHandler, partition, n int) cqrs.GroupEventHandler {
-	return requestOn[order.OrderDelivered](h, partition, n)
+// triggeringEvent is an order event of a type known by name only: it decodes as order.DecodeEvent
+// does (the marshaler has upcast an older version already).
+type triggeringEvent struct {
+	eventType string
+	event     order.Event
 }
 
-// RequestNotificationsOnRefundProcessed requests the refund_processed e-mail and SMS.
-func RequestNotificationsOnRefundProcessed(h command.RequestNotificationsHandler, partition, n int) cqrs.GroupEventHandler {
-	return requestOn[order.RefundProcessed](h, partition, n)
+func (t *triggeringEvent) EventType() string { return t.eventType }
+
+func (t *triggeringEvent) UnmarshalJSON(b []byte) error {
+	e, err := order.DecodeEvent(t.eventType, b)
+	if err != nil {
+		return err
+	}
+	t.event = e
+	return nil
 }
 
 // RequestLoadsOrder reports whether the request handlers load the order of msg's stream: for the
@@ -113,26 +151,6 @@ func SkipOtherPartitions(n int) message.HandlerMiddleware {
 			return h(msg)
 		}
 	}
-}
-
-// requestOn builds RequestNotificationsOn<Event> for the event type T.
-func requestOn[T order.Event](h command.RequestNotificationsHandler, partition, n int) cqrs.GroupEventHandler {
-	return cqrs.NewGroupEventHandler(func(ctx context.Context, e *T) error {
-		msg := cqrs.OriginalMessageFromCtx(ctx)
-		if Partition(msg.Metadata.Get(es.MsgStream), n) != partition {
-			return nil // another partition's
-		}
-		eventID, err := uuid.Parse(msg.UUID)
-		if err != nil {
-			return fmt.Errorf("request notifications: message %q is not an event id: %w", msg.UUID, err)
-		}
-		orderID, err := order.IDFromStream(msg.Metadata.Get(es.MsgStream))
-		if err != nil {
-			return fmt.Errorf("request notifications: %w", err)
-		}
-		return h.Handle(ctx, command.RequestNotifications{OrderID: orderID, OrderEventID: eventID,
-			OrderEventType: msg.Metadata.Get(es.MsgType), Event: *e})
-	})
 }
 
 // SendEmailOnNotificationRequested sends the queued e-mail notifications (group email_delivery).
