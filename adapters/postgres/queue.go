@@ -30,7 +30,8 @@ type QueueConfig struct {
 	// are still handed out one at a time, in the order they were queued.
 	Concurrency int
 	// Lease is how long a handed-out message stays invisible. Past it, a message never acked (its
-	// process stopped) is handed out again. It must exceed a handler's longest run, retries included.
+	// process stopped) is handed out again. It is renewed while the handler runs, so it only bounds
+	// how long a dead worker's messages wait.
 	Lease time.Duration
 	// PollInterval is how often the queue looks for due messages when nothing wakes it.
 	PollInterval time.Duration
@@ -46,7 +47,7 @@ func (c *QueueConfig) defaults() {
 		c.Concurrency = 64
 	}
 	if c.Lease <= 0 {
-		c.Lease = 5 * time.Minute
+		c.Lease = 15 * time.Second
 	}
 	if c.PollInterval <= 0 {
 		c.PollInterval = time.Second
@@ -457,6 +458,7 @@ func (s *QueueSubscriber) deliver(ctx context.Context, q queued, out chan *messa
 		return
 	}
 	acked, nacked := msg.Acked(), msg.Nacked()
+	stopRenewing := s.renewLease(settle, q)
 	select {
 	case <-acked:
 	case <-nacked:
@@ -467,9 +469,11 @@ func (s *QueueSubscriber) deliver(ctx context.Context, q queued, out chan *messa
 		case <-acked:
 		case <-nacked:
 		case <-time.After(30 * time.Second):
+			stopRenewing()
 			return
 		}
 	}
+	stopRenewing()
 	select {
 	case <-acked:
 		if mark.done.Load() {
@@ -509,9 +513,41 @@ func markSettled(ctx context.Context, stream string) {
 	}
 }
 
-// release gives a message that was never handed out back to the queue at once.
+// renewLease keeps a message's lease while its handler runs, a third of the lease before it runs
+// out, until the returned stop is called. The lease can then be short: a worker that dies leaves its
+// messages to another within one lease, while a slow send keeps its own.
+func (s *QueueSubscriber) renewLease(ctx context.Context, q queued) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		tick := time.NewTicker(s.cfg.Lease / 3)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				tag, err := s.pool.Exec(ctx, `UPDATE notification_queue SET lease_until = now() + $3::interval, due_at = now() + $3::interval
+					WHERE id = $1 AND deliveries = $2`, q.id, q.deliveries, s.cfg.Lease.String())
+				switch {
+				case err != nil:
+					s.logger.Error("renew the lease of a notification being sent", err, watermill.LogFields{"stream": q.stream})
+				case tag.RowsAffected() == 0:
+					return // settled meanwhile, or taken over after a lease that was not renewed in time
+				}
+			}
+		}
+	}()
+	return func() { close(done); wg.Wait() }
+}
+
+// release gives a message that was never handed out back to the queue at once. Its delivery is
+// taken back too: no handler saw it, so the next one is not an attempt after a lost one.
 func (s *QueueSubscriber) release(ctx context.Context, q queued) {
-	if _, err := s.pool.Exec(ctx, `UPDATE notification_queue SET lease_until = NULL, due_at = now() WHERE id = $1 AND deliveries = $2`, q.id, q.deliveries); err != nil {
+	if _, err := s.pool.Exec(ctx, `UPDATE notification_queue SET lease_until = NULL, due_at = now(), deliveries = deliveries - 1
+		WHERE id = $1 AND deliveries = $2`, q.id, q.deliveries); err != nil {
 		s.logger.Error("release queued notification", err, watermill.LogFields{"stream": q.stream})
 	}
 }

@@ -414,7 +414,7 @@ func TestAnAckDeletesNothingWhenTheSaveSettledTheMessage(t *testing.T) {
 		}
 		stream := m.Metadata.Get("stream")
 		n := notifications[stream]
-		if _, err := n.Attempt(1); err != nil {
+		if _, err := n.Attempt(1, "smtp"); err != nil {
 			t.Fatal(err)
 		}
 		if err := n.Succeed(notification.DeliveryAttempted{Provider: "smtp", DurationMS: 20}, "", "<"+stream+"@certibuy.local>"); err != nil {
@@ -531,5 +531,74 @@ func TestAPartitionsSubscriberReadsItsOwnMessages(t *testing.T) {
 	case m := <-msgs:
 		t.Fatalf("partition 1 of 4 got a message of %s after its own", m.Metadata.Get(es.MsgStream))
 	case <-time.After(200 * time.Millisecond):
+	}
+}
+
+// A message whose handler runs longer than the lease keeps it: the lease is renewed while the
+// handler runs, so a second worker does not take the message and send it again; once the handler
+// stops renewing (its worker died), the message is handed out again after one lease.
+func TestALeaseIsRenewedWhileItsHandlerRuns(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, db := newStore(t, 8)
+	if _, err := db.Pool.Exec(ctx, `INSERT INTO notification_queue (stream_id, topic, order_id, payload, metadata)
+		VALUES ('notification-slow-sms', 'notify_sms', $1, '{}', '{}')`, uuid.New()); err != nil {
+		t.Fatal(err)
+	}
+	cfg := postgres.QueueConfig{Concurrency: 2, PollInterval: 20 * time.Millisecond, Lease: 600 * time.Millisecond}
+	first := postgres.NewQueueSubscriber(db.Pool, cfg, watermill.NopLogger{})
+	second := postgres.NewQueueSubscriber(db.Pool, cfg, watermill.NopLogger{})
+	defer second.Close()
+	inHand, err := first.Subscribe(ctx, "notify_sms")
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := <-inHand
+	other, err := second.Subscribe(ctx, "notify_sms")
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case m := <-other:
+		t.Fatalf("a second worker took the message while the first was still sending it (delivery %s)", m.Metadata.Get(postgres.MsgDeliveries))
+	case <-time.After(5 * cfg.Lease):
+	}
+	msg.Ack()
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, db, `SELECT count(*) FROM notification_queue`); n != 0 {
+		t.Fatalf("the acked message is still queued (%d rows)", n)
+	}
+}
+
+// A message claimed but never handed to a handler (the subscriber closed first) goes back without
+// counting as a delivery, so the next attempt is not mistaken for one after a lost attempt.
+func TestAReleasedMessageDoesNotCountAsADelivery(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, db := newStore(t, 4)
+	if _, err := db.Pool.Exec(ctx, `INSERT INTO notification_queue (stream_id, topic, order_id, payload, metadata)
+		VALUES ('notification-r-email', 'notify_email', $1, '{}', '{}')`, uuid.New()); err != nil {
+		t.Fatal(err)
+	}
+	sub := postgres.NewQueueSubscriber(db.Pool, postgres.QueueConfig{Concurrency: 1, PollInterval: 20 * time.Millisecond}, watermill.NopLogger{})
+	if _, err := sub.Subscribe(ctx, "notify_email"); err != nil {
+		t.Fatal(err)
+	}
+	// Nobody reads the channel: the claimed message waits to be handed out until the close.
+	for count(t, db, `SELECT count(*) FROM notification_queue WHERE deliveries = 1`) != 1 {
+		if ctx.Err() != nil {
+			t.Fatal("the message was never claimed")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := sub.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, db, `SELECT count(*) FROM notification_queue WHERE deliveries = 0 AND lease_until IS NULL`); n != 1 {
+		t.Fatalf("the released message counts %d deliveries", count(t, db, `SELECT max(deliveries) FROM notification_queue`))
 	}
 }

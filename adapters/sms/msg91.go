@@ -100,11 +100,15 @@ func (m *MSG91) Send(ctx context.Context, msg Message) (Result, error) {
 	recipient := make(map[string]string, len(msg.Vars)+1)
 	maps.Copy(recipient, msg.Vars)
 	recipient["mobiles"] = msg.To.WithCountryCode()
-	body, err := json.Marshal(map[string]any{
+	req := map[string]any{
 		"template_id": tpl,
 		"short_url":   "0", // our links are already short, and MSG91's shortener would change them
 		"recipients":  []map[string]string{recipient},
-	})
+	}
+	if ref := clientReference(msg.Reference); ref != "" {
+		req["CRQID"] = ref // comes back in every delivery report
+	}
+	body, err := json.Marshal(req)
 	if err != nil {
 		return fail(fmt.Errorf("msg91: encode request: %w", err))
 	}
@@ -135,6 +139,17 @@ func (m *MSG91) Send(ctx context.Context, msg Message) (Result, error) {
 		// may have taken it.
 		return fail(&AmbiguousError{Provider: ProviderMSG91, Err: fmt.Errorf("HTTP %d with an answer that is neither success nor error", rep.status)})
 	}
+}
+
+// clientReference keeps what MSG91 takes in a CRQID: letters, digits, "_", "." and "-", at most 80.
+func clientReference(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r == '_' || r == '.' || r == '-' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' {
+			return r
+		}
+		return -1
+	}, s)
+	return s[:min(len(s), 80)]
 }
 
 // jsonCode returns a JSON string or number as text.

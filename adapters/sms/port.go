@@ -31,7 +31,7 @@ func (p *Port) Send(ctx context.Context, m command.SMS, only string) (command.Se
 			}
 		}
 	}
-	res, err := sender.Send(ctx, Message{To: m.To, Type: m.Type, Text: m.Text, Vars: VarsFor(m.Type, m.Data)})
+	res, err := sender.Send(ctx, Message{To: m.To, Type: m.Type, Text: m.Text, Vars: VarsFor(m.Type, m.Data), Reference: m.Reference})
 	response := responseLog(res)
 	if err == nil {
 		return command.SendResult{Provider: res.Provider, ProviderMessageID: res.RequestID, Response: response}, nil

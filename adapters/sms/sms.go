@@ -25,6 +25,9 @@ type Message struct {
 	// Vars are the template variables for providers that fill in their own registered template
 	// (MSG91 Flow, Fast2SMS route dlt); see VarsFor.
 	Vars map[string]string
+	// Reference is the client reference MSG91 returns in its delivery reports (CRQID): letters,
+	// digits, "_", "." and "-", at most 80.
+	Reference string
 }
 
 // Result is what a provider said, for the notification log.

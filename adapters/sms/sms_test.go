@@ -168,7 +168,9 @@ func TestTheCancellationsRefundVariableSaysWhatTheSMSSays(t *testing.T) {
 func TestMSG91RequestShape(t *testing.T) {
 	fake := smstest.NewMSG91(t, msg91Key)
 	c := newMSG91(t, fake.URL(), 0)
-	res, err := c.Send(context.Background(), message(t, notification.PaymentSuccessful))
+	msg := message(t, notification.PaymentSuccessful)
+	msg.Reference = "0193a0f4-5b6c-7d8e-9f00-112233445566-sms.2"
+	res, err := c.Send(context.Background(), msg)
 	if err != nil {
 		t.Fatalf("Send: %v", err)
 	}
@@ -185,6 +187,9 @@ func TestMSG91RequestShape(t *testing.T) {
 	}
 	if r.Mobiles != "919876543210" {
 		t.Errorf("mobiles = %q, want 919876543210", r.Mobiles)
+	}
+	if r.CRQID != msg.Reference {
+		t.Errorf("CRQID = %q, want the notification and attempt %q", r.CRQID, msg.Reference)
 	}
 	want := map[string]string{"name": "Asha", "order": "CB-7K3M9Q2X", "amount": "1,29,900.00", "payment": "pay_29QQoUBi66xm2f"}
 	if !maps.Equal(r.Vars, want) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -66,16 +67,20 @@ func (h DeliverNotificationHandler) Handle(ctx context.Context, cmd DeliverNotif
 	if req.Channel == notification.SMS {
 		provider = h.sms.Name()
 	}
-	if _, err := n.Attempt(max(cmd.Delivery, 1)); err != nil {
+	// An attempt lost with its worker went to the first provider of a chain ("msg91>fast2sms"), unless
+	// that one refused it; the first is the likelier, and retrying it never sends a second provider's.
+	primary, _, _ := strings.Cut(provider, ">")
+	attemptNo, err := n.Attempt(max(cmd.Delivery, 1), primary)
+	if err != nil {
 		return err
 	}
 
 	only := ""
-	if n.LastOutcome() == notification.OutcomeAmbiguous {
-		only = n.LastProvider()
+	if o := n.LastOutcome(); o == notification.OutcomeAmbiguous || o == notification.OutcomeUnknown {
+		only = n.LastProvider() // it may have been sent: never a second provider
 	}
 	start := h.now()
-	res, messageID, sendErr := h.send(ctx, cmd.Stream, req, only)
+	res, messageID, sendErr := h.send(ctx, cmd.Stream, attemptNo, req, only)
 	attempt := notification.DeliveryAttempted{Provider: res.Provider, Response: res.Response, DurationMS: h.now().Sub(start).Milliseconds()}
 	if attempt.Provider == "" {
 		attempt.Provider = provider
@@ -136,7 +141,7 @@ func (h DeliverNotificationHandler) save(ctx context.Context, stream string, n *
 }
 
 // send renders the message, with its links made now, and hands it to the provider.
-func (h DeliverNotificationHandler) send(ctx context.Context, stream string, req notification.Requested, only string) (SendResult, string, error) {
+func (h DeliverNotificationHandler) send(ctx context.Context, stream string, attempt int, req notification.Requested, only string) (SendResult, string, error) {
 	data := req.Data.WithLinks(h.links.ForMessage(req.OrderID, req.OrderNumber))
 	switch req.Channel {
 	case notification.Email:
@@ -157,10 +162,17 @@ func (h DeliverNotificationHandler) send(ctx context.Context, stream string, req
 		if err != nil {
 			return SendResult{}, "", &SendError{Provider: h.sms.Name(), Permanent: true, Err: err}
 		}
-		res, err := h.sms.Send(ctx, SMS{To: phone, Type: req.Type, Text: text, Data: data}, only)
+		res, err := h.sms.Send(ctx, SMS{To: phone, Type: req.Type, Text: text, Data: data, Reference: SMSReference(stream, attempt)}, only)
 		return res, "", err
 	}
 	return SendResult{}, "", &SendError{Permanent: true, Err: fmt.Errorf("unknown channel %q", req.Channel)}
+}
+
+// SMSReference is the client reference an SMS attempt is sent with (MSG91's CRQID): the
+// notification and the attempt, so that a provider's report names the attempt it is about, and an
+// operator can reconcile the provider's log with the notification's history.
+func SMSReference(stream string, attempt int) string {
+	return strings.TrimPrefix(stream, "notification-") + "." + strconv.Itoa(attempt)
 }
 
 // ResendNotification is an admin's request to send a failed notification again.

@@ -67,6 +67,9 @@ type SMS struct {
 	Type notification.Type
 	Text string
 	Data notification.MessageData
+	// Reference names the notification and attempt (SMSReference), for providers that carry a
+	// client reference into their reports.
+	Reference string
 }
 
 // SendResult is what a provider answered to a message it accepted.

@@ -322,8 +322,13 @@ func loadNotifyConfig(getenv func(string) string) (NotifyConfig, error) {
 	if n.SendTimeout, err = duration(getenv, "NOTIFY_SEND_TIMEOUT", 15*time.Second); err != nil {
 		return n, err
 	}
-	if n.Lease, err = duration(getenv, "NOTIFY_LEASE", 2*time.Minute); err != nil {
+	// Short, since it is renewed while a send runs: a dead worker's notifications go out again
+	// within about this long.
+	if n.Lease, err = duration(getenv, "NOTIFY_LEASE", 15*time.Second); err != nil {
 		return n, err
+	}
+	if n.Lease < 3*time.Second {
+		return n, fmt.Errorf("NOTIFY_LEASE %s: want at least 3s (it is renewed every third of it)", n.Lease)
 	}
 	return n, nil
 }

@@ -33,7 +33,13 @@ const (
 	OutcomeSent      = "sent"
 	OutcomeFailed    = "failed"
 	OutcomeAmbiguous = "ambiguous" // the provider may have sent it: retry the same provider, never another
+	// OutcomeUnknown is an attempt whose worker stopped before it heard from the provider: like an
+	// ambiguous one, it may have been sent.
+	OutcomeUnknown = "unknown"
 )
+
+// ErrWorkerStopped is the error recorded for an attempt whose outcome is unknown.
+const ErrWorkerStopped = "outcome unknown: the worker stopped"
 
 // Event is a fact on a notification's stream.
 type Event interface{ EventType() string }
@@ -153,11 +159,13 @@ func FromHistory(events []Event) (*Notification, error) {
 	return n, nil
 }
 
-// Attempt begins an attempt and returns its number. delivery is how many times the delivery queue has
-// handed this notification out since it was requested or resent, this time included: the queue's
-// lease, taken and committed before the handler runs, is what marks a notification as being sent, so
-// an attempt whose process stopped mid-send still counts, and the next one gets the next number.
-func (n *Notification) Attempt(delivery int) (int, error) {
+// Attempt begins an attempt through provider and returns its number. delivery is how many times the
+// delivery queue has handed this notification out since it was requested or resent, this time
+// included: the queue's lease, taken and committed before the handler runs, is what marks a
+// notification as being sent. An earlier delivery that never reported (its worker stopped mid-send)
+// is recorded first as an attempt whose outcome is unknown, so that the history says so and the
+// retry stays with the same provider.
+func (n *Notification) Attempt(delivery int, provider string) (int, error) {
 	switch n.status {
 	case StatusSent:
 		return 0, ErrAlreadySent
@@ -165,6 +173,9 @@ func (n *Notification) Attempt(delivery int) (int, error) {
 		return 0, ErrAlreadyFailed
 	}
 	n.current = max(n.roundBase+delivery, n.attempts+1)
+	for lost := n.attempts + 1; lost < n.current; lost++ {
+		n.record(DeliveryAttempted{Attempt: lost, Provider: provider, Outcome: OutcomeUnknown, Error: ErrWorkerStopped})
+	}
 	return n.current, nil
 }
 
@@ -240,8 +251,8 @@ func (n *Notification) Request() Requested { return n.req }
 // Status returns where the notification stands.
 func (n *Notification) Status() Status { return n.status }
 
-// Attempts is the number of the last attempt recorded: attempts in all, those that never reported
-// included.
+// Attempts is the number of the last attempt recorded: attempts in all, those whose outcome is
+// unknown included.
 func (n *Notification) Attempts() int { return n.attempts }
 
 // Round counts the attempts since the last resend.
@@ -253,7 +264,7 @@ func (n *Notification) Provider() string { return n.provider }
 // SentAs returns what the provider said when it accepted the message.
 func (n *Notification) SentAs() Sent { return n.sent }
 
-// LastOutcome is the outcome of the last attempt that reported: sent, failed or ambiguous.
+// LastOutcome is the outcome of the last attempt recorded: sent, failed, ambiguous or unknown.
 func (n *Notification) LastOutcome() string { return n.lastOutcome }
 
 // LastProvider is the provider of the last attempt that reported.

@@ -30,7 +30,7 @@ func rebuilt(t *testing.T, n *notification.Notification) *notification.Notificat
 
 func TestANotificationIsSentAtMostOnce(t *testing.T) {
 	n := requested(t)
-	if _, err := n.Attempt(1); err != nil {
+	if _, err := n.Attempt(1, "smtp"); err != nil {
 		t.Fatal(err)
 	}
 	if err := n.Succeed(notification.DeliveryAttempted{Provider: "smtp", Response: "250 ok"}, "", "<x@certibuy.in>"); err != nil {
@@ -39,7 +39,7 @@ func TestANotificationIsSentAtMostOnce(t *testing.T) {
 	if n.Status() != notification.StatusSent || n.Attempts() != 1 || n.SentAs().MessageID != "<x@certibuy.in>" {
 		t.Fatalf("after success: %s, %d attempts, %+v", n.Status(), n.Attempts(), n.SentAs())
 	}
-	if _, err := n.Attempt(2); !errors.Is(err, notification.ErrAlreadySent) {
+	if _, err := n.Attempt(2, "smtp"); !errors.Is(err, notification.ErrAlreadySent) {
 		t.Fatalf("a second attempt after sending: %v", err)
 	}
 	if err := n.Resend("admin:1"); !errors.Is(err, notification.ErrNotFailed) {
@@ -54,7 +54,7 @@ func TestTheBudgetEndsInFailureAndAResendGivesANewOne(t *testing.T) {
 	n := requested(t)
 	for i := 1; i <= 3; i++ {
 		// The first two retries run in the worker (same delivery), the third after a requeue.
-		if num, err := n.Attempt(1 + i/3); err != nil || num != i {
+		if num, err := n.Attempt(1+i/3, "smtp"); err != nil || num != i {
 			t.Fatalf("attempt %d numbered %d: %v", i, num, err)
 		}
 		failed, err := n.Fail(notification.DeliveryAttempted{Provider: "smtp", Error: "451 try later"}, false, 3)
@@ -68,7 +68,7 @@ func TestTheBudgetEndsInFailureAndAResendGivesANewOne(t *testing.T) {
 	if n.Status() != notification.StatusFailed || n.LastError() != "451 try later" {
 		t.Fatalf("after the budget: %s %q", n.Status(), n.LastError())
 	}
-	if _, err := n.Attempt(3); !errors.Is(err, notification.ErrAlreadyFailed) {
+	if _, err := n.Attempt(3, "smtp"); !errors.Is(err, notification.ErrAlreadyFailed) {
 		t.Fatalf("attempt after failing: %v", err)
 	}
 	if err := n.Resend("admin:1"); err != nil {
@@ -77,7 +77,7 @@ func TestTheBudgetEndsInFailureAndAResendGivesANewOne(t *testing.T) {
 	if n.Status() != notification.StatusPending || n.Round() != 0 || n.Attempts() != 3 {
 		t.Fatalf("after resend: %s round %d attempts %d", n.Status(), n.Round(), n.Attempts())
 	}
-	if num, err := n.Attempt(1); err != nil || num != 4 {
+	if num, err := n.Attempt(1, "smtp"); err != nil || num != 4 {
 		t.Fatalf("the first attempt after a resend is number %d: %v", num, err)
 	}
 	if err := n.Succeed(notification.DeliveryAttempted{Provider: "smtp"}, "", "<x>"); err != nil {
@@ -90,14 +90,14 @@ func TestTheBudgetEndsInFailureAndAResendGivesANewOne(t *testing.T) {
 
 func TestAPermanentFailureEndsAtOnceAndAnAmbiguousOneIsRemembered(t *testing.T) {
 	n := requested(t)
-	_, _ = n.Attempt(1)
+	_, _ = n.Attempt(1, "smtp")
 	if failed, _ := n.Fail(notification.DeliveryAttempted{Provider: "msg91", Outcome: notification.OutcomeAmbiguous, Error: "timeout"}, false, 3); failed {
 		t.Fatal("an ambiguous attempt failed the notification")
 	}
 	if n.LastOutcome() != notification.OutcomeAmbiguous || n.LastProvider() != "msg91" {
 		t.Fatalf("last outcome %q by %q", n.LastOutcome(), n.LastProvider())
 	}
-	_, _ = n.Attempt(1)
+	_, _ = n.Attempt(1, "smtp")
 	if failed, _ := n.Fail(notification.DeliveryAttempted{Provider: "fast2sms", Error: "412 invalid key"}, true, 3); !failed {
 		t.Fatal("a permanent failure left the notification pending")
 	}
@@ -105,12 +105,23 @@ func TestAPermanentFailureEndsAtOnceAndAnAmbiguousOneIsRemembered(t *testing.T) 
 
 func TestAnAttemptThatNeverReportedCountsAndMayBeFollowed(t *testing.T) {
 	n := requested(t)
-	_, _ = n.Attempt(1)
+	_, _ = n.Attempt(1, "smtp")
 	// The process stopped mid-send: nothing was recorded. The queue hands the notification out a
 	// second time; the attempt gets number 2, so the lost one shows.
 	r := rebuilt(t, n)
-	if num, err := r.Attempt(2); err != nil || num != 2 {
+	if num, err := r.Attempt(2, "msg91"); err != nil || num != 2 {
 		t.Fatalf("after a lost attempt: number %d, %v", num, err)
+	}
+	// The lost attempt is in the history as one whose outcome is unknown, and the retry stays with
+	// its provider: it may have been sent.
+	ch := r.Changes()
+	lost, ok := ch[0].(notification.DeliveryAttempted)
+	if len(ch) != 1 || !ok || lost.Attempt != 1 || lost.Outcome != notification.OutcomeUnknown ||
+		lost.Error != "outcome unknown: the worker stopped" || lost.Provider != "msg91" {
+		t.Fatalf("recorded %+v, want the lost attempt 1 with an unknown outcome", ch)
+	}
+	if r.LastOutcome() != notification.OutcomeUnknown || r.LastProvider() != "msg91" {
+		t.Fatalf("last outcome %q by %q", r.LastOutcome(), r.LastProvider())
 	}
 	if err := r.Succeed(notification.DeliveryAttempted{Provider: "smtp"}, "", "<x>"); err != nil {
 		t.Fatal(err)

@@ -24,6 +24,8 @@ type MSG91Request struct {
 	Vars map[string]string
 	// Recipients counts the recipients in the request.
 	Recipients int
+	// CRQID is the client reference sent with the request, which MSG91 returns in its reports.
+	CRQID string
 	// Body is the raw request body.
 	Body string
 	// Status and Response are what the fake answered (also when the client had given up).
@@ -86,11 +88,12 @@ func (m *MSG91) answer(r *http.Request, raw []byte, req *MSG91Request) (int, str
 	var body struct {
 		TemplateID string           `json:"template_id"`
 		ShortURL   string           `json:"short_url"`
+		CRQID      string           `json:"CRQID"`
 		Recipients []map[string]any `json:"recipients"`
 	}
 	parseErr := json.Unmarshal(raw, &body)
 	if parseErr == nil {
-		req.TemplateID, req.ShortURL, req.Recipients = body.TemplateID, body.ShortURL, len(body.Recipients)
+		req.TemplateID, req.ShortURL, req.Recipients, req.CRQID = body.TemplateID, body.ShortURL, len(body.Recipients), body.CRQID
 		if len(body.Recipients) > 0 {
 			req.Vars = map[string]string{}
 			for k, v := range body.Recipients[0] {
