@@ -161,7 +161,7 @@ func projections() []postgres.Projection {
 // newMailer sends through SMTP when SMTP_URL is set, else writes .eml files.
 func newMailer(cfg NotifyConfig) (*mail.Port, *mail.SMTPSender, error) {
 	if cfg.SMTPURL == "" {
-		return mail.NewPort(mail.NewFileSender(cfg.MailDir).WithFrom(cfg.MailFrom), "file"), nil, nil
+		return mail.NewPort(mail.NewFileSender(cfg.MailDir).WithFrom(cfg.MailFrom), notification.ProviderFile), nil, nil
 	}
 	// As many kept connections as e-mails may be sent at once.
 	s, err := mail.NewSMTPSender(mail.SMTPConfig{URL: cfg.SMTPURL, From: cfg.MailFrom, Timeout: cfg.SendTimeout, MaxIdle: cfg.Concurrency})

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -31,7 +32,8 @@ type checkResult struct {
 // runDoctor checks what the service depends on, sends nothing, and shows the last notifications.
 func (m *Main) runDoctor(ctx context.Context, args []string) error {
 	fs := m.flagSet("doctor")
-	if err := fs.Parse(args); err != nil {
+	utc := fs.Bool("utc", false, "show times in UTC rather than India time (IST)")
+	if err := m.parse(fs, args); err != nil {
 		return err
 	}
 	if err := noArgs(fs.Args()); err != nil {
@@ -120,8 +122,12 @@ func (m *Main) runDoctor(ctx context.Context, args []string) error {
 			if n.Channel == string(notification.SMS) {
 				recipient = order.MaskPhone(recipient)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", n.CreatedAt.UTC().Format(time.RFC3339), p(n.OrderNumber), p(n.Channel),
-				p(n.Type), p(recipient), p(n.Status), p(n.Provider), n.Attempts, p(clip(n.ErrorMessage, 60)))
+			status := n.Status
+			if n.Simulated {
+				status = "simulated (not sent)"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", showTime(n.CreatedAt, *utc), p(n.OrderNumber), p(n.Channel),
+				p(n.Type), p(recipient), p(status), p(n.Provider), n.Attempts, p(clip(n.ErrorMessage, 60)))
 		}
 		_ = tw.Flush()
 	}
@@ -189,7 +195,7 @@ func (m *Main) runNotifyTest(ctx context.Context, args []string) error {
 	email := fs.String("email", "", "send a test e-mail to this address")
 	phone := fs.String("phone", "", "send a test SMS to this Indian mobile number")
 	typeName := fs.String("type", string(notification.OrderConfirmed), "the notification type to send, or all (one of each)")
-	if err := fs.Parse(args); err != nil {
+	if err := m.parse(fs, args); err != nil {
 		return err
 	}
 	if err := noArgs(fs.Args()); err != nil {
@@ -219,7 +225,13 @@ func (m *Main) runNotifyTest(ctx context.Context, args []string) error {
 			return usageError(fmt.Sprintf("--phone: %v", err))
 		}
 	}
-	deps, cfg, err := m.openDeps(ctx)
+	cfg, err := m.config()
+	if err != nil {
+		return err
+	}
+	// What it prints is for a person: the service's own log lines (the log SMS sender's among them)
+	// stay out of it unless something goes wrong.
+	deps, err := OpenDeps(ctx, cfg, slog.New(slog.NewTextHandler(m.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	if err != nil {
 		return err
 	}
@@ -239,7 +251,8 @@ func (m *Main) runNotifyTest(ctx context.Context, args []string) error {
 				return err
 			}
 			id := "<notify-test-" + uuid.NewString() + "@" + mailDomain(cfg.Notify.MailFrom) + ">"
-			res, err := deps.Mailer.Send(ctx, command.Email{To: to.String(), Subject: "[test] " + subject, Text: text, HTML: html, MessageID: id})
+			res, err := deps.Mailer.Send(ctx, command.Email{To: to.String(), Subject: "[test] " + subject, Text: text, HTML: html, MessageID: id,
+				OrderNumber: data.OrderNumber, Type: t})
 			failed = report(m.Stdout, string(t)+" e-mail", to.String(), deps.Mailer.Name(), res, err) || failed
 		}
 		if *phone != "" {
@@ -270,6 +283,14 @@ func report(w io.Writer, channel, to, provider string, res command.SendResult, e
 			fmt.Fprintf(w, "%s to %s: FAILED via %s: %s\n", channel, to, provider, p(err.Error()))
 		}
 		return true
+	}
+	switch res.Provider {
+	case notification.ProviderFile:
+		fmt.Fprintf(w, "%s to %s: simulated (not sent): %s; set SMTP_URL to send e-mail\n", channel, to, p(res.Response))
+		return false
+	case notification.ProviderLog:
+		fmt.Fprintf(w, "%s to %s: simulated (not sent): no SMS provider is configured; set MSG91_AUTHKEY or FAST2SMS_API_KEY to send SMS\n", channel, to)
+		return false
 	}
 	fmt.Fprintf(w, "%s to %s: sent via %s", channel, to, res.Provider)
 	if res.ProviderMessageID != "" {

@@ -393,6 +393,12 @@ func TestMetricsShowRequestsAndThePipeline(t *testing.T) {
 	if !strings.Contains(s.logs.String(), `"msg":"metrics listening","addr":"`+s.MetricsAddr()+`","path":"/metrics"`) {
 		t.Fatalf("the start-up log does not say where metrics listen:\n%s", grepLines(s.logs.String(), "metrics"))
 	}
+	// One line says where everything is: the API, the console and the metrics.
+	ready := `"msg":"ready","api":"` + s.base + `/api/v1","console":"` + s.base + `/admin","listen":"` + s.Addr() +
+		`","metrics":"http://` + s.MetricsAddr() + `/metrics"`
+	if !strings.Contains(s.logs.String(), ready) {
+		t.Fatalf("the start-up log has no line saying where the API, the console and the metrics are:\n%s", grepLines(s.logs.String(), `"ready"`))
+	}
 }
 
 func TestAWorkerServesMetricsAndAnEmptyMetricsAddrServesNone(t *testing.T) {
