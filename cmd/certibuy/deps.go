@@ -141,7 +141,7 @@ func OpenDeps(ctx context.Context, cfg Config, logger *slog.Logger) (*Deps, erro
 			AuditEvents:   query.NewAuditEventsHandler(auditor),
 			OrderAsOf:     query.NewOrderAsOfHandler(auditor),
 			ListOrders:    query.NewListOrdersHandler(read),
-			AdminOrder:    query.NewAdminOrderHandler(orders, read, auditor),
+			AdminOrder:    query.NewAdminOrderHandler(orders, auditor, d.NotificationLog),
 			OrderHistory:  query.NewOrderHistoryHandler(read),
 			PaymentPage:   query.NewPaymentPageHandler(orders, orders),
 			Notifications: query.NewListNotificationsHandler(d.NotificationLog),
@@ -150,6 +150,7 @@ func OpenDeps(ctx context.Context, cfg Config, logger *slog.Logger) (*Deps, erro
 		},
 		Admins: admins,
 	}
+	wireConsoleQueries(&d.App.Queries, d, auditor, renderer, orderLinks)
 	return d, nil
 }
 
