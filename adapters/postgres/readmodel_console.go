@@ -111,7 +111,10 @@ func poisonTopics() []struct{ topic, table string } {
 // Operations reads the console home page's figures. Each query reads an index or a small table.
 func (r *ConsoleReader) Operations(ctx context.Context, dayStart, dayEnd time.Time) (query.Operations, error) {
 	q := r.db.Q(ctx)
-	var ops query.Operations
+	ops, err := r.attention(ctx)
+	if err != nil {
+		return ops, err
+	}
 	rows, err := q.Query(ctx, `SELECT status, count(*) FROM order_summary WHERE placed_at >= $1 AND placed_at < $2
 		GROUP BY status`, dayStart, dayEnd)
 	if err != nil {
@@ -122,20 +125,6 @@ func (r *ConsoleReader) Operations(ctx context.Context, dayStart, dayEnd time.Ti
 		return c, row.Scan(&c.Status, &c.Count)
 	}); err != nil {
 		return ops, fmt.Errorf("orders of the day: %w", err)
-	}
-	if err := q.QueryRow(ctx, `SELECT count(*), min(updated_at) FROM order_summary WHERE status = $1`,
-		string(order.StatusConfirmed)).Scan(&ops.WaitingToShip, &ops.OldestWaiting); err != nil {
-		return ops, fmt.Errorf("orders waiting to ship: %w", err)
-	}
-	if err := q.QueryRow(ctx, `SELECT count(*) FROM notification_log WHERE failed_at IS NOT NULL`).Scan(&ops.FailedNotifications); err != nil {
-		return ops, fmt.Errorf("failed notifications: %w", err)
-	}
-	if ops.RefundsOwed, err = r.owedRefunds(ctx); err != nil {
-		return ops, err
-	}
-	if err := q.QueryRow(ctx, `SELECT count(*) FROM order_summary WHERE status = $1`,
-		string(order.StatusRefundPending)).Scan(&ops.RefundsPending); err != nil {
-		return ops, fmt.Errorf("refunds pending: %w", err)
 	}
 	lags, err := OutboxLag(ctx, q)
 	if err != nil {
@@ -154,6 +143,29 @@ func (r *ConsoleReader) Operations(ctx context.Context, dayStart, dayEnd time.Ti
 	if err := q.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE due_at <= now()), min(created_at) FROM notification_queue`).
 		Scan(&ops.Queue.Queued, &ops.Queue.Due, &ops.Queue.Oldest); err != nil {
 		return ops, fmt.Errorf("notification queue: %w", err)
+	}
+	return ops, nil
+}
+
+// attention reads what waits on a person: orders to ship, failed notifications, refunds owed and
+// pending, and the poison topics (the home page's figures and OperationsCollector's).
+func (r *ConsoleReader) attention(ctx context.Context) (query.Operations, error) {
+	q := r.db.Q(ctx)
+	var ops query.Operations
+	if err := q.QueryRow(ctx, `SELECT count(*), min(updated_at) FROM order_summary WHERE status = $1`,
+		string(order.StatusConfirmed)).Scan(&ops.WaitingToShip, &ops.OldestWaiting); err != nil {
+		return ops, fmt.Errorf("orders waiting to ship: %w", err)
+	}
+	if err := q.QueryRow(ctx, `SELECT count(*) FROM notification_log WHERE failed_at IS NOT NULL`).Scan(&ops.FailedNotifications); err != nil {
+		return ops, fmt.Errorf("failed notifications: %w", err)
+	}
+	var err error
+	if ops.RefundsOwed, err = r.owedRefunds(ctx); err != nil {
+		return ops, err
+	}
+	if err := q.QueryRow(ctx, `SELECT count(*) FROM order_summary WHERE status = $1`,
+		string(order.StatusRefundPending)).Scan(&ops.RefundsPending); err != nil {
+		return ops, fmt.Errorf("refunds pending: %w", err)
 	}
 	for _, p := range poisonTopics() {
 		c := query.PoisonCount{Topic: p.topic}

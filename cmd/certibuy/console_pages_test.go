@@ -75,6 +75,14 @@ func TestTheConsoleAnswersWhatNeedsAttentionAndWhatACustomerWasTold(t *testing.T
 		return textOf(t, ctx, "#today .figure") == "3" && textOf(t, ctx, "#failed .figure") == "2" &&
 			strings.Contains(textOf(t, ctx, "#refunds"), owing.number)
 	}, "the home page never showed 3 orders today, 2 failed messages and the refund owed")
+	// The same figures, for alerts (docs/OPERATIONS.md).
+	metrics := n.scrape(t)
+	for _, want := range []string{"certibuy_notifications_failed 2", "certibuy_refunds_owed 1", "certibuy_orders_waiting_to_ship 1",
+		`certibuy_poison_messages{topic="notifications_poison"} 2`} {
+		if !strings.Contains(metrics, want+"\n") {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 	today := time.Now().In(india()).Format("02/01/2006")
 	for _, vp := range viewports {
 		consoleAt(t, ctx, vp.width, vp.height, n.base+"/admin", "console-home-"+vp.name)

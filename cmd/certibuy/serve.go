@@ -80,7 +80,7 @@ func StartService(ctx context.Context, cfg Config, logger *slog.Logger, withHTTP
 	}
 	s := &Service{cfg: cfg, logger: logger, deps: deps, registry: prometheus.NewRegistry()}
 	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		postgres.NewStatsCollector(deps.DB, deps.Runner))
+		postgres.NewStatsCollector(deps.DB, deps.Runner), postgres.NewOperationsCollector(deps.DB, deps.Runner))
 	if deps.Simulator != nil {
 		logger.Warn("payments are SIMULATED: no money moves; pay an order at " + cfg.PublicBaseURL +
 			"/dev/pay/<gateway_order_id>; set RAZORPAY_KEY_ID, RAZORPAY_KEY_SECRET and RAZORPAY_WEBHOOK_SECRET to use Razorpay")

@@ -378,6 +378,13 @@ func TestMetricsShowRequestsAndThePipeline(t *testing.T) {
 		`certibuy_outbox_messages_behind{group="event_log"}`,
 		`certibuy_projection_events_behind{projection="order_summary"} 0`,
 		`go_goroutines`,
+		// What waits on a person (docs/OPERATIONS.md's alerts).
+		`certibuy_poison_messages{topic="notifications_poison"} 0`,
+		`certibuy_poison_messages{topic="order_events_poison"} 0`,
+		"certibuy_notifications_failed 0",
+		"certibuy_refunds_owed 0",
+		"certibuy_refunds_pending 0",
+		"certibuy_orders_waiting_to_ship 0",
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %s", want)
