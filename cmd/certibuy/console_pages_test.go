@@ -63,6 +63,7 @@ func TestTheConsoleAnswersWhatNeedsAttentionAndWhatACustomerWasTold(t *testing.T
 	}
 	createAdmin(t, n.testService, "ops@certibuy.in")
 	ctx := newBrowser(t)
+	consoleAt(t, ctx, 390, 844, n.base+"/admin/login", "console-login-390")
 	browserLogin(t, ctx, n.base, "ops@certibuy.in", "/admin")
 	if loc := within(t, ctx, 10*time.Second, chromedp.Location()); loc != n.base+"/admin" {
 		t.Fatalf("after login: %s", loc)
@@ -228,6 +229,11 @@ func TestTheConsoleAnswersWhatNeedsAttentionAndWhatACustomerWasTold(t *testing.T
 		if !folded || !strings.Contains(pretty, "{\n  \"") {
 			t.Fatalf("event data folded %v, pretty-printed %q", folded, pretty)
 		}
+	}
+	// A page that is not there, or a bad filter, is a page saying so, on a phone too.
+	consoleAt(t, ctx, 390, 844, n.base+"/admin/orders?from=31/02/2026", "console-error-390")
+	if msg := textOf(t, ctx, "#error"); !strings.Contains(msg, "from must be a date such as 27/11/2026") {
+		t.Fatalf("a bad date: %q", msg)
 	}
 	if rows := n.count(t, `SELECT count(*) FROM events WHERE stream_id = 'order-`+unpaid.id+`'`); rows != 2 {
 		t.Fatalf("looking changed the unpaid order: %d events", rows)
