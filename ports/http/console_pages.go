@@ -612,8 +612,8 @@ func (s *Server) auditEvents(c echo.Context, p auditPage, after string) (query.A
 // homePage is what needs attention today.
 type homePage struct {
 	query.DashboardView
-	// Today is the shop's today, as the order list's date filter writes it.
-	Today string
+	// Day is the shop's today, as the order list's date filter writes it.
+	Day string
 	// TodayTotal is how many orders were placed today.
 	TodayTotal int
 }
@@ -626,7 +626,7 @@ func (s *Server) handleConsoleHome(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	p := homePage{DashboardView: v, Today: start.Format("02/01/2006")}
+	p := homePage{DashboardView: v, Day: start.Format("02/01/2006")}
 	for _, st := range v.Today {
 		p.TodayTotal += st.Count
 	}
