@@ -17,7 +17,7 @@ import (
 	"github.com/certibuy/orders/domain/es"
 	"github.com/certibuy/orders/domain/notification"
 	"github.com/certibuy/orders/domain/order"
-	"github.com/certibuy/orders/internal/strictjson"
+	"github.com/certibuy/orders/domain/strictjson"
 )
 
 // MaxBodyBytes is the largest request body accepted.
