@@ -184,3 +184,34 @@ func TestARejectedTemplateGoesOnceThroughTheFallback(t *testing.T) {
 	waitFor(t, 20*time.Second, func() bool { return n.smsOf(t, o.id, "payment_successful").delivery == "delivered" },
 		fmt.Sprintf("Fast2SMS's report never folded in (%s)", f2sReq))
 }
+
+// notify-test --wait waits for the test SMS's report, which the running service takes at its
+// webhook, and prints it; doctor then names a template the operators rejected.
+func TestNotifyTestWaitsForTheReportAndDoctorNamesARejectedTemplate(t *testing.T) {
+	t.Parallel()
+	n := startNotifyShop(t, map[string]string{"SMS_WEBHOOK_TOKEN": reportToken})
+	n.msg91.ReportBeforeAnswering(n.reportURL("msg91", reportToken), smstest.MSG91V2, "1", "DELIVRD")
+	env := map[string]string{"DATABASE_URL": n.cfg.DatabaseURL, "MSG91_AUTHKEY": "msg91-key", "MSG91_BASE_URL": n.msg91.URL(),
+		"SMS_WEBHOOK_TOKEN": reportToken}
+	for k, v := range n.cfg.envTemplates() {
+		env[k] = v
+	}
+	out, err := runCLIWith(t, env, "notify-test", "--phone", "+91 98765 43210", "--wait", "20s")
+	if err != nil || !strings.Contains(out, "report: DELIVERED (status 1 DELIVRD)") {
+		t.Fatalf("notify-test --wait: %v\n%s", err, out)
+	}
+
+	// An order whose confirmation MSG91's operators reject.
+	n.msg91.ReportBeforeAnswering(n.reportURL("msg91", reportToken), smstest.MSG91V3, "16", "Rejected")
+	out, err = runCLIWith(t, env, "notify-test", "--phone", "+91 98765 43210", "--wait", "20s")
+	if err == nil || !strings.Contains(out, "report: REJECTED (status 16)") {
+		t.Fatalf("notify-test --wait on a rejection: %v\n%s", err, out)
+	}
+	o := n.pay(t)
+	n.waitSettled(t, o.id, 4)
+	waitFor(t, 30*time.Second, func() bool { return len(n.f2s.Received()) == 2 }, "the rejected SMS never went through Fast2SMS")
+	out, err = runCLIWith(t, env, "doctor")
+	if err == nil || !strings.Contains(out, "FAIL  sms template order_confirmed") || !strings.Contains(out, "MSG91_TEMPLATE_ORDER_CONFIRMED") {
+		t.Fatalf("doctor after a rejected template: %v\n%s", err, out)
+	}
+}
