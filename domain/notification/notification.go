@@ -66,9 +66,9 @@ type DeliveryAttempted struct {
 	// delivery reports name it.
 	ProviderMessageID string `json:"provider_message_id,omitempty"`
 	Outcome           string `json:"outcome"`
-	Response   string `json:"response,omitempty"`
-	Error      string `json:"error,omitempty"`
-	DurationMS int64  `json:"duration_ms"`
+	Response          string `json:"response,omitempty"`
+	Error             string `json:"error,omitempty"`
+	DurationMS        int64  `json:"duration_ms"`
 }
 
 // Sent records the message accepted by a provider.
