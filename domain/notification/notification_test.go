@@ -248,3 +248,36 @@ func TestARejectedTemplateGoesOnceThroughTheOtherProvider(t *testing.T) {
 		t.Fatal("rerouted to the provider that rejected it")
 	}
 }
+
+// A late report about an attempt before a resend is recorded against that attempt; what the log
+// shows as the notification's delivery is the report of the attempt that sent it last.
+func TestALateReportAppliesToTheAttemptItNames(t *testing.T) {
+	n := sentBy(t, "msg91")
+	if _, err := n.ReportDelivery(notification.Report{Attempt: 1, Provider: "msg91", Status: "2", Reason: "Absent subscriber"}, false, false, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Resend("admin:1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.Attempt(1, "msg91"); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Succeed(notification.DeliveryAttempted{Provider: "msg91", ProviderMessageID: "req-2"}, "req-2", ""); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := n.DeliveryStatus(); st != "" {
+		t.Fatalf("after a resend was sent, the delivery is %q: no report of the new attempt came yet", st)
+	}
+	before := len(n.Changes())
+	late := notification.Report{Attempt: 1, Provider: "msg91", Status: "1", Description: "DELIVRD"}
+	if _, err := n.ReportDelivery(late, true, false, ""); err != nil {
+		t.Fatal(err)
+	}
+	ch := n.Changes()[before:]
+	if d, ok := ch[0].(notification.Delivered); len(ch) != 1 || !ok || d.Attempt != 1 {
+		t.Fatalf("recorded %+v, want Delivered for attempt 1", ch)
+	}
+	if st, _ := n.DeliveryStatus(); st != "" {
+		t.Fatalf("the late report of attempt 1 set the delivery of attempt 2 to %q", st)
+	}
+}
