@@ -12,7 +12,7 @@ import (
 )
 
 // ReportInbox keeps SMS delivery reports in sms_delivery_reports until they fold into their
-// notification (migration 011).
+// notification (migration 012).
 type ReportInbox struct {
 	db *DB
 }
