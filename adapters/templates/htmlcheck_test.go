@@ -165,7 +165,7 @@ func getJSON(t *testing.T, u string, v any) {
 	}
 }
 
-// startMailpit runs Mailpit, the version pinned in tools/mailpit/go.mod, on free loopback ports
+// startMailpit runs Mailpit, the version pinned in .ci/mailpit/go.mod, on free loopback ports
 // until the test ends, and returns its SMTP URL and its API's base URL. Another process may take a
 // port between our probe and Mailpit's bind, so a start that fails is tried again on other ports.
 func startMailpit(t *testing.T) (smtpURL, api string) {
@@ -182,12 +182,12 @@ func startMailpit(t *testing.T) (smtpURL, api string) {
 	return "", ""
 }
 
-// mailpitBinary builds Mailpit (a tool of the separate module tools/mailpit, so that its many
+// mailpitBinary builds Mailpit (a tool of the separate module .ci/mailpit, so that its many
 // dependencies stay out of the service's go.mod) and returns the executable's path. `go tool -n`
 // builds it into the Go build cache and prints the path: after the first build, in a second or so.
 func mailpitBinary(t *testing.T) string {
 	t.Helper()
-	dir, err := filepath.Abs(filepath.Join("..", "..", "tools", "mailpit"))
+	dir, err := filepath.Abs(filepath.Join("..", "..", ".ci", "mailpit"))
 	if err != nil {
 		t.Fatal(err)
 	}
