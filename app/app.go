@@ -26,6 +26,8 @@ type Commands struct {
 	RetryRefund command.RetryRefundHandler
 	// SweepRefunds asks again, on the service's own, for the refunds still owed.
 	SweepRefunds command.SweepRefundsHandler
+	// DeliveryReports takes SMS delivery reports in and folds them into their notifications.
+	DeliveryReports command.DeliveryReportsHandler
 }
 
 // Queries read them.

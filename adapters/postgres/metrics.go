@@ -14,7 +14,7 @@ type StatsCollector struct {
 	db     *DB
 	runner *Runner
 
-	outboxBehind, projectionBehind, queued, queuedDue, recent *prometheus.Desc
+	outboxBehind, projectionBehind, queued, queuedDue, recent, reports *prometheus.Desc
 }
 
 // NewStatsCollector returns the collector; register it with a Prometheus registry.
@@ -26,12 +26,15 @@ func NewStatsCollector(db *DB, runner *Runner) *StatsCollector {
 		queued:           prometheus.NewDesc("certibuy_notifications_queued", "Notifications waiting for delivery.", []string{"topic"}, nil),
 		queuedDue:        prometheus.NewDesc("certibuy_notifications_due", "Queued notifications ready for a worker: their time has come and no worker is sending them.", []string{"topic"}, nil),
 		recent:           prometheus.NewDesc("certibuy_notifications_last_hour", "Notifications requested in the last hour, by channel and status.", []string{"channel", "status"}, nil),
+		reports: prometheus.NewDesc("certibuy_sms_delivery_reports_last_hour", "SMS delivery reports received in the last hour, by provider and "+
+			"what they said (delivered, undelivered, rejected) or became (pending: its attempt is not known yet; unknown: no attempt has its request id).",
+			[]string{"provider", "outcome"}, nil),
 	}
 }
 
 // Describe sends the descriptions of the metrics.
 func (c *StatsCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.outboxBehind, c.projectionBehind, c.queued, c.queuedDue, c.recent} {
+	for _, d := range []*prometheus.Desc{c.outboxBehind, c.projectionBehind, c.queued, c.queuedDue, c.recent, c.reports} {
 		ch <- d
 	}
 }
@@ -68,6 +71,18 @@ func (c *StatsCollector) Collect(ch chan<- prometheus.Metric) {
 			var n int64
 			if rows.Scan(&channel, &status, &n) == nil {
 				ch <- prometheus.MustNewConstMetric(c.recent, prometheus.GaugeValue, float64(n), channel, status)
+			}
+		}
+		rows.Close()
+	}
+	if rows, err := c.db.Pool.Query(ctx, `SELECT provider, CASE WHEN outcome = 'unknown' THEN 'unknown'
+			WHEN settled_at IS NULL THEN 'pending' WHEN delivered THEN 'delivered' WHEN rejected THEN 'rejected' ELSE 'undelivered' END, count(*)
+		FROM sms_delivery_reports WHERE received_at > now() - interval '1 hour' GROUP BY 1, 2`); err == nil {
+		for rows.Next() {
+			var provider, outcome string
+			var n int64
+			if rows.Scan(&provider, &outcome, &n) == nil {
+				ch <- prometheus.MustNewConstMetric(c.reports, prometheus.GaugeValue, float64(n), provider, outcome)
 			}
 		}
 		rows.Close()

@@ -40,6 +40,12 @@ type logRow struct {
 	created, updated                        time.Time
 	version                                 int32
 	clearError                              bool
+	// What the provider reported of the attempt that sent it: set by a report of that attempt,
+	// reset by a new attempt.
+	deliveryStatus, deliveryReason *string
+	deliveryAt                     *time.Time
+	reportAttempt                  *int32
+	resetDelivery                  bool
 }
 
 // Apply folds the batch into one change per notification. Rows only move forward (version guard),
@@ -73,6 +79,7 @@ func (NotificationLog) Apply(ctx context.Context, q Querier, t Tables, events []
 			entry, _ := json.Marshal(map[string]any{"attempt": ev.Attempt, "provider": ev.Provider, "outcome": ev.Outcome,
 				"response": ev.Response, "error": ev.Error, "duration_ms": ev.DurationMS, "at": at})
 			r.responses = append(r.responses, entry)
+			r.deliveryStatus, r.deliveryReason, r.deliveryAt, r.reportAttempt, r.resetDelivery = nil, nil, nil, nil, true
 			set(&r.provider, ev.Provider)
 			if ev.Outcome != notification.OutcomeSent {
 				set(&r.status, string(notification.StatusPending))
@@ -90,6 +97,14 @@ func (NotificationLog) Apply(ctx context.Context, q Querier, t Tables, events []
 			set(&r.errMsg, ev.LastError)
 		case notification.Resent:
 			set(&r.status, string(notification.StatusPending))
+		case notification.Delivered:
+			r.report(ev.Report, notification.DeliveryDelivered, false)
+		case notification.Undelivered:
+			r.report(ev.Report, notification.DeliveryUndelivered, ev.Rejected)
+		case notification.Rerouted:
+			set(&r.status, string(notification.StatusPending))
+			entry, _ := json.Marshal(map[string]any{"rerouted_to": ev.To, "from": ev.From, "at": at})
+			r.responses = append(r.responses, entry)
 		}
 		r.updated, r.version = at, int32(e.StreamVersion)
 	}
@@ -103,6 +118,10 @@ func (NotificationLog) Apply(ctx context.Context, q Querier, t Tables, events []
 		created, updated                                               []time.Time
 		version                                                        []int32
 		clearError                                                     []bool
+		deliveryStatus, deliveryReason                                 []*string
+		deliveryAt                                                     []*time.Time
+		reportAttempt                                                  []*int32
+		resetDelivery                                                  []bool
 	}
 	for _, id := range order_ {
 		r := rows[id]
@@ -127,28 +146,32 @@ func (NotificationLog) Apply(ctx context.Context, q Querier, t Tables, events []
 				failedAt = &r.updated
 			}
 			ins.failedAt = append(ins.failedAt, failedAt)
+			ins.deliveryStatus, ins.deliveryReason, ins.deliveryAt = append(ins.deliveryStatus, r.deliveryStatus), append(ins.deliveryReason, r.deliveryReason), append(ins.deliveryAt, r.deliveryAt)
 			continue
 		}
 		upd.id, upd.status, upd.provider, upd.attempts = append(upd.id, r.id), append(upd.status, r.status), append(upd.provider, r.provider), append(upd.attempts, r.attempts)
 		upd.responses, upd.clearError, upd.errMsg = append(upd.responses, responses), append(upd.clearError, r.clearError), append(upd.errMsg, r.errMsg)
 		upd.msgID, upd.provID, upd.sentAt = append(upd.msgID, r.msgID), append(upd.provID, r.provID), append(upd.sentAt, r.sentAt)
 		upd.updated, upd.version = append(upd.updated, r.updated), append(upd.version, r.version)
+		upd.deliveryStatus, upd.deliveryReason, upd.deliveryAt = append(upd.deliveryStatus, r.deliveryStatus), append(upd.deliveryReason, r.deliveryReason), append(upd.deliveryAt, r.deliveryAt)
+		upd.reportAttempt, upd.resetDelivery = append(upd.reportAttempt, r.reportAttempt), append(upd.resetDelivery, r.resetDelivery)
 	}
 	if len(ins.id) > 0 {
 		_, err := q.Exec(ctx, `INSERT INTO `+t.Ident("notification_log")+` (notification_id, order_id, order_number, channel,
 			notification_type, event_type, order_event_id, recipient, status, provider, attempts, response_log, error_message,
-			message_id, provider_message_id, sent_at, created_at, updated_at, version, failed_at)
+			message_id, provider_message_id, sent_at, created_at, updated_at, version, failed_at,
+			delivery_status, delivery_reason, delivery_reported_at)
 			SELECT id, order_id, order_number, channel, typ, event_type, order_event_id, recipient, status, provider, attempts,
-				responses::jsonb, err, msg_id, prov_id, sent_at, created, updated, version, failed_at
+				responses::jsonb, err, msg_id, prov_id, sent_at, created, updated, version, failed_at, d_status, d_reason, d_at
 			FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::uuid[], $8::text[], $9::text[],
 				$10::text[], $11::int[], $12::text[], $13::text[], $14::text[], $15::text[], $16::timestamptz[], $17::timestamptz[],
-				$18::timestamptz[], $19::int[], $20::timestamptz[])
+				$18::timestamptz[], $19::int[], $20::timestamptz[], $21::text[], $22::text[], $23::timestamptz[])
 				AS u(id, order_id, order_number, channel, typ, event_type, order_event_id, recipient, status, provider, attempts,
-				responses, err, msg_id, prov_id, sent_at, created, updated, version, failed_at)
+				responses, err, msg_id, prov_id, sent_at, created, updated, version, failed_at, d_status, d_reason, d_at)
 			ON CONFLICT (notification_id) DO NOTHING`,
 			ins.id, ins.orderID, ins.orderNumber, ins.channel, ins.typ, ins.eventType, ins.orderEventID, ins.recipient, ins.status,
 			ins.provider, ins.attempts, ins.responses, ins.errMsg, ins.msgID, ins.provID, ins.sentAt, ins.created, ins.updated, ins.version,
-			ins.failedAt)
+			ins.failedAt, ins.deliveryStatus, ins.deliveryReason, ins.deliveryAt)
 		if err != nil {
 			return fmt.Errorf("insert notification log: %w", err)
 		}
@@ -163,18 +186,43 @@ func (NotificationLog) Apply(ctx context.Context, q Querier, t Tables, events []
 				-- Set while it has failed. A send leaves it null as it was, so that the update stays
 				-- heap-only: no index holds a column it changes.
 				failed_at = CASE WHEN u.status = 'failed' THEN coalesce(l.failed_at, u.updated)
-					WHEN u.status IS NULL THEN l.failed_at END
+					WHEN u.status IS NULL THEN l.failed_at END,
+				-- A report of the attempt that sent it is its delivery status; a new attempt clears it.
+				delivery_status = CASE WHEN u.report_attempt = coalesce(u.attempts, l.attempts) THEN u.d_status
+					WHEN u.reset_delivery THEN NULL ELSE l.delivery_status END,
+				delivery_reason = CASE WHEN u.report_attempt = coalesce(u.attempts, l.attempts) THEN u.d_reason
+					WHEN u.reset_delivery THEN NULL ELSE l.delivery_reason END,
+				delivery_reported_at = CASE WHEN u.report_attempt = coalesce(u.attempts, l.attempts) THEN u.d_at
+					WHEN u.reset_delivery THEN NULL ELSE l.delivery_reported_at END
 			FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::text[], $6::bool[], $7::text[], $8::text[], $9::text[],
-				$10::timestamptz[], $11::timestamptz[], $12::int[])
-				AS u(id, status, provider, attempts, responses, clear_error, err, msg_id, prov_id, sent_at, updated, version)
+				$10::timestamptz[], $11::timestamptz[], $12::int[], $13::text[], $14::text[], $15::timestamptz[], $16::int[], $17::bool[])
+				AS u(id, status, provider, attempts, responses, clear_error, err, msg_id, prov_id, sent_at, updated, version,
+				d_status, d_reason, d_at, report_attempt, reset_delivery)
 			WHERE l.notification_id = u.id AND l.version < u.version`,
 			upd.id, upd.status, upd.provider, upd.attempts, upd.responses, upd.clearError, upd.errMsg, upd.msgID, upd.provID,
-			upd.sentAt, upd.updated, upd.version)
+			upd.sentAt, upd.updated, upd.version, upd.deliveryStatus, upd.deliveryReason, upd.deliveryAt, upd.reportAttempt, upd.resetDelivery)
 		if err != nil {
 			return fmt.Errorf("update notification log: %w", err)
 		}
 	}
 	return nil
+}
+
+// report notes a delivery report in the row's history and, when it is about the attempt that sent
+// the notification (or may be, in which case the UPDATE decides), as its delivery status.
+func (r *logRow) report(rep notification.Report, status string, rejected bool) {
+	entry, _ := json.Marshal(map[string]any{"attempt": rep.Attempt, "provider": rep.Provider, "report": status,
+		"status": rep.Status, "description": rep.Description, "reason": rep.Reason, "rejected": rejected, "at": rep.ReportedAt})
+	r.responses = append(r.responses, entry)
+	if r.attempts != nil && *r.attempts != int32(rep.Attempt) {
+		return // a late report of an earlier attempt: its history only
+	}
+	reason := rep.Reason
+	if reason == "" && status == notification.DeliveryUndelivered {
+		reason = rep.Description
+	}
+	n, at := int32(rep.Attempt), rep.ReportedAt
+	r.deliveryStatus, r.deliveryReason, r.deliveryAt, r.reportAttempt = &status, &reason, &at, &n
 }
 
 func nullIf(s *string, clear bool) *string {
@@ -196,7 +244,8 @@ func NewNotificationLogReader(db *DB) *NotificationLogReader { return &Notificat
 
 const selectLog = `SELECT notification_id, order_id, order_number, channel, notification_type, event_type, recipient, status,
 	coalesce(provider, ''), attempts, response_log::text, coalesce(error_message, ''), coalesce(message_id, ''),
-	coalesce(provider_message_id, ''), sent_at, created_at, updated_at FROM notification_log`
+	coalesce(provider_message_id, ''), sent_at, coalesce(delivery_status, ''), coalesce(delivery_reason, ''), delivery_reported_at,
+	created_at, updated_at FROM notification_log`
 
 // List returns a page of log entries, newest first.
 func (r *NotificationLogReader) List(ctx context.Context, f query.NotificationFilter) (query.NotificationPage, error) {
@@ -209,6 +258,11 @@ func (r *NotificationLogReader) List(ctx context.Context, f query.NotificationFi
 	}
 	w.addIf("notification_type = ?", f.Type)
 	w.addIf("event_type = ?", f.EventType)
+	if f.Delivery == query.DeliveryNone {
+		w.conds = append(w.conds, "delivery_status IS NULL")
+	} else {
+		w.addIf("delivery_status = ?", f.Delivery)
+	}
 	w.addIf("order_number = ?", f.OrderNumber)
 	w.addIf("lower(recipient) = ?", strings.ToLower(f.Recipient))
 	w.addIf("order_id = ?", f.OrderID)
@@ -257,7 +311,8 @@ func (r *NotificationLogReader) scan(ctx context.Context, sql string, args ...an
 		var e query.NotificationEntry
 		var responses string
 		if err := rows.Scan(&e.ID, &e.OrderID, &e.OrderNumber, &e.Channel, &e.Type, &e.EventType, &e.Recipient, &e.Status,
-			&e.Provider, &e.Attempts, &responses, &e.ErrorMessage, &e.MessageID, &e.ProviderMessageID, &e.SentAt, &e.CreatedAt, &e.UpdatedAt); err != nil {
+			&e.Provider, &e.Attempts, &responses, &e.ErrorMessage, &e.MessageID, &e.ProviderMessageID, &e.SentAt,
+			&e.Delivery, &e.DeliveryReason, &e.DeliveryReportedAt, &e.CreatedAt, &e.UpdatedAt); err != nil {
 			return nil, fmt.Errorf("notification log: %w", err)
 		}
 		e.ResponseLog = json.RawMessage(responses)

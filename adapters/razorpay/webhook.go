@@ -9,7 +9,7 @@ import (
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
 
-	"github.com/certibuy/orders/internal/strictjson"
+	"github.com/certibuy/orders/domain/strictjson"
 )
 
 // Webhook headers.

@@ -75,13 +75,14 @@ func (h DeliverNotificationHandler) Handle(ctx context.Context, cmd DeliverNotif
 		return err
 	}
 
-	only := ""
+	only := n.ReroutedTo() // a template the first provider's operator rejected: the other one, once
 	if o := n.LastOutcome(); o == notification.OutcomeAmbiguous || o == notification.OutcomeUnknown {
 		only = n.LastProvider() // it may have been sent: never a second provider
 	}
 	start := h.now()
 	res, messageID, sendErr := h.send(ctx, cmd.Stream, attemptNo, req, only)
-	attempt := notification.DeliveryAttempted{Provider: res.Provider, Response: res.Response, DurationMS: h.now().Sub(start).Milliseconds()}
+	attempt := notification.DeliveryAttempted{Provider: res.Provider, ProviderMessageID: res.ProviderMessageID,
+		Response: res.Response, DurationMS: h.now().Sub(start).Milliseconds()}
 	if attempt.Provider == "" {
 		attempt.Provider = provider
 	}

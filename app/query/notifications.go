@@ -17,18 +17,22 @@ type ListNotifications struct {
 	Status    string
 	Type      string
 	EventType string
-	Search    string // a recipient (e-mail or phone) or an order number
-	After     string
-	Limit     int
+	// Delivery is what the provider reported: delivered, undelivered, or none (no report yet).
+	Delivery string
+	Search   string // a recipient (e-mail or phone) or an order number
+	After    string
+	Limit    int
 }
 
 // NotificationFilter is ListNotifications after its search term was understood.
 type NotificationFilter struct {
 	Channel, Status, Type, EventType string
-	OrderNumber, Recipient           string
-	OrderID                          uuid.UUID
-	After                            string
-	Limit                            int
+	// Delivery is delivered, undelivered or none.
+	Delivery               string
+	OrderNumber, Recipient string
+	OrderID                uuid.UUID
+	After                  string
+	Limit                  int
 }
 
 // NotificationEntry is one row of the notification log: the fields of the system it replaced, and
@@ -52,9 +56,17 @@ type NotificationEntry struct {
 	MessageID         string          `json:"message_id,omitempty"`
 	ProviderMessageID string          `json:"provider_message_id,omitempty"`
 	SentAt            *time.Time      `json:"sent_at,omitempty"`
-	CreatedAt         time.Time       `json:"created_at"`
-	UpdatedAt         time.Time       `json:"updated_at"`
+	// Delivery is what the provider reported of the attempt that sent it (delivered or
+	// undelivered, with the reason), when it reported.
+	Delivery           string     `json:"delivery,omitempty"`
+	DeliveryReason     string     `json:"delivery_reason,omitempty"`
+	DeliveryReportedAt *time.Time `json:"delivery_reported_at,omitempty"`
+	CreatedAt          time.Time  `json:"created_at"`
+	UpdatedAt          time.Time  `json:"updated_at"`
 }
+
+// DeliveryNone filters the notifications no delivery report has come for.
+const DeliveryNone = "none"
 
 // NotificationPage is a page of the log; Next is the cursor of the following page.
 type NotificationPage struct {
@@ -100,6 +112,12 @@ func (h ListNotificationsHandler) Handle(ctx context.Context, q ListNotification
 			return NotificationPage{}, &order.FieldError{Field: "type", Err: err}
 		}
 		f.Type = string(t)
+	}
+	switch q.Delivery {
+	case "", notification.DeliveryDelivered, notification.DeliveryUndelivered, DeliveryNone:
+		f.Delivery = q.Delivery
+	default:
+		return NotificationPage{}, invalidField("delivery", "want delivered, undelivered or none")
 	}
 	switch notification.Status(q.Status) {
 	case "", notification.StatusPending, notification.StatusSent, notification.StatusFailed:

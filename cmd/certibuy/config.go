@@ -67,6 +67,8 @@ type Config struct {
 // NotifyConfig holds the notifier's settings.
 type NotifyConfig struct {
 	ShopName, SupportEmail string
+	// SMSWebhookToken is the secret in the delivery-report URLs; empty refuses reports.
+	SMSWebhookToken string
 	// RefundExpectation says when a refund reaches the customer, in the cancellation and refund
 	// messages and on the order page.
 	RefundExpectation string
@@ -252,6 +254,10 @@ func loadNotifyConfig(getenv func(string) string) (NotifyConfig, error) {
 		if v := getenv("FAST2SMS_DLT_TEMPLATE_" + strings.ToUpper(string(t))); v != "" {
 			n.Fast2SMS.DLTTemplates[t] = v
 		}
+	}
+	n.SMSWebhookToken = getenv("SMS_WEBHOOK_TOKEN")
+	if n.SMSWebhookToken != "" && len(n.SMSWebhookToken) < 16 {
+		return n, fmt.Errorf("SMS_WEBHOOK_TOKEN: want at least 16 characters (e.g. openssl rand -hex 16): it is all that keeps forged reports out")
 	}
 	n.SMSProvider = getenv("SMS_PROVIDER")
 	if n.SMSProvider == "" {

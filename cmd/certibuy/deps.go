@@ -135,6 +135,9 @@ func OpenDeps(ctx context.Context, cfg Config, logger *slog.Logger) (*Deps, erro
 			ResendNotification: command.NewResendNotificationHandler(notifications),
 			RetryRefund:        command.NewRetryRefundHandler(orders, gateway),
 			SweepRefunds:       command.NewSweepRefundsHandler(read, orders, gateway),
+			DeliveryReports: command.NewDeliveryReportsHandler(cfg.Notify.SMSWebhookToken,
+				map[string]command.ReportParser{sms.ProviderMSG91: sms.MSG91Reports{}, sms.ProviderFast2SMS: sms.Fast2SMSReports{}},
+				postgres.NewReportInbox(db), notifications, rerouteTo(cfg.Notify), logger),
 		},
 		Queries: app.Queries{
 			CustomerOrder: query.NewCustomerOrderHandler(orders, command.AnyAccess{tokens, orderLinks}, read),
@@ -263,4 +266,13 @@ func newLinks(ctx context.Context, cfg Config, db *postgres.DB) (*links.Links, e
 		}
 	}
 	return links.New(lc, time.Now)
+}
+
+// rerouteTo says which provider an SMS rejected by one provider's template goes through instead:
+// the other one, when both are configured.
+func rerouteTo(n NotifyConfig) map[string]string {
+	if n.SMSFallback == "none" || n.SMSFallback == "" || n.SMSProvider == "log" {
+		return nil
+	}
+	return map[string]string{n.SMSProvider: n.SMSFallback, n.SMSFallback: n.SMSProvider}
 }

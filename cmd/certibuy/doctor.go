@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/certibuy/orders/adapters/postgres"
+	"github.com/certibuy/orders/adapters/sms"
 	"github.com/certibuy/orders/adapters/templates"
 	"github.com/certibuy/orders/app/command"
 	"github.com/certibuy/orders/app/query"
@@ -73,6 +74,7 @@ func (m *Main) runDoctor(ctx context.Context, args []string) error {
 		add("e-mail", "ok", "%s answers (EHLO, STARTTLS and AUTH as configured; nothing sent)", deps.SMTP)
 	}
 	checkSMS(cfg.Notify, add)
+	checkReports(cctx, cfg.Notify, postgres.NewReportInbox(deps.DB), add)
 
 	if cfg.PaymentGateway == "simulator" {
 		add("payments", "warn", "simulated: no money moves (set RAZORPAY_KEY_ID, RAZORPAY_KEY_SECRET and RAZORPAY_WEBHOOK_SECRET)")
@@ -170,6 +172,30 @@ func checkSMS(cfg NotifyConfig, add func(name, status, format string, a ...any))
 	}
 }
 
+// checkReports says whether delivery reports come in, and which SMS templates the operators rejected
+// in the last week: a template whose text does not match its DLT registration is a setting to fix.
+func checkReports(ctx context.Context, cfg NotifyConfig, inbox *postgres.ReportInbox, add func(name, status, format string, a ...any)) {
+	if cfg.SMSWebhookToken == "" {
+		add("sms reports", "warn", "SMS_WEBHOOK_TOKEN not set: delivery reports are refused, so nothing says whether an SMS reached the phone")
+	} else {
+		add("sms reports", "ok", "taken at /api/v1/webhooks/msg91 and /api/v1/webhooks/fast2sms (?token=SMS_WEBHOOK_TOKEN)")
+	}
+	rejected, err := inbox.RejectedTemplates(ctx, time.Now().Add(-7*24*time.Hour))
+	if err != nil {
+		add("sms templates", "FAIL", "%v", err)
+		return
+	}
+	for _, r := range rejected {
+		setting := "MSG91_TEMPLATE_" + strings.ToUpper(r.Type)
+		if r.Provider == sms.ProviderFast2SMS {
+			setting = "FAST2SMS_DLT_TEMPLATE_" + strings.ToUpper(r.Type)
+		}
+		add("sms template "+r.Type, "FAIL", "%s's operators rejected the %s SMS %d times in 7 days (last %s): its text does not match "+
+			"the template registered on DLT; compare %s with `certibuy notify-test --type %s`", r.Provider, r.Type, r.Count,
+			r.Last.In(time.FixedZone("IST", 19800)).Format("02/01/2006 15:04 IST"), setting, r.Type)
+	}
+}
+
 func printChecks(w io.Writer, results []checkResult) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, r := range results {
@@ -195,6 +221,7 @@ func (m *Main) runNotifyTest(ctx context.Context, args []string) error {
 	email := fs.String("email", "", "send a test e-mail to this address")
 	phone := fs.String("phone", "", "send a test SMS to this Indian mobile number")
 	typeName := fs.String("type", string(notification.OrderConfirmed), "the notification type to send, or all (one of each)")
+	wait := fs.Duration("wait", 0, "after sending an SMS, wait this long for its delivery report (the running service takes it at its webhook) and print it")
 	if err := m.parse(fs, args); err != nil {
 		return err
 	}
@@ -265,12 +292,56 @@ func (m *Main) runNotifyTest(ctx context.Context, args []string) error {
 			// The text to register with DLT for the type (links open nothing: the order is a sample).
 			enc, parts := templates.SMSParts(text)
 			fmt.Fprintf(m.Stdout, "  text (%d characters, %s, %d part): %s\n", len([]rune(text)), enc, parts, text)
+			if err == nil && *wait > 0 {
+				failed = m.waitForReport(ctx, postgres.NewReportInbox(deps.DB), res, *wait) || failed
+			}
 		}
 	}
 	if failed {
 		return errors.New("a test message was not sent")
 	}
 	return nil
+}
+
+// waitForReport waits for the delivery report of a test SMS and prints it; it reports whether the SMS
+// did not reach the phone (or no report came).
+func (m *Main) waitForReport(ctx context.Context, inbox *postgres.ReportInbox, res command.SendResult, wait time.Duration) bool {
+	if res.ProviderMessageID == "" {
+		fmt.Fprintf(m.Stdout, "  report: %s gives no request id, so no report can name this SMS\n", res.Provider)
+		return false
+	}
+	fmt.Fprintf(m.Stdout, "  waiting up to %s for %s's delivery report…\n", wait, res.Provider)
+	deadline := time.Now().Add(wait)
+	for {
+		reports, err := inbox.ReportsOf(ctx, res.Provider, res.ProviderMessageID)
+		if err != nil {
+			fmt.Fprintf(m.Stdout, "  report: %v\n", err)
+			return true
+		}
+		if len(reports) > 0 {
+			r := reports[len(reports)-1]
+			p := printable.Escape // the provider's words
+			switch {
+			case r.Delivered:
+				fmt.Fprintf(m.Stdout, "  report: DELIVERED (status %s %s) at %s\n", p(r.Status), p(r.Description), r.ReportedAt.In(time.FixedZone("IST", 19800)).Format("02/01/2006 15:04:05 IST"))
+				return false
+			case r.Rejected:
+				fmt.Fprintf(m.Stdout, "  report: REJECTED (status %s): %s; the text does not match the template registered on DLT\n", p(r.Status), p(r.Reason))
+			default:
+				fmt.Fprintf(m.Stdout, "  report: NOT DELIVERED (status %s): %s\n", p(r.Status), p(r.Reason))
+			}
+			return true
+		}
+		if time.Now().After(deadline) {
+			fmt.Fprintf(m.Stdout, "  report: none in %s (is SMS_WEBHOOK_TOKEN set on the running service, and its report URL given to %s?)\n", wait, res.Provider)
+			return true
+		}
+		select {
+		case <-ctx.Done():
+			return true
+		case <-time.After(time.Second):
+		}
+	}
 }
 
 func report(w io.Writer, channel, to, provider string, res command.SendResult, err error) bool {

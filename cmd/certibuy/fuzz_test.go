@@ -12,7 +12,7 @@ import (
 	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/certibuy/orders/adapters/razorpay"
-	"github.com/certibuy/orders/internal/strictjson"
+	"github.com/certibuy/orders/domain/strictjson"
 )
 
 // FuzzCheckout throws request bodies at POST /api/v1/checkout on a running service. Whatever the

@@ -66,9 +66,14 @@ type Service struct {
 	// projections stops the projection runner; projectionsDone reports its end.
 	projections     context.CancelFunc
 	projectionsDone chan error
-	// sweep stops the refund sweep; sweepDone is closed when it has.
-	sweep     context.CancelFunc
-	sweepDone chan struct{}
+	// sweeps are the periodic jobs (refunds still owed, delivery reports not folded yet).
+	sweeps []sweep
+}
+
+// sweep is a running periodic job: cancel stops it, done is closed when it has.
+type sweep struct {
+	cancel context.CancelFunc
+	done   chan struct{}
 }
 
 // StartService prepares the database, wires everything and starts serving. It returns once the HTTP
@@ -101,6 +106,7 @@ func StartService(ctx context.Context, cfg Config, logger *slog.Logger, withHTTP
 		return nil, err
 	}
 	s.startRefundSweep()
+	s.startReportSweep()
 	if withHTTP {
 		if err := s.startHTTP(); err != nil {
 			_ = s.Stop(context.Background())
@@ -135,10 +141,43 @@ func (s *Service) startRefundSweep() {
 	if every <= 0 {
 		return
 	}
+	s.startSweep(every, func(ctx context.Context) {
+		res, err := s.deps.App.Commands.SweepRefunds.Handle(ctx, command.SweepRefunds{OlderThan: every})
+		if err != nil && ctx.Err() == nil {
+			s.logger.Error("refund sweep", "asked", res.Asked, "failed", res.Failed, "error", err)
+		} else if res.Asked > 0 {
+			s.logger.Info("refund sweep", "asked", res.Asked)
+		}
+	})
+}
+
+// reportSweep is how often delivery reports that came before their attempt was recorded are tried
+// again, and reportUnknownAfter how long one may wait for it before it counts as unknown.
+const (
+	reportSweep        = 5 * time.Second
+	reportUnknownAfter = 30 * time.Minute
+)
+
+// startReportSweep folds the delivery reports kept while their attempt was not known.
+func (s *Service) startReportSweep() {
+	if s.cfg.Notify.SMSWebhookToken == "" {
+		return // no reports come in
+	}
+	s.startSweep(reportSweep, func(ctx context.Context) {
+		res, err := s.deps.App.Commands.DeliveryReports.Sweep(ctx, command.SweepReports{UnknownAfter: reportUnknownAfter, Now: time.Now()})
+		if err != nil && ctx.Err() == nil {
+			s.logger.Error("delivery report sweep", "applied", res.Applied, "unknown", res.Unknown, "error", err)
+		}
+	})
+}
+
+// startSweep runs fn every interval until the service stops.
+func (s *Service) startSweep(every time.Duration, fn func(ctx context.Context)) {
 	ctx, cancel := context.WithCancel(context.Background())
-	s.sweep, s.sweepDone = cancel, make(chan struct{})
+	sw := sweep{cancel: cancel, done: make(chan struct{})}
+	s.sweeps = append(s.sweeps, sw)
 	go func() {
-		defer close(s.sweepDone)
+		defer close(sw.done)
 		t := time.NewTicker(every)
 		defer t.Stop()
 		for {
@@ -147,12 +186,7 @@ func (s *Service) startRefundSweep() {
 				return
 			case <-t.C:
 			}
-			res, err := s.deps.App.Commands.SweepRefunds.Handle(ctx, command.SweepRefunds{OlderThan: every})
-			if err != nil && ctx.Err() == nil {
-				s.logger.Error("refund sweep", "asked", res.Asked, "failed", res.Failed, "error", err)
-			} else if res.Asked > 0 {
-				s.logger.Info("refund sweep", "asked", res.Asked)
-			}
+			fn(ctx)
 		}
 	}()
 }
@@ -334,9 +368,9 @@ func (s *Service) Stop(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("metrics shutdown: %w", err))
 		}
 	}
-	if s.sweep != nil {
-		s.sweep()
-		<-s.sweepDone
+	for _, sw := range s.sweeps {
+		sw.cancel()
+		<-sw.done
 	}
 	if err := s.stopRouters(); err != nil {
 		errs = append(errs, err)

@@ -72,12 +72,15 @@ type Requested struct {
 // was called, also those that never reported (their process stopped mid-send): a gap in the numbers
 // is such an attempt.
 type DeliveryAttempted struct {
-	Attempt    int    `json:"attempt"`
-	Provider   string `json:"provider"`
-	Outcome    string `json:"outcome"`
-	Response   string `json:"response,omitempty"`
-	Error      string `json:"error,omitempty"`
-	DurationMS int64  `json:"duration_ms"`
+	Attempt  int    `json:"attempt"`
+	Provider string `json:"provider"`
+	// ProviderMessageID is the provider's id of the message it took (an SMS's request id): its
+	// delivery reports name it.
+	ProviderMessageID string `json:"provider_message_id,omitempty"`
+	Outcome           string `json:"outcome"`
+	Response          string `json:"response,omitempty"`
+	Error             string `json:"error,omitempty"`
+	DurationMS        int64  `json:"duration_ms"`
 }
 
 // Sent records the message accepted by a provider.
@@ -109,7 +112,7 @@ func (Resent) EventType() string            { return TypeResent }
 var (
 	ErrAlreadySent   = errors.New("the notification was already sent")
 	ErrAlreadyFailed = errors.New("the notification has failed; an admin can resend it")
-	ErrNotFailed     = errors.New("only a failed notification can be resent")
+	ErrNotFailed     = errors.New("only a failed notification, or one reported undelivered, can be resent")
 	ErrNoAttempt     = errors.New("no delivery attempt is in progress")
 )
 
@@ -131,6 +134,7 @@ type Notification struct {
 	lastErr   string
 	// lastOutcome and lastProvider are those of the last attempt that reported.
 	lastOutcome, lastProvider string
+	delivery                  delivery
 
 	version int
 	changes []Event
@@ -223,9 +227,10 @@ func (n *Notification) Fail(a DeliveryAttempted, permanent bool, maxAttempts int
 	return false, nil
 }
 
-// Resend lets an admin retry a failed notification with a fresh budget.
+// Resend lets an admin retry a failed notification, or one its provider reported undelivered, with
+// a fresh budget.
 func (n *Notification) Resend(by string) error {
-	if n.status != StatusFailed {
+	if n.status != StatusFailed && (n.status != StatusSent || n.delivery.status != DeliveryUndelivered) {
 		return ErrNotFailed
 	}
 	n.record(Resent{By: by})
@@ -250,10 +255,16 @@ func (n *Notification) apply(e Event) {
 		}
 	case Sent:
 		n.sent, n.status = e, StatusSent
+		n.delivery.status, n.delivery.reason = "", "" // a new attempt sent it: no report of it yet
 	case Failed:
 		n.lastErr, n.status = e.LastError, StatusFailed
 	case Resent:
 		n.roundBase, n.status = n.attempts, StatusPending
+	case Rerouted:
+		n.roundBase = n.attempts // the other provider gets a budget of its own
+		n.applyReport(e)
+	case Delivered, Undelivered:
+		n.applyReport(e)
 	}
 }
 
@@ -310,6 +321,12 @@ func DecodeEvent(eventType string, data []byte) (Event, error) {
 		return decode[Failed](eventType, data)
 	case TypeResent:
 		return decode[Resent](eventType, data)
+	case TypeDelivered:
+		return decode[Delivered](eventType, data)
+	case TypeUndelivered:
+		return decode[Undelivered](eventType, data)
+	case TypeRerouted:
+		return decode[Rerouted](eventType, data)
 	}
 	return nil, fmt.Errorf("decode notification event: unknown type %q", eventType)
 }

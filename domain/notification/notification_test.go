@@ -3,6 +3,7 @@ package notification_test
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -158,5 +159,125 @@ func TestRequestChecksWhatItNeeds(t *testing.T) {
 	}
 	if typ, ok := notification.TypeFor("order.shipped.v1"); !ok || typ != notification.OrderShipped {
 		t.Fatalf("an old shipped event notifies as %q", typ)
+	}
+}
+
+// sentBy walks a fresh notification to sent by provider at attempt 1.
+func sentBy(t *testing.T, provider string) *notification.Notification {
+	t.Helper()
+	n := requested(t)
+	if _, err := n.Attempt(1, provider); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Succeed(notification.DeliveryAttempted{Provider: provider, ProviderMessageID: "req-1"}, "req-1", ""); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestADeliveryReportFoldsOnceAgainstTheAttemptItNames(t *testing.T) {
+	n := sentBy(t, "msg91")
+	at := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	r := notification.Report{Attempt: 1, Provider: "msg91", RequestID: "req-1", Status: "1", Description: "DELIVRD", ReportedAt: at}
+	before := len(n.Changes())
+	for range 2 {
+		if reroute, err := n.ReportDelivery(r, true, false, "fast2sms"); err != nil || reroute {
+			t.Fatalf("reroute %v, err %v", reroute, err)
+		}
+	}
+	if ch := n.Changes()[before:]; len(ch) != 1 || ch[0].EventType() != notification.TypeDelivered {
+		t.Fatalf("changes %v, want one Delivered", ch)
+	}
+	if st, _ := rebuilt(t, n).DeliveryStatus(); st != notification.DeliveryDelivered {
+		t.Fatalf("delivery status %q", st)
+	}
+	if _, err := n.ReportDelivery(notification.Report{Attempt: 2, Status: "1"}, true, false, ""); !errors.Is(err, notification.ErrUnknownAttempt) {
+		t.Fatalf("a report for an attempt never made: %v", err)
+	}
+}
+
+// A failure is recorded, not resent on its own; an admin may resend it.
+func TestAnUndeliveredSMSIsReportedAndAnAdminMayResendIt(t *testing.T) {
+	n := sentBy(t, "msg91")
+	if err := n.Resend("admin:1"); !errors.Is(err, notification.ErrNotFailed) {
+		t.Fatalf("resending a sent notification with no report: %v", err)
+	}
+	r := notification.Report{Attempt: 1, Provider: "msg91", Status: "2", Description: "Failed", Reason: "Absent subscriber"}
+	if reroute, err := n.ReportDelivery(r, false, false, "fast2sms"); err != nil || reroute {
+		t.Fatalf("a failure rerouted (%v) or erred: %v", reroute, err)
+	}
+	if st, reason := n.DeliveryStatus(); st != notification.DeliveryUndelivered || reason != "Absent subscriber" || n.Status() != notification.StatusSent {
+		t.Fatalf("status %s, delivery %q %q", n.Status(), st, reason)
+	}
+	if err := n.Resend("admin:1"); err != nil || n.Status() != notification.StatusPending {
+		t.Fatalf("resend of an undelivered SMS: %v, status %s", err, n.Status())
+	}
+}
+
+// A template rejection goes once through the other provider, never the same one again.
+func TestARejectedTemplateGoesOnceThroughTheOtherProvider(t *testing.T) {
+	n := sentBy(t, "msg91")
+	r := notification.Report{Attempt: 1, Provider: "msg91", Status: "16", Description: "Rejected", Reason: "template mismatch"}
+	reroute, err := n.ReportDelivery(r, false, true, "fast2sms")
+	if err != nil || !reroute {
+		t.Fatalf("reroute %v, err %v", reroute, err)
+	}
+	if n.Status() != notification.StatusPending || n.ReroutedTo() != "fast2sms" {
+		t.Fatalf("status %s, rerouted to %q", n.Status(), n.ReroutedTo())
+	}
+	again := notification.Report{Attempt: 1, Provider: "msg91", Status: "25", Description: "Rejected"}
+	if reroute, _ := n.ReportDelivery(again, false, true, "fast2sms"); reroute {
+		t.Fatal("a second rejection rerouted again")
+	}
+	if num, err := n.Attempt(1, "fast2sms"); err != nil || num != 2 {
+		t.Fatalf("the rerouted attempt is number %d: %v", num, err)
+	}
+	if err := n.Succeed(notification.DeliveryAttempted{Provider: "fast2sms", ProviderMessageID: "f2s-1"}, "f2s-1", ""); err != nil {
+		t.Fatal(err)
+	}
+	r2 := n
+	if st, _ := r2.DeliveryStatus(); st != "" || r2.Status() != notification.StatusSent || r2.SentAs().Provider != "fast2sms" {
+		t.Fatalf("after the other provider sent it: %s by %s, delivery %q", r2.Status(), r2.SentAs().Provider, st)
+	}
+	// Without a fallback, or for the fallback's own rejection, nothing goes again.
+	lone := sentBy(t, "msg91")
+	if reroute, _ := lone.ReportDelivery(r, false, true, ""); reroute {
+		t.Fatal("rerouted without a fallback")
+	}
+	if reroute, _ := r2.ReportDelivery(notification.Report{Attempt: 2, Provider: "fast2sms", Status: "rejected"}, false, true, "fast2sms"); reroute {
+		t.Fatal("rerouted to the provider that rejected it")
+	}
+}
+
+// A late report about an attempt before a resend is recorded against that attempt; what the log
+// shows as the notification's delivery is the report of the attempt that sent it last.
+func TestALateReportAppliesToTheAttemptItNames(t *testing.T) {
+	n := sentBy(t, "msg91")
+	if _, err := n.ReportDelivery(notification.Report{Attempt: 1, Provider: "msg91", Status: "2", Reason: "Absent subscriber"}, false, false, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Resend("admin:1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.Attempt(1, "msg91"); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Succeed(notification.DeliveryAttempted{Provider: "msg91", ProviderMessageID: "req-2"}, "req-2", ""); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := n.DeliveryStatus(); st != "" {
+		t.Fatalf("after a resend was sent, the delivery is %q: no report of the new attempt came yet", st)
+	}
+	before := len(n.Changes())
+	late := notification.Report{Attempt: 1, Provider: "msg91", Status: "1", Description: "DELIVRD"}
+	if _, err := n.ReportDelivery(late, true, false, ""); err != nil {
+		t.Fatal(err)
+	}
+	ch := n.Changes()[before:]
+	if d, ok := ch[0].(notification.Delivered); len(ch) != 1 || !ok || d.Attempt != 1 {
+		t.Fatalf("recorded %+v, want Delivered for attempt 1", ch)
+	}
+	if st, _ := n.DeliveryStatus(); st != "" {
+		t.Fatalf("the late report of attempt 1 set the delivery of attempt 2 to %q", st)
 	}
 }

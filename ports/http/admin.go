@@ -274,7 +274,7 @@ func timeParam(c echo.Context, name string) (time.Time, error) {
 
 func (s *Server) handleNotificationList(c echo.Context) error {
 	q := query.ListNotifications{Channel: c.QueryParam("channel"), Status: c.QueryParam("status"), Type: c.QueryParam("type"),
-		EventType: c.QueryParam("event_type"), Search: c.QueryParam("q"), After: c.QueryParam("after")}
+		EventType: c.QueryParam("event_type"), Delivery: c.QueryParam("delivery"), Search: c.QueryParam("q"), After: c.QueryParam("after")}
 	var err error
 	if q.Limit, err = intParam(c, "limit"); err != nil {
 		return err

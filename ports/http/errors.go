@@ -17,7 +17,7 @@ import (
 	"github.com/certibuy/orders/domain/es"
 	"github.com/certibuy/orders/domain/notification"
 	"github.com/certibuy/orders/domain/order"
-	"github.com/certibuy/orders/internal/strictjson"
+	"github.com/certibuy/orders/domain/strictjson"
 )
 
 // MaxBodyBytes is the largest request body accepted.
@@ -67,6 +67,10 @@ func toAPIError(err error) *APIError {
 		return apiErr(http.StatusBadGateway, "gateway_unavailable", "", "%s", command.ErrGatewayUnavailable.Error())
 	case errors.Is(err, command.ErrRefundFailed):
 		return apiErr(http.StatusBadGateway, "refund_failed", "", "%s", command.ErrRefundFailed.Error())
+	case errors.Is(err, command.ErrReportsOff):
+		return apiErr(http.StatusUnauthorized, "reports_off", "token", "%s", command.ErrReportsOff.Error())
+	case errors.Is(err, command.ErrBadReportToken):
+		return apiErr(http.StatusUnauthorized, "unauthenticated", "token", "%s", command.ErrBadReportToken.Error())
 	case errors.Is(err, command.ErrUnauthenticated):
 		return apiErr(http.StatusUnauthorized, "unauthenticated", "Authorization", "a valid admin token is required")
 	case errors.Is(err, command.ErrAdminExists):
@@ -76,7 +80,7 @@ func toAPIError(err error) *APIError {
 	case errors.Is(err, notification.ErrNotFound):
 		return apiErr(http.StatusNotFound, "not_found", "", "notification not found")
 	case errors.Is(err, notification.ErrNotFailed):
-		return apiErr(http.StatusConflict, "not_failed", "", "only a failed notification can be resent")
+		return apiErr(http.StatusConflict, "not_failed", "", "only a failed notification, or one reported undelivered, can be resent")
 	case errors.Is(err, command.ErrIdempotencyKeyReused):
 		return apiErr(http.StatusUnprocessableEntity, "idempotency_key_reused", "Idempotency-Key", "%s", err.Error())
 	case errors.Is(err, order.ErrNotFound):

@@ -18,6 +18,8 @@ import (
 func (s *Server) registerPaymentRoutes(g *echo.Group) {
 	g.POST("/payments/razorpay/callback", s.handlePaymentCallback)
 	g.POST("/webhooks/razorpay", s.handleRazorpayWebhook)
+	g.POST("/webhooks/msg91", s.handleDeliveryReports("msg91"))
+	g.POST("/webhooks/fast2sms", s.handleDeliveryReports("fast2sms"))
 	g.POST("/orders/:id/cancel", s.handleOrderCancel)
 }
 
@@ -68,14 +70,40 @@ func (s *Server) handlePaymentCallback(c echo.Context) error {
 // maxWebhookBody bounds a webhook body; Razorpay's are a few kilobytes.
 const maxWebhookBody = 256 << 10
 
-func (s *Server) handleRazorpayWebhook(c echo.Context) error {
+// readWebhookBody reads a webhook's raw body, at most maxWebhookBody.
+func readWebhookBody(c echo.Context) ([]byte, error) {
 	body, err := io.ReadAll(http.MaxBytesReader(c.Response(), c.Request().Body, maxWebhookBody))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return apiErr(http.StatusRequestEntityTooLarge, "body_too_large", "", "the body is larger than %d bytes", maxWebhookBody)
+			return nil, apiErr(http.StatusRequestEntityTooLarge, "body_too_large", "", "the body is larger than %d bytes", maxWebhookBody)
 		}
-		return apiErr(http.StatusBadRequest, "invalid_body", "", "cannot read the body")
+		return nil, apiErr(http.StatusBadRequest, "invalid_body", "", "cannot read the body")
+	}
+	return body, nil
+}
+
+// handleDeliveryReports takes an SMS provider's delivery reports. The URL carries the secret token
+// (the providers sign nothing); the request log never shows query strings.
+func (s *Server) handleDeliveryReports(provider string) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		body, err := readWebhookBody(c)
+		if err != nil {
+			return err
+		}
+		res, err := s.app.Commands.DeliveryReports.Handle(c.Request().Context(), command.ReceiveDeliveryReports{
+			Provider: provider, Token: c.QueryParam("token"), ContentType: c.Request().Header.Get(echo.HeaderContentType), Body: body})
+		if err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, res)
+	}
+}
+
+func (s *Server) handleRazorpayWebhook(c echo.Context) error {
+	body, err := readWebhookBody(c)
+	if err != nil {
+		return err
 	}
 	// The id is not signed (the signature covers the body): it is stored, so it must be text.
 	eventID := c.Request().Header.Get("X-Razorpay-Event-Id")

@@ -7,6 +7,7 @@ import (
 	"mime"
 	"net/http"
 	"regexp"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -40,13 +41,25 @@ type MSG91 struct {
 	*fake
 	authKey string
 	log     *recorder[MSG91Request]
+	tb      testing.TB
+	// early, when set, is a report posted for each SMS taken before the answer goes out: the race
+	// real providers produce, a report before the send's outcome is recorded.
+	early atomic.Pointer[earlyReport]
+}
+
+type earlyReport struct{ url, format, status, desc string }
+
+// ReportBeforeAnswering makes the fake post a report with status and desc to url, in format, for
+// every SMS it takes, before it answers the send.
+func (m *MSG91) ReportBeforeAnswering(url, format, status, desc string) {
+	m.early.Store(&earlyReport{url, format, status, desc})
 }
 
 var msg91Mobile = regexp.MustCompile(`^91[6-9][0-9]{9}$`)
 
 // NewMSG91 starts a fake MSG91 that accepts authKey, and stops it when the test ends.
 func NewMSG91(t testing.TB, authKey string) *MSG91 {
-	m := &MSG91{authKey: authKey, log: &recorder[MSG91Request]{}}
+	m := &MSG91{authKey: authKey, log: &recorder[MSG91Request]{}, tb: t}
 	m.fake = newFake(t, http.HandlerFunc(m.serve))
 	return m
 }
@@ -75,6 +88,11 @@ func (m *MSG91) serve(w http.ResponseWriter, r *http.Request) {
 	req := MSG91Request{AuthKey: r.Header.Get("authkey"), ContentType: r.Header.Get("Content-Type"), Body: string(raw)}
 	req.Status, req.Response = m.answer(r, raw, &req)
 	m.log.add(req)
+	if e := m.early.Load(); e != nil && req.RequestID != "" {
+		if _, err := m.Report(e.url, e.format, req.RequestID, e.status, e.desc, ""); err != nil {
+			m.tb.Errorf("msg91 fake: early report: %v", err)
+		}
+	}
 	if m.wait(r.Context()) {
 		reply(w, req.Status, req.Response)
 	}

@@ -2,7 +2,8 @@
 // refused, and so is a key that matches a field only when case is ignored: a proxy or firewall in
 // front may read such a body otherwise than we do (the first value, or another field), and then
 // what it checked is not what we act on. The text must be valid UTF-8, and no string may hold
-// U+0000, which PostgreSQL cannot store.
+// U+0000, which PostgreSQL cannot store. It sits under domain, which every layer may import, because
+// both the HTTP port and the Razorpay adapter read outside JSON with it; it does no I/O of its own.
 package strictjson
 
 import (
