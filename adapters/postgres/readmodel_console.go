@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/certibuy/orders/app/query"
+	"github.com/certibuy/orders/domain/notification"
 	"github.com/certibuy/orders/domain/order"
 )
 
@@ -158,6 +159,11 @@ func (r *ConsoleReader) attention(ctx context.Context) (query.Operations, error)
 	}
 	if err := q.QueryRow(ctx, `SELECT count(*) FROM notification_log WHERE failed_at IS NOT NULL`).Scan(&ops.FailedNotifications); err != nil {
 		return ops, fmt.Errorf("failed notifications: %w", err)
+	}
+	// The last week's, read through the index on created_at: no index holds the delivery status.
+	if err := q.QueryRow(ctx, `SELECT count(*) FROM notification_log WHERE created_at > now() - interval '7 days' AND delivery_status = $1`,
+		notification.DeliveryUndelivered).Scan(&ops.Undelivered); err != nil {
+		return ops, fmt.Errorf("undelivered notifications: %w", err)
 	}
 	var err error
 	if ops.RefundsOwed, err = r.owedRefunds(ctx); err != nil {

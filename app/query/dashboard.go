@@ -64,8 +64,10 @@ type Operations struct {
 	// WaitingToShip counts confirmed orders; OldestWaiting is when the longest-waiting one was confirmed.
 	WaitingToShip int        `json:"waiting_to_ship"`
 	OldestWaiting *time.Time `json:"oldest_waiting,omitempty"`
-	// FailedNotifications counts the notifications that failed for good and were not resent.
+	// FailedNotifications counts the notifications that failed for good and were not resent;
+	// Undelivered the SMS of the last 7 days their provider reported did not reach the phone.
 	FailedNotifications int `json:"failed_notifications"`
+	Undelivered         int `json:"undelivered"`
 	// RefundsOwed are refunds not asked for or refused; RefundsPending counts orders whose refund the
 	// gateway has not reported done.
 	RefundsOwed    []OwedRefund    `json:"refunds_owed"`

@@ -30,6 +30,18 @@ type AttemptView struct {
 	Error      string    `json:"error,omitempty"`
 	DurationMS int64     `json:"duration_ms"`
 	At         time.Time `json:"at"`
+	// Report is the provider's last delivery report about this attempt's SMS, when one came.
+	Report *AttemptReport `json:"report,omitempty"`
+}
+
+// AttemptReport is what a provider reported about an SMS it took: delivered or undelivered, why.
+type AttemptReport struct {
+	Delivery    string    `json:"delivery"` // delivered or undelivered
+	Rejected    bool      `json:"rejected,omitempty"`
+	Status      string    `json:"status"` // the provider's own code
+	Description string    `json:"description,omitempty"`
+	Reason      string    `json:"reason,omitempty"`
+	ReportedAt  time.Time `json:"reported_at"`
 }
 
 // RenderedMessage is the message rendered again from the request the notification stored, with the
@@ -57,14 +69,20 @@ type NotificationDetailView struct {
 	Recipient   string    `json:"recipient"`
 	Status      string    `json:"status"`
 	// Simulated is set when a stand-in provider "sent" it: it reached no one.
-	Simulated         bool          `json:"simulated"`
-	Provider          string        `json:"provider,omitempty"`
-	ProviderMessageID string        `json:"provider_message_id,omitempty"`
-	MessageID         string        `json:"message_id,omitempty"`
-	LastError         string        `json:"last_error,omitempty"`
-	RequestedAt       time.Time     `json:"requested_at"`
-	SentAt            *time.Time    `json:"sent_at,omitempty"`
-	Attempts          []AttemptView `json:"attempts"`
+	Simulated         bool   `json:"simulated"`
+	Provider          string `json:"provider,omitempty"`
+	ProviderMessageID string `json:"provider_message_id,omitempty"`
+	MessageID         string `json:"message_id,omitempty"`
+	LastError         string `json:"last_error,omitempty"`
+	// Delivery is what the provider reported of the attempt that sent it (delivered or
+	// undelivered, with the reason), when it reported.
+	Delivery       string `json:"delivery,omitempty"`
+	DeliveryReason string `json:"delivery_reason,omitempty"`
+	// Resendable is set when an admin may send it again: it failed, or its SMS did not arrive.
+	Resendable  bool          `json:"resendable"`
+	RequestedAt time.Time     `json:"requested_at"`
+	SentAt      *time.Time    `json:"sent_at,omitempty"`
+	Attempts    []AttemptView `json:"attempts"`
 	// Events are the notification's own events, each with who caused it (a resend names the admin).
 	Events  []AuditEvent    `json:"events"`
 	Message RenderedMessage `json:"-"`
@@ -126,6 +144,10 @@ func (h NotificationDetailHandler) Handle(ctx context.Context, q NotificationDet
 		case notification.Sent:
 			at := e.OccurredAt
 			v.SentAt = &at
+		case notification.Delivered:
+			v.report(ev.Report, notification.DeliveryDelivered, false)
+		case notification.Undelivered:
+			v.report(ev.Report, notification.DeliveryUndelivered, ev.Rejected)
 		}
 	}
 	n, err := notification.FromHistory(history)
@@ -140,8 +162,20 @@ func (h NotificationDetailHandler) Handle(ctx context.Context, q NotificationDet
 	if n.Status() != notification.StatusSent {
 		v.LastError = n.LastError()
 	}
+	v.Delivery, v.DeliveryReason = n.DeliveryStatus()
+	v.Resendable = n.Status() == notification.StatusFailed || n.Status() == notification.StatusSent && v.Delivery == notification.DeliveryUndelivered
 	v.Message = h.render(req)
 	return v, nil
+}
+
+// report puts a delivery report on the attempt it names.
+func (v *NotificationDetailView) report(r notification.Report, delivery string, rejected bool) {
+	for i := range v.Attempts {
+		if v.Attempts[i].Attempt == r.Attempt {
+			v.Attempts[i].Report = &AttemptReport{Delivery: delivery, Rejected: rejected, Status: r.Status,
+				Description: r.Description, Reason: r.Reason, ReportedAt: r.ReportedAt}
+		}
+	}
 }
 
 // render renders the request's message again, links without their tokens.

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/certibuy/orders/adapters/sms/smstest"
 )
 
 // consoleAt opens a console page at a viewport width, checks that nothing is wider than the screen,
@@ -50,11 +52,18 @@ func textOf(t *testing.T, ctx context.Context, sel string) string {
 // names and order numbers).
 func TestTheConsoleAnswersWhatNeedsAttentionAndWhatACustomerWasTold(t *testing.T) {
 	t.Parallel()
-	n := startNotifyShop(t, nil)
-	// The first order's two e-mails are refused on every attempt: they fail. Its SMS go out.
+	n := startNotifyShop(t, map[string]string{"SMS_WEBHOOK_TOKEN": reportToken})
+	// The first order's two e-mails are refused on every attempt: they fail. Its SMS go out; MSG91
+	// reports the payment's delivered and the confirmation's not (the phone was off).
 	n.smtp.RefuseNext(6, 451, "4.3.0 Try again later")
 	first := n.pay(t)
 	n.waitSettled(t, first.id, 4)
+	for sms, report := range map[string][3]string{"payment_successful": {"1", "DELIVRD", ""}, "order_confirmed": {"2", "Failed", "Absent subscriber"}} {
+		if st, err := n.msg91.Report(n.reportURL("msg91", reportToken), smstest.MSG91V3, n.smsOf(t, first.id, sms).requestID,
+			report[0], report[1], report[2]); err != nil || st != http.StatusOK {
+			t.Fatalf("the %s SMS's report: %d %v", sms, st, err)
+		}
+	}
 	unpaid := n.checkout(t) // not paid
 	owing := n.pay(t)       // cancelled while the gateway's refunds are down: the refund is owed
 	n.rzp.FailNext(1, 500, `{"error":{"code":"SERVER_ERROR","description":"The server encountered an error."}}`)
@@ -74,8 +83,8 @@ func TestTheConsoleAnswersWhatNeedsAttentionAndWhatACustomerWasTold(t *testing.T
 	waitFor(t, 30*time.Second, func() bool {
 		within(t, ctx, 20*time.Second, chromedp.Navigate(n.base+"/admin"))
 		return textOf(t, ctx, "#today .figure") == "3" && textOf(t, ctx, "#failed .figure") == "2" &&
-			strings.Contains(textOf(t, ctx, "#refunds"), owing.number)
-	}, "the home page never showed 3 orders today, 2 failed messages and the refund owed")
+			strings.Contains(textOf(t, ctx, "#refunds"), owing.number) && strings.Contains(textOf(t, ctx, "#failed"), "1 SMS went out but did not reach the phone")
+	}, "the home page never showed 3 orders today, 2 failed messages, 1 SMS undelivered and the refund owed")
 	// The same figures, for alerts (docs/OPERATIONS.md).
 	metrics := n.scrape(t)
 	for _, want := range []string{"certibuy_notifications_failed 2", "certibuy_refunds_owed 1", "certibuy_orders_waiting_to_ship 1",
@@ -165,6 +174,14 @@ func TestTheConsoleAnswersWhatNeedsAttentionAndWhatACustomerWasTold(t *testing.T
 		}
 		if note := textOf(t, ctx, "#rerendered"); !strings.Contains(note, "Rendered again from what the notification stored") {
 			t.Fatalf("the page does not say the message is rendered again: %q", note)
+		}
+		// Sent, but MSG91 reported it did not reach the phone: it says why, and offers to send it again.
+		if delivery := textOf(t, ctx, "#delivery"); !strings.Contains(delivery, "undelivered") || !strings.Contains(delivery, "Absent subscriber") ||
+			!strings.Contains(attempts, "undelivered") {
+			t.Fatalf("the SMS's delivery report: %q; attempts %q", delivery, attempts)
+		}
+		if n := within(t, ctx, 10*time.Second, chromedp.Evaluate[int](`document.querySelectorAll("#resend button").length`)); n != 1 {
+			t.Fatal("an SMS reported undelivered offers no resend")
 		}
 	}
 

@@ -74,7 +74,7 @@ func (m *Main) runDoctor(ctx context.Context, args []string) error {
 		add("e-mail", "ok", "%s answers (EHLO, STARTTLS and AUTH as configured; nothing sent)", deps.SMTP)
 	}
 	checkSMS(cfg.Notify, add)
-	checkReports(cctx, cfg.Notify, postgres.NewReportInbox(deps.DB), add)
+	checkReports(cctx, cfg.Notify, postgres.NewReportInbox(deps.DB), *utc, add)
 
 	if cfg.PaymentGateway == "simulator" {
 		add("payments", "warn", "simulated: no money moves (set RAZORPAY_KEY_ID, RAZORPAY_KEY_SECRET and RAZORPAY_WEBHOOK_SECRET)")
@@ -174,7 +174,7 @@ func checkSMS(cfg NotifyConfig, add func(name, status, format string, a ...any))
 
 // checkReports says whether delivery reports come in, and which SMS templates the operators rejected
 // in the last week: a template whose text does not match its DLT registration is a setting to fix.
-func checkReports(ctx context.Context, cfg NotifyConfig, inbox *postgres.ReportInbox, add func(name, status, format string, a ...any)) {
+func checkReports(ctx context.Context, cfg NotifyConfig, inbox *postgres.ReportInbox, utc bool, add func(name, status, format string, a ...any)) {
 	if cfg.SMSWebhookToken == "" {
 		add("sms reports", "warn", "SMS_WEBHOOK_TOKEN not set: delivery reports are refused, so nothing says whether an SMS reached the phone")
 	} else {
@@ -192,7 +192,7 @@ func checkReports(ctx context.Context, cfg NotifyConfig, inbox *postgres.ReportI
 		}
 		add("sms template "+r.Type, "FAIL", "%s's operators rejected the %s SMS %d times in 7 days (last %s): its text does not match "+
 			"the template registered on DLT; compare %s with `certibuy notify-test --type %s`", r.Provider, r.Type, r.Count,
-			r.Last.In(time.FixedZone("IST", 19800)).Format("02/01/2006 15:04 IST"), setting, r.Type)
+			showTime(r.Last, utc), setting, r.Type)
 	}
 }
 
@@ -323,7 +323,7 @@ func (m *Main) waitForReport(ctx context.Context, inbox *postgres.ReportInbox, r
 			p := printable.Escape // the provider's words
 			switch {
 			case r.Delivered:
-				fmt.Fprintf(m.Stdout, "  report: DELIVERED (status %s %s) at %s\n", p(r.Status), p(r.Description), r.ReportedAt.In(time.FixedZone("IST", 19800)).Format("02/01/2006 15:04:05 IST"))
+				fmt.Fprintf(m.Stdout, "  report: DELIVERED (status %s %s) at %s\n", p(r.Status), p(r.Description), showTime(r.ReportedAt, false))
 				return false
 			case r.Rejected:
 				fmt.Fprintf(m.Stdout, "  report: REJECTED (status %s): %s; the text does not match the template registered on DLT\n", p(r.Status), p(r.Reason))

@@ -381,10 +381,10 @@ func sessionAdmin(c echo.Context) command.AdminUser {
 }
 
 type notificationsPage struct {
-	Channel, Status, Type, EventType, Q   string
-	Channels, Statuses, Types, EventTypes []option
-	Rows                                  []query.NotificationEntry
-	NextURL                               string
+	Channel, Status, Type, EventType, Delivery, Q     string
+	Channels, Statuses, Types, EventTypes, Deliveries []option
+	Rows                                              []query.NotificationEntry
+	NextURL                                           string
 	// Back is this page's query, posted with a resend so that the answer comes back to the same list.
 	Back string
 }
@@ -403,12 +403,14 @@ func (s *Server) handleConsoleNotifications(c echo.Context) error {
 }
 
 func (s *Server) renderNotifications(c echo.Context, v url.Values, status int, shown *APIError, flash string) error {
-	p := notificationsPage{Channel: v.Get("channel"), Status: v.Get("status"), Type: v.Get("type"), EventType: v.Get("event_type"), Q: v.Get("q")}
+	p := notificationsPage{Channel: v.Get("channel"), Status: v.Get("status"), Type: v.Get("type"), EventType: v.Get("event_type"),
+		Delivery: v.Get("delivery"), Q: v.Get("q")}
 	p.Channels = options(notification.Channels(), p.Channel)
 	p.Statuses = options([]notification.Status{notification.StatusPending, notification.StatusSent, notification.StatusFailed}, p.Status)
 	p.Types = options(notification.Types(), p.Type)
 	p.EventTypes = options(notificationEventTypes(), p.EventType)
-	filter := url.Values{"channel": {p.Channel}, "status": {p.Status}, "type": {p.Type}, "event_type": {p.EventType}, "q": {p.Q},
+	p.Deliveries = options([]string{notification.DeliveryDelivered, notification.DeliveryUndelivered, query.DeliveryNone}, p.Delivery)
+	filter := url.Values{"channel": {p.Channel}, "status": {p.Status}, "type": {p.Type}, "event_type": {p.EventType}, "delivery": {p.Delivery}, "q": {p.Q},
 		"limit": {v.Get("limit")}, "after": {v.Get("after")}}
 	p.Back = strings.TrimPrefix(pageURL("", filter), "?")
 	page, err := s.listNotifications(c, v)
@@ -437,7 +439,8 @@ func (s *Server) listNotifications(c echo.Context, v url.Values) (query.Notifica
 			"event_type %q sends no notification: want one of %s", et, strings.Join(notificationEventTypes(), ", "))
 	}
 	return s.app.Queries.Notifications.Handle(c.Request().Context(), query.ListNotifications{Channel: v.Get("channel"),
-		Status: v.Get("status"), Type: v.Get("type"), EventType: v.Get("event_type"), Search: v.Get("q"), After: v.Get("after"), Limit: limit})
+		Status: v.Get("status"), Type: v.Get("type"), EventType: v.Get("event_type"), Delivery: v.Get("delivery"), Search: v.Get("q"),
+		After: v.Get("after"), Limit: limit})
 }
 
 // notificationPage is one notification: what it was, its attempts, and its message.
@@ -523,7 +526,8 @@ func (s *Server) handleConsoleResend(c echo.Context) error {
 	}
 	return c.Redirect(http.StatusSeeOther, pageURL("/admin/notifications", url.Values{
 		"channel": {back.Get("channel")}, "status": {back.Get("status")}, "type": {back.Get("type")}, "event_type": {back.Get("event_type")},
-		"q": {back.Get("q")}, "limit": {back.Get("limit")}, "after": {back.Get("after")}, "msg": {"resent"}}))
+		"delivery": {back.Get("delivery")},
+		"q":        {back.Get("q")}, "limit": {back.Get("limit")}, "after": {back.Get("after")}, "msg": {"resent"}}))
 }
 
 type auditPage struct {
