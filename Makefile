@@ -1,8 +1,11 @@
 # The two commands the README starts with: `make run` and `make test`.
 .PHONY: run test lint bench build fuzz
 
+# Settings come from the environment; a .env file (copy .env.example) fills in what the environment
+# leaves unset. ENV_FILE names another file: make run ENV_FILE=staging.env
+ENV_FILE ?= .env
 run:
-	go run ./cmd/certibuy serve
+	go run ./cmd/certibuy serve $(if $(wildcard $(ENV_FILE)),--env-file $(ENV_FILE))
 
 build:
 	go build -o bin/certibuy ./cmd/certibuy

@@ -44,4 +44,10 @@ type Queries struct {
 	// the short links of SMS.
 	OrderPage query.OrderPageHandler
 	ShortLink query.ShortLinkHandler
+	// The console's: one notification with its message, the home page's figures, who an actor is,
+	// and what a stream is about.
+	NotificationDetail query.NotificationDetailHandler
+	Dashboard          query.DashboardHandler
+	People             query.PeopleHandler
+	StreamLabels       query.StreamLabelsHandler
 }

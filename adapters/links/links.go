@@ -202,7 +202,19 @@ const (
 
 // ForMessage returns the links a message about the order may carry, with a fresh token.
 func (l *Links) ForMessage(orderID uuid.UUID, number string) Message {
-	token := l.Token(orderID)
+	return l.withToken(orderID, number, l.Token(orderID))
+}
+
+// HiddenToken stands for the token in the links Shown makes.
+const HiddenToken = "…"
+
+// Shown returns the links a message about the order carries with the token left out, for showing
+// a message to staff: a real token would open the order, and is made only for the message sent.
+func (l *Links) Shown(orderID uuid.UUID, number string) Message {
+	return l.withToken(orderID, number, HiddenToken)
+}
+
+func (l *Links) withToken(orderID uuid.UUID, number, token string) Message {
 	m := Message{OrderURL: l.OrderURL(orderID, number, token), ReviewURL: l.ReviewURL(orderID, number, token)}
 	if l.cfg.SMSLinkBaseURL != "" {
 		// The number, not the id: it is 25 characters shorter, and the order is found by it.

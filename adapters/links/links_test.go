@@ -100,6 +100,14 @@ func TestLinksGoToTheOrderPageOrTheConfiguredStorefront(t *testing.T) {
 	if m.SMSOrderURL != "https://s.example.in/o/CB-7K3M9Q2X/"+tok || m.SMSReviewURL != "https://s.example.in/r/CB-7K3M9Q2X/"+tok {
 		t.Fatalf("SMS links %q, %q", m.SMSOrderURL, m.SMSReviewURL)
 	}
+
+	// The links shown to staff have the same shape, and no token.
+	shown := l.Shown(id, "CB-7K3M9Q2X")
+	for _, pair := range [][2]string{{m.OrderURL, shown.OrderURL}, {m.ReviewURL, shown.ReviewURL}, {m.SMSOrderURL, shown.SMSOrderURL}, {m.SMSReviewURL, shown.SMSReviewURL}} {
+		if pair[1] != strings.Replace(pair[0], tok, links.HiddenToken, 1) {
+			t.Fatalf("shown %q for %q", pair[1], pair[0])
+		}
+	}
 }
 
 func TestSettingsThatWouldMakeBrokenLinksAreRefused(t *testing.T) {

@@ -4,11 +4,16 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io/fs"
+	netmail "net/mail"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/certibuy/orders/domain/notification"
 )
 
 // FileSender writes each e-mail as an RFC 5322 .eml file instead of sending it: the default when no
@@ -32,10 +37,12 @@ func (f *FileSender) WithFrom(from string) *FileSender {
 // Dir is where the files go.
 func (f *FileSender) Dir() string { return f.dir }
 
-// Send writes m to <dir>/<Message-ID>.eml, atomically: a crash leaves the old file or the new one,
-// never half of one.
+// Send writes m to <dir>/<Name>.eml (<dir>/<Message-ID>.eml when m has no Name), atomically: a crash
+// leaves the old file or the new one, never half of one. A retry of the same message (the same
+// Message-ID) replaces its file; another message of the same name, such as a second refund message
+// of one order, gets "-2", "-3" after the name.
 func (f *FileSender) Send(ctx context.Context, m Message) (Result, error) {
-	res := Result{Provider: "file"}
+	res := Result{Provider: notification.ProviderFile}
 	if err := ctx.Err(); err != nil {
 		return res, &TemporaryError{Err: fmt.Errorf("write e-mail file: %w", err)}
 	}
@@ -52,7 +59,6 @@ func (f *FileSender) Send(ctx context.Context, m Message) (Result, error) {
 	if err := os.MkdirAll(f.dir, 0o750); err != nil {
 		return res, &TemporaryError{Err: fmt.Errorf("create mail directory: %w", err)}
 	}
-	path := filepath.Join(f.dir, FileName(id))
 	tmp, err := os.CreateTemp(f.dir, ".writing-*.eml")
 	if err != nil {
 		return res, &TemporaryError{Err: fmt.Errorf("write e-mail file: %w", err)}
@@ -65,11 +71,61 @@ func (f *FileSender) Send(ctx context.Context, m Message) (Result, error) {
 	if err := tmp.Close(); err != nil {
 		return res, &TemporaryError{Err: fmt.Errorf("write %s: %w", tmp.Name(), err)}
 	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return res, &TemporaryError{Err: fmt.Errorf("write %s: %w", path, err)}
+	path, err := f.place(tmp.Name(), id, m.Name)
+	if err != nil {
+		return res, &TemporaryError{Err: err}
 	}
 	res.Response = "written to " + path
 	return res, nil
+}
+
+// place moves the written file tmp to its name. A file of that name holding another message is
+// kept: the next free "-n" name is taken instead. Linking never replaces a file, so two messages
+// written at once cannot take the same name.
+func (f *FileSender) place(tmp, messageID, name string) (string, error) {
+	if name == "" {
+		path := filepath.Join(f.dir, FileName(messageID))
+		if err := os.Rename(tmp, path); err != nil {
+			return "", fmt.Errorf("write %s: %w", path, err)
+		}
+		return path, nil
+	}
+	base := strings.TrimSuffix(FileName(name), ".eml")
+	for n := 1; n <= 1000; n++ {
+		path := filepath.Join(f.dir, base+".eml")
+		if n > 1 {
+			path = filepath.Join(f.dir, fmt.Sprintf("%s-%d.eml", base, n))
+		}
+		err := os.Link(tmp, path)
+		if err == nil {
+			return path, nil
+		}
+		if !errors.Is(err, fs.ErrExist) {
+			return "", fmt.Errorf("write %s: %w", path, err)
+		}
+		if fileMessageID(path) == messageID { // a retry: the new attempt replaces the old one
+			if err := os.Rename(tmp, path); err != nil {
+				return "", fmt.Errorf("write %s: %w", path, err)
+			}
+			return path, nil
+		}
+	}
+	return "", fmt.Errorf("write %s: a thousand messages of this name already", base)
+}
+
+// fileMessageID is the Message-ID of the .eml file at path, or "" when it has none that can be read.
+func fileMessageID(path string) string {
+	file, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer file.Close()
+	msg, err := netmail.ReadMessage(file)
+	if err != nil {
+		return ""
+	}
+	id, _ := NormalizeMessageID(msg.Header.Get("Message-Id"))
+	return id
 }
 
 // FileName is the .eml file name for a Message-ID: its characters that are unsafe in a file name

@@ -73,6 +73,45 @@ func TestFileSenderRetryOverwrites(t *testing.T) {
 	}
 }
 
+// A developer finds an order's messages in var/mail/ by the order's number: the file is named
+// <order number>-<type>-<channel>.eml. A retry replaces it; another message of the same name (a
+// second refund message of the order) is kept beside it.
+func TestFileSenderNamesFilesAfterTheOrderAndType(t *testing.T) {
+	dir := t.TempDir()
+	f := mail.NewFileSender(dir)
+	send := func(id, text string) string {
+		t.Helper()
+		m := message(id)
+		m.Name, m.Text = "CB-7K3M9Q2X-refund_processed-email", text
+		res, err := f.Send(context.Background(), m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Response
+	}
+	if got := send("<n1@certibuy.local>", "first\n"); got != "written to "+filepath.Join(dir, "CB-7K3M9Q2X-refund_processed-email.eml") {
+		t.Fatalf("first: %s", got)
+	}
+	if got := send("<n1@certibuy.local>", "retry\n"); got != "written to "+filepath.Join(dir, "CB-7K3M9Q2X-refund_processed-email.eml") {
+		t.Fatalf("a retry went to %s", got)
+	}
+	if got := send("<n2@certibuy.local>", "another\n"); got != "written to "+filepath.Join(dir, "CB-7K3M9Q2X-refund_processed-email-2.eml") {
+		t.Fatalf("a second message of the same name went to %s", got)
+	}
+	names := emlFiles(t, dir)
+	if len(names) != 2 {
+		t.Fatalf("files %v", names)
+	}
+	raw, _ := os.ReadFile(filepath.Join(dir, "CB-7K3M9Q2X-refund_processed-email.eml"))
+	if p := parse(t, raw); !strings.Contains(p.bodies[0], "retry") {
+		t.Errorf("the retry did not replace the first file: %q", p.bodies[0])
+	}
+	raw, _ = os.ReadFile(filepath.Join(dir, "CB-7K3M9Q2X-refund_processed-email-2.eml"))
+	if got := parse(t, raw).header.Get("Message-Id"); got != "<n2@certibuy.local>" {
+		t.Errorf("the second file holds %s", got)
+	}
+}
+
 func TestFileSenderFrom(t *testing.T) {
 	dir := t.TempDir()
 	f := mail.NewFileSender(dir).WithFrom("CertiBuy Support <help@certibuy.in>")

@@ -15,7 +15,7 @@ import (
 	gomail "github.com/go-mail/mail/v2"
 )
 
-// DefaultFrom is the sender when none is configured (DESIGN.md §6, MAIL_FROM).
+// DefaultFrom is the sender when none is configured (MAIL_FROM in .env.example).
 const DefaultFrom = "CertiBuy <orders@certibuy.local>"
 
 // Message is one rendered e-mail to one customer.
@@ -30,6 +30,9 @@ type Message struct {
 	// MessageID is the stable Message-ID of the notification, the same on every retry, with or
 	// without the angle brackets (a@b or <a@b>).
 	MessageID string
+	// Name, when set, names the .eml file the FileSender writes ("<order number>-<type>-email"), so
+	// that a developer finds an order's messages in var/mail/ by its number; SMTP ignores it.
+	Name string
 }
 
 // Result says who took the message and what they said, for the notification log.

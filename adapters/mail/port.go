@@ -22,7 +22,11 @@ func (p *Port) Name() string { return p.name }
 
 // Send sends m; a refusal the server will repeat (5xx) is a permanent SendError.
 func (p *Port) Send(ctx context.Context, m command.Email) (command.SendResult, error) {
-	res, err := p.sender.Send(ctx, Message{To: m.To, Subject: m.Subject, Text: m.Text, HTML: m.HTML, MessageID: m.MessageID})
+	msg := Message{To: m.To, Subject: m.Subject, Text: m.Text, HTML: m.HTML, MessageID: m.MessageID}
+	if m.OrderNumber != "" && m.Type != "" {
+		msg.Name = m.OrderNumber + "-" + string(m.Type) + "-email"
+	}
+	res, err := p.sender.Send(ctx, msg)
 	if err != nil {
 		return command.SendResult{}, &command.SendError{Provider: p.name, Response: res.Response, Permanent: IsPermanent(err), Err: err}
 	}

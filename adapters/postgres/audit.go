@@ -25,14 +25,24 @@ func NewAuditor(store *EventStore) *Auditor { return &Auditor{store: store} }
 
 // Audit returns one page of events matching f in commit order. Pages follow the commit-safe order and
 // stop at the oldest running transaction, so a page boundary is never crossed by an event that
-// commits later: paging on while appends go on never skips or repeats an event.
+// commits later: paging on while appends go on never skips or repeats an event. With f.Newest the
+// pages go the other way, from the latest committed event back.
 func (a *Auditor) Audit(ctx context.Context, f query.AuditFilter) (query.AuditPage, error) {
 	after, err := parseCursor(f.After)
 	if err != nil {
 		return query.AuditPage{}, &order.FieldError{Field: "after", Err: fmt.Errorf("%w: %v", order.ErrInvalidInput, err)}
 	}
 	var w where
-	w.add("(tx_id, position) > (?::text::xid8, "+w.next(after.Position)+")", strconv.FormatUint(after.TxID, 10))
+	direction := "ASC"
+	switch {
+	case f.Newest:
+		direction = "DESC"
+		if f.After != "" {
+			w.add("(tx_id, position) < (?::text::xid8, "+w.next(after.Position)+")", strconv.FormatUint(after.TxID, 10))
+		}
+	default:
+		w.add("(tx_id, position) > (?::text::xid8, "+w.next(after.Position)+")", strconv.FormatUint(after.TxID, 10))
+	}
 	w.conds = append(w.conds, "tx_id < pg_snapshot_xmin(pg_current_snapshot())")
 	if f.OrderID != uuid.Nil {
 		w.add("stream_id = ?", order.StreamID(f.OrderID))
@@ -43,7 +53,7 @@ func (a *Auditor) Audit(ctx context.Context, f query.AuditFilter) (query.AuditPa
 	w.addIf("metadata->>'correlation_id' = ?", f.CorrelationID)
 	w.addIf("recorded_at >= ?", f.From)
 	w.addIf("recorded_at < ?", f.To)
-	sql := selectEvents + w.sql() + ` ORDER BY events.tx_id, events.position LIMIT ` + w.next(f.Limit)
+	sql := selectEvents + w.sql() + ` ORDER BY events.tx_id ` + direction + `, events.position ` + direction + ` LIMIT ` + w.next(f.Limit)
 	args := w.args
 	rows, err := a.store.db.Q(ctx).Query(ctx, sql, args...)
 	if err != nil {
@@ -77,6 +87,19 @@ func auditEvent(r RecordedEvent) query.AuditEvent {
 // page showing an order right after a change shows the change.
 func (a *Auditor) OrderEvents(ctx context.Context, id uuid.UUID) ([]query.AuditEvent, error) {
 	recs, err := a.store.Load(ctx, order.StreamID(id))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]query.AuditEvent, len(recs))
+	for i, r := range recs {
+		out[i] = auditEvent(r)
+	}
+	return out, nil
+}
+
+// StreamEvents returns every event of the stream, in version order, the latest included.
+func (a *Auditor) StreamEvents(ctx context.Context, stream string) ([]query.AuditEvent, error) {
+	recs, err := a.store.Load(ctx, stream)
 	if err != nil {
 		return nil, err
 	}

@@ -316,6 +316,7 @@ func (r *NotificationLogReader) scan(ctx context.Context, sql string, args ...an
 			return nil, fmt.Errorf("notification log: %w", err)
 		}
 		e.ResponseLog = json.RawMessage(responses)
+		e.Simulated = e.Status == string(notification.StatusSent) && notification.Simulated(e.Provider)
 		out = append(out, e)
 	}
 	return out, rows.Err()

@@ -285,7 +285,8 @@ func (StatusHistory) Apply(ctx context.Context, q Querier, t Tables, events []Re
 	return nil
 }
 
-// historyNote is the detail worth showing beside a status change.
+// historyNote is the detail worth showing beside a status change (order.HistoryNote); only the
+// events that have one are decoded.
 func historyNote(e orderEvent) (*string, error) {
 	switch order.CurrentType(e.Type) {
 	case order.TypePaymentSucceeded, order.TypeOrderShipped, order.TypeOrderCancelled,
@@ -297,27 +298,7 @@ func historyNote(e orderEvent) (*string, error) {
 	if err != nil {
 		return nil, err
 	}
-	var s string
-	switch ev := payload.(type) {
-	case order.PaymentSucceeded:
-		s = fmt.Sprintf("payment %s", ev.PaymentID)
-		if ev.Method != "" {
-			s += " by " + ev.Method
-		}
-	case order.OrderShipped:
-		s = fmt.Sprintf("%s, tracking %s", ev.Carrier, ev.TrackingID)
-	case order.OrderCancelled:
-		s = ev.Reason
-	case order.RefundInitiated:
-		s = fmt.Sprintf("refund %s of %d paise", ev.RefundID, ev.AmountPaise)
-	case order.RefundProcessed:
-		s = fmt.Sprintf("refund %s processed", ev.RefundID)
-		if ev.ARN != "" {
-			s += ", ARN " + ev.ARN
-		}
-	case order.RefundFailed:
-		s = fmt.Sprintf("refund %s failed: %s", ev.RefundID, ev.Reason)
-	}
+	s := order.HistoryNote(payload)
 	if s == "" {
 		return nil, nil
 	}

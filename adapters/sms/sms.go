@@ -188,7 +188,7 @@ func IsPermanent(err error) bool {
 const (
 	ProviderMSG91    = "msg91"
 	ProviderFast2SMS = "fast2sms"
-	ProviderLog      = "log"
+	ProviderLog      = notification.ProviderLog // logged, not sent: shown as simulated
 )
 
 // VarNames lists the variables of type t's registered SMS template in the order its text uses them,

@@ -152,7 +152,8 @@ func (h DeliverNotificationHandler) send(ctx context.Context, stream string, att
 		}
 		// One Message-ID per notification, the same on every retry.
 		id := "<" + strings.TrimPrefix(stream, "notification-") + "@" + h.domain + ">"
-		res, err := h.mailer.Send(ctx, Email{To: req.Recipient, Subject: subject, Text: text, HTML: html, MessageID: id})
+		res, err := h.mailer.Send(ctx, Email{To: req.Recipient, Subject: subject, Text: text, HTML: html, MessageID: id,
+			OrderNumber: req.OrderNumber, Type: req.Type})
 		return res, id, err
 	case notification.SMS:
 		text, err := h.renderer.SMS(req.Type, data)

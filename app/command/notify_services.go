@@ -58,6 +58,10 @@ type Email struct {
 	To, Subject, Text, HTML string
 	// MessageID is stable per notification, so a retry is recognisably the same message.
 	MessageID string
+	// OrderNumber and Type say what the message is about (the .eml files of development are named
+	// after them).
+	OrderNumber string
+	Type        notification.Type
 }
 
 // SMS is a rendered text message, with the data it was rendered from for providers that fill in

@@ -129,40 +129,70 @@ type AdminOrder struct {
 	OrderID uuid.UUID
 }
 
-// AdminOrderView is an order as staff see it: its state, status history and every event.
+// AdminOrderView is an order as staff see it: its state, status history, every event, and the
+// messages the customer was sent about it.
 type AdminOrderView struct {
 	OrderView
 	Timeline []AuditEvent `json:"timeline"`
+	// Notifications are the order's messages, newest first, from the notification log (a read
+	// model: one requested a moment ago may not be there yet).
+	Notifications []NotificationEntry `json:"notifications"`
 }
 
 // AdminOrderHandler answers AdminOrder.
 type AdminOrderHandler struct {
 	orders  OrderLoader
-	read    OrderReadModel
 	auditor EventAuditor
+	log     NotificationLogReader
 }
 
 // NewAdminOrderHandler wires the handler.
-func NewAdminOrderHandler(orders OrderLoader, read OrderReadModel, auditor EventAuditor) AdminOrderHandler {
-	return AdminOrderHandler{orders: orders, read: read, auditor: auditor}
+func NewAdminOrderHandler(orders OrderLoader, auditor EventAuditor, log NotificationLogReader) AdminOrderHandler {
+	return AdminOrderHandler{orders: orders, auditor: auditor, log: log}
 }
 
-// Handle returns the order, its history and its event timeline.
+// Handle returns the order, its history and its event timeline. Both are read from the order's own
+// events, not from the read models, so that a page shown right after an admin's action shows it.
 func (h AdminOrderHandler) Handle(ctx context.Context, q AdminOrder) (AdminOrderView, error) {
 	o, err := h.orders.Get(ctx, q.OrderID)
 	if err != nil {
 		return AdminOrderView{}, err
 	}
 	v := AdminOrderView{OrderView: ViewOf(o)}
-	if v.History, err = h.read.StatusHistory(ctx, q.OrderID); err != nil {
+	if v.Timeline, err = h.auditor.OrderEvents(ctx, q.OrderID); err != nil {
+		return AdminOrderView{}, fmt.Errorf("admin order: %w", err)
+	}
+	if v.History, err = HistoryOf(v.Timeline); err != nil {
 		return AdminOrderView{}, err
 	}
-	page, err := h.auditor.Audit(ctx, AuditFilter{OrderID: q.OrderID, Limit: 1000})
+	page, err := h.log.List(ctx, NotificationFilter{OrderID: q.OrderID, Limit: 200})
 	if err != nil {
 		return AdminOrderView{}, err
 	}
-	v.Timeline = page.Events
+	v.Notifications = page.Notifications
 	return v, nil
+}
+
+// HistoryOf is the status history of an order's events, oldest first: what the status history
+// projection holds, read from the events themselves.
+func HistoryOf(events []AuditEvent) ([]StatusChange, error) {
+	out := []StatusChange{}
+	from := ""
+	for _, e := range events {
+		to, ok := order.StatusAfter(e.Type)
+		if !ok {
+			continue
+		}
+		c := StatusChange{From: from, To: string(to), At: e.OccurredAt.UTC().Format(time.RFC3339Nano), Actor: e.Actor, EventID: e.EventID.String()}
+		ev, err := order.DecodeEvent(e.Type, e.Data)
+		if err != nil {
+			return nil, fmt.Errorf("history of %s v%d: %w", e.Stream, e.StreamVersion, err)
+		}
+		c.Note = order.HistoryNote(ev)
+		out = append(out, c)
+		from = string(to)
+	}
+	return out, nil
 }
 
 // OrderHistoryHandler returns an order's status history.

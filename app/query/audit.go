@@ -22,6 +22,9 @@ type AuditFilter struct {
 	From, To      time.Time // recorded time, From inclusive, To exclusive
 	After         string    // cursor from the previous page
 	Limit         int       // 1..1000, default 100
+	// Newest pages from the latest committed event back (After then names the page's oldest),
+	// instead of in commit order.
+	Newest bool
 }
 
 // AuditEvent is one stored event as an auditor sees it.
@@ -59,6 +62,8 @@ type EventAuditor interface {
 	// OrderEvents returns every event of the order's stream, the latest included (Audit stops at
 	// the oldest transaction still running, which a page shown right after a change must not).
 	OrderEvents(ctx context.Context, id uuid.UUID) ([]AuditEvent, error)
+	// StreamEvents returns every event of a stream, the latest included; none for an unknown one.
+	StreamEvents(ctx context.Context, stream string) ([]AuditEvent, error)
 }
 
 // AuditEventsHandler answers audit queries.

@@ -38,14 +38,17 @@ type NotificationFilter struct {
 // NotificationEntry is one row of the notification log: the fields of the system it replaced, and
 // every provider answer.
 type NotificationEntry struct {
-	ID                string          `json:"id"`
-	OrderID           uuid.UUID       `json:"order_id"`
-	OrderNumber       string          `json:"order_number"`
-	Channel           string          `json:"channel"`
-	Type              string          `json:"notification_type"`
-	EventType         string          `json:"event_type"`
-	Recipient         string          `json:"recipient"`
-	Status            string          `json:"status"`
+	ID          string    `json:"id"`
+	OrderID     uuid.UUID `json:"order_id"`
+	OrderNumber string    `json:"order_number"`
+	Channel     string    `json:"channel"`
+	Type        string    `json:"notification_type"`
+	EventType   string    `json:"event_type"`
+	Recipient   string    `json:"recipient"`
+	Status      string    `json:"status"`
+	// Simulated is set on a notification a stand-in provider handled (the log SMS sender, the .eml
+	// file sender): its status says sent, but it reached no one.
+	Simulated         bool            `json:"simulated"`
 	Provider          string          `json:"provider,omitempty"`
 	Attempts          int             `json:"attempts"`
 	ResponseLog       json.RawMessage `json:"response_log"`

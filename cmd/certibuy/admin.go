@@ -18,27 +18,40 @@ import (
 	"github.com/certibuy/orders/domain/printable"
 )
 
-const adminUsage = `usage:
-  certibuy admin create-user --email <address> --name <name>
-      asks for the password twice without showing it on a terminal; reads one line from a pipe
-  certibuy admin create-token --email <address> [--name <label>] [--ttl <duration>]
-  certibuy admin revoke-token --id <token id>`
-
 // errPasswordsDiffer is a create-user whose two passwords were not the same.
 var errPasswordsDiffer = errors.New("the two passwords are not the same; no admin was created")
 
 func (m *Main) runAdmin(ctx context.Context, args []string) error {
-	if len(args) == 0 {
-		fmt.Fprintln(m.Stderr, adminUsage)
-		return usageError("admin needs a subcommand")
+	help, _ := helpOf("admin")
+	if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" {
+		if len(args) == 0 {
+			printHelp(m.Stderr, help, nil)
+			return usageError("admin needs a subcommand: create-user, create-token or revoke-token")
+		}
+		printHelp(m.Stdout, help, nil)
+		return errHelpShown
 	}
 	sub, rest := args[0], args[1:]
 	fs := m.flagSet("admin " + sub)
-	email := fs.String("email", "", "the admin's e-mail address")
-	name := fs.String("name", "", "the admin's name, or the token's label")
-	ttl := fs.Duration("ttl", 0, "token lifetime (0: until revoked)")
-	id := fs.String("id", "", "token id")
-	if err := fs.Parse(rest); err != nil {
+	var email, name, id *string
+	var ttl *time.Duration
+	var utc *bool
+	switch sub {
+	case "create-user":
+		email = fs.String("email", "", "the admin's e-mail `address`, to log in with")
+		name = fs.String("name", "", "the admin's `name`, shown in the console beside what they did")
+	case "create-token":
+		email = fs.String("email", "", "the e-mail `address` of the admin the token acts for")
+		name = fs.String("name", "", "a `label` for the token, e.g. deploy-bot")
+		ttl = fs.Duration("ttl", 0, "how long the token lasts, e.g. 720h (0: until revoked)")
+		utc = fs.Bool("utc", false, "print the expiry in UTC rather than India time (IST)")
+	case "revoke-token":
+		id = fs.String("id", "", "the token's `id`, as create-token printed it")
+	default:
+		printHelp(m.Stderr, help, nil)
+		return usageError(fmt.Sprintf("unknown admin subcommand %q: want create-user, create-token or revoke-token", sub))
+	}
+	if err := m.parse(fs, rest); err != nil {
 		return err
 	}
 	if err := noArgs(fs.Args()); err != nil {
@@ -75,9 +88,6 @@ func (m *Main) runAdmin(ctx context.Context, args []string) error {
 		if tokenID, err = uuid.Parse(*id); err != nil {
 			return usageError("revoke-token needs --id <token id>")
 		}
-	default:
-		fmt.Fprintln(m.Stderr, adminUsage)
-		return usageError(fmt.Sprintf("unknown admin subcommand %q", sub))
 	}
 
 	deps, _, err := m.openDeps(ctx)
@@ -100,7 +110,7 @@ func (m *Main) runAdmin(ctx context.Context, args []string) error {
 		}
 		fmt.Fprintf(m.Stderr, "token %q (id %s) for %s; it is shown once, store it now:\n", t.Name, t.ID, printable.Escape(*email))
 		if t.ExpiresAt != nil {
-			fmt.Fprintf(m.Stderr, "expires %s\n", t.ExpiresAt.Format(time.RFC3339))
+			fmt.Fprintf(m.Stderr, "expires %s\n", showTime(*t.ExpiresAt, *utc))
 		}
 		fmt.Fprintln(m.Stdout, token)
 	case "revoke-token":

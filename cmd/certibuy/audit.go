@@ -23,14 +23,15 @@ func (m *Main) runAudit(ctx context.Context, args []string) error {
 		typ      = fs.String("type", "", "event type, e.g. order.shipped.v2")
 		actor    = fs.String("actor", "", "actor, e.g. admin:<id>, customer:<id>, gateway:razorpay, system")
 		corr     = fs.String("correlation-id", "", "correlation id")
-		from     = fs.String("from", "", "recorded at or after (RFC 3339 or YYYY-MM-DD)")
-		to       = fs.String("to", "", "recorded before (RFC 3339 or YYYY-MM-DD)")
-		after    = fs.String("after", "", "cursor printed by the previous page")
+		from     = fs.String("from", "", "recorded at or after this `time` (RFC 3339), or from the start of this day (2026-11-27 or 27/11/2026)")
+		to       = fs.String("to", "", "recorded before this `time` (RFC 3339), or up to the end of this day")
+		after    = fs.String("after", "", "the `cursor` the previous page printed")
 		limit    = fs.Int("limit", 50, "events per page (1-1000)")
-		asJSON   = fs.Bool("json", false, "print JSON")
-		asOf     = fs.String("as-of", "", "with --order: print the order as it stood at this time")
+		asJSON   = fs.Bool("json", false, "print JSON (times in RFC 3339)")
+		asOf     = fs.String("as-of", "", "with --order: print the order as it stood at this `time`")
+		utc      = fs.Bool("utc", false, "show times, and read days, in UTC rather than India time (IST)")
 	)
-	if err := fs.Parse(args); err != nil {
+	if err := m.parse(fs, args); err != nil {
 		return err
 	}
 	if err := noArgs(fs.Args()); err != nil {
@@ -38,10 +39,11 @@ func (m *Main) runAudit(ctx context.Context, args []string) error {
 	}
 	f := query.AuditFilter{Type: *typ, Actor: *actor, CorrelationID: *corr, After: *after, Limit: *limit}
 	var err error
-	if f.From, err = parseTime("--from", *from); err != nil {
+	loc := clock(*utc)
+	if f.From, err = parseTime("--from", *from, loc, false); err != nil {
 		return err
 	}
-	if f.To, err = parseTime("--to", *to); err != nil {
+	if f.To, err = parseTime("--to", *to, loc, true); err != nil {
 		return err
 	}
 	if *orderRef != "" {
@@ -63,7 +65,7 @@ func (m *Main) runAudit(ctx context.Context, args []string) error {
 		if *orderRef == "" {
 			return usageError("--as-of needs --order")
 		}
-		if at, err = parseTime("--as-of", *asOf); err != nil {
+		if at, err = parseTime("--as-of", *asOf, loc, false); err != nil {
 			return err
 		}
 	}
@@ -84,7 +86,7 @@ func (m *Main) runAudit(ctx context.Context, args []string) error {
 		// Everything printed from the store came from outside once: shown, not obeyed, by a terminal.
 		p := printable.Escape
 		fmt.Fprintf(m.Stdout, "order %s (%s) as of %s\nstatus:  %s (version %d)\ntotal:   %s\ncustomer: %s <%s>\n",
-			p(v.Number), v.ID, at.Format(time.RFC3339), p(v.Status), v.Version, p(v.Total), p(v.Customer.Name), p(v.Customer.Email))
+			p(v.Number), v.ID, showTime(at, *utc), p(v.Status), v.Version, p(v.Total), p(v.Customer.Name), p(v.Customer.Email))
 		for _, it := range v.Items {
 			fmt.Fprintf(m.Stdout, "  %d × %s (%s)\n", it.Quantity, p(it.Name), p(it.SKU))
 		}
@@ -105,7 +107,7 @@ func (m *Main) runAudit(ctx context.Context, args []string) error {
 	fmt.Fprintln(tw, "POSITION\tRECORDED\tSTREAM\tV\tTYPE\tACTOR\tCORRELATION")
 	p := printable.Escape
 	for _, e := range page.Events {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%s\t%s\n", e.Position, e.RecordedAt.UTC().Format(time.RFC3339), p(e.Stream),
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%s\t%s\n", e.Position, showTime(e.RecordedAt, *utc), p(e.Stream),
 			e.StreamVersion, p(e.Type), p(e.Actor), p(e.CorrelationID))
 	}
 	if err := tw.Flush(); err != nil {
@@ -146,16 +148,28 @@ func rerunFlags(args []string) string {
 	return b.String()
 }
 
-func parseTime(flagName, s string) (time.Time, error) {
+// parseTime reads a time flag: RFC 3339, a time without a zone (in loc), or a day in loc
+// (2026-11-27 or 27/11/2026), which is its start, or with endOfDay the start of the next day, so
+// that --from and --to of the same day take that whole day.
+func parseTime(flagName, s string, loc *time.Location, endOfDay bool) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, nil
 	}
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02"} {
-		if t, err := time.Parse(layout, s); err == nil {
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, nil
+	}
+	if t, err := time.ParseInLocation("2006-01-02T15:04:05", s, loc); err == nil {
+		return t, nil
+	}
+	for _, layout := range []string{"2006-01-02", "02/01/2006"} {
+		if t, err := time.ParseInLocation(layout, s, loc); err == nil {
+			if endOfDay {
+				t = t.AddDate(0, 0, 1)
+			}
 			return t, nil
 		}
 	}
-	return time.Time{}, usageError(fmt.Sprintf("%s %q: want RFC 3339 (2026-11-27T10:30:00+05:30) or a date (2026-11-27)", flagName, s))
+	return time.Time{}, usageError(fmt.Sprintf("%s %q: want RFC 3339 (2026-11-27T10:30:00+05:30) or a day (2026-11-27 or 27/11/2026)", flagName, s))
 }
 
 // flagError is a use case's refusal of a field as the usage error of the flag of the same name.

@@ -39,7 +39,7 @@ func (m *Main) runBench(ctx context.Context, args []string) error {
 	runs := fs.Int("runs", 1, "times the throughput phases run; with more than one, the median is reported")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	statements := fs.Int("statements", 0, "print the N statements of each throughput phase that took PostgreSQL most time, per order (needs pg_stat_statements preloaded)")
-	if err := fs.Parse(args); err != nil {
+	if err := m.parse(fs, args); err != nil {
 		return err
 	}
 	if err := noArgs(fs.Args()); err != nil {

@@ -75,6 +75,17 @@ func TestReplayAndAuditCommands(t *testing.T) {
 	if !strings.Contains(out, "order.placed.v1") || !strings.Contains(out, "order.payment_requested.v1") || !strings.Contains(out, "customer:guest") || strings.Count(out, "order-") != 2 {
 		t.Fatalf("audit --order printed:\n%s", out)
 	}
+	// Times are India's, as in the console, unless --utc; a day given to --from and --to is a day there.
+	today := time.Now().In(india()).Format("02/01/2006")
+	if !strings.Contains(out, today+" ") || strings.Count(out, " IST ") != 2 {
+		t.Fatalf("audit does not show the times in IST:\n%s", out)
+	}
+	if out, err := runCLI(t, url, "audit", "--order", numbers[1], "--utc"); err != nil || strings.Count(out, " UTC ") != 2 {
+		t.Fatalf("audit --utc: %v\n%s", err, out)
+	}
+	if out, err := runCLI(t, url, "audit", "--order", numbers[1], "--from", today, "--to", today); err != nil || strings.Count(out, "order-") != 2 {
+		t.Fatalf("audit of today, --from %s --to %s: %v\n%s", today, today, err, out)
+	}
 	out, err = runCLI(t, url, "audit", "--type", "order.placed.v1", "--limit", "2", "--json")
 	if err != nil {
 		t.Fatal(err)

@@ -95,7 +95,7 @@ const DefaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/certibuy?sslmode=
 // DefaultMetricsAddr is where /metrics listens when METRICS_ADDR is not set: this machine only.
 const DefaultMetricsAddr = "127.0.0.1:9090"
 
-// LoadConfig reads the settings from getenv, with the local defaults of DESIGN.md §6. An empty value
+// LoadConfig reads the settings from getenv, with the local defaults of .env.example. An empty value
 // counts as unset; LoadConfigLookup tells the two apart.
 func LoadConfig(getenv func(string) string, stderr io.Writer) (Config, error) {
 	return LoadConfigLookup(func(k string) (string, bool) {

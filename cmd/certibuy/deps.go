@@ -144,7 +144,7 @@ func OpenDeps(ctx context.Context, cfg Config, logger *slog.Logger) (*Deps, erro
 			AuditEvents:   query.NewAuditEventsHandler(auditor),
 			OrderAsOf:     query.NewOrderAsOfHandler(auditor),
 			ListOrders:    query.NewListOrdersHandler(read),
-			AdminOrder:    query.NewAdminOrderHandler(orders, read, auditor),
+			AdminOrder:    query.NewAdminOrderHandler(orders, auditor, d.NotificationLog),
 			OrderHistory:  query.NewOrderHistoryHandler(read),
 			PaymentPage:   query.NewPaymentPageHandler(orders, orders),
 			Notifications: query.NewListNotificationsHandler(d.NotificationLog),
@@ -153,6 +153,7 @@ func OpenDeps(ctx context.Context, cfg Config, logger *slog.Logger) (*Deps, erro
 		},
 		Admins: admins,
 	}
+	wireConsoleQueries(&d.App.Queries, d, auditor, renderer, orderLinks)
 	return d, nil
 }
 
@@ -164,7 +165,7 @@ func projections() []postgres.Projection {
 // newMailer sends through SMTP when SMTP_URL is set, else writes .eml files.
 func newMailer(cfg NotifyConfig) (*mail.Port, *mail.SMTPSender, error) {
 	if cfg.SMTPURL == "" {
-		return mail.NewPort(mail.NewFileSender(cfg.MailDir).WithFrom(cfg.MailFrom), "file"), nil, nil
+		return mail.NewPort(mail.NewFileSender(cfg.MailDir).WithFrom(cfg.MailFrom), notification.ProviderFile), nil, nil
 	}
 	// As many kept connections as e-mails may be sent at once.
 	s, err := mail.NewSMTPSender(mail.SMTPConfig{URL: cfg.SMTPURL, From: cfg.MailFrom, Timeout: cfg.SendTimeout, MaxIdle: cfg.Concurrency})

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -32,7 +33,8 @@ type checkResult struct {
 // runDoctor checks what the service depends on, sends nothing, and shows the last notifications.
 func (m *Main) runDoctor(ctx context.Context, args []string) error {
 	fs := m.flagSet("doctor")
-	if err := fs.Parse(args); err != nil {
+	utc := fs.Bool("utc", false, "show times in UTC rather than India time (IST)")
+	if err := m.parse(fs, args); err != nil {
 		return err
 	}
 	if err := noArgs(fs.Args()); err != nil {
@@ -72,7 +74,7 @@ func (m *Main) runDoctor(ctx context.Context, args []string) error {
 		add("e-mail", "ok", "%s answers (EHLO, STARTTLS and AUTH as configured; nothing sent)", deps.SMTP)
 	}
 	checkSMS(cfg.Notify, add)
-	checkReports(cctx, cfg.Notify, postgres.NewReportInbox(deps.DB), add)
+	checkReports(cctx, cfg.Notify, postgres.NewReportInbox(deps.DB), *utc, add)
 
 	if cfg.PaymentGateway == "simulator" {
 		add("payments", "warn", "simulated: no money moves (set RAZORPAY_KEY_ID, RAZORPAY_KEY_SECRET and RAZORPAY_WEBHOOK_SECRET)")
@@ -122,8 +124,12 @@ func (m *Main) runDoctor(ctx context.Context, args []string) error {
 			if n.Channel == string(notification.SMS) {
 				recipient = order.MaskPhone(recipient)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", n.CreatedAt.UTC().Format(time.RFC3339), p(n.OrderNumber), p(n.Channel),
-				p(n.Type), p(recipient), p(n.Status), p(n.Provider), n.Attempts, p(clip(n.ErrorMessage, 60)))
+			status := n.Status
+			if n.Simulated {
+				status = "simulated (not sent)"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", showTime(n.CreatedAt, *utc), p(n.OrderNumber), p(n.Channel),
+				p(n.Type), p(recipient), p(status), p(n.Provider), n.Attempts, p(clip(n.ErrorMessage, 60)))
 		}
 		_ = tw.Flush()
 	}
@@ -168,7 +174,7 @@ func checkSMS(cfg NotifyConfig, add func(name, status, format string, a ...any))
 
 // checkReports says whether delivery reports come in, and which SMS templates the operators rejected
 // in the last week: a template whose text does not match its DLT registration is a setting to fix.
-func checkReports(ctx context.Context, cfg NotifyConfig, inbox *postgres.ReportInbox, add func(name, status, format string, a ...any)) {
+func checkReports(ctx context.Context, cfg NotifyConfig, inbox *postgres.ReportInbox, utc bool, add func(name, status, format string, a ...any)) {
 	if cfg.SMSWebhookToken == "" {
 		add("sms reports", "warn", "SMS_WEBHOOK_TOKEN not set: delivery reports are refused, so nothing says whether an SMS reached the phone")
 	} else {
@@ -186,7 +192,7 @@ func checkReports(ctx context.Context, cfg NotifyConfig, inbox *postgres.ReportI
 		}
 		add("sms template "+r.Type, "FAIL", "%s's operators rejected the %s SMS %d times in 7 days (last %s): its text does not match "+
 			"the template registered on DLT; compare %s with `certibuy notify-test --type %s`", r.Provider, r.Type, r.Count,
-			r.Last.In(time.FixedZone("IST", 19800)).Format("02/01/2006 15:04 IST"), setting, r.Type)
+			showTime(r.Last, utc), setting, r.Type)
 	}
 }
 
@@ -216,7 +222,7 @@ func (m *Main) runNotifyTest(ctx context.Context, args []string) error {
 	phone := fs.String("phone", "", "send a test SMS to this Indian mobile number")
 	typeName := fs.String("type", string(notification.OrderConfirmed), "the notification type to send, or all (one of each)")
 	wait := fs.Duration("wait", 0, "after sending an SMS, wait this long for its delivery report (the running service takes it at its webhook) and print it")
-	if err := fs.Parse(args); err != nil {
+	if err := m.parse(fs, args); err != nil {
 		return err
 	}
 	if err := noArgs(fs.Args()); err != nil {
@@ -246,7 +252,13 @@ func (m *Main) runNotifyTest(ctx context.Context, args []string) error {
 			return usageError(fmt.Sprintf("--phone: %v", err))
 		}
 	}
-	deps, cfg, err := m.openDeps(ctx)
+	cfg, err := m.config()
+	if err != nil {
+		return err
+	}
+	// What it prints is for a person: the service's own log lines (the log SMS sender's among them)
+	// stay out of it unless something goes wrong.
+	deps, err := OpenDeps(ctx, cfg, slog.New(slog.NewTextHandler(m.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	if err != nil {
 		return err
 	}
@@ -266,7 +278,8 @@ func (m *Main) runNotifyTest(ctx context.Context, args []string) error {
 				return err
 			}
 			id := "<notify-test-" + uuid.NewString() + "@" + mailDomain(cfg.Notify.MailFrom) + ">"
-			res, err := deps.Mailer.Send(ctx, command.Email{To: to.String(), Subject: "[test] " + subject, Text: text, HTML: html, MessageID: id})
+			res, err := deps.Mailer.Send(ctx, command.Email{To: to.String(), Subject: "[test] " + subject, Text: text, HTML: html, MessageID: id,
+				OrderNumber: data.OrderNumber, Type: t})
 			failed = report(m.Stdout, string(t)+" e-mail", to.String(), deps.Mailer.Name(), res, err) || failed
 		}
 		if *phone != "" {
@@ -310,7 +323,7 @@ func (m *Main) waitForReport(ctx context.Context, inbox *postgres.ReportInbox, r
 			p := printable.Escape // the provider's words
 			switch {
 			case r.Delivered:
-				fmt.Fprintf(m.Stdout, "  report: DELIVERED (status %s %s) at %s\n", p(r.Status), p(r.Description), r.ReportedAt.In(time.FixedZone("IST", 19800)).Format("02/01/2006 15:04:05 IST"))
+				fmt.Fprintf(m.Stdout, "  report: DELIVERED (status %s %s) at %s\n", p(r.Status), p(r.Description), showTime(r.ReportedAt, false))
 				return false
 			case r.Rejected:
 				fmt.Fprintf(m.Stdout, "  report: REJECTED (status %s): %s; the text does not match the template registered on DLT\n", p(r.Status), p(r.Reason))
@@ -341,6 +354,14 @@ func report(w io.Writer, channel, to, provider string, res command.SendResult, e
 			fmt.Fprintf(w, "%s to %s: FAILED via %s: %s\n", channel, to, provider, p(err.Error()))
 		}
 		return true
+	}
+	switch res.Provider {
+	case notification.ProviderFile:
+		fmt.Fprintf(w, "%s to %s: simulated (not sent): %s; set SMTP_URL to send e-mail\n", channel, to, p(res.Response))
+		return false
+	case notification.ProviderLog:
+		fmt.Fprintf(w, "%s to %s: simulated (not sent): no SMS provider is configured; set MSG91_AUTHKEY or FAST2SMS_API_KEY to send SMS\n", channel, to)
+		return false
 	}
 	fmt.Fprintf(w, "%s to %s: sent via %s", channel, to, res.Provider)
 	if res.ProviderMessageID != "" {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
 
 	"github.com/certibuy/orders/domain/printable"
@@ -27,7 +28,8 @@ func main() {
 	defer stop()
 	m := &Main{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv, LookupEnv: os.LookupEnv}
 	if err := m.Run(ctx, os.Args[1:]); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
+		var shown shownUsageError
+		if !errors.As(err, &shown) { // a flag's mistake was explained already, with the usage
 			fmt.Fprintln(os.Stderr, "certibuy:", printable.Escape(err.Error())) // errors may quote a server or stored data
 		}
 		os.Exit(exitCode(err))
@@ -41,35 +43,22 @@ type Main struct {
 	Getenv         func(string) string
 	// LookupEnv, when set, is used instead of Getenv, so that a setting set to "" is not unset.
 	LookupEnv func(string) (string, bool)
+	// envFile is the --env-file of this run: settings the environment does not set are read there.
+	envFile string
 }
 
-const usage = `certibuy: the CertiBuy order service
-
-Usage:
-  certibuy serve     run the HTTP API and the event router (all in one)
-  certibuy worker    run the event router only (add machines)
-  certibuy migrate   apply database migrations and exit
-  certibuy replay    rebuild read models from the event store (--projection <name>|all [--verify])
-  certibuy audit     query the event store (--order, --type, --actor, --correlation-id, --from, --to,
-                     --after, --limit, --json; --order … --as-of <time> prints the order as it stood)
-  certibuy doctor    check the database, SMTP, SMS and payment settings and the lags; show the
-                     last notifications; exit 1 when a check fails
-  certibuy notify-test --email <address> --phone <number> [--type <type>|all]
-                     send a test e-mail and SMS of a notification type (order_confirmed), or of
-                     each, through the configured providers
-  certibuy admin     create-user (asks twice for the password, hidden, on a terminal; reads one line
-                     from a pipe), create-token, revoke-token
-  certibuy bench     measure throughput against baselines run alongside (scratch database)
-  certibuy help      show this help
-
-Settings come from the environment; see .env.example. With none set, the service uses
-postgres://postgres@127.0.0.1:5432/certibuy (created when missing) and listens on :8080.
-`
-
-// Run runs the subcommand in args.
+// Run runs the subcommand in args. A command's --help is a success.
 func (m *Main) Run(ctx context.Context, args []string) error {
+	err := m.run(ctx, args)
+	if errors.Is(err, errHelpShown) {
+		return nil
+	}
+	return err
+}
+
+func (m *Main) run(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		fmt.Fprint(m.Stderr, usage)
+		printCommands(m.Stderr)
 		return usageError("no command given")
 	}
 	cmd, rest := args[0], args[1:]
@@ -92,11 +81,19 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return m.runDoctor(ctx, rest)
 	case "notify-test":
 		return m.runNotifyTest(ctx, rest)
-	case "help", "-h", "--help":
-		fmt.Fprint(m.Stdout, usage)
+	case "help", "-h", "-help", "--help":
+		if len(rest) > 0 && cmd == "help" {
+			// certibuy help audit is certibuy audit --help.
+			if _, ok := helpOf(strings.Join(rest, " ")); ok && rest[0] != "help" {
+				return m.run(ctx, append(rest, "--help"))
+			}
+			printCommands(m.Stderr)
+			return usageError(fmt.Sprintf("no command %q", strings.Join(rest, " ")))
+		}
+		printCommands(m.Stdout)
 		return nil
 	}
-	fmt.Fprint(m.Stderr, usage)
+	printCommands(m.Stderr)
 	return usageError(fmt.Sprintf("unknown command %q", cmd))
 }
 
@@ -106,17 +103,36 @@ func (e usageError) Error() string { return string(e) }
 
 func exitCode(err error) int {
 	var u usageError
-	if errors.As(err, &u) || errors.Is(err, flag.ErrHelp) {
+	var shown shownUsageError
+	if errors.As(err, &u) || errors.As(err, &shown) || errors.Is(err, flag.ErrHelp) {
 		return 2
 	}
 	return 1
 }
 
 func (m *Main) config() (Config, error) {
-	if m.LookupEnv != nil {
-		return LoadConfigLookup(m.LookupEnv, m.Stderr)
+	lookup := m.LookupEnv
+	if lookup == nil {
+		lookup = func(k string) (string, bool) {
+			v := m.Getenv(k)
+			return v, v != "" // without LookupEnv, an empty value counts as unset
+		}
 	}
-	return LoadConfig(m.Getenv, m.Stderr)
+	if m.envFile != "" {
+		file, err := readEnvFile(m.envFile)
+		if err != nil {
+			return Config{}, err
+		}
+		env := lookup
+		lookup = func(k string) (string, bool) {
+			if v, ok := env(k); ok {
+				return v, true // the environment wins
+			}
+			v, ok := file[k]
+			return v, ok
+		}
+	}
+	return LoadConfigLookup(lookup, m.Stderr)
 }
 
 // openDeps reads the settings and opens what the one-shot commands need, logging to stderr.
@@ -129,9 +145,11 @@ func (m *Main) openDeps(ctx context.Context) (*Deps, Config, error) {
 	return deps, cfg, err
 }
 
-// flagSet is a command's flags: errors and usage go to stderr, and a bad flag returns an error.
+// flagSet is a command's flags, read by m.parse; every command that reads the settings takes
+// --env-file.
 func (m *Main) flagSet(name string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(m.Stderr)
+	fs.StringVar(&m.envFile, "env-file", "", "read settings from this `file` (KEY=value lines) where the environment does not set them")
 	return fs
 }

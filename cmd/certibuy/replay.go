@@ -20,11 +20,7 @@ func (m *Main) runReplay(ctx context.Context, args []string) error {
 	fs := m.flagSet("replay")
 	name := fs.String("projection", "", "projection to rebuild, or all")
 	verify := fs.Bool("verify", false, "rebuild into scratch tables and compare with the live ones; change nothing")
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: certibuy replay --projection <name>|all [--verify]")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
+	if err := m.parse(fs, args); err != nil {
 		return err
 	}
 	if err := noArgs(fs.Args()); err != nil {
@@ -36,7 +32,6 @@ func (m *Main) runReplay(ctx context.Context, args []string) error {
 		names = append(names, p.Name())
 	}
 	if !slices.Contains(append(names, "all"), *name) {
-		fs.Usage()
 		return usageError(fmt.Sprintf("--projection %q: want one of %s, all", *name, strings.Join(names, ", ")))
 	}
 	deps, _, err := m.openDeps(ctx)

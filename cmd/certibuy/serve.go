@@ -27,7 +27,7 @@ func (m *Main) runServe(ctx context.Context, args []string, withHTTP bool) error
 		name = "worker"
 	}
 	fs := m.flagSet(name)
-	if err := fs.Parse(args); err != nil {
+	if err := m.parse(fs, args); err != nil {
 		return err
 	}
 	if err := noArgs(fs.Args()); err != nil {
@@ -85,7 +85,7 @@ func StartService(ctx context.Context, cfg Config, logger *slog.Logger, withHTTP
 	}
 	s := &Service{cfg: cfg, logger: logger, deps: deps, registry: prometheus.NewRegistry()}
 	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		postgres.NewStatsCollector(deps.DB, deps.Runner))
+		postgres.NewStatsCollector(deps.DB, deps.Runner), postgres.NewOperationsCollector(deps.DB, deps.Runner))
 	if deps.Simulator != nil {
 		logger.Warn("payments are SIMULATED: no money moves; pay an order at " + cfg.PublicBaseURL +
 			"/dev/pay/<gateway_order_id>; set RAZORPAY_KEY_ID, RAZORPAY_KEY_SECRET and RAZORPAY_WEBHOOK_SECRET to use Razorpay")
@@ -117,7 +117,22 @@ func StartService(ctx context.Context, cfg Config, logger *slog.Logger, withHTTP
 		_ = s.Stop(context.Background())
 		return nil, err
 	}
+	s.logReady(withHTTP)
 	return s, nil
+}
+
+// logReady says in one line where to go: the API, the console and the metrics.
+func (s *Service) logReady(withHTTP bool) {
+	var attrs []any
+	if withHTTP {
+		attrs = append(attrs, "api", s.cfg.PublicBaseURL+"/api/v1", "console", s.cfg.PublicBaseURL+"/admin",
+			"listen", s.listener.Addr().String())
+	}
+	metrics := "off (METRICS_ADDR is empty)"
+	if s.metricsListener != nil {
+		metrics = "http://" + s.metricsListener.Addr().String() + "/metrics"
+	}
+	s.logger.Info("ready", append(attrs, "metrics", metrics)...)
 }
 
 // startRefundSweep asks the gateway again, every RefundSweep, for the refunds still owed.
@@ -396,7 +411,7 @@ func (s *Service) stopProjections() error {
 
 func (m *Main) runMigrate(ctx context.Context, args []string) error {
 	fs := m.flagSet("migrate")
-	if err := fs.Parse(args); err != nil {
+	if err := m.parse(fs, args); err != nil {
 		return err
 	}
 	if err := noArgs(fs.Args()); err != nil {

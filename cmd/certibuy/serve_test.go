@@ -378,6 +378,13 @@ func TestMetricsShowRequestsAndThePipeline(t *testing.T) {
 		`certibuy_outbox_messages_behind{group="event_log"}`,
 		`certibuy_projection_events_behind{projection="order_summary"} 0`,
 		`go_goroutines`,
+		// What waits on a person (docs/OPERATIONS.md's alerts).
+		`certibuy_poison_messages{topic="notifications_poison"} 0`,
+		`certibuy_poison_messages{topic="order_events_poison"} 0`,
+		"certibuy_notifications_failed 0",
+		"certibuy_refunds_owed 0",
+		"certibuy_refunds_pending 0",
+		"certibuy_orders_waiting_to_ship 0",
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %s", want)
@@ -392,6 +399,12 @@ func TestMetricsShowRequestsAndThePipeline(t *testing.T) {
 	}
 	if !strings.Contains(s.logs.String(), `"msg":"metrics listening","addr":"`+s.MetricsAddr()+`","path":"/metrics"`) {
 		t.Fatalf("the start-up log does not say where metrics listen:\n%s", grepLines(s.logs.String(), "metrics"))
+	}
+	// One line says where everything is: the API, the console and the metrics.
+	ready := `"msg":"ready","api":"` + s.base + `/api/v1","console":"` + s.base + `/admin","listen":"` + s.Addr() +
+		`","metrics":"http://` + s.MetricsAddr() + `/metrics"`
+	if !strings.Contains(s.logs.String(), ready) {
+		t.Fatalf("the start-up log has no line saying where the API, the console and the metrics are:\n%s", grepLines(s.logs.String(), `"ready"`))
 	}
 }
 

@@ -270,8 +270,7 @@ func TestConsoleCancelsAndShowsPaymentsBeingRefunded(t *testing.T) {
 	ctx := newBrowser(t)
 	browserLogin(t, ctx, s.base, "ops@certibuy.in", "/admin/orders/"+o.id)
 	for _, vp := range viewports {
-		within(t, ctx, 10*time.Second, chromedp.EmulateViewport(vp.width, vp.height))
-		within(t, ctx, 20*time.Second, chromedp.Navigate(s.base+"/admin/orders/"+o.id))
+		openPage(t, ctx, vp.width, vp.height, s.base+"/admin/orders/"+o.id) // nothing wider than the screen
 		table := within(t, ctx, 10*time.Second, chromedp.Text(chromedp.CSS(`#unexpected-payments`)))
 		if !strings.Contains(table, second) || !strings.Contains(table, "₹1,299.00") || !strings.Contains(table, "asked, waiting for the gateway") {
 			t.Fatalf("payments being refunded: %q", table)
@@ -284,6 +283,13 @@ func TestConsoleCancelsAndShowsPaymentsBeingRefunded(t *testing.T) {
 	}
 	if flash := within(t, ctx, 10*time.Second, chromedp.Text(chromedp.CSS(`#flash`))); !strings.HasPrefix(flash, "Order cancelled.") {
 		t.Fatalf("flash %q", flash)
+	}
+	if w := within(t, ctx, 10*time.Second, chromedp.Evaluate[int64](`document.documentElement.scrollWidth`)); w > 390 {
+		t.Fatalf("the cancelled order's page is %d px wide on a 390 px screen", w)
+	}
+	history := within(t, ctx, 10*time.Second, chromedp.Text(chromedp.CSS(`#history tbody`)))
+	if !strings.Contains(history, "Out of stock") || !strings.Contains(history, "Ops ops@certibuy.in") {
+		t.Fatalf("right after cancelling, the history says %q", history)
 	}
 	screenshot(t, ctx, "console-order-cancelled-390")
 	got := s.events(t, o.id)

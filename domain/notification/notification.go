@@ -38,6 +38,18 @@ const (
 	OutcomeUnknown = "unknown"
 )
 
+// The providers that stand in for real ones where none is configured, in development: the "log"
+// SMS sender writes the text to the service's log and the "file" mail sender writes an .eml file.
+// A message they handled is "sent" as far as the notifier is concerned, but it reached no one, so
+// everything that shows a notification to a person says "simulated (not sent)" instead.
+const (
+	ProviderLog  = "log"
+	ProviderFile = "file"
+)
+
+// Simulated reports whether provider only stands in for a real one: what it sent reached no one.
+func Simulated(provider string) bool { return provider == ProviderLog || provider == ProviderFile }
+
 // ErrWorkerStopped is the error recorded for an attempt whose outcome is unknown.
 const ErrWorkerStopped = "outcome unknown: the worker stopped"
 

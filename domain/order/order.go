@@ -669,6 +669,34 @@ func StatusAfter(eventType string) (Status, bool) {
 	return "", false
 }
 
+// HistoryNote is the detail worth showing beside the status change an event makes: the payment,
+// the carrier and tracking id, the cancellation's reason, the refund. "" for the others.
+func HistoryNote(e Event) string {
+	switch ev := e.(type) {
+	case PaymentSucceeded:
+		s := fmt.Sprintf("payment %s", ev.PaymentID)
+		if ev.Method != "" {
+			s += " by " + ev.Method
+		}
+		return s
+	case OrderShipped:
+		return fmt.Sprintf("%s, tracking %s", ev.Carrier, ev.TrackingID)
+	case OrderCancelled:
+		return ev.Reason
+	case RefundInitiated:
+		return fmt.Sprintf("refund %s of %d paise", ev.RefundID, ev.AmountPaise)
+	case RefundProcessed:
+		s := fmt.Sprintf("refund %s processed", ev.RefundID)
+		if ev.ARN != "" {
+			s += ", ARN " + ev.ARN
+		}
+		return s
+	case RefundFailed:
+		return fmt.Sprintf("refund %s failed: %s", ev.RefundID, ev.Reason)
+	}
+	return ""
+}
+
 // ID returns the order's id.
 func (o *Order) ID() uuid.UUID { return o.id }
 

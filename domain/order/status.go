@@ -3,7 +3,7 @@ package order
 // Status is where an order is in its lifecycle.
 type Status string
 
-// The statuses of DESIGN.md §2.
+// The statuses, and the events that move an order into each, are in docs/ARCHITECTURE.md.
 const (
 	StatusPlaced         Status = "placed"
 	StatusPaid           Status = "paid"

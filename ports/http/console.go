@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"html/template"
@@ -74,7 +75,7 @@ func newConsole(opts Options) (*console, error) {
 		return nil, fmt.Errorf("console layout: %w", err)
 	}
 	// Each page is parsed into its own copy of the layout, which calls the page's "content".
-	for _, name := range []string{"login", "error", "orders", "order", "notifications", "audit"} {
+	for _, name := range []string{"login", "error", "home", "orders", "order", "notifications", "notification", "audit"} {
 		page, err := base.Clone()
 		if err == nil {
 			page, err = page.ParseFS(sub, name+".html")
@@ -96,7 +97,7 @@ func (s *Server) registerConsoleRoutes(e *echo.Echo) {
 	g.GET("/login", s.handleConsoleLoginForm)
 	g.POST("/login", s.handleConsoleLogin, s.loginLimiter)
 	g.POST("/logout", s.handleConsoleLogout, s.requireSession, s.requireCSRF)
-	g.GET("", func(c echo.Context) error { return c.Redirect(http.StatusSeeOther, "/admin/orders") }, s.requireSession)
+	g.GET("", s.handleConsoleHome, s.requireSession)
 	g.GET("/orders", s.handleConsoleOrders, s.requireSession)
 	g.GET("/orders/:id", s.handleConsoleOrder, s.requireSession)
 	for _, action := range []string{command.ActionShip, command.ActionOutForDelivery, command.ActionDeliver} {
@@ -105,6 +106,8 @@ func (s *Server) registerConsoleRoutes(e *echo.Echo) {
 	g.POST("/orders/:id/refund", s.handleConsoleRefund, s.requireSession, s.requireCSRF)
 	g.POST("/orders/:id/cancel", s.handleConsoleCancel, s.requireSession, s.requireCSRF)
 	g.GET("/notifications", s.handleConsoleNotifications, s.requireSession)
+	g.GET("/notifications/:id", s.handleConsoleNotification, s.requireSession)
+	g.GET("/notifications/:id/html", s.handleConsoleNotificationHTML, s.requireSession)
 	g.POST("/notifications/:id/resend", s.handleConsoleResend, s.requireSession, s.requireCSRF)
 	g.GET("/audit", s.handleConsoleAudit, s.requireSession)
 	// Replaces the group's catch-all, so that an unknown page says nothing until the admin logs in.
@@ -117,11 +120,12 @@ func isConsoleRoute(path string) bool {
 	return path == "/admin" || strings.HasPrefix(path, "/admin/")
 }
 
-// setConsoleHeaders sets the headers of pages that hold customers' data.
+// setConsoleHeaders sets the headers of pages that hold customers' data. The only frame a page may
+// hold is a message's HTML, served by this console (handleConsoleNotificationHTML) in a sandbox.
 func setConsoleHeaders(c echo.Context) {
 	h := c.Response().Header()
 	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; frame-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("X-Content-Type-Options", "nosniff")
 	// same-origin, not no-referrer: under no-referrer browsers send "Origin: null" on our own posts.
@@ -280,6 +284,10 @@ type consolePage struct {
 	Flash string
 	Error *APIError
 	Data  any
+	// People names the actors the page shows (by their stored form); Labels says what its streams are
+	// about. An actor or stream missing from them is shown as stored.
+	People map[string]query.Person
+	Labels map[string]query.StreamLabel
 	// Admin and CSRF are filled in by render from the session, when there is one.
 	Admin *command.AdminUser
 	CSRF  string
@@ -335,8 +343,13 @@ func pageError(err error) (*APIError, error) {
 func (k *console) funcs() template.FuncMap {
 	return template.FuncMap{
 		"when":   k.when,
+		"day":    func(t time.Time) string { return t.In(k.loc).Format("02/01/2006") },
+		"iso":    func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+		"since":  func(t time.Time) string { return span(time.Since(t)) },
+		"span":   span,
 		"label":  func(s string) string { return strings.ReplaceAll(s, "_", " ") },
 		"rupees": rupees,
+		"phone":  displayPhone,
 		"refundState": func(s string) string {
 			return map[string]string{query.RefundOwed: "owed: to be asked again", query.RefundPending: "asked, waiting for the gateway",
 				query.RefundProcessed: "processed"}[s]
@@ -351,11 +364,76 @@ func (k *console) funcs() template.FuncMap {
 			}
 			return ""
 		},
+		"who": func(people map[string]query.Person, actor string) query.Person {
+			if p, ok := people[actor]; ok {
+				return p
+			}
+			return query.PersonOf(actor)
+		},
+		"labelOf": func(labels map[string]query.StreamLabel, stream string) query.StreamLabel { return labels[stream] },
+		"pretty":  prettyJSON,
+		"short": func(s string) string {
+			if r := []rune(s); len(r) > 8 {
+				return string(r[:8]) + "…"
+			}
+			return s
+		},
+		"nstatus": notificationStatus,
+		"channel": func(ch string) string { return map[string]string{"email": "e-mail", "sms": "SMS"}[ch] },
 	}
 }
 
-// when shows a time in India, to the second; it takes the times the queries return: time.Time,
-// *time.Time, or RFC 3339 text (the status history).
+// notificationStatus is a notification's status in words: a message a stand-in provider handled
+// was not sent, whatever its status says.
+func notificationStatus(status string, simulated bool) string {
+	if simulated {
+		return "simulated (not sent)"
+	}
+	return status
+}
+
+// prettyJSON indents an event's data, or a provider's answer, for reading; what is not JSON is
+// shown as it is.
+func prettyJSON(v any) string {
+	var data []byte
+	switch x := v.(type) {
+	case []byte:
+		data = x
+	case json.RawMessage:
+		data = x
+	case string:
+		data = []byte(x)
+	default:
+		return fmt.Sprint(v)
+	}
+	var b bytes.Buffer
+	if err := json.Indent(&b, data, "", "  "); err == nil {
+		return b.String()
+	}
+	// A provider's answer may be JSON after a word saying whose ("msg91: {…}").
+	if i := bytes.IndexAny(data, "{["); i > 0 {
+		if err := json.Indent(&b, data[i:], "", "  "); err == nil {
+			return string(data[:i]) + b.String()
+		}
+	}
+	return string(data)
+}
+
+// span writes a duration the way people say it: "45 s", "12 min", "3 h 20 min", "2 days 4 h".
+func span(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%d s", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%d min", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%d h %d min", int(d.Hours()), int(d.Minutes())%60)
+	}
+	return fmt.Sprintf("%d days %d h", int(d.Hours())/24, int(d.Hours())%24)
+}
+
+// when shows a time in India, day first, to the second; it takes the times the queries return:
+// time.Time, *time.Time, or RFC 3339 text (the status history).
 func (k *console) when(v any) string {
 	var t time.Time
 	switch x := v.(type) {
@@ -378,7 +456,7 @@ func (k *console) when(v any) string {
 	if t.IsZero() {
 		return ""
 	}
-	return t.In(k.loc).Format("2 Jan 2006, 15:04:05 MST")
+	return t.In(k.loc).Format("02/01/2006, 3:04:05 pm MST")
 }
 
 // sentence starts a message with a capital letter: the API's messages are written to follow a colon.

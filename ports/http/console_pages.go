@@ -3,8 +3,10 @@ package http
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -53,12 +55,12 @@ func (s *Server) handleConsoleLogin(c echo.Context) error {
 	return c.Redirect(http.StatusSeeOther, next)
 }
 
-// safeNext is where to go after logging in: a console page, never another site.
+// safeNext is where to go after logging in: a console page, never another site; the home page by default.
 func safeNext(next string) string {
 	u, err := url.Parse(next)
 	if err != nil || u.Scheme != "" || u.Host != "" || !strings.HasPrefix(next, "/admin/") ||
 		strings.ContainsRune(next, '\\') || strings.HasPrefix(next, "/admin/login") {
-		return "/admin/orders"
+		return "/admin"
 	}
 	return next
 }
@@ -125,16 +127,20 @@ func pageURL(path string, v url.Values) string {
 	return path + "?" + q.Encode()
 }
 
-// day reads a date filter as a day in India. The queries take To as exclusive, so the end of a range
-// is the next day's start: "to 27 Nov" includes 27 November.
+// day reads a date filter as a day in India, written the Indian way (27/11/2026) or as a date
+// input sends it (2026-11-27). The queries take To as exclusive, so the end of a range is the next
+// day's start: "to 27/11/2026" includes 27 November.
 func (k *console) day(v url.Values, name string, end bool) (time.Time, error) {
 	s := strings.TrimSpace(v.Get(name))
 	if s == "" {
 		return time.Time{}, nil
 	}
-	d, err := time.ParseInLocation("2006-01-02", s, k.loc)
+	d, err := time.ParseInLocation("02/01/2006", s, k.loc)
 	if err != nil {
-		return time.Time{}, apiErr(http.StatusBadRequest, "invalid_input", name, "%s must be a date such as 2026-11-27", name)
+		d, err = time.ParseInLocation("2006-01-02", s, k.loc)
+	}
+	if err != nil {
+		return time.Time{}, apiErr(http.StatusBadRequest, "invalid_input", name, "%s must be a date such as 27/11/2026 (day/month/year)", name)
 	}
 	if end {
 		d = d.AddDate(0, 0, 1)
@@ -224,7 +230,18 @@ func (s *Server) renderOrder(c echo.Context, id uuid.UUID, status int, shown *AP
 		p.Carriers = append(p.Carriers, c.Name)
 	}
 	p.Carriers = append(p.Carriers, order.OtherCarrier)
-	return s.render(c, status, "order", consolePage{Title: "Order " + v.Number, Nav: "orders", Flash: flash, Error: shown, Data: p})
+	var actors []string
+	for _, h := range v.History {
+		actors = append(actors, h.Actor)
+	}
+	for _, e := range v.Timeline {
+		actors = append(actors, e.Actor)
+	}
+	people, err := s.app.Queries.People.Handle(c.Request().Context(), actors)
+	if err != nil {
+		return err
+	}
+	return s.render(c, status, "order", consolePage{Title: "Order " + v.Number, Nav: "orders", Flash: flash, Error: shown, Data: p, People: people})
 }
 
 // actionRefund is the console's form for asking the gateway again for an outstanding refund.
@@ -364,12 +381,21 @@ func sessionAdmin(c echo.Context) command.AdminUser {
 }
 
 type notificationsPage struct {
-	Channel, Status, Type, Q  string
-	Channels, Statuses, Types []option
-	Rows                      []query.NotificationEntry
-	NextURL                   string
+	Channel, Status, Type, EventType, Delivery, Q     string
+	Channels, Statuses, Types, EventTypes, Deliveries []option
+	Rows                                              []query.NotificationEntry
+	NextURL                                           string
 	// Back is this page's query, posted with a resend so that the answer comes back to the same list.
 	Back string
+}
+
+// notificationEventTypes are the order events that send notifications, as the log's event_type holds them.
+func notificationEventTypes() []string {
+	var out []string
+	for _, k := range notification.Catalogue() {
+		out = append(out, k.On...)
+	}
+	return out
 }
 
 func (s *Server) handleConsoleNotifications(c echo.Context) error {
@@ -377,11 +403,14 @@ func (s *Server) handleConsoleNotifications(c echo.Context) error {
 }
 
 func (s *Server) renderNotifications(c echo.Context, v url.Values, status int, shown *APIError, flash string) error {
-	p := notificationsPage{Channel: v.Get("channel"), Status: v.Get("status"), Type: v.Get("type"), Q: v.Get("q")}
+	p := notificationsPage{Channel: v.Get("channel"), Status: v.Get("status"), Type: v.Get("type"), EventType: v.Get("event_type"),
+		Delivery: v.Get("delivery"), Q: v.Get("q")}
 	p.Channels = options(notification.Channels(), p.Channel)
 	p.Statuses = options([]notification.Status{notification.StatusPending, notification.StatusSent, notification.StatusFailed}, p.Status)
 	p.Types = options(notification.Types(), p.Type)
-	filter := url.Values{"channel": {p.Channel}, "status": {p.Status}, "type": {p.Type}, "q": {p.Q},
+	p.EventTypes = options(notificationEventTypes(), p.EventType)
+	p.Deliveries = options([]string{notification.DeliveryDelivered, notification.DeliveryUndelivered, query.DeliveryNone}, p.Delivery)
+	filter := url.Values{"channel": {p.Channel}, "status": {p.Status}, "type": {p.Type}, "event_type": {p.EventType}, "delivery": {p.Delivery}, "q": {p.Q},
 		"limit": {v.Get("limit")}, "after": {v.Get("after")}}
 	p.Back = strings.TrimPrefix(pageURL("", filter), "?")
 	page, err := s.listNotifications(c, v)
@@ -405,10 +434,63 @@ func (s *Server) listNotifications(c echo.Context, v url.Values) (query.Notifica
 	if err != nil {
 		return query.NotificationPage{}, err
 	}
+	if et := v.Get("event_type"); et != "" && !slices.Contains(notificationEventTypes(), et) {
+		return query.NotificationPage{}, apiErr(http.StatusBadRequest, "invalid_input", "event_type",
+			"event_type %q sends no notification: want one of %s", et, strings.Join(notificationEventTypes(), ", "))
+	}
 	return s.app.Queries.Notifications.Handle(c.Request().Context(), query.ListNotifications{Channel: v.Get("channel"),
-		Status: v.Get("status"), Type: v.Get("type"), Search: v.Get("q"), After: v.Get("after"), Limit: limit})
+		Status: v.Get("status"), Type: v.Get("type"), EventType: v.Get("event_type"), Delivery: v.Get("delivery"), Search: v.Get("q"),
+		After: v.Get("after"), Limit: limit})
 }
 
+// notificationPage is one notification: what it was, its attempts, and its message.
+type notificationPage struct {
+	N query.NotificationDetailView
+	// Back is where the page's resend form returns.
+	Back string
+}
+
+func (s *Server) handleConsoleNotification(c echo.Context) error {
+	return s.renderNotification(c, c.Param("id"), http.StatusOK, nil, flashText(c.QueryParam("msg")))
+}
+
+func (s *Server) renderNotification(c echo.Context, id string, status int, shown *APIError, flash string) error {
+	v, err := s.app.Queries.NotificationDetail.Handle(c.Request().Context(), query.NotificationDetail{ID: id})
+	if err != nil {
+		return err
+	}
+	actors := make([]string, 0, len(v.Events))
+	for _, e := range v.Events {
+		actors = append(actors, e.Actor)
+	}
+	people, err := s.app.Queries.People.Handle(c.Request().Context(), actors)
+	if err != nil {
+		return err
+	}
+	title := fmt.Sprintf("%s %s to %s", label(v.Type), map[string]string{"email": "e-mail", "sms": "SMS"}[v.Channel], v.OrderNumber)
+	return s.render(c, status, "notification", consolePage{Title: sentence(title), Nav: "notifications", Flash: flash, Error: shown,
+		Data: notificationPage{N: v}, People: people})
+}
+
+// handleConsoleNotificationHTML serves a message's HTML part, rendered again, for the frame of its
+// page. It is the customer's e-mail, made from text customers typed: it may not run scripts, load
+// anything, submit forms or navigate its parent, whether framed or opened on its own.
+func (s *Server) handleConsoleNotificationHTML(c echo.Context) error {
+	v, err := s.app.Queries.NotificationDetail.Handle(c.Request().Context(), query.NotificationDetail{ID: c.Param("id")})
+	if err != nil {
+		return err
+	}
+	if v.Message.HTML == "" {
+		return apiErr(http.StatusNotFound, "not_found", "", "this notification has no HTML part")
+	}
+	h := c.Response().Header()
+	h.Set("Content-Security-Policy", "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'none'; frame-ancestors 'self'; base-uri 'none'")
+	h.Set("X-Frame-Options", "SAMEORIGIN")
+	return c.HTMLBlob(http.StatusOK, []byte(v.Message.HTML))
+}
+
+// handleConsoleResend queues a failed notification again and goes back where the form was: the
+// home page, the notification's page, or the list with its filters.
 func (s *Server) handleConsoleResend(c echo.Context) error {
 	id := c.Param("id")
 	if !strings.HasPrefix(id, "notification-") || len(id) > 100 {
@@ -429,24 +511,61 @@ func (s *Server) handleConsoleResend(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	from := form.Get("from")
 	if shown != nil {
+		if from == "page" && shown.Status != http.StatusNotFound {
+			return s.renderNotification(c, id, shown.Status, shown, "")
+		}
 		return s.renderNotifications(c, back, shown.Status, shown, "")
 	}
+	switch from {
+	case "home":
+		return c.Redirect(http.StatusSeeOther, "/admin?msg=resent")
+	case "page":
+		return c.Redirect(http.StatusSeeOther, "/admin/notifications/"+url.PathEscape(id)+"?msg=resent")
+	}
 	return c.Redirect(http.StatusSeeOther, pageURL("/admin/notifications", url.Values{
-		"channel": {back.Get("channel")}, "status": {back.Get("status")}, "type": {back.Get("type")}, "q": {back.Get("q")},
-		"limit": {back.Get("limit")}, "after": {back.Get("after")}, "msg": {"resent"}}))
+		"channel": {back.Get("channel")}, "status": {back.Get("status")}, "type": {back.Get("type")}, "event_type": {back.Get("event_type")},
+		"delivery": {back.Get("delivery")},
+		"q":        {back.Get("q")}, "limit": {back.Get("limit")}, "after": {back.Get("after")}, "msg": {"resent"}}))
 }
 
 type auditPage struct {
 	Order, Type, Actor, CorrelationID, From, To, Limit string
-	Events                                             []query.AuditEvent
-	NextURL                                            string
+	// Oldest lists in commit order, oldest first; the default is newest first.
+	Oldest  bool
+	Events  []query.AuditEvent
+	NextURL string
+	// SortURL is this list the other way round.
+	SortURL string
 }
 
 func (s *Server) handleConsoleAudit(c echo.Context) error {
 	v := c.QueryParams()
 	p := auditPage{Order: strings.TrimSpace(v.Get("order")), Type: v.Get("type"), Actor: v.Get("actor"),
 		CorrelationID: v.Get("correlation_id"), From: v.Get("from"), To: v.Get("to"), Limit: v.Get("limit")}
+	switch v.Get("sort") {
+	case "", "newest":
+	case "oldest":
+		p.Oldest = true
+	default:
+		return s.render(c, http.StatusBadRequest, "audit", consolePage{Title: "Audit", Nav: "audit", Data: p,
+			Error: apiErr(http.StatusBadRequest, "invalid_input", "sort", "sort must be newest or oldest")})
+	}
+	filter := url.Values{"order": {p.Order}, "type": {p.Type}, "actor": {p.Actor}, "correlation_id": {p.CorrelationID},
+		"from": {p.From}, "to": {p.To}, "limit": {p.Limit}}
+	other := "oldest"
+	if p.Oldest {
+		filter.Set("sort", "oldest")
+		other = "newest"
+	}
+	sorted := url.Values{"sort": {other}}
+	for k, vs := range filter {
+		if k != "sort" {
+			sorted[k] = vs
+		}
+	}
+	p.SortURL = pageURL("/admin/audit", sorted)
 	page, err := s.auditEvents(c, p, v.Get("after"))
 	shown, err := pageError(err)
 	if err != nil {
@@ -454,14 +573,27 @@ func (s *Server) handleConsoleAudit(c echo.Context) error {
 	}
 	p.Events = page.Events
 	if page.HasMore {
-		p.NextURL = pageURL("/admin/audit", url.Values{"order": {p.Order}, "type": {p.Type}, "actor": {p.Actor},
-			"correlation_id": {p.CorrelationID}, "from": {p.From}, "to": {p.To}, "limit": {p.Limit}, "after": {page.Next}})
+		filter.Set("after", page.Next)
+		p.NextURL = pageURL("/admin/audit", filter)
 	}
-	return s.render(c, statusOf(shown), "audit", consolePage{Title: "Audit", Nav: "audit", Error: shown, Data: p})
+	var actors, streams []string
+	for _, e := range p.Events {
+		actors, streams = append(actors, e.Actor), append(streams, e.Stream)
+	}
+	ctx := c.Request().Context()
+	people, err := s.app.Queries.People.Handle(ctx, actors)
+	if err != nil {
+		return err
+	}
+	labels, err := s.app.Queries.StreamLabels.Handle(ctx, streams)
+	if err != nil {
+		return err
+	}
+	return s.render(c, statusOf(shown), "audit", consolePage{Title: "Audit", Nav: "audit", Error: shown, Data: p, People: people, Labels: labels})
 }
 
 func (s *Server) auditEvents(c echo.Context, p auditPage, after string) (query.AuditPage, error) {
-	f := query.AuditFilter{Type: p.Type, Actor: p.Actor, CorrelationID: p.CorrelationID, After: after}
+	f := query.AuditFilter{Type: p.Type, Actor: p.Actor, CorrelationID: p.CorrelationID, After: after, Newest: !p.Oldest}
 	if id, err := uuid.Parse(p.Order); err == nil {
 		f.OrderID = id
 	} else {
@@ -479,6 +611,31 @@ func (s *Server) auditEvents(c echo.Context, p auditPage, after string) (query.A
 		return query.AuditPage{}, err
 	}
 	return s.app.Queries.AuditEvents.Handle(c.Request().Context(), f)
+}
+
+// homePage is what needs attention today.
+type homePage struct {
+	query.DashboardView
+	// Day is the shop's today, as the order list's date filter writes it.
+	Day string
+	// TodayTotal is how many orders were placed today.
+	TodayTotal int
+}
+
+// handleConsoleHome is the console's home page: today's orders, and what waits on someone.
+func (s *Server) handleConsoleHome(c echo.Context) error {
+	now := time.Now().In(s.console.loc)
+	start := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, s.console.loc)
+	v, err := s.app.Queries.Dashboard.Handle(c.Request().Context(), query.Dashboard{DayStart: start, DayEnd: start.AddDate(0, 0, 1)})
+	if err != nil {
+		return err
+	}
+	p := homePage{DashboardView: v, Day: start.Format("02/01/2006")}
+	for _, st := range v.Today {
+		p.TodayTotal += st.Count
+	}
+	return s.render(c, http.StatusOK, "home", consolePage{Title: "Today, " + now.Format("Monday 2 January 2006"), Nav: "home",
+		Flash: flashText(c.QueryParam("msg")), Data: p})
 }
 
 // limitOf reads the page size a link may ask for (the forms leave it to the queries' defaults).
@@ -502,3 +659,6 @@ func rupees(paise int64) string {
 	}
 	return m.String()
 }
+
+// label writes a code name in words: order_confirmed is "order confirmed".
+func label(s string) string { return strings.ReplaceAll(s, "_", " ") }

@@ -1,5 +1,5 @@
 // Package smstest runs fake MSG91 and Fast2SMS servers (httptest) that follow the contracts of
-// /work/shared/specs/PROVIDERS.md, error shapes included. They check the auth header and the body,
+// docs/PROVIDERS.md, error shapes included. They check the auth header and the body,
 // record every request, and can be told to fail or to answer slowly. They are safe for concurrent
 // use.
 package smstest
