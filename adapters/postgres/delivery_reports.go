@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/certibuy/orders/app/command"
+	"github.com/certibuy/orders/app/query"
 	"github.com/certibuy/orders/domain/notification"
 )
 
@@ -113,25 +114,17 @@ func (in *ReportInbox) ReportsOf(ctx context.Context, provider, requestID string
 	return out, nil
 }
 
-// TemplateRejection is how often a provider's operators rejected a notification type's SMS as not
-// matching its registered template.
-type TemplateRejection struct {
-	Type, Provider string
-	Count          int
-	Last           time.Time
-}
-
 // RejectedTemplates lists the templates rejected since a time, most rejected first: a setting to
 // fix, which doctor and the console point at.
-func (in *ReportInbox) RejectedTemplates(ctx context.Context, since time.Time) ([]TemplateRejection, error) {
+func (in *ReportInbox) RejectedTemplates(ctx context.Context, since time.Time) ([]query.RejectedTemplate, error) {
 	rows, err := in.db.Q(ctx).Query(ctx, `SELECT l.notification_type, r.provider, count(*), max(r.received_at)
 		FROM sms_delivery_reports r JOIN notification_log l ON l.notification_id = r.stream_id
 		WHERE r.rejected AND r.received_at > $1 GROUP BY 1, 2 ORDER BY 3 DESC, 1`, since)
 	if err != nil {
 		return nil, fmt.Errorf("rejected templates: %w", err)
 	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (TemplateRejection, error) {
-		var t TemplateRejection
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (query.RejectedTemplate, error) {
+		var t query.RejectedTemplate
 		err := row.Scan(&t.Type, &t.Provider, &t.Count, &t.Last)
 		return t, err
 	})

@@ -145,7 +145,34 @@ func (r *ConsoleReader) Operations(ctx context.Context, dayStart, dayEnd time.Ti
 		Scan(&ops.Queue.Queued, &ops.Queue.Due, &ops.Queue.Oldest); err != nil {
 		return ops, fmt.Errorf("notification queue: %w", err)
 	}
+	if ops.Delivery, err = r.deliveryRates(ctx); err != nil {
+		return ops, err
+	}
+	if ops.RejectedTemplates, err = NewReportInbox(r.db).RejectedTemplates(ctx, time.Now().Add(-7*24*time.Hour)); err != nil {
+		return ops, err
+	}
 	return ops, nil
+}
+
+// deliveryRates reads what the providers reported of the last week's SMS, by provider and type,
+// through the index on created_at.
+func (r *ConsoleReader) deliveryRates(ctx context.Context) ([]query.DeliveryRate, error) {
+	rows, err := r.db.Q(ctx).Query(ctx, `SELECT coalesce(provider, ''), notification_type,
+			count(*) FILTER (WHERE delivery_status = $1), count(*) FILTER (WHERE delivery_status = $2),
+			count(*) FILTER (WHERE delivery_status IS NULL)
+		FROM notification_log WHERE created_at > now() - interval '7 days' AND channel = 'sms' AND status = 'sent'
+		GROUP BY 1, 2 ORDER BY 1, 2`, notification.DeliveryDelivered, notification.DeliveryUndelivered)
+	if err != nil {
+		return nil, fmt.Errorf("delivery rates: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (query.DeliveryRate, error) {
+		var d query.DeliveryRate
+		return d, row.Scan(&d.Provider, &d.Type, &d.Delivered, &d.Undelivered, &d.Unreported)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("delivery rates: %w", err)
+	}
+	return out, nil
 }
 
 // attention reads what waits on a person: orders to ship, failed notifications, refunds owed and

@@ -76,6 +76,37 @@ type Operations struct {
 	Projections    []ProjectionLag `json:"projections"`
 	Queue          QueueState      `json:"queue"`
 	Poison         []PoisonCount   `json:"poison"`
+	// Delivery is what the SMS providers reported of the last 7 days' SMS, by provider and type;
+	// RejectedTemplates the types whose SMS an operator rejected as not matching their template.
+	Delivery          []DeliveryRate     `json:"delivery"`
+	RejectedTemplates []RejectedTemplate `json:"rejected_templates"`
+}
+
+// DeliveryRate is how many of a provider's SMS of one type reached the phone, did not, or are not
+// reported yet.
+type DeliveryRate struct {
+	Provider    string `json:"provider"`
+	Type        string `json:"notification_type"`
+	Delivered   int    `json:"delivered"`
+	Undelivered int    `json:"undelivered"`
+	Unreported  int    `json:"unreported"`
+}
+
+// Rate is the share of the reported SMS that were delivered, in per cent; -1 when none was reported.
+func (d DeliveryRate) Rate() float64 {
+	if d.Delivered+d.Undelivered == 0 {
+		return -1
+	}
+	return 100 * float64(d.Delivered) / float64(d.Delivered+d.Undelivered)
+}
+
+// RejectedTemplate is how often a provider's operators rejected a type's SMS as not matching its
+// registered template: a setting to fix.
+type RejectedTemplate struct {
+	Type     string    `json:"notification_type"`
+	Provider string    `json:"provider"`
+	Count    int       `json:"count"`
+	Last     time.Time `json:"last"`
 }
 
 // DashboardView is Operations and the latest failed notifications.

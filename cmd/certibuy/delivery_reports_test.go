@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -149,8 +150,8 @@ func TestARejectedTemplateGoesOnceThroughTheFallback(t *testing.T) {
 	o := n.pay(t)
 	n.waitSettled(t, o.id, 4)
 	paid := n.smsOf(t, o.id, "payment_successful")
-	url := n.reportURL("msg91", reportToken)
-	if st, err := n.msg91.Report(url, smstest.MSG91V2, paid.requestID, "16", "Rejected", "Template mismatch"); err != nil || st != 200 {
+	dlr := n.reportURL("msg91", reportToken)
+	if st, err := n.msg91.Report(dlr, smstest.MSG91V2, paid.requestID, "16", "Rejected", "Template mismatch"); err != nil || st != 200 {
 		t.Fatalf("rejection: %d %v", st, err)
 	}
 	waitFor(t, 20*time.Second, func() bool { return len(n.f2s.Received()) == 1 }, "the rejected SMS never went through Fast2SMS")
@@ -159,7 +160,7 @@ func TestARejectedTemplateGoesOnceThroughTheFallback(t *testing.T) {
 		return r.status == "sent" && r.provider == "fast2sms"
 	}, "the log never showed the SMS sent by Fast2SMS")
 	// The same rejection again, and a second code for it: no more SMS, from either provider.
-	if st, _ := n.msg91.Report(url, smstest.MSG91V3, paid.requestID, "25", "Rejected", ""); st != 200 {
+	if st, _ := n.msg91.Report(dlr, smstest.MSG91V3, paid.requestID, "25", "Rejected", ""); st != 200 {
 		t.Fatalf("second rejection: %d", st)
 	}
 	time.Sleep(500 * time.Millisecond)
@@ -183,6 +184,27 @@ func TestARejectedTemplateGoesOnceThroughTheFallback(t *testing.T) {
 	}
 	waitFor(t, 20*time.Second, func() bool { return n.smsOf(t, o.id, "payment_successful").delivery == "delivered" },
 		fmt.Sprintf("Fast2SMS's report never folded in (%s)", f2sReq))
+
+	// The console's home page names the rejected template and shows each provider's delivery rate.
+	createAdmin(t, n.testService, "ops@certibuy.in")
+	cc := newConsoleClient(t, n.testService)
+	login := cc.post("/admin/login", url.Values{"email": {"ops@certibuy.in"}, "password": {consolePassword}}, nil)
+	if login.status != http.StatusSeeOther || cc.lastSet == nil {
+		t.Fatalf("login: %d", login.status)
+	}
+	cc.cookie = &http.Cookie{Name: cc.lastSet.Name, Value: cc.lastSet.Value}
+	home := string(cc.get("/admin").body)
+	for _, want := range []string{"SMS templates the operators reject", "<strong>payment successful</strong> via msg91: rejected 2 times",
+		"MSG91_TEMPLATE_PAYMENT_SUCCESSFUL", `id="delivery-rates"`} {
+		if !strings.Contains(home, want) {
+			t.Errorf("the home page lacks %q", want)
+		}
+	}
+	rates := home[strings.Index(home, `id="delivery-rates"`):]
+	rates = rates[:strings.Index(rates, "</table>")]
+	if !strings.Contains(rates, "fast2sms") || !strings.Contains(rates, "100 %") {
+		t.Errorf("delivery rates: %s", rates)
+	}
 }
 
 // notify-test --wait waits for the test SMS's report, which the running service takes at its

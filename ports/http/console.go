@@ -348,6 +348,7 @@ func (k *console) funcs() template.FuncMap {
 		"since":  func(t time.Time) string { return span(time.Since(t)) },
 		"span":   span,
 		"label":  func(s string) string { return strings.ReplaceAll(s, "_", " ") },
+		"upper":  strings.ToUpper,
 		"rupees": rupees,
 		"phone":  displayPhone,
 		"refundState": func(s string) string {
