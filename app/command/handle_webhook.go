@@ -76,6 +76,7 @@ func (h HandleWebhookHandler) Handle(ctx context.Context, cmd HandleWebhook) (Ha
 	ctx = withActor(ctx, es.Gateway(h.gateway.Name()))
 	var refund bool
 	err = retryOnConflict(func() error {
+		refund = false // what a conflicting attempt decided is not what this one does
 		return h.tx.InTx(ctx, func(ctx context.Context) error {
 			fresh, err := h.log.Claim(ctx, h.gateway.Name(), cmd.EventID)
 			if err != nil {
