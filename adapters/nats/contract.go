@@ -26,7 +26,9 @@ type Fields struct {
 // included, by stored type name. A type missing here is published with an empty body (its headers
 // still say what happened to which stream); a test fails while any type or field is unclassified.
 func Contract() map[string]Fields {
-	f := func(published []string, withheld ...string) Fields { return Fields{Published: published, Withheld: withheld} }
+	f := func(published []string, withheld ...string) Fields {
+		return Fields{Published: published, Withheld: withheld}
+	}
 	none := []string{}
 	return map[string]Fields{
 		// The customer and the address are personal; the lines, the total and the number are what
