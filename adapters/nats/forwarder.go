@@ -91,6 +91,28 @@ func StreamConfig(cfg Config) jetstream.StreamConfig {
 	}
 }
 
+// EnsureStream creates the stream, or updates its subjects and duplicate window, keeping the limits
+// (max age, max bytes, replicas) an operator set on it.
+func EnsureStream(ctx context.Context, js jetstream.JetStream, cfg Config) (jetstream.Stream, error) {
+	want := StreamConfig(cfg)
+	s, err := js.Stream(ctx, cfg.Stream)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		if s, err = js.CreateStream(ctx, want); err != nil {
+			return nil, fmt.Errorf("create stream %s: %w", cfg.Stream, err)
+		}
+		return s, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("stream %s: %w", cfg.Stream, err)
+	}
+	have := s.CachedInfo().Config
+	have.Subjects, have.Duplicates, have.Description = want.Subjects, want.Duplicates, want.Description
+	if s, err = js.UpdateStream(ctx, have); err != nil {
+		return nil, fmt.Errorf("update stream %s: %w", cfg.Stream, err)
+	}
+	return s, nil
+}
+
 // Connect opens a connection that keeps reconnecting, and fails fast while it is away (no buffering).
 func Connect(url, name string) (*nats.Conn, error) {
 	nc, err := nats.Connect(url, nats.Name(name), nats.Timeout(3*time.Second), nats.MaxReconnects(-1),
@@ -114,10 +136,10 @@ func (f *Forwarder) connect(ctx context.Context) error {
 		nc.Close()
 		return fmt.Errorf("jetstream: %w", err)
 	}
-	stream, err := js.CreateOrUpdateStream(ctx, StreamConfig(f.cfg))
+	stream, err := EnsureStream(ctx, js, f.cfg)
 	if err != nil {
 		nc.Close()
-		return fmt.Errorf("create or update stream %s: %w", f.cfg.Stream, err)
+		return err
 	}
 	pub, err := wmnats.NewPublisherWithNatsConn(nc, wmnats.PublisherPublishConfig{
 		Marshaler:         &wmnats.NATSMarshaler{},

@@ -84,8 +84,9 @@ func (f *Feed) Run(ctx context.Context) error {
 	}
 }
 
-// CatchUp takes the lock, forwards every event committed so far and returns how many it forwarded.
-// It is for tools and benchmarks; a service calls Run.
+// CatchUp takes the lock, forwards the events committed so far, up to the oldest transaction still
+// running on the server (as every commit-order reader stops there), and returns how many it
+// forwarded. It is for tools, tests and benchmarks; a service calls Run.
 func (f *Feed) CatchUp(ctx context.Context) (int, error) {
 	n := 0
 	err := f.hold(ctx, func(ctx context.Context, conn *pgxpool.Conn) error {
