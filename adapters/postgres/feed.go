@@ -126,11 +126,12 @@ const feedLockClass = 0x17fe
 // long as another session holds it. The lock is a session lock: it goes when fn returns, or with
 // the session when the process dies.
 func (f *Feed) hold(ctx context.Context, fn func(ctx context.Context, conn *pgxpool.Conn) error) error {
-	conn, err := f.db.Pool.Acquire(ctx)
-	if err != nil {
-		return fmt.Errorf("feed %s: connect: %w", f.name, err)
-	}
+	var conn *pgxpool.Conn
 	for waited := false; ; waited = true {
+		var err error
+		if conn, err = f.db.Pool.Acquire(ctx); err != nil {
+			return fmt.Errorf("feed %s: connect: %w", f.name, err)
+		}
 		var locked bool
 		if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1, hashtext($2))`, feedLockClass, f.name).Scan(&locked); err != nil {
 			conn.Release()
@@ -142,9 +143,10 @@ func (f *Feed) hold(ctx context.Context, fn func(ctx context.Context, conn *pgxp
 			}
 			break
 		}
+		// A waiting process keeps no connection from the pool.
+		conn.Release()
 		select {
 		case <-ctx.Done():
-			conn.Release()
 			return ctx.Err()
 		case <-time.After(f.lockPoll):
 		}
@@ -255,6 +257,8 @@ type FeedLag struct {
 	Feed      string
 	Events    int64     // committed events not yet forwarded
 	UpdatedAt time.Time // when its checkpoint last moved; zero before the first batch
+	// Oldest is how long the oldest event not yet forwarded has waited (zero when none waits).
+	Oldest time.Duration
 }
 
 // FeedLagOf reports how many committed events the feed called name has not forwarded.
@@ -265,10 +269,13 @@ func FeedLagOf(ctx context.Context, q Querier, name string) (FeedLag, error) {
 	if err != nil && !isNoRows(err) {
 		return l, fmt.Errorf("feed %s lag: %w", name, err)
 	}
-	if err := q.QueryRow(ctx, `SELECT count(*) FROM events WHERE (tx_id, position) > ($1::text::xid8, $2)`,
-		strconv.FormatInt(txID, 10), pos).Scan(&l.Events); err != nil {
+	var secs float64
+	if err := q.QueryRow(ctx, `SELECT count(*), coalesce(extract(epoch FROM now() - min(recorded_at)), 0)
+		FROM events WHERE (tx_id, position) > ($1::text::xid8, $2)`,
+		strconv.FormatInt(txID, 10), pos).Scan(&l.Events, &secs); err != nil {
 		return l, fmt.Errorf("feed %s lag: %w", name, err)
 	}
+	l.Oldest = time.Duration(secs * float64(time.Second))
 	return l, nil
 }
 

@@ -24,15 +24,15 @@ func checkFeed(ctx context.Context, cfg Config, deps *Deps, add func(name, statu
 		add("events feed", "FAIL", "%v", err)
 	} else {
 		status := "ok"
-		// Behind and not moving for a minute: no process forwards, or NATS refuses.
-		if lag.Events > 0 && time.Since(lag.UpdatedAt) > time.Minute {
+		// An event waiting for a minute: no process forwards, or NATS refuses.
+		if lag.Events > 0 && lag.Oldest > time.Minute {
 			status = "FAIL"
 		}
 		since := "never forwarded yet"
 		if !lag.UpdatedAt.IsZero() {
 			since = "last batch " + time.Since(lag.UpdatedAt).Round(time.Second).String() + " ago"
 		}
-		add("events feed", status, "%d events behind (%s)", lag.Events, since)
+		add("events feed", status, "%d events behind, oldest waiting %s (%s)", lag.Events, lag.Oldest.Round(time.Second), since)
 	}
 	nc, err := nats.Connect(cfg.NATS.URL, "certibuy-doctor")
 	if err != nil {

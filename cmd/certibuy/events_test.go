@@ -197,6 +197,15 @@ func TestTailPrintsTheEventsOtherServicesSee(t *testing.T) {
 	if strings.Contains(out, "@") || strings.Contains(out, "Road") {
 		t.Errorf("tail shows personal data:\n%s", out)
 	}
+	doctorEnv := map[string]string{"DATABASE_URL": svc.cfg.DatabaseURL}
+	for k, v := range env {
+		doctorEnv[k] = v
+	}
+	waitFor(t, 30*time.Second, func() bool {
+		report, _, _ := runCLISplit(t, doctorEnv, "doctor")
+		return regexp.MustCompile(`(?m)^ok +events feed +0 events behind`).MatchString(report) &&
+			regexp.MustCompile(`(?m)^ok +nats +.*stream `+tg.Stream+`: 2 events`).MatchString(report)
+	}, "doctor does not show the feed caught up and the stream")
 	// The durable consumer remembers: the next run has nothing older to show.
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
