@@ -218,3 +218,57 @@ func TestTailPrintsTheEventsOtherServicesSee(t *testing.T) {
 		t.Errorf("the durable consumer showed again:\n%s", more.String())
 	}
 }
+
+// Two worker processes on one database both start a forwarder; one forwards at a time, and the
+// stream holds each event once, also after the one forwarding stops midway.
+func TestTwoWorkersForwardingAtOnceDoubleNothing(t *testing.T) {
+	t.Parallel()
+	tg := natstest.New(t)
+	env := map[string]string{"DATABASE_URL": pgtest.NewDatabase(t), "NATS_URL": tg.URL, "NATS_STREAM": tg.Stream,
+		"NATS_SUBJECT_PREFIX": tg.Prefix, "LOG_LEVEL": "info", "MAIL_DIR": t.TempDir()}
+	second := startServiceAs(t, env, false)
+	// The first is stopped midway, so it is started here rather than stopped by a cleanup.
+	cfg, err := LoadConfigLookup(func(k string) (string, bool) { v, ok := env[k]; return v, ok }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.MetricsAddr, cfg.PollInterval = "", 10*time.Millisecond
+	first, err := StartService(context.Background(), cfg, cfg.NewLogger(io.Discard), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopped := false
+	t.Cleanup(func() {
+		if !stopped {
+			_ = first.Stop(context.Background())
+		}
+	})
+	admin := es.WithCausation(context.Background(), es.Causation{Actor: es.Admin("events-test")})
+	walk := func(n int) {
+		t.Helper()
+		for range n {
+			if err := walkOrder(admin, second.deps, razorpay.Simulator{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	walk(3)
+	waitFor(t, 60*time.Second, func() bool {
+		return tg.Count(t) > 0
+	}, "nothing reached the stream")
+	// Whichever holds the feed, stopping the first makes the second forward (again or still).
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	stopped = true
+	if err := first.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	walk(3)
+	waitFor(t, 60*time.Second, func() bool {
+		return storeCount(t, second.deps.Pool, `SELECT count(*) FROM events WHERE type = 'notification.sent.v1'`) == 2*5*6
+	}, "the notifications were not all sent")
+	waitFor(t, 90*time.Second, func() bool {
+		return tg.Count(t) == storeCount(t, second.deps.Pool, `SELECT count(*) FROM events`)
+	}, "the stream did not catch up with the store")
+	streamHoldsTheStore(t, tg, second.deps.Pool)
+}
