@@ -347,3 +347,51 @@ func TestSubjectsOfNotificationEvents(t *testing.T) {
 		t.Errorf("body %s", msg.Payload)
 	}
 }
+
+// halfway publishes the first events of its first batch of more than n, then fails as a NATS that
+// went away mid-batch would, and stays away past the stream's duplicate window.
+type halfway struct {
+	*cbnats.Forwarder
+	n      int
+	window time.Duration
+	mu     sync.Mutex
+	failed bool
+}
+
+func (h *halfway) Publish(ctx context.Context, events []postgres.RecordedEvent) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.failed || len(events) <= h.n {
+		return h.Forwarder.Publish(ctx, events)
+	}
+	h.failed = true
+	if err := h.Forwarder.Publish(ctx, events[:h.n]); err != nil {
+		return err
+	}
+	time.Sleep(2 * h.window) // away for longer than JetStream remembers message ids
+	return fmt.Errorf("the connection broke after %d of %d events", h.n, len(events))
+}
+
+func TestABatchThatFailedHalfwayIsNotRepeatedAfterTheDuplicateWindow(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewDB(t, 8)
+	store := postgres.NewEventStore(db)
+	tg := natstest.New(t)
+	const window = 200 * time.Millisecond
+	fw := cbnats.NewForwarder(cbnats.Config{URL: tg.URL, Stream: tg.Stream, SubjectPrefix: tg.Prefix, Duplicates: window, Logger: quiet()})
+	defer fw.Close()
+	pub := &halfway{Forwarder: fw, n: 2, window: window}
+	feed := postgres.NewFeed(db, postgres.FeedName(tg.Stream), pub, quiet(),
+		postgres.WithFeedBatch(50), postgres.WithFeedPoll(10*time.Millisecond, 20*time.Millisecond))
+	appendOrders(t, store, 4) // 28 events: one batch
+	run(t, feed)
+	ids := storeEventIDs(t, db)
+	waitCount(t, tg, len(ids))
+	pub.mu.Lock()
+	failed := pub.failed
+	pub.mu.Unlock()
+	if !failed {
+		t.Fatal("the batch never failed halfway")
+	}
+	checkStream(t, tg, ids)
+}

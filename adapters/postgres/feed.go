@@ -191,49 +191,51 @@ func checkpointAfter(a, b Checkpoint) bool {
 }
 
 // forward publishes batches until ctx ends. A broker that fails is retried with a growing wait while
-// the lock is kept; a database error ends it.
+// the lock is kept; a database error ends it. Before the first batch, and again after every failure,
+// the checkpoint is moved past what the broker already holds: a batch that failed halfway is not
+// published again in part, however long the broker was away (longer than its duplicate window).
 func (f *Feed) forward(ctx context.Context, conn *pgxpool.Conn) error {
-	cp, err := f.start(ctx, conn)
-	for failures := 0; err != nil; {
-		// The broker may be away at start: wait for it, keeping the lock.
-		failures++
-		wait := backoff(f.poll, failures)
-		f.logger.WarnContext(ctx, "event feed cannot start", "feed", f.name, "err", err, "retry_in", wait)
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(wait):
-		}
-		if err := conn.Ping(ctx); err != nil {
-			return fmt.Errorf("feed %s: %w", f.name, err)
-		}
-		cp, err = f.start(ctx, conn)
-	}
+	var cp Checkpoint
+	synced := false
 	failures := 0
 	for {
-		events, err := readAfter(ctx, conn, cp, f.batch)
-		if err != nil {
-			return err
+		var err error
+		if !synced {
+			if cp, err = f.start(ctx, conn); err == nil {
+				synced = true
+			} else if perr := conn.Ping(ctx); perr != nil {
+				return fmt.Errorf("feed %s: %w", f.name, perr)
+			}
+		}
+		var events []RecordedEvent
+		if synced {
+			if events, err = readAfter(ctx, conn, cp, f.batch); err != nil {
+				return err
+			}
+			if len(events) > 0 {
+				if err = f.pub.Publish(ctx, events); err != nil {
+					synced = false
+				}
+			}
 		}
 		wait := f.poll
-		if len(events) > 0 {
-			if err := f.pub.Publish(ctx, events); err != nil {
-				failures++
-				wait = backoff(f.poll, failures)
-				if ctx.Err() == nil {
-					f.logger.WarnContext(ctx, "event feed: publish failed; the events wait in PostgreSQL", "feed", f.name, "err", err, "retry_in", wait)
-				}
-			} else {
-				if failures > 0 {
-					f.logger.InfoContext(ctx, "event feed: publishing again", "feed", f.name)
-				}
-				failures = 0
-				cp = events[len(events)-1].Checkpoint()
-				if err := saveCheckpoint(ctx, conn, f.name, cp); err != nil {
-					return err
-				}
-				continue
+		switch {
+		case err != nil:
+			failures++
+			wait = backoff(f.poll, failures)
+			if ctx.Err() == nil {
+				f.logger.WarnContext(ctx, "event feed: cannot publish; the events wait in PostgreSQL", "feed", f.name, "err", err, "retry_in", wait)
 			}
+		case len(events) > 0:
+			if failures > 0 {
+				f.logger.InfoContext(ctx, "event feed: publishing again", "feed", f.name)
+			}
+			failures = 0
+			cp = events[len(events)-1].Checkpoint()
+			if err := saveCheckpoint(ctx, conn, f.name, cp); err != nil {
+				return err
+			}
+			continue
 		}
 		select {
 		case <-ctx.Done():
