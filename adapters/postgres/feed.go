@@ -69,9 +69,13 @@ func (f *Feed) Name() string { return f.name }
 func (f *Feed) Run(ctx context.Context) error {
 	failures := 0
 	for {
+		began := time.Now()
 		err := f.hold(ctx, func(ctx context.Context, conn *pgxpool.Conn) error { return f.forward(ctx, conn) })
 		if ctx.Err() != nil {
 			return nil
+		}
+		if time.Since(began) > time.Minute {
+			failures = 0 // it worked for a while: this is a new failure, not the same one again
 		}
 		failures++
 		wait := backoff(f.poll, failures)
@@ -186,6 +190,7 @@ func (f *Feed) start(ctx context.Context, conn *pgxpool.Conn) (Checkpoint, error
 	return cp, nil
 }
 
+// checkpointAfter reports whether a comes after b in the commit-safe order.
 func checkpointAfter(a, b Checkpoint) bool {
 	return a.TxID > b.TxID || (a.TxID == b.TxID && a.Position > b.Position)
 }
