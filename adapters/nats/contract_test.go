@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/certibuy/orders/adapters/postgres"
+	"github.com/certibuy/orders/domain/es"
 	"github.com/certibuy/orders/domain/notification"
 	"github.com/certibuy/orders/domain/order"
 )
@@ -184,5 +186,17 @@ func TestSubjects(t *testing.T) {
 		if got := Subject("certibuy", c.stream, c.typ); got != c.want {
 			t.Errorf("Subject(%q, %q) = %q, want %q", c.stream, c.typ, got, c.want)
 		}
+	}
+}
+
+func TestAHeaderValueStaysOnItsLine(t *testing.T) {
+	fw := NewForwarder(Config{Stream: "S", SubjectPrefix: "certibuy"})
+	_, msg, err := fw.Message(postgres.RecordedEvent{StreamID: "order-1", StreamVersion: 1, Type: order.TypeOrderConfirmed,
+		Data: []byte(`{}`), Metadata: es.Metadata{CorrelationID: "abc\r\nNats-Msg-Id: forged"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := msg.Metadata.Get(HeaderCorrelationID); strings.ContainsAny(got, "\r\n") {
+		t.Errorf("correlation id header %q spans lines", got)
 	}
 }

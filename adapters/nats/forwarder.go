@@ -176,11 +176,12 @@ func (f *Forwarder) Message(e postgres.RecordedEvent) (string, *message.Message,
 	msg := message.NewMessage(e.EventID.String(), message.Payload(pub.Body))
 	msg.Metadata.Set(HeaderEventType, pub.Type)
 	msg.Metadata.Set(HeaderEventID, e.EventID.String())
-	msg.Metadata.Set(HeaderStreamID, e.StreamID)
+	msg.Metadata.Set(HeaderStreamID, headerValue(e.StreamID))
 	msg.Metadata.Set(HeaderStreamVersion, strconv.Itoa(e.StreamVersion))
-	msg.Metadata.Set(HeaderCorrelationID, e.Metadata.CorrelationID)
+	// A correlation id may come from a client's X-Request-Id.
+	msg.Metadata.Set(HeaderCorrelationID, headerValue(e.Metadata.CorrelationID))
 	if e.Metadata.CausationID != "" {
-		msg.Metadata.Set(HeaderCausationID, e.Metadata.CausationID)
+		msg.Metadata.Set(HeaderCausationID, headerValue(e.Metadata.CausationID))
 	}
 	at := e.Metadata.OccurredAt
 	if at.IsZero() {
@@ -190,6 +191,16 @@ func (f *Forwarder) Message(e postgres.RecordedEvent) (string, *message.Message,
 	msg.Metadata.Set(HeaderTxID, strconv.FormatUint(e.TxID, 10))
 	msg.Metadata.Set(HeaderPosition, strconv.FormatInt(e.Position, 10))
 	return Subject(f.cfg.SubjectPrefix, e.StreamID, pub.Type), msg, nil
+}
+
+// headerValue keeps a header on its line: NATS headers are lines, as HTTP's are.
+func headerValue(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '\r' || r == '\n' {
+			return ' '
+		}
+		return r
+	}, s)
 }
 
 // Publish sends events one after the other, each acknowledged by JetStream before the next, so that
