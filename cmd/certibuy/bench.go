@@ -38,6 +38,8 @@ func (m *Main) runBench(ctx context.Context, args []string) error {
 	burst := fs.Int("burst", 2000, "e-mails sent through a 20 ms SMTP server for the throughput figure (0 skips)")
 	runs := fs.Int("runs", 1, "times the throughput phases run; with more than one, the median is reported")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	forward := fs.Int("forward", 0, "events forwarded to JetStream (NATS_URL) for the forwarder figure, against JetStream's own publish rates (0 skips)")
+	workersFlag := fs.String("workers", "", "worker process `counts` for the scale-out figures, such as 1,2,3: each ships --burst orders with serve --no-events and that many `certibuy worker` processes (empty skips)")
 	statements := fs.Int("statements", 0, "print the N statements of each throughput phase that took PostgreSQL most time, per order (needs pg_stat_statements preloaded)")
 	if err := m.parse(fs, args); err != nil {
 		return err
@@ -48,8 +50,15 @@ func (m *Main) runBench(ctx context.Context, args []string) error {
 	if *runs < 1 {
 		return usageError(fmt.Sprintf("--runs must be at least 1, got %d", *runs))
 	}
-	if *clients < 1 || *dur <= 0 || *latencyEvents < 0 || *burst < 0 || *statements < 0 {
-		return usageError("--clients must be at least 1, --duration positive, and --latency-events, --burst and --statements at least 0")
+	if *clients < 1 || *dur <= 0 || *latencyEvents < 0 || *burst < 0 || *statements < 0 || *forward < 0 {
+		return usageError("--clients must be at least 1, --duration positive, and --latency-events, --burst, --forward and --statements at least 0")
+	}
+	workers, err := parseWorkers(*workersFlag)
+	if err != nil {
+		return err
+	}
+	if len(workers) > 0 && *burst == 0 {
+		return usageError("--workers ships --burst orders: give --burst more than 0")
 	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
@@ -105,6 +114,16 @@ func (m *Main) runBench(ctx context.Context, args []string) error {
 	}
 	if *burst > 0 {
 		if err := benchNotifyThroughput(ctx, m.Stdout, svc, smtpSrv, *burst, *runs, &statementStats{top: *statements}); err != nil {
+			return err
+		}
+	}
+	if *forward > 0 {
+		if err := benchForward(ctx, m.Stdout, cfg, *forward); err != nil {
+			return err
+		}
+	}
+	if len(workers) > 0 {
+		if err := benchScaleOut(ctx, m.Stdout, cfg, smtpSrv, workers, *burst); err != nil {
 			return err
 		}
 	}

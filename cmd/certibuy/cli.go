@@ -24,17 +24,20 @@ type commandHelp struct {
 func commandList() []commandHelp {
 	return []commandHelp{
 		{name: "serve", summary: "run the HTTP API, the admin console, the event routers and the projections",
-			usage: "serve [--env-file <file>]",
+			usage: "serve [--env-file <file>] [--no-events]",
 			about: "Runs the whole service in one process: the HTTP API (/api/v1), the customers' order pages, the admin\n" +
 				"console (/admin), the event routers that send e-mail and SMS, the projections and the refund sweep.\n" +
 				"Creates and migrates the database when it is missing. The start-up log says where the API, the\n" +
 				"console and /metrics listen, and what it stands in for (simulated payments, .eml files, logged SMS).\n" +
+				"With NATS_URL set it also forwards every event to JetStream (docs/EVENTS.md). With --no-events it\n" +
+				"answers HTTP only and leaves the events to worker processes (docs/SCALING.md).\n" +
 				"Stops cleanly on Ctrl-C or SIGTERM.",
-			example: "certibuy serve\ncertibuy serve --env-file .env"},
+			example: "certibuy serve\ncertibuy serve --env-file .env\ncertibuy serve --no-events   # beside `certibuy worker` processes"},
 		{name: "worker", summary: "run the event routers and projections only (no HTTP API); run several to share the work",
 			usage: "worker [--env-file <file>]",
 			about: "Runs what serve runs except the HTTP API: the event routers (notification requests and\n" +
-				"deliveries), the projections and the refund sweep. Workers share the work through the database;\n" +
+				"deliveries), the projections, the refund sweep and, with NATS_URL set, the forwarding to JetStream\n" +
+				"(one process forwards at a time). Workers share the work through the database;\n" +
 				"add one on another machine for more throughput. Serves /metrics on METRICS_ADDR.",
 			example: "certibuy worker\nMETRICS_ADDR=127.0.0.1:9091 certibuy worker   # a second process on the same machine"},
 		{name: "migrate", summary: "apply the database migrations and exit",
@@ -56,13 +59,13 @@ func commandList() []commandHelp {
 				"--from and --to are days in IST. With --order and --as-of it prints the order as it stood then.",
 			example: "certibuy audit --order CB-7K3M9Q2X\ncertibuy audit --actor system --from 2026-11-27 --to 2026-11-27\n" +
 				"certibuy audit --order CB-7K3M9Q2X --as-of 2026-11-27T18:00:00+05:30"},
-		{name: "doctor", summary: "check the database, SMTP, SMS and payment settings and the lags; show the last notifications",
+		{name: "doctor", summary: "check the database, SMTP, SMS, payment and NATS settings and the lags; show the last notifications",
 			usage: "doctor [--utc]",
 			about: "Checks the database and its migrations, the SMTP server (connects, EHLO, STARTTLS, AUTH; sends\n" +
-				"nothing), the SMS and payment settings, how far the outbox consumers and the projections are\n" +
-				"behind, and the notification queue; then lists the last 10 notifications (times in IST unless\n" +
-				"--utc). A message the log or file sender handled is shown as simulated: it was not sent.\n" +
-				"Exits 1 when a check fails.",
+				"nothing), the SMS and payment settings, how far the outbox consumers, the projections and the\n" +
+				"forwarding to NATS JetStream are behind, and the notification queue; then lists the last 10\n" +
+				"notifications (times in IST unless --utc). A message the log or file sender handled is shown as\n" +
+				"simulated: it was not sent. Exits 1 when a check fails.",
 			example: "certibuy doctor"},
 		{name: "notify-test", summary: "send a test e-mail and SMS of a notification type through the configured providers",
 			usage: "notify-test --email <address> --phone <number> [--type <type>|all]",
@@ -103,6 +106,14 @@ func commandList() []commandHelp {
 				"A run with the defaults takes about two to three minutes (each extra --runs adds about a\n" +
 				"minute); --duration 1s --latency-events 0 gives the throughput figures in about a minute.",
 			example: "certibuy bench --duration 1s --latency-events 0 --runs 5"},
+		{name: "tail", summary: "print the events published on NATS JetStream as they come (what other services see)",
+			usage: "tail [--subject <subject>] [--durable <name>] [--limit <n>] [--utc]",
+			about: "Follows the JetStream stream NATS_STREAM on NATS_URL and prints each event as it comes: time (IST\n" +
+				"unless --utc), subject, stream and version, type and the published body (no personal data; see\n" +
+				"docs/EVENTS.md). Without --durable it starts from now and leaves nothing behind; with --durable it\n" +
+				"keeps a durable consumer of that name, which starts at the beginning of the stream the first time\n" +
+				"and where it stopped after that. An example consumer for other services.",
+			example: "certibuy tail --subject 'certibuy.order.>'\ncertibuy tail --subject 'certibuy.order.order_shipped' --durable warehouse"},
 		{name: "help", summary: "show this list, or a command's help (certibuy help <command>)",
 			usage: "help [command]", about: "Lists the commands, or shows one command's help.", example: "certibuy help audit"},
 	}

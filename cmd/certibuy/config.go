@@ -62,6 +62,12 @@ type Config struct {
 	MaxOrderTotalPaise int64
 
 	Notify NotifyConfig
+
+	// NATS is where events go for other services (empty URL: nowhere).
+	NATS NATSConfig
+	// NoEvents makes serve answer HTTP only: no routers, projections, sweeps or forwarding
+	// (serve --no-events, beside workers that take the events).
+	NoEvents bool
 }
 
 // NotifyConfig holds the notifier's settings.
@@ -205,6 +211,9 @@ func LoadConfigLookup(lookup func(string) (string, bool), stderr io.Writer) (Con
 	}
 	c.MaxOrderTotalPaise = int64(maxTotal)
 	if c.Notify, err = loadNotifyConfig(getenv); err != nil {
+		return c, err
+	}
+	if c.NATS, err = loadNATSConfig(getenv); err != nil {
 		return c, err
 	}
 	c.Links = links.Config{PublicBaseURL: c.PublicBaseURL, StorefrontOrderURL: getenv("STOREFRONT_ORDER_URL"),

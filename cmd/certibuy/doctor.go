@@ -100,6 +100,7 @@ func (m *Main) runDoctor(ctx context.Context, args []string) error {
 	for _, l := range lags {
 		add("projection "+l.Projection, "ok", "%d events behind", l.Events)
 	}
+	checkFeed(cctx, cfg, deps, add)
 	var queued, due int
 	var oldest *time.Time
 	if err := deps.Pool.QueryRow(cctx, `SELECT count(*), count(*) FILTER (WHERE due_at <= now()), min(created_at) FROM notification_queue`).Scan(&queued, &due, &oldest); err != nil {

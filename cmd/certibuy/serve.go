@@ -27,6 +27,10 @@ func (m *Main) runServe(ctx context.Context, args []string, withHTTP bool) error
 		name = "worker"
 	}
 	fs := m.flagSet(name)
+	var noEvents *bool
+	if withHTTP {
+		noEvents = fs.Bool("no-events", false, "answer HTTP only: leave the events (notifications, projections, sweeps, forwarding) to worker processes")
+	}
 	if err := m.parse(fs, args); err != nil {
 		return err
 	}
@@ -37,6 +41,7 @@ func (m *Main) runServe(ctx context.Context, args []string, withHTTP bool) error
 	if err != nil {
 		return err
 	}
+	cfg.NoEvents = noEvents != nil && *noEvents
 	logger := cfg.NewLogger(m.Stderr)
 	svc, err := StartService(ctx, cfg, logger, withHTTP)
 	if err != nil {
@@ -68,6 +73,8 @@ type Service struct {
 	projectionsDone chan error
 	// sweeps are the periodic jobs (refunds still owed, delivery reports not folded yet).
 	sweeps []sweep
+	// feed forwards the events to JetStream when NATS_URL is set.
+	feed *runningFeed
 }
 
 // sweep is a running periodic job: cancel stops it, done is closed when it has.
@@ -86,6 +93,9 @@ func StartService(ctx context.Context, cfg Config, logger *slog.Logger, withHTTP
 	s := &Service{cfg: cfg, logger: logger, deps: deps, registry: prometheus.NewRegistry()}
 	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		postgres.NewStatsCollector(deps.DB, deps.Runner), postgres.NewOperationsCollector(deps.DB, deps.Runner))
+	if cfg.NATS.URL != "" {
+		s.registry.MustRegister(postgres.NewFeedCollector(deps.DB, postgres.FeedName(cfg.NATS.Stream)))
+	}
 	if deps.Simulator != nil {
 		logger.Warn("payments are SIMULATED: no money moves; pay an order at " + cfg.PublicBaseURL +
 			"/dev/pay/<gateway_order_id>; set RAZORPAY_KEY_ID, RAZORPAY_KEY_SECRET and RAZORPAY_WEBHOOK_SECRET to use Razorpay")
@@ -98,15 +108,20 @@ func StartService(ctx context.Context, cfg Config, logger *slog.Logger, withHTTP
 	if deps.SMSProvider == "log" {
 		logger.Warn("SMS are logged, not sent; set MSG91_AUTHKEY or FAST2SMS_API_KEY to send them")
 	}
-	pctx, cancel := context.WithCancel(context.Background())
-	s.projections, s.projectionsDone = cancel, make(chan error, 1)
-	go func() { s.projectionsDone <- deps.Runner.Run(pctx) }()
-	if err := s.startRouter(); err != nil {
-		_ = s.Stop(context.Background())
-		return nil, err
+	if cfg.NoEvents {
+		logger.Info("taking no events (--no-events): notifications, projections and forwarding are left to worker processes")
+	} else {
+		pctx, cancel := context.WithCancel(context.Background())
+		s.projections, s.projectionsDone = cancel, make(chan error, 1)
+		go func() { s.projectionsDone <- deps.Runner.Run(pctx) }()
+		if err := s.startRouter(); err != nil {
+			_ = s.Stop(context.Background())
+			return nil, err
+		}
+		s.startRefundSweep()
+		s.startReportSweep()
+		s.startFeed()
 	}
-	s.startRefundSweep()
-	s.startReportSweep()
 	if withHTTP {
 		if err := s.startHTTP(); err != nil {
 			_ = s.Stop(context.Background())
@@ -372,6 +387,7 @@ func (s *Service) Stop(ctx context.Context) error {
 		sw.cancel()
 		<-sw.done
 	}
+	s.stopFeed()
 	if err := s.stopRouters(); err != nil {
 		errs = append(errs, err)
 	}
@@ -405,6 +421,9 @@ func (s *Service) stopRouters() error {
 }
 
 func (s *Service) stopProjections() error {
+	if s.projections == nil {
+		return nil // --no-events
+	}
 	s.projections()
 	return <-s.projectionsDone
 }
