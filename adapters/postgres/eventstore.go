@@ -10,8 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ThreeDotsLabs/watermill"
-	wsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -63,13 +61,13 @@ type Checkpoint struct {
 // Checkpoint returns the place of e in the commit-safe order.
 func (e RecordedEvent) Checkpoint() Checkpoint { return Checkpoint{TxID: e.TxID, Position: e.Position} }
 
-// EventStore appends events to streams and publishes them to the outbox in the same transaction.
+// EventStore appends events to streams and reads them. It is also the outbox: each event is stored
+// with its Watermill topic and its stream's hash, and the subscribers read the events table itself
+// (see eventsSchema), so publishing an event costs no write of its own.
 type EventStore struct {
-	db     *DB
-	now    func() time.Time
-	topic  func(streamID string) string
-	schema outboxPublishSchema
-	logger watermill.LoggerAdapter
+	db    *DB
+	now   func() time.Time
+	topic func(streamID string) string
 }
 
 // EventStoreOption configures an EventStore.
@@ -78,14 +76,9 @@ type EventStoreOption func(*EventStore)
 // WithClock sets the clock that stamps occurred_at (tests fix it).
 func WithClock(now func() time.Time) EventStoreOption { return func(s *EventStore) { s.now = now } }
 
-// WithTopics sets which outbox topic a stream's events go to; "" keeps them out of the outbox.
+// WithTopics sets which topic a stream's events are published on; "" publishes them on none.
 func WithTopics(topic func(streamID string) string) EventStoreOption {
 	return func(s *EventStore) { s.topic = topic }
-}
-
-// WithWatermillLogger sets the logger the outbox publisher uses.
-func WithWatermillLogger(l watermill.LoggerAdapter) EventStoreOption {
-	return func(s *EventStore) { s.logger = l }
 }
 
 // DefaultTopics sends order streams to OrderEventsTopic and keeps everything else out of the outbox.
@@ -98,7 +91,7 @@ func DefaultTopics(streamID string) string {
 
 // NewEventStore returns a store on db.
 func NewEventStore(db *DB, opts ...EventStoreOption) *EventStore {
-	s := &EventStore{db: db, now: time.Now, topic: DefaultTopics, logger: watermill.NopLogger{}}
+	s := &EventStore{db: db, now: time.Now, topic: DefaultTopics}
 	for _, o := range opts {
 		o(s)
 	}
@@ -116,9 +109,9 @@ func (s *EventStore) DB() *DB { return s.db }
 // statement for any n, instead of up to 64 more per connection.
 func appendSQL(n int, ifAbsent bool) string {
 	var b strings.Builder
-	b.WriteString(`INSERT INTO events (stream_id, stream_version, event_id, type, schema_version, data, metadata) `)
+	b.WriteString(`INSERT INTO events (stream_id, stream_version, event_id, type, schema_version, data, metadata, topic, stream_hash) `)
 	if n > appendValuesMax {
-		b.WriteString(`SELECT * FROM unnest($1::text[], $2::int[], $3::uuid[], $4::text[], $5::int[], $6::text[]::jsonb[], $7::text[]::jsonb[])`)
+		b.WriteString(`SELECT * FROM unnest($1::text[], $2::int[], $3::uuid[], $4::text[], $5::int[], $6::text[]::jsonb[], $7::text[]::jsonb[], $8::text[], $9::bigint[])`)
 	} else {
 		b.WriteString(`VALUES `)
 		for i := 0; i < n; i++ {
@@ -126,7 +119,7 @@ func appendSQL(n int, ifAbsent bool) string {
 				b.WriteByte(',')
 			}
 			p := 1 + i*appendColumns
-			fmt.Fprintf(&b, "($%d, $%d, $%d, $%d, $%d, $%d, $%d)", p, p+1, p+2, p+3, p+4, p+5, p+6)
+			fmt.Fprintf(&b, "($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d)", p, p+1, p+2, p+3, p+4, p+5, p+6, p+7, p+8)
 		}
 	}
 	if ifAbsent {
@@ -145,19 +138,21 @@ func appendArgs(rows []any) []any {
 	}
 	streams, ids, types, datas, metas := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	versions, schemas := make([]int32, n), make([]int32, n)
+	topics, hashes := make([]*string, n), make([]int64, n)
 	for i := range n {
 		r := rows[i*appendColumns : (i+1)*appendColumns]
 		streams[i], versions[i], ids[i], types[i] = r[0].(string), r[1].(int32), r[2].(string), r[3].(string)
 		schemas[i], datas[i], metas[i] = r[4].(int32), r[5].(string), r[6].(string)
+		topics[i], hashes[i] = r[7].(*string), r[8].(int64)
 	}
-	return []any{streams, versions, ids, types, schemas, datas, metas}
+	return []any{streams, versions, ids, types, schemas, datas, metas, topics, hashes}
 }
 
 // appendValuesMax is the most rows appendSQL writes as a VALUES list.
 const appendValuesMax = 8
 
 // appendColumns is the number of parameters of one row of appendSQL.
-const appendColumns = 7
+const appendColumns = 9
 
 // Statement is SQL to run in the same round trip and transaction as an append.
 type Statement struct {
@@ -204,10 +199,10 @@ func hoistSettings(appends []StreamAppend) ([]Statement, []StreamAppend) {
 	return settings, out
 }
 
-// Append writes events to the end of stream, which must be at version expected (or AnyVersion), and
-// publishes one outbox message per event in the same transaction. It joins the transaction in ctx;
-// without one, the events and their messages go in one pipelined batch, which PostgreSQL runs as one
-// implicit transaction. A stale expected version is an es.ConflictError and writes nothing. Appending
+// Append writes events to the end of stream, which must be at version expected (or AnyVersion); each
+// is published on its stream's topic by being stored (see EventStore). It joins the transaction in
+// ctx; without one, its statements go in one pipelined batch, which PostgreSQL runs as one implicit
+// transaction. A stale expected version is an es.ConflictError and writes nothing. Appending
 // events whose ids are all stored in the stream already returns them as stored and writes nothing.
 func (s *EventStore) Append(ctx context.Context, stream string, expected int, events ...NewEvent) ([]RecordedEvent, error) {
 	return s.AppendWith(ctx, stream, expected, nil, events...)
@@ -263,9 +258,6 @@ func (s *EventStore) appendMany(ctx context.Context, savepoint bool, appends []S
 	if _, inTx := TxFrom(ctx); !inTx {
 		savepoint = false // the batch is its own transaction
 	}
-	if b, ok := batchFrom(ctx); ok {
-		b.appended()
-	}
 	settings, appends := hoistSettings(appends)
 	parts := make([]prepared, 0, len(appends))
 	for _, a := range appends {
@@ -300,18 +292,6 @@ func (s *EventStore) appendMany(ctx context.Context, savepoint bool, appends []S
 	}
 	for _, st := range plan.statements() {
 		batch.Queue(st.SQL, st.Args...)
-	}
-	for pi, p := range parts {
-		if len(p.a.Events) == 0 {
-			continue
-		}
-		before := batch.Len()
-		if topic := s.topic(p.a.Stream); topic != "" {
-			if err := s.publish(ctx, batch, topic, p.recs); err != nil {
-				return nil, fmt.Errorf("append to %s: outbox: %w", p.a.Stream, err)
-			}
-		}
-		parts[pi].nOutbox = batch.Len() - before
 	}
 	if savepoint {
 		batch.Queue("RELEASE SAVEPOINT " + appendSavepoint)
@@ -351,7 +331,7 @@ type ownedStatement struct {
 
 // batchPlan is the order of an AppendMany's statements: the settings; every append's Before
 // statements; one INSERT of the events of the plain appends and one of the IfAbsent appends; every
-// append's After statements. Each append's outbox INSERTs follow.
+// append's After statements.
 type batchPlan struct {
 	settings      []Statement
 	before, after []ownedStatement
@@ -456,13 +436,12 @@ func mergeArgs(a, b []any) ([]any, bool) {
 
 type errDuplicateEventID struct{ error }
 
-// prepared is one stream's part of a batch: its events as they will be recorded, their rows of the
-// events INSERT, and the number of its outbox INSERTs.
+// prepared is one stream's part of a batch: its events as they will be recorded and their rows of
+// the events INSERT.
 type prepared struct {
-	a       StreamAppend
-	recs    []RecordedEvent
-	rows    []any // appendColumns per event
-	nOutbox int
+	a    StreamAppend
+	recs []RecordedEvent
+	rows []any // appendColumns per event
 }
 
 // prepare gives a stream's events their ids, versions and metadata.
@@ -476,6 +455,11 @@ func (s *EventStore) prepare(ctx context.Context, a StreamAppend) (prepared, err
 		cause.CorrelationID = es.NewID().String()
 	}
 	now := s.now().UTC()
+	var topic *string // NULL: on no topic
+	if t := s.topic(stream); t != "" {
+		topic = &t
+	}
+	hash := int64(es.StreamHash(stream))
 	recs := make([]RecordedEvent, len(events))
 	rows := make([]any, 0, appendColumns*len(events))
 	for i, e := range events {
@@ -499,7 +483,7 @@ func (s *EventStore) prepare(ctx context.Context, a StreamAppend) (prepared, err
 		}
 		recs[i] = RecordedEvent{StreamID: stream, StreamVersion: expected + i + 1, EventID: e.ID, Type: e.Type,
 			SchemaVersion: e.SchemaVersion, Data: e.Data, Metadata: md}
-		rows = append(rows, stream, int32(recs[i].StreamVersion), e.ID.String(), e.Type, int32(e.SchemaVersion), string(e.Data), string(mdJSON))
+		rows = append(rows, stream, int32(recs[i].StreamVersion), e.ID.String(), e.Type, int32(e.SchemaVersion), string(e.Data), string(mdJSON), topic, hash)
 	}
 	return prepared{a: a, recs: recs, rows: rows}, nil
 }
@@ -574,13 +558,6 @@ func (s *EventStore) send(ctx context.Context, q Querier, batch *pgx.Batch, plan
 	for _, st := range plan.after {
 		if _, err := br.Exec(); err != nil {
 			return st.owner, err
-		}
-	}
-	for pi, p := range parts {
-		for j := 0; j < p.nOutbox; j++ {
-			if _, err := br.Exec(); err != nil {
-				return pi, fmt.Errorf("outbox: %w", err)
-			}
 		}
 	}
 	return 0, nil
@@ -667,38 +644,7 @@ func (s *EventStore) alreadyAppended(ctx context.Context, q Querier, stream stri
 	return recs, nil
 }
 
-// publish queues one Watermill message per event into the batch through watermill-sql's publisher,
-// so that the outbox rows are written in the same transaction and round trip as the events.
-func (s *EventStore) publish(ctx context.Context, batch *pgx.Batch, topic string, recs []RecordedEvent) error {
-	pub, err := wsql.NewPublisher(batchExecutor{batch}, wsql.PublisherConfig{SchemaAdapter: s.schema}, s.logger)
-	if err != nil {
-		return fmt.Errorf("new publisher: %w", err)
-	}
-	msgs := make([]*message.Message, len(recs))
-	for i, r := range recs {
-		msgs[i] = EventMessage(ctx, r)
-	}
-	return pub.Publish(topic, msgs...)
-}
-
-// batchExecutor gives watermill-sql's publisher a place to put its INSERT: the batch that also writes
-// the events. The statement runs when the batch is sent; its result is read there.
-type batchExecutor struct{ batch *pgx.Batch }
-
-func (b batchExecutor) ExecContext(_ context.Context, query string, args ...any) (wsql.Result, error) {
-	b.batch.Queue(query, args...)
-	return queuedResult{}, nil
-}
-
-func (b batchExecutor) QueryContext(context.Context, string, ...any) (wsql.Rows, error) {
-	return nil, errors.New("outbox batch: queries are not supported, only inserts")
-}
-
-type queuedResult struct{}
-
-func (queuedResult) RowsAffected() (int64, error) { return 0, errors.New("outbox batch: not sent yet") }
-
-// EventMessage is the outbox message of a recorded event.
+// EventMessage is the Watermill message of a recorded event, as a subscriber of its topic receives it.
 func EventMessage(ctx context.Context, r RecordedEvent) *message.Message {
 	msg := message.NewMessage(r.EventID.String(), message.Payload(r.Data))
 	msg.Metadata = message.Metadata{
@@ -760,11 +706,6 @@ func scanEvents(rows pgx.Rows) ([]RecordedEvent, error) {
 
 // Load returns a stream's events in version order; an unknown stream has none.
 func (s *EventStore) Load(ctx context.Context, stream string) ([]RecordedEvent, error) {
-	if b, ok := batchFrom(ctx); ok {
-		if recs, ok, err := b.load(ctx, stream); ok {
-			return recs, err
-		}
-	}
 	rows, err := s.db.Q(ctx).Query(ctx, selectEvents+` WHERE stream_id = $1 ORDER BY stream_version`, stream)
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", stream, err)

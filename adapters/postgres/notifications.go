@@ -51,8 +51,7 @@ var _ command.NotificationStore = (*NotificationRepository)(nil)
 // Create stores new notifications and queues their delivery, in one round trip and one transaction
 // (the one in ctx, in a savepoint that a failure rolls back, or its own): all of them or none.
 // Those whose stream exists already are left alone: the order event they answer was delivered
-// before. Called in the handling of a message of an outbox batch, it leaves the writing to the
-// batch's commit (see batchTx) and returns how many it handed over.
+// before. It returns how many it created.
 func (r *NotificationRepository) Create(ctx context.Context, ns ...command.NewNotification) (int, error) {
 	var appends []StreamAppend
 	for _, n := range ns {
@@ -69,12 +68,6 @@ func (r *NotificationRepository) Create(ctx context.Context, ns ...command.NewNo
 	}
 	if len(appends) == 0 {
 		return 0, nil
-	}
-	if deferWrites(ctx, r.store, appends) {
-		for _, n := range ns {
-			n.Notification.ClearChanges()
-		}
-		return len(appends), nil
 	}
 	out, err := r.store.AppendManyInSavepoint(ctx, appends...)
 	if err != nil {

@@ -33,8 +33,12 @@ type QueueConfig struct {
 	// process stopped) is handed out again. It is renewed while the handler runs, so it only bounds
 	// how long a dead worker's messages wait.
 	Lease time.Duration
-	// PollInterval is how often the queue looks for due messages when nothing wakes it.
+	// PollInterval is how often the queue looks for due messages when nothing wakes it: queuing a
+	// notification wakes its topic's claimers through Waker, so this is a safety net, and the most
+	// a message put back for later (a nack, a lease that ran out) waits past its time.
 	PollInterval time.Duration
+	// Waker wakes the claimers of a topic when a notification of it is queued; without it they poll.
+	Waker *Waker
 	// RetryAfter delays a nacked message that does not say how long to wait.
 	RetryAfter time.Duration
 	// VacuumInterval is how often the queue vacuums its table while acked messages are being deleted;
@@ -50,7 +54,7 @@ func (c *QueueConfig) defaults() {
 		c.Lease = 15 * time.Second
 	}
 	if c.PollInterval <= 0 {
-		c.PollInterval = time.Second
+		c.PollInterval = 5 * time.Second
 	}
 	if c.RetryAfter <= 0 {
 		c.RetryAfter = 10 * time.Second
@@ -73,9 +77,6 @@ type QueueSubscriber struct {
 	once    sync.Once
 	wg      sync.WaitGroup
 
-	mu    sync.Mutex
-	wakes map[string]chan struct{}
-
 	// acked counts the acked messages deleted since the last vacuum.
 	acked atomic.Int64
 }
@@ -83,9 +84,8 @@ type QueueSubscriber struct {
 // NewQueueSubscriber returns a subscriber on pool.
 func NewQueueSubscriber(pool *pgxpool.Pool, cfg QueueConfig, logger watermill.LoggerAdapter) *QueueSubscriber {
 	cfg.defaults()
-	s := &QueueSubscriber{pool: pool, cfg: cfg, logger: logger, closing: make(chan struct{}), wakes: map[string]chan struct{}{}}
-	s.wg.Add(2)
-	go s.listen()
+	s := &QueueSubscriber{pool: pool, cfg: cfg, logger: logger, closing: make(chan struct{})}
+	s.wg.Add(1)
 	go s.vacuum()
 	return s
 }
@@ -127,14 +127,16 @@ func (s *QueueSubscriber) Subscribe(ctx context.Context, topic string) (<-chan *
 		return nil, errors.New("queue subscriber is closed")
 	default:
 	}
-	wake := make(chan struct{}, 1)
-	s.mu.Lock()
-	s.wakes[topic] = wake
-	s.mu.Unlock()
+	var wake <-chan struct{}
+	unsubscribe := func() {}
+	if s.cfg.Waker != nil {
+		wake, unsubscribe = s.cfg.Waker.Queue(topic)
+	}
 	out := make(chan *message.Message)
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
+		defer unsubscribe()
 		s.consume(ctx, topic, wake, out)
 	}()
 	return out, nil
@@ -148,57 +150,6 @@ func (s *QueueSubscriber) Close() error {
 	return nil
 }
 
-// listen wakes the consumers when a notification is queued, so that delivery does not wait for the
-// next poll.
-func (s *QueueSubscriber) listen() {
-	defer s.wg.Done()
-	ctx, cancel := context.WithCancel(context.Background())
-	go func() { <-s.closing; cancel() }()
-	for ctx.Err() == nil {
-		err := s.listenOnce(ctx)
-		if ctx.Err() != nil {
-			return
-		}
-		s.logger.Error("queue listener stopped; polling until it reconnects", err, nil)
-		select {
-		case <-ctx.Done():
-		case <-time.After(time.Second):
-		}
-	}
-}
-
-func (s *QueueSubscriber) listenOnce(ctx context.Context) error {
-	conn, err := s.pool.Acquire(ctx)
-	if err != nil {
-		return fmt.Errorf("acquire: %w", err)
-	}
-	// The connection keeps LISTEN state: it must not go back to the pool.
-	c := conn.Hijack()
-	defer c.Close(context.Background())
-	if _, err := c.Exec(ctx, "LISTEN "+QueueChannel); err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
-	for {
-		n, err := c.WaitForNotification(ctx)
-		if err != nil {
-			return fmt.Errorf("wait: %w", err)
-		}
-		s.wake(n.Payload)
-	}
-}
-
-func (s *QueueSubscriber) wake(topic string) {
-	s.mu.Lock()
-	w := s.wakes[topic]
-	s.mu.Unlock()
-	if w != nil {
-		select {
-		case w <- struct{}{}:
-		default:
-		}
-	}
-}
-
 type queued struct {
 	id         int64
 	stream     string
@@ -207,7 +158,7 @@ type queued struct {
 	deliveries int
 }
 
-func (s *QueueSubscriber) consume(ctx context.Context, topic string, wake chan struct{}, out chan *message.Message) {
+func (s *QueueSubscriber) consume(ctx context.Context, topic string, wake <-chan struct{}, out chan *message.Message) {
 	defer close(out)
 	slots := make(chan struct{}, s.cfg.Concurrency)
 	released := make(chan struct{}, s.cfg.Concurrency)

@@ -23,7 +23,6 @@ import (
 	"github.com/certibuy/orders/domain/notification"
 	"github.com/certibuy/orders/domain/order"
 	"github.com/certibuy/orders/migrations"
-	"github.com/certibuy/orders/ports/events"
 	httpport "github.com/certibuy/orders/ports/http"
 )
 
@@ -74,7 +73,7 @@ func OpenDeps(ctx context.Context, cfg Config, logger *slog.Logger) (*Deps, erro
 		logger.Info("applied migrations", "names", strings.Join(applied, ","))
 	}
 	db := &postgres.DB{Pool: pool}
-	store := postgres.NewEventStore(db, postgres.WithWatermillLogger(events.Logger(logger)))
+	store := postgres.NewEventStore(db)
 	orders := postgres.NewOrderRepository(store)
 	tokens := postgres.NewAccessTokens(db)
 	auditor := postgres.NewAuditor(store)
@@ -94,7 +93,7 @@ func OpenDeps(ctx context.Context, cfg Config, logger *slog.Logger) (*Deps, erro
 		pool.Close()
 		return nil, err
 	}
-	runner := postgres.NewRunner(store, logger, projections(), postgres.WithPollInterval(cfg.PollInterval))
+	runner := postgres.NewRunner(store, logger, projections(), postgres.WithWait(cfg.EventsWait()))
 	notifications := postgres.NewNotificationRepository(store)
 	mailer, smtp, err := newMailer(cfg.Notify)
 	if err != nil {
@@ -275,4 +274,9 @@ func rerouteTo(n NotifyConfig) map[string]string {
 		return nil
 	}
 	return map[string]string{n.SMSProvider: n.SMSFallback, n.SMSFallback: n.SMSProvider}
+}
+
+// EventsWait is how the consumer groups and the projections wait for events.
+func (c Config) EventsWait() postgres.WaitConfig {
+	return postgres.WaitConfig{SafetyPoll: c.PollInterval, Recheck: c.Recheck}
 }
