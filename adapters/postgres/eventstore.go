@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -160,43 +159,6 @@ type Statement struct {
 	Args []any
 	// OnUniqueViolation, when set, is returned in place of a unique violation this statement raises.
 	OnUniqueViolation error
-	// Setting marks a statement that only sets something for the rest of the transaction (a
-	// set_config(…, true)). A batch runs each distinct one once, before every append's statements,
-	// however many appends ask for it.
-	Setting bool
-	// Merge marks a statement whose slice arguments hold one element per row (a DELETE … = ANY($1),
-	// an INSERT … SELECT FROM unnest(…)): the Merge statements of an AppendMany's appends with the
-	// same SQL run as one, their slices joined, when their other arguments are equal. It must not
-	// depend on running between the other statements of its append.
-	Merge bool
-}
-
-// hoistSettings takes the Setting statements out of the appends' Before statements and returns them
-// once each, in the order first asked for, with copies of the appends without them.
-func hoistSettings(appends []StreamAppend) ([]Statement, []StreamAppend) {
-	var settings []Statement
-	seen := map[string]bool{}
-	out, copied := appends, false
-	for i, a := range appends {
-		var before []Statement
-		for _, st := range a.Before {
-			if !st.Setting {
-				before = append(before, st)
-				continue
-			}
-			if !seen[st.SQL] {
-				seen[st.SQL] = true
-				settings = append(settings, st)
-			}
-		}
-		if len(before) != len(a.Before) {
-			if !copied {
-				out, copied = append([]StreamAppend(nil), appends...), true
-			}
-			out[i].Before = before
-		}
-	}
-	return settings, out
 }
 
 // Append writes events to the end of stream, which must be at version expected (or AnyVersion); each
@@ -258,7 +220,6 @@ func (s *EventStore) appendMany(ctx context.Context, savepoint bool, appends []S
 	if _, inTx := TxFrom(ctx); !inTx {
 		savepoint = false // the batch is its own transaction
 	}
-	settings, appends := hoistSettings(appends)
 	parts := make([]prepared, 0, len(appends))
 	for _, a := range appends {
 		if len(a.Events) == 0 {
@@ -276,7 +237,7 @@ func (s *EventStore) appendMany(ctx context.Context, savepoint bool, appends []S
 		}
 		parts = append(parts, p)
 	}
-	plan := planBatch(settings, parts)
+	plan := planBatch(parts)
 	batch := &pgx.Batch{}
 	if savepoint {
 		batch.Queue("SAVEPOINT " + appendSavepoint)
@@ -322,18 +283,16 @@ func (s *EventStore) appendMany(ctx context.Context, savepoint bool, appends []S
 	return nil, fmt.Errorf("append to %s: %w", a.Stream, err)
 }
 
-// ownedStatement is a statement of a batch with the append it belongs to (for a merged one, the
-// first), so that a failure is put down to its append.
+// ownedStatement is a statement of a batch with the append it belongs to, so that a failure is put
+// down to its append.
 type ownedStatement struct {
 	Statement
 	owner int
 }
 
-// batchPlan is the order of an AppendMany's statements: the settings; every append's Before
-// statements; one INSERT of the events of the plain appends and one of the IfAbsent appends; every
+// batchPlan is the order of an AppendMany's statements: every append's Before statements; one INSERT of the events of the plain appends and one of the IfAbsent appends; every
 // append's After statements.
 type batchPlan struct {
-	settings      []Statement
 	before, after []ownedStatement
 	// plain and ifAbsent are the appends whose events each INSERT writes.
 	plain, ifAbsent []int
@@ -341,8 +300,8 @@ type batchPlan struct {
 	ifAbsentArgs    []any
 }
 
-func planBatch(settings []Statement, parts []prepared) batchPlan {
-	p := batchPlan{settings: settings}
+func planBatch(parts []prepared) batchPlan {
+	var p batchPlan
 	for pi, part := range parts {
 		if len(part.a.Events) == 0 {
 			continue
@@ -362,7 +321,7 @@ func planBatch(settings []Statement, parts []prepared) batchPlan {
 
 // statements are the plan's statements in the order they run.
 func (p batchPlan) statements() []Statement {
-	out := append([]Statement(nil), p.settings...)
+	var out []Statement
 	for _, st := range p.before {
 		out = append(out, st.Statement)
 	}
@@ -378,60 +337,18 @@ func (p batchPlan) statements() []Statement {
 	return out
 }
 
-// gather lists the statements pick takes from each append that has events, in order, joining the
-// Merge statements that can be joined.
+// gather lists the statements pick takes from each append that has events, in order.
 func gather(parts []prepared, pick func(StreamAppend) []Statement) []ownedStatement {
 	var out []ownedStatement
-	var merged map[string]int
 	for pi, part := range parts {
 		if len(part.a.Events) == 0 {
 			continue
 		}
 		for _, st := range pick(part.a) {
-			if st.Merge {
-				if i, ok := merged[st.SQL]; ok {
-					if args, ok := mergeArgs(out[i].Args, st.Args); ok {
-						out[i].Args = args
-						continue
-					}
-				} else {
-					if merged == nil {
-						merged = map[string]int{}
-					}
-					merged[st.SQL] = len(out)
-				}
-			}
 			out = append(out, ownedStatement{Statement: st, owner: pi})
 		}
 	}
 	return out
-}
-
-// mergeArgs joins the arguments of two Merge statements: slices are appended (into a new slice, never
-// the caller's), any other argument must be equal in both. It reports false when they cannot be
-// joined.
-func mergeArgs(a, b []any) ([]any, bool) {
-	if len(a) != len(b) {
-		return nil, false
-	}
-	out := make([]any, len(a))
-	for i := range a {
-		va, vb := reflect.ValueOf(a[i]), reflect.ValueOf(b[i])
-		_, bytesA := a[i].([]byte)
-		if va.Kind() == reflect.Slice && !bytesA {
-			if vb.Type() != va.Type() {
-				return nil, false
-			}
-			joined := reflect.MakeSlice(va.Type(), 0, va.Len()+vb.Len())
-			out[i] = reflect.AppendSlice(reflect.AppendSlice(joined, va), vb).Interface()
-			continue
-		}
-		if !va.IsValid() || !vb.IsValid() || va.Type() != vb.Type() || !va.Comparable() || !va.Equal(vb) {
-			return nil, false
-		}
-		out[i] = a[i]
-	}
-	return out, true
 }
 
 type errDuplicateEventID struct{ error }
@@ -509,11 +426,6 @@ func (s *EventStore) send(ctx context.Context, q Querier, batch *pgx.Batch, plan
 				}
 			}
 		}()
-	}
-	for range plan.settings {
-		if _, err := br.Exec(); err != nil {
-			return 0, fmt.Errorf("settings: %w", err)
-		}
 	}
 	for _, st := range plan.before {
 		if _, err := br.Exec(); err != nil {

@@ -499,41 +499,8 @@ func TestTheStoreGivesNewEventsAndCorrelationsTimeOrderedIDs(t *testing.T) {
 	}
 }
 
-// A setting that several appends of one batch ask for runs once, before the statements of every one.
-func TestABatchRunsEachSettingOnceBeforeEveryAppend(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	store, db := newStore(t, 4)
-	if _, err := db.Pool.Exec(ctx, `CREATE SEQUENCE setting_runs; CREATE TABLE seen (stream TEXT, setting TEXT)`); err != nil {
-		t.Fatal(err)
-	}
-	var appends []postgres.StreamAppend
-	for i := range 3 {
-		stream := fmt.Sprintf("setting-%d", i)
-		appends = append(appends, postgres.StreamAppend{Stream: stream, Expected: postgres.NoStream,
-			Before: []postgres.Statement{
-				{SQL: `SELECT set_config('certibuy.test', 'on', true), nextval('setting_runs')`, Setting: true},
-				{SQL: `INSERT INTO seen VALUES ($1, current_setting('certibuy.test', true))`, Args: []any{stream}},
-			},
-			Events: []postgres.NewEvent{ev("t.v1", `{}`)}})
-	}
-	if _, err := store.AppendMany(ctx, appends...); err != nil {
-		t.Fatal(err)
-	}
-	if n := count(t, db, `SELECT last_value FROM setting_runs`); n != 1 {
-		t.Errorf("the setting ran %d times, want once", n)
-	}
-	if n := count(t, db, `SELECT count(*) FROM seen WHERE setting = 'on'`); n != 3 {
-		t.Errorf("%d of 3 appends ran with the setting in effect", n)
-	}
-	if len(appends[0].Before) != 2 {
-		t.Errorf("AppendMany changed the caller's appends: %d statements before the first", len(appends[0].Before))
-	}
-}
-
 // The events of every stream of an AppendMany go in one INSERT (one more for the IfAbsent streams),
-// and the Merge statements of its appends run as one: the server runs three statements for five
-// streams, not ten. Each stream still gets its own versions, and an IfAbsent stream that was there
+// and each append's own statements run once each. Each stream still gets its own versions, and an IfAbsent stream that was there
 // gets nothing. Both forms of the INSERT: a VALUES list for a few rows, unnest for more.
 func TestAppendManyWritesTheEventsOfAllItsStreamsInOneStatement(t *testing.T) {
 	t.Parallel()
@@ -560,7 +527,7 @@ func appendManyInOneStatement(t *testing.T, perStream int) {
 		t.Fatal(err)
 	}
 	seen := func(stream, tag string) postgres.Statement {
-		return postgres.Statement{SQL: `INSERT INTO seen SELECT unnest($1::text[]), $2`, Args: []any{[]string{stream}, tag}, Merge: true}
+		return postgres.Statement{SQL: `INSERT INTO seen SELECT unnest($1::text[]), $2`, Args: []any{[]string{stream}, tag}}
 	}
 	var appends []postgres.StreamAppend
 	for i := range 3 {
@@ -586,8 +553,8 @@ func appendManyInOneStatement(t *testing.T, perStream int) {
 	if n := count(t, db, `SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM event_inserts`) - before; n != 2 {
 		t.Errorf("the events went in %d INSERT statements, want 2", n)
 	}
-	if n := count(t, db, `SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM seen_inserts`); n != 3 {
-		t.Errorf("the Merge statements ran as %d statements, want 3 (before, after, other)", n)
+	if n := count(t, db, `SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM seen_inserts`); n != 9 {
+		t.Errorf("the appends' own statements ran %d times, want 9 (each once)", n)
 	}
 	for tag, want := range map[string]int{"before": 5, "after": 3, "other": 1} {
 		if n := count(t, db, `SELECT count(*) FROM seen WHERE tag = '`+tag+`'`); n != want {

@@ -83,5 +83,6 @@ func ExplainOutboxSelect(ctx context.Context, pool *pgxpool.Pool, consumerGroup 
 
 // GroupedAppender returns appends that join groups as NotificationRepository's saves do.
 func GroupedAppender(store *EventStore, window time.Duration, max int) func(context.Context, StreamAppend) ([]RecordedEvent, error) {
-	return newAppendGroup(store, window, max).append
+	g := newAppendGroup(store, window, max)
+	return func(ctx context.Context, a StreamAppend) ([]RecordedEvent, error) { return g.append(ctx, a, "") }
 }
