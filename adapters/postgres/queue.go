@@ -41,9 +41,6 @@ type QueueConfig struct {
 	Waker *Waker
 	// RetryAfter delays a nacked message that does not say how long to wait.
 	RetryAfter time.Duration
-	// VacuumInterval is how often the queue vacuums its table while acked messages are being deleted;
-	// see vacuum.
-	VacuumInterval time.Duration
 }
 
 func (c *QueueConfig) defaults() {
@@ -59,9 +56,6 @@ func (c *QueueConfig) defaults() {
 	if c.RetryAfter <= 0 {
 		c.RetryAfter = 10 * time.Second
 	}
-	if c.VacuumInterval <= 0 {
-		c.VacuumInterval = 2 * time.Second
-	}
 }
 
 // QueueSubscriber is a Watermill subscriber over notification_queue. Unlike watermill-sql's
@@ -76,48 +70,12 @@ type QueueSubscriber struct {
 	closing chan struct{}
 	once    sync.Once
 	wg      sync.WaitGroup
-
-	// acked counts the acked messages deleted since the last vacuum.
-	acked atomic.Int64
 }
 
 // NewQueueSubscriber returns a subscriber on pool.
 func NewQueueSubscriber(pool *pgxpool.Pool, cfg QueueConfig, logger watermill.LoggerAdapter) *QueueSubscriber {
 	cfg.defaults()
-	s := &QueueSubscriber{pool: pool, cfg: cfg, logger: logger, closing: make(chan struct{})}
-	s.wg.Add(1)
-	go s.vacuum()
-	return s
-}
-
-// vacuum removes the dead rows of delivered messages from notification_queue every VacuumInterval
-// while acked messages are being deleted. Every delivered message leaves a dead row and dead index entries
-// behind, and a claim walks past those of its topic from the oldest on: between autovacuum's visits
-// (a minute apart at best, never where autovacuum is off) the claims of a busy queue read hundreds of
-// pages each. The table holds only what is waiting, so a vacuum of it is short; SKIP_LOCKED leaves
-// the table to an autovacuum already at work on it. It does not truncate the table: the empty pages
-// at its end are soon used again, and the lock a truncation needs, tried over and over while claims
-// hold the table, made each vacuum last most of a second.
-func (s *QueueSubscriber) vacuum() {
-	defer s.wg.Done()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() { <-s.closing; cancel() }()
-	t := time.NewTicker(s.cfg.VacuumInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		if s.acked.Swap(0) == 0 {
-			continue
-		}
-		if _, err := s.pool.Exec(ctx, `VACUUM (SKIP_LOCKED, TRUNCATE false) notification_queue`); err != nil && ctx.Err() == nil {
-			s.logger.Error("vacuum notification queue", err, nil)
-		}
-	}
+	return &QueueSubscriber{pool: pool, cfg: cfg, logger: logger, closing: make(chan struct{})}
 }
 
 // Subscribe starts handing out topic's due messages.
@@ -313,7 +271,6 @@ func (s *QueueSubscriber) claim(ctx context.Context, topic string, n int, acks *
 	if _, err := br.Exec(); err != nil {
 		return nil, fmt.Errorf("claim: commit: %w", err)
 	}
-	s.acked.Add(int64(len(ids)))
 	return out, nil
 }
 
@@ -430,10 +387,7 @@ func (s *QueueSubscriber) deliver(ctx context.Context, q queued, out chan *messa
 	select {
 	case <-acked:
 		if mark.done.Load() {
-			// Its handler's save took it out of the queue already: nothing to delete, but a dead
-			// row for the vacuum.
-			s.acked.Add(1)
-			break
+			break // its handler's save took it out of the queue already
 		}
 		acks.add(q.id, q.deliveries)
 	case <-nacked:

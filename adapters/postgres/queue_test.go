@@ -178,56 +178,6 @@ func TestAckedMessagesLeaveTheQueueAndUnblockTheirOrder(t *testing.T) {
 	}
 }
 
-// Delivered messages leave dead rows in notification_queue that the claims walk past; the queue
-// vacuums its table after it deletes acked messages, whether or not autovacuum comes by.
-func TestTheQueueVacuumsItsTableAfterAcks(t *testing.T) {
-	t.Parallel()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	_, db := newStore(t, 4)
-	if _, err := db.Pool.Exec(ctx, `ALTER TABLE notification_queue SET (autovacuum_enabled = off)`); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Pool.Exec(ctx, `INSERT INTO notification_queue (stream_id, topic, order_id, payload, metadata)
-		SELECT 'notification-' || g || '-email', 'notify_email', gen_random_uuid(), '{}', '{}' FROM generate_series(1, 50) g`); err != nil {
-		t.Fatal(err)
-	}
-	sub := postgres.NewQueueSubscriber(db.Pool, postgres.QueueConfig{Concurrency: 8, PollInterval: 20 * time.Millisecond,
-		VacuumInterval: 50 * time.Millisecond}, watermill.NopLogger{})
-	defer sub.Close()
-	msgs, err := sub.Subscribe(ctx, "notify_email")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for range 50 {
-		select {
-		case m := <-msgs:
-			m.Ack()
-		case <-ctx.Done():
-			t.Fatal("not every queued message was handed out")
-		}
-	}
-	// Vacuumed after the acked messages were deleted, by the queue: autovacuum is off for the table.
-	// (How many dead rows a vacuum removes depends on the claims polling beside it: a page one of
-	// them holds is left for the next vacuum.)
-	for {
-		var vacuums, autovacuums int
-		if err := db.Pool.QueryRow(ctx, `SELECT vacuum_count, autovacuum_count FROM pg_stat_user_tables
-			WHERE relname = 'notification_queue'`).Scan(&vacuums, &autovacuums); err != nil {
-			t.Fatal(err)
-		}
-		queued := count(t, db, `SELECT count(*) FROM notification_queue`)
-		if vacuums > 0 && autovacuums == 0 && queued == 0 {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("notification_queue: %d vacuums, %d autovacuums, %d acked messages still queued", vacuums, autovacuums, queued)
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-}
-
 // A subscriber's select reads the batch it returns, not the whole backlog after its offset, even when
 // the statistics were taken while the outbox was empty.
 func TestOutboxSelectReadsOnlyItsBatchOfABacklog(t *testing.T) {
