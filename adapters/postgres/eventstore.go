@@ -258,6 +258,9 @@ func (s *EventStore) appendMany(ctx context.Context, savepoint bool, appends []S
 		batch.Queue("RELEASE SAVEPOINT " + appendSavepoint)
 	}
 	failed, err := s.send(ctx, q, batch, plan, parts, savepoint)
+	if _, inTx := TxFrom(ctx); err == nil && !inTx {
+		s.db.Commits.Committed() // the batch was its own transaction, and has committed
+	}
 	if err == nil {
 		out := make([][]RecordedEvent, len(parts))
 		for i, p := range parts {

@@ -112,6 +112,17 @@ func TestAGroupReadsAnAppendHeldOpenInItsPlace(t *testing.T) {
 	}
 }
 
+// newWakingStore is newStore whose commits notify the readers, with a waker listening for them.
+func newWakingStore(t *testing.T, maxConns int32) (*postgres.EventStore, *postgres.DB, *postgres.Waker) {
+	t.Helper()
+	db := pgtest.NewDB(t, maxConns)
+	db.Commits = postgres.NewCommitNotifier(db.Pool, watermill.NopLogger{})
+	t.Cleanup(db.Commits.Close)
+	waker := postgres.NewWaker(db.Pool, watermill.NopLogger{})
+	t.Cleanup(waker.Close)
+	return postgres.NewEventStore(db), db, waker
+}
+
 // hourly is a wait whose only way out is a wake: the safety-net poll and the rechecks are an hour.
 var hourly = postgres.WaitConfig{SafetyPoll: time.Hour, Recheck: time.Hour}
 
@@ -139,10 +150,8 @@ func TestACommitWakesAWaitingGroup(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	store, db := newStore(t, 8)
-	waker := postgres.NewWaker(db.Pool, watermill.NopLogger{})
-	defer waker.Close()
-	msgs := subscribe(t, ctx, db, "woken", postgres.SubscriberConfig{Waker: waker, Wait: hourly})
+	store, db, waker := newWakingStore(t, 8)
+	msgs := subscribe(t, ctx, db, "woken", postgres.SubscriberConfig{Waker: waker, Wait: hourly, Commits: db.Commits})
 	nctx, stopNudging := context.WithCancel(ctx)
 	defer stopNudging()
 	nudge(nctx, t, store)
@@ -165,9 +174,7 @@ func TestANotificationWakesItsConsumerWithoutAPoll(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	store, db := newStore(t, 8)
-	waker := postgres.NewWaker(db.Pool, watermill.NopLogger{})
-	defer waker.Close()
+	store, db, waker := newWakingStore(t, 8)
 	queue := postgres.NewQueueSubscriber(db.Pool, postgres.QueueConfig{Concurrency: 2, PollInterval: time.Hour, Waker: waker}, watermill.NopLogger{})
 	defer queue.Close()
 	deliveries, err := queue.Subscribe(ctx, command.EmailTopic)

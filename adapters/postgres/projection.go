@@ -191,6 +191,10 @@ func (r *Runner) Step(ctx context.Context, p Projection) (int, error) {
 		n = len(events)
 		return saveCheckpoint(ctx, tx, p.Name(), events[n-1].Checkpoint())
 	})
+	if err == nil && n > 0 {
+		// The step's transaction may have hidden a commit from the other readers until now.
+		r.store.db.Commits.Committed()
+	}
 	return n, err
 }
 

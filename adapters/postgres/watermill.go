@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	wsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/certibuy/orders/domain/es"
@@ -23,6 +25,8 @@ type SubscriberConfig struct {
 	// events wakes it at once and polling is only a safety net.
 	Wait  WaitConfig
 	Waker *Waker
+	// Commits tells the other readers when a delivering transaction that moved the offset commits.
+	Commits *CommitNotifier
 	// AckDeadline bounds one message's handling, retries included; past it the message is redelivered.
 	// It must be longer than the router's in-handler retry budget.
 	AckDeadline time.Duration
@@ -39,26 +43,58 @@ type SubscriberConfig struct {
 	Redoable bool
 }
 
-// subscriberConn begins the subscriber's transactions as redoable ones when asked.
+// subscriberConn begins the subscriber's transactions, as redoable ones when asked.
 type subscriberConn struct {
 	*pgxpool.Pool
 	redoable bool
+	commits  *CommitNotifier
 }
 
 func (c subscriberConn) BeginTx(ctx context.Context, opts pgx.TxOptions) (pgx.Tx, error) {
-	if !c.redoable {
-		return c.Pool.BeginTx(ctx, opts)
+	if c.redoable {
+		begin := "BEGIN"
+		if opts.IsoLevel != "" {
+			begin += " ISOLATION LEVEL " + string(opts.IsoLevel)
+		}
+		if opts.AccessMode != "" {
+			begin += " " + string(opts.AccessMode)
+		}
+		opts.BeginQuery = RedoableBegin(begin)
 	}
-	begin := "BEGIN"
-	if opts.IsoLevel != "" {
-		begin += " ISOLATION LEVEL " + string(opts.IsoLevel)
+	tx, err := c.Pool.BeginTx(ctx, opts)
+	if err != nil {
+		return nil, err
 	}
-	if opts.AccessMode != "" {
-		begin += " " + string(opts.AccessMode)
-	}
-	opts.BeginQuery = RedoableBegin(begin)
-	return c.Pool.BeginTx(ctx, opts)
+	return &deliveryTx{Tx: tx, commits: c.commits}, nil
 }
+
+// deliveryTx is a transaction in which the subscriber hands out messages. One that moved its group's
+// offset tells the readers when it commits: it may have hidden another commit from them until then
+// (readers stop at the oldest transaction still running). One that found nothing tells no one, or
+// the groups would wake one another for ever.
+type deliveryTx struct {
+	pgx.Tx
+	commits *CommitNotifier
+	acked   bool
+}
+
+func (t *deliveryTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	if strings.HasPrefix(sql, offsetsAckPrefix) {
+		t.acked = true
+	}
+	return t.Tx.Exec(ctx, sql, args...)
+}
+
+func (t *deliveryTx) Commit(ctx context.Context) error {
+	err := t.Tx.Commit(ctx)
+	if err == nil && t.acked {
+		t.commits.Committed()
+	}
+	return err
+}
+
+// offsetsAckPrefix begins the ack query of watermill-sql's PostgreSQL offsets adapter.
+const offsetsAckPrefix = `INSERT INTO "watermill_offsets_`
 
 // eventsSchema is a watermill-sql schema adapter over the events table: the event store is the
 // outbox. A topic's messages are the events stored with that topic (EventStore's WithTopics), read
@@ -190,7 +226,7 @@ func NewSubscriber(pool *pgxpool.Pool, consumerGroup string, cfg SubscriberConfi
 	}
 	d := &drainingSubscriber{closing: make(chan struct{}), unsubscribe: unsubscribe}
 	w := newWaiter(wake, cfg.Wait)
-	sub, err := wsql.NewSubscriber(wsql.BeginnerFromPgx(subscriberConn{Pool: pool, redoable: cfg.Redoable}), wsql.SubscriberConfig{
+	sub, err := wsql.NewSubscriber(wsql.BeginnerFromPgx(subscriberConn{Pool: pool, redoable: cfg.Redoable, commits: cfg.Commits}), wsql.SubscriberConfig{
 		ConsumerGroup:    consumerGroup,
 		PollInterval:     w.cfg.SafetyPoll,
 		ResendInterval:   w.cfg.Recheck,

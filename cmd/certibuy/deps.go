@@ -23,6 +23,7 @@ import (
 	"github.com/certibuy/orders/domain/notification"
 	"github.com/certibuy/orders/domain/order"
 	"github.com/certibuy/orders/migrations"
+	"github.com/certibuy/orders/ports/events"
 	httpport "github.com/certibuy/orders/ports/http"
 )
 
@@ -72,7 +73,7 @@ func OpenDeps(ctx context.Context, cfg Config, logger *slog.Logger) (*Deps, erro
 	if len(applied) > 0 {
 		logger.Info("applied migrations", "names", strings.Join(applied, ","))
 	}
-	db := &postgres.DB{Pool: pool}
+	db := &postgres.DB{Pool: pool, Commits: postgres.NewCommitNotifier(pool, events.Logger(logger))}
 	store := postgres.NewEventStore(db)
 	orders := postgres.NewOrderRepository(store)
 	tokens := postgres.NewAccessTokens(db)
@@ -242,6 +243,7 @@ func (d *Deps) Close() {
 	if d.SMTP != nil {
 		_ = d.SMTP.Close()
 	}
+	d.DB.Commits.Close()
 	d.Pool.Close()
 }
 

@@ -213,6 +213,7 @@ func (s *Service) startRouter() error {
 			return postgres.NewSubscriber(s.deps.Pool, group, postgres.SubscriberConfig{
 				Partition: partition,
 				Waker:     s.waker,
+				Commits:   s.deps.DB.Commits,
 				Wait:      s.cfg.EventsWait(),
 				// Longer than every retry can take, so a message is never redelivered while still in hand.
 				AckDeadline: 2*retry.Budget(s.cfg.HandlerTimeout) + 10*time.Second,
