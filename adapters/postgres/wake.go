@@ -26,16 +26,17 @@ type CommitNotifier struct {
 	pool   *pgxpool.Pool
 	logger watermill.LoggerAdapter
 	poke   chan struct{}
-	stop   context.CancelFunc
-	done   chan struct{}
+	quit   chan struct{}
+	// once starts the sender at the first poke, or marks it done when Close comes first: a process
+	// that never commits (a failed start, a read-only command) runs no goroutine for it.
+	once     sync.Once
+	done     chan struct{}
+	quitOnce sync.Once
 }
 
-// NewCommitNotifier starts a notifier on pool; Close stops it.
+// NewCommitNotifier returns a notifier on pool; Close stops it.
 func NewCommitNotifier(pool *pgxpool.Pool, logger watermill.LoggerAdapter) *CommitNotifier {
-	ctx, cancel := context.WithCancel(context.Background())
-	n := &CommitNotifier{pool: pool, logger: logger, poke: make(chan struct{}, 1), stop: cancel, done: make(chan struct{})}
-	go n.run(ctx)
-	return n
+	return &CommitNotifier{pool: pool, logger: logger, poke: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
 }
 
 // Committed asks for a notification; it does not wait for it. A nil notifier does nothing.
@@ -43,6 +44,7 @@ func (n *CommitNotifier) Committed() {
 	if n == nil {
 		return
 	}
+	n.once.Do(func() { go n.run() })
 	select {
 	case n.poke <- struct{}{}:
 	default: // one is asked for already, and not sent yet
@@ -51,12 +53,22 @@ func (n *CommitNotifier) Committed() {
 
 // Close stops the notifier.
 func (n *CommitNotifier) Close() {
-	n.stop()
+	n.once.Do(func() { close(n.done) })
+	n.quitOnce.Do(func() { close(n.quit) })
 	<-n.done
 }
 
-func (n *CommitNotifier) run(ctx context.Context) {
+func (n *CommitNotifier) run() {
 	defer close(n.done)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-n.quit:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	for {
 		select {
 		case <-ctx.Done():
