@@ -31,6 +31,8 @@ type Querier interface {
 // adapter method called with that context joins it.
 type DB struct {
 	Pool *pgxpool.Pool
+	// Commits, when set, wakes the readers of the store after each commit that appended events.
+	Commits *CommitNotifier
 }
 
 type txKey struct{}
@@ -58,12 +60,19 @@ func (db *DB) Q(ctx context.Context) Querier {
 // transaction, fn runs in a savepoint of it: its writes commit with the outer transaction, and a
 // failure undoes them without spoiling the outer one.
 func (db *DB) InTx(ctx context.Context, fn func(ctx context.Context) error) error {
-	return db.inTx(ctx, func(ctx context.Context) (pgx.Tx, error) {
+	_, nested := TxFrom(ctx)
+	err := db.inTx(ctx, func(ctx context.Context) (pgx.Tx, error) {
 		if outer, ok := TxFrom(ctx); ok {
 			return outer.Begin(ctx)
 		}
 		return db.Pool.Begin(ctx)
 	}, fn)
+	if err == nil && !nested {
+		// A command's transaction: it may have appended events. (A projection's step, which also
+		// commits through inTx, tells the readers itself, and only when it applied events.)
+		db.Commits.Committed()
+	}
+	return err
 }
 
 func (db *DB) inTx(ctx context.Context, begin func(context.Context) (pgx.Tx, error), fn func(ctx context.Context) error) (err error) {

@@ -8,7 +8,8 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill"
 	wsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
-	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/google/uuid"
 
 	"github.com/certibuy/orders/adapters/postgres"
 	"github.com/certibuy/orders/adapters/postgres/pgtest"
@@ -54,14 +55,14 @@ func TestARedoableSubscriberDeliversInARedoableTransaction(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	_, db := newStore(t, 4)
+	store, db := newStore(t, 4)
 	wlog := watermill.NopLogger{}
-	if err := postgres.NewTxPublisher(db.Pool, wlog).Publish(postgres.OrderEventsTopic, message.NewMessage(watermill.NewUUID(), []byte(`{}`))); err != nil {
+	if _, err := store.Append(ctx, "order-"+uuid.NewString(), postgres.NoStream, ev("test.a.v1", `{}`)); err != nil {
 		t.Fatal(err)
 	}
 	for _, redoable := range []bool{false, true} {
 		sub, err := postgres.NewSubscriber(db.Pool, fmt.Sprintf("redoable_%t", redoable), postgres.SubscriberConfig{
-			PollInterval: 10 * time.Millisecond, AckDeadline: 10 * time.Second, BatchSize: 1, Redoable: redoable}, wlog)
+			Wait: postgres.WaitConfig{SafetyPoll: 10 * time.Millisecond}, AckDeadline: 10 * time.Second, BatchSize: 1, Redoable: redoable}, wlog)
 		if err != nil {
 			t.Fatal(err)
 		}

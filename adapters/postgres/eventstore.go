@@ -5,13 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"reflect"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/ThreeDotsLabs/watermill"
-	wsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -63,13 +60,13 @@ type Checkpoint struct {
 // Checkpoint returns the place of e in the commit-safe order.
 func (e RecordedEvent) Checkpoint() Checkpoint { return Checkpoint{TxID: e.TxID, Position: e.Position} }
 
-// EventStore appends events to streams and publishes them to the outbox in the same transaction.
+// EventStore appends events to streams and reads them. It is also the outbox: each event is stored
+// with its Watermill topic and its stream's hash, and the subscribers read the events table itself
+// (see eventsSchema), so publishing an event costs no write of its own.
 type EventStore struct {
-	db     *DB
-	now    func() time.Time
-	topic  func(streamID string) string
-	schema outboxPublishSchema
-	logger watermill.LoggerAdapter
+	db    *DB
+	now   func() time.Time
+	topic func(streamID string) string
 }
 
 // EventStoreOption configures an EventStore.
@@ -78,14 +75,9 @@ type EventStoreOption func(*EventStore)
 // WithClock sets the clock that stamps occurred_at (tests fix it).
 func WithClock(now func() time.Time) EventStoreOption { return func(s *EventStore) { s.now = now } }
 
-// WithTopics sets which outbox topic a stream's events go to; "" keeps them out of the outbox.
+// WithTopics sets which topic a stream's events are published on; "" publishes them on none.
 func WithTopics(topic func(streamID string) string) EventStoreOption {
 	return func(s *EventStore) { s.topic = topic }
-}
-
-// WithWatermillLogger sets the logger the outbox publisher uses.
-func WithWatermillLogger(l watermill.LoggerAdapter) EventStoreOption {
-	return func(s *EventStore) { s.logger = l }
 }
 
 // DefaultTopics sends order streams to OrderEventsTopic and keeps everything else out of the outbox.
@@ -98,7 +90,7 @@ func DefaultTopics(streamID string) string {
 
 // NewEventStore returns a store on db.
 func NewEventStore(db *DB, opts ...EventStoreOption) *EventStore {
-	s := &EventStore{db: db, now: time.Now, topic: DefaultTopics, logger: watermill.NopLogger{}}
+	s := &EventStore{db: db, now: time.Now, topic: DefaultTopics}
 	for _, o := range opts {
 		o(s)
 	}
@@ -116,9 +108,9 @@ func (s *EventStore) DB() *DB { return s.db }
 // statement for any n, instead of up to 64 more per connection.
 func appendSQL(n int, ifAbsent bool) string {
 	var b strings.Builder
-	b.WriteString(`INSERT INTO events (stream_id, stream_version, event_id, type, schema_version, data, metadata) `)
+	b.WriteString(`INSERT INTO events (stream_id, stream_version, event_id, type, schema_version, data, metadata, topic, stream_hash) `)
 	if n > appendValuesMax {
-		b.WriteString(`SELECT * FROM unnest($1::text[], $2::int[], $3::uuid[], $4::text[], $5::int[], $6::text[]::jsonb[], $7::text[]::jsonb[])`)
+		b.WriteString(`SELECT * FROM unnest($1::text[], $2::int[], $3::uuid[], $4::text[], $5::int[], $6::text[]::jsonb[], $7::text[]::jsonb[], $8::text[], $9::bigint[])`)
 	} else {
 		b.WriteString(`VALUES `)
 		for i := 0; i < n; i++ {
@@ -126,7 +118,7 @@ func appendSQL(n int, ifAbsent bool) string {
 				b.WriteByte(',')
 			}
 			p := 1 + i*appendColumns
-			fmt.Fprintf(&b, "($%d, $%d, $%d, $%d, $%d, $%d, $%d)", p, p+1, p+2, p+3, p+4, p+5, p+6)
+			fmt.Fprintf(&b, "($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d)", p, p+1, p+2, p+3, p+4, p+5, p+6, p+7, p+8)
 		}
 	}
 	if ifAbsent {
@@ -145,19 +137,21 @@ func appendArgs(rows []any) []any {
 	}
 	streams, ids, types, datas, metas := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	versions, schemas := make([]int32, n), make([]int32, n)
+	topics, hashes := make([]*string, n), make([]int64, n)
 	for i := range n {
 		r := rows[i*appendColumns : (i+1)*appendColumns]
 		streams[i], versions[i], ids[i], types[i] = r[0].(string), r[1].(int32), r[2].(string), r[3].(string)
 		schemas[i], datas[i], metas[i] = r[4].(int32), r[5].(string), r[6].(string)
+		topics[i], hashes[i] = r[7].(*string), r[8].(int64)
 	}
-	return []any{streams, versions, ids, types, schemas, datas, metas}
+	return []any{streams, versions, ids, types, schemas, datas, metas, topics, hashes}
 }
 
 // appendValuesMax is the most rows appendSQL writes as a VALUES list.
 const appendValuesMax = 8
 
 // appendColumns is the number of parameters of one row of appendSQL.
-const appendColumns = 7
+const appendColumns = 9
 
 // Statement is SQL to run in the same round trip and transaction as an append.
 type Statement struct {
@@ -165,49 +159,12 @@ type Statement struct {
 	Args []any
 	// OnUniqueViolation, when set, is returned in place of a unique violation this statement raises.
 	OnUniqueViolation error
-	// Setting marks a statement that only sets something for the rest of the transaction (a
-	// set_config(…, true)). A batch runs each distinct one once, before every append's statements,
-	// however many appends ask for it.
-	Setting bool
-	// Merge marks a statement whose slice arguments hold one element per row (a DELETE … = ANY($1),
-	// an INSERT … SELECT FROM unnest(…)): the Merge statements of an AppendMany's appends with the
-	// same SQL run as one, their slices joined, when their other arguments are equal. It must not
-	// depend on running between the other statements of its append.
-	Merge bool
 }
 
-// hoistSettings takes the Setting statements out of the appends' Before statements and returns them
-// once each, in the order first asked for, with copies of the appends without them.
-func hoistSettings(appends []StreamAppend) ([]Statement, []StreamAppend) {
-	var settings []Statement
-	seen := map[string]bool{}
-	out, copied := appends, false
-	for i, a := range appends {
-		var before []Statement
-		for _, st := range a.Before {
-			if !st.Setting {
-				before = append(before, st)
-				continue
-			}
-			if !seen[st.SQL] {
-				seen[st.SQL] = true
-				settings = append(settings, st)
-			}
-		}
-		if len(before) != len(a.Before) {
-			if !copied {
-				out, copied = append([]StreamAppend(nil), appends...), true
-			}
-			out[i].Before = before
-		}
-	}
-	return settings, out
-}
-
-// Append writes events to the end of stream, which must be at version expected (or AnyVersion), and
-// publishes one outbox message per event in the same transaction. It joins the transaction in ctx;
-// without one, the events and their messages go in one pipelined batch, which PostgreSQL runs as one
-// implicit transaction. A stale expected version is an es.ConflictError and writes nothing. Appending
+// Append writes events to the end of stream, which must be at version expected (or AnyVersion); each
+// is published on its stream's topic by being stored (see EventStore). It joins the transaction in
+// ctx; without one, its statements go in one pipelined batch, which PostgreSQL runs as one implicit
+// transaction. A stale expected version is an es.ConflictError and writes nothing. Appending
 // events whose ids are all stored in the stream already returns them as stored and writes nothing.
 func (s *EventStore) Append(ctx context.Context, stream string, expected int, events ...NewEvent) ([]RecordedEvent, error) {
 	return s.AppendWith(ctx, stream, expected, nil, events...)
@@ -263,10 +220,6 @@ func (s *EventStore) appendMany(ctx context.Context, savepoint bool, appends []S
 	if _, inTx := TxFrom(ctx); !inTx {
 		savepoint = false // the batch is its own transaction
 	}
-	if b, ok := batchFrom(ctx); ok {
-		b.appended()
-	}
-	settings, appends := hoistSettings(appends)
 	parts := make([]prepared, 0, len(appends))
 	for _, a := range appends {
 		if len(a.Events) == 0 {
@@ -284,7 +237,7 @@ func (s *EventStore) appendMany(ctx context.Context, savepoint bool, appends []S
 		}
 		parts = append(parts, p)
 	}
-	plan := planBatch(settings, parts)
+	plan := planBatch(parts)
 	batch := &pgx.Batch{}
 	if savepoint {
 		batch.Queue("SAVEPOINT " + appendSavepoint)
@@ -301,22 +254,13 @@ func (s *EventStore) appendMany(ctx context.Context, savepoint bool, appends []S
 	for _, st := range plan.statements() {
 		batch.Queue(st.SQL, st.Args...)
 	}
-	for pi, p := range parts {
-		if len(p.a.Events) == 0 {
-			continue
-		}
-		before := batch.Len()
-		if topic := s.topic(p.a.Stream); topic != "" {
-			if err := s.publish(ctx, batch, topic, p.recs); err != nil {
-				return nil, fmt.Errorf("append to %s: outbox: %w", p.a.Stream, err)
-			}
-		}
-		parts[pi].nOutbox = batch.Len() - before
-	}
 	if savepoint {
 		batch.Queue("RELEASE SAVEPOINT " + appendSavepoint)
 	}
 	failed, err := s.send(ctx, q, batch, plan, parts, savepoint)
+	if _, inTx := TxFrom(ctx); err == nil && !inTx {
+		s.db.Commits.Committed() // the batch was its own transaction, and has committed
+	}
 	if err == nil {
 		out := make([][]RecordedEvent, len(parts))
 		for i, p := range parts {
@@ -342,18 +286,16 @@ func (s *EventStore) appendMany(ctx context.Context, savepoint bool, appends []S
 	return nil, fmt.Errorf("append to %s: %w", a.Stream, err)
 }
 
-// ownedStatement is a statement of a batch with the append it belongs to (for a merged one, the
-// first), so that a failure is put down to its append.
+// ownedStatement is a statement of a batch with the append it belongs to, so that a failure is put
+// down to its append.
 type ownedStatement struct {
 	Statement
 	owner int
 }
 
-// batchPlan is the order of an AppendMany's statements: the settings; every append's Before
-// statements; one INSERT of the events of the plain appends and one of the IfAbsent appends; every
-// append's After statements. Each append's outbox INSERTs follow.
+// batchPlan is the order of an AppendMany's statements: every append's Before statements; one INSERT of the events of the plain appends and one of the IfAbsent appends; every
+// append's After statements.
 type batchPlan struct {
-	settings      []Statement
 	before, after []ownedStatement
 	// plain and ifAbsent are the appends whose events each INSERT writes.
 	plain, ifAbsent []int
@@ -361,8 +303,8 @@ type batchPlan struct {
 	ifAbsentArgs    []any
 }
 
-func planBatch(settings []Statement, parts []prepared) batchPlan {
-	p := batchPlan{settings: settings}
+func planBatch(parts []prepared) batchPlan {
+	var p batchPlan
 	for pi, part := range parts {
 		if len(part.a.Events) == 0 {
 			continue
@@ -382,7 +324,7 @@ func planBatch(settings []Statement, parts []prepared) batchPlan {
 
 // statements are the plan's statements in the order they run.
 func (p batchPlan) statements() []Statement {
-	out := append([]Statement(nil), p.settings...)
+	var out []Statement
 	for _, st := range p.before {
 		out = append(out, st.Statement)
 	}
@@ -398,71 +340,28 @@ func (p batchPlan) statements() []Statement {
 	return out
 }
 
-// gather lists the statements pick takes from each append that has events, in order, joining the
-// Merge statements that can be joined.
+// gather lists the statements pick takes from each append that has events, in order.
 func gather(parts []prepared, pick func(StreamAppend) []Statement) []ownedStatement {
 	var out []ownedStatement
-	var merged map[string]int
 	for pi, part := range parts {
 		if len(part.a.Events) == 0 {
 			continue
 		}
 		for _, st := range pick(part.a) {
-			if st.Merge {
-				if i, ok := merged[st.SQL]; ok {
-					if args, ok := mergeArgs(out[i].Args, st.Args); ok {
-						out[i].Args = args
-						continue
-					}
-				} else {
-					if merged == nil {
-						merged = map[string]int{}
-					}
-					merged[st.SQL] = len(out)
-				}
-			}
 			out = append(out, ownedStatement{Statement: st, owner: pi})
 		}
 	}
 	return out
 }
 
-// mergeArgs joins the arguments of two Merge statements: slices are appended (into a new slice, never
-// the caller's), any other argument must be equal in both. It reports false when they cannot be
-// joined.
-func mergeArgs(a, b []any) ([]any, bool) {
-	if len(a) != len(b) {
-		return nil, false
-	}
-	out := make([]any, len(a))
-	for i := range a {
-		va, vb := reflect.ValueOf(a[i]), reflect.ValueOf(b[i])
-		_, bytesA := a[i].([]byte)
-		if va.Kind() == reflect.Slice && !bytesA {
-			if vb.Type() != va.Type() {
-				return nil, false
-			}
-			joined := reflect.MakeSlice(va.Type(), 0, va.Len()+vb.Len())
-			out[i] = reflect.AppendSlice(reflect.AppendSlice(joined, va), vb).Interface()
-			continue
-		}
-		if !va.IsValid() || !vb.IsValid() || va.Type() != vb.Type() || !va.Comparable() || !va.Equal(vb) {
-			return nil, false
-		}
-		out[i] = a[i]
-	}
-	return out, true
-}
-
 type errDuplicateEventID struct{ error }
 
-// prepared is one stream's part of a batch: its events as they will be recorded, their rows of the
-// events INSERT, and the number of its outbox INSERTs.
+// prepared is one stream's part of a batch: its events as they will be recorded and their rows of
+// the events INSERT.
 type prepared struct {
-	a       StreamAppend
-	recs    []RecordedEvent
-	rows    []any // appendColumns per event
-	nOutbox int
+	a    StreamAppend
+	recs []RecordedEvent
+	rows []any // appendColumns per event
 }
 
 // prepare gives a stream's events their ids, versions and metadata.
@@ -476,6 +375,11 @@ func (s *EventStore) prepare(ctx context.Context, a StreamAppend) (prepared, err
 		cause.CorrelationID = es.NewID().String()
 	}
 	now := s.now().UTC()
+	var topic *string // NULL: on no topic
+	if t := s.topic(stream); t != "" {
+		topic = &t
+	}
+	hash := int64(es.StreamHash(stream))
 	recs := make([]RecordedEvent, len(events))
 	rows := make([]any, 0, appendColumns*len(events))
 	for i, e := range events {
@@ -499,7 +403,7 @@ func (s *EventStore) prepare(ctx context.Context, a StreamAppend) (prepared, err
 		}
 		recs[i] = RecordedEvent{StreamID: stream, StreamVersion: expected + i + 1, EventID: e.ID, Type: e.Type,
 			SchemaVersion: e.SchemaVersion, Data: e.Data, Metadata: md}
-		rows = append(rows, stream, int32(recs[i].StreamVersion), e.ID.String(), e.Type, int32(e.SchemaVersion), string(e.Data), string(mdJSON))
+		rows = append(rows, stream, int32(recs[i].StreamVersion), e.ID.String(), e.Type, int32(e.SchemaVersion), string(e.Data), string(mdJSON), topic, hash)
 	}
 	return prepared{a: a, recs: recs, rows: rows}, nil
 }
@@ -525,11 +429,6 @@ func (s *EventStore) send(ctx context.Context, q Querier, batch *pgx.Batch, plan
 				}
 			}
 		}()
-	}
-	for range plan.settings {
-		if _, err := br.Exec(); err != nil {
-			return 0, fmt.Errorf("settings: %w", err)
-		}
 	}
 	for _, st := range plan.before {
 		if _, err := br.Exec(); err != nil {
@@ -574,13 +473,6 @@ func (s *EventStore) send(ctx context.Context, q Querier, batch *pgx.Batch, plan
 	for _, st := range plan.after {
 		if _, err := br.Exec(); err != nil {
 			return st.owner, err
-		}
-	}
-	for pi, p := range parts {
-		for j := 0; j < p.nOutbox; j++ {
-			if _, err := br.Exec(); err != nil {
-				return pi, fmt.Errorf("outbox: %w", err)
-			}
 		}
 	}
 	return 0, nil
@@ -667,38 +559,7 @@ func (s *EventStore) alreadyAppended(ctx context.Context, q Querier, stream stri
 	return recs, nil
 }
 
-// publish queues one Watermill message per event into the batch through watermill-sql's publisher,
-// so that the outbox rows are written in the same transaction and round trip as the events.
-func (s *EventStore) publish(ctx context.Context, batch *pgx.Batch, topic string, recs []RecordedEvent) error {
-	pub, err := wsql.NewPublisher(batchExecutor{batch}, wsql.PublisherConfig{SchemaAdapter: s.schema}, s.logger)
-	if err != nil {
-		return fmt.Errorf("new publisher: %w", err)
-	}
-	msgs := make([]*message.Message, len(recs))
-	for i, r := range recs {
-		msgs[i] = EventMessage(ctx, r)
-	}
-	return pub.Publish(topic, msgs...)
-}
-
-// batchExecutor gives watermill-sql's publisher a place to put its INSERT: the batch that also writes
-// the events. The statement runs when the batch is sent; its result is read there.
-type batchExecutor struct{ batch *pgx.Batch }
-
-func (b batchExecutor) ExecContext(_ context.Context, query string, args ...any) (wsql.Result, error) {
-	b.batch.Queue(query, args...)
-	return queuedResult{}, nil
-}
-
-func (b batchExecutor) QueryContext(context.Context, string, ...any) (wsql.Rows, error) {
-	return nil, errors.New("outbox batch: queries are not supported, only inserts")
-}
-
-type queuedResult struct{}
-
-func (queuedResult) RowsAffected() (int64, error) { return 0, errors.New("outbox batch: not sent yet") }
-
-// EventMessage is the outbox message of a recorded event.
+// EventMessage is the Watermill message of a recorded event, as a subscriber of its topic receives it.
 func EventMessage(ctx context.Context, r RecordedEvent) *message.Message {
 	msg := message.NewMessage(r.EventID.String(), message.Payload(r.Data))
 	msg.Metadata = message.Metadata{
@@ -760,11 +621,6 @@ func scanEvents(rows pgx.Rows) ([]RecordedEvent, error) {
 
 // Load returns a stream's events in version order; an unknown stream has none.
 func (s *EventStore) Load(ctx context.Context, stream string) ([]RecordedEvent, error) {
-	if b, ok := batchFrom(ctx); ok {
-		if recs, ok, err := b.load(ctx, stream); ok {
-			return recs, err
-		}
-	}
 	rows, err := s.db.Q(ctx).Query(ctx, selectEvents+` WHERE stream_id = $1 ORDER BY stream_version`, stream)
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", stream, err)

@@ -92,9 +92,6 @@ func TestAStaleExpectedVersionIsAConflict(t *testing.T) {
 	if n := count(t, db, `SELECT count(*) FROM events WHERE stream_id = $1`, stream); n != 1 {
 		t.Fatalf("stream has %d events after a conflict, want 1", n)
 	}
-	if n := count(t, db, `SELECT count(*) FROM watermill_order_events`); n != 1 {
-		t.Fatalf("outbox has %d messages after a conflict, want 1", n)
-	}
 	if _, err := store.Append(ctx, stream, postgres.AnyVersion, ev("test.c.v1", `{}`)); err != nil {
 		t.Fatalf("append at any version: %v", err)
 	}
@@ -124,18 +121,18 @@ func TestAppendIsIdempotentOnEventID(t *testing.T) {
 	if n := count(t, db, `SELECT count(*) FROM events`); n != 1 {
 		t.Fatalf("%d events after a retried append, want 1", n)
 	}
-	if n := count(t, db, `SELECT count(*) FROM watermill_order_events`); n != 1 {
-		t.Fatalf("%d outbox messages after a retried append, want 1", n)
-	}
 	if _, err := store.Append(ctx, "order-"+uuid.NewString(), postgres.NoStream, e); err == nil {
 		t.Fatal("the same event id in another stream was accepted")
 	}
 }
 
+// The events of a rolled-back transaction are never published: the events table is the outbox, and
+// the order events a group reads are the stored ones, with their metadata.
 func TestOutboxCommitsWithTheEventsOrNotAtAll(t *testing.T) {
 	t.Parallel()
 	store, db := newStore(t, 4)
-	ctx := context.Background()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
 	boom := errors.New("boom")
 
 	err := db.InTx(ctx, func(ctx context.Context) error {
@@ -150,9 +147,6 @@ func TestOutboxCommitsWithTheEventsOrNotAtAll(t *testing.T) {
 	if n := count(t, db, `SELECT count(*) FROM events`); n != 0 {
 		t.Fatalf("rolled-back transaction left %d events", n)
 	}
-	if n := count(t, db, `SELECT count(*) FROM watermill_order_events`); n != 0 {
-		t.Fatalf("rolled-back transaction left %d outbox messages", n)
-	}
 
 	stream := "order-" + uuid.NewString()
 	recs, err := store.Append(es.WithCausation(ctx, es.Causation{CorrelationID: "c-9"}), stream, postgres.NoStream,
@@ -160,35 +154,28 @@ func TestOutboxCommitsWithTheEventsOrNotAtAll(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows, err := db.Pool.Query(ctx, `SELECT uuid, payload::text, metadata::text FROM watermill_order_events ORDER BY "offset"`)
-	if err != nil {
+	// A notification's events are on no topic.
+	if _, err := store.Append(ctx, "notification-"+uuid.NewString(), postgres.NoStream, ev("test.n.v1", `{}`)); err != nil {
 		t.Fatal(err)
 	}
-	defer rows.Close()
-	i := 0
-	for rows.Next() {
-		var id, payload, mdText string
-		if err := rows.Scan(&id, &payload, &mdText); err != nil {
-			t.Fatal(err)
-		}
-		var md map[string]string
-		if err := json.Unmarshal([]byte(mdText), &md); err != nil {
-			t.Fatal(err)
-		}
-		r := recs[i]
-		if id != r.EventID.String() || !sameJSON(t, []byte(payload), r.Data) {
-			t.Errorf("message %d = %s %s, want %s %s", i, id, payload, r.EventID, r.Data)
+	msgs := subscribe(t, ctx, db, "reader", postgres.SubscriberConfig{})
+	for i, r := range recs {
+		m := receive(t, ctx, msgs)
+		if m.UUID != r.EventID.String() || !sameJSON(t, m.Payload, r.Data) {
+			t.Errorf("message %d = %s %s, want %s %s", i, m.UUID, m.Payload, r.EventID, r.Data)
 		}
 		want := map[string]string{es.MsgType: r.Type, es.MsgStream: stream, es.MsgStreamVersion: fmt.Sprint(i + 1), es.MsgCorrelationID: "c-9"}
 		for k, v := range want {
-			if md[k] != v {
-				t.Errorf("message %d metadata %s = %q, want %q", i, k, md[k], v)
+			if m.Metadata.Get(k) != v {
+				t.Errorf("message %d metadata %s = %q, want %q", i, k, m.Metadata.Get(k), v)
 			}
 		}
-		i++
+		m.Ack()
 	}
-	if i != 3 {
-		t.Fatalf("%d outbox messages for 3 events", i)
+	select {
+	case m := <-msgs:
+		t.Fatalf("a fourth message came: %s %s", m.Metadata.Get(es.MsgStream), m.Metadata.Get(es.MsgType))
+	case <-time.After(200 * time.Millisecond):
 	}
 }
 
@@ -512,41 +499,8 @@ func TestTheStoreGivesNewEventsAndCorrelationsTimeOrderedIDs(t *testing.T) {
 	}
 }
 
-// A setting that several appends of one batch ask for runs once, before the statements of every one.
-func TestABatchRunsEachSettingOnceBeforeEveryAppend(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	store, db := newStore(t, 4)
-	if _, err := db.Pool.Exec(ctx, `CREATE SEQUENCE setting_runs; CREATE TABLE seen (stream TEXT, setting TEXT)`); err != nil {
-		t.Fatal(err)
-	}
-	var appends []postgres.StreamAppend
-	for i := range 3 {
-		stream := fmt.Sprintf("setting-%d", i)
-		appends = append(appends, postgres.StreamAppend{Stream: stream, Expected: postgres.NoStream,
-			Before: []postgres.Statement{
-				{SQL: `SELECT set_config('certibuy.test', 'on', true), nextval('setting_runs')`, Setting: true},
-				{SQL: `INSERT INTO seen VALUES ($1, current_setting('certibuy.test', true))`, Args: []any{stream}},
-			},
-			Events: []postgres.NewEvent{ev("t.v1", `{}`)}})
-	}
-	if _, err := store.AppendMany(ctx, appends...); err != nil {
-		t.Fatal(err)
-	}
-	if n := count(t, db, `SELECT last_value FROM setting_runs`); n != 1 {
-		t.Errorf("the setting ran %d times, want once", n)
-	}
-	if n := count(t, db, `SELECT count(*) FROM seen WHERE setting = 'on'`); n != 3 {
-		t.Errorf("%d of 3 appends ran with the setting in effect", n)
-	}
-	if len(appends[0].Before) != 2 {
-		t.Errorf("AppendMany changed the caller's appends: %d statements before the first", len(appends[0].Before))
-	}
-}
-
 // The events of every stream of an AppendMany go in one INSERT (one more for the IfAbsent streams),
-// and the Merge statements of its appends run as one: the server runs three statements for five
-// streams, not ten. Each stream still gets its own versions, and an IfAbsent stream that was there
+// and each append's own statements run once each. Each stream still gets its own versions, and an IfAbsent stream that was there
 // gets nothing. Both forms of the INSERT: a VALUES list for a few rows, unnest for more.
 func TestAppendManyWritesTheEventsOfAllItsStreamsInOneStatement(t *testing.T) {
 	t.Parallel()
@@ -573,7 +527,7 @@ func appendManyInOneStatement(t *testing.T, perStream int) {
 		t.Fatal(err)
 	}
 	seen := func(stream, tag string) postgres.Statement {
-		return postgres.Statement{SQL: `INSERT INTO seen SELECT unnest($1::text[]), $2`, Args: []any{[]string{stream}, tag}, Merge: true}
+		return postgres.Statement{SQL: `INSERT INTO seen SELECT unnest($1::text[]), $2`, Args: []any{[]string{stream}, tag}}
 	}
 	var appends []postgres.StreamAppend
 	for i := range 3 {
@@ -599,8 +553,8 @@ func appendManyInOneStatement(t *testing.T, perStream int) {
 	if n := count(t, db, `SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM event_inserts`) - before; n != 2 {
 		t.Errorf("the events went in %d INSERT statements, want 2", n)
 	}
-	if n := count(t, db, `SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM seen_inserts`); n != 3 {
-		t.Errorf("the Merge statements ran as %d statements, want 3 (before, after, other)", n)
+	if n := count(t, db, `SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM seen_inserts`); n != 9 {
+		t.Errorf("the appends' own statements ran %d times, want 9 (each once)", n)
 	}
 	for tag, want := range map[string]int{"before": 5, "after": 3, "other": 1} {
 		if n := count(t, db, `SELECT count(*) FROM seen WHERE tag = '`+tag+`'`); n != want {

@@ -63,7 +63,7 @@ func explainGeneric(ctx context.Context, pool *pgxpool.Pool, settings, sql, type
 // ExplainOutboxSelect returns the plan of a subscriber's select of a batch of n order events for
 // consumerGroup, run in a transaction begun as the subscriber begins its own.
 func ExplainOutboxSelect(ctx context.Context, pool *pgxpool.Pool, consumerGroup string, n int) (string, error) {
-	tx, err := subscriberConn{Pool: pool, batches: &batchState{}}.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadWrite})
+	tx, err := subscriberConn{Pool: pool}.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadWrite})
 	if err != nil {
 		return "", err
 	}
@@ -72,8 +72,8 @@ func ExplainOutboxSelect(ctx context.Context, pool *pgxpool.Pool, consumerGroup 
 	if err != nil {
 		return "", err
 	}
-	sql := outboxSelect(next.Query, wsql.DefaultPostgreSQLSchema{}.MessagesTable(OrderEventsTopic), n, nil)
-	rows, err := tx.Query(ctx, "EXPLAIN (ANALYZE, COSTS OFF) "+sql, next.Args...)
+	args := append(next.Args, OrderEventsTopic)
+	rows, err := tx.Query(ctx, "EXPLAIN (ANALYZE, COSTS OFF) "+eventsSelect(next.Query, len(args), n, nil), args...)
 	if err != nil {
 		return "", err
 	}
@@ -83,5 +83,6 @@ func ExplainOutboxSelect(ctx context.Context, pool *pgxpool.Pool, consumerGroup 
 
 // GroupedAppender returns appends that join groups as NotificationRepository's saves do.
 func GroupedAppender(store *EventStore, window time.Duration, max int) func(context.Context, StreamAppend) ([]RecordedEvent, error) {
-	return newAppendGroup(store, window, max).append
+	g := newAppendGroup(store, window, max)
+	return func(ctx context.Context, a StreamAppend) ([]RecordedEvent, error) { return g.append(ctx, a, "") }
 }

@@ -14,8 +14,9 @@ import (
 // finish within a millisecond or two of one another (they were handed out together and wait on the
 // same provider), and each used to pay for a transaction, its WAL flush and the wake-ups around it.
 //
-// The first caller of a group waits window (or until max have joined), then appends for all. If the
-// group's transaction fails, each append is made again on its own, so that every caller gets its own
+// The first caller of a group waits window (or until max have joined), then appends for all; the
+// queue rows of the notifications they settle leave the queue in one statement. If the group's
+// transaction fails, each append is made again on its own, so that every caller gets its own
 // answer (a version conflict, say) and no one fails for another's sake.
 type appendGroup struct {
 	store  *EventStore
@@ -28,25 +29,27 @@ type appendGroup struct {
 }
 
 type groupedAppend struct {
-	a    StreamAppend
-	recs []RecordedEvent
-	err  error
-	done chan struct{}
+	a StreamAppend
+	// settle is the stream whose queue row the append takes out, or "".
+	settle string
+	recs   []RecordedEvent
+	err    error
+	done   chan struct{}
 }
 
 func newAppendGroup(store *EventStore, window time.Duration, max int) *appendGroup {
 	return &appendGroup{store: store, window: window, max: max}
 }
 
-// append appends a in the next group, with the causation in ctx. Callers in a transaction must
-// append in it instead (AppendMany).
-func (g *appendGroup) append(ctx context.Context, a StreamAppend) ([]RecordedEvent, error) {
+// append appends a in the next group, with the causation in ctx, and takes settle's row (unless "")
+// out of the queue. Callers in a transaction must append in it instead (AppendMany).
+func (g *appendGroup) append(ctx context.Context, a StreamAppend, settle string) ([]RecordedEvent, error) {
 	if _, inTx := TxFrom(ctx); inTx {
 		return nil, fmt.Errorf("append to %s: a grouped append cannot join the caller's transaction", a.Stream)
 	}
 	cause := es.CausationFrom(ctx)
 	a.Cause = &cause
-	item := &groupedAppend{a: a, done: make(chan struct{})}
+	item := &groupedAppend{a: a, settle: settle, done: make(chan struct{})}
 	g.mu.Lock()
 	g.pending = append(g.pending, item)
 	leader := len(g.pending) == 1
@@ -83,11 +86,7 @@ func (g *appendGroup) run(items []*groupedAppend) {
 		}
 	}()
 	if len(items) > 1 {
-		all := make([]StreamAppend, len(items))
-		for i, it := range items {
-			all[i] = it.a
-		}
-		if out, err := g.store.AppendMany(ctx, all...); err == nil {
+		if out, err := g.store.AppendMany(ctx, withSettles(items)...); err == nil {
 			for i, it := range items {
 				it.recs = out[i]
 			}
@@ -95,11 +94,28 @@ func (g *appendGroup) run(items []*groupedAppend) {
 		}
 	}
 	for _, it := range items {
-		out, err := g.store.AppendMany(ctx, it.a)
+		out, err := g.store.AppendMany(ctx, withSettles([]*groupedAppend{it})...)
 		if err != nil {
 			it.err = err
 			continue
 		}
 		it.recs = out[0]
 	}
+}
+
+// withSettles returns the appends of items, the first one beginning with the delete of the queue
+// rows they settle.
+func withSettles(items []*groupedAppend) []StreamAppend {
+	out := make([]StreamAppend, len(items))
+	var settles []string
+	for i, it := range items {
+		out[i] = it.a
+		if it.settle != "" {
+			settles = append(settles, it.settle)
+		}
+	}
+	if len(settles) > 0 {
+		out[0].Before = append(settleStatements(settles), out[0].Before...)
+	}
+	return out
 }

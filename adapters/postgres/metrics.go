@@ -96,15 +96,15 @@ type GroupLag struct {
 	Oldest time.Duration
 }
 
-// OutboxLag reports, for each consumer group of the order_events outbox, how many messages it has not
-// acked and how long the oldest has waited. A group that reads one partition counts its own messages.
+// OutboxLag reports, for each consumer group of the order_events topic, how many of its events it has
+// not acked and how long the oldest has waited. A group that reads one partition counts its own.
 func OutboxLag(ctx context.Context, q Querier) ([]GroupLag, error) {
-	rows, err := q.Query(ctx, `SELECT o.consumer_group, count(m."offset"), coalesce(extract(epoch FROM now() - min(m.created_at)), 0)
+	rows, err := q.Query(ctx, `SELECT o.consumer_group, count(e.position), coalesce(extract(epoch FROM now() - min(e.recorded_at)), 0)
 		FROM watermill_offsets_order_events o
 		LEFT JOIN outbox_partitions p ON p.consumer_group = o.consumer_group
-		LEFT JOIN watermill_order_events m ON (m.transaction_id, m."offset") > (o.last_processed_transaction_id, o.offset_acked)
-		  AND (p.partitions IS NULL OR m.stream_hash IS NULL OR m.stream_hash % p.partitions = p.partition)
-		GROUP BY o.consumer_group ORDER BY o.consumer_group`)
+		LEFT JOIN events e ON e.topic = $1 AND (e.tx_id, e.position) > (o.last_processed_transaction_id, o.offset_acked)
+		  AND (p.partitions IS NULL OR e.stream_hash % p.partitions = p.partition)
+		GROUP BY o.consumer_group ORDER BY o.consumer_group`, OrderEventsTopic)
 	if err != nil {
 		return nil, err
 	}

@@ -51,31 +51,28 @@ var _ command.NotificationStore = (*NotificationRepository)(nil)
 // Create stores new notifications and queues their delivery, in one round trip and one transaction
 // (the one in ctx, in a savepoint that a failure rolls back, or its own): all of them or none.
 // Those whose stream exists already are left alone: the order event they answer was delivered
-// before. Called in the handling of a message of an outbox batch, it leaves the writing to the
-// batch's commit (see batchTx) and returns how many it handed over.
+// before. It returns how many it created.
 func (r *NotificationRepository) Create(ctx context.Context, ns ...command.NewNotification) (int, error) {
-	var appends []StreamAppend
-	for _, n := range ns {
+	if len(ns) == 0 {
+		return 0, nil
+	}
+	appends := make([]StreamAppend, len(ns))
+	queued := make([]queuedNew, len(ns))
+	for i, n := range ns {
 		events, err := encodeEvents(n.Notification.Changes())
 		if err != nil {
 			return 0, fmt.Errorf("create %s: %w", n.Stream, err)
 		}
 		events[0].ID = es.NewID()
-		enqueue, err := enqueueStatements(n.Stream, n.Delivery, &events[0].ID)
+		md, err := json.Marshal(n.Delivery.Metadata)
 		if err != nil {
-			return 0, err
+			return 0, fmt.Errorf("queue %s: %w", n.Stream, err)
 		}
-		appends = append(appends, StreamAppend{Stream: n.Stream, Expected: NoStream, IfAbsent: true, After: enqueue, Events: events})
+		appends[i] = StreamAppend{Stream: n.Stream, Expected: NoStream, IfAbsent: true, Events: events}
+		queued[i] = queuedNew{stream: n.Stream, delivery: n.Delivery, metadata: string(md), requestID: events[0].ID}
 	}
-	if len(appends) == 0 {
-		return 0, nil
-	}
-	if deferWrites(ctx, r.store, appends) {
-		for _, n := range ns {
-			n.Notification.ClearChanges()
-		}
-		return len(appends), nil
-	}
+	// The new notifications are queued by one statement, after their events.
+	appends[len(appends)-1].After = []Statement{enqueueNew(queued)}
 	out, err := r.store.AppendManyInSavepoint(ctx, appends...)
 	if err != nil {
 		return 0, fmt.Errorf("create notifications: %w", err)
@@ -90,23 +87,37 @@ func (r *NotificationRepository) Create(ctx context.Context, ns ...command.NewNo
 	return created, nil
 }
 
-// enqueueStatements queue a notification for delivery and, once it commits, wake the delivery
-// workers of its topic. With onlyIf, only when the event of that id was just stored (the
-// notification is new): a notification already queued wakes nobody. The wake-up is the insert's
-// RETURNING, which spares a statement per notification. Those of new notifications created together
-// are merged into one statement.
-func enqueueStatements(stream string, q command.Delivery, onlyIf *uuid.UUID) ([]Statement, error) {
+// queuedNew is a new notification's row of the queue, queued only if its request event, requestID,
+// was stored (the notification is new).
+type queuedNew struct {
+	stream    string
+	delivery  command.Delivery
+	metadata  string
+	requestID uuid.UUID
+}
+
+// enqueueNew queues new notifications and, once they commit, wakes the delivery workers of their
+// topics: the wake-up is the insert's RETURNING, so a notification already queued wakes nobody.
+func enqueueNew(qs []queuedNew) Statement {
+	n := len(qs)
+	streams, topics, orders, payloads, mds, ids := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	for i, q := range qs {
+		streams[i], topics[i], orders[i] = q.stream, q.delivery.Topic, q.delivery.OrderID.String()
+		payloads[i], mds[i], ids[i] = string(q.delivery.Payload), q.metadata, q.requestID.String()
+	}
+	return Statement{SQL: enqueueNewSQL, Args: []any{streams, topics, orders, payloads, mds, ids, QueueChannel}}
+}
+
+// enqueueStatement queues a notification for delivery again (after a resend) and, once it commits,
+// wakes the delivery workers of its topic.
+func enqueueStatement(stream string, q command.Delivery) (Statement, error) {
 	md, err := json.Marshal(q.Metadata)
 	if err != nil {
-		return nil, fmt.Errorf("queue %s: %w", stream, err)
+		return Statement{}, fmt.Errorf("queue %s: %w", stream, err)
 	}
-	if onlyIf == nil {
-		return []Statement{{SQL: `INSERT INTO notification_queue (stream_id, topic, order_id, payload, metadata) VALUES ($1, $2, $3, $4, $5)
+	return Statement{SQL: `INSERT INTO notification_queue (stream_id, topic, order_id, payload, metadata) VALUES ($1, $2, $3, $4, $5)
 		ON CONFLICT (stream_id) DO UPDATE SET due_at = now(), lease_until = NULL RETURNING pg_notify($6, topic)`,
-			Args: []any{stream, q.Topic, q.OrderID, string(q.Payload), string(md), QueueChannel}}}, nil
-	}
-	return []Statement{{SQL: enqueueNewSQL, Merge: true, Args: []any{[]string{stream}, []string{q.Topic},
-		[]string{q.OrderID.String()}, []string{string(q.Payload)}, []string{string(md)}, []string{onlyIf.String()}, QueueChannel}}}, nil
+		Args: []any{stream, q.Topic, q.OrderID, string(q.Payload), string(md), QueueChannel}}, nil
 }
 
 // enqueueNewSQL queues the notifications whose request event is stored.
@@ -117,8 +128,13 @@ const enqueueNewSQL = `INSERT INTO notification_queue (stream_id, topic, order_i
 	ON CONFLICT (stream_id) DO NOTHING
 	RETURNING pg_notify($7, topic)`
 
-// settleSQL takes settled notifications' messages out of the queue, those of a group of saves in one
-// statement. It runs after byKeySettings: planned while the queue held a page or two, its cached plan
+// settleStatements take settled notifications' messages out of the queue, those of a group of saves
+// in one statement.
+func settleStatements(streams []string) []Statement {
+	return []Statement{{SQL: byKeySettings}, {SQL: settleSQL, Args: []any{streams}}}
+}
+
+// settleSQL is the delete of settleStatements. It runs after byKeySettings: planned while the queue held a page or two, its cached plan
 // otherwise scanned the whole table for each delete (133 pages of dead rows between two vacuums in
 // the notify bench).
 const settleSQL = `DELETE FROM notification_queue WHERE stream_id = ANY($1::text[])`
@@ -154,23 +170,29 @@ func (r *NotificationRepository) Save(ctx context.Context, stream string, n *not
 	}
 	var before []Statement
 	if q != nil {
-		if before, err = enqueueStatements(stream, *q, nil); err != nil {
+		st, err := enqueueStatement(stream, *q)
+		if err != nil {
 			return err
 		}
+		before = append(before, st)
 	}
-	settled := false
-	if st := n.Status(); st == notification.StatusSent || st == notification.StatusFailed {
-		// Settled: it leaves the queue with the events that settle it, so a crash before the
-		// worker's ack cannot bring it back.
-		settled = true
-		before = append(before, Statement{SQL: byKeySettings, Setting: true}, Statement{SQL: settleSQL, Args: []any{[]string{stream}}, Merge: true})
-	}
+	// Settled: it leaves the queue with the events that settle it, so a crash before the worker's
+	// ack cannot bring it back.
+	st := n.Status()
+	settled := st == notification.StatusSent || st == notification.StatusFailed
 	a := StreamAppend{Stream: stream, Expected: n.StoredVersion(), Before: before, Events: events}
 	if _, inTx := TxFrom(ctx); inTx {
+		if settled {
+			a.Before = append(a.Before, settleStatements([]string{stream})...)
+		}
 		_, err = r.store.AppendMany(ctx, a)
 	} else {
 		// A delivery's outcome: committed with the outcomes of the deliveries that finish with it.
-		_, err = r.settles.append(ctx, a)
+		settle := ""
+		if settled {
+			settle = stream
+		}
+		_, err = r.settles.append(ctx, a, settle)
 	}
 	if err != nil {
 		return fmt.Errorf("save %s: %w", stream, err)

@@ -61,7 +61,7 @@ type StreamScoped interface {
 type Runner struct {
 	store       *EventStore
 	projections []Projection
-	poll        time.Duration
+	wait        WaitConfig
 	batch       int
 	logger      *slog.Logger
 }
@@ -69,18 +69,20 @@ type Runner struct {
 // RunnerOption configures a Runner.
 type RunnerOption func(*Runner)
 
-// WithPollInterval sets how long an idle projection waits before reading again.
-func WithPollInterval(d time.Duration) RunnerOption { return func(r *Runner) { r.poll = d } }
+// WithWait sets how an idle projection waits before reading again: until a commit wakes it (see
+// Run), or the safety-net poll.
+func WithWait(w WaitConfig) RunnerOption { return func(r *Runner) { r.wait = w } }
 
 // WithBatchSize sets how many events one live transaction applies at most.
 func WithBatchSize(n int) RunnerOption { return func(r *Runner) { r.batch = n } }
 
 // NewRunner returns a runner for projections over store.
 func NewRunner(store *EventStore, logger *slog.Logger, projections []Projection, opts ...RunnerOption) *Runner {
-	r := &Runner{store: store, projections: projections, poll: 50 * time.Millisecond, batch: 500, logger: logger}
+	r := &Runner{store: store, projections: projections, batch: 500, logger: logger}
 	for _, o := range opts {
 		o(r)
 	}
+	r.wait.defaults()
 	return r
 }
 
@@ -102,45 +104,53 @@ func (r *Runner) Projection(name string) (Projection, error) {
 }
 
 // Run keeps every projection up to date until ctx ends. Each projection has its own loop, so a slow
-// one holds up no other. Several processes may run the same projections: the checkpoint row lock
-// lets one apply a batch at a time.
-func (r *Runner) Run(ctx context.Context) error {
+// one holds up no other; with a waker, an idle one reads again when a commit appends events, and
+// otherwise only at the safety-net poll. Several processes may run the same projections: the
+// checkpoint row lock lets one apply a batch at a time.
+func (r *Runner) Run(ctx context.Context, waker *Waker) error {
 	var wg sync.WaitGroup
 	errs := make([]error, len(r.projections))
 	for i, p := range r.projections {
+		var wake <-chan struct{}
+		if waker != nil {
+			ch, unsubscribe := waker.Events()
+			defer unsubscribe()
+			wake = ch
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = r.run(ctx, p)
+			errs[i] = r.run(ctx, p, newWaiter(wake, r.wait))
 		}()
 	}
 	wg.Wait()
 	return errors.Join(errs...)
 }
 
-func (r *Runner) run(ctx context.Context, p Projection) error {
+func (r *Runner) run(ctx context.Context, p Projection, w *waiter) error {
 	failures := 0
 	for {
 		n, err := r.Step(ctx, p)
 		if ctx.Err() != nil {
 			return nil
 		}
-		wait := r.poll
 		switch {
 		case err != nil:
 			failures++
-			wait = backoff(r.poll, failures)
+			wait := backoff(100*time.Millisecond, failures)
 			r.logger.ErrorContext(ctx, "projection step failed", "projection", p.Name(), "err", err, "retry_in", wait)
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(wait):
+			}
 		case n > 0:
 			failures = 0
-			continue
 		default:
 			failures = 0
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(wait):
+			if !w.wait(ctx.Done()) {
+				return nil
+			}
 		}
 	}
 }
@@ -181,6 +191,10 @@ func (r *Runner) Step(ctx context.Context, p Projection) (int, error) {
 		n = len(events)
 		return saveCheckpoint(ctx, tx, p.Name(), events[n-1].Checkpoint())
 	})
+	if err == nil && n > 0 {
+		// The step's transaction may have hidden a commit from the other readers until now.
+		r.store.db.Commits.Committed()
+	}
 	return n, err
 }
 

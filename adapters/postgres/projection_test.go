@@ -25,7 +25,7 @@ func projections() []postgres.Projection {
 }
 
 func newRunner(store *postgres.EventStore) *postgres.Runner {
-	return postgres.NewRunner(store, slog.New(slog.NewTextHandler(io.Discard, nil)), projections(), postgres.WithPollInterval(5*time.Millisecond))
+	return postgres.NewRunner(store, slog.New(slog.NewTextHandler(io.Discard, nil)), projections(), postgres.WithWait(postgres.WaitConfig{SafetyPoll: 5 * time.Millisecond}))
 }
 
 func catchUp(t *testing.T, r *postgres.Runner) {
@@ -246,7 +246,7 @@ func TestLiveProjectionsEqualARebuildFromScratch(t *testing.T) {
 	r := newRunner(store)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx) }()
+	go func() { done <- r.Run(ctx, nil) }()
 
 	randomWorkload(t, repo, 500, 42)
 	cancel()
@@ -295,7 +295,7 @@ func TestReplayWhileWritersAppend(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	runDone := make(chan error, 1)
-	go func() { runDone <- r.Run(ctx) }()
+	go func() { runDone <- r.Run(ctx, nil) }()
 
 	// Writers keep placing and moving orders, and a reader keeps reading, during the replays.
 	stop := make(chan struct{})

@@ -33,13 +33,14 @@ type QueueConfig struct {
 	// process stopped) is handed out again. It is renewed while the handler runs, so it only bounds
 	// how long a dead worker's messages wait.
 	Lease time.Duration
-	// PollInterval is how often the queue looks for due messages when nothing wakes it.
+	// PollInterval is how often the queue looks for due messages when nothing wakes it: queuing a
+	// notification wakes its topic's claimers through Waker, so this is a safety net, and the most
+	// a message put back for later (a nack, a lease that ran out) waits past its time.
 	PollInterval time.Duration
+	// Waker wakes the claimers of a topic when a notification of it is queued; without it they poll.
+	Waker *Waker
 	// RetryAfter delays a nacked message that does not say how long to wait.
 	RetryAfter time.Duration
-	// VacuumInterval is how often the queue vacuums its table while acked messages are being deleted;
-	// see vacuum.
-	VacuumInterval time.Duration
 }
 
 func (c *QueueConfig) defaults() {
@@ -50,13 +51,10 @@ func (c *QueueConfig) defaults() {
 		c.Lease = 15 * time.Second
 	}
 	if c.PollInterval <= 0 {
-		c.PollInterval = time.Second
+		c.PollInterval = 5 * time.Second
 	}
 	if c.RetryAfter <= 0 {
 		c.RetryAfter = 10 * time.Second
-	}
-	if c.VacuumInterval <= 0 {
-		c.VacuumInterval = 2 * time.Second
 	}
 }
 
@@ -72,52 +70,12 @@ type QueueSubscriber struct {
 	closing chan struct{}
 	once    sync.Once
 	wg      sync.WaitGroup
-
-	mu    sync.Mutex
-	wakes map[string]chan struct{}
-
-	// acked counts the acked messages deleted since the last vacuum.
-	acked atomic.Int64
 }
 
 // NewQueueSubscriber returns a subscriber on pool.
 func NewQueueSubscriber(pool *pgxpool.Pool, cfg QueueConfig, logger watermill.LoggerAdapter) *QueueSubscriber {
 	cfg.defaults()
-	s := &QueueSubscriber{pool: pool, cfg: cfg, logger: logger, closing: make(chan struct{}), wakes: map[string]chan struct{}{}}
-	s.wg.Add(2)
-	go s.listen()
-	go s.vacuum()
-	return s
-}
-
-// vacuum removes the dead rows of delivered messages from notification_queue every VacuumInterval
-// while acked messages are being deleted. Every delivered message leaves a dead row and dead index entries
-// behind, and a claim walks past those of its topic from the oldest on: between autovacuum's visits
-// (a minute apart at best, never where autovacuum is off) the claims of a busy queue read hundreds of
-// pages each. The table holds only what is waiting, so a vacuum of it is short; SKIP_LOCKED leaves
-// the table to an autovacuum already at work on it. It does not truncate the table: the empty pages
-// at its end are soon used again, and the lock a truncation needs, tried over and over while claims
-// hold the table, made each vacuum last most of a second.
-func (s *QueueSubscriber) vacuum() {
-	defer s.wg.Done()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() { <-s.closing; cancel() }()
-	t := time.NewTicker(s.cfg.VacuumInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		if s.acked.Swap(0) == 0 {
-			continue
-		}
-		if _, err := s.pool.Exec(ctx, `VACUUM (SKIP_LOCKED, TRUNCATE false) notification_queue`); err != nil && ctx.Err() == nil {
-			s.logger.Error("vacuum notification queue", err, nil)
-		}
-	}
+	return &QueueSubscriber{pool: pool, cfg: cfg, logger: logger, closing: make(chan struct{})}
 }
 
 // Subscribe starts handing out topic's due messages.
@@ -127,14 +85,16 @@ func (s *QueueSubscriber) Subscribe(ctx context.Context, topic string) (<-chan *
 		return nil, errors.New("queue subscriber is closed")
 	default:
 	}
-	wake := make(chan struct{}, 1)
-	s.mu.Lock()
-	s.wakes[topic] = wake
-	s.mu.Unlock()
+	var wake <-chan struct{}
+	unsubscribe := func() {}
+	if s.cfg.Waker != nil {
+		wake, unsubscribe = s.cfg.Waker.Queue(topic)
+	}
 	out := make(chan *message.Message)
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
+		defer unsubscribe()
 		s.consume(ctx, topic, wake, out)
 	}()
 	return out, nil
@@ -148,57 +108,6 @@ func (s *QueueSubscriber) Close() error {
 	return nil
 }
 
-// listen wakes the consumers when a notification is queued, so that delivery does not wait for the
-// next poll.
-func (s *QueueSubscriber) listen() {
-	defer s.wg.Done()
-	ctx, cancel := context.WithCancel(context.Background())
-	go func() { <-s.closing; cancel() }()
-	for ctx.Err() == nil {
-		err := s.listenOnce(ctx)
-		if ctx.Err() != nil {
-			return
-		}
-		s.logger.Error("queue listener stopped; polling until it reconnects", err, nil)
-		select {
-		case <-ctx.Done():
-		case <-time.After(time.Second):
-		}
-	}
-}
-
-func (s *QueueSubscriber) listenOnce(ctx context.Context) error {
-	conn, err := s.pool.Acquire(ctx)
-	if err != nil {
-		return fmt.Errorf("acquire: %w", err)
-	}
-	// The connection keeps LISTEN state: it must not go back to the pool.
-	c := conn.Hijack()
-	defer c.Close(context.Background())
-	if _, err := c.Exec(ctx, "LISTEN "+QueueChannel); err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
-	for {
-		n, err := c.WaitForNotification(ctx)
-		if err != nil {
-			return fmt.Errorf("wait: %w", err)
-		}
-		s.wake(n.Payload)
-	}
-}
-
-func (s *QueueSubscriber) wake(topic string) {
-	s.mu.Lock()
-	w := s.wakes[topic]
-	s.mu.Unlock()
-	if w != nil {
-		select {
-		case w <- struct{}{}:
-		default:
-		}
-	}
-}
-
 type queued struct {
 	id         int64
 	stream     string
@@ -207,7 +116,7 @@ type queued struct {
 	deliveries int
 }
 
-func (s *QueueSubscriber) consume(ctx context.Context, topic string, wake chan struct{}, out chan *message.Message) {
+func (s *QueueSubscriber) consume(ctx context.Context, topic string, wake <-chan struct{}, out chan *message.Message) {
 	defer close(out)
 	slots := make(chan struct{}, s.cfg.Concurrency)
 	released := make(chan struct{}, s.cfg.Concurrency)
@@ -265,13 +174,14 @@ func (s *QueueSubscriber) consume(ctx context.Context, topic string, wake chan s
 		case <-ctx.Done():
 			return
 		case <-wake:
+			continue // a notification was queued: claim it at once
 		case <-released:
 		case <-time.After(wait):
 			continue
 		}
 		if len(slots) > 0 {
-			// Busy: let more messages arrive and more handlers finish, and claim them together.
-			// A claim costs about as much for one message as for ten.
+			// A handler finished while others still run: let more finish, and claim for them
+			// together. A claim costs about as much for one message as for ten.
 			select {
 			case <-s.closing:
 				return
@@ -283,8 +193,9 @@ func (s *QueueSubscriber) consume(ctx context.Context, topic string, wake chan s
 	}
 }
 
-// claimGather is how long a busy consumer waits after a message is queued or a handler finishes
-// before it claims. Claiming at once took one claim for every two messages at 500 e-mails a second.
+// claimGather is how long a busy consumer waits after a handler finishes before it claims for the
+// free slot. Claiming at once took one claim for every two messages at 500 e-mails a second. A
+// queued notification is claimed at once: the wait would be its latency.
 const claimGather = 5 * time.Millisecond
 
 // claimSettings keep the claim on its indexes; see claim. The claim commits in the ordinary way: its
@@ -360,7 +271,6 @@ func (s *QueueSubscriber) claim(ctx context.Context, topic string, n int, acks *
 	if _, err := br.Exec(); err != nil {
 		return nil, fmt.Errorf("claim: commit: %w", err)
 	}
-	s.acked.Add(int64(len(ids)))
 	return out, nil
 }
 
@@ -477,10 +387,7 @@ func (s *QueueSubscriber) deliver(ctx context.Context, q queued, out chan *messa
 	select {
 	case <-acked:
 		if mark.done.Load() {
-			// Its handler's save took it out of the queue already: nothing to delete, but a dead
-			// row for the vacuum.
-			s.acked.Add(1)
-			break
+			break // its handler's save took it out of the queue already
 		}
 		acks.add(q.id, q.deliveries)
 	case <-nacked:

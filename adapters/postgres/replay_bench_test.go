@@ -106,10 +106,10 @@ func generateOrders(b *testing.B, db *postgres.DB, orders int) {
 			SELECT gen_random_uuid() AS id, 'CB-' || upper(substr(md5(random()::text), 1, 8)) || i AS num, i
 			FROM generate_series($1::int, $1::int + $2::int - 1) i
 		)
-		INSERT INTO events (stream_id, stream_version, event_id, type, schema_version, data, metadata)
+		INSERT INTO events (stream_id, stream_version, event_id, type, schema_version, data, metadata, topic, stream_hash)
 		SELECT 'order-' || o.id, v.n, gen_random_uuid(), v.type, 1, v.data,
 			jsonb_build_object('event_id', gen_random_uuid(), 'correlation_id', 'bench', 'actor', 'admin:1',
-				'occurred_at', now() + make_interval(mins => v.n), 'schema_version', 1)
+				'occurred_at', now() + make_interval(mins => v.n), 'schema_version', 1), 'order_events', o.i % 16
 		FROM o CROSS JOIN LATERAL (VALUES
 			(1, 'order.placed.v1', jsonb_build_object('order_id', o.id, 'order_number', o.num,
 				'customer', jsonb_build_object('name', 'Customer ' || o.i, 'email', 'c' || o.i || '@example.in', 'phone', '+9198' || lpad((o.i % 100000000)::text, 8, '0')),

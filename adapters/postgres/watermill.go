@@ -2,7 +2,7 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
+	"database/sql"
 	"fmt"
 	"strconv"
 	"strings"
@@ -13,6 +13,7 @@ import (
 	wsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/certibuy/orders/domain/es"
@@ -20,8 +21,12 @@ import (
 
 // SubscriberConfig tunes a watermill-sql subscriber.
 type SubscriberConfig struct {
-	// PollInterval is how long to wait after finding no message.
-	PollInterval time.Duration
+	// Wait says how long a group that found nothing waits; with Waker set, a commit that appends
+	// events wakes it at once and polling is only a safety net.
+	Wait  WaitConfig
+	Waker *Waker
+	// Commits tells the other readers when a delivering transaction that moved the offset commits.
+	Commits *CommitNotifier
 	// AckDeadline bounds one message's handling, retries included; past it the message is redelivered.
 	// It must be longer than the router's in-handler retry budget.
 	AckDeadline time.Duration
@@ -36,124 +41,170 @@ type SubscriberConfig struct {
 	// if the server loses such a commit, it loses the offset with the writes, and the messages come
 	// again. Whatever acts on the writes commits in the ordinary way first, which makes them durable.
 	Redoable bool
-	// Prefetch picks the messages whose stream the handlers load: in a batch, the first load of one
-	// of them reads them all, in one query.
-	Prefetch func(*message.Message) bool
 }
 
-// subscriberConn begins the subscriber's transactions with the settings of outboxSchema's query, and
-// as redoable ones when asked.
+// subscriberConn begins the subscriber's transactions, as redoable ones when asked.
 type subscriberConn struct {
 	*pgxpool.Pool
 	redoable bool
-	batches  *batchState
+	commits  *CommitNotifier
 }
 
 func (c subscriberConn) BeginTx(ctx context.Context, opts pgx.TxOptions) (pgx.Tx, error) {
-	begin := "BEGIN"
-	if opts.IsoLevel != "" {
-		begin += " ISOLATION LEVEL " + string(opts.IsoLevel)
-	}
-	if opts.AccessMode != "" {
-		begin += " " + string(opts.AccessMode)
-	}
-	begin += "; " + outboxSelectSetting
 	if c.redoable {
-		begin = RedoableBegin(begin)
+		begin := "BEGIN"
+		if opts.IsoLevel != "" {
+			begin += " ISOLATION LEVEL " + string(opts.IsoLevel)
+		}
+		if opts.AccessMode != "" {
+			begin += " " + string(opts.AccessMode)
+		}
+		opts.BeginQuery = RedoableBegin(begin)
 	}
-	opts.BeginQuery = begin
 	tx, err := c.Pool.BeginTx(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
-	return newBatchTx(tx, c.batches), nil
+	return &deliveryTx{Tx: tx, commits: c.commits}, nil
 }
 
-// outboxSelectSetting keeps outboxSchema's query on the primary key, in order; see outboxSchema.
-// The handlers' statements in the same transaction read by key and are not affected.
-const outboxSelectSetting = "SET LOCAL enable_sort = off"
+// deliveryTx is a transaction in which the subscriber hands out messages. One that moved its group's
+// offset tells the readers when it commits: it may have hidden another commit from them until then
+// (readers stop at the oldest transaction still running). One that found nothing tells no one, or
+// the groups would wake one another for ever.
+type deliveryTx struct {
+	pgx.Tx
+	commits *CommitNotifier
+	acked   bool
+}
 
-// outboxSchema is watermill-sql's PostgreSQL schema with a select that reads only the batch it
-// returns. watermill-sql's own select bounds its scan with an OR that no index can take, so each
-// query read and sorted every message after the consumer's offset: a backlog of n messages cost
-// O(n) per batch, O(n²) in all (2,000 shipped orders took 42 s to drain with batches of one, and
-// 40 ms of CPU per order). Here the bound is a row comparison, which walks the primary key from the
-// offset; sorting is disabled in the transaction so that stale statistics cannot bring back a plan
-// that sorts the whole backlog.
-type outboxSchema struct {
-	wsql.DefaultPostgreSQLSchema
+func (t *deliveryTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	if strings.HasPrefix(sql, offsetsAckPrefix) {
+		t.acked = true
+	}
+	return t.Tx.Exec(ctx, sql, args...)
+}
+
+func (t *deliveryTx) Commit(ctx context.Context) error {
+	err := t.Tx.Commit(ctx)
+	if err == nil && t.acked {
+		t.commits.Committed()
+	}
+	return err
+}
+
+// offsetsAckPrefix begins the ack query of watermill-sql's PostgreSQL offsets adapter.
+const offsetsAckPrefix = `INSERT INTO "watermill_offsets_`
+
+// eventsSchema is a watermill-sql schema adapter over the events table: the event store is the
+// outbox. A topic's messages are the events stored with that topic (EventStore's WithTopics), read
+// in commit-safe order, (tx_id, position), and only below the oldest transaction still running, so
+// that an append that commits late is read in its place, never skipped. A message's offset is its
+// event's position; the consumer groups keep theirs in watermill_offsets_<topic>, through
+// watermill-sql's own PostgreSQL offsets adapter. Events are published by being appended, so the
+// adapter writes nothing.
+type eventsSchema struct {
+	batch     int
 	partition *Partition
 }
 
-// SelectQuery returns the next batch after the consumer group's offset, in commit-safe order.
-func (s outboxSchema) SelectQuery(params wsql.SelectQueryParams) (wsql.Query, error) {
+var _ wsql.SchemaAdapter = eventsSchema{}
+
+// SelectQuery returns the next batch after the consumer group's offset. The bound is a row
+// comparison, which walks events_topic_commit_order from the offset and stops after the batch, even
+// with statistics taken while the topic was empty (TestOutboxSelectReadsOnlyItsBatchOfABacklog):
+// watermill-sql's own select bounds its scan with an OR that no index can take, and read every
+// message after the offset each time (a backlog of n messages cost O(n) per batch).
+func (s eventsSchema) SelectQuery(params wsql.SelectQueryParams) (wsql.Query, error) {
 	next, err := params.OffsetsAdapter.NextOffsetQuery(wsql.NextOffsetQueryParams{Topic: params.Topic, ConsumerGroup: params.ConsumerGroup})
 	if err != nil {
 		return wsql.Query{}, err
 	}
-	batch := max(s.SubscribeBatchSize, 1)
-	return wsql.Query{Query: outboxSelect(next.Query, s.MessagesTable(params.Topic), batch, s.partition), Args: next.Args}, nil
+	args := append(append([]any(nil), next.Args...), params.Topic)
+	return wsql.Query{Query: eventsSelect(next.Query, len(args), max(s.batch, 1), s.partition), Args: args}, nil
 }
 
-// UnmarshalMessage reads a message and tells its batch's transaction about it (see batchTx).
-func (s outboxSchema) UnmarshalMessage(params wsql.UnmarshalMessageParams) (wsql.Row, error) {
-	row, err := s.DefaultPostgreSQLSchema.UnmarshalMessage(params)
-	if err == nil {
-		noteMessage(params.Row, row.Msg)
-	}
-	return row, err
-}
-
-func outboxSelect(nextOffset, table string, batch int, p *Partition) string {
+// eventsSelect reads the events of topic (parameter topicParam) after the offset nextOffset reads.
+func eventsSelect(nextOffset string, topicParam, batch int, p *Partition) string {
 	filter := ""
 	if p != nil {
-		// Messages written without a hash (before migration 007) belong to every partition.
-		filter = fmt.Sprintf(` AND (stream_hash IS NULL OR stream_hash %% %d = %d)`, p.Of, p.Index)
+		filter = fmt.Sprintf(` AND stream_hash %% %d = %d`, p.Of, p.Index)
 	}
 	return `WITH last_processed AS (` + nextOffset + `)
-		SELECT "offset", transaction_id, uuid, payload, metadata FROM ` + table + `
-		WHERE (transaction_id, "offset") > ((SELECT last_processed_transaction_id FROM last_processed), (SELECT offset_acked FROM last_processed))
-		  AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())` + filter + `
-		ORDER BY transaction_id, "offset"
+		SELECT position, tx_id, stream_id, stream_version, event_id, type, schema_version, data,
+			coalesce(metadata->>'correlation_id', ''), coalesce(metadata->>'causation_id', ''), coalesce(metadata->>'actor', ''), metadata->>'occurred_at'
+		FROM events
+		WHERE topic = $` + strconv.Itoa(topicParam) + `
+		  AND (tx_id, position) > ((SELECT last_processed_transaction_id FROM last_processed), (SELECT offset_acked FROM last_processed))
+		  AND tx_id < pg_snapshot_xmin(pg_current_snapshot())` + filter + `
+		ORDER BY topic, tx_id, position
 		LIMIT ` + strconv.Itoa(batch)
 }
 
-// Partition is the part of the order_events topic a consumer group reads: the messages of the
-// streams whose es.StreamHash is Index modulo Of.
+// UnmarshalMessage makes the message of an event row, as EventMessage does.
+func (s eventsSchema) UnmarshalMessage(params wsql.UnmarshalMessageParams) (wsql.Row, error) {
+	var (
+		r          RecordedEvent
+		txID       wsql.XID8
+		data       []byte
+		actor, occ string
+	)
+	if err := params.Row.Scan(&r.Position, &txID, &r.StreamID, &r.StreamVersion, &r.EventID, &r.Type, &r.SchemaVersion, &data,
+		&r.Metadata.CorrelationID, &r.Metadata.CausationID, &actor, &occ); err != nil {
+		return wsql.Row{}, fmt.Errorf("scan event: %w", err)
+	}
+	at, err := time.Parse(time.RFC3339Nano, occ)
+	if err != nil {
+		return wsql.Row{}, fmt.Errorf("event %d occurred_at: %w", r.Position, err)
+	}
+	r.TxID, r.Data = uint64(txID), data
+	r.Metadata.Actor, r.Metadata.OccurredAt = es.Actor(actor), at
+	msg := EventMessage(context.Background(), r)
+	return wsql.Row{Offset: r.Position, UUID: []byte(msg.UUID), Payload: data, Msg: msg,
+		ExtraData: map[string]any{"transaction_id": txID}}, nil
+}
+
+// InsertQuery refuses: a topic's messages are events, published by appending them to the store.
+func (eventsSchema) InsertQuery(params wsql.InsertQueryParams) (wsql.Query, error) {
+	return wsql.Query{}, fmt.Errorf("topic %s is the event store: append the events instead of publishing them", params.Topic)
+}
+
+// SchemaInitializingQueries is empty: the migrations own the schema.
+func (eventsSchema) SchemaInitializingQueries(wsql.SchemaInitializingQueriesParams) ([]wsql.Query, error) {
+	return nil, nil
+}
+
+// SubscribeIsolationLevel is repeatable read, as watermill-sql's own PostgreSQL schema uses.
+func (eventsSchema) SubscribeIsolationLevel() sql.IsolationLevel { return sql.LevelRepeatableRead }
+
+// Partition is the part of a topic a consumer group reads: the events of the streams whose
+// es.StreamHash (the events' stream_hash) is Index modulo Of.
 type Partition struct {
 	Index, Of int
 }
 
-// outboxPublishSchema writes each order_events message with its stream's hash (migration 007), by
-// which a partition's select finds its own. Other topics have no such column.
-type outboxPublishSchema struct {
-	wsql.DefaultPostgreSQLSchema
+// wakeBackoff is the subscriber's BackoffManager: after a select that found nothing it waits for a
+// commit to wake it (or the safety net), then has the subscriber select again at once. It is the
+// hook watermill-sql offers for this; its PollInterval alone would make every group poll.
+type wakeBackoff struct {
+	w     *waiter
+	stop  <-chan struct{}
+	retry time.Duration
 }
 
-// InsertQuery inserts msgs into topic's table.
-func (s outboxPublishSchema) InsertQuery(params wsql.InsertQueryParams) (wsql.Query, error) {
-	if params.Topic != OrderEventsTopic {
-		return s.DefaultPostgreSQLSchema.InsertQuery(params)
+func (b wakeBackoff) HandleError(logger watermill.LoggerAdapter, noMsg bool, err error) time.Duration {
+	if err != nil {
+		logger.Error("Error querying for message", err, watermill.LogFields{"wait_time": b.retry})
+		return b.retry
 	}
-	var b strings.Builder
-	b.WriteString(`INSERT INTO ` + s.MessagesTable(params.Topic) + ` (uuid, payload, metadata, transaction_id, stream_hash) VALUES `)
-	args := make([]any, 0, 4*len(params.Msgs))
-	for i, msg := range params.Msgs {
-		md, err := json.Marshal(msg.Metadata)
-		if err != nil {
-			return wsql.Query{}, fmt.Errorf("metadata of message %s: %w", msg.UUID, err)
-		}
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		fmt.Fprintf(&b, "($%d,$%d,$%d,pg_current_xact_id(),$%d)", 4*i+1, 4*i+2, 4*i+3, 4*i+4)
-		args = append(args, msg.UUID, []byte(msg.Payload), md, int64(es.StreamHash(msg.Metadata.Get(es.MsgStream))))
+	if noMsg {
+		b.w.wait(b.stop)
 	}
-	return wsql.Query{Query: b.String(), Args: args}, nil
+	return 0
 }
 
-// NewSubscriber returns a subscriber for one consumer group on the outbox tables. The tables come from
-// the migrations, so it never creates schema.
+// NewSubscriber returns a subscriber for one consumer group on the events of a topic. The tables come
+// from the migrations, so it never creates schema.
 func NewSubscriber(pool *pgxpool.Pool, consumerGroup string, cfg SubscriberConfig, logger watermill.LoggerAdapter) (message.Subscriber, error) {
 	deadline := cfg.AckDeadline
 	if p := cfg.Partition; p != nil {
@@ -168,20 +219,30 @@ func NewSubscriber(pool *pgxpool.Pool, consumerGroup string, cfg SubscriberConfi
 			return nil, fmt.Errorf("subscriber %s: record its partition: %w", consumerGroup, err)
 		}
 	}
-	sub, err := wsql.NewSubscriber(wsql.BeginnerFromPgx(subscriberConn{Pool: pool, redoable: cfg.Redoable, batches: &batchState{prefetch: cfg.Prefetch}}), wsql.SubscriberConfig{
+	var wake <-chan struct{}
+	unsubscribe := func() {}
+	if cfg.Waker != nil {
+		wake, unsubscribe = cfg.Waker.Events()
+	}
+	d := &drainingSubscriber{closing: make(chan struct{}), unsubscribe: unsubscribe}
+	w := newWaiter(wake, cfg.Wait)
+	sub, err := wsql.NewSubscriber(wsql.BeginnerFromPgx(subscriberConn{Pool: pool, redoable: cfg.Redoable, commits: cfg.Commits}), wsql.SubscriberConfig{
 		ConsumerGroup:    consumerGroup,
-		PollInterval:     cfg.PollInterval,
-		ResendInterval:   cfg.PollInterval,
-		RetryInterval:    cfg.PollInterval,
+		PollInterval:     w.cfg.SafetyPoll,
+		ResendInterval:   w.cfg.Recheck,
+		RetryInterval:    time.Second,
+		BackoffManager:   wakeBackoff{w: w, stop: d.closing, retry: time.Second},
 		AckDeadline:      &deadline,
-		SchemaAdapter:    outboxSchema{DefaultPostgreSQLSchema: wsql.DefaultPostgreSQLSchema{SubscribeBatchSize: cfg.BatchSize}, partition: cfg.Partition},
+		SchemaAdapter:    eventsSchema{batch: cfg.BatchSize, partition: cfg.Partition},
 		OffsetsAdapter:   wsql.DefaultPostgreSQLOffsetsAdapter{},
 		InitializeSchema: false,
 	}, logger)
 	if err != nil {
+		unsubscribe()
 		return nil, fmt.Errorf("subscriber %s: %w", consumerGroup, err)
 	}
-	return &drainingSubscriber{inner: sub, closing: make(chan struct{})}, nil
+	d.inner = sub
+	return d, nil
 }
 
 // drainingSubscriber lets the messages in hand finish before it closes the watermill-sql subscriber.
@@ -189,13 +250,14 @@ func NewSubscriber(pool *pgxpool.Pool, consumerGroup string, cfg SubscriberConfi
 // subscriber then ends the delivering transaction: a handler writing through that transaction would
 // find it gone under its feet.
 type drainingSubscriber struct {
-	inner    message.Subscriber
-	closing  chan struct{}
-	once     sync.Once
-	mu       sync.Mutex
-	closed   bool
-	inflight sync.WaitGroup
-	cancels  []context.CancelFunc
+	inner       message.Subscriber
+	unsubscribe func() // from the waker
+	closing     chan struct{}
+	once        sync.Once
+	mu          sync.Mutex
+	closed      bool
+	inflight    sync.WaitGroup
+	cancels     []context.CancelFunc
 }
 
 // Subscribe subscribes the inner subscriber with a context of its own: the router cancels ctx as soon
@@ -279,6 +341,7 @@ func (d *drainingSubscriber) Close() error {
 		cancel()
 	}
 	d.mu.Unlock()
+	d.unsubscribe()
 	return d.inner.Close()
 }
 
@@ -330,8 +393,7 @@ func (p *TxPublisher) Close() error { return nil }
 // message's context write in the transaction that delivered the message, so a handler's writes commit
 // with the message's offset, or not at all (exactly once). A handler wraps its writes in DB.InTx,
 // which makes them a savepoint: a failed attempt is undone without spoiling the transaction that the
-// retry, or the poison queue, still needs. Handlers that write nothing cost nothing. Writes that wait
-// for the batch's commit (see batchTx) are dropped with the attempt that made them when it fails.
+// retry, or the poison queue, still needs. Handlers that write nothing cost nothing.
 func JoinDeliveryTx(h message.HandlerFunc) message.HandlerFunc {
 	return func(msg *message.Message) ([]*message.Message, error) {
 		ctx := msg.Context()
@@ -343,16 +405,9 @@ func JoinDeliveryTx(h message.HandlerFunc) message.HandlerFunc {
 		if !ok {
 			return nil, fmt.Errorf("join delivery transaction: it is a %T, not pgx", wtx)
 		}
-		batch, _ := ptx.Tx.(*batchTx)
-		if batch != nil {
-			batch.forget(msg.UUID) // an earlier attempt's, when it ended without an error
-		}
-		msg.SetContext(context.WithValue(WithTx(ctx, ptx.Tx), messageKey{}, msg.UUID))
+		msg.SetContext(WithTx(ctx, ptx.Tx))
 		out, err := h(msg)
 		msg.SetContext(ctx)
-		if err != nil && batch != nil {
-			batch.forget(msg.UUID)
-		}
 		return out, err
 	}
 }

@@ -40,6 +40,7 @@ func (m *Main) runBench(ctx context.Context, args []string) error {
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	forward := fs.Int("forward", 0, "events forwarded to JetStream (NATS_URL) for the forwarder figure, against JetStream's own publish rates (0 skips)")
 	workersFlag := fs.String("workers", "", "worker process `counts` for the scale-out figures, such as 1,2,3: each ships --burst orders with serve --no-events and that many `certibuy worker` processes (empty skips)")
+	idle := fs.Bool("idle", false, "first measure the CPU the service and its database sessions use over 20 s with nothing to do")
 	statements := fs.Int("statements", 0, "print the N statements of each throughput phase that took PostgreSQL most time, per order (needs pg_stat_statements preloaded)")
 	if err := m.parse(fs, args); err != nil {
 		return err
@@ -96,6 +97,11 @@ func (m *Main) runBench(ctx context.Context, args []string) error {
 	defer svc.Stop(context.WithoutCancel(ctx))
 
 	fmt.Fprintf(m.Stdout, "certibuy bench: %d clients, %s per measurement, scratch database\n", *clients, *dur)
+	if *idle {
+		if err := benchIdle(ctx, m.Stdout, svc, 20*time.Second); err != nil {
+			return err
+		}
+	}
 	appendRate, err := benchPlainAppend(ctx, svc.deps.DB, *clients, *dur)
 	if err != nil {
 		return err
@@ -221,16 +227,17 @@ func parallel(n, workers int, fn func(i int) error) error {
 	return first
 }
 
-// benchPlainAppend is the foundation's baseline: a plain pgx batch writing one event row and its
-// outbox row, per transaction.
+// benchPlainAppend is the foundation's baseline: a plain pgx batch writing one event row and an
+// outbox row (into a table of watermill-sql's shape, the poison topic's), per transaction, as the
+// event store wrote them before the events table became the outbox.
 func benchPlainAppend(ctx context.Context, db *postgres.DB, n int, d time.Duration) (float64, error) {
 	payload := []byte(`{"gateway_order_id":"order_X","code":"BAD_REQUEST_ERROR","reason":"declined"}`)
 	md := []byte(`{"event_id":"00000000-0000-0000-0000-000000000000","correlation_id":"c","actor":"system","occurred_at":"2026-01-01T00:00:00Z","schema_version":1}`)
 	return loop(ctx, n, d, func(ctx context.Context) error {
 		id := es.NewID()
 		batch := &pgx.Batch{}
-		batch.Queue(`INSERT INTO events (stream_id, stream_version, event_id, type, schema_version, data, metadata)
-			VALUES ($1, 1, $2, 'bench.plain.v1', 1, $3, $4)`, "bench-"+id.String(), id, payload, md)
+		batch.Queue(`INSERT INTO events (stream_id, stream_version, event_id, type, schema_version, data, metadata, stream_hash)
+			VALUES ($1, 1, $2, 'bench.plain.v1', 1, $3, $4, 0)`, "bench-"+id.String(), id, payload, md)
 		batch.Queue(`INSERT INTO watermill_order_events_poison (uuid, payload, metadata, transaction_id)
 			VALUES ($1, $2, $3, pg_current_xact_id())`, id.String(), payload, md)
 		return db.Pool.SendBatch(ctx, batch).Close()

@@ -99,7 +99,7 @@ func commandList() []commandHelp {
 			about:   "Revokes a token by the id create-token printed; it stops working at once.",
 			example: "certibuy admin revoke-token --id 0193f7c2-5b1e-7c4a-9d2e-3f4a5b6c7d8e"},
 		{name: "bench", summary: "measure throughput and latency against baselines run alongside (scratch database)",
-			usage: "bench [--duration <d>] [--runs <n>] [--latency-events <n>] [--burst <n>]",
+			usage: "bench [--idle] [--duration <d>] [--runs <n>] [--latency-events <n>] [--burst <n>]",
 			about: "Measures checkout, notification latency and notification throughput on a scratch database it\n" +
 				"creates and drops, each figure beside a baseline measured in the same run, and prints the\n" +
 				"machine's CPU time and PostgreSQL's work per order. It loads every core while it runs.\n" +

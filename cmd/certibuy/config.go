@@ -34,10 +34,14 @@ type Config struct {
 
 	// Router settings.
 	HandlerTimeout time.Duration
-	PollInterval   time.Duration
-	RetryMax       int
-	RetryInitial   time.Duration
-	RetryMaxDelay  time.Duration
+	// PollInterval is the safety-net poll of the consumer groups and the projections: a commit that
+	// appends events wakes them (LISTEN/NOTIFY), so they poll only in case a wake-up was lost.
+	PollInterval time.Duration
+	// Recheck is how soon a reader woken for nothing reads again (see postgres.WaitConfig).
+	Recheck       time.Duration
+	RetryMax      int
+	RetryInitial  time.Duration
+	RetryMaxDelay time.Duration
 	// EventsBatchSize is how many outbox messages one consumer transaction takes.
 	EventsBatchSize int
 
@@ -146,7 +150,10 @@ func LoadConfigLookup(lookup func(string) (string, bool), stderr io.Writer) (Con
 	if c.DBMaxConns, err = integer(getenv, "DB_MAX_CONNS", 20); err != nil {
 		return c, err
 	}
-	if c.PollInterval, err = duration(getenv, "EVENTS_POLL_INTERVAL", 25*time.Millisecond); err != nil {
+	if c.PollInterval, err = duration(getenv, "EVENTS_POLL_INTERVAL", 5*time.Second); err != nil {
+		return c, err
+	}
+	if c.Recheck, err = duration(getenv, "EVENTS_RECHECK_INTERVAL", 10*time.Millisecond); err != nil {
 		return c, err
 	}
 	if c.RetryInitial, err = duration(getenv, "EVENTS_RETRY_INITIAL", 200*time.Millisecond); err != nil {
@@ -331,7 +338,7 @@ func loadNotifyConfig(getenv func(string) string) (NotifyConfig, error) {
 	if n.RequestPartitions < 1 || n.RequestPartitions > 64 {
 		return n, fmt.Errorf("NOTIFY_REQUEST_PARTITIONS must be between 1 and 64")
 	}
-	if n.QueuePoll, err = duration(getenv, "NOTIFY_POLL_INTERVAL", time.Second); err != nil {
+	if n.QueuePoll, err = duration(getenv, "NOTIFY_POLL_INTERVAL", 5*time.Second); err != nil {
 		return n, err
 	}
 	if n.SendTimeout, err = duration(getenv, "NOTIFY_SEND_TIMEOUT", 15*time.Second); err != nil {

@@ -73,8 +73,8 @@ func OpenDeps(ctx context.Context, cfg Config, logger *slog.Logger) (*Deps, erro
 	if len(applied) > 0 {
 		logger.Info("applied migrations", "names", strings.Join(applied, ","))
 	}
-	db := &postgres.DB{Pool: pool}
-	store := postgres.NewEventStore(db, postgres.WithWatermillLogger(events.Logger(logger)))
+	db := &postgres.DB{Pool: pool, Commits: postgres.NewCommitNotifier(pool, events.Logger(logger))}
+	store := postgres.NewEventStore(db)
 	orders := postgres.NewOrderRepository(store)
 	tokens := postgres.NewAccessTokens(db)
 	auditor := postgres.NewAuditor(store)
@@ -94,7 +94,7 @@ func OpenDeps(ctx context.Context, cfg Config, logger *slog.Logger) (*Deps, erro
 		pool.Close()
 		return nil, err
 	}
-	runner := postgres.NewRunner(store, logger, projections(), postgres.WithPollInterval(cfg.PollInterval))
+	runner := postgres.NewRunner(store, logger, projections(), postgres.WithWait(cfg.EventsWait()))
 	notifications := postgres.NewNotificationRepository(store)
 	mailer, smtp, err := newMailer(cfg.Notify)
 	if err != nil {
@@ -243,6 +243,7 @@ func (d *Deps) Close() {
 	if d.SMTP != nil {
 		_ = d.SMTP.Close()
 	}
+	d.DB.Commits.Close()
 	d.Pool.Close()
 }
 
@@ -275,4 +276,9 @@ func rerouteTo(n NotifyConfig) map[string]string {
 		return nil
 	}
 	return map[string]string{n.SMSProvider: n.SMSFallback, n.SMSFallback: n.SMSProvider}
+}
+
+// EventsWait is how the consumer groups and the projections wait for events.
+func (c Config) EventsWait() postgres.WaitConfig {
+	return postgres.WaitConfig{SafetyPoll: c.PollInterval, Recheck: c.Recheck}
 }

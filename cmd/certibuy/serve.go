@@ -68,6 +68,9 @@ type Service struct {
 	metricsListener net.Listener
 	routers         []runningRouter
 	cancel          context.CancelFunc
+	// waker is the process's one LISTEN connection: it wakes the consumer groups, the delivery
+	// queue's claimers and the projections when a commit has work for them.
+	waker *postgres.Waker
 	// projections stops the projection runner; projectionsDone reports its end.
 	projections     context.CancelFunc
 	projectionsDone chan error
@@ -90,7 +93,8 @@ func StartService(ctx context.Context, cfg Config, logger *slog.Logger, withHTTP
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{cfg: cfg, logger: logger, deps: deps, registry: prometheus.NewRegistry()}
+	s := &Service{cfg: cfg, logger: logger, deps: deps, registry: prometheus.NewRegistry(),
+		waker: postgres.NewWaker(deps.Pool, events.Logger(logger))}
 	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		postgres.NewStatsCollector(deps.DB, deps.Runner), postgres.NewOperationsCollector(deps.DB, deps.Runner))
 	if cfg.NATS.URL != "" {
@@ -113,7 +117,7 @@ func StartService(ctx context.Context, cfg Config, logger *slog.Logger, withHTTP
 	} else {
 		pctx, cancel := context.WithCancel(context.Background())
 		s.projections, s.projectionsDone = cancel, make(chan error, 1)
-		go func() { s.projectionsDone <- deps.Runner.Run(pctx) }()
+		go func() { s.projectionsDone <- deps.Runner.Run(pctx, s.waker) }()
 		if err := s.startRouter(); err != nil {
 			_ = s.Stop(context.Background())
 			return nil, err
@@ -217,16 +221,15 @@ func (s *Service) startRouter() error {
 		HandlerTimeout: s.cfg.HandlerTimeout,
 		Subscribers: func(group string) (message.Subscriber, error) {
 			var partition *postgres.Partition
-			var prefetch func(*message.Message) bool
 			if p, ok := events.RequestPartitionOf(group); ok {
-				// Each request partition selects its own messages, and loads the orders of a batch at once.
+				// Each request partition selects its own orders' events, and no other.
 				partition = &postgres.Partition{Index: p, Of: s.cfg.Notify.RequestPartitions}
-				prefetch = events.RequestLoadsOrder
 			}
 			return postgres.NewSubscriber(s.deps.Pool, group, postgres.SubscriberConfig{
-				Partition:    partition,
-				Prefetch:     prefetch,
-				PollInterval: s.cfg.PollInterval,
+				Partition: partition,
+				Waker:     s.waker,
+				Commits:   s.deps.DB.Commits,
+				Wait:      s.cfg.EventsWait(),
 				// Longer than every retry can take, so a message is never redelivered while still in hand.
 				AckDeadline: 2*retry.Budget(s.cfg.HandlerTimeout) + 10*time.Second,
 				// Handlers here only touch the database: a batch per transaction saves a commit per message.
@@ -237,7 +240,6 @@ func (s *Service) startRouter() error {
 			}, wlog)
 		},
 		Poison: postgres.NewTxPublisher(s.deps.Pool, wlog),
-		Outer:  []message.HandlerMiddleware{events.SkipOtherPartitions(s.cfg.Notify.RequestPartitions)},
 		Inner:  []message.HandlerMiddleware{postgres.JoinDeliveryTx},
 		Logger: s.logger,
 	})
@@ -248,7 +250,7 @@ func (s *Service) startRouter() error {
 		return err
 	}
 	for p := 0; p < s.cfg.Notify.RequestPartitions; p++ {
-		if err := orders.AddGroup(events.RequestGroup(p), events.RequestHandlers(s.deps.RequestNotifications, p, s.cfg.Notify.RequestPartitions)...); err != nil {
+		if err := orders.AddGroup(events.RequestGroup(p), events.RequestHandlers(s.deps.RequestNotifications)...); err != nil {
 			return err
 		}
 	}
@@ -258,7 +260,7 @@ func (s *Service) startRouter() error {
 	// to the queue; a notification that failed for good goes to the poison topic.
 	n := s.cfg.Notify
 	queue := postgres.NewQueueSubscriber(s.deps.Pool, postgres.QueueConfig{Concurrency: n.Concurrency,
-		Lease: n.Lease, PollInterval: n.QueuePoll, RetryAfter: n.Policy.Backoff}, wlog)
+		Lease: n.Lease, PollInterval: n.QueuePoll, RetryAfter: n.Policy.Backoff, Waker: s.waker}, wlog)
 	delivery, err := events.NewRouter(events.Config{
 		GroupTopics: map[string]string{events.EmailDeliveryGroup: command.EmailTopic, events.SMSDeliveryGroup: command.SMSTopic},
 		PoisonTopic: events.NotificationsPoisonTopic,
@@ -394,6 +396,7 @@ func (s *Service) Stop(ctx context.Context) error {
 	if err := s.stopProjections(); err != nil {
 		errs = append(errs, fmt.Errorf("projections: %w", err))
 	}
+	s.waker.Close()
 	s.deps.Close()
 	s.logger.Info("stopped")
 	return errors.Join(errs...)

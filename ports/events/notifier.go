@@ -33,12 +33,6 @@ func RequestGroup(partition int) string {
 	return fmt.Sprintf("%s_p%d", NotificationRequestsGroup, partition)
 }
 
-// Partition is the partition of an order's stream among n: all of one order's events fall in one
-// partition, so they are handled in order, while other orders' go on in the other partitions.
-func Partition(stream string, n int) int {
-	return int(es.StreamHash(stream) % uint32(n))
-}
-
 // RequestPartitionOf returns the partition a request group reads, from its name (with or without a
 // prefix).
 func RequestPartitionOf(group string) (int, bool) {
@@ -50,15 +44,16 @@ func RequestPartitionOf(group string) (int, bool) {
 	return p, err == nil
 }
 
-// RequestHandlers open the notifications of the order events the notification catalogue names, for
-// the orders of one partition of n: one handler per event, RequestNotificationsOn<Event>. One
-// watermill-sql subscription hands out one message at a time, so the work is split by order across n
-// consumer groups. They only write to the database; sending is the delivery groups' work.
-func RequestHandlers(h command.RequestNotificationsHandler, partition, n int) []cqrs.GroupEventHandler {
+// RequestHandlers open the notifications of the order events the notification catalogue names: one
+// handler per event, RequestNotificationsOn<Event>. One watermill-sql subscription hands out one
+// message at a time, so the work is split by order across consumer groups, each reading its own
+// partition of the topic (the subscriber's select picks its orders' events; see postgres.Partition).
+// They only write to the database; sending is the delivery groups' work.
+func RequestHandlers(h command.RequestNotificationsHandler) []cqrs.GroupEventHandler {
 	var out []cqrs.GroupEventHandler
 	for _, k := range notification.Catalogue() {
 		for _, eventType := range k.On {
-			out = append(out, RequestNotificationsOn(eventType, h, partition, n))
+			out = append(out, RequestNotificationsOn(eventType, h))
 		}
 	}
 	return out
@@ -66,16 +61,15 @@ func RequestHandlers(h command.RequestNotificationsHandler, partition, n int) []
 
 // RequestNotificationsOn builds the handler that requests the notifications of the order event of
 // the given stored type.
-func RequestNotificationsOn(eventType string, h command.RequestNotificationsHandler, partition, n int) RequestHandler {
-	return RequestHandler{eventType: eventType, h: h, partition: partition, n: n}
+func RequestNotificationsOn(eventType string, h command.RequestNotificationsHandler) RequestHandler {
+	return RequestHandler{eventType: eventType, h: h}
 }
 
-// RequestHandler is RequestNotificationsOn<Event>: it hands the order events of one type, in its
-// partition, to the request use case.
+// RequestHandler is RequestNotificationsOn<Event>: it hands the order events of one type to the
+// request use case.
 type RequestHandler struct {
-	eventType    string
-	h            command.RequestNotificationsHandler
-	partition, n int
+	eventType string
+	h         command.RequestNotificationsHandler
 }
 
 var _ cqrs.GroupEventHandler = RequestHandler{}
@@ -92,16 +86,13 @@ func (r RequestHandler) Name() string {
 // NewEvent returns what the event is decoded into; the marshaler routes by its EventType.
 func (r RequestHandler) NewEvent() any { return &triggeringEvent{eventType: r.eventType} }
 
-// Handle requests the event's notifications, unless its order belongs to another partition.
+// Handle requests the event's notifications.
 func (r RequestHandler) Handle(ctx context.Context, v any) error {
 	e, ok := v.(*triggeringEvent)
 	if !ok {
 		return fmt.Errorf("%s: unexpected %T", r.Name(), v)
 	}
 	msg := cqrs.OriginalMessageFromCtx(ctx)
-	if Partition(msg.Metadata.Get(es.MsgStream), r.n) != r.partition {
-		return nil // another partition's
-	}
 	eventID, err := uuid.Parse(msg.UUID)
 	if err != nil {
 		return fmt.Errorf("%s: message %q is not an event id: %w", r.Name(), msg.UUID, err)
@@ -130,27 +121,6 @@ func (t *triggeringEvent) UnmarshalJSON(b []byte) error {
 	}
 	t.event = e
 	return nil
-}
-
-// RequestLoadsOrder reports whether the request handlers load the order of msg's stream: for the
-// events that call for notifications (a subscriber's Prefetch).
-func RequestLoadsOrder(msg *message.Message) bool {
-	_, ok := notification.TypeFor(msg.Metadata.Get(es.MsgType))
-	return ok
-}
-
-// SkipOtherPartitions is router middleware that acks, before any decoding, the messages a request
-// group's partition does not own. A partition's select returns only its own messages, except those
-// written before the outbox stored the stream's hash (migration 007): those come to every partition.
-func SkipOtherPartitions(n int) message.HandlerMiddleware {
-	return func(h message.HandlerFunc) message.HandlerFunc {
-		return func(msg *message.Message) ([]*message.Message, error) {
-			if mine, ok := RequestPartitionOf(message.HandlerNameFromCtx(msg.Context())); ok && Partition(msg.Metadata.Get(es.MsgStream), n) != mine {
-				return nil, nil
-			}
-			return h(msg)
-		}
-	}
 }
 
 // SendEmailOnNotificationRequested sends the queued e-mail notifications (group email_delivery).

@@ -35,7 +35,7 @@ func TestEveryCatalogueEventHasARequestHandler(t *testing.T) {
 	}
 	h := command.NewRequestNotificationsHandler(orders, notifs, command.ShopInfo{Name: "CertiBuy", SupportEmail: "support@certibuy.in"})
 	handlers := map[string]cqrs.GroupEventHandler{}
-	for _, hd := range events.RequestHandlers(h, 0, 1) {
+	for _, hd := range events.RequestHandlers(h) {
 		handlers[events.Marshaler{}.Name(hd.NewEvent())] = hd
 	}
 	for _, k := range notification.Catalogue() {

@@ -38,9 +38,9 @@ func newHarness(t *testing.T, retry events.RetryConfig) *harness {
 		HandlerTimeout: timeout,
 		Subscribers: func(group string) (message.Subscriber, error) {
 			return postgres.NewSubscriber(db.Pool, group, postgres.SubscriberConfig{
-				PollInterval: 10 * time.Millisecond,
-				AckDeadline:  2*retry.Budget(timeout) + time.Second,
-				BatchSize:    1,
+				Wait:        postgres.WaitConfig{SafetyPoll: 10 * time.Millisecond},
+				AckDeadline: 2*retry.Budget(timeout) + time.Second,
+				BatchSize:   1,
 			}, wlog)
 		},
 		Poison: postgres.NewTxPublisher(db.Pool, wlog),

@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"io/fs"
 	"os"
 	"strconv"
 	"strings"
@@ -39,6 +40,13 @@ type TB interface {
 
 // NewDatabase creates an empty, migrated database, drops it when tb ends, and returns its URL.
 func NewDatabase(tb TB) string {
+	tb.Helper()
+	return NewDatabaseAt(tb, migrations.FS)
+}
+
+// NewDatabaseAt is NewDatabase with the migrations of fsys only (an upgrade test builds an older
+// schema with them, then applies the rest).
+func NewDatabaseAt(tb TB, fsys fs.FS) string {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -81,7 +89,7 @@ func NewDatabase(tb TB) string {
 		tb.Fatalf("pgtest: %v", err)
 	}
 	defer pool.Close()
-	if _, err := postgres.Migrate(ctx, pool, migrations.FS); err != nil {
+	if _, err := postgres.Migrate(ctx, pool, fsys); err != nil {
 		tb.Fatalf("pgtest: %v", err)
 	}
 	return url

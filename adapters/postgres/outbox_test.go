@@ -1,0 +1,347 @@
+package postgres_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"strconv"
+	"strings"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/google/uuid"
+
+	"github.com/certibuy/orders/adapters/postgres"
+	"github.com/certibuy/orders/adapters/postgres/pgtest"
+	"github.com/certibuy/orders/app/command"
+	"github.com/certibuy/orders/domain/es"
+	"github.com/certibuy/orders/domain/notification"
+	"github.com/certibuy/orders/migrations"
+)
+
+// subscribe subscribes a consumer group to the order events; cfg's zero fields take test defaults.
+func subscribe(t *testing.T, ctx context.Context, db *postgres.DB, group string, cfg postgres.SubscriberConfig) <-chan *message.Message {
+	t.Helper()
+	if cfg.Wait.SafetyPoll == 0 {
+		cfg.Wait.SafetyPoll = 10 * time.Millisecond
+	}
+	if cfg.AckDeadline == 0 {
+		cfg.AckDeadline = 10 * time.Second
+	}
+	if cfg.BatchSize == 0 {
+		cfg.BatchSize = 3
+	}
+	sub, err := postgres.NewSubscriber(db.Pool, group, cfg, watermill.NopLogger{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sub.Close() })
+	msgs, err := sub.Subscribe(ctx, postgres.OrderEventsTopic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return msgs
+}
+
+// receive returns the next message, or fails the test when ctx ends first.
+func receive(t *testing.T, ctx context.Context, msgs <-chan *message.Message) *message.Message {
+	t.Helper()
+	select {
+	case m := <-msgs:
+		return m
+	case <-ctx.Done():
+		t.Fatal("no message came")
+		return nil
+	}
+}
+
+// An append held open while later ones commit is read in its place: a group reads events in commit-
+// safe order and stops below the oldest transaction still running, so it neither skips the late
+// one nor reads it after the later ones.
+func TestAGroupReadsAnAppendHeldOpenInItsPlace(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	store, db := newStore(t, 8)
+	first, err := store.Append(ctx, "order-"+uuid.NewString(), postgres.NoStream, ev("test.first.v1", `{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs := subscribe(t, ctx, db, "late", postgres.SubscriberConfig{})
+	if m := receive(t, ctx, msgs); m.UUID != first[0].EventID.String() {
+		t.Fatalf("first message %s, want %s", m.UUID, first[0].EventID)
+	} else {
+		m.Ack()
+	}
+
+	tx, err := db.Pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(context.Background())
+	held, err := store.Append(postgres.WithTx(ctx, tx), "order-"+uuid.NewString(), postgres.NoStream, ev("test.held.v1", `{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var later []string
+	for range 3 {
+		recs, err := store.Append(ctx, "order-"+uuid.NewString(), postgres.NoStream, ev("test.later.v1", `{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		later = append(later, recs[0].EventID.String())
+	}
+	// Let the group select while the held append is open (it finds nothing it may read); the
+	// assertion below does not depend on this pause, only what it exercises does.
+	time.Sleep(100 * time.Millisecond)
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	want := append([]string{held[0].EventID.String()}, later...)
+	for i, id := range want {
+		m := receive(t, ctx, msgs)
+		if m.UUID != id {
+			t.Fatalf("message %d is %s (%s), want %s", i, m.UUID, m.Metadata.Get(es.MsgType), id)
+		}
+		m.Ack()
+	}
+}
+
+// newWakingStore is newStore whose commits notify the readers, with a waker listening for them.
+func newWakingStore(t *testing.T, maxConns int32) (*postgres.EventStore, *postgres.DB, *postgres.Waker) {
+	t.Helper()
+	db := pgtest.NewDB(t, maxConns)
+	db.Commits = postgres.NewCommitNotifier(db.Pool, watermill.NopLogger{})
+	t.Cleanup(db.Commits.Close)
+	waker := postgres.NewWaker(db.Pool, watermill.NopLogger{})
+	t.Cleanup(waker.Close)
+	return postgres.NewEventStore(db), db, waker
+}
+
+// hourly is a wait whose only way out is a wake: the safety-net poll and the rechecks are an hour.
+var hourly = postgres.WaitConfig{SafetyPoll: time.Hour, Recheck: time.Hour}
+
+// nudge appends an event to a stream of its own every 100 ms until ctx ends: a reader stops below the
+// oldest running transaction of the whole server (other tests' too), so a woken read may find
+// nothing and wait for the next wake; each nudge is one.
+func nudge(ctx context.Context, t *testing.T, store *postgres.EventStore) {
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			if _, err := store.Append(ctx, "nudge-"+uuid.NewString(), postgres.NoStream, ev("test.nudge.v1", `{}`)); err != nil && ctx.Err() == nil {
+				t.Errorf("nudge: %v", err)
+			}
+		}
+	}()
+}
+
+// A commit that appends events wakes a group waiting for them, with its safety-net poll and its
+// rechecks set to an hour: only wakes can bring the messages.
+func TestACommitWakesAWaitingGroup(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	store, db, waker := newWakingStore(t, 8)
+	msgs := subscribe(t, ctx, db, "woken", postgres.SubscriberConfig{Waker: waker, Wait: hourly, Commits: db.Commits})
+	nctx, stopNudging := context.WithCancel(ctx)
+	defer stopNudging()
+	nudge(nctx, t, store)
+	for i := range 2 {
+		recs, err := store.Append(ctx, "order-"+uuid.NewString(), postgres.NoStream, ev("test.a.v1", `{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m := receive(t, ctx, msgs); m.UUID != recs[0].EventID.String() {
+			t.Fatalf("message %d is %s, want %s", i, m.UUID, recs[0].EventID)
+		} else {
+			m.Ack()
+		}
+	}
+}
+
+// Queuing a notification wakes its topic's claimers, and appending events wakes the projections,
+// with their safety-net polls set to an hour.
+func TestANotificationWakesItsConsumerWithoutAPoll(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	store, db, waker := newWakingStore(t, 8)
+	queue := postgres.NewQueueSubscriber(db.Pool, postgres.QueueConfig{Concurrency: 2, PollInterval: time.Hour, Waker: waker}, watermill.NopLogger{})
+	defer queue.Close()
+	deliveries, err := queue.Subscribe(ctx, command.EmailTopic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runner := postgres.NewRunner(store, slog.New(slog.NewTextHandler(io.Discard, nil)), []postgres.Projection{postgres.NotificationLog{}}, postgres.WithWait(hourly))
+	rctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- runner.Run(rctx, waker) }()
+	defer func() { stop(); <-done }()
+	// Both make their first read and wait; what follows is for a woken read to find.
+	time.Sleep(200 * time.Millisecond)
+
+	eventID := uuid.New()
+	req := notification.Requested{OrderID: uuid.New(), OrderNumber: "CB-TEST1", OrderEventID: eventID,
+		OrderEventType: "order.shipped.v1", Type: notification.OrderShipped, Channel: notification.Email, Recipient: "asha@example.in"}
+	n, err := notification.Request(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream := notification.StreamID(eventID, notification.Email)
+	d, err := command.DeliveryOf(ctx, stream, req, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := postgres.NewNotificationRepository(store).Create(ctx, command.NewNotification{Stream: stream, Notification: n, Delivery: d}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case m := <-deliveries:
+		if got := m.Metadata.Get(es.MsgStream); got != stream {
+			t.Fatalf("delivered %s, want %s", got, stream)
+		}
+		m.Ack()
+	case <-ctx.Done():
+		t.Fatal("the queued notification was never handed out")
+	}
+	// The projection of notifications shows it once a woken step can read it.
+	nudge(rctx, t, store)
+	for count(t, db, `SELECT count(*) FROM notification_log WHERE order_event_id = $1`, eventID) == 0 {
+		select {
+		case <-ctx.Done():
+			t.Fatal("the notification log never showed the notification")
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// An upgrade from the outbox table (migration 012) loses and repeats nothing: each consumer group
+// gets, from the events table, exactly the messages it had not acked, in order.
+func TestAnUpgradeFromTheOutboxTableLosesAndRepeatsNothing(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	old := fstest.MapFS{}
+	entries, err := fs.Glob(migrations.FS, "*.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range entries {
+		if v, _ := strconv.Atoi(name[:3]); v <= 12 {
+			body, err := fs.ReadFile(migrations.FS, name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			old[name] = &fstest.MapFile{Data: body}
+		}
+	}
+	url := pgtest.NewDatabaseAt(t, old)
+	pool, err := postgres.Connect(ctx, url, postgres.PoolOptions{MaxConns: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+
+	// Five transactions as the old event store wrote them: two order events each, with their outbox
+	// messages, and a notification's event that had none.
+	type written struct {
+		id     string
+		stream string
+		tx     string
+		offset int64
+	}
+	var all []written
+	for i := range 5 {
+		tx, err := pool.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stream := "order-" + uuid.NewString()
+		for v := 1; v <= 2; v++ {
+			id := uuid.NewString()
+			md := fmt.Sprintf(`{"correlation_id": "c-%d", "actor": "system", "occurred_at": "2026-11-30T10:00:00Z"}`, i)
+			if _, err := tx.Exec(ctx, `INSERT INTO events (stream_id, stream_version, event_id, type, data, metadata)
+				VALUES ($1, $2, $3, 'test.old.v1', '{"n": 1}', $4)`, stream, v, id, md); err != nil {
+				t.Fatal(err)
+			}
+			w := written{id: id, stream: stream}
+			if err := tx.QueryRow(ctx, `INSERT INTO watermill_order_events (uuid, payload, metadata, transaction_id, stream_hash)
+				VALUES ($1, '{"n": 1}', $2, pg_current_xact_id(), $3) RETURNING transaction_id::text, "offset"`,
+				id, fmt.Sprintf(`{"stream_id": %q, "type": "test.old.v1"}`, stream), int64(es.StreamHash(stream))).Scan(&w.tx, &w.offset); err != nil {
+				t.Fatal(err)
+			}
+			all = append(all, w)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO events (stream_id, stream_version, event_id, type, data, metadata)
+			VALUES ($1, 1, $2, 'test.note.v1', '{}', '{"occurred_at": "2026-11-30T10:00:00Z"}')`, "notification-"+uuid.NewString(), uuid.NewString()); err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Groups that had read nothing, up to the middle of the third transaction, and everything.
+	acked := map[string]int{"none": -1, "middle": 4, "all": len(all) - 1}
+	for group, upTo := range acked {
+		tx, off := "0", int64(0)
+		if upTo >= 0 {
+			tx, off = all[upTo].tx, all[upTo].offset
+		}
+		if _, err := pool.Exec(ctx, `INSERT INTO watermill_offsets_order_events (consumer_group, offset_acked, last_processed_transaction_id)
+			VALUES ($1, $2, $3::xid8)`, group, off, tx); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	if _, err := postgres.Migrate(ctx, pool, migrations.FS); err != nil {
+		t.Fatal(err)
+	}
+	db := &postgres.DB{Pool: pool}
+	rows, err := pool.Query(ctx, `SELECT stream_id, stream_hash FROM events`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var stream string
+		var hash int64
+		if err := rows.Scan(&stream, &hash); err != nil {
+			t.Fatal(err)
+		}
+		if hash != int64(es.StreamHash(stream)) {
+			t.Errorf("the migration hashed %s to %d, the store hashes it to %d", stream, hash, es.StreamHash(stream))
+		}
+	}
+	rows.Close()
+	// An event appended after the upgrade marks the end: each group gets what it had not acked, in
+	// order, then this one, and nothing in between.
+	last, err := postgres.NewEventStore(db).Append(ctx, "order-"+uuid.NewString(), postgres.NoStream, ev("test.new.v1", `{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for group, upTo := range acked {
+		var want []string
+		for _, w := range all[upTo+1:] {
+			want = append(want, w.id)
+		}
+		want = append(want, last[0].EventID.String())
+		msgs := subscribe(t, ctx, db, group, postgres.SubscriberConfig{})
+		var got []string
+		for len(got) < len(want) {
+			m := receive(t, ctx, msgs)
+			got = append(got, m.UUID)
+			m.Ack()
+		}
+		if strings.Join(got, " ") != strings.Join(want, " ") {
+			t.Errorf("group %s got\n%v\nwant\n%v", group, got, want)
+		}
+	}
+}
