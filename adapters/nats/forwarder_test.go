@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ThreeDotsLabs/watermill"
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -147,13 +148,13 @@ func checkStream(t *testing.T, tg natstest.Target, ids []string) []*jetstream.Ra
 func newFeed(db *postgres.DB, tg natstest.Target, url string) (*postgres.Feed, *cbnats.Forwarder) {
 	fw := cbnats.NewForwarder(cbnats.Config{URL: url, Stream: tg.Stream, SubjectPrefix: tg.Prefix, Logger: quiet()})
 	return postgres.NewFeed(db, postgres.FeedName(tg.Stream), fw, quiet(),
-		postgres.WithFeedBatch(50), postgres.WithFeedPoll(10*time.Millisecond, 20*time.Millisecond)), fw
+		postgres.WithFeedBatch(50), postgres.WithFeedPoll(postgres.WaitConfig{SafetyPoll: 10 * time.Millisecond}, 20*time.Millisecond)), fw
 }
 
 func run(t *testing.T, f *postgres.Feed) context.CancelFunc {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { defer close(done); _ = f.Run(ctx) }()
+	go func() { defer close(done); _ = f.Run(ctx, nil) }()
 	stop := func() { cancel(); <-done }
 	t.Cleanup(stop)
 	return stop
@@ -382,7 +383,7 @@ func TestABatchThatFailedHalfwayIsNotRepeatedAfterTheDuplicateWindow(t *testing.
 	defer fw.Close()
 	pub := &halfway{Forwarder: fw, n: 2, window: window}
 	feed := postgres.NewFeed(db, postgres.FeedName(tg.Stream), pub, quiet(),
-		postgres.WithFeedBatch(50), postgres.WithFeedPoll(10*time.Millisecond, 20*time.Millisecond))
+		postgres.WithFeedBatch(50), postgres.WithFeedPoll(postgres.WaitConfig{SafetyPoll: 10 * time.Millisecond}, 20*time.Millisecond))
 	appendOrders(t, store, 4) // 28 events: one batch
 	run(t, feed)
 	ids := storeEventIDs(t, db)
@@ -394,4 +395,53 @@ func TestABatchThatFailedHalfwayIsNotRepeatedAfterTheDuplicateWindow(t *testing.
 		t.Fatal("the batch never failed halfway")
 	}
 	checkStream(t, tg, ids)
+}
+
+// A commit wakes an idle feed: with its safety-net poll and rechecks set to an hour, only the commits'
+// notifications can bring the events to the stream.
+func TestACommitWakesAnIdleFeed(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewDB(t, 8)
+	db.Commits = postgres.NewCommitNotifier(db.Pool, watermill.NopLogger{})
+	t.Cleanup(db.Commits.Close)
+	waker := postgres.NewWaker(db.Pool, watermill.NopLogger{})
+	t.Cleanup(waker.Close)
+	store := postgres.NewEventStore(db)
+	tg := natstest.New(t)
+	fw := cbnats.NewForwarder(cbnats.Config{URL: tg.URL, Stream: tg.Stream, SubjectPrefix: tg.Prefix, Logger: quiet()})
+	defer fw.Close()
+	hourly := postgres.WaitConfig{SafetyPoll: time.Hour, Recheck: time.Hour}
+	feed := postgres.NewFeed(db, postgres.FeedName(tg.Stream), fw, quiet(), postgres.WithFeedPoll(hourly, 20*time.Millisecond))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = feed.Run(ctx, waker) }()
+	defer func() { cancel(); <-done }()
+	// The feed makes its first read, finds nothing and waits.
+	time.Sleep(200 * time.Millisecond)
+
+	appendOrders(t, store, 3)
+	ids := storeEventIDs(t, db)
+	// A woken read stops below the oldest transaction running on the server (other tests' too) and
+	// may find nothing; each nudge is one more commit, so one more wake. Nudges commit after the
+	// orders, so the feed forwards them after the orders' events.
+	deadline := time.Now().Add(60 * time.Second)
+	for tg.Count(t) < len(ids) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the stream holds %d of %d events", tg.Count(t), len(ids))
+		}
+		if _, err := store.Append(context.Background(), "nudge-"+uuid.NewString(), postgres.NoStream,
+			postgres.NewEvent{Type: "test.nudge.v1", Data: []byte(`{}`)}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	got := map[string]bool{}
+	for _, m := range tg.Messages(t) {
+		got[m.Header.Get("Nats-Msg-Id")] = true
+	}
+	for _, id := range ids {
+		if !got[id] {
+			t.Errorf("event %s never reached the stream", id)
+		}
+	}
 }

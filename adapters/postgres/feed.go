@@ -31,7 +31,8 @@ type Feed struct {
 	name     string
 	pub      FeedPublisher
 	batch    int
-	poll     time.Duration
+	wait     WaitConfig    // how an idle feed waits for commits
+	retry    time.Duration // the first wait after a failure; it grows up to 30s
 	lockPoll time.Duration
 	logger   *slog.Logger
 }
@@ -42,10 +43,10 @@ type FeedOption func(*Feed)
 // WithFeedBatch sets how many events one publish carries at most.
 func WithFeedBatch(n int) FeedOption { return func(f *Feed) { f.batch = n } }
 
-// WithFeedPoll sets how long an idle feed waits before reading again, and how often a waiting
-// process tries to take the lock.
-func WithFeedPoll(idle, lock time.Duration) FeedOption {
-	return func(f *Feed) { f.poll, f.lockPoll = idle, lock }
+// WithFeedPoll sets how an idle feed waits for commits (see Run), and how often a waiting process
+// tries to take the lock.
+func WithFeedPoll(idle WaitConfig, lock time.Duration) FeedOption {
+	return func(f *Feed) { f.wait, f.lockPoll = idle, lock }
 }
 
 // FeedName is the checkpoint name of the feed to a JetStream stream.
@@ -53,7 +54,8 @@ func FeedName(stream string) string { return "feed:jetstream:" + stream }
 
 // NewFeed returns the feed called name (its checkpoint's name, see FeedName) to pub.
 func NewFeed(db *DB, name string, pub FeedPublisher, logger *slog.Logger, opts ...FeedOption) *Feed {
-	f := &Feed{db: db, name: name, pub: pub, batch: 500, poll: 50 * time.Millisecond, lockPoll: time.Second, logger: logger}
+	f := &Feed{db: db, name: name, pub: pub, batch: 500, wait: WaitConfig{SafetyPoll: 50 * time.Millisecond},
+		retry: 50 * time.Millisecond, lockPoll: time.Second, logger: logger}
 	for _, o := range opts {
 		o(f)
 	}
@@ -65,12 +67,20 @@ func (f *Feed) Name() string { return f.name }
 
 // Run forwards events until ctx ends. Neither the broker nor the database being away stops it: it
 // retries with a growing wait (up to 30s), in its own goroutine and on its own connection, so that
-// nothing else in the process waits for it.
-func (f *Feed) Run(ctx context.Context) error {
+// nothing else in the process waits for it. With a waker, an idle feed reads again when a commit
+// appends events, and otherwise only at its safety-net poll.
+func (f *Feed) Run(ctx context.Context, waker *Waker) error {
+	var wake <-chan struct{}
+	if waker != nil {
+		ch, unsubscribe := waker.Events()
+		defer unsubscribe()
+		wake = ch
+	}
+	idle := newWaiter(wake, f.wait)
 	failures := 0
 	for {
 		began := time.Now()
-		err := f.hold(ctx, func(ctx context.Context, conn *pgxpool.Conn) error { return f.forward(ctx, conn) })
+		err := f.hold(ctx, func(ctx context.Context, conn *pgxpool.Conn) error { return f.forward(ctx, conn, idle) })
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -78,7 +88,7 @@ func (f *Feed) Run(ctx context.Context) error {
 			failures = 0 // it worked for a while: this is a new failure, not the same one again
 		}
 		failures++
-		wait := backoff(f.poll, failures)
+		wait := backoff(f.retry, failures)
 		f.logger.WarnContext(ctx, "event feed stopped; starting again", "feed", f.name, "err", err, "retry_in", wait)
 		select {
 		case <-ctx.Done():
@@ -199,7 +209,7 @@ func checkpointAfter(a, b Checkpoint) bool {
 // the lock is kept; a database error ends it. Before the first batch, and again after every failure,
 // the checkpoint is moved past what the broker already holds: a batch that failed halfway is not
 // published again in part, however long the broker was away (longer than its duplicate window).
-func (f *Feed) forward(ctx context.Context, conn *pgxpool.Conn) error {
+func (f *Feed) forward(ctx context.Context, conn *pgxpool.Conn, idle *waiter) error {
 	var cp Checkpoint
 	synced := false
 	failures := 0
@@ -223,14 +233,19 @@ func (f *Feed) forward(ctx context.Context, conn *pgxpool.Conn) error {
 				}
 			}
 		}
-		wait := f.poll
 		switch {
 		case err != nil:
 			failures++
-			wait = backoff(f.poll, failures)
+			wait := backoff(f.retry, failures)
 			if ctx.Err() == nil {
 				f.logger.WarnContext(ctx, "event feed: cannot publish; the events wait in PostgreSQL", "feed", f.name, "err", err, "retry_in", wait)
 			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(wait):
+			}
+			continue
 		case len(events) > 0:
 			if failures > 0 {
 				f.logger.InfoContext(ctx, "event feed: publishing again", "feed", f.name)
@@ -242,10 +257,8 @@ func (f *Feed) forward(ctx context.Context, conn *pgxpool.Conn) error {
 			}
 			continue
 		}
-		select {
-		case <-ctx.Done():
+		if !idle.wait(ctx.Done()) {
 			return ctx.Err()
-		case <-time.After(wait):
 		}
 	}
 }

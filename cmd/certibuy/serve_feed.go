@@ -19,7 +19,7 @@ type runningFeed struct {
 // newFeed builds the feed of the event store to the JetStream stream of cfg.
 func newFeed(cfg Config, deps *Deps, logger *slog.Logger) (*postgres.Feed, *nats.Forwarder) {
 	fw := nats.NewForwarder(nats.Config{URL: cfg.NATS.URL, Stream: cfg.NATS.Stream, SubjectPrefix: cfg.NATS.SubjectPrefix, Logger: logger})
-	return postgres.NewFeed(deps.DB, postgres.FeedName(cfg.NATS.Stream), fw, logger, postgres.WithFeedPoll(cfg.PollInterval*2, time.Second)), fw
+	return postgres.NewFeed(deps.DB, postgres.FeedName(cfg.NATS.Stream), fw, logger, postgres.WithFeedPoll(cfg.EventsWait(), time.Second)), fw
 }
 
 // startFeed forwards the events to JetStream when NATS_URL is set. Every serve and worker process
@@ -35,7 +35,7 @@ func (s *Service) startFeed() {
 	s.feed = &runningFeed{cancel: cancel, done: make(chan struct{}), fw: fw}
 	go func() {
 		defer close(s.feed.done)
-		_ = feed.Run(ctx)
+		_ = feed.Run(ctx, s.waker)
 	}()
 	s.logger.Info("forwarding events to JetStream when this process holds the feed", "nats", nats.Redact(s.cfg.NATS.URL),
 		"stream", s.cfg.NATS.Stream, "subjects", s.cfg.NATS.SubjectPrefix+".>")
