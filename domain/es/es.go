@@ -48,8 +48,9 @@ func ParseActor(s string) (Actor, error) {
 // NewID returns a new id for an event, an order or a correlation: a version 7 UUID, whose leading
 // bits are the time. Ids made one after another then sort together, so each insert into the event
 // store's indexes on event ids, stream ids and correlation ids lands near the last one rather than
-// on a random page: a two-event append took 73 µs against 102 µs with random ids, and wrote 2.7 kB
-// of WAL against 4.3 kB (docs/STATUS.md). Its 74 random bits keep it unguessable.
+// on a random page: in a PL/pgSQL loop of 20,000 two-event appends on a 200,000-event table, 73 µs
+// and 2.7 kB of WAL an append against 102 µs and 4.3 kB with random ids. Its 74 random bits keep it
+// unguessable.
 func NewID() uuid.UUID { return uuid.Must(uuid.NewV7()) }
 
 // Causation says who and what caused the events about to be appended. It travels in the context
