@@ -56,20 +56,9 @@ func (r *NotificationRepository) Create(ctx context.Context, ns ...command.NewNo
 	if len(ns) == 0 {
 		return 0, nil
 	}
-	appends := make([]StreamAppend, len(ns))
-	queued := make([]queuedNew, len(ns))
-	for i, n := range ns {
-		events, err := encodeEvents(n.Notification.Changes())
-		if err != nil {
-			return 0, fmt.Errorf("create %s: %w", n.Stream, err)
-		}
-		events[0].ID = es.NewID()
-		md, err := json.Marshal(n.Delivery.Metadata)
-		if err != nil {
-			return 0, fmt.Errorf("queue %s: %w", n.Stream, err)
-		}
-		appends[i] = StreamAppend{Stream: n.Stream, Expected: NoStream, IfAbsent: true, Events: events}
-		queued[i] = queuedNew{stream: n.Stream, delivery: n.Delivery, metadata: string(md), requestID: events[0].ID}
+	appends, queued, err := newNotificationAppends(ns)
+	if err != nil {
+		return 0, err
 	}
 	// The new notifications are queued by one statement, after their events.
 	appends[len(appends)-1].After = []Statement{enqueueNew(queued)}
@@ -85,6 +74,27 @@ func (r *NotificationRepository) Create(ctx context.Context, ns ...command.NewNo
 		}
 	}
 	return created, nil
+}
+
+// newNotificationAppends returns the appends that open new notifications, each only if its stream is
+// absent, and their rows of the queue, for enqueueNew (which the caller runs after the appends).
+func newNotificationAppends(ns []command.NewNotification) ([]StreamAppend, []queuedNew, error) {
+	appends := make([]StreamAppend, len(ns))
+	queued := make([]queuedNew, len(ns))
+	for i, n := range ns {
+		events, err := encodeEvents(n.Notification.Changes())
+		if err != nil {
+			return nil, nil, fmt.Errorf("create %s: %w", n.Stream, err)
+		}
+		events[0].ID = es.NewID()
+		md, err := json.Marshal(n.Delivery.Metadata)
+		if err != nil {
+			return nil, nil, fmt.Errorf("queue %s: %w", n.Stream, err)
+		}
+		appends[i] = StreamAppend{Stream: n.Stream, Expected: NoStream, IfAbsent: true, Events: events}
+		queued[i] = queuedNew{stream: n.Stream, delivery: n.Delivery, metadata: string(md), requestID: events[0].ID}
+	}
+	return appends, queued, nil
 }
 
 // queuedNew is a new notification's row of the queue, queued only if its request event, requestID,

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
@@ -41,6 +42,9 @@ type SubscriberConfig struct {
 	// if the server loses such a commit, it loses the offset with the writes, and the messages come
 	// again. Whatever acts on the writes commits in the ordinary way first, which makes them durable.
 	Redoable bool
+	// Batches, for a request group, makes each delivering transaction keep a batch for the request
+	// handlers' writer: the same RequestBatches they are given.
+	Batches *RequestBatches
 }
 
 // subscriberConn begins the subscriber's transactions, as redoable ones when asked.
@@ -48,6 +52,10 @@ type subscriberConn struct {
 	*pgxpool.Pool
 	redoable bool
 	commits  *CommitNotifier
+	batches  *RequestBatches
+	// failed is set when a batch's writes failed: the next transaction, which reads the same
+	// messages again, writes each alone (see requestBatch).
+	failed *atomic.Bool
 }
 
 func (c subscriberConn) BeginTx(ctx context.Context, opts pgx.TxOptions) (pgx.Tx, error) {
@@ -65,17 +73,33 @@ func (c subscriberConn) BeginTx(ctx context.Context, opts pgx.TxOptions) (pgx.Tx
 	if err != nil {
 		return nil, err
 	}
-	return &deliveryTx{Tx: tx, commits: c.commits}, nil
+	dt := &deliveryTx{Tx: tx, commits: c.commits}
+	if c.batches != nil {
+		dt.batch = &requestBatch{w: c.batches, failed: c.failed, alone: c.failed.Swap(false)}
+	}
+	return dt, nil
 }
 
 // deliveryTx is a transaction in which the subscriber hands out messages. One that moved its group's
 // offset tells the readers when it commits: it may have hidden another commit from them until then
 // (readers stop at the oldest transaction still running). One that found nothing tells no one, or
-// the groups would wake one another for ever.
+// the groups would wake one another for ever. A request group's keeps the batch of its writer
+// (RequestBatches), and writes it as it commits.
 type deliveryTx struct {
 	pgx.Tx
 	commits *CommitNotifier
 	acked   bool
+	batch   *requestBatch
+}
+
+// Query returns rows through which the schema adapter tells the batch about its messages
+// (noteMessage).
+func (t *deliveryTx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	rows, err := t.Tx.Query(ctx, sql, args...)
+	if err != nil || t.batch == nil {
+		return rows, err
+	}
+	return batchRows{Rows: rows, batch: t.batch}, nil
 }
 
 func (t *deliveryTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
@@ -85,7 +109,15 @@ func (t *deliveryTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.
 	return t.Tx.Exec(ctx, sql, args...)
 }
 
+// Commit writes the batch's notifications, then commits. When the writes fail it rolls back: no
+// message of the batch is acked, and they come again, each writing alone.
 func (t *deliveryTx) Commit(ctx context.Context) error {
+	if t.batch != nil {
+		if err := t.batch.write(ctx, t.Tx); err != nil {
+			_ = t.Tx.Rollback(context.WithoutCancel(ctx))
+			return err
+		}
+	}
 	err := t.Tx.Commit(ctx)
 	if err == nil && t.acked {
 		t.commits.Committed()
@@ -160,6 +192,7 @@ func (s eventsSchema) UnmarshalMessage(params wsql.UnmarshalMessageParams) (wsql
 	r.TxID, r.Data = uint64(txID), data
 	r.Metadata.Actor, r.Metadata.OccurredAt = es.Actor(actor), at
 	msg := EventMessage(context.Background(), r)
+	noteMessage(params.Row, msg)
 	return wsql.Row{Offset: r.Position, UUID: []byte(msg.UUID), Payload: data, Msg: msg,
 		ExtraData: map[string]any{"transaction_id": txID}}, nil
 }
@@ -226,7 +259,8 @@ func NewSubscriber(pool *pgxpool.Pool, consumerGroup string, cfg SubscriberConfi
 	}
 	d := &drainingSubscriber{closing: make(chan struct{}), unsubscribe: unsubscribe}
 	w := newWaiter(wake, cfg.Wait)
-	sub, err := wsql.NewSubscriber(wsql.BeginnerFromPgx(subscriberConn{Pool: pool, redoable: cfg.Redoable, commits: cfg.Commits}), wsql.SubscriberConfig{
+	conn := subscriberConn{Pool: pool, redoable: cfg.Redoable, commits: cfg.Commits, batches: cfg.Batches, failed: &atomic.Bool{}}
+	sub, err := wsql.NewSubscriber(wsql.BeginnerFromPgx(conn), wsql.SubscriberConfig{
 		ConsumerGroup:    consumerGroup,
 		PollInterval:     w.cfg.SafetyPoll,
 		ResendInterval:   w.cfg.Recheck,
@@ -393,7 +427,8 @@ func (p *TxPublisher) Close() error { return nil }
 // message's context write in the transaction that delivered the message, so a handler's writes commit
 // with the message's offset, or not at all (exactly once). A handler wraps its writes in DB.InTx,
 // which makes them a savepoint: a failed attempt is undone without spoiling the transaction that the
-// retry, or the poison queue, still needs. Handlers that write nothing cost nothing.
+// retry, or the poison queue, still needs. Handlers that write nothing cost nothing. What a failed
+// attempt asked a request batch to write at its commit (RequestBatches) is dropped with it.
 func JoinDeliveryTx(h message.HandlerFunc) message.HandlerFunc {
 	return func(msg *message.Message) ([]*message.Message, error) {
 		ctx := msg.Context()
@@ -405,9 +440,19 @@ func JoinDeliveryTx(h message.HandlerFunc) message.HandlerFunc {
 		if !ok {
 			return nil, fmt.Errorf("join delivery transaction: it is a %T, not pgx", wtx)
 		}
-		msg.SetContext(WithTx(ctx, ptx.Tx))
+		var batch *requestBatch
+		if dt, ok := ptx.Tx.(*deliveryTx); ok {
+			batch = dt.batch
+		}
+		if batch != nil {
+			batch.forget(msg.UUID) // an earlier attempt's, when it ended without an error
+		}
+		msg.SetContext(context.WithValue(WithTx(ctx, ptx.Tx), messageKey{}, msg.UUID))
 		out, err := h(msg)
 		msg.SetContext(ctx)
+		if err != nil && batch != nil {
+			batch.forget(msg.UUID)
+		}
 		return out, err
 	}
 }

@@ -29,17 +29,26 @@ type ShopInfo struct {
 	RefundExpectation string
 }
 
+// RequestWriter is what the request handler reads and writes through. The request subscriber is
+// given the same one (postgres.RequestBatches), which reads the orders of a whole batch of messages at
+// once and writes their notifications as the batch commits.
+type RequestWriter interface {
+	// GetOrder loads an order, or returns an order.NotFoundError.
+	GetOrder(ctx context.Context, id uuid.UUID) (*order.Order, error)
+	// CreateNotifications stores new notifications and queues them, as NotificationStore.Create.
+	CreateNotifications(ctx context.Context, ns ...NewNotification) (int, error)
+}
+
 // RequestNotificationsHandler opens the e-mail and SMS notifications of an order event and queues
 // them. It only writes to the database, quickly: the sending happens in the delivery workers.
 type RequestNotificationsHandler struct {
-	orders order.Repository
-	store  NotificationStore
-	shop   ShopInfo
+	w    RequestWriter
+	shop ShopInfo
 }
 
 // NewRequestNotificationsHandler wires the handler.
-func NewRequestNotificationsHandler(orders order.Repository, store NotificationStore, shop ShopInfo) RequestNotificationsHandler {
-	return RequestNotificationsHandler{orders: orders, store: store, shop: shop}
+func NewRequestNotificationsHandler(w RequestWriter, shop ShopInfo) RequestNotificationsHandler {
+	return RequestNotificationsHandler{w: w, shop: shop}
 }
 
 // Handle requests one notification per channel for the events the notification catalogue names,
@@ -51,7 +60,7 @@ func (h RequestNotificationsHandler) Handle(ctx context.Context, cmd RequestNoti
 	if !ok {
 		return nil
 	}
-	o, err := h.orders.Get(ctx, cmd.OrderID)
+	o, err := h.w.GetOrder(ctx, cmd.OrderID)
 	if err != nil {
 		return fmt.Errorf("request notifications for %s: %w", cmd.OrderEventID, err)
 	}
@@ -75,7 +84,7 @@ func (h RequestNotificationsHandler) Handle(ctx context.Context, cmd RequestNoti
 		}
 		all = append(all, NewNotification{Stream: stream, Notification: n, Delivery: d})
 	}
-	_, err = h.store.Create(ctx, all...)
+	_, err = h.w.CreateNotifications(ctx, all...)
 	return err
 }
 

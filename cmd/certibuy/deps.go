@@ -40,7 +40,9 @@ type Deps struct {
 	Simulator *razorpay.Simulator
 	// Notifier use cases, run by the event routers rather than by ports.
 	RequestNotifications command.RequestNotificationsHandler
-	DeliverNotification  command.DeliverNotificationHandler
+	// RequestBatches is the request handlers' writer; the request groups' subscribers are given it too.
+	RequestBatches      *postgres.RequestBatches
+	DeliverNotification command.DeliverNotificationHandler
 	// MailProvider and SMSProvider name where messages go, for the start-up log and doctor.
 	MailProvider, SMSProvider string
 	SMTP                      *mail.SMTPSender
@@ -116,14 +118,15 @@ func OpenDeps(ctx context.Context, cfg Config, logger *slog.Logger) (*Deps, erro
 		pool.Close()
 		return nil, err
 	}
+	requests := postgres.NewRequestBatches(store, orders, notifications, events.RequestLoadsOrder)
 	d := &Deps{Pool: pool, DB: db, Store: store, Orders: orders, Runner: runner, Simulator: sim,
-		RequestNotifications: command.NewRequestNotificationsHandler(orders, notifications, command.ShopInfo{
+		RequestNotifications: command.NewRequestNotificationsHandler(requests, command.ShopInfo{
 			Name: cfg.Notify.ShopName, SupportEmail: cfg.Notify.SupportEmail, RefundExpectation: cfg.Notify.RefundExpectation}),
 		DeliverNotification: command.NewDeliverNotificationHandler(notifications, mailer, smsSender, renderer,
 			MessageLinks{orderLinks}, cfg.Notify.Policy, time.Now, mailDomain(cfg.Notify.MailFrom)),
 		MailProvider: mailer.Name(), SMSProvider: smsSender.Name(), SMTP: smtp,
 		Mailer: mailer, SMS: smsSender, Renderer: renderer, NotificationLog: postgres.NewNotificationLogReader(db),
-		Links: orderLinks,
+		Links: orderLinks, RequestBatches: requests,
 	}
 	d.App = app.Application{
 		Commands: app.Commands{

@@ -221,12 +221,16 @@ func (s *Service) startRouter() error {
 		HandlerTimeout: s.cfg.HandlerTimeout,
 		Subscribers: func(group string) (message.Subscriber, error) {
 			var partition *postgres.Partition
+			var batches *postgres.RequestBatches
 			if p, ok := events.RequestPartitionOf(group); ok {
-				// Each request partition selects its own orders' events, and no other.
+				// Each request partition selects its own orders' events, and no other, and keeps a
+				// batch for the request handlers' writer.
 				partition = &postgres.Partition{Index: p, Of: s.cfg.Notify.RequestPartitions}
+				batches = s.deps.RequestBatches
 			}
 			return postgres.NewSubscriber(s.deps.Pool, group, postgres.SubscriberConfig{
 				Partition: partition,
+				Batches:   batches,
 				Waker:     s.waker,
 				Commits:   s.deps.DB.Commits,
 				Wait:      s.cfg.EventsWait(),

@@ -105,6 +105,14 @@ func (r RequestHandler) Handle(ctx context.Context, v any) error {
 		OrderEventType: msg.Metadata.Get(es.MsgType), Event: e.event})
 }
 
+// RequestLoadsOrder reports whether the request handlers load the order of an order event of this
+// stored type: for those the catalogue answers. A request batch reads their orders in advance
+// (postgres.RequestBatches).
+func RequestLoadsOrder(eventType string) bool {
+	_, ok := notification.KindFor(eventType)
+	return ok
+}
+
 // triggeringEvent is an order event of a type known by name only: it decodes as order.DecodeEvent
 // does (the marshaler has upcast an older version already).
 type triggeringEvent struct {

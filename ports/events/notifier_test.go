@@ -33,7 +33,7 @@ func TestEveryCatalogueEventHasARequestHandler(t *testing.T) {
 	if err := orders.Create(ctx, o); err != nil {
 		t.Fatal(err)
 	}
-	h := command.NewRequestNotificationsHandler(orders, notifs, command.ShopInfo{Name: "CertiBuy", SupportEmail: "support@certibuy.in"})
+	h := command.NewRequestNotificationsHandler(postgres.NewRequestBatches(store, orders, notifs, events.RequestLoadsOrder), command.ShopInfo{Name: "CertiBuy", SupportEmail: "support@certibuy.in"})
 	handlers := map[string]cqrs.GroupEventHandler{}
 	for _, hd := range events.RequestHandlers(h) {
 		handlers[events.Marshaler{}.Name(hd.NewEvent())] = hd
