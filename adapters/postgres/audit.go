@@ -128,7 +128,7 @@ func (a *Auditor) OrderAsOf(ctx context.Context, id uuid.UUID, t time.Time) (*or
 
 // OrderIDByNumber finds an order's id from its number.
 func (a *Auditor) OrderIDByNumber(ctx context.Context, n order.Number) (uuid.UUID, error) {
-	return NewOrderRepository(a.store).IDByNumber(ctx, n)
+	return NewOrderRepository(a.store, nil).IDByNumber(ctx, n)
 }
 
 // A cursor is "<tx id>-<position>" of the last event of the previous page.

@@ -18,7 +18,7 @@ import (
 func TestAuditFiltersAndAsOf(t *testing.T) {
 	t.Parallel()
 	store, db := newStore(t, 6)
-	repo := postgres.NewOrderRepository(store)
+	repo := postgres.NewOrderRepository(store, nil)
 	auditor := postgres.NewAuditor(store)
 	audit := query.NewAuditEventsHandler(auditor)
 	asOf := query.NewOrderAsOfHandler(auditor)

@@ -249,8 +249,19 @@ func TestReadAllNeverSkipsATransactionThatCommitsLate(t *testing.T) {
 
 func TestConcurrentUpdatesOfOneOrder(t *testing.T) {
 	t.Parallel()
+	for _, recent := range []int{0, 16} {
+		t.Run(fmt.Sprintf("recent=%d", recent), func(t *testing.T) {
+			t.Parallel()
+			concurrentUpdates(t, recent)
+		})
+	}
+}
+
+// concurrentUpdates has 20 writers change one order at once through a repository keeping recent
+// copies of that many orders (none: it reads the stream each time).
+func concurrentUpdates(t *testing.T, recent int) {
 	store, db := newStore(t, 20)
-	repo := postgres.NewOrderRepository(store)
+	repo := postgres.NewOrderRepository(store, postgres.NewRecentOrders(recent))
 	ctx := context.Background()
 	o := placedOrder(t)
 	if err := repo.Create(ctx, o); err != nil {
@@ -350,7 +361,7 @@ func (randReader) Read(p []byte) (int, error) {
 func TestCreateRefusesATakenNumberAndGetFindsTheOrder(t *testing.T) {
 	t.Parallel()
 	store, db := newStore(t, 4)
-	repo := postgres.NewOrderRepository(store)
+	repo := postgres.NewOrderRepository(store, nil)
 	ctx := context.Background()
 	a := placedOrder(t)
 	if err := repo.Create(ctx, a); err != nil {

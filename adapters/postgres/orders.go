@@ -16,14 +16,16 @@ import (
 
 // OrderRepository stores orders as event streams in the event store.
 type OrderRepository struct {
-	store *EventStore
+	store  *EventStore
+	recent *RecentOrders // nil: every change reads its stream first
 }
 
 var _ order.Repository = (*OrderRepository)(nil)
 
-// NewOrderRepository returns a repository over store.
-func NewOrderRepository(store *EventStore) *OrderRepository {
-	return &OrderRepository{store: store}
+// NewOrderRepository returns a repository over store that decides changes on the copies recent
+// keeps (see RecentOrders); recent may be nil.
+func NewOrderRepository(store *EventStore, recent *RecentOrders) *OrderRepository {
+	return &OrderRepository{store: store, recent: recent}
 }
 
 // Create claims the order's number and appends its first events, in one transaction and, outside a
@@ -39,46 +41,95 @@ func (r *OrderRepository) Create(ctx context.Context, o *order.Order) error {
 	if _, err := r.store.AppendWith(ctx, order.StreamID(o.ID()), NoStream, lookupRows(o.ID(), o.Changes()), events...); err != nil {
 		return fmt.Errorf("create order %s: %w", o.ID(), err)
 	}
+	r.stored(ctx, o.ID(), nil, o.Changes())
 	o.ClearChanges()
 	return nil
 }
 
 // Get loads an order from its events.
 func (r *OrderRepository) Get(ctx context.Context, id uuid.UUID) (*order.Order, error) {
+	_, o, err := r.load(ctx, id)
+	return o, err
+}
+
+// load reads an order's stream, and keeps a copy of it outside a transaction.
+func (r *OrderRepository) load(ctx context.Context, id uuid.UUID) ([]order.Event, *order.Order, error) {
 	recs, err := r.store.Load(ctx, order.StreamID(id))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if len(recs) == 0 {
-		return nil, &order.NotFoundError{ID: id}
+		return nil, nil, &order.NotFoundError{ID: id}
 	}
-	return OrderFromEvents(recs)
+	events, err := decodeOrderEvents(recs)
+	if err != nil {
+		return nil, nil, err
+	}
+	o, err := order.FromHistory(events)
+	if err != nil {
+		return nil, nil, err
+	}
+	r.stored(ctx, id, events, nil)
+	return events, o, nil
+}
+
+// stored keeps the copy of an order whose stream is history followed by changes, once they are
+// committed: outside a transaction they are, in one they may yet be rolled back, and the copy goes.
+func (r *OrderRepository) stored(ctx context.Context, id uuid.UUID, history, changes []order.Event) {
+	if _, inTx := TxFrom(ctx); inTx {
+		r.recent.forget(id)
+		return
+	}
+	r.recent.put(id, append(history[:len(history):len(history)], changes...))
 }
 
 // Update loads the order, runs fn and appends what fn recorded at the version it loaded, so that a
 // concurrent writer makes one of the two fail with es.ErrConcurrencyConflict. The read needs no
-// transaction of its own: the versioned append is what keeps the decision safe.
+// transaction of its own: the versioned append is what keeps the decision safe. Outside a
+// transaction, an order with a recent copy is decided on the copy first (see RecentOrders); fn may
+// then run twice, and must do nothing but decide.
 func (r *OrderRepository) Update(ctx context.Context, id uuid.UUID, fn func(o *order.Order) error) error {
-	o, err := r.Get(ctx, id)
+	if _, inTx := TxFrom(ctx); !inTx {
+		if history, ok := r.recent.get(id); ok {
+			if done, err := r.update(ctx, id, history, fn); done {
+				return err
+			}
+			r.recent.forget(id)
+		}
+	}
+	history, _, err := r.load(ctx, id)
 	if err != nil {
 		return err
 	}
+	_, err = r.update(ctx, id, history, fn)
+	return err
+}
+
+// update decides a change on history and appends it at history's version. It reports whether the
+// outcome stands: a decision on a copy that stored nothing, or whose append conflicted, is to be
+// made again on the stored stream.
+func (r *OrderRepository) update(ctx context.Context, id uuid.UUID, history []order.Event, fn func(o *order.Order) error) (bool, error) {
+	o, err := order.FromHistory(history)
+	if err != nil {
+		return true, fmt.Errorf("update order %s: %w", id, err)
+	}
 	if err := fn(o); err != nil {
-		return err
+		return false, err
 	}
 	changes := o.Changes()
 	if len(changes) == 0 {
-		return nil
+		return false, nil
 	}
 	events, err := EncodeOrderEvents(changes)
 	if err != nil {
-		return fmt.Errorf("update order %s: %w", id, err)
+		return true, fmt.Errorf("update order %s: %w", id, err)
 	}
 	if _, err := r.store.AppendWith(ctx, order.StreamID(id), o.StoredVersion(), lookupRows(id, changes), events...); err != nil {
-		return fmt.Errorf("update order %s: %w", id, err)
+		return !IsConflict(err), fmt.Errorf("update order %s: %w", id, err)
 	}
+	r.stored(ctx, id, history, changes)
 	o.ClearChanges()
-	return nil
+	return true, nil
 }
 
 // lookupRows are the rows that let an order be found by its number or its gateway order, written in
@@ -162,6 +213,14 @@ func SchemaVersionOf(eventType string) int {
 
 // OrderFromEvents decodes a stream and rebuilds the order.
 func OrderFromEvents(recs []RecordedEvent) (*order.Order, error) {
+	events, err := decodeOrderEvents(recs)
+	if err != nil {
+		return nil, err
+	}
+	return order.FromHistory(events)
+}
+
+func decodeOrderEvents(recs []RecordedEvent) ([]order.Event, error) {
 	events := make([]order.Event, len(recs))
 	for i, r := range recs {
 		e, err := order.DecodeEvent(r.Type, r.Data)
@@ -170,7 +229,7 @@ func OrderFromEvents(recs []RecordedEvent) (*order.Order, error) {
 		}
 		events[i] = e
 	}
-	return order.FromHistory(events)
+	return events, nil
 }
 
 // IsConflict reports whether err is a concurrency conflict.

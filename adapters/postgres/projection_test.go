@@ -88,7 +88,7 @@ var (
 func TestOrderProjectionsOnAKnownHistory(t *testing.T) {
 	t.Parallel()
 	store, db := newStore(t, 6)
-	repo := postgres.NewOrderRepository(store)
+	repo := postgres.NewOrderRepository(store, nil)
 	r := newRunner(store)
 	ctx := context.Background()
 
@@ -242,7 +242,7 @@ func randomWorkload(t *testing.T, repo *postgres.OrderRepository, n int, seed in
 func TestLiveProjectionsEqualARebuildFromScratch(t *testing.T) {
 	t.Parallel()
 	store, _ := newStore(t, 12)
-	repo := postgres.NewOrderRepository(store)
+	repo := postgres.NewOrderRepository(store, nil)
 	r := newRunner(store)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -270,7 +270,7 @@ func TestLiveProjectionsEqualARebuildFromScratch(t *testing.T) {
 func TestVerifyFindsADifference(t *testing.T) {
 	t.Parallel()
 	store, db := newStore(t, 6)
-	repo := postgres.NewOrderRepository(store)
+	repo := postgres.NewOrderRepository(store, nil)
 	r := newRunner(store)
 	randomWorkload(t, repo, 20, 7)
 	catchUp(t, r)
@@ -289,7 +289,7 @@ func TestVerifyFindsADifference(t *testing.T) {
 func TestReplayWhileWritersAppend(t *testing.T) {
 	t.Parallel()
 	store, db := newStore(t, 16)
-	repo := postgres.NewOrderRepository(store)
+	repo := postgres.NewOrderRepository(store, nil)
 	r := newRunner(store)
 	randomWorkload(t, repo, 200, 3)
 
@@ -385,7 +385,7 @@ func TestReplayWhileWritersAppend(t *testing.T) {
 func TestAStoredV1ShippedEventIsReadAsV2Everywhere(t *testing.T) {
 	t.Parallel()
 	store, db := newStore(t, 6)
-	repo := postgres.NewOrderRepository(store)
+	repo := postgres.NewOrderRepository(store, nil)
 	r := newRunner(store)
 	ctx := context.Background()
 	o := placedOrder(t)

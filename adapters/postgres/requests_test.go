@@ -93,7 +93,7 @@ func newBatchFixture(t *testing.T) (*batchFixture, context.Context) {
 	t.Cleanup(pool.Close)
 	db := &postgres.DB{Pool: pool}
 	store := postgres.NewEventStore(db)
-	orders := postgres.NewOrderRepository(store)
+	orders := postgres.NewOrderRepository(store, nil)
 	batches := postgres.NewRequestBatches(store, orders, postgres.NewNotificationRepository(store),
 		func(eventType string) bool { return eventType == order.TypeOrderPlaced })
 	return &batchFixture{db: db, log: log, orders: orders, batches: batches}, ctx

@@ -77,7 +77,7 @@ func OpenDeps(ctx context.Context, cfg Config, logger *slog.Logger) (*Deps, erro
 	}
 	db := &postgres.DB{Pool: pool, Commits: postgres.NewCommitNotifier(pool, events.Logger(logger))}
 	store := postgres.NewEventStore(db)
-	orders := postgres.NewOrderRepository(store)
+	orders := postgres.NewOrderRepository(store, postgres.NewRecentOrders(recentOrders))
 	tokens := postgres.NewAccessTokens(db)
 	auditor := postgres.NewAuditor(store)
 	read := postgres.NewOrderReadModel(db)
@@ -285,3 +285,7 @@ func rerouteTo(n NotifyConfig) map[string]string {
 func (c Config) EventsWait() postgres.WaitConfig {
 	return postgres.WaitConfig{SafetyPoll: c.PollInterval, Recheck: c.Recheck}
 }
+
+// recentOrders is how many orders the repository keeps copies of to decide changes on (see
+// postgres.RecentOrders): about 8 MB at most, more than the orders a shop changes in an hour.
+const recentOrders = 4096

@@ -26,7 +26,7 @@ import (
 func TestEveryCatalogueEventHasARequestHandler(t *testing.T) {
 	db := pgtest.NewDB(t, 4)
 	store := postgres.NewEventStore(db)
-	orders := postgres.NewOrderRepository(store)
+	orders := postgres.NewOrderRepository(store, nil)
 	notifs := postgres.NewNotificationRepository(store)
 	ctx := context.Background()
 	o := newOrder(t)
