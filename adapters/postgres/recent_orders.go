@@ -18,7 +18,8 @@ import (
 // since a stale copy could have caused it. Only what committed is kept: changes made in a caller's
 // transaction drop the order's copy instead.
 //
-// It holds at most size orders (about 2 kB each), dropping the least recently used.
+// It holds at most size orders, dropping the least recently used: a shipped order of one line
+// takes about half a kilobyte.
 type RecentOrders struct {
 	mu    sync.Mutex
 	size  int

@@ -287,5 +287,5 @@ func (c Config) EventsWait() postgres.WaitConfig {
 }
 
 // recentOrders is how many orders the repository keeps copies of to decide changes on (see
-// postgres.RecentOrders): about 8 MB at most, more than the orders a shop changes in an hour.
+// postgres.RecentOrders): a few megabytes at most.
 const recentOrders = 4096
