@@ -27,6 +27,12 @@ import (
 // subscribe subscribes a consumer group to the order events; cfg's zero fields take test defaults.
 func subscribe(t *testing.T, ctx context.Context, db *postgres.DB, group string, cfg postgres.SubscriberConfig) <-chan *message.Message {
 	t.Helper()
+	return subscribeLogging(t, ctx, db, group, cfg, watermill.NopLogger{})
+}
+
+// subscribeLogging is subscribe with the subscriber logging to logger.
+func subscribeLogging(t *testing.T, ctx context.Context, db *postgres.DB, group string, cfg postgres.SubscriberConfig, logger watermill.LoggerAdapter) <-chan *message.Message {
+	t.Helper()
 	if cfg.Wait.SafetyPoll == 0 {
 		cfg.Wait.SafetyPoll = 10 * time.Millisecond
 	}
@@ -36,7 +42,7 @@ func subscribe(t *testing.T, ctx context.Context, db *postgres.DB, group string,
 	if cfg.BatchSize == 0 {
 		cfg.BatchSize = 3
 	}
-	sub, err := postgres.NewSubscriber(db.Pool, group, cfg, watermill.NopLogger{})
+	sub, err := postgres.NewSubscriber(db.Pool, group, cfg, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -343,5 +349,22 @@ func TestAnUpgradeFromTheOutboxTableLosesAndRepeatsNothing(t *testing.T) {
 		if strings.Join(got, " ") != strings.Join(want, " ") {
 			t.Errorf("group %s got\n%v\nwant\n%v", group, got, want)
 		}
+	}
+}
+
+// A subscription whose context ends, as a stopping service's does, logs no error: its reads cut
+// short by the cancellation are how it stops.
+func TestAStoppingGroupLogsNoError(t *testing.T) {
+	t.Parallel()
+	_, db := newStore(t, 4)
+	logs := watermill.NewCaptureLogger()
+	ctx, cancel := context.WithCancel(context.Background())
+	msgs := subscribeLogging(t, ctx, db, "stopping", postgres.SubscriberConfig{Wait: postgres.WaitConfig{SafetyPoll: time.Millisecond}}, logs)
+	time.Sleep(100 * time.Millisecond) // reading, then polling every millisecond
+	cancel()
+	for range msgs { // the subscriber closes its channel once it has stopped
+	}
+	if errs := logs.Captured()[watermill.ErrorLogLevel]; len(errs) > 0 {
+		t.Fatalf("stopping logged %d errors, the first: %s: %v", len(errs), errs[0].Msg, errs[0].Err)
 	}
 }

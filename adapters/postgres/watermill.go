@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -226,6 +227,11 @@ type wakeBackoff struct {
 }
 
 func (b wakeBackoff) HandleError(logger watermill.LoggerAdapter, noMsg bool, err error) time.Duration {
+	if errors.Is(err, context.Canceled) {
+		// The subscription is ending (its context is cancelled before the subscriber closes): a
+		// query cut short is no error, and a stopping service must not log one.
+		return b.retry
+	}
 	if err != nil {
 		logger.Error("Error querying for message", err, watermill.LogFields{"wait_time": b.retry})
 		return b.retry
