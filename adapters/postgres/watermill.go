@@ -113,6 +113,16 @@ func (t *deliveryTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.
 // Commit writes the batch's notifications, then commits. When the writes fail it rolls back: no
 // message of the batch is acked, and they come again, each writing alone.
 func (t *deliveryTx) Commit(ctx context.Context) error {
+	if !t.acked && (t.batch == nil || len(t.batch.pending) == 0) {
+		// No message was acked, so none was handled (a nacked one's writes are rolled back to its
+		// savepoint): ending the transaction is all a commit would do, and a rollback needs no live
+		// context, where a stopping subscription's is cancelled and its commit would fail.
+		err := t.Tx.Rollback(context.WithoutCancel(ctx))
+		if ctx.Err() != nil {
+			return nil // stopping: pgx may have closed the connection, which ends the transaction too
+		}
+		return err
+	}
 	if t.batch != nil {
 		if err := t.batch.write(ctx, t.Tx); err != nil {
 			_ = t.Tx.Rollback(context.WithoutCancel(ctx))
