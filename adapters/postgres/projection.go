@@ -63,7 +63,6 @@ type Runner struct {
 	projections []Projection
 	wait        WaitConfig
 	batch       int
-	gather      time.Duration
 	logger      *slog.Logger
 }
 
@@ -77,16 +76,13 @@ func WithWait(w WaitConfig) RunnerOption { return func(r *Runner) { r.wait = w }
 // WithBatchSize sets how many events one live transaction applies at most.
 func WithBatchSize(n int) RunnerOption { return func(r *Runner) { r.batch = n } }
 
-// WithGather sets how long a projection that has caught up lets commits gather before its next step
-// (see Runner.run).
-func WithGather(d time.Duration) RunnerOption { return func(r *Runner) { r.gather = d } }
-
-// defaultGather is the read models' lag bought by Runner.run's gathering.
-const defaultGather = 20 * time.Millisecond
+// projectionGather is how long a projection that has caught up lets commits gather before its next step (see
+// Runner.run): the read models' lag it buys.
+const projectionGather = 20 * time.Millisecond
 
 // NewRunner returns a runner for projections over store.
 func NewRunner(store *EventStore, logger *slog.Logger, projections []Projection, opts ...RunnerOption) *Runner {
-	r := &Runner{store: store, projections: projections, batch: 500, gather: defaultGather, logger: logger}
+	r := &Runner{store: store, projections: projections, batch: 500, logger: logger}
 	for _, o := range opts {
 		o(r)
 	}
@@ -161,7 +157,7 @@ func (r *Runner) run(ctx context.Context, p Projection, w *waiter) error {
 				select {
 				case <-ctx.Done():
 					return nil
-				case <-time.After(r.gather):
+				case <-time.After(projectionGather):
 				}
 			}
 		default:
