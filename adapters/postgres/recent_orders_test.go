@@ -3,9 +3,14 @@ package postgres_test
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/certibuy/orders/adapters/postgres"
+	"github.com/certibuy/orders/adapters/postgres/pgtest"
 	"github.com/certibuy/orders/domain/order"
 )
 
@@ -138,6 +143,58 @@ func TestAChangeRolledBackLeavesNoCopyBehind(t *testing.T) {
 	for _, typ := range got {
 		if typ == order.TypePaymentSucceeded || typ == order.TypeOrderConfirmed {
 			t.Fatalf("stream holds %s: %v", typ, got)
+		}
+	}
+}
+
+// roundTrips counts what a pool sends the server: each statement sent on its own, and each batch
+// (pipelined statements) once.
+type roundTrips struct{ n atomic.Int64 }
+
+func (r *roundTrips) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	r.n.Add(1)
+	return ctx
+}
+func (r *roundTrips) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+func (r *roundTrips) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
+	r.n.Add(1)
+	return ctx
+}
+func (r *roundTrips) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
+func (r *roundTrips) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData)     {}
+
+// The point of the copies: a change to an order the process stored or read lately is one round trip,
+// its append; without a copy it reads the stream first.
+func TestAChangeToARecentOrderIsOneRoundTrip(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	cfg, err := pgxpool.ParseConfig(pgtest.NewDatabase(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	trips := &roundTrips{}
+	cfg.ConnConfig.Tracer = trips
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	store := postgres.NewEventStore(&postgres.DB{Pool: pool})
+	for _, c := range []struct {
+		recent *postgres.RecentOrders
+		want   int64
+	}{{postgres.NewRecentOrders(16), 1}, {nil, 2}} {
+		repo := postgres.NewOrderRepository(store, c.recent)
+		o := placedOrder(t)
+		if err := repo.Create(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+		before := trips.n.Load()
+		if err := repo.Update(ctx, o.ID(), pay); err != nil {
+			t.Fatal(err)
+		}
+		if got := trips.n.Load() - before; got != c.want {
+			t.Errorf("with copies %v: the payment took %d round trips, want %d", c.recent != nil, got, c.want)
 		}
 	}
 }
