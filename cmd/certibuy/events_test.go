@@ -226,7 +226,7 @@ func TestTwoWorkersForwardingAtOnceDoubleNothing(t *testing.T) {
 	tg := natstest.New(t)
 	env := map[string]string{"DATABASE_URL": pgtest.NewDatabase(t), "NATS_URL": tg.URL, "NATS_STREAM": tg.Stream,
 		"NATS_SUBJECT_PREFIX": tg.Prefix, "LOG_LEVEL": "info", "MAIL_DIR": t.TempDir()}
-	second := startServiceAs(t, env, false)
+	second := startServiceAs(t, env, asWorker)
 	// The first is stopped midway, so it is started here rather than stopped by a cleanup.
 	cfg, err := LoadConfigLookup(func(k string) (string, bool) { v, ok := env[k]; return v, ok }, io.Discard)
 	if err != nil {

@@ -44,11 +44,20 @@ type testService struct {
 // A key of env set to "" is set empty, not left out.
 func startService(t testing.TB, env map[string]string) *testService {
 	t.Helper()
-	return startServiceAs(t, env, true)
+	return startServiceAs(t, env, asServe)
 }
 
-// startServiceAs is startService, or `certibuy worker` (no HTTP API) when withHTTP is false.
-func startServiceAs(t testing.TB, env map[string]string, withHTTP bool) *testService {
+// serviceKind is which command a test service runs as.
+type serviceKind int
+
+const (
+	asServe         serviceKind = iota // certibuy serve
+	asWorker                           // certibuy worker: no HTTP API
+	asServeNoEvents                    // certibuy serve --no-events
+)
+
+// startServiceAs is startService, as the command kind says.
+func startServiceAs(t testing.TB, env map[string]string, kind serviceKind) *testService {
 	t.Helper()
 	vars := map[string]string{
 		"DATABASE_URL": pgtest.NewDatabase(t),
@@ -76,6 +85,8 @@ func startServiceAs(t testing.TB, env map[string]string, withHTTP bool) *testSer
 		t.Fatal(err)
 	}
 	cfg.PollInterval = 10 * time.Millisecond
+	cfg.NoEvents = kind == asServeNoEvents
+	withHTTP := kind != asWorker
 	svc, err := StartService(context.Background(), cfg, cfg.NewLogger(logs), withHTTP)
 	if err != nil {
 		t.Fatal(err)
@@ -410,7 +421,7 @@ func TestMetricsShowRequestsAndThePipeline(t *testing.T) {
 
 func TestAWorkerServesMetricsAndAnEmptyMetricsAddrServesNone(t *testing.T) {
 	t.Parallel()
-	w := startServiceAs(t, nil, false)
+	w := startServiceAs(t, nil, asWorker)
 	body := w.scrape(t)
 	for _, want := range []string{`certibuy_outbox_messages_behind{group="event_log"}`, `certibuy_projection_events_behind{projection="order_summary"}`, `go_goroutines`} {
 		if !strings.Contains(body, want) {
