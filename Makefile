@@ -22,13 +22,13 @@ lint:
 	go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
 FUZZTIME ?= 30s
-# Each fuzz target in turn (go test fuzzes one target per run).
+# Each fuzz target in turn (go test fuzzes one target per run); .ci/fuzz says why it wraps go test.
 fuzz:
-	go test ./cmd/certibuy -run '^$$' -fuzz '^FuzzCheckout$$' -fuzztime $(FUZZTIME)
-	go test ./cmd/certibuy -run '^$$' -fuzz '^FuzzWebhook$$' -fuzztime $(FUZZTIME)
-	go test ./cmd/certibuy -run '^$$' -fuzz '^FuzzJSONKeys$$' -fuzztime $(FUZZTIME)
-	go test ./adapters/razorpay -run '^$$' -fuzz '^FuzzParseWebhook$$' -fuzztime $(FUZZTIME)
-	go test ./adapters/razorpay -run '^$$' -fuzz '^FuzzVerifyWebhookSignature$$' -fuzztime $(FUZZTIME)
+	.ci/fuzz ./cmd/certibuy FuzzCheckout $(FUZZTIME)
+	.ci/fuzz ./cmd/certibuy FuzzWebhook $(FUZZTIME)
+	.ci/fuzz ./cmd/certibuy FuzzJSONKeys $(FUZZTIME)
+	.ci/fuzz ./adapters/razorpay FuzzParseWebhook $(FUZZTIME)
+	.ci/fuzz ./adapters/razorpay FuzzVerifyWebhookSignature $(FUZZTIME)
 
 # Benchmarks report ratios against a baseline measured in the same run; see README.
 bench:
