@@ -173,13 +173,16 @@ func scratchDatabase(ctx context.Context, base string) (string, func(), error) {
 
 // loop runs op from n goroutines for d and returns operations per second.
 func loop(ctx context.Context, n int, d time.Duration, op func(ctx context.Context) error) (float64, error) {
-	ctx, cancel := context.WithTimeout(ctx, d)
+	// Operations under way when time is up finish and count, so that every goroutine does at least
+	// one and a machine slower than d per operation still gives a rate; none is started after.
+	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var done atomic.Int64
 	var first error
 	var once sync.Once
 	var wg sync.WaitGroup
 	start := time.Now()
+	end := start.Add(d)
 	for i := 0; i < n; i++ {
 		wg.Add(1)
 		go func() {
@@ -192,6 +195,9 @@ func loop(ctx context.Context, n int, d time.Duration, op func(ctx context.Conte
 					return
 				}
 				done.Add(1)
+				if time.Now().After(end) {
+					return
+				}
 			}
 		}()
 	}
