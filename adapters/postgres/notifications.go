@@ -110,12 +110,12 @@ type queuedNew struct {
 // topics: the wake-up is the insert's RETURNING, so a notification already queued wakes nobody.
 func enqueueNew(qs []queuedNew) Statement {
 	n := len(qs)
-	streams, topics, orders, payloads, mds, ids := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	streams, topics, orders, mds, ids := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	for i, q := range qs {
 		streams[i], topics[i], orders[i] = q.stream, q.delivery.Topic, q.delivery.OrderID.String()
-		payloads[i], mds[i], ids[i] = string(q.delivery.Payload), q.metadata, q.requestID.String()
+		mds[i], ids[i] = q.metadata, q.requestID.String()
 	}
-	return Statement{SQL: enqueueNewSQL, Args: []any{streams, topics, orders, payloads, mds, ids, QueueChannel}}
+	return Statement{SQL: enqueueNewSQL, Args: []any{streams, topics, orders, mds, ids, QueueChannel}}
 }
 
 // enqueueStatement queues a notification for delivery again (after a resend) and, once it commits,
@@ -125,18 +125,18 @@ func enqueueStatement(stream string, q command.Delivery) (Statement, error) {
 	if err != nil {
 		return Statement{}, fmt.Errorf("queue %s: %w", stream, err)
 	}
-	return Statement{SQL: `INSERT INTO notification_queue (stream_id, topic, order_id, payload, metadata) VALUES ($1, $2, $3, $4, $5)
-		ON CONFLICT (stream_id) DO UPDATE SET due_at = now(), lease_until = NULL RETURNING pg_notify($6, topic)`,
-		Args: []any{stream, q.Topic, q.OrderID, string(q.Payload), string(md), QueueChannel}}, nil
+	return Statement{SQL: `INSERT INTO notification_queue (stream_id, topic, order_id, metadata) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (stream_id) DO UPDATE SET due_at = now(), lease_until = NULL RETURNING pg_notify($5, topic)`,
+		Args: []any{stream, q.Topic, q.OrderID, string(md), QueueChannel}}, nil
 }
 
 // enqueueNewSQL queues the notifications whose request event is stored.
-const enqueueNewSQL = `INSERT INTO notification_queue (stream_id, topic, order_id, payload, metadata)
-	SELECT q.stream_id, q.topic, q.order_id, q.payload, q.metadata
-	FROM unnest($1::text[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::uuid[]) AS q(stream_id, topic, order_id, payload, metadata, event_id)
+const enqueueNewSQL = `INSERT INTO notification_queue (stream_id, topic, order_id, metadata)
+	SELECT q.stream_id, q.topic, q.order_id, q.metadata
+	FROM unnest($1::text[], $2::text[], $3::uuid[], $4::text[], $5::uuid[]) AS q(stream_id, topic, order_id, metadata, event_id)
 	WHERE EXISTS (SELECT 1 FROM events WHERE events.event_id = q.event_id)
 	ON CONFLICT (stream_id) DO NOTHING
-	RETURNING pg_notify($7, topic)`
+	RETURNING pg_notify($6, topic)`
 
 // settleStatements take settled notifications' messages out of the queue, those of a group of saves
 // in one statement.

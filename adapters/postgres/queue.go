@@ -62,6 +62,8 @@ func (c *QueueConfig) defaults() {
 // subscriber it holds no transaction while a handler runs: a message is claimed with a lease in one
 // short statement, and deleted (ack) or rescheduled (nack) in another. A handler may therefore wait on
 // a slow provider, or many may run at once, without holding back any other reader of the database.
+// A message's payload is its notification's request, the first event of the stream its row names,
+// read by the claim: the row carries no copy of it.
 type QueueSubscriber struct {
 	pool   *pgxpool.Pool
 	cfg    QueueConfig
@@ -213,9 +215,13 @@ const claimSQL = `
 			ORDER BY q.due_at, q.id
 			LIMIT $2
 			FOR UPDATE SKIP LOCKED)
-		UPDATE notification_queue q SET lease_until = now() + $3::interval, due_at = now() + $3::interval, deliveries = q.deliveries + 1
-		FROM next WHERE q.id = next.id
-		RETURNING q.id, q.stream_id, q.payload, q.metadata, q.deliveries`
+		, claimed AS (
+			UPDATE notification_queue u SET lease_until = now() + $3::interval, due_at = now() + $3::interval, deliveries = u.deliveries + 1
+			FROM next WHERE u.id = next.id
+			RETURNING u.id, u.stream_id, u.metadata, u.deliveries)
+		SELECT id, stream_id, coalesce((SELECT e.data::text FROM events e WHERE e.stream_id = claimed.stream_id AND e.stream_version = 1), ''),
+			metadata, deliveries
+		FROM claimed`
 
 // claim leases up to n due messages of topic. A message is due when its time has come, no lease holds
 // it, and no earlier message of the same order is left in the topic.
@@ -240,6 +246,9 @@ const claimSQL = `
 // notification_queue_due, and a claim never reads them; with due_at left alone, each claim walked
 // past every message in flight (64 a topic by default) and looked up its order, about 340 buffers a
 // claim in the notify bench.
+//
+// Each claimed message's payload, its notification's request, is looked up by its stream and
+// version 1 (a subquery, so that the lookup is by key whatever the planner makes of the rest).
 //
 // The messages acked since the last claim leave the queue in the same round trip, just before it, so
 // that the next message of their order is claimable at once.

@@ -2,6 +2,8 @@ package postgres_test
 
 import (
 	"context"
+	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -11,9 +13,11 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/certibuy/orders/adapters/postgres"
+	"github.com/certibuy/orders/adapters/postgres/pgtest"
 	"github.com/certibuy/orders/app/command"
 	"github.com/certibuy/orders/domain/es"
 	"github.com/certibuy/orders/domain/notification"
+	"github.com/certibuy/orders/migrations"
 )
 
 // A claim must read a handful of index entries, not the whole queue, even when the statistics were
@@ -44,8 +48,8 @@ func TestClaimWalksTheDueIndexEvenWithStatisticsOfAnEmptyQueue(t *testing.T) {
 			if _, err := hold.Exec(ctx, `SELECT pg_current_xact_id()`); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := db.Pool.Exec(ctx, `INSERT INTO notification_queue (stream_id, topic, order_id, payload, metadata)
-				SELECT 'notification-' || g || '-' || t, 'notify_' || t, gen_random_uuid(), '{}', '{}'
+			if _, err := db.Pool.Exec(ctx, `INSERT INTO notification_queue (stream_id, topic, order_id, metadata)
+				SELECT 'notification-' || g || '-' || t, 'notify_' || t, gen_random_uuid(), '{}'
 				FROM generate_series(1, $1::int) g, (VALUES ('email'), ('sms')) v(t)`, c.dead+c.queued/2); err != nil {
 				t.Fatal(err)
 			}
@@ -73,8 +77,12 @@ func TestClaimWalksTheDueIndexEvenWithStatisticsOfAnEmptyQueue(t *testing.T) {
 			if strings.Count(plan, "notification_queue_due") != 1 || !strings.Contains(plan, "using notification_queue_order") {
 				t.Fatalf("the claim does not look up earlier messages by order:\n%s", plan)
 			}
-			if !strings.Contains(plan, "Update on notification_queue q (actual time") || !strings.Contains(plan, "rows=8 loops=1") {
+			if !strings.Contains(plan, "Update on notification_queue u (actual time") || !strings.Contains(plan, "rows=8 loops=1") {
 				t.Fatalf("the claim did not lease 8 messages:\n%s", plan)
+			}
+			// Each message's request is read by its stream's key.
+			if !strings.Contains(plan, "Index Cond: ((stream_id = claimed.stream_id) AND (stream_version = 1))") {
+				t.Fatalf("the claim does not read the requests by key:\n%s", plan)
 			}
 		})
 	}
@@ -85,8 +93,8 @@ func TestAClaimDoesNotReadTheMessagesInFlight(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	_, db := newStore(t, 4)
-	if _, err := db.Pool.Exec(ctx, `INSERT INTO notification_queue (stream_id, topic, order_id, payload, metadata)
-		SELECT 'notification-' || g || '-email', 'notify_email', gen_random_uuid(), '{}', '{}' FROM generate_series(1, 200) g`); err != nil {
+	if _, err := db.Pool.Exec(ctx, `INSERT INTO notification_queue (stream_id, topic, order_id, metadata)
+		SELECT 'notification-' || g || '-email', 'notify_email', gen_random_uuid(), '{}' FROM generate_series(1, 200) g`); err != nil {
 		t.Fatal(err)
 	}
 	if n, err := postgres.Claim(ctx, db.Pool, "notify_email", 64); err != nil || n != 64 {
@@ -115,8 +123,8 @@ func TestSettlingDeletesTheMessageByKeyEvenWithAnEmptyQueuesPlan(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	_, db := newStore(t, 4)
-	if _, err := db.Pool.Exec(ctx, `INSERT INTO notification_queue (stream_id, topic, order_id, payload, metadata)
-		VALUES ('notification-a-email', 'notify_email', gen_random_uuid(), '{}', '{}')`); err != nil {
+	if _, err := db.Pool.Exec(ctx, `INSERT INTO notification_queue (stream_id, topic, order_id, metadata)
+		VALUES ('notification-a-email', 'notify_email', gen_random_uuid(), '{}')`); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := db.Pool.Exec(ctx, `VACUUM ANALYZE notification_queue`); err != nil {
@@ -143,8 +151,8 @@ func TestAckedMessagesLeaveTheQueueAndUnblockTheirOrder(t *testing.T) {
 	_, db := newStore(t, 4)
 	orderID := uuid.New()
 	for _, stream := range []string{"notification-a-email", "notification-b-email"} {
-		if _, err := db.Pool.Exec(ctx, `INSERT INTO notification_queue (stream_id, topic, order_id, payload, metadata)
-			VALUES ($1, 'notify_email', $2, '{}', $3)`, stream, orderID, `{"stream":"`+stream+`"}`); err != nil {
+		if _, err := db.Pool.Exec(ctx, `INSERT INTO notification_queue (stream_id, topic, order_id, metadata)
+			VALUES ($1, 'notify_email', $2, $3)`, stream, orderID, `{"stream":"`+stream+`"}`); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -224,8 +232,8 @@ func TestAClosingQueueLetsTheHandlerInHandFinish(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	_, db := newStore(t, 4)
-	if _, err := db.Pool.Exec(ctx, `INSERT INTO notification_queue (stream_id, topic, order_id, payload, metadata)
-		VALUES ('notification-c-sms', 'notify_sms', $1, '{}', '{}')`, uuid.New()); err != nil {
+	if _, err := db.Pool.Exec(ctx, `INSERT INTO notification_queue (stream_id, topic, order_id, metadata)
+		VALUES ('notification-c-sms', 'notify_sms', $1, '{}')`, uuid.New()); err != nil {
 		t.Fatal(err)
 	}
 	sub := postgres.NewQueueSubscriber(db.Pool, postgres.QueueConfig{Concurrency: 2, PollInterval: 20 * time.Millisecond}, watermill.NopLogger{})
@@ -284,10 +292,7 @@ func TestQueuingNotificationsWakesTheirTopicsWorkersOnce(t *testing.T) {
 				t.Fatal(err)
 			}
 			stream := notification.StreamID(eventID, ch)
-			d, err := command.DeliveryOf(ctx, stream, req, 1)
-			if err != nil {
-				t.Fatal(err)
-			}
+			d := command.DeliveryOf(ctx, stream, req, 1)
 			ns = append(ns, command.NewNotification{Stream: stream, Notification: n, Delivery: d})
 		}
 		created, err := repo.Create(ctx, ns...)
@@ -346,8 +351,8 @@ func TestAnAckDeletesNothingWhenTheSaveSettledTheMessage(t *testing.T) {
 		}
 		stream := notification.StreamID(req.OrderEventID, notification.Email)
 		notifications[stream] = n
-		if _, err := db.Pool.Exec(ctx, `INSERT INTO notification_queue (stream_id, topic, order_id, payload, metadata)
-			VALUES ($1, 'notify_email', $2, '{}', $3)`, stream, req.OrderID, `{"stream":"`+stream+`"}`); err != nil {
+		if _, err := db.Pool.Exec(ctx, `INSERT INTO notification_queue (stream_id, topic, order_id, metadata)
+			VALUES ($1, 'notify_email', $2, $3)`, stream, req.OrderID, `{"stream":"`+stream+`"}`); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -481,8 +486,8 @@ func TestALeaseIsRenewedWhileItsHandlerRuns(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	_, db := newStore(t, 8)
-	if _, err := db.Pool.Exec(ctx, `INSERT INTO notification_queue (stream_id, topic, order_id, payload, metadata)
-		VALUES ('notification-slow-sms', 'notify_sms', $1, '{}', '{}')`, uuid.New()); err != nil {
+	if _, err := db.Pool.Exec(ctx, `INSERT INTO notification_queue (stream_id, topic, order_id, metadata)
+		VALUES ('notification-slow-sms', 'notify_sms', $1, '{}')`, uuid.New()); err != nil {
 		t.Fatal(err)
 	}
 	cfg := postgres.QueueConfig{Concurrency: 2, PollInterval: 20 * time.Millisecond, Lease: 600 * time.Millisecond}
@@ -519,8 +524,8 @@ func TestAReleasedMessageDoesNotCountAsADelivery(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	_, db := newStore(t, 4)
-	if _, err := db.Pool.Exec(ctx, `INSERT INTO notification_queue (stream_id, topic, order_id, payload, metadata)
-		VALUES ('notification-r-email', 'notify_email', $1, '{}', '{}')`, uuid.New()); err != nil {
+	if _, err := db.Pool.Exec(ctx, `INSERT INTO notification_queue (stream_id, topic, order_id, metadata)
+		VALUES ('notification-r-email', 'notify_email', $1, '{}')`, uuid.New()); err != nil {
 		t.Fatal(err)
 	}
 	sub := postgres.NewQueueSubscriber(db.Pool, postgres.QueueConfig{Concurrency: 1, PollInterval: 20 * time.Millisecond}, watermill.NopLogger{})
@@ -539,5 +544,53 @@ func TestAReleasedMessageDoesNotCountAsADelivery(t *testing.T) {
 	}
 	if n := count(t, db, `SELECT count(*) FROM notification_queue WHERE deliveries = 0 AND lease_until IS NULL`); n != 1 {
 		t.Fatalf("the released message counts %d deliveries", count(t, db, `SELECT max(deliveries) FROM notification_queue`))
+	}
+}
+
+// A notification queued before the queue stopped copying requests (migration 014) is still
+// delivered after the upgrade, with its request.
+func TestANotificationQueuedBeforeTheUpgradeIsDeliveredWithItsRequest(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	pool, err := postgres.Connect(ctx, pgtest.NewDatabaseAt(t, migrationsUpTo(t, 13)), postgres.PoolOptions{MaxConns: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	req := notification.Requested{OrderID: uuid.New(), OrderNumber: "CB-UPGRADE", OrderEventID: uuid.New(),
+		OrderEventType: "order.shipped.v2", Type: notification.OrderShipped, Channel: notification.Email, Recipient: "asha@example.in"}
+	data, err := json.Marshal(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream := notification.StreamID(req.OrderEventID, notification.Email)
+	// As the store wrote them before: the request event, and a queue row with a copy of it.
+	if _, err := pool.Exec(ctx, `INSERT INTO events (stream_id, stream_version, event_id, type, data, metadata, stream_hash)
+		VALUES ($1, 1, gen_random_uuid(), $2, $3, '{"actor": "system"}', 0)`, stream, notification.TypeRequested, string(data)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `INSERT INTO notification_queue (stream_id, topic, order_id, payload, metadata) VALUES ($1, $2, $3, $4, $5)`,
+		stream, command.EmailTopic, req.OrderID, string(data), `{"stream":"`+stream+`"}`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := postgres.Migrate(ctx, pool, migrations.FS); err != nil {
+		t.Fatal(err)
+	}
+	sub := postgres.NewQueueSubscriber(pool, postgres.QueueConfig{Concurrency: 1, PollInterval: 20 * time.Millisecond}, watermill.NopLogger{})
+	defer sub.Close()
+	msgs, err := sub.Subscribe(ctx, command.EmailTopic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case m := <-msgs:
+		var got notification.Requested
+		if err := json.Unmarshal(m.Payload, &got); err != nil || !reflect.DeepEqual(got, req) || m.Metadata.Get("stream") != stream {
+			t.Fatalf("delivered %s %s (%v), want the request %+v of %s", m.Metadata, m.Payload, err, req, stream)
+		}
+		m.Ack()
+	case <-ctx.Done():
+		t.Fatal("the notification queued before the upgrade was never handed out")
 	}
 }

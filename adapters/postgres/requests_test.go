@@ -156,10 +156,7 @@ func (f *batchFixture) request(msg *message.Message) error {
 			return err
 		}
 		stream := notification.StreamID(eventID, ch)
-		d, err := command.DeliveryOf(ctx, stream, req, 1)
-		if err != nil {
-			return err
-		}
+		d := command.DeliveryOf(ctx, stream, req, 1)
 		ns = append(ns, command.NewNotification{Stream: stream, Notification: n, Delivery: d})
 	}
 	_, err = f.batches.CreateNotifications(ctx, ns...)
@@ -225,8 +222,8 @@ func TestABatchLoadsItsOrdersOnceAndWritesItsNotificationsAtItsCommit(t *testing
 	}
 	for _, o := range placed {
 		var n int
-		if err := f.db.Pool.QueryRow(ctx, `SELECT count(*) FROM notification_queue WHERE order_id = $1 AND payload::jsonb->>'order_number' = $2
-			AND payload::jsonb->>'recipient' = 'asha@example.in'`, o.ID(), o.Number().String()).Scan(&n); err != nil {
+		if err := f.db.Pool.QueryRow(ctx, `SELECT count(*) FROM notification_queue q JOIN events e ON e.stream_id = q.stream_id AND e.stream_version = 1
+			WHERE q.order_id = $1 AND e.data->>'order_number' = $2 AND e.data->>'recipient' = 'asha@example.in'`, o.ID(), o.Number().String()).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
 		if n != 2 {

@@ -159,10 +159,7 @@ func (h DeliveryReportsHandler) apply(ctx context.Context, r InboxReport) (bool,
 		}
 		var d *Delivery
 		if reroute {
-			q, err := DeliveryOf(ctx, stream, n.Request(), n.Version())
-			if err != nil {
-				return err
-			}
+			q := DeliveryOf(ctx, stream, n.Request(), n.Version())
 			d = &q
 		}
 		return h.store.Save(ctx, stream, n, d)

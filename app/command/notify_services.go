@@ -26,11 +26,12 @@ func TopicFor(ch notification.Channel) string {
 	return EmailTopic
 }
 
-// Delivery is a notification queued for its worker.
+// Delivery is a notification queued for its worker. The message its worker is handed is the
+// notification's request, the first event of its stream, which the store already holds: a queued
+// notification says where it belongs, not what it says.
 type Delivery struct {
 	Topic    string
 	OrderID  uuid.UUID
-	Payload  []byte
 	Metadata map[string]string
 }
 

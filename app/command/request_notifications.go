@@ -2,7 +2,6 @@ package command
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strconv"
 
@@ -78,29 +77,22 @@ func (h RequestNotificationsHandler) Handle(ctx context.Context, cmd RequestNoti
 			return err
 		}
 		stream := notification.StreamID(cmd.OrderEventID, ch)
-		d, err := DeliveryOf(ctx, stream, req, 1)
-		if err != nil {
-			return err
-		}
+		d := DeliveryOf(ctx, stream, req, 1)
 		all = append(all, NewNotification{Stream: stream, Notification: n, Delivery: d})
 	}
 	_, err = h.w.CreateNotifications(ctx, all...)
 	return err
 }
 
-// DeliveryOf is the queued message of a notification: its request, with where it belongs and the
-// version its stream has as it is queued.
-func DeliveryOf(ctx context.Context, stream string, req notification.Requested, version int) (Delivery, error) {
-	payload, err := json.Marshal(req)
-	if err != nil {
-		return Delivery{}, fmt.Errorf("encode %s: %w", stream, err)
-	}
-	return Delivery{Topic: TopicFor(req.Channel), OrderID: req.OrderID, Payload: payload, Metadata: map[string]string{
+// DeliveryOf is the queued message of a notification: where it belongs and the version its stream
+// has as it is queued.
+func DeliveryOf(ctx context.Context, stream string, req notification.Requested, version int) Delivery {
+	return Delivery{Topic: TopicFor(req.Channel), OrderID: req.OrderID, Metadata: map[string]string{
 		es.MsgType:          notification.TypeRequested,
 		es.MsgStream:        stream,
 		es.MsgStreamVersion: strconv.Itoa(version),
 		es.MsgCorrelationID: es.CausationFrom(ctx).CorrelationID,
-	}}, nil
+	}}
 }
 
 // messageData gathers all the templates may say: the order as it stands, and the details of the
