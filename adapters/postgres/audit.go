@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/certibuy/orders/app/query"
+	"github.com/certibuy/orders/domain/es"
 	"github.com/certibuy/orders/domain/order"
 )
 
@@ -50,6 +51,11 @@ func (a *Auditor) Audit(ctx context.Context, f query.AuditFilter) (query.AuditPa
 	w.addIf("stream_id = ?", f.Stream)
 	w.addIf("type = ?", f.Type)
 	w.addIf("metadata->>'actor' = ?", f.Actor)
+	if f.Actor != "" && f.Actor != string(es.System) {
+		// What events_actor holds (it leaves out the system's events): said in so many words, the
+		// planner may use it.
+		w.conds = append(w.conds, "metadata->>'actor' <> 'system'")
+	}
 	w.addIf("metadata->>'correlation_id' = ?", f.CorrelationID)
 	w.addIf("recorded_at >= ?", f.From)
 	w.addIf("recorded_at < ?", f.To)

@@ -528,7 +528,7 @@ func failedStream(err error, parts []prepared, group []int) int {
 }
 
 func classify(err error) error {
-	if isConstraint(err, "events_event_id_key") {
+	if isConstraint(err, "events_pkey") { // the event id (migration 015)
 		return errDuplicateEventID{err}
 	}
 	return err
