@@ -356,6 +356,16 @@ func gather(parts []prepared, pick func(StreamAppend) []Statement) []ownedStatem
 
 type errDuplicateEventID struct{ error }
 
+// storedMetadata is what the metadata column holds: the metadata that has no column of its own. The
+// event id and the schema version are columns; a copy in the JSON too cost about 75 bytes an event,
+// a tenth of a notification event's row (events stored before keep theirs, which nothing reads).
+type storedMetadata struct {
+	CorrelationID string    `json:"correlation_id"`
+	CausationID   string    `json:"causation_id,omitempty"`
+	Actor         es.Actor  `json:"actor"`
+	OccurredAt    time.Time `json:"occurred_at"`
+}
+
 // prepared is one stream's part of a batch: its events as they will be recorded and their rows of
 // the events INSERT.
 type prepared struct {
@@ -397,7 +407,7 @@ func (s *EventStore) prepare(ctx context.Context, a StreamAppend) (prepared, err
 		}
 		md := es.Metadata{EventID: e.ID, CorrelationID: cause.CorrelationID, CausationID: cause.CausationID,
 			Actor: cause.Actor, OccurredAt: now, SchemaVersion: e.SchemaVersion}
-		mdJSON, err := json.Marshal(md)
+		mdJSON, err := json.Marshal(storedMetadata{CorrelationID: md.CorrelationID, CausationID: md.CausationID, Actor: md.Actor, OccurredAt: md.OccurredAt})
 		if err != nil {
 			return prepared{}, fmt.Errorf("append %s to %s: metadata: %w", e.Type, stream, err)
 		}

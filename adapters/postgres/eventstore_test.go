@@ -38,7 +38,7 @@ func count(t *testing.T, db *postgres.DB, sql string, args ...any) int {
 
 func TestAppendAndLoadRoundTrip(t *testing.T) {
 	t.Parallel()
-	store, _ := newStore(t, 4)
+	store, db := newStore(t, 4)
 	ctx := es.WithCausation(context.Background(), es.Causation{Actor: es.Admin("7"), CorrelationID: "corr-1", CausationID: "cause-1"})
 	stream := "order-" + uuid.NewString()
 
@@ -67,6 +67,11 @@ func TestAppendAndLoadRoundTrip(t *testing.T) {
 	}
 	if loaded[1].SchemaVersion != 1 {
 		t.Errorf("schema version = %d, want the default 1", loaded[1].SchemaVersion)
+	}
+	// The metadata column holds what has no column of its own: the event id and the schema version
+	// above came from their columns.
+	if n := count(t, db, `SELECT count(*) FROM events WHERE stream_id = $1 AND (metadata ? 'event_id' OR metadata ? 'schema_version')`, stream); n != 0 {
+		t.Errorf("%d events copy their id or schema version into the metadata column", n)
 	}
 	none, err := store.Load(context.Background(), "order-"+uuid.NewString())
 	if err != nil || len(none) != 0 {
