@@ -87,7 +87,7 @@ func newNotificationAppends(ns []command.NewNotification) ([]StreamAppend, []que
 			return nil, nil, fmt.Errorf("create %s: %w", n.Stream, err)
 		}
 		events[0].ID = es.NewID()
-		md, err := json.Marshal(n.Delivery.Metadata)
+		md, err := queuedMetadata(n.Delivery.Metadata)
 		if err != nil {
 			return nil, nil, fmt.Errorf("queue %s: %w", n.Stream, err)
 		}
@@ -118,10 +118,23 @@ func enqueueNew(qs []queuedNew) Statement {
 	return Statement{SQL: enqueueNewSQL, Args: []any{streams, topics, orders, mds, ids, QueueChannel}}
 }
 
+// queuedMetadata is the metadata a queue row keeps of its message: all but the stream and the type,
+// which the claim reads from the row and from the request it hands out. Each claim writes the row
+// again, so each byte it keeps is written at least twice.
+func queuedMetadata(md map[string]string) ([]byte, error) {
+	kept := make(map[string]string, len(md))
+	for k, v := range md {
+		if k != es.MsgStream && k != es.MsgType {
+			kept[k] = v
+		}
+	}
+	return json.Marshal(kept)
+}
+
 // enqueueStatement queues a notification for delivery again (after a resend) and, once it commits,
 // wakes the delivery workers of its topic.
 func enqueueStatement(stream string, q command.Delivery) (Statement, error) {
-	md, err := json.Marshal(q.Metadata)
+	md, err := queuedMetadata(q.Metadata)
 	if err != nil {
 		return Statement{}, fmt.Errorf("queue %s: %w", stream, err)
 	}

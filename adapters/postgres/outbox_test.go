@@ -219,6 +219,14 @@ func TestANotificationWakesItsConsumerWithoutAPoll(t *testing.T) {
 		if err := json.Unmarshal(m.Payload, &got); err != nil || !reflect.DeepEqual(got, req) {
 			t.Fatalf("delivered the payload %s (%v), want the request %+v", m.Payload, err, req)
 		}
+		if typ := m.Metadata.Get(es.MsgType); typ != notification.TypeRequested {
+			t.Fatalf("delivered a message of type %q, want %s", typ, notification.TypeRequested)
+		}
+		// The row keeps neither: the claim reads them from the row's stream and its request.
+		if n := count(t, db, `SELECT count(*) FROM notification_queue WHERE metadata LIKE '%' || stream_id || '%' OR metadata LIKE '%' || $1 || '%'`,
+			notification.TypeRequested); n != 0 {
+			t.Fatalf("%d queue rows copy their stream or their type", n)
+		}
 		m.Ack()
 	case <-ctx.Done():
 		t.Fatal("the queued notification was never handed out")

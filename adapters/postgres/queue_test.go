@@ -81,7 +81,7 @@ func TestClaimWalksTheDueIndexEvenWithStatisticsOfAnEmptyQueue(t *testing.T) {
 				t.Fatalf("the claim did not lease 8 messages:\n%s", plan)
 			}
 			// Each message's request is read by its stream's key.
-			if !strings.Contains(plan, "Index Cond: ((stream_id = claimed.stream_id) AND (stream_version = 1))") {
+			if !strings.Contains(plan, "Index Cond: ((stream_id = c.stream_id) AND (stream_version = 1))") {
 				t.Fatalf("the claim does not read the requests by key:\n%s", plan)
 			}
 		})
