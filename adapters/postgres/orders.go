@@ -52,6 +52,24 @@ func (r *OrderRepository) Get(ctx context.Context, id uuid.UUID) (*order.Order, 
 	return o, err
 }
 
+// Recent returns the order as this process's copy of it has it (see RecentOrders), when the copy
+// holds at least the first atLeast events of its stream: the state of the order an event is about,
+// or later. It reads nothing; without such a copy, or for an atLeast under 1, it reports false.
+func (r *OrderRepository) Recent(id uuid.UUID, atLeast int) (*order.Order, bool) {
+	if atLeast < 1 {
+		return nil, false
+	}
+	events, ok := r.recent.get(id)
+	if !ok || len(events) < atLeast {
+		return nil, false
+	}
+	o, err := order.FromHistory(events)
+	if err != nil {
+		return nil, false // the copy came from a stream that loaded: not reached
+	}
+	return o, true
+}
+
 // load reads an order's stream, and keeps a copy of it outside a transaction.
 func (r *OrderRepository) load(ctx context.Context, id uuid.UUID) ([]order.Event, *order.Order, error) {
 	recs, err := r.store.Load(ctx, order.StreamID(id))

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"sync/atomic"
 
 	wsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
@@ -40,9 +41,14 @@ func NewRequestBatches(store *EventStore, orders *OrderRepository, notifications
 	return &RequestBatches{store: store, orders: orders, notifications: notifications, loads: loads}
 }
 
-// GetOrder loads an order: from the batch's one read of its orders when the message is one of a
-// batch, from its own stream otherwise.
-func (w *RequestBatches) GetOrder(ctx context.Context, id uuid.UUID) (*order.Order, error) {
+// GetOrder returns an order at version atLeast or later: from this process's recent copy of it when
+// that holds as much (the process that shipped the order requests its notifications, and reads
+// nothing), else from the batch's one read of its orders when the message is one of a batch, else
+// from its own stream.
+func (w *RequestBatches) GetOrder(ctx context.Context, id uuid.UUID, atLeast int) (*order.Order, error) {
+	if o, ok := w.orders.Recent(id, atLeast); ok {
+		return o, nil
+	}
 	if b, tx, ok := w.batchIn(ctx); ok {
 		recs, found, err := b.load(ctx, tx, order.StreamID(id))
 		if err != nil {
@@ -121,11 +127,21 @@ type pendingRequest struct {
 	queued  []queuedNew
 }
 
-// note adds a message's order stream to the batch, when the handlers load it.
+// note adds a message's order stream to the batch, when the handlers load it and the process has
+// no copy of the order as recent as the message's event.
 func (b *requestBatch) note(msg *message.Message) {
-	if b.w.loads(msg.Metadata.Get(es.MsgType)) {
-		b.streams = append(b.streams, msg.Metadata.Get(es.MsgStream))
+	if !b.w.loads(msg.Metadata.Get(es.MsgType)) {
+		return
 	}
+	stream := msg.Metadata.Get(es.MsgStream)
+	if id, err := order.IDFromStream(stream); err == nil {
+		if v, err := strconv.Atoi(msg.Metadata.Get(es.MsgStreamVersion)); err == nil {
+			if _, ok := b.w.orders.Recent(id, v); ok {
+				return
+			}
+		}
+	}
+	b.streams = append(b.streams, stream)
 }
 
 // load returns one of the batch's streams, reading all of them the first time; found is false for a

@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -74,8 +75,16 @@ type batchFixture struct {
 	msgs    <-chan *message.Message
 }
 
-// newBatchFixture returns the fixture and a context that ends with the test, or after 30 s.
+// newBatchFixture returns the fixture and a context that ends with the test, or after 30 s. Its
+// order repository keeps no copies: every order a handler asks for is read.
 func newBatchFixture(t *testing.T) (*batchFixture, context.Context) {
+	t.Helper()
+	return newBatchFixtureWith(t, nil, func(eventType string) bool { return eventType == order.TypeOrderPlaced })
+}
+
+// newBatchFixtureWith is newBatchFixture with an order repository that keeps its copies in recent,
+// and a request writer that reads in advance the orders of the events loads picks.
+func newBatchFixtureWith(t *testing.T, recent *postgres.RecentOrders, loads func(eventType string) bool) (*batchFixture, context.Context) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
@@ -93,9 +102,8 @@ func newBatchFixture(t *testing.T) (*batchFixture, context.Context) {
 	t.Cleanup(pool.Close)
 	db := &postgres.DB{Pool: pool}
 	store := postgres.NewEventStore(db)
-	orders := postgres.NewOrderRepository(store, nil)
-	batches := postgres.NewRequestBatches(store, orders, postgres.NewNotificationRepository(store),
-		func(eventType string) bool { return eventType == order.TypeOrderPlaced })
+	orders := postgres.NewOrderRepository(store, recent)
+	batches := postgres.NewRequestBatches(store, orders, postgres.NewNotificationRepository(store), loads)
 	return &batchFixture{db: db, log: log, orders: orders, batches: batches}, ctx
 }
 
@@ -142,7 +150,11 @@ func (f *batchFixture) request(msg *message.Message) error {
 	if err != nil {
 		return err
 	}
-	o, err := f.batches.GetOrder(ctx, id)
+	version, err := strconv.Atoi(msg.Metadata.Get(es.MsgStreamVersion))
+	if err != nil {
+		return err
+	}
+	o, err := f.batches.GetOrder(ctx, id, version)
 	if err != nil {
 		return err
 	}
@@ -309,5 +321,58 @@ func TestABatchWhoseWritesFailComesAgainWritingEachMessageAlone(t *testing.T) {
 	case msg := <-f.msgs:
 		t.Fatalf("message %s came a third time", msg.UUID)
 	case <-time.After(300 * time.Millisecond):
+	}
+}
+
+// An order this process stored is described from its copy: a batch of the events of orders it
+// placed reads no order at all. An order another process moved past the copy is read from the store,
+// so that the order described holds the event being told about.
+func TestABatchReadsNoOrderItHasACopyOfAsRecentAsItsEvent(t *testing.T) {
+	t.Parallel()
+	f, ctx := newBatchFixtureWith(t, postgres.NewRecentOrders(100), func(string) bool { return true })
+	placed := f.place(t, ctx, 3) // copies of each: placed, payment requested
+	// getEach asks the writer for the order of every message, as a request handler would, and
+	// returns the version of each order it got, against the message's.
+	getEach := func(n int) (got, want []int) {
+		for range n {
+			if _, err := f.handle(t, ctx, func(msg *message.Message) error {
+				id, err := order.IDFromStream(msg.Metadata.Get(es.MsgStream))
+				if err != nil {
+					return err
+				}
+				v, err := strconv.Atoi(msg.Metadata.Get(es.MsgStreamVersion))
+				if err != nil {
+					return err
+				}
+				o, err := f.batches.GetOrder(msg.Context(), id, v)
+				if err != nil {
+					return err
+				}
+				got, want = append(got, o.Version()), append(want, v)
+				return nil
+			}, false); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return got, want
+	}
+	f.subscribe(t, ctx)
+	f.log.countAndReset()
+	got, want := getEach(2 * len(placed))
+	if loads := f.log.countAndReset("FROM events WHERE stream_id")[0]; loads != 0 {
+		t.Errorf("a batch of orders this process placed read orders %d times, want none", loads)
+	}
+	for i := range got {
+		if got[i] < want[i] {
+			t.Errorf("message %d: described the order at version %d, its event is version %d", i, got[i], want[i])
+		}
+	}
+
+	// Another process pays for the first order: this one's copy stays at the payment request.
+	other := postgres.NewOrderRepository(postgres.NewEventStore(f.db), nil)
+	walk(t, other, placed[0].ID(), []func(*order.Order) error{stepPay}, es.Gateway("razorpay"))
+	got, want = getEach(1)
+	if got[0] < want[0] || want[0] != 3 {
+		t.Errorf("the payment (version %d) was described with the order at version %d", want[0], got[0])
 	}
 }

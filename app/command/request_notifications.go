@@ -17,7 +17,10 @@ type RequestNotifications struct {
 	OrderID        uuid.UUID
 	OrderEventID   uuid.UUID
 	OrderEventType string
-	Event          order.Event
+	// OrderVersion is the event's version in the order's stream: the order to describe has at least
+	// as many events.
+	OrderVersion int
+	Event        order.Event
 }
 
 // ShopInfo is what every message says about the shop.
@@ -32,8 +35,9 @@ type ShopInfo struct {
 // given the same one (postgres.RequestBatches), which reads the orders of a whole batch of messages at
 // once and writes their notifications as the batch commits.
 type RequestWriter interface {
-	// GetOrder loads an order, or returns an order.NotFoundError.
-	GetOrder(ctx context.Context, id uuid.UUID) (*order.Order, error)
+	// GetOrder returns an order with at least atLeast events (0: as stored now), or an
+	// order.NotFoundError.
+	GetOrder(ctx context.Context, id uuid.UUID, atLeast int) (*order.Order, error)
 	// CreateNotifications stores new notifications and queues them, as NotificationStore.Create.
 	CreateNotifications(ctx context.Context, ns ...NewNotification) (int, error)
 }
@@ -59,7 +63,7 @@ func (h RequestNotificationsHandler) Handle(ctx context.Context, cmd RequestNoti
 	if !ok {
 		return nil
 	}
-	o, err := h.w.GetOrder(ctx, cmd.OrderID)
+	o, err := h.w.GetOrder(ctx, cmd.OrderID, cmd.OrderVersion)
 	if err != nil {
 		return fmt.Errorf("request notifications for %s: %w", cmd.OrderEventID, err)
 	}

@@ -101,8 +101,10 @@ func (r RequestHandler) Handle(ctx context.Context, v any) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", r.Name(), err)
 	}
+	// Without a version (not one of the store's messages), the order is read as it is stored now.
+	version, _ := strconv.Atoi(msg.Metadata.Get(es.MsgStreamVersion))
 	return r.h.Handle(ctx, command.RequestNotifications{OrderID: orderID, OrderEventID: eventID,
-		OrderEventType: msg.Metadata.Get(es.MsgType), Event: e.event})
+		OrderEventType: msg.Metadata.Get(es.MsgType), OrderVersion: version, Event: e.event})
 }
 
 // RequestLoadsOrder reports whether the request handlers load the order of an order event of this
