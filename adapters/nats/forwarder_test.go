@@ -404,7 +404,7 @@ func TestACommitWakesAnIdleFeed(t *testing.T) {
 	db := pgtest.NewDB(t, 8)
 	db.Commits = postgres.NewCommitNotifier(db.Pool, watermill.NopLogger{})
 	t.Cleanup(db.Commits.Close)
-	waker := postgres.NewWaker(db.Pool, watermill.NopLogger{})
+	waker := postgres.NewWaker(db.Pool, watermill.NopLogger{}, db.Commits)
 	t.Cleanup(waker.Close)
 	store := postgres.NewEventStore(db)
 	tg := natstest.New(t)

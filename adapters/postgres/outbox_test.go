@@ -126,7 +126,7 @@ func newWakingStore(t *testing.T, maxConns int32) (*postgres.EventStore, *postgr
 	db := pgtest.NewDB(t, maxConns)
 	db.Commits = postgres.NewCommitNotifier(db.Pool, watermill.NopLogger{})
 	t.Cleanup(db.Commits.Close)
-	waker := postgres.NewWaker(db.Pool, watermill.NopLogger{})
+	waker := postgres.NewWaker(db.Pool, watermill.NopLogger{}, db.Commits)
 	t.Cleanup(waker.Close)
 	return postgres.NewEventStore(db), db, waker
 }
@@ -386,4 +386,47 @@ func migrationsUpTo(t *testing.T, last int) fstest.MapFS {
 		}
 	}
 	return old
+}
+
+// A commit wakes the readers of its own process at once, and its notification through PostgreSQL
+// wakes the other processes' readers only: the process's own comes back and wakes no one again.
+func TestACommitWakesItsProcessAtOnceAndTheOthersThroughPostgreSQL(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewDB(t, 8)
+	var wakers []*postgres.Waker
+	var notifiers []*postgres.CommitNotifier
+	var woken []<-chan struct{}
+	for range 2 { // two processes on one database
+		n := postgres.NewCommitNotifier(db.Pool, watermill.NopLogger{})
+		t.Cleanup(n.Close)
+		w := postgres.NewWaker(db.Pool, watermill.NopLogger{}, n)
+		t.Cleanup(w.Close)
+		ch, unsubscribe := w.Events()
+		t.Cleanup(unsubscribe)
+		notifiers, wakers, woken = append(notifiers, n), append(wakers, w), append(woken, ch)
+	}
+	// A waker wakes everyone once it listens (what committed before has woken no one): let both
+	// listen, and take those tokens.
+	time.Sleep(300 * time.Millisecond)
+	for _, ch := range woken {
+		select {
+		case <-ch:
+		default:
+		}
+	}
+	notifiers[0].Committed()
+	for i, ch := range woken {
+		select {
+		case <-ch:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("process %d's reader was not woken by process 0's commit", i)
+		}
+	}
+	// Process 1 was woken by the notification, so it has gone round; process 0's reader was woken
+	// at the commit, and the same notification must not wake it again.
+	select {
+	case <-woken[0]:
+		t.Fatal("process 0's own notification woke its reader a second time")
+	case <-time.After(300 * time.Millisecond):
+	}
 }

@@ -94,7 +94,7 @@ func StartService(ctx context.Context, cfg Config, logger *slog.Logger, withHTTP
 		return nil, err
 	}
 	s := &Service{cfg: cfg, logger: logger, deps: deps, registry: prometheus.NewRegistry(),
-		waker: postgres.NewWaker(deps.Pool, events.Logger(logger))}
+		waker: postgres.NewWaker(deps.Pool, events.Logger(logger), deps.DB.Commits)}
 	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		postgres.NewStatsCollector(deps.DB, deps.Runner), postgres.NewOperationsCollector(deps.DB, deps.Runner))
 	if cfg.NATS.URL != "" {
