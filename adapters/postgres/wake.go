@@ -33,7 +33,7 @@ type CommitNotifier struct {
 	token string
 	here  atomic.Pointer[Waker]
 	poke  chan struct{}
-	quit   chan struct{}
+	quit  chan struct{}
 	// once starts the sender at the first poke, or marks it done when Close comes first: a process
 	// that never commits (a failed start, a read-only command) runs no goroutine for it.
 	once     sync.Once
