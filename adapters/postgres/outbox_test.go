@@ -393,7 +393,6 @@ func migrationsUpTo(t *testing.T, last int) fstest.MapFS {
 func TestACommitWakesItsProcessAtOnceAndTheOthersThroughPostgreSQL(t *testing.T) {
 	t.Parallel()
 	db := pgtest.NewDB(t, 8)
-	var wakers []*postgres.Waker
 	var notifiers []*postgres.CommitNotifier
 	var woken []<-chan struct{}
 	for range 2 { // two processes on one database
@@ -403,7 +402,7 @@ func TestACommitWakesItsProcessAtOnceAndTheOthersThroughPostgreSQL(t *testing.T)
 		t.Cleanup(w.Close)
 		ch, unsubscribe := w.Events()
 		t.Cleanup(unsubscribe)
-		notifiers, wakers, woken = append(notifiers, n), append(wakers, w), append(woken, ch)
+		notifiers, woken = append(notifiers, n), append(woken, ch)
 	}
 	// A waker wakes everyone once it listens (what committed before has woken no one): let both
 	// listen, and take those tokens.
