@@ -123,9 +123,8 @@ type wakeKey struct{ channel, payload string }
 func NewWaker(pool *pgxpool.Pool, logger watermill.LoggerAdapter, commits *CommitNotifier) *Waker {
 	ctx, cancel := context.WithCancel(context.Background())
 	w := &Waker{pool: pool, logger: logger, waiting: map[wakeKey]map[chan struct{}]struct{}{}, stop: cancel, done: make(chan struct{})}
-	if commits != nil {
-		w.own = commits.token
-		commits.here.Store(w)
+	if commits != nil && commits.here.CompareAndSwap(nil, w) {
+		w.own = commits.token // a second Waker on the same notifier hears everything, as without one
 	}
 	go w.listen(ctx)
 	return w
