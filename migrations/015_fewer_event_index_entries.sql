@@ -1,8 +1,9 @@
 -- Fewer index entries per event. Index entries were half of the WAL of a shipped order (nine
 -- indexes on events; six of a shipped order's seven events are its notifications').
 --
--- recorded_at grows with position, so a BRIN index, a few entries per range of pages, serves the
--- audit's time ranges as well as a B-tree that took an entry per event.
+-- recorded_at grows with position, so a BRIN index, a few entries per range of pages, still finds
+-- an audit's time range without reading the table: on a million events, 14 ms for a page of an
+-- hour's events against 0.5 ms with the B-tree, which took an entry per event.
 DROP INDEX events_recorded_at;
 CREATE INDEX events_recorded_at ON events USING brin (recorded_at);
 

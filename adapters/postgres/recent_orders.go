@@ -11,12 +11,14 @@ import (
 
 // RecentOrders keeps the events of the orders this process stored or loaded last, so that an
 // OrderRepository decides the next change to one of them without reading its stream again: the
-// change then costs one round trip, its append, instead of two. A copy is never trusted for more
+// change then costs one round trip, its append, instead of two. For a change, a copy is never trusted for more
 // than a decision: the append is made at the copy's version, so a copy that another process has
 // overtaken fails it with a conflict and the change is decided again on the stream as stored; a
 // decision that stores nothing (an error, or no change) is made again on the stored stream too,
 // since a stale copy could have caused it. Only what committed is kept: changes made in a caller's
-// transaction drop the order's copy instead.
+// transaction drop the order's copy instead. The request writer also describes an order from its
+// copy (OrderRepository.Recent), but only a copy that holds the event being told about: it was
+// committed, so it says what the order was then, or later.
 //
 // It holds at most size orders, dropping the least recently used: a shipped order of one line
 // takes about half a kilobyte.
