@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/certibuy/orders/adapters/postgres"
 	"github.com/certibuy/orders/app/query"
 	"github.com/certibuy/orders/domain/es"
+	"github.com/certibuy/orders/domain/notification"
 	"github.com/certibuy/orders/domain/order"
 )
 
@@ -34,6 +36,12 @@ func TestAuditFiltersAndAsOf(t *testing.T) {
 	if err := repo.Create(es.WithCausation(ctx, es.Causation{Actor: es.System, CorrelationID: "system-order"}), placedOrder(t)); err != nil {
 		t.Fatal(err)
 	}
+	// The events of a notification sent are left out of events_type: an audit by their type still
+	// finds them.
+	if _, err := store.Append(ctx, "notification-audit-email", postgres.NoStream,
+		ev(notification.TypeRequested, `{}`), ev(notification.TypeDeliveryAttempted, `{}`), ev(notification.TypeSent, `{}`)); err != nil {
+		t.Fatal(err)
+	}
 	walk(t, repo, a.ID(), []func(*order.Order) error{stepPay, stepConfirm}, es.Gateway("razorpay"))
 	var confirmedAt time.Time
 	if err := db.Pool.QueryRow(ctx, `SELECT recorded_at FROM events WHERE stream_id = $1 AND type = $2`, order.StreamID(a.ID()), order.TypeOrderConfirmed).Scan(&confirmedAt); err != nil {
@@ -50,8 +58,10 @@ func TestAuditFiltersAndAsOf(t *testing.T) {
 		{"by order id", query.AuditFilter{OrderID: a.ID()}, []string{order.TypeOrderPlaced, order.TypePaymentRequested, order.TypePaymentSucceeded, order.TypeOrderConfirmed, order.TypeOrderShipped}},
 		{"by order number", query.AuditFilter{OrderNumber: b.Number().String()}, []string{order.TypeOrderPlaced, order.TypePaymentRequested}},
 		{"by type", query.AuditFilter{Type: order.TypeOrderPlaced}, []string{order.TypeOrderPlaced, order.TypeOrderPlaced, order.TypeOrderPlaced}},
+		{"by a notification's type", query.AuditFilter{Type: notification.TypeSent}, []string{notification.TypeSent}},
 		{"by actor", query.AuditFilter{Actor: "admin:9"}, []string{order.TypeOrderShipped}},
-		{"by the system", query.AuditFilter{Actor: "system"}, []string{order.TypeOrderPlaced, order.TypePaymentRequested}},
+		{"by the system", query.AuditFilter{Actor: "system"}, []string{order.TypeOrderPlaced, order.TypePaymentRequested,
+			notification.TypeRequested, notification.TypeDeliveryAttempted, notification.TypeSent}},
 		{"by correlation id", query.AuditFilter{CorrelationID: "checkout-" + b.Number().String()}, []string{order.TypeOrderPlaced, order.TypePaymentRequested}},
 		{"after a time", query.AuditFilter{From: confirmedAt.Add(time.Microsecond)}, []string{order.TypeOrderShipped}},
 		{"up to a time", query.AuditFilter{OrderID: a.ID(), To: confirmedAt}, []string{order.TypeOrderPlaced, order.TypePaymentRequested, order.TypePaymentSucceeded}},
@@ -99,6 +109,23 @@ func TestAuditFiltersAndAsOf(t *testing.T) {
 	for _, bad := range []query.AuditFilter{{Limit: 5000}, {After: "nope"}, {OrderNumber: "CB-1"}, {From: confirmedAt, To: confirmedAt}} {
 		if _, err := audit.Handle(ctx, bad); !errors.Is(err, order.ErrInvalidInput) {
 			t.Errorf("filter %+v: err = %v, want invalid input", bad, err)
+		}
+	}
+}
+
+// An audit by the type of an order's event can read events_type: the condition it adds is the
+// index's predicate. An audit by the type of a notification sent reads in commit order.
+func TestAuditByTypeUsesTheTypeIndexWhereItHoldsTheType(t *testing.T) {
+	t.Parallel()
+	_, db := newStore(t, 2)
+	ctx := context.Background()
+	for typ, indexed := range map[string]bool{order.TypeOrderShipped: true, notification.TypeSent: false} {
+		plan, err := postgres.ExplainAuditByType(ctx, db.Pool, typ)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Contains(plan, "events_type"); got != indexed {
+			t.Errorf("audit by %s: reads events_type %v, want %v:\n%s", typ, got, indexed, plan)
 		}
 	}
 }

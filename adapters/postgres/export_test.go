@@ -86,3 +86,16 @@ func GroupedAppender(store *EventStore, window time.Duration, max int) func(cont
 	g := newAppendGroup(store, window, max)
 	return func(ctx context.Context, a StreamAppend) ([]RecordedEvent, error) { return g.append(ctx, a, "") }
 }
+
+// ExplainAuditByType returns the generic plan of what an audit by one event type reads, with the
+// condition Audit adds for that type, and sequential scans off: the plan says whether events_type
+// can serve the audit.
+func ExplainAuditByType(ctx context.Context, pool *pgxpool.Pool, typ string) (string, error) {
+	cond := ""
+	if typeIndexedFor(typ) {
+		cond = " AND " + typeIndexed
+	}
+	return explainGeneric(ctx, pool, `SELECT set_config('enable_seqscan', 'off', true)`,
+		`SELECT position FROM events WHERE type = $1`+cond+` ORDER BY tx_id, position LIMIT 50`,
+		"text", "'"+strings.ReplaceAll(typ, "'", "''")+"'")
+}

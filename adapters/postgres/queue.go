@@ -113,7 +113,6 @@ func (s *QueueSubscriber) Close() error {
 }
 
 type queued struct {
-	id         int64
 	stream     string
 	payload    []byte
 	metadata   map[string]string
@@ -210,7 +209,7 @@ const claimSettings = `SELECT set_config('enable_sort', 'off', true), set_config
 // claimSQL leases up to $2 due messages of topic $1 for $3.
 const claimSQL = `
 		WITH next AS (
-			SELECT q.id FROM notification_queue q
+			SELECT q.stream_id FROM notification_queue q
 			WHERE q.topic = $1 AND q.due_at <= now() AND (q.lease_until IS NULL OR q.lease_until < now())
 			  AND NOT EXISTS (SELECT 1 FROM notification_queue p WHERE p.order_id = q.order_id AND p.topic = q.topic AND p.id < q.id
 				ORDER BY p.order_id, p.topic, p.id OFFSET 0)
@@ -219,9 +218,9 @@ const claimSQL = `
 			FOR UPDATE SKIP LOCKED)
 		, claimed AS (
 			UPDATE notification_queue u SET lease_until = now() + $3::interval, due_at = now() + $3::interval, deliveries = u.deliveries + 1
-			FROM next WHERE u.id = next.id
-			RETURNING u.id, u.stream_id, u.metadata, u.deliveries)
-		SELECT c.id, c.stream_id, coalesce(r.type, ''), coalesce(r.data, ''), c.metadata, c.deliveries
+			FROM next WHERE u.stream_id = next.stream_id
+			RETURNING u.stream_id, u.metadata, u.deliveries)
+		SELECT c.stream_id, coalesce(r.type, ''), coalesce(r.data, ''), c.metadata, c.deliveries
 		FROM claimed c LEFT JOIN LATERAL (
 			SELECT e.type, e.data::text AS data FROM events e WHERE e.stream_id = c.stream_id AND e.stream_version = 1 OFFSET 0) r ON true`
 
@@ -257,17 +256,17 @@ const claimSQL = `
 // The messages acked since the last claim leave the queue in the same round trip, just before it, so
 // that the next message of their order is claimable at once.
 func (s *QueueSubscriber) claim(ctx context.Context, topic string, n int, acks *pendingAcks) (out []queued, err error) {
-	ids, deliveries := acks.take()
+	streams, deliveries := acks.take()
 	defer func() {
 		if err != nil {
-			acks.putBack(ids, deliveries)
+			acks.putBack(streams, deliveries)
 		}
 	}()
 	batch := &pgx.Batch{}
 	batch.Queue(`BEGIN`)
 	batch.Queue(claimSettings)
-	if len(ids) > 0 {
-		batch.Queue(ackSQL, ids, deliveries)
+	if len(streams) > 0 {
+		batch.Queue(ackSQL, streams, deliveries)
 	}
 	batch.Queue(claimSQL, topic, n, s.cfg.Lease.String())
 	batch.Queue(`COMMIT`)
@@ -288,8 +287,8 @@ func (s *QueueSubscriber) claim(ctx context.Context, topic string, n int, acks *
 }
 
 // ackSQL deletes acked messages, each only if it was not handed out again since.
-const ackSQL = `DELETE FROM notification_queue q USING unnest($1::bigint[], $2::int[]) AS a(id, deliveries)
-	WHERE q.id = a.id AND q.deliveries = a.deliveries`
+const ackSQL = `DELETE FROM notification_queue q USING unnest($1::text[], $2::int[]) AS a(stream_id, deliveries)
+	WHERE q.stream_id = a.stream_id AND q.deliveries = a.deliveries`
 
 // pendingAcks are messages acked by their handlers and not yet deleted from the queue. Most are gone
 // already: a handler that settles a notification deletes its message with the events that settle
@@ -297,40 +296,40 @@ const ackSQL = `DELETE FROM notification_queue q USING unnest($1::bigint[], $2::
 // first, the message comes back after its lease, finds its notification settled, and is acked again.
 type pendingAcks struct {
 	mu         sync.Mutex
-	ids        []int64
+	streams    []string
 	deliveries []int32
 }
 
-func (p *pendingAcks) add(id int64, deliveries int) {
+func (p *pendingAcks) add(stream string, deliveries int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.ids = append(p.ids, id)
+	p.streams = append(p.streams, stream)
 	p.deliveries = append(p.deliveries, int32(deliveries))
 }
 
-func (p *pendingAcks) take() ([]int64, []int32) {
+func (p *pendingAcks) take() ([]string, []int32) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	ids, deliveries := p.ids, p.deliveries
-	p.ids, p.deliveries = nil, nil
-	return ids, deliveries
+	streams, deliveries := p.streams, p.deliveries
+	p.streams, p.deliveries = nil, nil
+	return streams, deliveries
 }
 
-func (p *pendingAcks) putBack(ids []int64, deliveries []int32) {
+func (p *pendingAcks) putBack(streams []string, deliveries []int32) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.ids = append(p.ids, ids...)
+	p.streams = append(p.streams, streams...)
 	p.deliveries = append(p.deliveries, deliveries...)
 }
 
 // flushAcks deletes the pending acks when the consumer stops.
 func (s *QueueSubscriber) flushAcks(ctx context.Context, acks *pendingAcks) {
-	ids, deliveries := acks.take()
-	if len(ids) == 0 {
+	streams, deliveries := acks.take()
+	if len(streams) == 0 {
 		return
 	}
-	if _, err := s.pool.Exec(ctx, ackSQL, ids, deliveries); err != nil {
-		s.logger.Error("ack queued notifications", err, watermill.LogFields{"count": len(ids)})
+	if _, err := s.pool.Exec(ctx, ackSQL, streams, deliveries); err != nil {
+		s.logger.Error("ack queued notifications", err, watermill.LogFields{"count": len(streams)})
 	}
 }
 
@@ -344,7 +343,7 @@ func scanClaimed(br pgx.BatchResults) ([]queued, error) {
 	for rows.Next() {
 		var q queued
 		var typ, payload, md string
-		if err := rows.Scan(&q.id, &q.stream, &typ, &payload, &md, &q.deliveries); err != nil {
+		if err := rows.Scan(&q.stream, &typ, &payload, &md, &q.deliveries); err != nil {
 			return nil, fmt.Errorf("claim: %w", err)
 		}
 		if err := json.Unmarshal([]byte(md), &q.metadata); err != nil {
@@ -409,14 +408,14 @@ func (s *QueueSubscriber) deliver(ctx context.Context, q queued, out chan *messa
 		if mark.done.Load() {
 			break // its handler's save took it out of the queue already
 		}
-		acks.add(q.id, q.deliveries)
+		acks.add(q.stream, q.deliveries)
 	case <-nacked:
 		after := s.cfg.RetryAfter
 		if d, err := time.ParseDuration(msg.Metadata.Get(MsgRequeueAfter)); err == nil && d >= 0 {
 			after = d
 		}
 		if _, err := s.pool.Exec(settle, `UPDATE notification_queue SET due_at = now() + $3::interval, lease_until = NULL
-			WHERE id = $1 AND deliveries = $2`, q.id, q.deliveries, after.String()); err != nil {
+			WHERE stream_id = $1 AND deliveries = $2`, q.stream, q.deliveries, after.String()); err != nil {
 			s.logger.Error("requeue notification", err, watermill.LogFields{"stream": q.stream})
 		}
 	}
@@ -457,7 +456,7 @@ func (s *QueueSubscriber) renewLease(ctx context.Context, q queued) (stop func()
 				return
 			case <-tick.C:
 				tag, err := s.pool.Exec(ctx, `UPDATE notification_queue SET lease_until = now() + $3::interval, due_at = now() + $3::interval
-					WHERE id = $1 AND deliveries = $2`, q.id, q.deliveries, s.cfg.Lease.String())
+					WHERE stream_id = $1 AND deliveries = $2`, q.stream, q.deliveries, s.cfg.Lease.String())
 				switch {
 				case err != nil:
 					s.logger.Error("renew the lease of a notification being sent", err, watermill.LogFields{"stream": q.stream})
@@ -474,7 +473,7 @@ func (s *QueueSubscriber) renewLease(ctx context.Context, q queued) (stop func()
 // taken back too: no handler saw it, so the next one is not an attempt after a lost one.
 func (s *QueueSubscriber) release(ctx context.Context, q queued) {
 	if _, err := s.pool.Exec(ctx, `UPDATE notification_queue SET lease_until = NULL, due_at = now(), deliveries = deliveries - 1
-		WHERE id = $1 AND deliveries = $2`, q.id, q.deliveries); err != nil {
+		WHERE stream_id = $1 AND deliveries = $2`, q.stream, q.deliveries); err != nil {
 		s.logger.Error("release queued notification", err, watermill.LogFields{"stream": q.stream})
 	}
 }

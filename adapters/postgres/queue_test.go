@@ -134,7 +134,7 @@ func TestSettlingDeletesTheMessageByKeyEvenWithAnEmptyQueuesPlan(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(plan, "Seq Scan") || !strings.Contains(plan, "Index Scan using notification_queue_stream_id_key") {
+	if strings.Contains(plan, "Seq Scan") || !strings.Contains(plan, "Index Scan using notification_queue_pkey") {
 		t.Fatalf("the delete does not find the message by its stream:\n%s", plan)
 	}
 	if !strings.Contains(plan, "Delete on notification_queue (actual time") || !strings.Contains(plan, "rows=1 loops=1") {

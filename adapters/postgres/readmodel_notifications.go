@@ -263,7 +263,8 @@ func (r *NotificationLogReader) List(ctx context.Context, f query.NotificationFi
 	} else {
 		w.addIf("delivery_status = ?", f.Delivery)
 	}
-	w.addIf("order_number = ?", f.OrderNumber)
+	// The log has no index of its own on the number (migration 016): the order's summary has.
+	w.addIf("order_id = (SELECT order_id FROM order_summary WHERE order_number = ?)", f.OrderNumber)
 	w.addIf("lower(recipient) = ?", strings.ToLower(f.Recipient))
 	w.addIf("order_id = ?", f.OrderID)
 	if f.After != "" {

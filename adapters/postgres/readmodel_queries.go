@@ -129,7 +129,7 @@ func (r *OrderReadModel) OutstandingRefunds(ctx context.Context, olderThan time.
 		  AND (SELECT count(*) FROM events e WHERE e.stream_id = $8 || s.order_id::text AND e.type = $5) < $6
 		UNION ALL
 		SELECT substr(e.stream_id, length($8) + 1)::uuid, max(e.recorded_at) FROM events e
-		WHERE e.type IN ($9, $10, $11) AND e.recorded_at > now() - $3::interval
+		WHERE e.type IN ($9, $10, $11) AND `+typeIndexed+` AND e.recorded_at > now() - $3::interval
 		GROUP BY e.stream_id
 		HAVING sum(CASE WHEN e.type = $10 THEN -1 ELSE 1 END) > 0
 		   AND max(e.recorded_at) < now() - $2::interval
