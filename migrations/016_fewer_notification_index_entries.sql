@@ -20,3 +20,9 @@ ALTER TABLE notification_queue
 -- The log is searched by order number through the order's summary (order_summary_order_number_key)
 -- and notification_log_order.
 DROP INDEX notification_log_number;
+
+-- Only an attempt a provider answered with a request id can be named by a delivery report: an
+-- e-mail's attempt has none, and the index no longer keeps an entry for it.
+DROP INDEX events_provider_message_id;
+CREATE INDEX events_provider_message_id ON events ((data->>'provider_message_id'))
+    WHERE type = 'notification.delivery_attempted.v1' AND data->>'provider_message_id' IS NOT NULL;

@@ -75,13 +75,19 @@ func (in *ReportInbox) Pending(ctx context.Context, limit int) ([]command.InboxR
 	return out, nil
 }
 
+// attemptOfSQL finds the latest attempt answered with request id $1 by provider $2. The type is
+// written out, not a parameter: events_provider_message_id holds the attempts alone, and only a
+// plan that knows the type is an attempt's may read it (a generic plan of a parameter read the whole
+// table).
+const attemptOfSQL = `SELECT stream_id, (data->>'attempt')::int FROM events
+	WHERE type = '` + notification.TypeDeliveryAttempted + `' AND data->>'provider_message_id' = $1 AND data->>'provider' = $2
+	ORDER BY position DESC LIMIT 1`
+
 // AttemptOf finds the attempt a provider answered with requestID, from the attempts' events.
 func (in *ReportInbox) AttemptOf(ctx context.Context, provider, requestID string) (string, int, bool, error) {
 	var stream string
 	var attempt int
-	err := in.db.Q(ctx).QueryRow(ctx, `SELECT stream_id, (data->>'attempt')::int FROM events
-		WHERE type = $1 AND data->>'provider_message_id' = $2 AND data->>'provider' = $3
-		ORDER BY position DESC LIMIT 1`, notification.TypeDeliveryAttempted, requestID, provider).Scan(&stream, &attempt)
+	err := in.db.Q(ctx).QueryRow(ctx, attemptOfSQL, requestID, provider).Scan(&stream, &attempt)
 	if isNoRows(err) {
 		return "", 0, false, nil
 	}

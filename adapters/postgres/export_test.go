@@ -99,3 +99,8 @@ func ExplainAuditByType(ctx context.Context, pool *pgxpool.Pool, typ string) (st
 		`SELECT position FROM events WHERE type = $1`+cond+` ORDER BY tx_id, position LIMIT 50`,
 		"text", "'"+strings.ReplaceAll(typ, "'", "''")+"'")
 }
+
+// ExplainAttemptOf returns the generic plan of the look-up of the attempt a delivery report names.
+func ExplainAttemptOf(ctx context.Context, pool *pgxpool.Pool) (string, error) {
+	return explainGeneric(ctx, pool, `SELECT set_config('enable_seqscan', 'off', true)`, attemptOfSQL, "text, text", "'req-1', 'msg91'")
+}
