@@ -18,7 +18,8 @@ import (
 // typeIndexed is the predicate of events_type (migration 016), word for word: the index leaves out
 // the three events of every notification sent, most of the table. A query for another type adds it
 // so that the planner may use the index.
-const typeIndexed = `type NOT IN ('notification.requested.v1', 'notification.delivery_attempted.v1', 'notification.sent.v1')`
+const typeIndexed = `type NOT IN ('` + notification.TypeRequested + `', '` + notification.TypeDeliveryAttempted + `', '` +
+	notification.TypeSent + `')`
 
 // typeIndexedFor reports whether events_type holds the events of type t.
 func typeIndexedFor(t string) bool {
