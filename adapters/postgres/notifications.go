@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -87,12 +86,8 @@ func newNotificationAppends(ns []command.NewNotification) ([]StreamAppend, []que
 			return nil, nil, fmt.Errorf("create %s: %w", n.Stream, err)
 		}
 		events[0].ID = es.NewID()
-		md, err := queuedMetadata(n.Delivery.Metadata)
-		if err != nil {
-			return nil, nil, fmt.Errorf("queue %s: %w", n.Stream, err)
-		}
 		appends[i] = StreamAppend{Stream: n.Stream, Expected: NoStream, IfAbsent: true, Events: events}
-		queued[i] = queuedNew{stream: n.Stream, delivery: n.Delivery, metadata: string(md), requestID: events[0].ID}
+		queued[i] = queuedNew{stream: n.Stream, delivery: n.Delivery, requestID: events[0].ID}
 	}
 	return appends, queued, nil
 }
@@ -102,7 +97,6 @@ func newNotificationAppends(ns []command.NewNotification) ([]StreamAppend, []que
 type queuedNew struct {
 	stream    string
 	delivery  command.Delivery
-	metadata  string
 	requestID uuid.UUID
 }
 
@@ -110,46 +104,29 @@ type queuedNew struct {
 // topics: the wake-up is the insert's RETURNING, so a notification already queued wakes nobody.
 func enqueueNew(qs []queuedNew) Statement {
 	n := len(qs)
-	streams, topics, orders, mds, ids := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	streams, topics, orders, ids := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	for i, q := range qs {
-		streams[i], topics[i], orders[i] = q.stream, q.delivery.Topic, q.delivery.OrderID.String()
-		mds[i], ids[i] = q.metadata, q.requestID.String()
+		streams[i], topics[i], orders[i], ids[i] = q.stream, q.delivery.Topic, q.delivery.OrderID.String(), q.requestID.String()
 	}
-	return Statement{SQL: enqueueNewSQL, Args: []any{streams, topics, orders, mds, ids, QueueChannel}}
+	return Statement{SQL: enqueueNewSQL, Args: []any{streams, topics, orders, ids, QueueChannel}}
 }
 
-// queuedMetadata is the metadata a queue row keeps of its message: all but the stream and the type,
-// which the claim reads from the row and from the request it hands out. Each claim writes the row
-// again, so each byte it keeps is written at least twice.
-func queuedMetadata(md map[string]string) ([]byte, error) {
-	kept := make(map[string]string, len(md))
-	for k, v := range md {
-		if k != es.MsgStream && k != es.MsgType {
-			kept[k] = v
-		}
-	}
-	return json.Marshal(kept)
+// enqueueStatement queues a notification for delivery again (after a resend) at the version its
+// stream has with the resend, and, once it commits, wakes the delivery workers of its topic.
+func enqueueStatement(stream string, q command.Delivery) Statement {
+	return Statement{SQL: `INSERT INTO notification_queue (stream_id, topic, order_id, stream_version) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (stream_id) DO UPDATE SET due_at = now(), lease_until = NULL, stream_version = excluded.stream_version
+		RETURNING pg_notify($5, topic)`,
+		Args: []any{stream, q.Topic, q.OrderID, q.Version, QueueChannel}}
 }
 
-// enqueueStatement queues a notification for delivery again (after a resend) and, once it commits,
-// wakes the delivery workers of its topic.
-func enqueueStatement(stream string, q command.Delivery) (Statement, error) {
-	md, err := queuedMetadata(q.Metadata)
-	if err != nil {
-		return Statement{}, fmt.Errorf("queue %s: %w", stream, err)
-	}
-	return Statement{SQL: `INSERT INTO notification_queue (stream_id, topic, order_id, metadata) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (stream_id) DO UPDATE SET due_at = now(), lease_until = NULL RETURNING pg_notify($5, topic)`,
-		Args: []any{stream, q.Topic, q.OrderID, string(md), QueueChannel}}, nil
-}
-
-// enqueueNewSQL queues the notifications whose request event is stored.
-const enqueueNewSQL = `INSERT INTO notification_queue (stream_id, topic, order_id, metadata)
-	SELECT q.stream_id, q.topic, q.order_id, q.metadata
-	FROM unnest($1::text[], $2::text[], $3::uuid[], $4::text[], $5::uuid[]) AS q(stream_id, topic, order_id, metadata, event_id)
+// enqueueNewSQL queues the notifications whose request event is stored, at version 1.
+const enqueueNewSQL = `INSERT INTO notification_queue (stream_id, topic, order_id)
+	SELECT q.stream_id, q.topic, q.order_id
+	FROM unnest($1::text[], $2::text[], $3::uuid[], $4::uuid[]) AS q(stream_id, topic, order_id, event_id)
 	WHERE EXISTS (SELECT 1 FROM events WHERE events.event_id = q.event_id)
 	ON CONFLICT (stream_id) DO NOTHING
-	RETURNING pg_notify($6, topic)`
+	RETURNING pg_notify($5, topic)`
 
 // settleStatements take settled notifications' messages out of the queue, those of a group of saves
 // in one statement.
@@ -193,11 +170,7 @@ func (r *NotificationRepository) Save(ctx context.Context, stream string, n *not
 	}
 	var before []Statement
 	if q != nil {
-		st, err := enqueueStatement(stream, *q)
-		if err != nil {
-			return err
-		}
-		before = append(before, st)
+		before = append(before, enqueueStatement(stream, *q))
 	}
 	// Settled: it leaves the queue with the events that settle it, so a crash before the worker's
 	// ack cannot bring it back.

@@ -205,8 +205,9 @@ func TestANotificationWakesItsConsumerWithoutAPoll(t *testing.T) {
 		t.Fatal(err)
 	}
 	stream := notification.StreamID(eventID, notification.Email)
-	d := command.DeliveryOf(ctx, stream, req, 1)
-	if _, err := postgres.NewNotificationRepository(store).Create(ctx, command.NewNotification{Stream: stream, Notification: n, Delivery: d}); err != nil {
+	d := command.DeliveryOf(req, 1)
+	requested := es.WithCausation(ctx, es.Causation{Actor: es.System, CorrelationID: "checkout-outbox-test"})
+	if _, err := postgres.NewNotificationRepository(store).Create(requested, command.NewNotification{Stream: stream, Notification: n, Delivery: d}); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -222,10 +223,14 @@ func TestANotificationWakesItsConsumerWithoutAPoll(t *testing.T) {
 		if typ := m.Metadata.Get(es.MsgType); typ != notification.TypeRequested {
 			t.Fatalf("delivered a message of type %q, want %s", typ, notification.TypeRequested)
 		}
-		// The row keeps neither: the claim reads them from the row's stream and its request.
-		if n := count(t, db, `SELECT count(*) FROM notification_queue WHERE metadata LIKE '%' || stream_id || '%' OR metadata LIKE '%' || $1 || '%'`,
+		// Its version and correlation id are the request's: the row keeps the version alone, and the
+		// claim reads the correlation id from the request.
+		if v, c := m.Metadata.Get(es.MsgStreamVersion), m.Metadata.Get(es.MsgCorrelationID); v != "1" || c != "checkout-outbox-test" {
+			t.Fatalf("delivered at version %q with correlation id %q, want 1 and checkout-outbox-test", v, c)
+		}
+		if n := count(t, db, `SELECT count(*) FROM notification_queue q WHERE q::text LIKE '%checkout-outbox-test%' OR q::text LIKE '%' || $1 || '%'`,
 			notification.TypeRequested); n != 0 {
-			t.Fatalf("%d queue rows copy their stream or their type", n)
+			t.Fatalf("%d queue rows copy their message's correlation id or type", n)
 		}
 		m.Ack()
 	case <-ctx.Done():

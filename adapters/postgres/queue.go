@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -219,10 +218,14 @@ const claimSQL = `
 		, claimed AS (
 			UPDATE notification_queue u SET lease_until = now() + $3::interval, due_at = now() + $3::interval, deliveries = u.deliveries + 1
 			FROM next WHERE u.stream_id = next.stream_id
-			RETURNING u.stream_id, u.metadata, u.deliveries)
-		SELECT c.stream_id, coalesce(r.type, ''), coalesce(r.data, ''), c.metadata, c.deliveries
+			RETURNING u.stream_id, u.stream_version, u.deliveries)
+		SELECT c.stream_id, coalesce(r.type, ''), coalesce(r.data, ''), c.stream_version, coalesce(v.correlation, r.correlation, ''), c.deliveries
 		FROM claimed c LEFT JOIN LATERAL (
-			SELECT e.type, e.data::text AS data FROM events e WHERE e.stream_id = c.stream_id AND e.stream_version = 1 OFFSET 0) r ON true`
+			SELECT e.type, e.data::text AS data, e.metadata->>'correlation_id' AS correlation FROM events e
+			WHERE e.stream_id = c.stream_id AND e.stream_version = 1 OFFSET 0) r ON true
+		LEFT JOIN LATERAL (
+			SELECT e.metadata->>'correlation_id' AS correlation FROM events e
+			WHERE c.stream_version > 1 AND e.stream_id = c.stream_id AND e.stream_version = c.stream_version OFFSET 0) v ON true`
 
 // claim leases up to n due messages of topic. A message is due when its time has come, no lease holds
 // it, and no earlier message of the same order is left in the topic.
@@ -251,7 +254,9 @@ const claimSQL = `
 // Each claimed message's payload, its notification's request, is looked up by its stream and
 // version 1: a lateral subquery, fenced with OFFSET 0 so that the planner cannot make it a join
 // (which, with hash joins off, it walked on stream_version alone, every request for each message).
-// The message's stream and type are the row's stream and the request's type.
+// The message's stream and type are the row's stream and the request's type; its correlation id is
+// that of the event at the row's version: the request's, or the event that queued it again (a
+// resend, a reroute), looked up the same way only then.
 //
 // The messages acked since the last claim leave the queue in the same round trip, just before it, so
 // that the next message of their order is claimable at once.
@@ -342,19 +347,17 @@ func scanClaimed(br pgx.BatchResults) ([]queued, error) {
 	var out []queued
 	for rows.Next() {
 		var q queued
-		var typ, payload, md string
-		if err := rows.Scan(&q.stream, &typ, &payload, &md, &q.deliveries); err != nil {
+		var typ, payload, correlation string
+		var version int
+		if err := rows.Scan(&q.stream, &typ, &payload, &version, &correlation, &q.deliveries); err != nil {
 			return nil, fmt.Errorf("claim: %w", err)
 		}
-		if err := json.Unmarshal([]byte(md), &q.metadata); err != nil {
-			return nil, fmt.Errorf("claim %s: metadata: %w", q.stream, err)
-		}
-		if q.metadata == nil {
-			q.metadata = map[string]string{}
-		}
-		q.metadata[es.MsgStream] = q.stream
+		q.metadata = map[string]string{es.MsgStream: q.stream, es.MsgStreamVersion: strconv.Itoa(version)}
 		if typ != "" {
 			q.metadata[es.MsgType] = typ
+		}
+		if correlation != "" {
+			q.metadata[es.MsgCorrelationID] = correlation
 		}
 		q.payload = []byte(payload)
 		out = append(out, q)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -48,8 +49,8 @@ func TestClaimWalksTheDueIndexEvenWithStatisticsOfAnEmptyQueue(t *testing.T) {
 			if _, err := hold.Exec(ctx, `SELECT pg_current_xact_id()`); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := db.Pool.Exec(ctx, `INSERT INTO notification_queue (stream_id, topic, order_id, metadata)
-				SELECT 'notification-' || g || '-' || t, 'notify_' || t, gen_random_uuid(), '{}'
+			if _, err := db.Pool.Exec(ctx, `INSERT INTO notification_queue (stream_id, topic, order_id)
+				SELECT 'notification-' || g || '-' || t, 'notify_' || t, gen_random_uuid()
 				FROM generate_series(1, $1::int) g, (VALUES ('email'), ('sms')) v(t)`, c.dead+c.queued/2); err != nil {
 				t.Fatal(err)
 			}
@@ -93,8 +94,8 @@ func TestAClaimDoesNotReadTheMessagesInFlight(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	_, db := newStore(t, 4)
-	if _, err := db.Pool.Exec(ctx, `INSERT INTO notification_queue (stream_id, topic, order_id, metadata)
-		SELECT 'notification-' || g || '-email', 'notify_email', gen_random_uuid(), '{}' FROM generate_series(1, 200) g`); err != nil {
+	if _, err := db.Pool.Exec(ctx, `INSERT INTO notification_queue (stream_id, topic, order_id)
+		SELECT 'notification-' || g || '-email', 'notify_email', gen_random_uuid() FROM generate_series(1, 200) g`); err != nil {
 		t.Fatal(err)
 	}
 	if n, err := postgres.Claim(ctx, db.Pool, "notify_email", 64); err != nil || n != 64 {
@@ -123,8 +124,8 @@ func TestSettlingDeletesTheMessageByKeyEvenWithAnEmptyQueuesPlan(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	_, db := newStore(t, 4)
-	if _, err := db.Pool.Exec(ctx, `INSERT INTO notification_queue (stream_id, topic, order_id, metadata)
-		VALUES ('notification-a-email', 'notify_email', gen_random_uuid(), '{}')`); err != nil {
+	if _, err := db.Pool.Exec(ctx, `INSERT INTO notification_queue (stream_id, topic, order_id)
+		VALUES ('notification-a-email', 'notify_email', gen_random_uuid())`); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := db.Pool.Exec(ctx, `VACUUM ANALYZE notification_queue`); err != nil {
@@ -151,8 +152,8 @@ func TestAckedMessagesLeaveTheQueueAndUnblockTheirOrder(t *testing.T) {
 	_, db := newStore(t, 4)
 	orderID := uuid.New()
 	for _, stream := range []string{"notification-a-email", "notification-b-email"} {
-		if _, err := db.Pool.Exec(ctx, `INSERT INTO notification_queue (stream_id, topic, order_id, metadata)
-			VALUES ($1, 'notify_email', $2, $3)`, stream, orderID, `{"stream":"`+stream+`"}`); err != nil {
+		if _, err := db.Pool.Exec(ctx, `INSERT INTO notification_queue (stream_id, topic, order_id)
+			VALUES ($1, 'notify_email', $2)`, stream, orderID); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -174,7 +175,7 @@ func TestAckedMessagesLeaveTheQueueAndUnblockTheirOrder(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("the second message never came after the first was acked")
 	}
-	if got := second.Metadata.Get("stream"); got != "notification-b-email" {
+	if got := second.Metadata.Get(es.MsgStream); got != "notification-b-email" {
 		t.Fatalf("second message is %q, want notification-b-email", got)
 	}
 	second.Ack()
@@ -232,8 +233,8 @@ func TestAClosingQueueLetsTheHandlerInHandFinish(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	_, db := newStore(t, 4)
-	if _, err := db.Pool.Exec(ctx, `INSERT INTO notification_queue (stream_id, topic, order_id, metadata)
-		VALUES ('notification-c-sms', 'notify_sms', $1, '{}')`, uuid.New()); err != nil {
+	if _, err := db.Pool.Exec(ctx, `INSERT INTO notification_queue (stream_id, topic, order_id)
+		VALUES ('notification-c-sms', 'notify_sms', $1)`, uuid.New()); err != nil {
 		t.Fatal(err)
 	}
 	sub := postgres.NewQueueSubscriber(db.Pool, postgres.QueueConfig{Concurrency: 2, PollInterval: 20 * time.Millisecond}, watermill.NopLogger{})
@@ -292,7 +293,7 @@ func TestQueuingNotificationsWakesTheirTopicsWorkersOnce(t *testing.T) {
 				t.Fatal(err)
 			}
 			stream := notification.StreamID(eventID, ch)
-			d := command.DeliveryOf(ctx, stream, req, 1)
+			d := command.DeliveryOf(req, 1)
 			ns = append(ns, command.NewNotification{Stream: stream, Notification: n, Delivery: d})
 		}
 		created, err := repo.Create(ctx, ns...)
@@ -351,8 +352,8 @@ func TestAnAckDeletesNothingWhenTheSaveSettledTheMessage(t *testing.T) {
 		}
 		stream := notification.StreamID(req.OrderEventID, notification.Email)
 		notifications[stream] = n
-		if _, err := db.Pool.Exec(ctx, `INSERT INTO notification_queue (stream_id, topic, order_id, metadata)
-			VALUES ($1, 'notify_email', $2, $3)`, stream, req.OrderID, `{"stream":"`+stream+`"}`); err != nil {
+		if _, err := db.Pool.Exec(ctx, `INSERT INTO notification_queue (stream_id, topic, order_id)
+			VALUES ($1, 'notify_email', $2)`, stream, req.OrderID); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -368,7 +369,7 @@ func TestAnAckDeletesNothingWhenTheSaveSettledTheMessage(t *testing.T) {
 		case <-ctx.Done():
 			t.Fatal("the queued notifications were not all handed out")
 		}
-		stream := m.Metadata.Get("stream")
+		stream := m.Metadata.Get(es.MsgStream)
 		n := notifications[stream]
 		if _, err := n.Attempt(1, "smtp"); err != nil {
 			t.Fatal(err)
@@ -486,8 +487,8 @@ func TestALeaseIsRenewedWhileItsHandlerRuns(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	_, db := newStore(t, 8)
-	if _, err := db.Pool.Exec(ctx, `INSERT INTO notification_queue (stream_id, topic, order_id, metadata)
-		VALUES ('notification-slow-sms', 'notify_sms', $1, '{}')`, uuid.New()); err != nil {
+	if _, err := db.Pool.Exec(ctx, `INSERT INTO notification_queue (stream_id, topic, order_id)
+		VALUES ('notification-slow-sms', 'notify_sms', $1)`, uuid.New()); err != nil {
 		t.Fatal(err)
 	}
 	cfg := postgres.QueueConfig{Concurrency: 2, PollInterval: 20 * time.Millisecond, Lease: 600 * time.Millisecond}
@@ -524,8 +525,8 @@ func TestAReleasedMessageDoesNotCountAsADelivery(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	_, db := newStore(t, 4)
-	if _, err := db.Pool.Exec(ctx, `INSERT INTO notification_queue (stream_id, topic, order_id, metadata)
-		VALUES ('notification-r-email', 'notify_email', $1, '{}')`, uuid.New()); err != nil {
+	if _, err := db.Pool.Exec(ctx, `INSERT INTO notification_queue (stream_id, topic, order_id)
+		VALUES ('notification-r-email', 'notify_email', $1)`, uuid.New()); err != nil {
 		t.Fatal(err)
 	}
 	sub := postgres.NewQueueSubscriber(db.Pool, postgres.QueueConfig{Concurrency: 1, PollInterval: 20 * time.Millisecond}, watermill.NopLogger{})
@@ -586,11 +587,81 @@ func TestANotificationQueuedBeforeTheUpgradeIsDeliveredWithItsRequest(t *testing
 	select {
 	case m := <-msgs:
 		var got notification.Requested
-		if err := json.Unmarshal(m.Payload, &got); err != nil || !reflect.DeepEqual(got, req) || m.Metadata.Get("stream") != stream {
+		if err := json.Unmarshal(m.Payload, &got); err != nil || !reflect.DeepEqual(got, req) || m.Metadata.Get(es.MsgStream) != stream {
 			t.Fatalf("delivered %s %s (%v), want the request %+v of %s", m.Metadata, m.Payload, err, req, stream)
 		}
 		m.Ack()
 	case <-ctx.Done():
 		t.Fatal("the notification queued before the upgrade was never handed out")
+	}
+}
+
+// A notification queued again (a resend) is handed out at the version that queued it, with that
+// event's correlation id, so that its attempts are traced to the resend; one queued by its request
+// carries the request's. Rows queued before migration 017 kept both in a JSON copy, and keep them.
+func TestAQueuedMessageCarriesTheVersionAndCorrelationOfTheEventThatQueuedIt(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	pool, err := postgres.Connect(ctx, pgtest.NewDatabaseAt(t, migrationsUpTo(t, 16)), postgres.PoolOptions{MaxConns: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	want := map[string][2]string{} // stream → version, correlation id
+	for i, c := range []struct {
+		events      []string
+		correlation string
+	}{
+		{[]string{notification.TypeRequested}, "checkout-queued"},
+		{[]string{notification.TypeRequested, notification.TypeFailed, notification.TypeResent}, "admin-resend"},
+	} {
+		req := notification.Requested{OrderID: uuid.New(), OrderNumber: "CB-QUEUED" + strconv.Itoa(i), OrderEventID: uuid.New(),
+			OrderEventType: "order.shipped.v2", Type: notification.OrderShipped, Channel: notification.Email, Recipient: "asha@example.in"}
+		data, err := json.Marshal(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stream := notification.StreamID(req.OrderEventID, notification.Email)
+		for v, typ := range c.events {
+			// Each event its own correlation id, so that the message's names the one it was read from.
+			md := `{"actor": "system", "correlation_id": "` + stream + `-v` + strconv.Itoa(v+1) + `"}`
+			if v+1 == len(c.events) {
+				md = `{"actor": "system", "correlation_id": "` + c.correlation + `"}`
+			}
+			if _, err := pool.Exec(ctx, `INSERT INTO events (stream_id, stream_version, event_id, type, data, metadata, stream_hash)
+				VALUES ($1, $2, gen_random_uuid(), $3, $4, $5, 0)`, stream, v+1, typ, string(data), md); err != nil {
+				t.Fatal(err)
+			}
+		}
+		version := strconv.Itoa(len(c.events))
+		if _, err := pool.Exec(ctx, `INSERT INTO notification_queue (stream_id, topic, order_id, metadata) VALUES ($1, $2, $3, $4)`,
+			stream, command.EmailTopic, req.OrderID, `{"correlation_id":"`+c.correlation+`","stream_version":"`+version+`"}`); err != nil {
+			t.Fatal(err)
+		}
+		want[stream] = [2]string{version, c.correlation}
+	}
+	if _, err := postgres.Migrate(ctx, pool, migrations.FS); err != nil {
+		t.Fatal(err)
+	}
+	sub := postgres.NewQueueSubscriber(pool, postgres.QueueConfig{Concurrency: 2, PollInterval: 20 * time.Millisecond}, watermill.NopLogger{})
+	defer sub.Close()
+	msgs, err := sub.Subscribe(ctx, command.EmailTopic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range want {
+		select {
+		case m := <-msgs:
+			stream := m.Metadata.Get(es.MsgStream)
+			got := [2]string{m.Metadata.Get(es.MsgStreamVersion), m.Metadata.Get(es.MsgCorrelationID)}
+			if got != want[stream] || m.Metadata.Get(es.MsgType) != notification.TypeRequested {
+				t.Errorf("%s handed out at version %s with correlation id %q as %s, want %v of a request",
+					stream, got[0], got[1], m.Metadata.Get(es.MsgType), want[stream])
+			}
+			m.Ack()
+		case <-ctx.Done():
+			t.Fatal("the queued notifications were not all handed out")
+		}
 	}
 }

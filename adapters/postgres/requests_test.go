@@ -160,7 +160,7 @@ func (f *batchFixture) request(msg *message.Message) error {
 			return err
 		}
 		stream := notification.StreamID(eventID, ch)
-		d := command.DeliveryOf(ctx, stream, req, 1)
+		d := command.DeliveryOf(req, 1)
 		ns = append(ns, command.NewNotification{Stream: stream, Notification: n, Delivery: d})
 	}
 	_, err = f.batches.CreateNotifications(ctx, ns...)

@@ -204,6 +204,6 @@ func (h ResendNotificationHandler) Handle(ctx context.Context, cmd ResendNotific
 	if err := n.Resend(cmd.AdminID); err != nil {
 		return err
 	}
-	d := DeliveryOf(ctx, cmd.Stream, n.Request(), n.Version())
+	d := DeliveryOf(n.Request(), n.Version())
 	return h.store.Save(ctx, cmd.Stream, n, &d)
 }

@@ -159,7 +159,7 @@ func (h DeliveryReportsHandler) apply(ctx context.Context, r InboxReport) (bool,
 		}
 		var d *Delivery
 		if reroute {
-			q := DeliveryOf(ctx, stream, n.Request(), n.Version())
+			q := DeliveryOf(n.Request(), n.Version())
 			d = &q
 		}
 		return h.store.Save(ctx, stream, n, d)

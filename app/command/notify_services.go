@@ -30,9 +30,12 @@ func TopicFor(ch notification.Channel) string {
 // notification's request, the first event of its stream, which the store already holds: a queued
 // notification says where it belongs, not what it says.
 type Delivery struct {
-	Topic    string
-	OrderID  uuid.UUID
-	Metadata map[string]string
+	Topic   string
+	OrderID uuid.UUID
+	// Version is the version of the notification's stream as it is queued: 1 for a new one, the
+	// resend's (or reroute's) event for one queued again. The message carries that event's
+	// correlation id, so that the attempts it leads to are traced to what queued it.
+	Version int
 }
 
 // NewNotification is a notification to store and queue.

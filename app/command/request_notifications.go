@@ -3,11 +3,9 @@ package command
 import (
 	"context"
 	"fmt"
-	"strconv"
 
 	"github.com/google/uuid"
 
-	"github.com/certibuy/orders/domain/es"
 	"github.com/certibuy/orders/domain/notification"
 	"github.com/certibuy/orders/domain/order"
 )
@@ -81,7 +79,7 @@ func (h RequestNotificationsHandler) Handle(ctx context.Context, cmd RequestNoti
 			return err
 		}
 		stream := notification.StreamID(cmd.OrderEventID, ch)
-		d := DeliveryOf(ctx, stream, req, 1)
+		d := DeliveryOf(req, 1)
 		all = append(all, NewNotification{Stream: stream, Notification: n, Delivery: d})
 	}
 	_, err = h.w.CreateNotifications(ctx, all...)
@@ -90,13 +88,8 @@ func (h RequestNotificationsHandler) Handle(ctx context.Context, cmd RequestNoti
 
 // DeliveryOf is the queued message of a notification: where it belongs and the version its stream
 // has as it is queued.
-func DeliveryOf(ctx context.Context, stream string, req notification.Requested, version int) Delivery {
-	return Delivery{Topic: TopicFor(req.Channel), OrderID: req.OrderID, Metadata: map[string]string{
-		es.MsgType:          notification.TypeRequested,
-		es.MsgStream:        stream,
-		es.MsgStreamVersion: strconv.Itoa(version),
-		es.MsgCorrelationID: es.CausationFrom(ctx).CorrelationID,
-	}}
+func DeliveryOf(req notification.Requested, version int) Delivery {
+	return Delivery{Topic: TopicFor(req.Channel), OrderID: req.OrderID, Version: version}
 }
 
 // messageData gathers all the templates may say: the order as it stands, and the details of the

@@ -52,7 +52,7 @@ func TestMessageLinksAreMadeAsTheyAreSentAndNeverStored(t *testing.T) {
 
 	for what, sql := range map[string]string{
 		"event store": `SELECT count(*) FROM events WHERE data::text LIKE '%' || $1 || '%' OR metadata::text LIKE '%' || $1 || '%'`,
-		"queue":       `SELECT count(*) FROM notification_queue WHERE metadata LIKE '%' || $1 || '%'`,
+		"queue":       `SELECT count(*) FROM notification_queue q WHERE q::text LIKE '%' || $1 || '%'`,
 	} {
 		var found int
 		if err := n.deps.Pool.QueryRow(context.Background(), sql, token).Scan(&found); err != nil {
