@@ -212,7 +212,7 @@ func VarsFor(t notification.Type, d notification.MessageData) map[string]string 
 	if !ok {
 		return nil
 	}
-	d = k.Keep(d) // so that "amount" is the refund only in a message about one
+	d = k.Keep(notification.SMS, d) // so that "amount" is the refund only in a message about one
 	vars := make(map[string]string, len(k.SMSVars))
 	for _, v := range k.SMSVars {
 		vars[string(v)] = templates.ToGSM7(strings.TrimSpace(varValue(v, d)))

@@ -146,7 +146,7 @@ func TestTheCancellationsRefundVariableSaysWhatTheSMSSays(t *testing.T) {
 		t.Fatal(err)
 	}
 	k, _ := notification.KindOf(notification.OrderCancelled)
-	paid := k.Keep(data())
+	paid := k.Keep(notification.SMS, data())
 	paid.RefundAmount, paid.RefundDigits, paid.RefundExpectation = "₹1,29,900.00", "1,29,900.00", "5–7 working days"
 	unpaid := paid
 	unpaid.RefundAmount, unpaid.RefundDigits = "", ""

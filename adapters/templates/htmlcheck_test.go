@@ -45,7 +45,7 @@ func TestEveryEmailPassesMailpitsHTMLCheck(t *testing.T) {
 	data := templates.SampleData()
 	sent := make(map[string]notification.Type) // Message-ID (as Mailpit shows it) → type
 	for _, k := range notification.Catalogue() {
-		e, err := r.Email(k.Type, k.Keep(data)) // what a request of the type stores, as the worker sends it
+		e, err := r.Email(k.Type, k.Keep(notification.Email, data)) // what a request of the type stores, as the worker sends it
 		if err != nil {
 			t.Fatalf("render %s: %v", k.Type, err)
 		}

@@ -99,25 +99,26 @@ func newRenderer(fsys fs.FS) (*Renderer, error) {
 		}
 		for _, part := range []struct {
 			what string
+			ch   notification.Channel
 			read []string
 		}{
-			{"e-mail HTML", fieldsRead(htmlTree(string(t)+".html"), htmlTree)},
-			{"e-mail text", fieldsRead(x.Lookup(string(t)+".txt").Tree, textTree(x))},
-			{"e-mail subject", fieldsRead(x.Lookup("subject").Tree, textTree(x))},
-			{"SMS", fieldsRead(s.Tree, textTree(s))},
+			{"e-mail HTML", notification.Email, fieldsRead(htmlTree(string(t)+".html"), htmlTree)},
+			{"e-mail text", notification.Email, fieldsRead(x.Lookup(string(t)+".txt").Tree, textTree(x))},
+			{"e-mail subject", notification.Email, fieldsRead(x.Lookup("subject").Tree, textTree(x))},
+			{"SMS", notification.SMS, fieldsRead(s.Tree, textTree(s))},
 		} {
 			for _, f := range part.read {
-				if !kind.Says(f) {
-					return nil, fmt.Errorf("check %s %s: it reads .%s, which the notification catalogue does not fill for %s", t, part.what, f, t)
+				if !kind.Says(part.ch, f) {
+					return nil, fmt.Errorf("check %s %s: it reads .%s, which the notification catalogue does not fill for %s %s", t, part.what, f, t, part.ch)
 				}
 			}
 		}
 		// Field names are only checked when a template runs: run each one now, with the data a
 		// request of this type stores.
-		if _, err := r.Email(t, kind.Keep(sample)); err != nil {
+		if _, err := r.Email(t, kind.Keep(notification.Email, sample)); err != nil {
 			return nil, fmt.Errorf("check %s e-mail: %w", t, err)
 		}
-		if _, err := r.SMS(t, kind.Keep(sample)); err != nil {
+		if _, err := r.SMS(t, kind.Keep(notification.SMS, sample)); err != nil {
 			return nil, fmt.Errorf("check %s SMS: %w", t, err)
 		}
 	}

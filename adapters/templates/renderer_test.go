@@ -268,8 +268,8 @@ func TestSMSFitOnePartWithLongestValues(t *testing.T) {
 		return sms
 	}
 	for _, k := range notification.Catalogue() {
-		check(string(k.Type), k.Type, k.Keep(d))
-		noLinks := k.Keep(d)
+		check(string(k.Type), k.Type, k.Keep(notification.SMS, d))
+		noLinks := k.Keep(notification.SMS, d)
 		noLinks.SMSOrderURL, noLinks.SMSReviewURL = "", ""
 		check(string(k.Type)+" without SMS links", k.Type, noLinks)
 	}
@@ -469,7 +469,7 @@ func TestTrackingLinkInShippedAndOutForDeliveryEmails(t *testing.T) {
 func TestACancellationSaysWhetherMoneyComesBack(t *testing.T) {
 	r := mustRenderer(t)
 	k, _ := notification.KindOf(notification.OrderCancelled)
-	paid := k.Keep(bigOrder())
+	paid := k.Keep(notification.Email, bigOrder())
 	paid.RefundExpectation = "5–7 working days" // the default, with an en dash
 	e, err := r.Email(notification.OrderCancelled, paid)
 	if err != nil {

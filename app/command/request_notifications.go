@@ -65,7 +65,7 @@ func (h RequestNotificationsHandler) Handle(ctx context.Context, cmd RequestNoti
 	if err != nil {
 		return fmt.Errorf("request notifications for %s: %w", cmd.OrderEventID, err)
 	}
-	data := kind.Keep(h.messageData(o, cmd.Event))
+	data := h.messageData(o, cmd.Event)
 	var all []NewNotification
 	for _, ch := range notification.Channels() {
 		recipient := o.Customer().Email.String()
@@ -73,7 +73,7 @@ func (h RequestNotificationsHandler) Handle(ctx context.Context, cmd RequestNoti
 			recipient = o.Customer().Phone.String()
 		}
 		req := notification.Requested{OrderID: o.ID(), OrderNumber: o.Number().String(), OrderEventID: cmd.OrderEventID,
-			OrderEventType: order.CurrentType(cmd.OrderEventType), Type: kind.Type, Channel: ch, Recipient: recipient, Data: data}
+			OrderEventType: order.CurrentType(cmd.OrderEventType), Type: kind.Type, Channel: ch, Recipient: recipient, Data: kind.Keep(ch, data)}
 		n, err := notification.Request(req)
 		if err != nil {
 			return err

@@ -272,23 +272,24 @@ func (m *Main) runNotifyTest(ctx context.Context, args []string) error {
 	failed := false
 	for _, t := range types {
 		k, _ := notification.KindOf(t)
-		data := k.Keep(data) // what a request of this type stores, and the links
+		// What a request of this type stores on each channel, and the links.
+		mail, sms := k.Keep(notification.Email, data), k.Keep(notification.SMS, data)
 		if *email != "" {
-			subject, text, html, err := deps.Renderer.RenderEmail(t, data)
+			subject, text, html, err := deps.Renderer.RenderEmail(t, mail)
 			if err != nil {
 				return err
 			}
 			id := "<notify-test-" + uuid.NewString() + "@" + mailDomain(cfg.Notify.MailFrom) + ">"
 			res, err := deps.Mailer.Send(ctx, command.Email{To: to.String(), Subject: "[test] " + subject, Text: text, HTML: html, MessageID: id,
-				OrderNumber: data.OrderNumber, Type: t})
+				OrderNumber: mail.OrderNumber, Type: t})
 			failed = report(m.Stdout, string(t)+" e-mail", to.String(), deps.Mailer.Name(), res, err) || failed
 		}
 		if *phone != "" {
-			text, err := deps.Renderer.SMS(t, data)
+			text, err := deps.Renderer.SMS(t, sms)
 			if err != nil {
 				return err
 			}
-			res, err := deps.SMS.Send(ctx, command.SMS{To: mobile, Type: t, Text: text, Data: data}, "")
+			res, err := deps.SMS.Send(ctx, command.SMS{To: mobile, Type: t, Text: text, Data: sms}, "")
 			failed = report(m.Stdout, string(t)+" sms", mobile.Masked(), deps.SMS.Name(), res, err) || failed
 			// The text to register with DLT for the type (links open nothing: the order is a sample).
 			enc, parts := templates.SMSParts(text)

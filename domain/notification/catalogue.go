@@ -82,10 +82,17 @@ func Catalogue() []Kind {
 	}
 }
 
-// CommonFields are the MessageData fields every message may say: the shop, the customer, the order
+// CommonFields are the MessageData fields every e-mail may say: the shop, the customer, the order
 // and its lines.
 func CommonFields() []string {
 	return []string{"ShopName", "SupportEmail", "CustomerName", "OrderNumber", "Items", "Total", "TotalDigits"}
+}
+
+// SMSCommonFields are those of CommonFields an SMS may say: one short part has no room for the
+// lines or the support address, and writes amounts in digits (Rs, never ₹). An SMS request stores
+// no more, about a third of an e-mail's.
+func SMSCommonFields() []string {
+	return []string{"ShopName", "CustomerName", "OrderNumber", "TotalDigits"}
 }
 
 // LinkFields are the MessageData fields of Links: every message may carry them, and they are filled
@@ -94,15 +101,24 @@ func LinkFields() []string {
 	return []string{"OrderURL", "ReviewURL", "SMSOrderURL", "SMSReviewURL"}
 }
 
-// Says reports whether k's messages may say the MessageData field named field.
-func (k Kind) Says(field string) bool {
-	return slices.Contains(k.Fills, field) || slices.Contains(CommonFields(), field) || slices.Contains(LinkFields(), field)
+// Says reports whether k's messages on ch may say the MessageData field named field.
+func (k Kind) Says(ch Channel, field string) bool {
+	return slices.Contains(k.fields(ch), field)
 }
 
-// Keep returns d with the fields k's messages do not say left empty, so that a notification stores
-// what its templates can show and nothing more.
-func (k Kind) Keep(d MessageData) MessageData {
-	says := slices.Concat(k.Fills, CommonFields(), LinkFields()) // once, not per field: it runs per request
+// fields lists the MessageData fields k's messages on ch may say.
+func (k Kind) fields(ch Channel) []string {
+	common := CommonFields()
+	if ch == SMS {
+		common = SMSCommonFields()
+	}
+	return slices.Concat(k.Fills, common, LinkFields())
+}
+
+// Keep returns d with the fields k's messages on ch do not say left empty, so that a notification
+// stores what its templates can show and nothing more.
+func (k Kind) Keep(ch Channel, d MessageData) MessageData {
+	says := k.fields(ch) // once, not per field: it runs per request
 	v := reflect.ValueOf(&d).Elem()
 	for i := range v.NumField() {
 		if !slices.Contains(says, v.Type().Field(i).Name) {

@@ -27,6 +27,11 @@ func TestTheCatalogueIsConsistent(t *testing.T) {
 			t.Errorf("common field %s is not a MessageData field", f)
 		}
 	}
+	for _, f := range notification.SMSCommonFields() {
+		if !slices.Contains(notification.CommonFields(), f) {
+			t.Errorf("SMS common field %s is not a common field", f)
+		}
+	}
 	types := map[notification.Type]bool{}
 	sentBy := map[string]notification.Type{}
 	for _, k := range notification.Catalogue() {
@@ -79,10 +84,17 @@ func TestKeepStoresWhatTheTypeSaysAndNothingMore(t *testing.T) {
 		PaymentID: "pay_1", PaymentMethod: "upi", Carrier: "Delhivery", TrackingID: "DLV1",
 		RefundAmount: "₹1,299.00", RefundDigits: "1,299.00", RefundExpectation: "5-7 working days"}
 	shipped, _ := notification.KindOf(notification.OrderShipped)
-	got := shipped.Keep(full)
+	got := shipped.Keep(notification.Email, full)
 	want := notification.MessageData{ShopName: "CertiBuy", CustomerName: "Asha Rao", OrderNumber: "CB-7K3M9Q2X",
 		Items: full.Items, Total: "₹1,299.00", TotalDigits: "1,299.00", Carrier: "Delhivery", TrackingID: "DLV1"}
 	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("Keep for order_shipped:\n%+v\nwant\n%+v", got, want)
+		t.Fatalf("Keep for an order_shipped e-mail:\n%+v\nwant\n%+v", got, want)
+	}
+	// An SMS says no lines, no ₹ total and no support address: its request stores none of them.
+	got = shipped.Keep(notification.SMS, full)
+	want = notification.MessageData{ShopName: "CertiBuy", CustomerName: "Asha Rao", OrderNumber: "CB-7K3M9Q2X",
+		TotalDigits: "1,299.00", Carrier: "Delhivery", TrackingID: "DLV1"}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("Keep for an order_shipped SMS:\n%+v\nwant\n%+v", got, want)
 	}
 }
