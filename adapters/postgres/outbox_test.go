@@ -17,6 +17,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/certibuy/orders/adapters/postgres"
 	"github.com/certibuy/orders/adapters/postgres/pgtest"
@@ -253,12 +254,7 @@ func TestAnUpgradeFromTheOutboxTableLosesAndRepeatsNothing(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	url := pgtest.NewDatabaseAt(t, migrationsUpTo(t, 12))
-	pool, err := postgres.Connect(ctx, url, postgres.PoolOptions{MaxConns: 8})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
+	pool := poolAtMigration(ctx, t, 12, 8)
 
 	// Five transactions as the old event store wrote them: two order events each, with their outbox
 	// messages, and a notification's event that had none.
@@ -374,6 +370,18 @@ func TestAStoppingGroupLogsNoError(t *testing.T) {
 
 // migrationsUpTo returns the migrations numbered up to last: a database as a release before the
 // next one left it.
+// poolAtMigration returns a pool of maxConns on a new database migrated up to migration last, for
+// an upgrade test to fill as an older version left it; the pool closes with the test.
+func poolAtMigration(ctx context.Context, t *testing.T, last int, maxConns int32) *pgxpool.Pool {
+	t.Helper()
+	pool, err := postgres.Connect(ctx, pgtest.NewDatabaseAt(t, migrationsUpTo(t, last)), postgres.PoolOptions{MaxConns: maxConns})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
+}
+
 func migrationsUpTo(t *testing.T, last int) fstest.MapFS {
 	t.Helper()
 	old := fstest.MapFS{}

@@ -14,7 +14,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/certibuy/orders/adapters/postgres"
-	"github.com/certibuy/orders/adapters/postgres/pgtest"
 	"github.com/certibuy/orders/app/command"
 	"github.com/certibuy/orders/domain/es"
 	"github.com/certibuy/orders/domain/notification"
@@ -554,11 +553,7 @@ func TestANotificationQueuedBeforeTheUpgradeIsDeliveredWithItsRequest(t *testing
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	pool, err := postgres.Connect(ctx, pgtest.NewDatabaseAt(t, migrationsUpTo(t, 13)), postgres.PoolOptions{MaxConns: 4})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
+	pool := poolAtMigration(ctx, t, 13, 4)
 	req := notification.Requested{OrderID: uuid.New(), OrderNumber: "CB-UPGRADE", OrderEventID: uuid.New(),
 		OrderEventType: "order.shipped.v2", Type: notification.OrderShipped, Channel: notification.Email, Recipient: "asha@example.in"}
 	data, err := json.Marshal(req)
@@ -603,11 +598,7 @@ func TestAQueuedMessageCarriesTheVersionAndCorrelationOfTheEventThatQueuedIt(t *
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	pool, err := postgres.Connect(ctx, pgtest.NewDatabaseAt(t, migrationsUpTo(t, 16)), postgres.PoolOptions{MaxConns: 4})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
+	pool := poolAtMigration(ctx, t, 16, 4)
 	want := map[string][2]string{} // stream → version, correlation id
 	for i, c := range []struct {
 		events      []string
