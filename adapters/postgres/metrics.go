@@ -53,7 +53,7 @@ func (c *StatsCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(c.projectionBehind, prometheus.GaugeValue, float64(l.Events), l.Projection)
 		}
 	}
-	if rows, err := c.db.Pool.Query(ctx, `SELECT topic, count(*), count(*) FILTER (WHERE due_at <= now()) FROM notification_queue GROUP BY topic`); err == nil {
+	if rows, err := c.db.Pool.Query(ctx, `SELECT q.topic, count(*), count(*) FILTER (WHERE `+queueDue+`) FROM notification_queue q GROUP BY q.topic`); err == nil {
 		for rows.Next() {
 			var topic string
 			var n, due int64

@@ -141,9 +141,8 @@ func (r *ConsoleReader) Operations(ctx context.Context, dayStart, dayEnd time.Ti
 	for _, l := range plags {
 		ops.Projections = append(ops.Projections, query.ProjectionLag{Projection: l.Projection, Events: l.Events, UpdatedAt: l.UpdatedAt})
 	}
-	if err := q.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE due_at <= now()), min(created_at) FROM notification_queue`).
-		Scan(&ops.Queue.Queued, &ops.Queue.Due, &ops.Queue.Oldest); err != nil {
-		return ops, fmt.Errorf("notification queue: %w", err)
+	if ops.Queue, err = QueueState(ctx, q); err != nil {
+		return ops, err
 	}
 	if ops.Delivery, err = r.deliveryRates(ctx); err != nil {
 		return ops, err

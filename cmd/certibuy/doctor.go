@@ -101,16 +101,14 @@ func (m *Main) runDoctor(ctx context.Context, args []string) error {
 		add("projection "+l.Projection, "ok", "%d events behind", l.Events)
 	}
 	checkFeed(cctx, cfg, deps, add)
-	var queued, due int
-	var oldest *time.Time
-	if err := deps.Pool.QueryRow(cctx, `SELECT count(*), count(*) FILTER (WHERE due_at <= now()), min(created_at) FROM notification_queue`).Scan(&queued, &due, &oldest); err != nil {
+	if q, err := postgres.QueueState(cctx, deps.Pool); err != nil {
 		add("notification queue", "FAIL", "%v", err)
 	} else {
 		status := "ok"
-		if oldest != nil && time.Since(*oldest) > 15*time.Minute {
+		if q.Oldest != nil && time.Since(*q.Oldest) > 15*time.Minute {
 			status = "warn"
 		}
-		add("notification queue", status, "%d queued, %d ready for a worker (the others are being sent or wait for a retry)", queued, due)
+		add("notification queue", status, "%d queued, %d ready for a worker (the others are being sent or wait for a retry)", q.Queued, q.Due)
 	}
 	printChecks(m.Stdout, results)
 
