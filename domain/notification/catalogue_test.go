@@ -1,6 +1,7 @@
 package notification_test
 
 import (
+	"encoding/json"
 	"reflect"
 	"slices"
 	"testing"
@@ -96,5 +97,14 @@ func TestKeepStoresWhatTheTypeSaysAndNothingMore(t *testing.T) {
 		TotalDigits: "1,299.00", Carrier: "Delhivery", TrackingID: "DLV1"}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("Keep for an order_shipped SMS:\n%+v\nwant\n%+v", got, want)
+	}
+	// Nor does it store their names.
+	b, err := json.Marshal(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := string(b); s != `{"shop_name":"CertiBuy","customer_name":"Asha Rao","order_number":"CB-7K3M9Q2X","total_digits":"1,299.00",`+
+		`"carrier":"Delhivery","tracking_id":"DLV1"}` {
+		t.Fatalf("an order_shipped SMS request stores %s", s)
 	}
 }

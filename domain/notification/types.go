@@ -36,15 +36,16 @@ func ParseChannel(s string) (Channel, error) {
 // without it (1,29,900.00) for SMS, which write "Rs" because ₹ is not GSM-7.
 //
 // It is stored inside every NotificationRequested, so its JSON names are a stored schema: they are
-// spelt out here, and a Go field may be renamed only if its tag keeps the old name.
+// spelt out here, and a Go field may be renamed only if its tag keeps the old name. An empty field is
+// left out: a request stores only what its channel's message says (Kind.Keep).
 type MessageData struct {
-	ShopName      string        `json:"shop_name"`
-	SupportEmail  string        `json:"support_email"`
-	CustomerName  string        `json:"customer_name"`
-	OrderNumber   string        `json:"order_number"`
-	Items         []MessageItem `json:"items"`
-	Total         string        `json:"total"`
-	TotalDigits   string        `json:"total_digits"`
+	ShopName      string        `json:"shop_name,omitempty"`
+	SupportEmail  string        `json:"support_email,omitempty"`
+	CustomerName  string        `json:"customer_name,omitempty"`
+	OrderNumber   string        `json:"order_number,omitempty"`
+	Items         []MessageItem `json:"items,omitempty"`
+	Total         string        `json:"total,omitempty"`
+	TotalDigits   string        `json:"total_digits,omitempty"`
 	PaymentID     string        `json:"payment_id,omitempty"`
 	PaymentMethod string        `json:"payment_method,omitempty"`
 	Carrier       string        `json:"carrier,omitempty"`
