@@ -130,6 +130,21 @@ func TestAuditByTypeUsesTheTypeIndexWhereItHoldsTheType(t *testing.T) {
 	}
 }
 
+// events_correlation leaves out the delivery events: an audit by correlation id reads it for the
+// other events, and the streams' key for the delivery events of the streams those name.
+func TestAuditByCorrelationReadsTheCorrelationIndexAndTheStreamsKey(t *testing.T) {
+	t.Parallel()
+	_, db := newStore(t, 2)
+	plan, err := postgres.ExplainAuditByCorrelation(context.Background(), db.Pool, "c-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(plan, "Seq Scan") || strings.Count(plan, "Index Scan on events_correlation") != 2 ||
+		!strings.Contains(plan, "Index Scan on events_stream_id_stream_version_key") {
+		t.Fatalf("the audit by correlation id does not read by index:\n%s", plan)
+	}
+}
+
 func TestAuditPagesNeverSkipOrRepeatWhileAppendsGoOn(t *testing.T) {
 	t.Parallel()
 	store, _ := newStore(t, 12)

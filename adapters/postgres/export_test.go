@@ -100,6 +100,16 @@ func ExplainAuditByType(ctx context.Context, pool *pgxpool.Pool, typ string) (st
 		"text", "'"+strings.ReplaceAll(typ, "'", "''")+"'")
 }
 
+// ExplainAuditByCorrelation returns the generic plan of what an audit by one correlation id reads,
+// with sequential scans off: the plan says whether the indexes can serve it.
+func ExplainAuditByCorrelation(ctx context.Context, pool *pgxpool.Pool, correlation string) (string, error) {
+	var w where
+	w.add(correlated(), correlation)
+	return explainGeneric(ctx, pool, `SELECT set_config('enable_seqscan', 'off', true)`,
+		`SELECT position FROM events`+w.sql()+` ORDER BY tx_id, position LIMIT 50`,
+		"text", "'"+strings.ReplaceAll(correlation, "'", "''")+"'")
+}
+
 // ExplainAttemptOf returns the generic plan of the look-up of the attempt a delivery report names.
 func ExplainAttemptOf(ctx context.Context, pool *pgxpool.Pool) (string, error) {
 	return explainGeneric(ctx, pool, `SELECT set_config('enable_seqscan', 'off', true)`, attemptOfSQL, "text, text", "'req-1', 'msg91'")

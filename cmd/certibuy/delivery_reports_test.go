@@ -205,6 +205,7 @@ func TestARejectedTemplateGoesOnceThroughTheFallback(t *testing.T) {
 	if !strings.Contains(rates, "fast2sms") || !strings.Contains(rates, "100 %") {
 		t.Errorf("delivery rates: %s", rates)
 	}
+	assertAuditFindsEveryEventByItsCorrelation(t, n.shop)
 }
 
 // notify-test --wait waits for the test SMS's report, which the running service takes at its

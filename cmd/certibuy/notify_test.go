@@ -9,15 +9,18 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/mail"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/certibuy/orders/adapters/mail/smtptest"
 	"github.com/certibuy/orders/adapters/postgres"
 	"github.com/certibuy/orders/adapters/sms/smstest"
+	"github.com/certibuy/orders/app/query"
 	"github.com/certibuy/orders/domain/es"
 	"github.com/certibuy/orders/domain/notification"
 	"github.com/certibuy/orders/domain/order"
@@ -350,6 +353,7 @@ func TestEachOrderEventSendsTheMatrixOfMessages(t *testing.T) {
 			t.Errorf("log entry %+v", e)
 		}
 	}
+	assertAuditFindsEveryEventByItsCorrelation(t, n.shop)
 }
 
 // mustPaymentOf returns the Razorpay payment id recorded on the order.
@@ -457,6 +461,7 @@ func TestSMTPRefusalsAreRetriedThenFailThenResent(t *testing.T) {
 	if res := n.do(t, "GET", "/api/v1/admin/notifications?channel=pigeon", nil, bearerHeader(token)); res.status != 400 {
 		t.Fatalf("unknown channel: %d", res.status)
 	}
+	assertAuditFindsEveryEventByItsCorrelation(t, n.shop)
 }
 
 func TestSMSFallsBackOnlyOnADefiniteRejection(t *testing.T) {
@@ -508,6 +513,53 @@ func TestSMSFallsBackOnlyOnADefiniteRejection(t *testing.T) {
 		t.Fatalf("both down: %+v", e)
 	}
 	assertNoSecretsLogged(t, n.logs.String())
+	assertAuditFindsEveryEventByItsCorrelation(t, n.shop)
+}
+
+// assertAuditFindsEveryEventByItsCorrelation checks, for every correlation id in the store, that an
+// audit by it returns exactly the events that carry it, in commit order, as a full scan finds them.
+// The correlation index leaves out the delivery events, which the audit finds through their streams
+// (adapters/postgres/audit.go): resends, reroutes and reports must not hide any.
+func assertAuditFindsEveryEventByItsCorrelation(t *testing.T, s *shop) {
+	t.Helper()
+	ctx := context.Background()
+	auditor := postgres.NewAuditor(s.deps.Store)
+	// The audit stops at the oldest transaction still running, which a reader's may hold back for a
+	// moment: it is asked again until the deadline.
+	mismatch := func() string {
+		rows, err := s.deps.Pool.Query(ctx, `SELECT metadata->>'correlation_id', array_agg(event_id::text ORDER BY tx_id, position)
+			FROM events GROUP BY 1`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var corr string
+		var want []string
+		carried := map[string][]string{}
+		if _, err := pgx.ForEachRow(rows, []any{&corr, &want}, func() error { carried[corr] = want; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		for corr, want := range carried {
+			page, err := auditor.Audit(ctx, query.AuditFilter{CorrelationID: corr, Limit: 1000})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, e := range page.Events {
+				got = append(got, e.EventID.String())
+			}
+			if !slices.Equal(got, want) {
+				return fmt.Sprintf("an audit by correlation id %s finds %v; the events that carry it are %v", corr, got, want)
+			}
+		}
+		return ""
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for m := mismatch(); m != ""; m = mismatch() {
+		if time.Now().After(deadline) {
+			t.Fatal(m)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // assertNoSecretsLogged checks the service's log for the customer's full phone number and the
