@@ -115,6 +115,10 @@ func TestAClaimIsAHeapOnlyUpdateAndStepsOverTheMessagesInFlight(t *testing.T) {
 	if updated != 64 || hot != 64 {
 		t.Fatalf("the claim updated %d messages, %d of them heap-only; want 64 and 64", updated, hot)
 	}
+	// The console and doctor count the messages in flight as queued, not as ready for a worker.
+	if q, err := postgres.QueueState(ctx, db.Pool); err != nil || q.Queued != 200 || q.Due != 136 {
+		t.Fatalf("queue state %+v, %v; want 200 queued, 136 ready", q, err)
+	}
 	plan, err := postgres.ExplainClaim(ctx, db.Pool, "notify_email", 8)
 	if err != nil {
 		t.Fatal(err)
