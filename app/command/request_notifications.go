@@ -21,6 +21,24 @@ type RequestNotifications struct {
 	Event        order.Event
 }
 
+// StoredRequest is the request of a stored order event, as the request handlers receive it: for
+// asking again for the notifications of an event they gave up on (certibuy poison).
+func StoredRequest(eventID uuid.UUID, stream string, version int, storedType string, data []byte) (RequestNotifications, error) {
+	orderID, err := order.IDFromStream(stream)
+	if err != nil {
+		return RequestNotifications{}, fmt.Errorf("event %s: %w", eventID, err)
+	}
+	current, data, err := order.Upcast(storedType, data)
+	if err != nil {
+		return RequestNotifications{}, fmt.Errorf("event %s: %w", eventID, err)
+	}
+	e, err := order.DecodeEvent(current, data)
+	if err != nil {
+		return RequestNotifications{}, fmt.Errorf("event %s: %w", eventID, err)
+	}
+	return RequestNotifications{OrderID: orderID, OrderEventID: eventID, OrderEventType: storedType, OrderVersion: version, Event: e}, nil
+}
+
 // ShopInfo is what every message says about the shop.
 type ShopInfo struct {
 	Name         string

@@ -76,6 +76,14 @@ func commandList() []commandHelp {
 				"SMS is only logged: both are reported as simulated (not sent).",
 			example: "certibuy notify-test --email ops@shop.example.in --phone \"+91 98765 43210\"\n" +
 				"certibuy notify-test --phone 9876543210 --type all"},
+		{name: "poison", summary: "list the order events whose notifications were given up on, and request them again",
+			usage: "poison [--request <event id>|all] [--utc]",
+			about: "Lists the order events the notification request handlers gave up on (the order_events_poison\n" +
+				"topic): when (IST unless --utc), the event, its order, why, and whether its notifications were\n" +
+				"requested since. The customer got no message about such an event. Once the cause is fixed,\n" +
+				"--request asks for its e-mail and SMS again, as the handlers would have (all: every listed event\n" +
+				"not requested yet); the workers then send them. Asking twice requests nothing twice.",
+			example: "certibuy poison\ncertibuy poison --request all\ncertibuy poison --request 01a23542-bfa3-7b77-a44c-f3549a51959b"},
 		{name: "admin", summary: "create admin users and API tokens, revoke tokens",
 			usage: "admin create-user|create-token|revoke-token [flags]",
 			about: "Manages the people who may use the admin console and API. See each subcommand's --help.",

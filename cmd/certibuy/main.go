@@ -83,6 +83,8 @@ func (m *Main) run(ctx context.Context, args []string) error {
 		return m.runNotifyTest(ctx, rest)
 	case "tail":
 		return m.runTail(ctx, rest)
+	case "poison":
+		return m.runPoison(ctx, rest)
 	case "help", "-h", "-help", "--help":
 		if len(rest) > 0 && cmd == "help" {
 			// certibuy help audit is certibuy audit --help.
