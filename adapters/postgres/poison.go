@@ -26,12 +26,12 @@ type GivenUp struct {
 	Requested bool
 }
 
-// GivenUpOrderEvents lists the messages of order_events_poison, oldest first, up to limit. The
-// topic keeps every message it got; Requested tells the ones dealt with since.
-func GivenUpOrderEvents(ctx context.Context, q Querier, limit int) ([]GivenUp, error) {
+// GivenUpOrderEvents lists the messages of order_events_poison, oldest first. The topic keeps every
+// message it got; Requested tells the ones dealt with since.
+func GivenUpOrderEvents(ctx context.Context, q Querier) ([]GivenUp, error) {
 	// created_at is watermill-sql's timestamp without a time zone, written in the session's.
 	rows, err := q.Query(ctx, `SELECT uuid, created_at AT TIME ZONE current_setting('TimeZone'), coalesce(metadata->>'reason_poisoned', '')
-		FROM watermill_order_events_poison ORDER BY "offset" LIMIT $1`, limit)
+		FROM watermill_order_events_poison ORDER BY "offset"`)
 	if err != nil {
 		return nil, fmt.Errorf("order events given up on: %w", err)
 	}

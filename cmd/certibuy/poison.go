@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -15,8 +16,9 @@ import (
 	"github.com/certibuy/orders/domain/printable"
 )
 
-// givenUpListed is the most messages of order_events_poison the command reads.
-const givenUpListed = 1000
+// givenUpListed is the most order events given up on that the list shows, those not requested
+// since first; the counts cover them all.
+const givenUpListed = 100
 
 // runPoison lists the order events whose notifications the request handlers gave up on, and with
 // --request asks for those notifications again, through the same use case as the handlers: once the
@@ -45,7 +47,7 @@ func (m *Main) runPoison(ctx context.Context, args []string) error {
 		return err
 	}
 	defer deps.Close()
-	given, err := postgres.GivenUpOrderEvents(ctx, deps.DB.Pool, givenUpListed)
+	given, err := postgres.GivenUpOrderEvents(ctx, deps.DB.Pool)
 	if err != nil {
 		return err
 	}
@@ -110,27 +112,35 @@ func requestAgain(ctx context.Context, h command.RequestNotificationsHandler, g 
 	return fmt.Sprintf("requested the e-mail and SMS of %s for order %s", e.Type, order), nil
 }
 
-// printGivenUp lists the order events given up on, oldest first.
+// printGivenUp lists the order events given up on: those not requested since first, then the
+// others, oldest first in each part.
 func printGivenUp(m *Main, given []postgres.GivenUp, utc bool) {
 	if len(given) == 0 {
 		fmt.Fprintln(m.Stdout, "no order event was given up on: every order event's notifications were requested")
 		return
 	}
+	// Stable: the query's order, oldest first, within each part.
+	sorted := slices.Clone(given)
+	slices.SortStableFunc(sorted, func(a, b postgres.GivenUp) int {
+		switch {
+		case a.Requested == b.Requested:
+			return 0
+		case b.Requested:
+			return -1
+		}
+		return 1
+	})
 	waiting := 0
 	for _, g := range given {
 		if !g.Requested {
 			waiting++
 		}
 	}
-	more := ""
-	if len(given) == givenUpListed {
-		more = fmt.Sprintf(" (the first %d)", givenUpListed)
-	}
-	fmt.Fprintf(m.Stdout, "Order events whose notifications were given up on (order_events_poison)%s: %d, %d not requested since\n",
-		more, len(given), waiting)
+	fmt.Fprintf(m.Stdout, "Order events whose notifications were given up on (order_events_poison): %d, %d not requested since\n",
+		len(given), waiting)
 	tw := tabwriter.NewWriter(m.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "GIVEN UP\tEVENT\tTYPE\tORDER\tNOTIFICATIONS\tREASON")
-	for _, g := range given {
+	for _, g := range sorted[:min(len(sorted), givenUpListed)] {
 		typ, order := "?", "?"
 		if g.Event != nil {
 			typ, order = g.Event.Type, g.OrderNumber
@@ -146,6 +156,9 @@ func printGivenUp(m *Main, given []postgres.GivenUp, utc bool) {
 			printable.Escape(order), state, printable.Escape(firstLine(g.Reason)))
 	}
 	_ = tw.Flush()
+	if len(sorted) > givenUpListed {
+		fmt.Fprintf(m.Stdout, "… and %d more\n", len(sorted)-givenUpListed)
+	}
 	if waiting > 0 {
 		fmt.Fprintln(m.Stdout, "Once the reason is fixed: certibuy poison --request all (or --request <event>).")
 	}

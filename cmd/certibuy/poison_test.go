@@ -135,4 +135,21 @@ func TestAnOrderEventGivenUpOnIsListedAndItsNotificationsRequestedOnceTheCauseIs
 	if len(n.smtp.Messages()) != mails+1 || len(n.msg91.Received()) != sms+1 {
 		t.Fatalf("asking again sent more: %d e-mails, %d SMS after it", len(n.smtp.Messages())-mails, len(n.msg91.Received())-sms)
 	}
+
+	// A hundred messages more, whose ids name no stored event (a poison topic may get anything): the
+	// list shows the ones not requested first, up to a hundred, and requesting them says why not.
+	if _, err := n.deps.Pool.Exec(ctx, `INSERT INTO watermill_order_events_poison (uuid, payload, metadata, transaction_id)
+		SELECT gen_random_uuid()::text, '{}', '{"reason_poisoned": "unknown"}', pg_current_xact_id() FROM generate_series(1, 100)`); err != nil {
+		t.Fatal(err)
+	}
+	out, err = runCLIWith(t, env, "poison")
+	if err != nil || !strings.Contains(out, "101, 100 not requested since") || strings.Contains(out, eventID) ||
+		!strings.Contains(out, "… and 1 more") || strings.Count(out, "  not requested  ") != 100 {
+		t.Fatalf("poison with 101 messages: %v\n%s", err, out)
+	}
+	out, err = runCLIWith(t, env, "poison", "--request", "all")
+	if exitCode(err) != 1 || !strings.Contains(err.Error(), "100 of 100 order events could not be requested again") ||
+		strings.Count(out, "no stored event has this id") != 100 {
+		t.Fatalf("poison --request all with messages of no event: %v\n%s", err, out)
+	}
 }
