@@ -73,7 +73,7 @@ func (m *Main) runPoison(ctx context.Context, args []string) error {
 			fmt.Fprintf(m.Stdout, "event %s: %s\n", printable.Escape(g.MessageID), printable.Escape(err.Error()))
 			continue
 		}
-		fmt.Fprintf(m.Stdout, "event %s: %s\n", g.MessageID, what)
+		fmt.Fprintf(m.Stdout, "event %s: %s\n", printable.Escape(g.MessageID), printable.Escape(what))
 	}
 	switch {
 	case only != uuid.Nil && tried == 0:
@@ -91,11 +91,7 @@ func requestAgain(ctx context.Context, h command.RequestNotificationsHandler, g 
 	if g.Event == nil {
 		return "", errors.New("no stored event has this id; nothing to request")
 	}
-	e := g.Event
-	order := g.OrderNumber
-	if order == "" {
-		order = e.StreamID
-	}
+	e, order := g.Event, orderOf(g)
 	if g.Requested {
 		return fmt.Sprintf("the notifications of %s for order %s were requested already", e.Type, order), nil
 	}
@@ -141,19 +137,16 @@ func printGivenUp(m *Main, given []postgres.GivenUp, utc bool) {
 	tw := tabwriter.NewWriter(m.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "GIVEN UP\tEVENT\tTYPE\tORDER\tNOTIFICATIONS\tREASON")
 	for _, g := range sorted[:min(len(sorted), givenUpListed)] {
-		typ, order := "?", "?"
+		typ := "?"
 		if g.Event != nil {
-			typ, order = g.Event.Type, g.OrderNumber
-			if order == "" {
-				order = g.Event.StreamID
-			}
+			typ = g.Event.Type
 		}
 		state := "not requested"
 		if g.Requested {
 			state = "requested"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", showTime(g.At, utc), printable.Escape(g.MessageID), typ,
-			printable.Escape(order), state, printable.Escape(firstLine(g.Reason)))
+			printable.Escape(orderOf(g)), state, printable.Escape(firstLine(g.Reason)))
 	}
 	_ = tw.Flush()
 	if len(sorted) > givenUpListed {
@@ -162,6 +155,18 @@ func printGivenUp(m *Main, given []postgres.GivenUp, utc bool) {
 	if waiting > 0 {
 		fmt.Fprintln(m.Stdout, "Once the reason is fixed: certibuy poison --request all (or --request <event>).")
 	}
+}
+
+// orderOf names the order of an event given up on: its number, or its stream when its summary
+// lacks it, or "?" when no stored event has the message's id.
+func orderOf(g postgres.GivenUp) string {
+	switch {
+	case g.OrderNumber != "":
+		return g.OrderNumber
+	case g.Event != nil:
+		return g.Event.StreamID
+	}
+	return "?"
 }
 
 // firstLine is s's first line: the reason is the last column, and its cause at its end.
