@@ -81,8 +81,8 @@ func commandList() []commandHelp {
 			about: "Lists the order events the notification request handlers gave up on (the order_events_poison\n" +
 				"topic): when (IST unless --utc), the event, its order, why, and whether its notifications were\n" +
 				"requested since. The customer got no message about such an event. Once the cause is fixed,\n" +
-				"--request asks for its e-mail and SMS again, as the handlers would have (all: every listed event\n" +
-				"not requested yet); the workers then send them. Asking twice requests nothing twice.",
+				"--request asks for its e-mail and SMS again, as the handlers would have (all: every one not\n" +
+				"requested since); the workers then send them. Asking twice requests nothing twice.",
 			example: "certibuy poison\ncertibuy poison --request all\ncertibuy poison --request 01a23542-bfa3-7b77-a44c-f3549a51959b"},
 		{name: "admin", summary: "create admin users and API tokens, revoke tokens",
 			usage: "admin create-user|create-token|revoke-token [flags]",

@@ -26,7 +26,7 @@ const givenUpListed = 100
 // (a notification's stream is named after its order event).
 func (m *Main) runPoison(ctx context.Context, args []string) error {
 	fs := m.flagSet("poison")
-	request := fs.String("request", "", "request again the notifications of this order `event` (its id as listed), or of all listed events not requested yet (all)")
+	request := fs.String("request", "", "request again the notifications of this order `event` (its id as listed), or of every one not requested since (all)")
 	utc := fs.Bool("utc", false, "show times in UTC rather than India time (IST)")
 	if err := m.parse(fs, args); err != nil {
 		return err
