@@ -63,9 +63,10 @@ func commandList() []commandHelp {
 			usage: "doctor [--utc]",
 			about: "Checks the database and its migrations, the SMTP server (connects, EHLO, STARTTLS, AUTH; sends\n" +
 				"nothing), the SMS and payment settings, how far the outbox consumers, the projections and the\n" +
-				"forwarding to NATS JetStream are behind, and the notification queue; then lists the last 10\n" +
-				"notifications (times in IST unless --utc). A message the log or file sender handled is shown as\n" +
-				"simulated: it was not sent. Exits 1 when a check fails.",
+				"forwarding to NATS JetStream are behind, the notification queue, and the order events given up on\n" +
+				"and not requested since (certibuy poison); then lists the last 10 notifications (times in IST\n" +
+				"unless --utc). A message the log or file sender handled is shown as simulated: it was not sent.\n" +
+				"Exits 1 when a check fails.",
 			example: "certibuy doctor"},
 		{name: "notify-test", summary: "send a test e-mail and SMS of a notification type through the configured providers",
 			usage: "notify-test --email <address> --phone <number> [--type <type>|all]",

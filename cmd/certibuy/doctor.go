@@ -110,6 +110,21 @@ func (m *Main) runDoctor(ctx context.Context, args []string) error {
 		}
 		add("notification queue", status, "%d queued, %d ready for a worker (the others are being sent or wait for a retry)", q.Queued, q.Due)
 	}
+	if given, err := postgres.GivenUpOrderEvents(cctx, deps.Pool); err != nil {
+		add("given up on", "FAIL", "%v", err)
+	} else {
+		missed := 0
+		for _, g := range given {
+			if g.Event != nil && !g.Requested {
+				missed++
+			}
+		}
+		if missed > 0 {
+			add("given up on", "FAIL", "order events whose notifications were never requested: %d; their customers got no message (certibuy poison)", missed)
+		} else {
+			add("given up on", "ok", "no order event waits for its notifications (%d given up on, requested since)", len(given))
+		}
+	}
 	printChecks(m.Stdout, results)
 
 	page, err := deps.NotificationLog.List(cctx, query.NotificationFilter{Limit: 10})

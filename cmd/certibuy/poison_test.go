@@ -57,6 +57,11 @@ func TestAnOrderEventGivenUpOnIsListedAndItsNotificationsRequestedOnceTheCauseIs
 		}
 	}
 
+	// So does certibuy doctor, which fails until they are requested.
+	if out, err := runCLIWith(t, env, "doctor"); exitCode(err) != 1 || !strings.Contains(out, "FAIL  given up on") ||
+		!strings.Contains(out, "order events whose notifications were never requested: 1;") {
+		t.Fatalf("doctor with an order event given up on: %v\n%s", err, out)
+	}
 	// The console's home page points there too.
 	cc := newConsoleClient(t, n.testService)
 	login := cc.post("/admin/login", url.Values{"email": {"ops@certibuy.in"}, "password": {"correct horse battery"}}, nil)
@@ -113,6 +118,9 @@ func TestAnOrderEventGivenUpOnIsListedAndItsNotificationsRequestedOnceTheCauseIs
 		t.Fatalf("%d SMS sent after the request, want 1", got)
 	}
 
+	if out, _ := runCLIWith(t, env, "doctor"); !strings.Contains(out, "ok    given up on") {
+		t.Fatalf("doctor after the request:\n%s", out)
+	}
 	// Listed as requested now; asking again requests nothing and sends nothing.
 	out, err = runCLIWith(t, env, "poison")
 	if err != nil || !strings.Contains(out, "1, 0 not requested since") || strings.Contains(out, "--request all") {
