@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"net/http"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -62,15 +61,15 @@ func TestAnOrderEventGivenUpOnIsListedAndItsNotificationsRequestedOnceTheCauseIs
 		!strings.Contains(out, "order events whose notifications were never requested: 1;") {
 		t.Fatalf("doctor with an order event given up on: %v\n%s", err, out)
 	}
-	// The console's home page points there too.
-	cc := newConsoleClient(t, n.testService)
-	login := cc.post("/admin/login", url.Values{"email": {"ops@certibuy.in"}, "password": {"correct horse battery"}}, nil)
-	if login.status != http.StatusSeeOther || cc.lastSet == nil {
-		t.Fatalf("login: %d", login.status)
-	}
-	cc.cookie = &http.Cookie{Name: cc.lastSet.Name, Value: cc.lastSet.Value}
-	if home := cc.get("/admin"); !strings.Contains(string(home.body), "see <code>certibuy poison</code>") {
-		t.Fatalf("the console's home page does not point to certibuy poison: %s", home.body)
+	// The console's home page points there too, on a laptop and on a phone.
+	createAdmin(t, n.testService, "staff@certibuy.in")
+	browser := newBrowser(t)
+	browserLogin(t, browser, n.base, "staff@certibuy.in", "/admin")
+	for _, vp := range viewports {
+		consoleAt(t, browser, vp.width, vp.height, n.base+"/admin", "console-home-given-up-"+vp.name)
+		if card := textOf(t, browser, "#poison"); !strings.Contains(card, "order_events_poison") || !strings.Contains(card, "see certibuy poison") {
+			t.Fatalf("the home page's given-up card at %s px: %q", vp.name, card)
+		}
 	}
 
 	// Asked for while the cause is still there: it fails, says why, and requests nothing.
