@@ -43,6 +43,10 @@ type SubscriberConfig struct {
 	// if the server loses such a commit, it loses the offset with the writes, and the messages come
 	// again. Whatever acts on the writes commits in the ordinary way first, which makes them durable.
 	Redoable bool
+	// Drain bounds how long closing waits for the messages in hand to be acked or nacked; past it
+	// their transaction ends (their writes are rolled back, and they come again). Zero is 30 s, the
+	// router's own close timeout.
+	Drain time.Duration
 	// Batches, for a request group, makes each delivering transaction keep a batch for the request
 	// handlers' writer: the same RequestBatches they are given.
 	Batches *RequestBatches
@@ -255,7 +259,6 @@ func (b wakeBackoff) HandleError(logger watermill.LoggerAdapter, noMsg bool, err
 // NewSubscriber returns a subscriber for one consumer group on the events of a topic. The tables come
 // from the migrations, so it never creates schema.
 func NewSubscriber(pool *pgxpool.Pool, consumerGroup string, cfg SubscriberConfig, logger watermill.LoggerAdapter) (message.Subscriber, error) {
-	deadline := cfg.AckDeadline
 	if p := cfg.Partition; p != nil {
 		if p.Of < 1 || p.Index < 0 || p.Index >= p.Of {
 			return nil, fmt.Errorf("subscriber %s: partition %d of %d", consumerGroup, p.Index, p.Of)
@@ -268,62 +271,113 @@ func NewSubscriber(pool *pgxpool.Pool, consumerGroup string, cfg SubscriberConfi
 			return nil, fmt.Errorf("subscriber %s: record its partition: %w", consumerGroup, err)
 		}
 	}
-	var wake <-chan struct{}
-	unsubscribe := func() {}
-	if cfg.Waker != nil {
-		wake, unsubscribe = cfg.Waker.Events()
+	if cfg.Drain <= 0 {
+		cfg.Drain = 30 * time.Second
 	}
-	d := &drainingSubscriber{closing: make(chan struct{}), unsubscribe: unsubscribe}
-	w := newWaiter(wake, cfg.Wait)
-	conn := subscriberConn{Pool: pool, redoable: cfg.Redoable, commits: cfg.Commits, batches: cfg.Batches, failed: &atomic.Bool{}}
-	sub, err := wsql.NewSubscriber(wsql.BeginnerFromPgx(conn), wsql.SubscriberConfig{
-		ConsumerGroup:    consumerGroup,
-		PollInterval:     w.cfg.SafetyPoll,
-		ResendInterval:   w.cfg.Recheck,
-		RetryInterval:    time.Second,
-		BackoffManager:   wakeBackoff{w: w, stop: d.closing, retry: time.Second},
-		AckDeadline:      &deadline,
-		SchemaAdapter:    eventsSchema{batch: cfg.BatchSize, partition: cfg.Partition},
-		OffsetsAdapter:   wsql.DefaultPostgreSQLOffsetsAdapter{},
-		InitializeSchema: false,
-	}, logger)
-	if err != nil {
-		unsubscribe()
-		return nil, fmt.Errorf("subscriber %s: %w", consumerGroup, err)
-	}
-	d.inner = sub
-	return d, nil
+	return &drainingSubscriber{pool: pool, group: consumerGroup, cfg: cfg, logger: logger, closing: make(chan struct{})}, nil
 }
 
 // drainingSubscriber lets the messages in hand finish before it closes the watermill-sql subscriber.
 // Watermill's router closes its subscribers while handlers still run, and the watermill-sql
 // subscriber then ends the delivering transaction: a handler writing through that transaction would
 // find it gone under its feet.
+//
+// Each subscription has a watermill-sql subscriber of its own: the BackoffManager that waits for a
+// wake belongs to a watermill-sql subscriber, not to one of its subscriptions, and a wake must reach
+// every subscription that waits.
 type drainingSubscriber struct {
-	inner       message.Subscriber
-	unsubscribe func() // from the waker
-	closing     chan struct{}
-	once        sync.Once
-	mu          sync.Mutex
-	closed      bool
-	inflight    sync.WaitGroup
-	cancels     []context.CancelFunc
+	pool    *pgxpool.Pool
+	group   string
+	cfg     SubscriberConfig
+	logger  watermill.LoggerAdapter
+	closing chan struct{}
+	once    sync.Once
+
+	mu       sync.Mutex
+	closed   bool
+	inflight sync.WaitGroup // every subscription's messages in hand
+	subs     []subscription
 }
 
-// Subscribe subscribes the inner subscriber with a context of its own: the router cancels ctx as soon
-// as it starts closing, and watermill-sql would then end the delivering transaction at once. The
-// inner context ends only when Close has drained the messages in hand.
-func (d *drainingSubscriber) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
+// subscription is what Close ends of one Subscribe.
+type subscription struct {
+	inner       message.Subscriber
+	unsubscribe func() // from the waker
+	cancel      context.CancelFunc
+}
+
+// end stops the subscription and waits until its watermill-sql subscriber has stopped. Ending twice
+// does nothing more.
+func (s subscription) end() error {
+	s.cancel()
+	s.unsubscribe()
+	return s.inner.Close()
+}
+
+// subscribe starts a watermill-sql subscriber on topic, with a wait of its own.
+func (d *drainingSubscriber) subscribe(ctx context.Context, topic string) (<-chan *message.Message, subscription, error) {
+	var wake <-chan struct{}
+	unsubscribe := func() {}
+	if d.cfg.Waker != nil {
+		wake, unsubscribe = d.cfg.Waker.Events()
+	}
+	w := newWaiter(wake, d.cfg.Wait)
+	deadline := d.cfg.AckDeadline
+	conn := subscriberConn{Pool: d.pool, redoable: d.cfg.Redoable, commits: d.cfg.Commits, batches: d.cfg.Batches, failed: &atomic.Bool{}}
 	innerCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	in, err := d.inner.Subscribe(innerCtx, topic)
+	inner, err := wsql.NewSubscriber(wsql.BeginnerFromPgx(conn), wsql.SubscriberConfig{
+		ConsumerGroup:    d.group,
+		PollInterval:     w.cfg.SafetyPoll,
+		ResendInterval:   w.cfg.Recheck,
+		RetryInterval:    time.Second,
+		BackoffManager:   wakeBackoff{w: w, stop: innerCtx.Done(), retry: time.Second},
+		AckDeadline:      &deadline,
+		SchemaAdapter:    eventsSchema{batch: d.cfg.BatchSize, partition: d.cfg.Partition},
+		OffsetsAdapter:   wsql.DefaultPostgreSQLOffsetsAdapter{},
+		InitializeSchema: false,
+	}, d.logger)
 	if err != nil {
 		cancel()
+		unsubscribe()
+		return nil, subscription{}, fmt.Errorf("subscriber %s: %w", d.group, err)
+	}
+	in, err := inner.Subscribe(innerCtx, topic)
+	if err != nil {
+		cancel()
+		unsubscribe()
+		_ = inner.Close()
+		return nil, subscription{}, fmt.Errorf("subscriber %s: %w", d.group, err)
+	}
+	return in, subscription{inner: inner, unsubscribe: unsubscribe, cancel: cancel}, nil
+}
+
+// Subscribe subscribes with a context of its own: the router cancels ctx as soon as it starts
+// closing, and watermill-sql would then end the delivering transaction at once. The inner context
+// ends once this subscription's messages in hand are done (or the drain bound passed): when ctx
+// ends, or when Close has drained every subscription.
+func (d *drainingSubscriber) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
+	in, sub, err := d.subscribe(ctx, topic)
+	if err != nil {
 		return nil, err
 	}
 	d.mu.Lock()
-	d.cancels = append(d.cancels, cancel)
+	if d.closed {
+		d.mu.Unlock()
+		_ = sub.end()
+		return nil, wsql.ErrSubscriberClosed
+	}
+	d.subs = append(d.subs, sub)
 	d.mu.Unlock()
 	out := make(chan *message.Message)
+	var mine sync.WaitGroup // this subscription's messages in hand
+	// The channel closes once the subscription has stopped (a stopping service's last log line
+	// comes before it).
+	ended := func() {
+		waitAtMost(&mine, d.cfg.Drain)
+		if err := sub.end(); err != nil {
+			d.logger.Error("End subscription", err, watermill.LogFields{"topic": topic})
+		}
+	}
 	go func() {
 		defer close(out)
 		for {
@@ -333,9 +387,7 @@ func (d *drainingSubscriber) Subscribe(ctx context.Context, topic string) (<-cha
 			case <-d.closing:
 				return
 			case <-ctx.Done():
-				// The router stopped without closing its subscribers: drain and stop the inner one
-				// before telling the router this subscription ended.
-				_ = d.Close()
+				ended()
 				return
 			case msg, ok = <-in:
 				if !ok {
@@ -351,19 +403,27 @@ func (d *drainingSubscriber) Subscribe(ctx context.Context, topic string) (<-cha
 				return
 			}
 			d.inflight.Add(1)
+			mine.Add(1)
 			d.mu.Unlock()
 			select {
 			case out <- msg:
 				go func() {
 					defer d.inflight.Done()
+					defer mine.Done()
 					select {
 					case <-msg.Acked():
 					case <-msg.Nacked():
 					}
 				}()
+			case <-d.closing:
+				// Not handed out: the closing subscriber gives it back.
+				d.inflight.Done()
+				mine.Done()
+				return
 			case <-ctx.Done():
 				d.inflight.Done()
-				_ = d.Close()
+				mine.Done()
+				ended()
 				return
 			}
 		}
@@ -371,8 +431,8 @@ func (d *drainingSubscriber) Subscribe(ctx context.Context, topic string) (<-cha
 	return out, nil
 }
 
-// Close stops handing out messages, waits up to 30 s for those in hand to be acked or nacked, then
-// closes the subscriber.
+// Close stops handing out messages, waits up to the drain bound for those in hand to be acked or
+// nacked, then closes the subscriptions.
 func (d *drainingSubscriber) Close() error {
 	d.once.Do(func() {
 		d.mu.Lock()
@@ -380,19 +440,28 @@ func (d *drainingSubscriber) Close() error {
 		d.mu.Unlock()
 		close(d.closing)
 	})
+	waitAtMost(&d.inflight, d.cfg.Drain)
+	d.mu.Lock()
+	subs := d.subs
+	d.subs = nil
+	d.mu.Unlock()
+	var errs []error
+	for _, s := range subs {
+		errs = append(errs, s.end())
+	}
+	return errors.Join(errs...)
+}
+
+// waitAtMost waits for wg, or for limit.
+func waitAtMost(wg *sync.WaitGroup, limit time.Duration) {
 	done := make(chan struct{})
-	go func() { d.inflight.Wait(); close(done) }()
+	go func() { wg.Wait(); close(done) }()
+	t := time.NewTimer(limit)
+	defer t.Stop()
 	select {
 	case <-done:
-	case <-time.After(30 * time.Second):
+	case <-t.C:
 	}
-	d.mu.Lock()
-	for _, cancel := range d.cancels {
-		cancel()
-	}
-	d.mu.Unlock()
-	d.unsubscribe()
-	return d.inner.Close()
 }
 
 // TxPublisher publishes a message in the transaction that delivered the message it came from, so a
