@@ -262,3 +262,95 @@ func funcName(fn any) string {
 	full := runtime.FuncForPC(reflect.ValueOf(fn).Pointer()).Name()
 	return full[strings.LastIndex(full, ".")+1:]
 }
+
+// The same suite against the delivery queue's subscriber, with a publisher that does what a
+// notification request does: it appends the message as the first event of a stream of its own
+// (the message's uuid is the event id) and queues the stream on the topic, in one transaction.
+//
+// Each message has an order of its own, so the queue hands them out concurrently, in no guaranteed
+// order, at least once (a lease that runs out hands a message out again): the features are
+// persistence alone. Left out, besides what the events suite leaves out: TestNoAck,
+// TestPublishSubscribeInOrder and TestConsumerGroups, which need order or consumer groups (the
+// queue keeps the order of one order's messages only, and a topic is one queue).
+func TestDeliveryQueuePassesWatermillsPubSubSuite(t *testing.T) {
+	t.Parallel()
+	long := os.Getenv("PUBSUB_SUITE_LONG") != "" // as for the events suite
+	conns := int32(30)
+	if long {
+		conns = 70
+	}
+	suite := newEventsSuite(t, conns)
+	features := tests.Features{Persistent: true, ForceShort: !long}
+	for _, fn := range []func(*testing.T, tests.TestContext, tests.PubSubConstructor){
+		tests.TestConcurrentSubscribe,
+		tests.TestResendOnError,
+		tests.TestContinueAfterSubscribeClose,
+		tests.TestConcurrentClose,
+		tests.TestContinueAfterErrors,
+		tests.TestPublisherClose,
+		tests.TestTopic,
+		tests.TestMessageCtx,
+		tests.TestSubscribeCtx,
+	} {
+		t.Run(strings.TrimPrefix(funcName(fn), "Test"), func(t *testing.T) {
+			t.Parallel()
+			fn(t, tests.TestContext{TestID: tests.NewTestID(), Features: features}, suite.queuePubSub)
+		})
+	}
+}
+
+func (s eventsSuite) queuePubSub(t *testing.T) (message.Publisher, message.Subscriber) {
+	return queuePublisher{store: s.store, pool: s.db.Pool}, postgres.NewQueueSubscriber(s.db.Pool, postgres.QueueConfig{
+		Waker: s.waker,
+		// The suite nacks messages and waits 15 s for them to come again.
+		RetryAfter: 10 * time.Millisecond,
+		// The suite expects an unacked message's context to end within 15 s of Close.
+		Drain: 5 * time.Second,
+	}, watermill.NopLogger{})
+}
+
+// queuePublisher queues each message as a notification request is queued.
+type queuePublisher struct {
+	store *postgres.EventStore
+	pool  *pgxpool.Pool
+}
+
+func (p queuePublisher) Publish(topic string, msgs ...*message.Message) error {
+	ctx := context.Background()
+	appends := make([]postgres.StreamAppend, len(msgs))
+	streams, orders := make([]string, len(msgs)), make([]string, len(msgs))
+	for i, m := range msgs {
+		id, err := uuid.Parse(m.UUID)
+		if err != nil {
+			return fmt.Errorf("message %q: %w", m.UUID, err)
+		}
+		data := []byte(m.Payload)
+		if !json.Valid(data) {
+			if data, err = json.Marshal(string(m.Payload)); err != nil {
+				return err
+			}
+		}
+		// No "/" in the stream: the store publishes it on no topic of the events suite.
+		streams[i], orders[i] = "queued-"+m.UUID, uuid.NewString()
+		appends[i] = postgres.StreamAppend{Stream: streams[i], Expected: postgres.NoStream,
+			Events: []postgres.NewEvent{{ID: id, Type: "suite.message.v1", Data: data}}}
+	}
+	tx, err := p.pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(ctx)
+	if _, err := p.store.AppendMany(postgres.WithTx(ctx, tx), appends...); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO notification_queue (stream_id, topic, order_id)
+		SELECT s, $2, o FROM unnest($1::text[], $3::uuid[]) AS q(s, o)`, streams, topic, orders); err != nil {
+		return fmt.Errorf("queue: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, postgres.QueueChannel, topic); err != nil {
+		return err
+	}
+	return tx.Commit(ctx)
+}
+
+func (queuePublisher) Close() error { return nil }

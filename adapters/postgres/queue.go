@@ -11,6 +11,7 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -43,6 +44,10 @@ type QueueConfig struct {
 	Waker *Waker
 	// RetryAfter delays a nacked message that does not say how long to wait.
 	RetryAfter time.Duration
+	// Drain bounds how long closing waits for a handler in hand to ack or nack its message; past it
+	// the handler's context ends and the message is left to its lease. Zero is 30 s, the router's
+	// own close timeout.
+	Drain time.Duration
 }
 
 func (c *QueueConfig) defaults() {
@@ -57,6 +62,9 @@ func (c *QueueConfig) defaults() {
 	}
 	if c.RetryAfter <= 0 {
 		c.RetryAfter = 10 * time.Second
+	}
+	if c.Drain <= 0 {
+		c.Drain = 30 * time.Second
 	}
 }
 
@@ -113,6 +121,7 @@ func (s *QueueSubscriber) Close() error {
 }
 
 type queued struct {
+	id         *uuid.UUID // the event that queued it: the request, or a resend
 	stream     string
 	payload    []byte
 	metadata   map[string]string
@@ -235,12 +244,13 @@ const claimSQL = `
 			UPDATE notification_queue u SET lease_until = now() + $3::interval, deliveries = u.deliveries + 1
 			FROM next WHERE u.stream_id = next.stream_id
 			RETURNING u.stream_id, u.stream_version, u.deliveries)
-		SELECT c.stream_id, coalesce(r.type, ''), coalesce(r.data, ''), c.stream_version, coalesce(v.correlation, r.correlation, ''), c.deliveries
+		SELECT c.stream_id, coalesce(r.type, ''), coalesce(r.data, ''), c.stream_version, coalesce(v.correlation, r.correlation, ''), c.deliveries,
+			coalesce(v.event_id, r.event_id)
 		FROM claimed c LEFT JOIN LATERAL (
-			SELECT e.type, e.data::text AS data, e.metadata->>'correlation_id' AS correlation FROM events e
+			SELECT e.event_id, e.type, e.data::text AS data, e.metadata->>'correlation_id' AS correlation FROM events e
 			WHERE e.stream_id = c.stream_id AND e.stream_version = 1 OFFSET 0) r ON true
 		LEFT JOIN LATERAL (
-			SELECT e.metadata->>'correlation_id' AS correlation FROM events e
+			SELECT e.event_id, e.metadata->>'correlation_id' AS correlation FROM events e
 			WHERE c.stream_version > 1 AND e.stream_id = c.stream_id AND e.stream_version = c.stream_version OFFSET 0) v ON true`
 
 // claim leases up to n due messages of topic. A message is due when its time has come, no lease holds
@@ -367,7 +377,7 @@ func scanClaimed(br pgx.BatchResults) ([]queued, error) {
 		var q queued
 		var typ, payload, correlation string
 		var version int
-		if err := rows.Scan(&q.stream, &typ, &payload, &version, &correlation, &q.deliveries); err != nil {
+		if err := rows.Scan(&q.stream, &typ, &payload, &version, &correlation, &q.deliveries, &q.id); err != nil {
 			return nil, fmt.Errorf("claim: %w", err)
 		}
 		q.metadata = map[string]string{es.MsgStream: q.stream, es.MsgStreamVersion: strconv.Itoa(version)}
@@ -385,8 +395,13 @@ func scanClaimed(br pgx.BatchResults) ([]queued, error) {
 
 // deliver hands one message to the router and settles it by its answer.
 func (s *QueueSubscriber) deliver(ctx context.Context, q queued, out chan *message.Message, acks *pendingAcks) {
-	// A fresh UUID per delivery: Watermill's tables (the poison topic) keep message ids as UUIDs.
-	msg := message.NewMessage(watermill.NewUUID(), q.payload)
+	// The message is the event that queued it: the events its handler records name it as their
+	// cause, and each delivery of one message has the same id, as Watermill expects.
+	id := watermill.NewUUID() // only for a row whose request is missing, which the handler refuses
+	if q.id != nil {
+		id = q.id.String()
+	}
+	msg := message.NewMessage(id, q.payload)
 	for k, v := range q.metadata {
 		msg.Metadata.Set(k, v)
 	}
@@ -418,7 +433,7 @@ func (s *QueueSubscriber) deliver(ctx context.Context, q queued, out chan *messa
 		select {
 		case <-acked:
 		case <-nacked:
-		case <-time.After(30 * time.Second):
+		case <-time.After(s.cfg.Drain):
 			stopRenewing()
 			return
 		}

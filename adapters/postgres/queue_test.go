@@ -613,14 +613,15 @@ func TestANotificationQueuedBeforeTheUpgradeIsDeliveredWithItsRequest(t *testing
 }
 
 // A notification queued again (a resend) is handed out at the version that queued it, with that
-// event's correlation id, so that its attempts are traced to the resend; one queued by its request
-// carries the request's. Rows queued before migration 017 kept both in a JSON copy, and keep them.
+// event's correlation id and as that event (its id is the message's), so that its attempts are
+// traced to the resend; one queued by its request carries the request's. Rows queued before
+// migration 017 kept both in a JSON copy, and keep them.
 func TestAQueuedMessageCarriesTheVersionAndCorrelationOfTheEventThatQueuedIt(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	pool := poolAtMigration(ctx, t, 16, 4)
-	want := map[string][2]string{} // stream → version, correlation id
+	want := map[string][3]string{} // stream → version, correlation id, id of the event that queued it
 	for i, c := range []struct {
 		events      []string
 		correlation string
@@ -635,14 +636,15 @@ func TestAQueuedMessageCarriesTheVersionAndCorrelationOfTheEventThatQueuedIt(t *
 			t.Fatal(err)
 		}
 		stream := notification.StreamID(req.OrderEventID, notification.Email)
+		var queuedBy string
 		for v, typ := range c.events {
 			// Each event its own correlation id, so that the message's names the one it was read from.
 			md := `{"actor": "system", "correlation_id": "` + stream + `-v` + strconv.Itoa(v+1) + `"}`
 			if v+1 == len(c.events) {
 				md = `{"actor": "system", "correlation_id": "` + c.correlation + `"}`
 			}
-			if _, err := pool.Exec(ctx, `INSERT INTO events (stream_id, stream_version, event_id, type, data, metadata, stream_hash)
-				VALUES ($1, $2, gen_random_uuid(), $3, $4, $5, 0)`, stream, v+1, typ, string(data), md); err != nil {
+			if err := pool.QueryRow(ctx, `INSERT INTO events (stream_id, stream_version, event_id, type, data, metadata, stream_hash)
+				VALUES ($1, $2, gen_random_uuid(), $3, $4, $5, 0) RETURNING event_id::text`, stream, v+1, typ, string(data), md).Scan(&queuedBy); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -651,7 +653,7 @@ func TestAQueuedMessageCarriesTheVersionAndCorrelationOfTheEventThatQueuedIt(t *
 			stream, command.EmailTopic, req.OrderID, `{"correlation_id":"`+c.correlation+`","stream_version":"`+version+`"}`); err != nil {
 			t.Fatal(err)
 		}
-		want[stream] = [2]string{version, c.correlation}
+		want[stream] = [3]string{version, c.correlation, queuedBy}
 	}
 	if _, err := postgres.Migrate(ctx, pool, migrations.FS); err != nil {
 		t.Fatal(err)
@@ -666,10 +668,10 @@ func TestAQueuedMessageCarriesTheVersionAndCorrelationOfTheEventThatQueuedIt(t *
 		select {
 		case m := <-msgs:
 			stream := m.Metadata.Get(es.MsgStream)
-			got := [2]string{m.Metadata.Get(es.MsgStreamVersion), m.Metadata.Get(es.MsgCorrelationID)}
+			got := [3]string{m.Metadata.Get(es.MsgStreamVersion), m.Metadata.Get(es.MsgCorrelationID), m.UUID}
 			if got != want[stream] || m.Metadata.Get(es.MsgType) != notification.TypeRequested {
-				t.Errorf("%s handed out at version %s with correlation id %q as %s, want %v of a request",
-					stream, got[0], got[1], m.Metadata.Get(es.MsgType), want[stream])
+				t.Errorf("%s handed out as %v (version, correlation id, id) of a %s, want %v of a request",
+					stream, got, m.Metadata.Get(es.MsgType), want[stream])
 			}
 			m.Ack()
 		case <-ctx.Done():

@@ -461,7 +461,48 @@ func TestSMTPRefusalsAreRetriedThenFailThenResent(t *testing.T) {
 	if res := n.do(t, "GET", "/api/v1/admin/notifications?channel=pigeon", nil, bearerHeader(token)); res.status != 400 {
 		t.Fatalf("unknown channel: %d", res.status)
 	}
+	assertDeliveriesNameTheirCause(t, n.deps.Pool, first.ID, 3)
+	assertDeliveriesNameTheirCause(t, n.deps.Pool, failed[0].ID, 4)
 	assertAuditFindsEveryEventByItsCorrelation(t, n.shop)
+}
+
+// assertDeliveriesNameTheirCause checks that each delivery event of a notification (started,
+// attempted, sent, failed) names as its cause the event that queued the delivery: the request, or
+// the resend or reroute after it. An audit follows the chain from a sent e-mail back to its request.
+func assertDeliveriesNameTheirCause(t *testing.T, pool *pgxpool.Pool, stream string, attempts int) {
+	t.Helper()
+	rows, err := pool.Query(context.Background(), `SELECT event_id::text, type, coalesce(metadata->>'causation_id', '')
+		FROM events WHERE stream_id = $1 ORDER BY stream_version`, stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var queuedBy, history string
+	var seen int
+	for rows.Next() {
+		var id, typ, cause string
+		if err := rows.Scan(&id, &typ, &cause); err != nil {
+			t.Fatal(err)
+		}
+		history += fmt.Sprintf("\n  %s %s caused by %s", id, typ, cause)
+		switch typ {
+		case notification.TypeRequested, notification.TypeResent, notification.TypeRerouted:
+			queuedBy = id
+		case notification.TypeDeliveryStarted, notification.TypeDeliveryAttempted, notification.TypeSent, notification.TypeFailed:
+			if cause != queuedBy {
+				t.Errorf("%s: %s names %q as its cause, want %q, the event that queued it%s", stream, typ, cause, queuedBy, history)
+			}
+			if typ == notification.TypeDeliveryAttempted {
+				seen++
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if seen != attempts {
+		t.Errorf("%s: %d attempts, want %d%s", stream, seen, attempts, history)
+	}
 }
 
 func TestSMSFallsBackOnlyOnADefiniteRejection(t *testing.T) {
