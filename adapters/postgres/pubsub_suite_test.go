@@ -19,7 +19,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/certibuy/orders/adapters/postgres"
-	"github.com/certibuy/orders/adapters/postgres/pgtest"
 	"github.com/certibuy/orders/domain/es"
 )
 
@@ -162,11 +161,7 @@ type eventsSuite struct {
 
 func newEventsSuite(t *testing.T, conns int32) eventsSuite {
 	t.Helper()
-	db := pgtest.NewDB(t, conns)
-	db.Commits = postgres.NewCommitNotifier(db.Pool, watermill.NopLogger{})
-	t.Cleanup(db.Commits.Close)
-	waker := postgres.NewWaker(db.Pool, watermill.NopLogger{}, db.Commits)
-	t.Cleanup(waker.Close)
+	_, db, waker := newWakingStore(t, conns)
 	// A stream <topic>/<uuid> is published on its topic.
 	store := postgres.NewEventStore(db, postgres.WithTopics(func(stream string) string {
 		topic, _, _ := strings.Cut(stream, "/")
@@ -201,25 +196,35 @@ type suitePublisher struct{ store *postgres.EventStore }
 func (p suitePublisher) Publish(topic string, msgs ...*message.Message) error {
 	appends := make([]postgres.StreamAppend, len(msgs))
 	for i, m := range msgs {
-		id, err := uuid.Parse(m.UUID)
+		e, err := messageEvent(m)
 		if err != nil {
-			return fmt.Errorf("message %q: %w", m.UUID, err)
-		}
-		data := []byte(m.Payload)
-		if !json.Valid(data) {
-			if data, err = json.Marshal(string(m.Payload)); err != nil {
-				return err
-			}
+			return err
 		}
 		cause := es.Causation{CorrelationID: m.Metadata.Get(suiteCorrelation), Actor: es.System}
 		appends[i] = postgres.StreamAppend{Stream: topic + "/" + m.UUID, Expected: postgres.NoStream, Cause: &cause,
-			Events: []postgres.NewEvent{{ID: id, Type: "suite.message.v1", Data: data}}}
+			Events: []postgres.NewEvent{e}}
 	}
 	_, err := p.store.AppendMany(context.Background(), appends...)
 	return err
 }
 
 func (suitePublisher) Close() error { return nil }
+
+// messageEvent is the event a suite message is published as: its uuid is the event id, and a
+// payload that is not JSON is stored as a JSON string.
+func messageEvent(m *message.Message) (postgres.NewEvent, error) {
+	id, err := uuid.Parse(m.UUID)
+	if err != nil {
+		return postgres.NewEvent{}, fmt.Errorf("message %q: %w", m.UUID, err)
+	}
+	data := []byte(m.Payload)
+	if !json.Valid(data) {
+		if data, err = json.Marshal(string(m.Payload)); err != nil {
+			return postgres.NewEvent{}, err
+		}
+	}
+	return postgres.NewEvent{ID: id, Type: "suite.message.v1", Data: data}, nil
+}
 
 // offsetsTableFirst creates a topic's offsets table before subscribing, as the migrations do for the
 // service's topics.
@@ -320,20 +325,13 @@ func (p queuePublisher) Publish(topic string, msgs ...*message.Message) error {
 	appends := make([]postgres.StreamAppend, len(msgs))
 	streams, orders := make([]string, len(msgs)), make([]string, len(msgs))
 	for i, m := range msgs {
-		id, err := uuid.Parse(m.UUID)
+		e, err := messageEvent(m)
 		if err != nil {
-			return fmt.Errorf("message %q: %w", m.UUID, err)
-		}
-		data := []byte(m.Payload)
-		if !json.Valid(data) {
-			if data, err = json.Marshal(string(m.Payload)); err != nil {
-				return err
-			}
+			return err
 		}
 		// No "/" in the stream: the store publishes it on no topic of the events suite.
 		streams[i], orders[i] = "queued-"+m.UUID, uuid.NewString()
-		appends[i] = postgres.StreamAppend{Stream: streams[i], Expected: postgres.NoStream,
-			Events: []postgres.NewEvent{{ID: id, Type: "suite.message.v1", Data: data}}}
+		appends[i] = postgres.StreamAppend{Stream: streams[i], Expected: postgres.NoStream, Events: []postgres.NewEvent{e}}
 	}
 	tx, err := p.pool.Begin(ctx)
 	if err != nil {
