@@ -296,7 +296,7 @@ type drainingSubscriber struct {
 	mu       sync.Mutex
 	closed   bool
 	inflight sync.WaitGroup // every subscription's messages in hand
-	subs     []subscription
+	subs     map[*subscription]struct{} // those not ended yet
 }
 
 // subscription is what Close ends of one Subscribe.
@@ -366,7 +366,10 @@ func (d *drainingSubscriber) Subscribe(ctx context.Context, topic string) (<-cha
 		_ = sub.end()
 		return nil, wsql.ErrSubscriberClosed
 	}
-	d.subs = append(d.subs, sub)
+	if d.subs == nil {
+		d.subs = map[*subscription]struct{}{}
+	}
+	d.subs[&sub] = struct{}{}
 	d.mu.Unlock()
 	out := make(chan *message.Message)
 	var mine sync.WaitGroup // this subscription's messages in hand
@@ -377,6 +380,9 @@ func (d *drainingSubscriber) Subscribe(ctx context.Context, topic string) (<-cha
 		if err := sub.end(); err != nil {
 			d.logger.Error("End subscription", err, watermill.LogFields{"topic": topic})
 		}
+		d.mu.Lock()
+		delete(d.subs, &sub)
+		d.mu.Unlock()
 	}
 	go func() {
 		defer close(out)
@@ -446,7 +452,7 @@ func (d *drainingSubscriber) Close() error {
 	d.subs = nil
 	d.mu.Unlock()
 	var errs []error
-	for _, s := range subs {
+	for s := range subs {
 		errs = append(errs, s.end())
 	}
 	return errors.Join(errs...)
