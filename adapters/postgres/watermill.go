@@ -295,7 +295,7 @@ type drainingSubscriber struct {
 
 	mu       sync.Mutex
 	closed   bool
-	inflight sync.WaitGroup // every subscription's messages in hand
+	inflight sync.WaitGroup             // every subscription's messages in hand
 	subs     map[*subscription]struct{} // those not ended yet
 }
 
