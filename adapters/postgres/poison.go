@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/certibuy/orders/domain/notification"
 	"github.com/certibuy/orders/domain/order"
@@ -73,22 +74,17 @@ func GivenUpOrderEvents(ctx context.Context, q Querier) ([]GivenUp, error) {
 	for i := range recs {
 		byID[recs[i].EventID.String()] = &recs[i]
 	}
-	requested := map[string]bool{}
 	rows, err = q.Query(ctx, `SELECT stream_id FROM events WHERE stream_id = ANY($1) AND stream_version = 1`, streams)
 	if err != nil {
 		return nil, fmt.Errorf("notifications of order events given up on: %w", err)
 	}
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("notifications of order events given up on: %w", err)
-		}
-		requested[s] = true
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+	found, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
 		return nil, fmt.Errorf("notifications of order events given up on: %w", err)
+	}
+	requested := map[string]bool{}
+	for _, s := range found {
+		requested[s] = true
 	}
 	numbers, err := orderNumbers(ctx, q, recs)
 	if err != nil {
