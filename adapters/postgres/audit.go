@@ -38,9 +38,9 @@ func typeIndexedFor(t string) bool {
 // it (a resend or a reroute, whose correlation id the attempts it queues carry). The service's
 // tests compare it with a full scan for every correlation id (assertAuditFindsEveryEventByItsCorrelation).
 func correlated() string {
-	return `metadata->>'correlation_id' = ? AND (` + typeIndexed + ` OR stream_id = ANY(ARRAY(
+	return `correlation_id = ? AND (` + typeIndexed + ` OR stream_id = ANY(ARRAY(
 		SELECT s FROM events h, LATERAL (VALUES (h.stream_id)` + notificationStreamsOf("h.event_id") + `) v(s)
-		WHERE h.metadata->>'correlation_id' = ? AND h.` + typeIndexed + `)))`
+		WHERE h.correlation_id = ? AND h.` + typeIndexed + `)))`
 }
 
 // notificationStreamsOf lists, as VALUES rows, the SQL for the notification streams of the order
@@ -92,11 +92,11 @@ func (a *Auditor) Audit(ctx context.Context, f query.AuditFilter) (query.AuditPa
 	if f.Type != "" && typeIndexedFor(f.Type) {
 		w.conds = append(w.conds, typeIndexed) // said in so many words, the planner may use events_type
 	}
-	w.addIf("metadata->>'actor' = ?", f.Actor)
+	w.addIf("actor = ?", f.Actor)
 	if f.Actor != "" && f.Actor != string(es.System) {
 		// What events_actor holds (it leaves out the system's events): said in so many words, the
 		// planner may use it.
-		w.conds = append(w.conds, "metadata->>'actor' <> 'system'")
+		w.conds = append(w.conds, "actor <> 'system'")
 	}
 	if f.CorrelationID != "" {
 		w.add(correlated(), f.CorrelationID)

@@ -108,9 +108,11 @@ func (s *EventStore) DB() *DB { return s.db }
 // statement for any n, instead of up to 64 more per connection.
 func appendSQL(n int, ifAbsent bool) string {
 	var b strings.Builder
-	b.WriteString(`INSERT INTO events (stream_id, stream_version, event_id, type, schema_version, data, metadata, topic, stream_hash) `)
+	b.WriteString(`INSERT INTO events (stream_id, stream_version, event_id, type, schema_version, data, topic, stream_hash,
+		correlation_id, causation_id, actor, occurred_at) `)
 	if n > appendValuesMax {
-		b.WriteString(`SELECT * FROM unnest($1::text[], $2::int[], $3::uuid[], $4::text[], $5::int[], $6::text[]::jsonb[], $7::text[]::jsonb[], $8::text[], $9::bigint[])`)
+		b.WriteString(`SELECT * FROM unnest($1::text[], $2::int[], $3::uuid[], $4::text[], $5::int[], $6::text[]::jsonb[], $7::text[], $8::bigint[],
+			$9::text[], $10::text[], $11::text[], $12::timestamptz[])`)
 	} else {
 		b.WriteString(`VALUES `)
 		for i := 0; i < n; i++ {
@@ -118,7 +120,7 @@ func appendSQL(n int, ifAbsent bool) string {
 				b.WriteByte(',')
 			}
 			p := 1 + i*appendColumns
-			fmt.Fprintf(&b, "($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d)", p, p+1, p+2, p+3, p+4, p+5, p+6, p+7, p+8)
+			fmt.Fprintf(&b, "($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d)", p, p+1, p+2, p+3, p+4, p+5, p+6, p+7, p+8, p+9, p+10, p+11)
 		}
 	}
 	if ifAbsent {
@@ -135,23 +137,24 @@ func appendArgs(rows []any) []any {
 	if n <= appendValuesMax {
 		return rows
 	}
-	streams, ids, types, datas, metas := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	streams, ids, types, datas := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	versions, schemas := make([]int32, n), make([]int32, n)
 	topics, hashes := make([]*string, n), make([]int64, n)
+	correlations, causations, actors, occurred := make([]string, n), make([]*string, n), make([]string, n), make([]time.Time, n)
 	for i := range n {
 		r := rows[i*appendColumns : (i+1)*appendColumns]
 		streams[i], versions[i], ids[i], types[i] = r[0].(string), r[1].(int32), r[2].(string), r[3].(string)
-		schemas[i], datas[i], metas[i] = r[4].(int32), r[5].(string), r[6].(string)
-		topics[i], hashes[i] = r[7].(*string), r[8].(int64)
+		schemas[i], datas[i], topics[i], hashes[i] = r[4].(int32), r[5].(string), r[6].(*string), r[7].(int64)
+		correlations[i], causations[i], actors[i], occurred[i] = r[8].(string), r[9].(*string), r[10].(string), r[11].(time.Time)
 	}
-	return []any{streams, versions, ids, types, schemas, datas, metas, topics, hashes}
+	return []any{streams, versions, ids, types, schemas, datas, topics, hashes, correlations, causations, actors, occurred}
 }
 
 // appendValuesMax is the most rows appendSQL writes as a VALUES list.
 const appendValuesMax = 8
 
 // appendColumns is the number of parameters of one row of appendSQL.
-const appendColumns = 9
+const appendColumns = 12
 
 // Statement is SQL to run in the same round trip and transaction as an append.
 type Statement struct {
@@ -356,16 +359,6 @@ func gather(parts []prepared, pick func(StreamAppend) []Statement) []ownedStatem
 
 type errDuplicateEventID struct{ error }
 
-// storedMetadata is what the metadata column holds: the metadata that has no column of its own. The
-// event id and the schema version are columns; a copy in the JSON too cost about 75 bytes an event,
-// a tenth of a notification event's row (events stored before keep theirs, which nothing reads).
-type storedMetadata struct {
-	CorrelationID string    `json:"correlation_id"`
-	CausationID   string    `json:"causation_id,omitempty"`
-	Actor         es.Actor  `json:"actor"`
-	OccurredAt    time.Time `json:"occurred_at"`
-}
-
 // prepared is one stream's part of a batch: its events as they will be recorded and their rows of
 // the events INSERT.
 type prepared struct {
@@ -384,12 +377,17 @@ func (s *EventStore) prepare(ctx context.Context, a StreamAppend) (prepared, err
 	if cause.CorrelationID == "" {
 		cause.CorrelationID = es.NewID().String()
 	}
-	now := s.now().UTC()
-	var topic *string // NULL: on no topic
+	now := s.now().UTC().Truncate(time.Microsecond) // as the occurred_at column keeps it
+	// topic stays nil (NULL) for a stream on no topic.
+	var topic *string
 	if t := s.topic(stream); t != "" {
 		topic = &t
 	}
 	hash := int64(es.StreamHash(stream))
+	var causation *string // NULL: caused by no event or request of ours
+	if cause.CausationID != "" {
+		causation = &cause.CausationID
+	}
 	recs := make([]RecordedEvent, len(events))
 	rows := make([]any, 0, appendColumns*len(events))
 	for i, e := range events {
@@ -407,13 +405,10 @@ func (s *EventStore) prepare(ctx context.Context, a StreamAppend) (prepared, err
 		}
 		md := es.Metadata{EventID: e.ID, CorrelationID: cause.CorrelationID, CausationID: cause.CausationID,
 			Actor: cause.Actor, OccurredAt: now, SchemaVersion: e.SchemaVersion}
-		mdJSON, err := json.Marshal(storedMetadata{CorrelationID: md.CorrelationID, CausationID: md.CausationID, Actor: md.Actor, OccurredAt: md.OccurredAt})
-		if err != nil {
-			return prepared{}, fmt.Errorf("append %s to %s: metadata: %w", e.Type, stream, err)
-		}
 		recs[i] = RecordedEvent{StreamID: stream, StreamVersion: expected + i + 1, EventID: e.ID, Type: e.Type,
 			SchemaVersion: e.SchemaVersion, Data: e.Data, Metadata: md}
-		rows = append(rows, stream, int32(recs[i].StreamVersion), e.ID.String(), e.Type, int32(e.SchemaVersion), string(e.Data), string(mdJSON), topic, hash)
+		rows = append(rows, stream, int32(recs[i].StreamVersion), e.ID.String(), e.Type, int32(e.SchemaVersion), string(e.Data), topic, hash,
+			md.CorrelationID, causation, string(md.Actor), md.OccurredAt)
 	}
 	return prepared{a: a, recs: recs, rows: rows}, nil
 }
@@ -588,8 +583,7 @@ func EventMessage(ctx context.Context, r RecordedEvent) *message.Message {
 	return msg
 }
 
-// selectEvents reads events with their metadata fields extracted by the server: cheaper than sending
-// the metadata document and decoding it again for every event of a long replay.
+// selectEvents reads events with their metadata.
 const selectEvents = `SELECT position, tx_id::text::bigint AS tx_num, stream_id, stream_version, event_id, type, schema_version,
 	data, ` + selectEventsTail
 
@@ -598,29 +592,25 @@ const selectEvents = `SELECT position, tx_id::text::bigint AS tx_num, stream_id,
 const selectEventsDataOf = `SELECT position, tx_id::text::bigint AS tx_num, stream_id, stream_version, event_id, type, schema_version,
 	CASE WHEN starts_with(stream_id, $4) THEN data END, ` + selectEventsTail
 
-const selectEventsTail = `metadata->>'correlation_id', coalesce(metadata->>'causation_id', ''), metadata->>'actor',
-	metadata->>'occurred_at', recorded_at FROM events`
+const selectEventsTail = `correlation_id, coalesce(causation_id, ''), actor, occurred_at, recorded_at FROM events`
 
 func scanEvents(rows pgx.Rows) ([]RecordedEvent, error) {
 	defer rows.Close()
 	var out []RecordedEvent
 	for rows.Next() {
 		var (
-			r          RecordedEvent
-			txID       int64
-			actor, occ string
-			data       []byte // not json.RawMessage: pgx would validate it through json.Unmarshal
+			r     RecordedEvent
+			txID  int64
+			actor string
+			data  []byte // not json.RawMessage: pgx would validate it through json.Unmarshal
 		)
-		if err := rows.Scan(&r.Position, &txID, &r.StreamID, &r.StreamVersion, &r.EventID, &r.Type,
-			&r.SchemaVersion, &data, &r.Metadata.CorrelationID, &r.Metadata.CausationID, &actor, &occ, &r.RecordedAt); err != nil {
+		if err := rows.Scan(&r.Position, &txID, &r.StreamID, &r.StreamVersion, &r.EventID, &r.Type, &r.SchemaVersion, &data,
+			&r.Metadata.CorrelationID, &r.Metadata.CausationID, &actor, &r.Metadata.OccurredAt, &r.RecordedAt); err != nil {
 			return nil, fmt.Errorf("scan event: %w", err)
 		}
 		r.TxID, r.Data = uint64(txID), data
-		at, err := time.Parse(time.RFC3339Nano, occ)
-		if err != nil {
-			return nil, fmt.Errorf("event %d occurred_at: %w", r.Position, err)
-		}
-		r.Metadata.EventID, r.Metadata.Actor, r.Metadata.OccurredAt, r.Metadata.SchemaVersion = r.EventID, es.Actor(actor), at, r.SchemaVersion
+		r.Metadata.EventID, r.Metadata.Actor, r.Metadata.SchemaVersion = r.EventID, es.Actor(actor), r.SchemaVersion
+		r.Metadata.OccurredAt = r.Metadata.OccurredAt.UTC()
 		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {

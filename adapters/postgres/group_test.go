@@ -48,7 +48,7 @@ func TestGroupedAppendsCommitTogetherAndFailAlone(t *testing.T) {
 		t.Fatalf("the stale append answered %v, want a conflict on grouped-stale", errs[9])
 	}
 	// Each event carries its caller's correlation id.
-	if n := count(t, db, `SELECT count(*) FROM events WHERE stream_id LIKE 'grouped-_' AND metadata->>'correlation_id' = 'corr-' || substr(stream_id, 9)`); n != 9 {
+	if n := count(t, db, `SELECT count(*) FROM events WHERE stream_id LIKE 'grouped-_' AND correlation_id = 'corr-' || substr(stream_id, 9)`); n != 9 {
 		t.Fatalf("%d of 9 grouped events carry their caller's correlation id", n)
 	}
 	// Without the stale one, a second group goes in as one transaction.

@@ -22,6 +22,7 @@ import (
 	"github.com/certibuy/orders/adapters/postgres"
 	"github.com/certibuy/orders/adapters/postgres/pgtest"
 	"github.com/certibuy/orders/app/command"
+	"github.com/certibuy/orders/app/query"
 	"github.com/certibuy/orders/domain/es"
 	"github.com/certibuy/orders/domain/notification"
 	"github.com/certibuy/orders/migrations"
@@ -440,5 +441,88 @@ func TestACommitWakesItsProcessAtOnceAndTheOthersThroughPostgreSQL(t *testing.T)
 	case <-woken[0]:
 		t.Fatal("process 0's own notification woke its reader a second time")
 	case <-time.After(300 * time.Millisecond):
+	}
+}
+
+// An upgrade that moves the metadata from its jsonb document to columns (migration 021) keeps what
+// every event said: its actor, correlation and causation ids and the time it occurred, as the store
+// loads them, as a consumer group receives them, and as the audit finds them by actor and by
+// correlation id.
+func TestAnUpgradeKeepsEveryEventsMetadata(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	pool := poolAtMigration(ctx, t, 20, 4)
+	stream := "order-" + uuid.NewString()
+	at := func(s int, ns int) time.Time { return time.Date(2026, 11, 30, 10, 0, s, ns, time.UTC) }
+	stored := []struct {
+		metadata string
+		want     es.Metadata
+	}{
+		{`{"actor": "admin:7", "causation_id": "cause-1", "occurred_at": "2026-11-30T10:00:00.123456Z", "correlation_id": "corr-1"}`,
+			es.Metadata{Actor: "admin:7", CorrelationID: "corr-1", CausationID: "cause-1", OccurredAt: at(0, 123456000)}},
+		// An event with no cause, as a webhook's first event.
+		{`{"actor": "gateway:razorpay", "occurred_at": "2026-11-30T10:00:01Z", "correlation_id": "corr-2"}`,
+			es.Metadata{Actor: "gateway:razorpay", CorrelationID: "corr-2", OccurredAt: at(1, 0)}},
+		// As the store wrote them before migration 016: with copies of the event id and schema version.
+		{`{"actor": "system", "event_id": "` + uuid.NewString() + `", "causation_id": "cause-3", "occurred_at": "2026-11-30T10:00:02.5+05:30", "correlation_id": "corr-3", "schema_version": 1}`,
+			es.Metadata{Actor: es.System, CorrelationID: "corr-3", CausationID: "cause-3", OccurredAt: time.Date(2026, 11, 30, 4, 30, 2, 500000000, time.UTC)}},
+	}
+	for i, s := range stored {
+		if _, err := pool.Exec(ctx, `INSERT INTO events (stream_id, stream_version, event_id, type, data, metadata, topic, stream_hash)
+			VALUES ($1, $2, $3, 'test.old.v1', '{"n": 1}', $4, 'order_events', $5)`,
+			stream, i+1, es.NewID(), s.metadata, int64(es.StreamHash(stream))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := postgres.Migrate(ctx, pool, migrations.FS); err != nil {
+		t.Fatal(err)
+	}
+	db := &postgres.DB{Pool: pool}
+	store := postgres.NewEventStore(db)
+
+	loaded, err := store.Load(ctx, stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(loaded) != len(stored) {
+		t.Fatalf("loaded %d events, want %d", len(loaded), len(stored))
+	}
+	for i, l := range loaded {
+		got, want := l.Metadata, stored[i].want
+		if got.Actor != want.Actor || got.CorrelationID != want.CorrelationID || got.CausationID != want.CausationID || !got.OccurredAt.Equal(want.OccurredAt) {
+			t.Errorf("event %d loaded with %+v, want %+v", i+1, got, want)
+		}
+	}
+
+	msgs := subscribe(t, ctx, db, "after-upgrade", postgres.SubscriberConfig{})
+	for i, s := range stored {
+		m := receive(t, ctx, msgs)
+		want := map[string]string{es.MsgActor: string(s.want.Actor), es.MsgCorrelationID: s.want.CorrelationID,
+			es.MsgCausationID: s.want.CausationID, es.MsgOccurredAt: s.want.OccurredAt.Format(time.RFC3339Nano)}
+		for k, v := range want {
+			if m.Metadata.Get(k) != v {
+				t.Errorf("message %d: %s = %q, want %q", i+1, k, m.Metadata.Get(k), v)
+			}
+		}
+		m.Ack()
+	}
+
+	auditor := postgres.NewAuditor(store)
+	for _, f := range []query.AuditFilter{{Stream: stream, Actor: "gateway:razorpay", Limit: 10}, {Stream: stream, CorrelationID: "corr-3", Limit: 10}} {
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			page, err := auditor.Audit(ctx, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(page.Events) == 1 {
+				break
+			}
+			if len(page.Events) > 1 || time.Now().After(deadline) {
+				t.Fatalf("audit %+v found %d events, want 1", f, len(page.Events))
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
 	}
 }

@@ -247,10 +247,10 @@ const claimSQL = `
 		SELECT c.stream_id, coalesce(r.type, ''), coalesce(r.data, ''), c.stream_version, coalesce(v.correlation, r.correlation, ''), c.deliveries,
 			coalesce(v.event_id, r.event_id)
 		FROM claimed c LEFT JOIN LATERAL (
-			SELECT e.event_id, e.type, e.data::text AS data, e.metadata->>'correlation_id' AS correlation FROM events e
+			SELECT e.event_id, e.type, e.data::text AS data, e.correlation_id AS correlation FROM events e
 			WHERE e.stream_id = c.stream_id AND e.stream_version = 1 OFFSET 0) r ON true
 		LEFT JOIN LATERAL (
-			SELECT e.event_id, e.metadata->>'correlation_id' AS correlation FROM events e
+			SELECT e.event_id, e.correlation_id AS correlation FROM events e
 			WHERE c.stream_version > 1 AND e.stream_id = c.stream_id AND e.stream_version = c.stream_version OFFSET 0) v ON true`
 
 // claim leases up to n due messages of topic. A message is due when its time has come, no lease holds

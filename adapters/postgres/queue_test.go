@@ -222,8 +222,8 @@ func TestOutboxSelectReadsOnlyItsBatchOfABacklog(t *testing.T) {
 	}
 	// A backlog written by many transactions, as appends write it.
 	for range 20 {
-		if _, err := db.Pool.Exec(ctx, `INSERT INTO events (stream_id, stream_version, event_id, type, data, metadata, topic, stream_hash)
-			SELECT 'order-' || gen_random_uuid(), 1, gen_random_uuid(), 'test.a.v1', '{}', '{"occurred_at": "2026-12-01T00:00:00Z"}', 'order_events', 0
+		if _, err := db.Pool.Exec(ctx, `INSERT INTO events (stream_id, stream_version, event_id, type, data, topic, stream_hash, correlation_id, actor, occurred_at)
+			SELECT 'order-' || gen_random_uuid(), 1, gen_random_uuid(), 'test.a.v1', '{}', 'order_events', 0, '', 'system', '2026-12-01T00:00:00Z'
 			FROM generate_series(1, 100)`); err != nil {
 			t.Fatal(err)
 		}

@@ -179,7 +179,7 @@ func eventsSelect(nextOffset string, topicParam, batch int, p *Partition) string
 	}
 	return `WITH last_processed AS (` + nextOffset + `)
 		SELECT position, tx_id, stream_id, stream_version, event_id, type, schema_version, data,
-			coalesce(metadata->>'correlation_id', ''), coalesce(metadata->>'causation_id', ''), coalesce(metadata->>'actor', ''), metadata->>'occurred_at'
+			correlation_id, coalesce(causation_id, ''), actor, occurred_at
 		FROM events
 		WHERE topic = $` + strconv.Itoa(topicParam) + `
 		  AND (tx_id, position) > ((SELECT last_processed_transaction_id FROM last_processed), (SELECT offset_acked FROM last_processed))
@@ -191,21 +191,17 @@ func eventsSelect(nextOffset string, topicParam, batch int, p *Partition) string
 // UnmarshalMessage makes the message of an event row, as EventMessage does.
 func (s eventsSchema) UnmarshalMessage(params wsql.UnmarshalMessageParams) (wsql.Row, error) {
 	var (
-		r          RecordedEvent
-		txID       wsql.XID8
-		data       []byte
-		actor, occ string
+		r     RecordedEvent
+		txID  wsql.XID8
+		data  []byte
+		actor string
 	)
 	if err := params.Row.Scan(&r.Position, &txID, &r.StreamID, &r.StreamVersion, &r.EventID, &r.Type, &r.SchemaVersion, &data,
-		&r.Metadata.CorrelationID, &r.Metadata.CausationID, &actor, &occ); err != nil {
+		&r.Metadata.CorrelationID, &r.Metadata.CausationID, &actor, &r.Metadata.OccurredAt); err != nil {
 		return wsql.Row{}, fmt.Errorf("scan event: %w", err)
 	}
-	at, err := time.Parse(time.RFC3339Nano, occ)
-	if err != nil {
-		return wsql.Row{}, fmt.Errorf("event %d occurred_at: %w", r.Position, err)
-	}
 	r.TxID, r.Data = uint64(txID), data
-	r.Metadata.Actor, r.Metadata.OccurredAt = es.Actor(actor), at
+	r.Metadata.Actor, r.Metadata.OccurredAt = es.Actor(actor), r.Metadata.OccurredAt.UTC()
 	msg := EventMessage(context.Background(), r)
 	noteMessage(params.Row, msg)
 	return wsql.Row{Offset: r.Position, UUID: []byte(msg.UUID), Payload: data, Msg: msg,

@@ -242,8 +242,8 @@ func benchPlainAppend(ctx context.Context, db *postgres.DB, n int, d time.Durati
 	return loop(ctx, n, d, func(ctx context.Context) error {
 		id := es.NewID()
 		batch := &pgx.Batch{}
-		batch.Queue(`INSERT INTO events (stream_id, stream_version, event_id, type, schema_version, data, metadata, stream_hash)
-			VALUES ($1, 1, $2, 'bench.plain.v1', 1, $3, $4, 0)`, "bench-"+id.String(), id, payload, md)
+		batch.Queue(`INSERT INTO events (stream_id, stream_version, event_id, type, schema_version, data, stream_hash, correlation_id, actor, occurred_at)
+			VALUES ($1, 1, $2, 'bench.plain.v1', 1, $3, 0, 'c', 'system', '2026-01-01T00:00:00Z')`, "bench-"+id.String(), id, payload)
 		batch.Queue(`INSERT INTO watermill_order_events_poison (uuid, payload, metadata, transaction_id)
 			VALUES ($1, $2, $3, pg_current_xact_id())`, id.String(), payload, md)
 		return db.Pool.SendBatch(ctx, batch).Close()

@@ -51,7 +51,7 @@ func TestMessageLinksAreMadeAsTheyAreSentAndNeverStored(t *testing.T) {
 	}
 
 	for what, sql := range map[string]string{
-		"event store": `SELECT count(*) FROM events WHERE data::text LIKE '%' || $1 || '%' OR metadata::text LIKE '%' || $1 || '%'`,
+		"event store": `SELECT count(*) FROM events WHERE data::text LIKE '%' || $1 || '%' OR concat_ws(' ', correlation_id, causation_id, actor) LIKE '%' || $1 || '%'`,
 		"queue":       `SELECT count(*) FROM notification_queue q WHERE q::text LIKE '%' || $1 || '%'`,
 	} {
 		var found int

@@ -471,7 +471,7 @@ func TestSMTPRefusalsAreRetriedThenFailThenResent(t *testing.T) {
 // the resend or reroute after it. An audit follows the chain from a sent e-mail back to its request.
 func assertDeliveriesNameTheirCause(t *testing.T, pool *pgxpool.Pool, stream string, attempts int) {
 	t.Helper()
-	rows, err := pool.Query(context.Background(), `SELECT event_id::text, type, coalesce(metadata->>'causation_id', '')
+	rows, err := pool.Query(context.Background(), `SELECT event_id::text, type, coalesce(causation_id, '')
 		FROM events WHERE stream_id = $1 ORDER BY stream_version`, stream)
 	if err != nil {
 		t.Fatal(err)
@@ -568,7 +568,7 @@ func assertAuditFindsEveryEventByItsCorrelation(t *testing.T, s *shop) {
 	// The audit stops at the oldest transaction still running, which a reader's may hold back for a
 	// moment: it is asked again until the deadline.
 	mismatch := func() string {
-		rows, err := s.deps.Pool.Query(ctx, `SELECT metadata->>'correlation_id', array_agg(event_id::text ORDER BY tx_id, position)
+		rows, err := s.deps.Pool.Query(ctx, `SELECT correlation_id, array_agg(event_id::text ORDER BY tx_id, position)
 			FROM events GROUP BY 1`)
 		if err != nil {
 			t.Fatal(err)

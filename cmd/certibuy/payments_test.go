@@ -79,7 +79,7 @@ func (s *shop) webhook(t *testing.T, body []byte, eventID string) response {
 // events lists the order's stored event types with their actors.
 func (s *shop) events(t *testing.T, orderID string) []string {
 	t.Helper()
-	rows, err := s.deps.Pool.Query(context.Background(), `SELECT type, metadata->>'actor' FROM events WHERE stream_id = $1 ORDER BY stream_version`, "order-"+orderID)
+	rows, err := s.deps.Pool.Query(context.Background(), `SELECT type, actor FROM events WHERE stream_id = $1 ORDER BY stream_version`, "order-"+orderID)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,7 +35,7 @@ func TestCheckoutActsAsAGuestAndKeepsTheShopsCustomerIDAsData(t *testing.T) {
 		t.Fatalf("checkout with a customer id: %d %s", res.status, res.body)
 	}
 	var actor, id string
-	if err := s.deps.Pool.QueryRow(context.Background(), `SELECT metadata->>'actor', data->'customer'->>'id' FROM events WHERE type = 'order.placed.v1'`).Scan(&actor, &id); err != nil {
+	if err := s.deps.Pool.QueryRow(context.Background(), `SELECT actor, data->'customer'->>'id' FROM events WHERE type = 'order.placed.v1'`).Scan(&actor, &id); err != nil {
 		t.Fatal(err)
 	}
 	if actor != "customer:guest" || id != "shop:cust-42@web_1.in" {

@@ -212,7 +212,7 @@ func TestCheckoutStoresTheOrderAndTheRouterReceivesItsEvents(t *testing.T) {
 	}
 	var typ, actor, corr string
 	if err := s.deps.Pool.QueryRow(context.Background(),
-		`SELECT type, metadata->>'actor', metadata->>'correlation_id' FROM events WHERE stream_id = $1`, "order-"+id).Scan(&typ, &actor, &corr); err != nil {
+		`SELECT type, actor, correlation_id FROM events WHERE stream_id = $1`, "order-"+id).Scan(&typ, &actor, &corr); err != nil {
 		t.Fatal(err)
 	}
 	if typ != "order.placed.v1" || actor != "customer:guest" || corr != res.header.Get("X-Request-Id") {
