@@ -27,7 +27,7 @@ func TestBenchPrintsEveryFigure(t *testing.T) {
 		`notify    OrderShipped commit → SMTP accepted, 20 events at 100/s: p50 \S+, p99 \S+`,
 		`machine CPU per shipped order: the ship, its e-mail and SMS: \d+\.\d\d ms, of which this process, with the bench's servers: \d+\.\d\d ms`,
 		// The ship and each of the two deliveries write a transaction of their own.
-		`PostgreSQL per order: ([3-9]|\d\d+)\.\d\d write transactions, [1-9]\d*\.\d kB of WAL, [1-9]\d+ buffer accesses, ([7-9]|\d\d+)\.\d rows written`,
+		`PostgreSQL per order: ([3-9]|\d\d+)\.\d\d write transactions, [1-9]\d*\.\d kB of WAL with \d+\.\d\d full-page images, [1-9]\d+ buffer accesses, ([7-9]|\d\d+)\.\d rows written`,
 		`notify    20 orders shipped meanwhile → e-mails through the 20 ms server: +\d+ e-mails/s, median of 3 runs \(\d+–\d+\)  \(\d+\.\d\d of the direct baseline\)`,
 		`notify    backlog of 20 shipped orders → e-mails through the 20 ms server: +\d+ e-mails/s, median of 3 runs \(\d+–\d+\)`,
 	} {
