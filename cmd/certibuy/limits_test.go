@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -69,5 +70,34 @@ func TestCheckoutRefusesAnOrderAboveMaxOrderTotal(t *testing.T) {
 		}, nil); err == nil || !strings.Contains(err.Error(), "MAX_ORDER_TOTAL_PAISE") {
 			t.Errorf("MAX_ORDER_TOTAL_PAISE=%s: %v", bad, err)
 		}
+	}
+}
+
+// A client's X-Request-ID names the request and becomes the correlation id of its events. One too
+// long for the correlation index failed the append with a 500; it is refused with a 400 naming the
+// header, and nothing is appended. An ordinary one still names the order's events.
+func TestCheckoutRefusesARequestIDTheEventsCannotCarry(t *testing.T) {
+	t.Parallel()
+	s := startService(t, map[string]string{"CHECKOUT_RATE_PER_MINUTE": "0"})
+	// Varied characters: a run of one character would compress into the index.
+	long := strings.Repeat("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ", 130)
+	for name, id := range map[string]string{"8 kB": long, "201 characters": long[:201], "a space": "trace 1", "a non-ASCII letter": "trace-é"} {
+		res := s.do(t, "POST", "/api/v1/checkout", []byte(validCheckout), map[string]string{"X-Request-ID": id})
+		if code, field, msg := apiError(t, res); res.status != http.StatusBadRequest || code != "invalid_input" || field != "X-Request-ID" ||
+			!strings.Contains(msg, "at most 200") {
+			t.Fatalf("X-Request-ID of %s: %d %s", name, res.status, res.body)
+		}
+	}
+	if n := s.count(t, `SELECT count(*) FROM events`); n != 0 {
+		t.Fatalf("refused checkouts appended %d events", n)
+	}
+	id := "trace-" + long[:194]
+	res := s.do(t, "POST", "/api/v1/checkout", []byte(validCheckout), map[string]string{"X-Request-ID": id})
+	if res.status != http.StatusCreated {
+		t.Fatalf("X-Request-ID of 200 characters: %d %s", res.status, res.body)
+	}
+	var n int
+	if err := s.deps.Pool.QueryRow(context.Background(), `SELECT count(*) FROM events WHERE correlation_id = $1`, id).Scan(&n); err != nil || n == 0 {
+		t.Fatal("the order's events do not carry the request's id")
 	}
 }

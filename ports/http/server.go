@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -91,6 +92,7 @@ func NewServer(application app.Application, logger *slog.Logger, ready Readiness
 	s := &Server{echo: e, app: application, logger: logger, ready: ready, opts: opts, console: cons, customer: cust}
 	s.loginLimiter = rateLimiter(opts.LoginLimit, logger)
 	e.HTTPErrorHandler = s.handleError
+	e.Use(checkRequestID)
 	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{Generator: func() string { return es.NewID().String() }}))
 	e.Use(s.recoverer)
 	e.Use(s.requestLog)
@@ -139,6 +141,24 @@ func (s *Server) handleReady(c echo.Context) error {
 		return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": reason})
 	}
 	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// requestIDMax is the longest X-Request-ID a client may send. The id becomes the correlation id of
+// the events the request appends, which an index keys, and an index entry holds at most about
+// 2.7 kB: a longer id failed the append, and the request with a 500.
+const requestIDMax = 200
+
+// checkRequestID refuses a client's X-Request-ID that is longer than requestIDMax or holds anything
+// but visible ASCII, before it names the request, its log lines and its events.
+func checkRequestID(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		id := c.Request().Header.Get(echo.HeaderXRequestID)
+		if len(id) > requestIDMax || strings.IndexFunc(id, func(r rune) bool { return r < '!' || r > '~' }) >= 0 {
+			return apiErr(http.StatusBadRequest, "invalid_input", "X-Request-ID",
+				"X-Request-ID must be at most %d visible ASCII characters, without spaces", requestIDMax)
+		}
+		return next(c)
+	}
 }
 
 // causation puts the request id in the context as the correlation id of the events it appends.
