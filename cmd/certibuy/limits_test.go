@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/certibuy/orders/adapters/razorpay"
 )
 
 // checkoutWith is validCheckout with one line, of quantity × price.
@@ -99,5 +101,17 @@ func TestCheckoutRefusesARequestIDTheEventsCannotCarry(t *testing.T) {
 	var n int
 	if err := s.deps.Pool.QueryRow(context.Background(), `SELECT count(*) FROM events WHERE correlation_id = $1`, id).Scan(&n); err != nil || n == 0 {
 		t.Fatal("the order's events do not carry the request's id")
+	}
+
+	// A provider would send its webhook again and again: it is taken, under an id of our own.
+	gw := res.json(t)["payment"].(map[string]any)["gateway_order_id"].(string)
+	body := []byte(`{"entity":"event","event":"payment.captured","contains":["payment"],"payload":{"payment":{"entity":{"id":"pay_rid1","amount":129900,"currency":"INR","status":"captured","order_id":"` + gw + `","method":"upi","captured":true}}},"created_at":1}`)
+	res = s.do(t, "POST", "/api/v1/webhooks/razorpay", body, map[string]string{"X-Request-ID": long,
+		"X-Razorpay-Signature": razorpay.SignWebhook(razorpay.SimulatorWebhookSecret, body), "X-Razorpay-Event-Id": "evt_rid1"})
+	if own := res.header.Get("X-Request-ID"); res.status != http.StatusOK || own == "" || own == long {
+		t.Fatalf("a webhook with a long X-Request-ID: %d, answered with X-Request-ID %.40q: %s", res.status, own, res.body)
+	}
+	if err := s.deps.Pool.QueryRow(context.Background(), `SELECT count(*) FROM events WHERE type = 'order.payment_succeeded.v1'`).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("the webhook recorded %d payments (%v), want 1", n, err)
 	}
 }
