@@ -89,6 +89,9 @@ func TestCheckoutRefusesARequestIDTheEventsCannotCarry(t *testing.T) {
 			!strings.Contains(msg, "at most 200") {
 			t.Fatalf("X-Request-ID of %s: %d %s", name, res.status, res.body)
 		}
+		if own := res.header.Get("X-Request-ID"); own == "" || own == id {
+			t.Fatalf("the refusal of an X-Request-ID of %s is answered with X-Request-ID %.40q, want one of our own", name, own)
+		}
 	}
 	if n := s.count(t, `SELECT count(*) FROM events`); n != 0 {
 		t.Fatalf("refused checkouts appended %d events", n)

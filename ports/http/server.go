@@ -93,7 +93,7 @@ func NewServer(application app.Application, logger *slog.Logger, ready Readiness
 	s.loginLimiter = rateLimiter(opts.LoginLimit, logger)
 	e.HTTPErrorHandler = s.handleError
 	e.Use(checkRequestID)
-	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{Generator: func() string { return es.NewID().String() }}))
+	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{Generator: newRequestID}))
 	e.Use(s.recoverer)
 	e.Use(s.requestLog)
 	if opts.Metrics != nil {
@@ -148,13 +148,17 @@ func (s *Server) handleReady(c echo.Context) error {
 // 2.7 kB: a longer id failed the append, and the request with a 500.
 const requestIDMax = 200
 
+// newRequestID names a request that came without a usable id of its own.
+func newRequestID() string { return es.NewID().String() }
+
 // webhooksPrefix is where the providers' webhooks are (payments.go).
 const webhooksPrefix = "/api/v1/webhooks/"
 
 // checkRequestID refuses a client's X-Request-ID that is longer than requestIDMax or holds anything
 // but visible ASCII, before it names the request, its log lines and its events. A provider's
 // webhook is not refused for it, since the provider would send the same event again and again: its
-// request gets an id of our own instead.
+// request gets an id of our own instead. A refusal, answered before the request id middleware runs,
+// carries a new id too.
 func checkRequestID(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		req := c.Request()
@@ -166,6 +170,7 @@ func checkRequestID(next echo.HandlerFunc) echo.HandlerFunc {
 			req.Header.Del(echo.HeaderXRequestID)
 			return next(c)
 		}
+		c.Response().Header().Set(echo.HeaderXRequestID, newRequestID())
 		return apiErr(http.StatusBadRequest, "invalid_input", "X-Request-ID",
 			"X-Request-ID must be at most %d visible ASCII characters, without spaces", requestIDMax)
 	}
