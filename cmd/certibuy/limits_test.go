@@ -96,6 +96,13 @@ func TestCheckoutRefusesARequestIDTheEventsCannotCarry(t *testing.T) {
 	if n := s.count(t, `SELECT count(*) FROM events`); n != 0 {
 		t.Fatalf("refused checkouts appended %d events", n)
 	}
+	// Each refusal is in the access log, under the id it was answered with, and no client's id is.
+	if refused := strings.Count(s.logs.String(), `"route":"/api/v1/checkout","status":400`); refused != 4 {
+		t.Fatalf("the access log has %d refused checkouts, want 4:\n%s", refused, grepLines(s.logs.String(), "http request"))
+	}
+	if strings.Contains(s.logs.String(), long[:201]) || strings.Contains(s.logs.String(), "trace 1") {
+		t.Fatal("a refused X-Request-ID is in the log")
+	}
 	id := "trace-" + long[:194]
 	res := s.do(t, "POST", "/api/v1/checkout", []byte(validCheckout), map[string]string{"X-Request-ID": id})
 	if res.status != http.StatusCreated {
@@ -116,5 +123,19 @@ func TestCheckoutRefusesARequestIDTheEventsCannotCarry(t *testing.T) {
 	}
 	if err := s.deps.Pool.QueryRow(context.Background(), `SELECT count(*) FROM events WHERE type = 'order.payment_succeeded.v1'`).Scan(&n); err != nil || n != 1 {
 		t.Fatalf("the webhook recorded %d payments (%v), want 1", n, err)
+	}
+
+	// Nor is the payment callback a customer's browser posts: the customer would see an error page
+	// for a payment that went through.
+	res = s.do(t, "POST", "/api/v1/checkout", []byte(validCheckout), nil)
+	gw = res.json(t)["payment"].(map[string]any)["gateway_order_id"].(string)
+	pay, sig := razorpay.Simulator{}.Pay(gw)
+	body, _ = json.Marshal(map[string]string{"razorpay_order_id": gw, "razorpay_payment_id": pay, "razorpay_signature": sig})
+	res = s.do(t, "POST", "/api/v1/payments/razorpay/callback", body, map[string]string{"X-Request-ID": "trace 2"})
+	if own := res.header.Get("X-Request-ID"); res.status != http.StatusOK || own == "" || own == "trace 2" {
+		t.Fatalf("a payment callback with a space in its X-Request-ID: %d, answered with X-Request-ID %q: %s", res.status, own, res.body)
+	}
+	if err := s.deps.Pool.QueryRow(context.Background(), `SELECT count(*) FROM events WHERE type = 'order.payment_succeeded.v1'`).Scan(&n); err != nil || n != 2 {
+		t.Fatalf("after the callback %d payments are recorded (%v), want 2", n, err)
 	}
 }

@@ -212,7 +212,7 @@ func (s *Server) renderOrderPage(c echo.Context, status int, v query.OrderPageVi
 				return fmt.Errorf("order page nonce: %w", err)
 			}
 			d.Razorpay = &razorpayCheckout{KeyID: s.opts.RazorpayKeyID, OrderID: v.Payment.GatewayOrderID, AmountPaise: v.TotalPaise,
-				CallbackURL: s.opts.PublicBaseURL + "/api/v1/payments/razorpay/callback", Nonce: base64.StdEncoding.EncodeToString(nonce)}
+				CallbackURL: s.opts.PublicBaseURL + paymentCallbackPath, Nonce: base64.StdEncoding.EncodeToString(nonce)}
 			// Razorpay's checkout is its script, which opens its own frame and posts the callback here.
 			c.Response().Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' https: data:; "+
 				"script-src 'nonce-"+d.Razorpay.Nonce+"' https://checkout.razorpay.com; frame-src https://api.razorpay.com https://checkout.razorpay.com; "+

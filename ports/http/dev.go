@@ -63,5 +63,5 @@ func (s *Server) handleDevPay(c echo.Context) error {
 		c.Response().Header().Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
 		return devRedirectPage.Execute(c.Response(), map[string]string{"OrderID": gwID, "PaymentID": paymentID, "Signature": sig})
 	}
-	return c.JSON(http.StatusOK, map[string]any{"simulated": true, "callback_url": s.opts.PublicBaseURL + "/api/v1/payments/razorpay/callback", "callback": cb})
+	return c.JSON(http.StatusOK, map[string]any{"simulated": true, "callback_url": s.opts.PublicBaseURL + paymentCallbackPath, "callback": cb})
 }

@@ -11,12 +11,15 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
-// checkParams refuses a request whose path or query parameters hold what no parameter may: text
-// that is not UTF-8, or a control character (U+0000 among them, which PostgreSQL cannot store: it
+// checkParams refuses a request with an unusable X-Request-ID (checkRequestID), or whose path or
+// query parameters hold what no parameter may: text that is not UTF-8, or a control character (U+0000 among them, which PostgreSQL cannot store: it
 // was a 500). Registered once for every route, after routing (echo's Use), so a route added later
 // cannot forget it; the console's forms are checked where they are read (consoleForm).
 func (s *Server) checkParams(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
+		if err := checkRequestID(c.Request()); err != nil {
+			return err
+		}
 		for _, name := range c.ParamNames() {
 			field := name
 			if name == "*" {

@@ -15,8 +15,15 @@ import (
 	"github.com/certibuy/orders/domain/es"
 )
 
+// webhooksPrefix is where the providers' webhooks are, and paymentCallbackPath where Razorpay's
+// checkout has the customer's browser post the payment.
+const (
+	webhooksPrefix      = "/api/v1/webhooks/"
+	paymentCallbackPath = "/api/v1/payments/razorpay/callback"
+)
+
 func (s *Server) registerPaymentRoutes(g *echo.Group) {
-	g.POST("/payments/razorpay/callback", s.handlePaymentCallback)
+	g.POST("/payments/razorpay/callback", s.handlePaymentCallback) // paymentCallbackPath
 	g.POST("/webhooks/razorpay", s.handleRazorpayWebhook)
 	g.POST("/webhooks/msg91", s.handleDeliveryReports("msg91"))
 	g.POST("/webhooks/fast2sms", s.handleDeliveryReports("fast2sms"))

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"github.com/labstack/echo/v4/middleware"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/certibuy/orders/app"
@@ -92,8 +91,7 @@ func NewServer(application app.Application, logger *slog.Logger, ready Readiness
 	s := &Server{echo: e, app: application, logger: logger, ready: ready, opts: opts, console: cons, customer: cust}
 	s.loginLimiter = rateLimiter(opts.LoginLimit, logger)
 	e.HTTPErrorHandler = s.handleError
-	e.Use(checkRequestID)
-	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{Generator: newRequestID}))
+	e.Use(nameRequest)
 	e.Use(s.recoverer)
 	e.Use(s.requestLog)
 	if opts.Metrics != nil {
@@ -151,29 +149,38 @@ const requestIDMax = 200
 // newRequestID names a request that came without a usable id of its own.
 func newRequestID() string { return es.NewID().String() }
 
-// webhooksPrefix is where the providers' webhooks are (payments.go).
-const webhooksPrefix = "/api/v1/webhooks/"
+// usableRequestID says whether a client's X-Request-ID can name its request, its log lines and its
+// events: at most requestIDMax visible ASCII characters.
+func usableRequestID(id string) bool {
+	return len(id) <= requestIDMax && strings.IndexFunc(id, func(r rune) bool { return r < '!' || r > '~' }) < 0
+}
 
-// checkRequestID refuses a client's X-Request-ID that is longer than requestIDMax or holds anything
-// but visible ASCII, before it names the request, its log lines and its events. A provider's
-// webhook is not refused for it, since the provider would send the same event again and again: its
-// request gets an id of our own instead. A refusal, answered before the request id middleware runs,
-// carries a new id too.
-func checkRequestID(next echo.HandlerFunc) echo.HandlerFunc {
+// nameRequest answers every request with an X-Request-ID: the client's when it is usable, else one
+// of our own. An unusable one is then refused by checkParams, after the access log has started, so
+// that the refusal is logged under the id it is answered with and the client's id never reaches a
+// log line.
+func nameRequest(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		req := c.Request()
-		id := req.Header.Get(echo.HeaderXRequestID)
-		if len(id) <= requestIDMax && strings.IndexFunc(id, func(r rune) bool { return r < '!' || r > '~' }) < 0 {
-			return next(c)
+		id := c.Request().Header.Get(echo.HeaderXRequestID)
+		if id == "" || !usableRequestID(id) {
+			id = newRequestID()
 		}
-		if strings.HasPrefix(req.URL.Path, webhooksPrefix) {
-			req.Header.Del(echo.HeaderXRequestID)
-			return next(c)
-		}
-		c.Response().Header().Set(echo.HeaderXRequestID, newRequestID())
-		return apiErr(http.StatusBadRequest, "invalid_input", "X-Request-ID",
-			"X-Request-ID must be at most %d visible ASCII characters, without spaces", requestIDMax)
+		c.Response().Header().Set(echo.HeaderXRequestID, id)
+		return next(c)
 	}
+}
+
+// checkRequestID refuses a client's unusable X-Request-ID. A provider's webhook and the payment
+// callback a customer's browser posts are taken under the id of our own that nameRequest gave them:
+// the provider would send the same event again and again, and the customer would see an error page
+// for a payment that went through.
+func checkRequestID(req *http.Request) error {
+	if usableRequestID(req.Header.Get(echo.HeaderXRequestID)) ||
+		strings.HasPrefix(req.URL.Path, webhooksPrefix) || req.URL.Path == paymentCallbackPath {
+		return nil
+	}
+	return apiErr(http.StatusBadRequest, "invalid_input", "X-Request-ID",
+		"X-Request-ID must be at most %d visible ASCII characters, without spaces", requestIDMax)
 }
 
 // causation puts the request id in the context as the correlation id of the events it appends.
