@@ -381,9 +381,19 @@ func TestMetricsShowRequestsAndThePipeline(t *testing.T) {
 	s := startService(t, nil)
 	id := s.do(t, "POST", "/api/v1/checkout", []byte(validCheckout), nil).json(t)["order_id"].(string)
 	s.do(t, "GET", "/api/v1/orders/"+id, nil, nil)
+	// Methods a client invents are counted under one name: each would otherwise add series for good.
+	for _, m := range []string{"BREW", "M1", "M2"} {
+		if res := s.do(t, m, "/healthz", nil, nil); res.status != http.StatusMethodNotAllowed {
+			t.Fatalf("%s /healthz: %d", m, res.status)
+		}
+	}
 	waitFor(t, 10*time.Second, func() bool { return s.count(t, `SELECT count(*) FROM order_summary`) == 1 }, "projection never caught up")
 	body := s.scrape(t)
+	if strings.Contains(body, "BREW") || strings.Contains(s.logs.String(), "BREW") {
+		t.Error("an invented method is a label of /metrics or in the access log")
+	}
 	for _, want := range []string{
+		`certibuy_http_requests_total{method="other",route="/healthz",status="405"} 3`,
 		`certibuy_http_requests_total{method="POST",route="/api/v1/checkout",status="201"} 1`,
 		`certibuy_http_requests_total{method="GET",route="/api/v1/orders/:id",status="404"} 1`,
 		`certibuy_outbox_messages_behind{group="event_log"}`,

@@ -1,6 +1,7 @@
 package http
 
 import (
+	"net/http"
 	"strconv"
 	"time"
 
@@ -44,8 +45,21 @@ func (m *httpMetrics) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 		if route == "" {
 			route = "unmatched"
 		}
-		m.requests.WithLabelValues(route, c.Request().Method, strconv.Itoa(c.Response().Status)).Inc()
-		m.duration.WithLabelValues(route, c.Request().Method).Observe(time.Since(start).Seconds())
+		method := methodName(c.Request().Method)
+		m.requests.WithLabelValues(route, method, strconv.Itoa(c.Response().Status)).Inc()
+		m.duration.WithLabelValues(route, method).Observe(time.Since(start).Seconds())
 		return nil
 	}
+}
+
+// methodName is a request's method as metrics and the access log name it: HTTP's own methods as they
+// are, any other as "other". A client may send any token as a method, and each new one would
+// otherwise add series to the metrics for as long as the process runs.
+func methodName(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return m
+	}
+	return "other"
 }

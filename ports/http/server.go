@@ -217,7 +217,7 @@ func (s *Server) requestLog(next echo.HandlerFunc) echo.HandlerFunc {
 			level = slog.LevelDebug
 		}
 		s.logger.Log(c.Request().Context(), level, "http request",
-			"method", c.Request().Method, "route", c.Path(), "status", status,
+			"method", methodName(c.Request().Method), "route", c.Path(), "status", status,
 			"duration_ms", time.Since(start).Milliseconds(), "request_id", c.Response().Header().Get(echo.HeaderXRequestID))
 		return nil
 	}
