@@ -57,8 +57,9 @@ type PlaceOrderResult struct {
 	TotalPaise  int64       `json:"total_paise"`
 	Total       string      `json:"total"`
 	Currency    string      `json:"currency"`
-	Payment     PaymentInfo `json:"payment"`
-	AccessToken string      `json:"access_token"`
+	// Payment and AccessToken are left out of a replay once the order no longer awaits payment.
+	Payment     *PaymentInfo `json:"payment,omitempty"`
+	AccessToken string       `json:"access_token,omitempty"`
 	// Replayed is true when this answers an earlier request with the same key.
 	Replayed bool `json:"-"`
 }
@@ -117,8 +118,8 @@ func (e errReplay) Error() string { return "idempotency key already used" }
 // request gets the same answer and no second order. The gateway is asked first, outside any database
 // transaction; if the transaction then fails, the gateway order is left unpaid and expires.
 //
-// The access token is stored only hashed, so a replayed answer cannot repeat it: it carries a fresh
-// token for the same order instead.
+// The access token is stored only hashed, so a replayed answer cannot repeat it: while the order
+// awaits payment it carries a fresh token for the same order instead (replay).
 func (h PlaceOrderHandler) Handle(ctx context.Context, cmd PlaceOrder) (PlaceOrderResult, error) {
 	in, err := cmd.toDomain()
 	if err != nil {
@@ -159,7 +160,7 @@ func (h PlaceOrderHandler) Handle(ctx context.Context, cmd PlaceOrder) (PlaceOrd
 			}
 			res = PlaceOrderResult{OrderID: o.ID(), OrderNumber: o.Number().String(), Status: string(o.Status()),
 				TotalPaise: o.Total().Paise(), Total: o.Total().String(), Currency: order.Currency,
-				Payment: PaymentInfo{Gateway: h.gateway.Name(), KeyID: h.gateway.KeyID(), GatewayOrderID: gwOrder.ID,
+				Payment: &PaymentInfo{Gateway: h.gateway.Name(), KeyID: h.gateway.KeyID(), GatewayOrderID: gwOrder.ID,
 					AmountPaise: o.Total().Paise(), Currency: order.Currency, Simulated: h.gateway.Name() == SimulatorGateway}}
 			if cmd.IdempotencyKey != "" {
 				body, err := json.Marshal(res)
@@ -199,12 +200,24 @@ func (h PlaceOrderHandler) replay(ctx context.Context, stored *StoredResponse, h
 	if err := json.Unmarshal(stored.Body, &res); err != nil {
 		return PlaceOrderResult{}, fmt.Errorf("decode stored checkout response: %w", err)
 	}
+	res.Replayed = true
+	o, err := h.repo.Get(ctx, res.OrderID)
+	if err != nil {
+		return PlaceOrderResult{}, fmt.Errorf("replay checkout: %w", err)
+	}
+	res.Status = string(o.Status())
+	if o.Status() != order.StatusPlaced {
+		// Paid, cancelled or further on: there is nothing to pay (a second payment would only be
+		// refunded), and the customer's e-mails carry the order's link. A fresh token now would let
+		// anyone who repeats the request, key and body, into the order for good.
+		res.Payment = nil
+		return res, nil
+	}
 	token, err := h.tokens.Issue(ctx, res.OrderID)
 	if err != nil {
 		return PlaceOrderResult{}, fmt.Errorf("replay checkout: %w", err)
 	}
 	res.AccessToken = token
-	res.Replayed = true
 	return res, nil
 }
 

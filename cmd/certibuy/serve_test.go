@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/certibuy/orders/adapters/postgres/pgtest"
+	"github.com/certibuy/orders/adapters/razorpay"
 )
 
 // syncBuffer is a log sink tests can read while the service writes.
@@ -347,6 +348,20 @@ func TestTheSameIdempotencyKeyPlacesOneOrder(t *testing.T) {
 			t.Errorf("token %v: %d", tok, r.status)
 		}
 	}
+	// Once the order is paid, a replay says so, without the payment block (a second payment would only
+	// be refunded) and without a token: the request, key and body, is not a password to the order.
+	gw := a["payment"].(map[string]any)["gateway_order_id"].(string)
+	pay, sig := razorpay.Simulator{}.Pay(gw)
+	cb, _ := json.Marshal(map[string]string{"razorpay_order_id": gw, "razorpay_payment_id": pay, "razorpay_signature": sig})
+	if res := s.do(t, "POST", "/api/v1/payments/razorpay/callback", cb, nil); res.status != http.StatusOK {
+		t.Fatalf("paying the order: %d %s", res.status, res.body)
+	}
+	paid := s.do(t, "POST", "/api/v1/checkout", []byte(validCheckout), key)
+	p := paid.json(t)
+	if paid.status != 201 || p["order_id"] != a["order_id"] || p["status"] == "placed" || p["payment"] != nil || p["access_token"] != nil {
+		t.Fatalf("a replay after payment: %d %s", paid.status, paid.body)
+	}
+
 	reused := s.do(t, "POST", "/api/v1/checkout", []byte(strings.Replace(validCheckout, `"quantity": 2`, `"quantity": 3`, 1)), key)
 	if reused.status != http.StatusUnprocessableEntity || reused.json(t)["error"].(map[string]any)["field"] != "Idempotency-Key" {
 		t.Fatalf("the key with another body: %d %s", reused.status, reused.body)

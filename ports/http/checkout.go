@@ -36,7 +36,7 @@ func (s *Server) handleCheckout(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if s.opts.Simulator != nil {
+	if s.opts.Simulator != nil && res.Payment != nil {
 		res.Payment.PayURL = s.opts.PublicBaseURL + "/dev/pay/" + res.Payment.GatewayOrderID
 	}
 	if res.Replayed {
