@@ -166,6 +166,7 @@ func TestOrderLinksThatOpenNothingSayHowToGetHelp(t *testing.T) {
 		{"no token", s.base + "/orders/" + o.id, 404, "This link does not open an order"},
 		{"another order's token", s.base + "/orders/" + other.id + "?t=" + tok, 404, "This link does not open an order"},
 		{"an order id that is not one", s.base + "/orders/nope?t=" + tok, 404, "This link does not open an order"},
+		{"the link with a slash added", s.base + "/orders/" + o.id + "/?t=" + tok, 404, "This link does not open an order"},
 		{"an expired link", expired, 410, "This link has expired"},
 		{"an SMS short link", s.base + "/o/" + o.number + "/" + tok, 200, o.number},
 		{"a short link to an unknown order", s.base + "/o/CB-AAAAAAAA/" + tok, 404, "This link does not open an order"},
@@ -185,6 +186,15 @@ func TestOrderLinksThatOpenNothingSayHowToGetHelp(t *testing.T) {
 		if res.Header.Get("Referrer-Policy") != "same-origin" || res.Header.Get("Cache-Control") != "no-store" {
 			t.Fatalf("%s: headers %v", c.name, res.Header)
 		}
+	}
+
+	// A HEAD, as link checkers and chat previews send, is answered as a GET without the body.
+	res, err := http.Head(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body := readAll(t, res); res.StatusCode != 200 || body != "" || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") {
+		t.Fatalf("HEAD of the link: %d %s %q", res.StatusCode, res.Header.Get("Content-Type"), body)
 	}
 
 	before := s.events(t, o.id)

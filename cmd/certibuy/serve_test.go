@@ -324,6 +324,24 @@ func TestCheckoutRefusesBadInputAndStoresNothing(t *testing.T) {
 	}
 }
 
+// A HEAD, as monitors and link checkers send, is answered as a GET without its body; before, it was
+// a 405, and the console's login page sent it to itself for ever.
+func TestAHeadIsAnsweredLikeAGet(t *testing.T) {
+	t.Parallel()
+	s := startService(t, nil)
+	for _, path := range []string{"/healthz", "/admin/login", "/admin/orders"} {
+		res, err := http.Head(s.base + path)
+		if err != nil {
+			t.Fatalf("HEAD %s: %v", path, err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK || len(b) != 0 || res.Header.Get("Content-Type") == "" {
+			t.Fatalf("HEAD %s: %d %q %q", path, res.StatusCode, res.Header.Get("Content-Type"), b)
+		}
+	}
+}
+
 func TestTheSameIdempotencyKeyPlacesOneOrder(t *testing.T) {
 	t.Parallel()
 	s := startService(t, nil)
@@ -342,9 +360,11 @@ func TestTheSameIdempotencyKeyPlacesOneOrder(t *testing.T) {
 	if second.header.Get("Idempotent-Replayed") != "true" {
 		t.Error("the replay is not marked Idempotent-Replayed")
 	}
-	// Both tokens open the order: the replay's is fresh because only hashes are stored.
-	for _, tok := range []any{a["access_token"], b["access_token"]} {
-		if r := s.do(t, "GET", "/api/v1/orders/"+a["order_id"].(string), nil, map[string]string{"Authorization": fmt.Sprint("Bearer ", tok)}); r.status != 200 {
+	// Both tokens open the order: the replay's is fresh because only hashes are stored. The scheme's
+	// name is case-insensitive.
+	for i, tok := range []any{a["access_token"], b["access_token"]} {
+		scheme := []string{"Bearer ", "bearer "}[i]
+		if r := s.do(t, "GET", "/api/v1/orders/"+a["order_id"].(string), nil, map[string]string{"Authorization": fmt.Sprint(scheme, tok)}); r.status != 200 {
 			t.Errorf("token %v: %d", tok, r.status)
 		}
 	}

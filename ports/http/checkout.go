@@ -58,11 +58,12 @@ func (s *Server) handleOrderGet(c echo.Context) error {
 	return c.JSON(http.StatusOK, v)
 }
 
-// bearer returns the token of an "Authorization: Bearer <token>" header.
+// bearer returns the token of an "Authorization: Bearer <token>" header; the scheme's name is
+// case-insensitive (RFC 9110).
 func bearer(c echo.Context) string {
-	h := c.Request().Header.Get(echo.HeaderAuthorization)
-	if t, ok := strings.CutPrefix(h, "Bearer "); ok {
-		return strings.TrimSpace(t)
+	scheme, t, ok := strings.Cut(c.Request().Header.Get(echo.HeaderAuthorization), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return ""
 	}
-	return ""
+	return strings.TrimSpace(t)
 }

@@ -106,19 +106,22 @@ func (s *Server) handleCustomerCSS(c echo.Context) error {
 // the page's own form), the page out of caches and search engines, and errors as pages, not JSON.
 func (s *Server) customerHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		h := c.Response().Header()
-		h.Set("Cache-Control", "no-store")
-		h.Set("Referrer-Policy", "same-origin")
-		h.Set("X-Robots-Tag", "noindex, nofollow")
-		h.Set("X-Frame-Options", "DENY")
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+		setCustomerHeaders(c.Response().Header())
 		err := next(c)
 		if err == nil || c.Response().Committed {
 			return err
 		}
 		return s.renderProblem(c, err)
 	}
+}
+
+func setCustomerHeaders(h http.Header) {
+	h.Set("Cache-Control", "no-store")
+	h.Set("Referrer-Policy", "same-origin")
+	h.Set("X-Robots-Tag", "noindex, nofollow")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 }
 
 // problemPage is the friendly page for a link that opens nothing, or anything else that went wrong.
@@ -130,12 +133,13 @@ type problemPage struct {
 }
 
 func (s *Server) renderProblem(c echo.Context, err error) error {
+	setCustomerHeaders(c.Response().Header()) // again, for a path no route took
 	p := problemPage{Shop: s.opts.Shop}
 	switch {
 	case errors.Is(err, query.ErrLinkExpired):
 		p.Status, p.Title = http.StatusGone, "This link has expired"
 		p.Message = "Links in our messages open your order for a few months. Write to us with your order number and we will send you a new one."
-	case errors.Is(err, query.ErrLinkInvalid), errors.Is(err, order.ErrNotFound):
+	case errors.Is(err, query.ErrLinkInvalid), errors.Is(err, order.ErrNotFound), errors.Is(err, echo.ErrNotFound):
 		p.Status, p.Title = http.StatusNotFound, "This link does not open an order"
 		p.Message = "The link may have been cut short when it was copied. Open it again from the e-mail or SMS we sent, or write to us with your order number."
 	default:

@@ -127,13 +127,18 @@ func (s *Server) handleError(err error, c echo.Context) {
 	if c.Response().Committed {
 		return
 	}
-	if isConsoleRoute(c.Path()) {
+	// An unrouted path (an SMS link with a slash added, say) gets the page of where it points.
+	route := c.Path()
+	if route == "" {
+		route = c.Request().URL.Path
+	}
+	if isConsoleRoute(route) {
 		if rerr := s.renderConsoleError(c, err); rerr != nil {
 			s.logger.ErrorContext(c.Request().Context(), "console error page failed", "err", rerr)
 		}
 		return
 	}
-	if isCustomerRoute(c.Path()) {
+	if isCustomerRoute(route) {
 		if rerr := s.renderProblem(c, err); rerr != nil {
 			s.logger.ErrorContext(c.Request().Context(), "customer error page failed", "err", rerr)
 		}

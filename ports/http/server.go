@@ -91,6 +91,7 @@ func NewServer(application app.Application, logger *slog.Logger, ready Readiness
 	s := &Server{echo: e, app: application, logger: logger, ready: ready, opts: opts, console: cons, customer: cust}
 	s.loginLimiter = rateLimiter(opts.LoginLimit, logger)
 	e.HTTPErrorHandler = s.handleError
+	e.Pre(headAsGet)
 	e.Use(nameRequest)
 	e.Use(s.recoverer)
 	e.Use(s.requestLog)
@@ -181,6 +182,18 @@ func checkRequestID(req *http.Request) error {
 	}
 	return apiErr(http.StatusBadRequest, "invalid_input", "X-Request-ID",
 		"X-Request-ID must be at most %d visible ASCII characters, without spaces", requestIDMax)
+}
+
+// headAsGet answers HEAD as GET: net/http sends the headers and drops the body. Echo routes HEAD
+// only where it is registered, and a HEAD of a console page was sent to the login page, which
+// sent it to itself.
+func headAsGet(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if c.Request().Method == http.MethodHead {
+			c.Request().Method = http.MethodGet
+		}
+		return next(c)
+	}
 }
 
 // causation puts the request id in the context as the correlation id of the events it appends.
