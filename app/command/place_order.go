@@ -51,12 +51,12 @@ type AddressInput struct {
 
 // PlaceOrderResult is what checkout answers. AccessToken is shown once: only its hash is stored.
 type PlaceOrderResult struct {
-	OrderID     uuid.UUID   `json:"order_id"`
-	OrderNumber string      `json:"order_number"`
-	Status      string      `json:"status"`
-	TotalPaise  int64       `json:"total_paise"`
-	Total       string      `json:"total"`
-	Currency    string      `json:"currency"`
+	OrderID     uuid.UUID `json:"order_id"`
+	OrderNumber string    `json:"order_number"`
+	Status      string    `json:"status"`
+	TotalPaise  int64     `json:"total_paise"`
+	Total       string    `json:"total"`
+	Currency    string    `json:"currency"`
 	// Payment and AccessToken are left out of a replay once the order no longer awaits payment.
 	Payment     *PaymentInfo `json:"payment,omitempty"`
 	AccessToken string       `json:"access_token,omitempty"`
