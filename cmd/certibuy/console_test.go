@@ -232,6 +232,7 @@ func TestConsoleSessionsFormsAndErrorsOverHTTP(t *testing.T) {
 		"/admin/orders?from=27-11-2026":                      {400, "from must be a date"},
 		"/admin/orders?from=2026-11-27&to=2026-11-20":        {400, "must be after from"},
 		"/admin/audit?limit=many":                            {400, "limit must be a whole number"},
+		"/admin/audit?limit=0":                               {400, "limit must be 1 or more"},
 		"/admin/notifications?channel=pigeon":                {400, "unknown channel"},
 		"/admin/audit?order=CB-nope":                         {400, "order"},
 		"/admin/orders/not-an-id":                            {404, "Order not found"},

@@ -196,6 +196,16 @@ func TestAnOrderFromCheckoutToDelivery(t *testing.T) {
 	if rows := list["orders"].([]any); len(rows) != 1 || rows[0].(map[string]any)["tracking_id"] != "DLV123456" {
 		t.Fatalf("admin list: %v", list)
 	}
+	// A limit given is a page size: 0 is not "the default", and a huge one is not "not a number".
+	for limit, want := range map[string]string{"0": "limit must be 1 or more", "-1": "limit must be 1 or more",
+		"201": "between 1 and 200", "100000000000000000000": "limit is too large", "ten": "limit must be a whole number"} {
+		for _, path := range []string{"/api/v1/admin/orders", "/api/v1/admin/notifications"} {
+			r := s.do(t, "GET", path+"?limit="+limit, nil, bearerHeader(token))
+			if code, field, msg := apiError(t, r); r.status != 400 || code != "invalid_input" || field != "limit" || !strings.Contains(msg, want) {
+				t.Errorf("%s?limit=%s: %d %s", path, limit, r.status, r.body)
+			}
+		}
+	}
 }
 
 func TestPaymentReportsThatMustChangeNothing(t *testing.T) {

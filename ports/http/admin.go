@@ -77,7 +77,7 @@ func (s *Server) handleAdminLogin(c echo.Context) error {
 func (s *Server) handleAdminOrderList(c echo.Context) error {
 	q := query.ListOrders{Status: c.QueryParam("status"), Search: c.QueryParam("q"), After: c.QueryParam("after")}
 	var err error
-	if q.Limit, err = intParam(c, "limit"); err != nil {
+	if q.Limit, err = limitOf(c.QueryParams()); err != nil {
 		return err
 	}
 	if q.From, err = timeParam(c, "from"); err != nil {
@@ -228,7 +228,7 @@ func (s *Server) handleAuditEvents(c echo.Context) error {
 		}
 	}
 	var err error
-	if f.Limit, err = intParam(c, "limit"); err != nil {
+	if f.Limit, err = limitOf(c.QueryParams()); err != nil {
 		return err
 	}
 	if f.From, err = timeParam(c, "from"); err != nil {
@@ -245,18 +245,6 @@ func (s *Server) handleAuditEvents(c echo.Context) error {
 		page.Events = []query.AuditEvent{}
 	}
 	return c.JSON(http.StatusOK, page)
-}
-
-func intParam(c echo.Context, name string) (int, error) {
-	v := c.QueryParam(name)
-	if v == "" {
-		return 0, nil
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil {
-		return 0, apiErr(http.StatusBadRequest, "invalid_input", name, "%s must be a whole number", name)
-	}
-	return n, nil
 }
 
 func timeParam(c echo.Context, name string) (time.Time, error) {
@@ -276,7 +264,7 @@ func (s *Server) handleNotificationList(c echo.Context) error {
 	q := query.ListNotifications{Channel: c.QueryParam("channel"), Status: c.QueryParam("status"), Type: c.QueryParam("type"),
 		EventType: c.QueryParam("event_type"), Delivery: c.QueryParam("delivery"), Search: c.QueryParam("q"), After: c.QueryParam("after")}
 	var err error
-	if q.Limit, err = intParam(c, "limit"); err != nil {
+	if q.Limit, err = limitOf(c.QueryParams()); err != nil {
 		return err
 	}
 	page, err := s.app.Queries.Notifications.Handle(c.Request().Context(), q)

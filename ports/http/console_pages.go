@@ -638,15 +638,21 @@ func (s *Server) handleConsoleHome(c echo.Context) error {
 		Flash: flashText(c.QueryParam("msg")), Data: p})
 }
 
-// limitOf reads the page size a link may ask for (the forms leave it to the queries' defaults).
+// limitOf reads the page size a link or an API call may ask for; without one, 0 leaves it to the
+// query's default, so a limit given as 0 or less is refused here, and the query checks the most.
 func limitOf(v url.Values) (int, error) {
 	s := v.Get("limit")
 	if s == "" {
 		return 0, nil
 	}
 	n, err := strconv.Atoi(s)
-	if err != nil {
+	switch {
+	case errors.Is(err, strconv.ErrRange) && !strings.HasPrefix(s, "-"):
+		return 0, apiErr(http.StatusBadRequest, "invalid_input", "limit", "limit is too large")
+	case err != nil:
 		return 0, apiErr(http.StatusBadRequest, "invalid_input", "limit", "limit must be a whole number")
+	case n < 1:
+		return 0, apiErr(http.StatusBadRequest, "invalid_input", "limit", "limit must be 1 or more")
 	}
 	return n, nil
 }
