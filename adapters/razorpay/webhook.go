@@ -112,7 +112,11 @@ func describeJSONError(err error) error {
 	case errors.As(err, &syn):
 		return fmt.Errorf("not JSON (syntax error at byte %d)", syn.ByteOffset)
 	case errors.As(err, &sem):
-		return fmt.Errorf("field %s: a JSON %s where %v was expected", clip(strictjson.Field(sem.JSONPointer)), sem.JSONKind, sem.GoType)
+		f := strictjson.Field(sem.JSONPointer)
+		if f == "" {
+			return fmt.Errorf("the body must be %s", strictjson.KindOf(sem.GoType))
+		}
+		return fmt.Errorf("field %s must be %s", clip(f), strictjson.KindOf(sem.GoType))
 	}
 	return errors.New("does not match the Razorpay webhook shape")
 }

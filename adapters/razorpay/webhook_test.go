@@ -69,29 +69,33 @@ func TestParseWebhookRejects(t *testing.T) {
 	tests := []struct {
 		name string
 		body string
+		says string // what the error says, where it matters
 	}{
-		{"empty", ``},
-		{"not JSON", `entity=event&event=payment.captured`},
-		{"JSON null", `null`},
-		{"an array", `[{"entity":"event"}]`},
-		{"a string", `"event"`},
-		{"truncated", `{"entity":"event","event":"payment.captured","payload":{"payment":` + payment},
-		{"trailing data", `{"entity":"event","event":"payment.captured","payload":{"payment":` + payment + `}} {}`},
-		{"entity collection", `{"entity":"collection","event":"payment.captured","payload":{"payment":` + payment + `}}`},
-		{"no entity", `{"event":"payment.captured","payload":{"payment":` + payment + `}}`},
-		{"no event name", `{"entity":"event","payload":{"payment":` + payment + `}}`},
-		{"payment event without payment", `{"entity":"event","event":"payment.captured","contains":["payment"],"payload":{}}`},
-		{"payment without id", `{"entity":"event","event":"payment.failed","payload":{"payment":{"entity":{"amount":100}}}}`},
-		{"refund event without refund", `{"entity":"event","event":"refund.processed","contains":["refund","payment"],"payload":{"payment":` + payment + `}}`},
-		{"contains refund without refund", `{"entity":"event","event":"order.paid","contains":["refund"],"payload":{}}`},
-		{"amount as a string", `{"entity":"event","event":"payment.captured","payload":{"payment":{"entity":{"id":"pay_1","amount":"100","contact":"+919876543210"}}}}`},
-		{"notes as a string", `{"entity":"event","event":"payment.captured","payload":{"payment":{"entity":{"id":"pay_1","notes":"+919876543210"}}}}`},
+		{"empty", ``, ""},
+		{"not JSON", `entity=event&event=payment.captured`, ""},
+		{"JSON null", `null`, ""},
+		{"an array", `[{"entity":"event"}]`, "the body must be a JSON object"},
+		{"a string", `"event"`, ""},
+		{"truncated", `{"entity":"event","event":"payment.captured","payload":{"payment":` + payment, ""},
+		{"trailing data", `{"entity":"event","event":"payment.captured","payload":{"payment":` + payment + `}} {}`, ""},
+		{"entity collection", `{"entity":"collection","event":"payment.captured","payload":{"payment":` + payment + `}}`, ""},
+		{"no entity", `{"event":"payment.captured","payload":{"payment":` + payment + `}}`, ""},
+		{"no event name", `{"entity":"event","payload":{"payment":` + payment + `}}`, ""},
+		{"payment event without payment", `{"entity":"event","event":"payment.captured","contains":["payment"],"payload":{}}`, ""},
+		{"payment without id", `{"entity":"event","event":"payment.failed","payload":{"payment":{"entity":{"amount":100}}}}`, ""},
+		{"refund event without refund", `{"entity":"event","event":"refund.processed","contains":["refund","payment"],"payload":{"payment":` + payment + `}}`, ""},
+		{"contains refund without refund", `{"entity":"event","event":"order.paid","contains":["refund"],"payload":{}}`, ""},
+		{"amount as a string", `{"entity":"event","event":"payment.captured","payload":{"payment":{"entity":{"id":"pay_1","amount":"100","contact":"+919876543210"}}}}`, "field payload.payment.entity.amount must be a whole number"},
+		{"notes as a string", `{"entity":"event","event":"payment.captured","payload":{"payment":{"entity":{"id":"pay_1","notes":"+919876543210"}}}}`, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ev, err := razorpay.ParseWebhook([]byte(tt.body))
 			if !errors.Is(err, razorpay.ErrInvalidWebhook) {
 				t.Fatalf("ParseWebhook = %+v, %v; want ErrInvalidWebhook", ev, err)
+			}
+			if !strings.Contains(err.Error(), tt.says) || strings.Contains(err.Error(), "razorpay.") {
+				t.Errorf("the error says %q, want %q and no Go type", err, tt.says)
 			}
 			if strings.Contains(err.Error(), "9876543210") {
 				t.Errorf("error quotes the contact number: %v", err)

@@ -382,6 +382,11 @@ func TestTheSameIdempotencyKeyPlacesOneOrder(t *testing.T) {
 		t.Fatalf("a replay after payment: %d %s", paid.status, paid.body)
 	}
 
+	spaced := s.do(t, "POST", "/api/v1/checkout", []byte(validCheckout), map[string]string{"Idempotency-Key": "checkout 43"})
+	if code, field, msg := apiError(t, spaced); spaced.status != 400 || code != "invalid_input" || field != "Idempotency-Key" || !strings.Contains(msg, "without spaces") {
+		t.Fatalf("a key with a space: %d %s", spaced.status, spaced.body)
+	}
+
 	reused := s.do(t, "POST", "/api/v1/checkout", []byte(strings.Replace(validCheckout, `"quantity": 2`, `"quantity": 3`, 1)), key)
 	if reused.status != http.StatusUnprocessableEntity || reused.json(t)["error"].(map[string]any)["field"] != "Idempotency-Key" {
 		t.Fatalf("the key with another body: %d %s", reused.status, reused.body)

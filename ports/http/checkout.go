@@ -26,8 +26,9 @@ func (s *Server) handleCheckout(c echo.Context) error {
 		return err
 	}
 	key := c.Request().Header.Get("Idempotency-Key")
-	if len(key) > maxIdempotencyKey || strings.ContainsFunc(key, func(r rune) bool { return r < 0x21 || r > 0x7e }) {
-		return apiErr(http.StatusBadRequest, "invalid_input", "Idempotency-Key", "the Idempotency-Key must be at most %d printable ASCII characters", maxIdempotencyKey)
+	if len(key) > maxIdempotencyKey || !visibleASCII(key) {
+		return apiErr(http.StatusBadRequest, "invalid_input", "Idempotency-Key",
+			"the Idempotency-Key must be at most %d visible ASCII characters, without spaces", maxIdempotencyKey)
 	}
 	cmd.IdempotencyKey = key
 	// The actor is who authenticated, and checkout authenticates nobody: a guest. A customer id in

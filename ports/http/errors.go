@@ -6,7 +6,6 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"reflect"
 	"strings"
 
 	"github.com/go-json-experiment/json"
@@ -197,34 +196,9 @@ func decodeError(err error) error {
 		return apiErr(http.StatusBadRequest, "unknown_field", f, "unknown field %q (keys are matched exactly, case included)", f)
 	case errors.As(err, &sem):
 		f := strictjson.Field(sem.JSONPointer)
-		return apiErr(http.StatusBadRequest, "invalid_input", f, "%s must be %s", fieldOr(f), jsonKindOf(sem.GoType))
+		return apiErr(http.StatusBadRequest, "invalid_input", f, "%s must be %s", fieldOr(f), strictjson.KindOf(sem.GoType))
 	}
 	return apiErr(http.StatusBadRequest, "invalid_json", "", "cannot read the body: %v", err)
-}
-
-// jsonKindOf says what JSON a Go type is read from, for an error message.
-func jsonKindOf(t reflect.Type) string {
-	if t == nil {
-		return "of another JSON type"
-	}
-	switch t.Kind() {
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		return fmt.Sprintf("a whole number that fits in %d bits", t.Bits())
-	case reflect.Float32, reflect.Float64:
-		return "a JSON number"
-	case reflect.String:
-		return "a JSON string"
-	case reflect.Bool:
-		return "true or false"
-	case reflect.Slice, reflect.Array:
-		return "a JSON array"
-	case reflect.Struct, reflect.Map:
-		return "a JSON object"
-	case reflect.Pointer:
-		return jsonKindOf(t.Elem())
-	}
-	return "of another JSON type"
 }
 
 func fieldOr(f string) string {

@@ -6,7 +6,6 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"strings"
 
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
@@ -114,8 +113,9 @@ func (s *Server) handleRazorpayWebhook(c echo.Context) error {
 	}
 	// The id is not signed (the signature covers the body): it is stored, so it must be text.
 	eventID := c.Request().Header.Get("X-Razorpay-Event-Id")
-	if len(eventID) > maxIdempotencyKey || strings.ContainsFunc(eventID, func(r rune) bool { return r < 0x21 || r > 0x7e }) {
-		return apiErr(http.StatusBadRequest, "invalid_input", "X-Razorpay-Event-Id", "the X-Razorpay-Event-Id must be at most %d printable ASCII characters", maxIdempotencyKey)
+	if len(eventID) > maxIdempotencyKey || !visibleASCII(eventID) {
+		return apiErr(http.StatusBadRequest, "invalid_input", "X-Razorpay-Event-Id",
+			"the X-Razorpay-Event-Id must be at most %d visible ASCII characters, without spaces", maxIdempotencyKey)
 	}
 	res, err := s.app.Commands.HandleWebhook.Handle(causation(c, es.System), command.HandleWebhook{
 		EventID:   eventID,

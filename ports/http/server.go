@@ -152,8 +152,11 @@ func newRequestID() string { return es.NewID().String() }
 
 // usableRequestID says whether a client's X-Request-ID can name its request, its log lines and its
 // events: at most requestIDMax visible ASCII characters.
-func usableRequestID(id string) bool {
-	return len(id) <= requestIDMax && strings.IndexFunc(id, func(r rune) bool { return r < '!' || r > '~' }) < 0
+func usableRequestID(id string) bool { return len(id) <= requestIDMax && visibleASCII(id) }
+
+// visibleASCII says whether s holds only visible ASCII characters: no space, no control character.
+func visibleASCII(s string) bool {
+	return !strings.ContainsFunc(s, func(r rune) bool { return r < '!' || r > '~' })
 }
 
 // nameRequest answers every request with an X-Request-ID: the client's when it is usable, else one
