@@ -17,7 +17,7 @@ var queryNames = []string{"status", "q", "from", "to", "after", "limit", "type",
 	"order", "as_of", "channel", "event_type", "next", "msg", "zz"}
 
 // formNames are the fields the console's forms and the browser's payment callback post.
-var formNames = []string{"email", "password", "next", "carrier", "tracking_id", "expected_version", "back",
+var formNames = []string{"email", "password", "next", "carrier", "tracking_id", "expected_version", "back", "reason",
 	"razorpay_order_id", "razorpay_payment_id", "razorpay_signature"}
 
 // paramWalk is an admin with a token and a console session, walking the route table.
@@ -86,9 +86,10 @@ func (w *paramWalk) wantRefused(what string, res response, param string) {
 	}
 }
 
-// Every parameter of every route, and every path segment, with a NUL or a byte that is not UTF-8:
-// never a 5xx, and a parameter is a 400 naming it (a console page under /admin, JSON elsewhere).
-func TestEveryRouteRefusesANULOrBadUTF8InAnyParameter(t *testing.T) {
+// Every parameter of every route, and every path segment, with a NUL or a byte that is not UTF-8, or
+// given twice: never a 5xx, and a parameter is a 400 naming it (a console page under /admin, JSON
+// elsewhere).
+func TestEveryRouteRefusesANULBadUTF8OrARepeatInAnyParameter(t *testing.T) {
 	t.Parallel()
 	w := newParamWalk(t)
 	routes := w.s.api.Echo().Routes()
@@ -139,6 +140,18 @@ func TestEveryRouteRefusesANULOrBadUTF8InAnyParameter(t *testing.T) {
 					res := w.send(r.Method, strings.Join(valid, "/"), url.Values{f: {"a" + bad.raw}})
 					w.wantRefused(r.Method+" "+r.Path+" form "+f, res, f)
 				}
+			}
+		}
+	}
+	// A query parameter or a form field given twice: the reader would take the first.
+	for _, r := range routes {
+		path := strings.NewReplacer(":id", w.orderID, ":", "", "*", "x").Replace(r.Path)
+		for _, q := range queryNames {
+			w.wantRefused(r.Method+" "+path+" "+q+" twice", w.send(r.Method, path+"?"+q+"=a&"+q+"=b", nil), q)
+		}
+		if r.Method == http.MethodPost && (strings.HasPrefix(r.Path, "/admin") || r.Path == "/api/v1/payments/razorpay/callback") {
+			for _, f := range formNames {
+				w.wantRefused(r.Method+" "+r.Path+" form "+f+" twice", w.send(r.Method, path, url.Values{f: {"a", "b"}}), f)
 			}
 		}
 	}

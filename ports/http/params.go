@@ -43,8 +43,8 @@ func (s *Server) checkParams(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// checkValues checks the names and values of a query or a posted form, in name order so that the
-// answer is the same each time.
+// checkValues checks the names and values of a query or a posted form, and that each name is given
+// once, in name order so that the answer is the same each time.
 func checkValues(v url.Values) error {
 	names := make([]string, 0, len(v))
 	for name := range v {
@@ -60,6 +60,11 @@ func checkValues(v url.Values) error {
 			if why := badText(value); why != "" {
 				return apiErr(http.StatusBadRequest, "invalid_input", name, "%s %s", name, why)
 			}
+		}
+		// Readers take the first of a name given twice: refused, like a JSON key given twice, so
+		// that what was acted on is never a guess.
+		if len(v[name]) > 1 {
+			return apiErr(http.StatusBadRequest, "duplicate_key", name, "%s is given %d times; send it once", name, len(v[name]))
 		}
 	}
 	return nil
