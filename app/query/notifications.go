@@ -3,6 +3,8 @@ package query
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -105,6 +107,10 @@ func (h ListNotificationsHandler) Handle(ctx context.Context, q ListNotification
 			return NotificationPage{}, &order.FieldError{Field: "channel", Err: err}
 		}
 		f.Channel = string(ch)
+	}
+	if q.EventType != "" && !slices.ContainsFunc(order.EventTypes(), func(t order.EventType) bool { return t.Name == q.EventType }) {
+		// A name no event has would list nothing, as if no message had been sent.
+		return NotificationPage{}, invalidField("event_type", fmt.Sprintf("unknown order event type %q; want one such as %s", q.EventType, order.TypeOrderShipped))
 	}
 	if q.Type != "" {
 		t, err := notification.ParseType(q.Type)

@@ -196,6 +196,13 @@ func TestAnOrderFromCheckoutToDelivery(t *testing.T) {
 	if rows := list["orders"].([]any); len(rows) != 1 || rows[0].(map[string]any)["tracking_id"] != "DLV123456" {
 		t.Fatalf("admin list: %v", list)
 	}
+	if r := s.do(t, "GET", "/api/v1/admin/notifications?event_type=order.bogus.v1", nil, bearerHeader(token)); r.status != 400 ||
+		!strings.Contains(string(r.body), `"field":"event_type"`) {
+		t.Errorf("an unknown event type: %d %s", r.status, r.body)
+	}
+	if r := s.do(t, "GET", "/api/v1/admin/notifications?event_type=order.shipped.v1", nil, bearerHeader(token)); r.status != 200 {
+		t.Errorf("an older event type's name: %d %s", r.status, r.body)
+	}
 	// A limit given is a page size: 0 is not "the default", and a huge one is not "not a number".
 	for limit, want := range map[string]string{"0": "limit must be 1 or more", "-1": "limit must be 1 or more",
 		"201": "between 1 and 200", "100000000000000000000": "limit is too large", "ten": "limit must be a whole number"} {
