@@ -35,7 +35,7 @@ func Contract() map[string]Fields {
 		// the warehouse and accounting need.
 		order.TypeOrderPlaced:      f([]string{"order_id", "order_number", "items", "total_paise", "currency"}, "customer", "shipping_address"),
 		order.TypePaymentRequested: f([]string{"gateway", "gateway_order_id", "amount_paise"}),
-		order.TypePaymentSucceeded: f([]string{"gateway", "gateway_order_id", "payment_id", "amount_paise", "method"}),
+		order.TypePaymentSucceeded: f([]string{"gateway", "gateway_order_id", "payment_id", "amount_paise", "method", "currency"}),
 		// The gateway's reason may quote the customer's card holder or bank text.
 		order.TypePaymentFailed:       f([]string{"gateway_order_id", "payment_id", "code"}, "reason"),
 		order.TypeOrderConfirmed:      f(none),
@@ -48,7 +48,7 @@ func Contract() map[string]Fields {
 		order.TypeRefundInitiated:           f([]string{"refund_id", "amount_paise"}),
 		order.TypeRefundProcessed:           f([]string{"refund_id", "amount_paise", "arn"}),
 		order.TypeRefundFailed:              f([]string{"refund_id"}, "reason"),
-		order.TypeUnexpectedPaymentReceived: f([]string{"gateway", "gateway_order_id", "payment_id", "amount_paise", "method", "cause"}, "reason"),
+		order.TypeUnexpectedPaymentReceived: f([]string{"gateway", "gateway_order_id", "payment_id", "amount_paise", "method", "currency", "cause"}, "reason"),
 		order.TypeUnexpectedRefundInitiated: f([]string{"payment_id", "refund_id", "amount_paise"}),
 		order.TypeUnexpectedRefundProcessed: f([]string{"payment_id", "refund_id", "amount_paise", "arn"}),
 		order.TypeUnexpectedRefundFailed:    f([]string{"payment_id", "refund_id"}, "reason"),

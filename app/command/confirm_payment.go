@@ -71,11 +71,13 @@ func (h ConfirmPaymentHandler) Handle(ctx context.Context, cmd ConfirmPayment) (
 			if !h.gateway.VerifyPayment(stored, cmd.PaymentID, cmd.Signature) {
 				return ErrBadSignature
 			}
-			// The callback does not say the amount: a signed payment for our gateway order is of the
-			// order's amount, which the gateway order fixes.
+			// The callback does not say the amount: the signature ties the payment to our gateway
+			// order, which fixes its amount and currency (asked in INR, no partial payments). So it is
+			// the amount the order requested, checked by ReceivePayment as the webhook's is; a
+			// webhook that says otherwise later is logged (HandleWebhookHandler).
 			var err error
 			refund, err = receivePayment(o, order.PaymentSucceeded{Gateway: h.gateway.Name(), GatewayOrderID: stored,
-				PaymentID: cmd.PaymentID, AmountPaise: o.Total().Paise()})
+				PaymentID: cmd.PaymentID, AmountPaise: o.RequestedAmount().Paise(), Currency: order.Currency})
 			if err != nil {
 				return err
 			}

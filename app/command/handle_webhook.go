@@ -74,9 +74,9 @@ func (h HandleWebhookHandler) Handle(ctx context.Context, cmd HandleWebhook) (Ha
 		return res, err
 	}
 	ctx = withActor(ctx, es.Gateway(h.gateway.Name()))
-	var refund bool
+	var refund, disagrees bool
 	err = retryOnConflict(func() error {
-		refund = false // what a conflicting attempt decided is not what this one does
+		refund, disagrees = false, false // what a conflicting attempt decided is not what this one does
 		return h.tx.InTx(ctx, func(ctx context.Context) error {
 			fresh, err := h.log.Claim(ctx, h.gateway.Name(), cmd.EventID)
 			if err != nil {
@@ -88,6 +88,7 @@ func (h HandleWebhookHandler) Handle(ctx context.Context, cmd HandleWebhook) (Ha
 			}
 			return h.repo.Update(ctx, id, func(o *order.Order) error {
 				before := o.Version()
+				disagrees = capturedDisagrees(o, ev)
 				var err error
 				if refund, err = applyWebhook(h.gateway.Name(), o, ev); err != nil {
 					return err
@@ -106,7 +107,23 @@ func (h HandleWebhookHandler) Handle(ctx context.Context, cmd HandleWebhook) (Ha
 	if refund {
 		refundNow(ctx, h.repo, h.gateway, h.logger, id)
 	}
+	if disagrees {
+		// The callback recorded the payment first, with the amount the gateway order fixes; it is
+		// kept, and a person compares it with the gateway's dashboard.
+		h.logger.WarnContext(ctx, "payment.captured reports another amount or currency than the payment recorded from the callback",
+			"order_id", id, "payment_id", ev.PaymentID, "amount", ev.AmountPaise, "currency", ev.Currency)
+	}
 	return res, nil
+}
+
+// capturedDisagrees reports whether ev is a payment.captured for the order's own payment whose
+// amount or currency is not what the order recorded.
+func capturedDisagrees(o *order.Order, ev WebhookEvent) bool {
+	p := o.Payment()
+	if ev.Event != "payment.captured" || p.PaymentID == "" || ev.PaymentID != p.PaymentID {
+		return false
+	}
+	return ev.AmountPaise != p.Amount.Paise() || (ev.Currency != "" && ev.Currency != p.Currency)
 }
 
 // actsOn reports whether a webhook event is one the order acts on.
@@ -126,7 +143,7 @@ func applyWebhook(gateway string, o *order.Order, ev WebhookEvent) (refund bool,
 	switch ev.Event {
 	case "payment.captured":
 		return receivePayment(o, order.PaymentSucceeded{Gateway: gateway, GatewayOrderID: ev.GatewayOrderID,
-			PaymentID: ev.PaymentID, AmountPaise: ev.AmountPaise, Method: ev.Method})
+			PaymentID: ev.PaymentID, AmountPaise: ev.AmountPaise, Method: ev.Method, Currency: ev.Currency})
 	case "payment.failed":
 		return false, o.FailPayment(order.PaymentFailed{GatewayOrderID: ev.GatewayOrderID, PaymentID: ev.PaymentID,
 			Code: ev.ErrorCode, Reason: ev.ErrorReason})

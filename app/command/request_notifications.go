@@ -151,6 +151,13 @@ func (h RequestNotificationsHandler) messageData(o *order.Order, e order.Event) 
 	case order.UnexpectedRefundProcessed:
 		m, _ := order.NewMoney(ev.AmountPaise)
 		d.RefundAmount, d.RefundDigits = m.String(), m.Digits()
+		for _, u := range o.UnexpectedPayments() {
+			if u.PaymentID == ev.PaymentID {
+				// A payment in another currency (CauseWrongAmount) goes back in it. The SMS
+				// template says Rs and is DLT-registered, so only the e-mail can say so.
+				d.RefundAmount = order.FormatAmount(m, u.Currency)
+			}
+		}
 	}
 	return d
 }

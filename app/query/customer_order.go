@@ -30,8 +30,8 @@ type OrderView struct {
 	Shipment        *ShipmentView `json:"shipment,omitempty"`
 	Payment         *PaymentView  `json:"payment,omitempty"`
 	Refund          *RefundView   `json:"refund,omitempty"`
-	// UnexpectedPayments are payments the order could not take (made after it was cancelled, or a
-	// second payment), each refunded on its own.
+	// UnexpectedPayments are payments the order could not take (made after it was cancelled, a
+	// second payment, or one of the wrong amount or currency), each refunded on its own.
 	UnexpectedPayments []UnexpectedPaymentView `json:"unexpected_payments,omitempty"`
 	History            []StatusChange          `json:"history,omitempty"`
 }
@@ -95,11 +95,15 @@ type RefundView struct {
 
 // UnexpectedPaymentView is a payment the order could not take, and its refund.
 type UnexpectedPaymentView struct {
-	PaymentID   string `json:"payment_id"`
+	PaymentID string `json:"payment_id"`
+	// AmountPaise is in the smallest unit of Currency, which is INR but for a payment in another
+	// currency (cause wrong_amount).
 	AmountPaise int64  `json:"amount_paise"`
 	Amount      string `json:"amount"`
+	Currency    string `json:"currency"`
 	Method      string `json:"method,omitempty"`
-	// Cause is order_cancelled or already_paid; Reason says it in words.
+	// Cause is order_cancelled, already_paid or wrong_amount (of another amount than the order's
+	// total, or in another currency); Reason says it in words.
 	Cause  string     `json:"cause"`
 	Reason string     `json:"reason"`
 	Refund RefundView `json:"refund"`
@@ -180,15 +184,17 @@ func ViewOf(o *order.Order) OrderView {
 		v.Refund = &RefundView{AmountPaise: a.Paise(), Amount: a.String(), Status: RefundOwed}
 	}
 	for _, u := range o.UnexpectedPayments() {
-		r := RefundView{RefundID: u.Refund.ID, AmountPaise: u.Amount.Paise(), Amount: u.Amount.String(), Status: RefundOwed, ARN: u.Refund.ARN}
+		r := RefundView{RefundID: u.Refund.ID, AmountPaise: u.Amount.Paise(), Amount: order.FormatAmount(u.Amount, u.Currency),
+			Status: RefundOwed, ARN: u.Refund.ARN}
 		switch {
 		case u.Refunded:
 			r.Status = RefundProcessed
 		case u.Refund.ID != "":
-			r.Status, r.AmountPaise, r.Amount = RefundPending, u.Refund.Amount.Paise(), u.Refund.Amount.String()
+			r.Status, r.AmountPaise, r.Amount = RefundPending, u.Refund.Amount.Paise(), order.FormatAmount(u.Refund.Amount, u.Currency)
 		}
 		v.UnexpectedPayments = append(v.UnexpectedPayments, UnexpectedPaymentView{PaymentID: u.PaymentID,
-			AmountPaise: u.Amount.Paise(), Amount: u.Amount.String(), Method: u.Method, Cause: u.Cause, Reason: u.Reason, Refund: r})
+			AmountPaise: u.Amount.Paise(), Amount: order.FormatAmount(u.Amount, u.Currency), Currency: u.Currency, Method: u.Method,
+			Cause: u.Cause, Reason: u.Reason, Refund: r})
 	}
 	return v
 }

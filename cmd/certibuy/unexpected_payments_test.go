@@ -301,3 +301,101 @@ func TestConsoleCancelsAndShowsPaymentsBeingRefunded(t *testing.T) {
 		t.Fatalf("refunds: first %+v, second %+v", s.rzp.Refunds(first), s.rzp.Refunds(second))
 	}
 }
+
+// storedUnexpected returns the data of the order's UnexpectedPaymentReceived events, as stored.
+func (s *shop) storedUnexpected(t *testing.T, orderID string) []map[string]any {
+	t.Helper()
+	rows, err := s.deps.Pool.Query(context.Background(), `SELECT data FROM events WHERE stream_id = $1 AND type = 'order.unexpected_payment_received.v1' ORDER BY stream_version`, "order-"+orderID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []map[string]any
+	for rows.Next() {
+		var m map[string]any
+		if err := rows.Scan(&m); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// A payment captured on a placed order for another amount, or in another currency, than the
+// order's is money Razorpay took all the same: the webhook is answered 2xx (a 4xx would be retried
+// for a day, then the webhook disabled), the payment is recorded with why and refunded in full in its
+// currency, a redelivery changes nothing, and the order stays placed: it can still be paid.
+func TestAPaymentOfTheWrongAmountIsRecordedAndRefunded(t *testing.T) {
+	t.Parallel()
+	s := startShop(t)
+	for _, c := range []struct {
+		name     string
+		amount   int64
+		currency string
+		cause    string
+		shown    string
+	}{
+		{"short", 100, "INR", "paid ₹1.00 (100 in the smallest unit of INR), the order is ₹1,299.00 (129900 paise)", "₹1.00"},
+		{"in dollars", 129900, "USD", "paid USD 1299.00 (129900 in the smallest unit of USD), the order is ₹1,299.00 (129900 paise)", "USD 1299.00"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			o := s.checkout(t)
+			pay, sig := s.rzp.PayOther(o.gatewayOrder, "card", c.amount, c.currency)
+			captured := s.rzp.CapturedWebhook(pay)
+			if !strings.Contains(string(captured), `"currency":"`+c.currency+`"`) {
+				t.Fatalf("the fake's webhook does not say the currency: %s", captured)
+			}
+			res := s.webhook(t, captured, "evt_odd_"+pay)
+			if res.status != http.StatusOK || res.json(t)["outcome"] != "applied" {
+				t.Fatalf("payment.captured of %d %s: %d %s", c.amount, c.currency, res.status, res.body)
+			}
+			for _, again := range []string{"evt_odd_" + pay, "evt_odd_again_" + pay} {
+				if res := s.webhook(t, captured, again); res.status != http.StatusOK || res.json(t)["outcome"] == "applied" {
+					t.Fatalf("redelivered as %s: %d %s", again, res.status, res.body)
+				}
+			}
+			// The browser's callback of the same payment comes too: it says the money goes back.
+			if res := s.callback(t, o.gatewayOrder, pay, sig); res.status != http.StatusOK || res.json(t)["refunding_payment"] != true || res.json(t)["status"] != "placed" {
+				t.Fatalf("its callback: %d %s", res.status, res.body)
+			}
+			got := s.events(t, o.id)
+			want := []string{"placed.v1 by customer:guest", "payment_requested.v1 by customer:guest",
+				"unexpected_payment_received.v1 by gateway:razorpay", "unexpected_payment_refund_initiated.v1 by gateway:razorpay"}
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Fatalf("events %v\nwant   %v", got, want)
+			}
+			stored := s.storedUnexpected(t, o.id)
+			if len(stored) != 1 || stored[0]["cause"] != "wrong_amount" || stored[0]["reason"] != c.cause ||
+				stored[0]["amount_paise"] != float64(c.amount) || stored[0]["currency"] != c.currency || stored[0]["payment_id"] != pay {
+				t.Fatalf("stored %v", stored)
+			}
+			refunds := s.rzp.Refunds(pay)
+			if len(refunds) != 1 || refunds[0].Amount != c.amount || refunds[0].Currency != c.currency {
+				t.Fatalf("refunds at the gateway: %+v", refunds)
+			}
+			if keys := s.refundKeys(t)[pay]; len(keys) != 1 || keys[0] != "rfnd-"+pay+"-0" {
+				t.Fatalf("refund requests for %s: keys %v", pay, keys)
+			}
+			view := s.do(t, "GET", "/api/v1/orders/"+o.id, nil, bearerHeader(o.token)).json(t)
+			ups, _ := view["unexpected_payments"].([]any)
+			if view["status"] != "placed" || len(ups) != 1 {
+				t.Fatalf("the order as its customer sees it: %v", view)
+			}
+			if up := ups[0].(map[string]any); up["cause"] != "wrong_amount" || up["amount"] != c.shown || up["currency"] != c.currency {
+				t.Fatalf("the payment as the API shows it: %v", up)
+			}
+			if p, _ := view["payment"].(map[string]any); p["payment_id"] != nil && p["payment_id"] != "" {
+				t.Fatalf("the order took the payment: %v", p)
+			}
+
+			// The customer pays the right amount afterwards: the order takes it.
+			right, rsig := s.rzp.Pay(o.gatewayOrder, "upi")
+			if res := s.callback(t, o.gatewayOrder, right, rsig); res.status != 200 || res.json(t)["status"] != "confirmed" || res.json(t)["refunding_payment"] == true {
+				t.Fatalf("paying the right amount: %d %s", res.status, res.body)
+			}
+			if r := s.rzp.Refunds(right); len(r) != 0 {
+				t.Fatalf("the right payment was refunded: %+v", r)
+			}
+		})
+	}
+}

@@ -29,7 +29,8 @@ const (
 	TypeRefundProcessed     = "order.refund_processed.v1"
 	TypeRefundFailed        = "order.refund_failed.v1"
 
-	// Money the order cannot take (it was cancelled, or another payment paid it) and its refund.
+	// Money the order cannot take (it was cancelled, another payment paid it, or the amount was not
+	// the order's) and its refund.
 	TypeUnexpectedPaymentReceived = "order.unexpected_payment_received.v1"
 	TypeUnexpectedRefundInitiated = "order.unexpected_payment_refund_initiated.v1"
 	TypeUnexpectedRefundProcessed = "order.unexpected_payment_refunded.v1"
@@ -87,6 +88,9 @@ type PaymentSucceeded struct {
 	PaymentID      string `json:"payment_id"`
 	AmountPaise    int64  `json:"amount_paise"`
 	Method         string `json:"method"`
+	// Currency is the payment's, as the gateway reported it. Added without a new version: events
+	// stored before it have none, and were all INR (Currency).
+	Currency string `json:"currency,omitempty"`
 }
 
 // PaymentFailed records a failed payment attempt; the order stays placed and may be paid again.
@@ -139,16 +143,21 @@ type RefundFailed struct {
 }
 
 // UnexpectedPaymentReceived records a payment the gateway captured that the order cannot take: the
-// order was cancelled meanwhile, or another payment paid it already. The money is the customer's; it
-// is refunded at once. The order's status does not change.
+// order was cancelled meanwhile, another payment paid it already, or it was not of the order's
+// amount and currency. The money is the customer's; it is refunded at once. The order's status does
+// not change.
 type UnexpectedPaymentReceived struct {
 	Gateway        string `json:"gateway"`
 	GatewayOrderID string `json:"gateway_order_id"`
 	PaymentID      string `json:"payment_id"`
-	AmountPaise    int64  `json:"amount_paise"`
-	Method         string `json:"method,omitempty"`
-	// Cause is why the order could not take it (CauseOrderCancelled or CauseAlreadyPaid), and Reason
-	// says it in words for people reading the history.
+	// AmountPaise is in the smallest unit of Currency (paise for INR), as the gateway reported it.
+	AmountPaise int64  `json:"amount_paise"`
+	Method      string `json:"method,omitempty"`
+	// Currency is the payment's. Added without a new version: events stored before it have none,
+	// and were all INR (Currency).
+	Currency string `json:"currency,omitempty"`
+	// Cause is why the order could not take it (CauseOrderCancelled, CauseAlreadyPaid or
+	// CauseWrongAmount), and Reason says it in words for people reading the history.
 	Cause  string `json:"cause"`
 	Reason string `json:"reason"`
 }
@@ -157,6 +166,9 @@ type UnexpectedPaymentReceived struct {
 const (
 	CauseOrderCancelled = "order_cancelled"
 	CauseAlreadyPaid    = "already_paid"
+	// CauseWrongAmount is a payment on a placed, unpaid order of another amount than its total, or
+	// in another currency.
+	CauseWrongAmount = "wrong_amount"
 )
 
 // UnexpectedRefundInitiated records the refund of an unexpected payment asked of the gateway.

@@ -59,6 +59,16 @@ func (m Money) Digits() string {
 	return groupIndian(rupees) + fmt.Sprintf(".%02d", m.paise%100)
 }
 
+// FormatAmount writes an amount in the smallest unit of currency: the rupee way for INR (String),
+// otherwise the code and the amount with two decimals ("USD 1299.00"), which most currencies have;
+// it is for people reading about a payment in another currency, which the shop never asks for.
+func FormatAmount(m Money, currency string) string {
+	if currency == "" || currency == Currency {
+		return m.String()
+	}
+	return fmt.Sprintf("%s %d.%02d", currency, m.paise/100, m.paise%100)
+}
+
 // groupIndian puts a comma after the last three digits, then after every two.
 func groupIndian(digits string) string {
 	if len(digits) <= 3 {

@@ -60,8 +60,11 @@ type Payment struct {
 	Gateway        string
 	GatewayOrderID string
 	PaymentID      string
-	Amount         Money
-	Method         string
+	// Amount is in the smallest unit of Currency: paise, but for a payment the order could not take
+	// because it was in another currency (CauseWrongAmount).
+	Amount   Money
+	Method   string
+	Currency string
 }
 
 // Refund is the order's refund, once one was asked for.
@@ -74,7 +77,7 @@ type Refund struct {
 // UnexpectedPayment is a payment the gateway captured that the order could not take, and its refund.
 type UnexpectedPayment struct {
 	Payment
-	// Cause is CauseOrderCancelled or CauseAlreadyPaid; Reason says it in words.
+	// Cause is CauseOrderCancelled, CauseAlreadyPaid or CauseWrongAmount; Reason says it in words.
 	Cause, Reason string
 	// Refund has an ID while its refund is pending or done; Refunded once the gateway says it is done.
 	Refund        Refund
@@ -102,9 +105,11 @@ type Order struct {
 	address  Address
 	status   Status
 
-	payment  Payment // Gateway and GatewayOrderID set once payment is requested; PaymentID once paid.
-	refund   Refund  // ID set while a refund is pending or done.
-	shipment OrderShipped
+	payment Payment // Gateway and GatewayOrderID set once payment is requested; PaymentID once paid.
+	// requested is what the gateway order asks the customer to pay.
+	requested Money
+	refund    Refund // ID set while a refund is pending or done.
+	shipment  OrderShipped
 
 	failedRefunds int
 	// unexpected are payments the order could not take, each refunded on its own.
@@ -331,8 +336,9 @@ func (o *Order) RequestPayment(gateway, gatewayOrderID string) error {
 
 // ReceivePayment records a payment the gateway captured for this order. The same payment reported
 // again (callback and webhook both arriving, or a repeated webhook) changes nothing. A payment the
-// order cannot take, because it was cancelled or another payment paid it, is recorded as
-// UnexpectedPaymentReceived: the money is the customer's and is owed back (OwedRefunds).
+// order cannot take, because it was cancelled, another payment paid it, or it is not of the order's
+// total in the order's currency, is recorded as UnexpectedPaymentReceived: the money is the
+// customer's and is owed back (OwedRefunds). A payment without a currency is taken to be in INR.
 func (o *Order) ReceivePayment(p PaymentSucceeded) error {
 	if p.PaymentID == "" {
 		return invalid("payment_id", "missing")
@@ -351,6 +357,9 @@ func (o *Order) ReceivePayment(p PaymentSucceeded) error {
 	if p.Gateway == "" {
 		p.Gateway = o.payment.Gateway
 	}
+	if p.Currency == "" {
+		p.Currency = Currency
+	}
 	cause, reason := "", ""
 	switch {
 	case o.payment.PaymentID != "":
@@ -359,12 +368,15 @@ func (o *Order) ReceivePayment(p PaymentSucceeded) error {
 		cause, reason = CauseOrderCancelled, "the order was cancelled"
 	case o.status != StatusPlaced:
 		return &TransitionError{Action: "pay", From: o.status}
-	case p.AmountPaise != o.total.Paise():
-		return fmt.Errorf("%w: paid %d paise, the order is %d", ErrPaymentMismatch, p.AmountPaise, o.total.Paise())
+	case p.AmountPaise != o.total.Paise() || p.Currency != Currency:
+		// The gateway took the money all the same: refusing the report would leave it with us.
+		cause = CauseWrongAmount
+		reason = fmt.Sprintf("paid %s (%d in the smallest unit of %s), the order is %s (%d paise)",
+			FormatAmount(Money{paise: p.AmountPaise}, p.Currency), p.AmountPaise, p.Currency, o.total, o.total.Paise())
 	}
 	if cause != "" {
 		o.record(UnexpectedPaymentReceived{Gateway: p.Gateway, GatewayOrderID: p.GatewayOrderID, PaymentID: p.PaymentID,
-			AmountPaise: p.AmountPaise, Method: p.Method, Cause: cause, Reason: reason})
+			AmountPaise: p.AmountPaise, Method: p.Method, Currency: p.Currency, Cause: cause, Reason: reason})
 		return nil
 	}
 	o.record(p)
@@ -602,9 +614,10 @@ func (o *Order) apply(e Event) {
 	case PaymentRequested:
 		o.payment.Gateway = e.Gateway
 		o.payment.GatewayOrderID = e.GatewayOrderID
+		o.requested = Money{paise: e.AmountPaise}
 	case PaymentSucceeded:
 		o.payment = Payment{Gateway: e.Gateway, GatewayOrderID: e.GatewayOrderID, PaymentID: e.PaymentID,
-			Amount: Money{paise: e.AmountPaise}, Method: e.Method}
+			Amount: Money{paise: e.AmountPaise}, Method: e.Method, Currency: currencyOr(e.Currency)}
 	case OrderShipped:
 		o.shipment = e
 	case RefundInitiated:
@@ -616,7 +629,8 @@ func (o *Order) apply(e Event) {
 		o.failedRefunds++
 	case UnexpectedPaymentReceived:
 		o.unexpected = append(o.unexpected, UnexpectedPayment{Cause: e.Cause, Reason: e.Reason, Payment: Payment{Gateway: e.Gateway,
-			GatewayOrderID: e.GatewayOrderID, PaymentID: e.PaymentID, Amount: Money{paise: e.AmountPaise}, Method: e.Method}})
+			GatewayOrderID: e.GatewayOrderID, PaymentID: e.PaymentID, Amount: Money{paise: e.AmountPaise}, Method: e.Method,
+			Currency: currencyOr(e.Currency)}})
 	case UnexpectedRefundInitiated:
 		if i := o.unexpectedIndex(e.PaymentID); i >= 0 {
 			o.unexpected[i].Refund = Refund{ID: e.RefundID, Amount: Money{paise: e.AmountPaise}}
@@ -631,6 +645,14 @@ func (o *Order) apply(e Event) {
 			o.unexpected[i].FailedRefunds++
 		}
 	}
+}
+
+// currencyOr is a stored payment's currency: events from before payments recorded one were in INR.
+func currencyOr(c string) string {
+	if c == "" {
+		return Currency
+	}
+	return c
 }
 
 // NextStatus is the status an order has after e, given its status before. Events that do not move
@@ -717,6 +739,10 @@ func (o *Order) Address() Address { return o.address }
 
 // Status returns where the order is in its lifecycle.
 func (o *Order) Status() Status { return o.status }
+
+// RequestedAmount is what the gateway order asks the customer to pay (the total when it was asked),
+// zero before payment is requested.
+func (o *Order) RequestedAmount() Money { return o.requested }
 
 // Payment returns what is known of the order's payment.
 func (o *Order) Payment() Payment { return o.payment }

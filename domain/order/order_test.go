@@ -364,7 +364,6 @@ func TestPaymentChecks(t *testing.T) {
 		err  error
 	}{
 		{"another gateway order", order.PaymentSucceeded{GatewayOrderID: "order_Z", PaymentID: "pay_1", AmountPaise: total}, order.ErrPaymentMismatch},
-		{"short amount", order.PaymentSucceeded{GatewayOrderID: "order_A", PaymentID: "pay_1", AmountPaise: total - 1}, order.ErrPaymentMismatch},
 		{"no payment id", order.PaymentSucceeded{GatewayOrderID: "order_A", AmountPaise: total}, order.ErrInvalidInput},
 	}
 	for _, c := range cases {
@@ -545,6 +544,96 @@ func TestAPaymentForACancelledOrderIsRecordedAndOwedBack(t *testing.T) {
 	u := clean(o).UnexpectedPayments()
 	if len(u) != 1 || !u[0].Refunded || u[0].Refund.ID != "rfnd_2" || u[0].Refund.ARN != "ARN9" || u[0].FailedRefunds != 1 {
 		t.Fatalf("rebuilt from its events: %+v", u)
+	}
+}
+
+// A payment on a placed order of another amount than its total, or in another currency, was taken by
+// the gateway all the same: it is recorded with its amount and currency, owed back, and the order
+// stays placed and can still be paid.
+func TestAPaymentOfAnotherAmountOrCurrencyIsRecordedAndOwedBack(t *testing.T) {
+	for _, c := range []struct {
+		name, currency string
+		amount         func(total int64) int64
+		wantReason     string
+	}{
+		{"short", "INR", func(total int64) int64 { return total - 1 }, "paid ₹1,298.99 (129899 in the smallest unit of INR), the order is ₹1,299.00 (129900 paise)"},
+		{"over", "INR", func(total int64) int64 { return total * 2 }, "paid ₹2,598.00 (259800 in the smallest unit of INR), the order is ₹1,299.00 (129900 paise)"},
+		{"in dollars", "USD", func(total int64) int64 { return total }, "paid USD 1299.00 (129900 in the smallest unit of USD), the order is ₹1,299.00 (129900 paise)"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			o, err := order.Place(validInput(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := o.RequestPayment("razorpay", "order_A"); err != nil {
+				t.Fatal(err)
+			}
+			before := len(o.Changes())
+			p := order.PaymentSucceeded{GatewayOrderID: "order_A", PaymentID: "pay_odd", AmountPaise: c.amount(o.Total().Paise()),
+				Method: "card", Currency: c.currency}
+			if err := o.ReceivePayment(p); err != nil {
+				t.Fatal(err)
+			}
+			if err := o.ReceivePayment(p); err != nil {
+				t.Fatalf("the same payment again: %v", err)
+			}
+			ch := o.Changes()[before:]
+			if len(ch) != 1 || ch[0].EventType() != order.TypeUnexpectedPaymentReceived {
+				t.Fatalf("changes = %v, want one UnexpectedPaymentReceived", ch)
+			}
+			got := ch[0].(order.UnexpectedPaymentReceived)
+			if got.Cause != order.CauseWrongAmount || got.Reason != c.wantReason || got.AmountPaise != p.AmountPaise || got.Currency != c.currency {
+				t.Fatalf("recorded %+v", got)
+			}
+			if o.Status() != order.StatusPlaced || o.Payment().PaymentID != "" {
+				t.Fatalf("status %s, payment %q: the order must stay placed and unpaid", o.Status(), o.Payment().PaymentID)
+			}
+			owed := o.OwedRefunds()
+			if len(owed) != 1 || owed[0].PaymentID != "pay_odd" || owed[0].Amount.Paise() != p.AmountPaise {
+				t.Fatalf("owed refunds %+v", owed)
+			}
+			if u := clean(o).UnexpectedPayments(); len(u) != 1 || u[0].Currency != c.currency || u[0].Cause != order.CauseWrongAmount {
+				t.Fatalf("rebuilt from its events: %+v", u)
+			}
+			right := order.PaymentSucceeded{GatewayOrderID: "order_A", PaymentID: "pay_right", AmountPaise: o.Total().Paise(), Currency: "INR"}
+			if err := o.ReceivePayment(right); err != nil || o.Status() != order.StatusPaid {
+				t.Fatalf("paying the order's total afterwards: %v, status %s", err, o.Status())
+			}
+		})
+	}
+}
+
+// Payments stored before events carried a currency were all in rupees, and read so.
+func TestPaymentsStoredWithoutACurrencyAreInRupees(t *testing.T) {
+	stored := []struct{ typ, data string }{
+		{order.TypePaymentSucceeded, `{"gateway":"razorpay","gateway_order_id":"order_A","payment_id":"pay_1","amount_paise":129900,"method":"upi"}`},
+		{order.TypeUnexpectedPaymentReceived, `{"gateway":"razorpay","gateway_order_id":"order_A","payment_id":"pay_2","amount_paise":129900,"cause":"already_paid","reason":"the order was already paid by payment pay_1"}`},
+	}
+	o, err := order.Place(validInput(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := o.RequestPayment("razorpay", "order_A"); err != nil {
+		t.Fatal(err)
+	}
+	history := o.Changes()
+	for _, s := range stored {
+		e, err := order.DecodeEvent(s.typ, []byte(s.data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		history = append(history, e)
+	}
+	r, err := order.FromHistory(history)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Payment().Currency != "INR" || r.UnexpectedPayments()[0].Currency != "INR" || r.Status() != order.StatusPaid {
+		t.Fatalf("payment %+v, unexpected %+v", r.Payment(), r.UnexpectedPayments())
+	}
+	data, err := jsonMarshal(order.PaymentSucceeded{PaymentID: "pay_1"})
+	if err != nil || string(data) != `{"gateway":"","gateway_order_id":"","payment_id":"pay_1","amount_paise":0,"method":""}` {
+		t.Fatalf("a payment without a currency is written %s (%v): the field must stay optional", data, err)
 	}
 }
 

@@ -264,6 +264,23 @@ func (s *Server) PayAgain(orderID, method string) (paymentID, signature string) 
 	return p.id, razorpay.SignPayment(s.keySecret, o.id, p.id)
 }
 
+// PayOther plays a payment captured on an unpaid order for another amount or in another currency
+// than the order's (a partial payment, or a gateway that got it wrong): Razorpay reports it in
+// payment.captured all the same, and it is the merchant's to refund. The order is left unpaid.
+func (s *Server) PayOther(orderID, method string, amount int64, currency string) (paymentID, signature string) {
+	s.tb.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o, ok := s.orders[orderID]
+	if !ok || o.status == razorpay.OrderPaid {
+		s.tb.Fatalf("razorpaytest: PayOther: no unpaid order %q", orderID)
+	}
+	p := s.newPayment(o, method)
+	p.amount, p.currency = amount, currency
+	p.status, p.captured = "captured", true
+	return p.id, razorpay.SignPayment(s.keySecret, o.id, p.id)
+}
+
 // CapturedWebhook returns the body of the payment.captured webhook for a payment made with Pay.
 func (s *Server) CapturedWebhook(paymentID string) []byte {
 	s.tb.Helper()
