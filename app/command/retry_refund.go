@@ -31,14 +31,15 @@ func NewRetryRefundHandler(repo order.Repository, gateway PaymentGateway) RetryR
 }
 
 // Handle asks the gateway for the refund with the admin as the actor. An order with nothing to refund
-// is order.ErrNotRefundable.
+// is the error of order.CheckRefundOwed, which says why (already refunded, waiting for the gateway,
+// never paid).
 func (h RetryRefundHandler) Handle(ctx context.Context, cmd RetryRefund) (CancelOrderResult, error) {
 	o, err := h.repo.Get(ctx, cmd.OrderID)
 	if err != nil {
 		return CancelOrderResult{}, err
 	}
-	if len(o.OwedRefunds()) == 0 {
-		return CancelOrderResult{}, order.ErrNotRefundable
+	if err := o.CheckRefundOwed(); err != nil {
+		return CancelOrderResult{}, err
 	}
 	ctx = withActor(ctx, es.Admin(cmd.AdminID))
 	if err := RefundOwed(ctx, h.repo, h.gateway, cmd.OrderID); err != nil {

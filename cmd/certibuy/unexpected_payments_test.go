@@ -399,3 +399,46 @@ func TestAPaymentOfTheWrongAmountIsRecordedAndRefunded(t *testing.T) {
 		})
 	}
 }
+
+// Asking again for the refund of an order refunded already, or whose refund is waiting for the
+// gateway, is a 409 that says so, not that the order cannot be refunded; nothing is asked of the
+// gateway.
+func TestAskingAgainForARefundMadeAlreadySaysSo(t *testing.T) {
+	t.Parallel()
+	s := startShop(t)
+	token, _ := s.adminToken(t, "refunds@certibuy.in")
+	retry := func(id string) response {
+		return s.do(t, "POST", "/api/v1/admin/orders/"+id+"/refund", nil, bearerHeader(token))
+	}
+	o := paidOrder(t, s)
+	if res := s.do(t, "POST", "/api/v1/orders/"+o.id+"/cancel", []byte(`{"reason":"ordered twice"}`), bearerHeader(o.token)); res.status != 200 || res.json(t)["status"] != "refund_pending" {
+		t.Fatalf("cancel: %d %s", res.status, res.body)
+	}
+	pay := mustPaymentOf(t, &notifyShop{shop: s}, o.id)
+	if res := retry(o.id); res.status != http.StatusConflict || !strings.Contains(string(res.body), "no refund is outstanding: its refund was asked for and is waiting for the gateway") {
+		t.Fatalf("while the refund is pending: %d %s", res.status, res.body)
+	}
+	refunds := s.rzp.Refunds(pay)
+	if len(refunds) != 1 {
+		t.Fatalf("refunds %+v", refunds)
+	}
+	if res := s.webhook(t, s.rzp.RefundProcessedWebhook(refunds[0].ID), "evt_done"); res.status != 200 {
+		t.Fatalf("refund.processed: %d %s", res.status, res.body)
+	}
+	res := retry(o.id)
+	if res.status != http.StatusConflict || !strings.Contains(string(res.body), "no refund is outstanding: the order was already refunded") ||
+		strings.Contains(string(res.body), "only a cancelled, paid order") {
+		t.Fatalf("once refunded: %d %s", res.status, res.body)
+	}
+	if n := len(s.refundKeys(t)[pay]); n != 1 {
+		t.Fatalf("%d refund requests for %s, want the cancellation's only", n, pay)
+	}
+	if got := s.events(t, o.id); got[len(got)-1] != "refund_processed.v1 by gateway:razorpay" {
+		t.Fatalf("the refused retries changed the order: %v", got)
+	}
+	// An order never paid still cannot be refunded, and is told so.
+	unpaid := s.checkout(t)
+	if res := retry(unpaid.id); res.status != http.StatusConflict || !strings.Contains(string(res.body), "only a cancelled, paid order can be refunded") {
+		t.Fatalf("an unpaid order: %d %s", res.status, res.body)
+	}
+}

@@ -21,6 +21,10 @@ var (
 	ErrCancelAfterShipping = fmt.Errorf("%w: an order cannot be cancelled once it has shipped", ErrIllegalTransition)
 	ErrNotRefundable       = fmt.Errorf("%w: only a cancelled, paid order can be refunded", ErrIllegalTransition)
 	ErrPaymentNotRequested = fmt.Errorf("%w: no payment was requested for this order", ErrIllegalTransition)
+	// Why a refund asked for again has nothing to ask (Order.CheckRefundOwed).
+	ErrNoRefundOwed    = fmt.Errorf("%w: no refund is outstanding", ErrIllegalTransition)
+	ErrAlreadyRefunded = fmt.Errorf("%w: the order was already refunded", ErrNoRefundOwed)
+	ErrRefundPending   = fmt.Errorf("%w: its refund was asked for and is waiting for the gateway", ErrNoRefundOwed)
 )
 
 // Mismatch errors: a payment or refund report does not belong to this order as we know it.

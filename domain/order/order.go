@@ -479,6 +479,24 @@ func (o *Order) Cancel(reason string) error {
 	return nil
 }
 
+// CheckRefundOwed returns nil when the order owes a refund it has not asked for (OwedRefunds), and
+// otherwise an ErrIllegalTransition that says why there is none: the order was refunded already, its
+// refund is waiting for the gateway, or it was never paid and cancelled.
+func (o *Order) CheckRefundOwed() error {
+	if len(o.OwedRefunds()) > 0 {
+		return nil
+	}
+	switch {
+	case o.status == StatusRefunded:
+		return ErrAlreadyRefunded
+	case o.status == StatusRefundPending:
+		return ErrRefundPending
+	case len(o.unexpected) > 0:
+		return ErrNoRefundOwed // every payment it could not take is refunded or being refunded
+	}
+	return ErrNotRefundable
+}
+
 // NeedsRefund reports whether the order was paid, then cancelled, and no refund is pending or done.
 func (o *Order) NeedsRefund() bool {
 	return o.status == StatusCancelled && o.payment.PaymentID != ""

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/google/uuid"
@@ -634,6 +635,40 @@ func TestPaymentsStoredWithoutACurrencyAreInRupees(t *testing.T) {
 	data, err := jsonMarshal(order.PaymentSucceeded{PaymentID: "pay_1"})
 	if err != nil || string(data) != `{"gateway":"","gateway_order_id":"","payment_id":"pay_1","amount_paise":0,"method":""}` {
 		t.Fatalf("a payment without a currency is written %s (%v): the field must stay optional", data, err)
+	}
+}
+
+// Asking again for a refund the order does not owe says why: refunded already, waiting for the
+// gateway, or nothing was ever paid.
+func TestARefundThatIsNotOwedSaysWhy(t *testing.T) {
+	for _, c := range []struct {
+		status order.Status
+		err    error
+		says   string
+	}{
+		{order.StatusRefunded, order.ErrAlreadyRefunded, "no refund is outstanding: the order was already refunded"},
+		{order.StatusRefundPending, order.ErrRefundPending, "no refund is outstanding: its refund was asked for and is waiting for the gateway"},
+		{order.StatusCancelled, order.ErrNotRefundable, "only a cancelled, paid order can be refunded"},
+		{order.StatusPlaced, order.ErrNotRefundable, "only a cancelled, paid order can be refunded"},
+		{"cancelled_paid", nil, ""},
+	} {
+		err := orderIn(t, c.status).CheckRefundOwed()
+		if !errors.Is(err, c.err) || (err != nil && (!errors.Is(err, order.ErrIllegalTransition) || !strings.HasSuffix(err.Error(), c.says))) {
+			t.Errorf("%s: err = %v, want %v", c.status, err, c.err)
+		}
+	}
+	o := orderIn(t, order.StatusConfirmed)
+	if err := o.ReceivePayment(order.PaymentSucceeded{GatewayOrderID: o.Payment().GatewayOrderID, PaymentID: "pay_2", AmountPaise: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.CheckRefundOwed(); err != nil {
+		t.Fatalf("a second payment not yet refunded: %v", err)
+	}
+	if err := o.InitiateRefund("pay_2", "rfnd_2", mustMoney(t, 1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.CheckRefundOwed(); !errors.Is(err, order.ErrNoRefundOwed) || errors.Is(err, order.ErrNotRefundable) {
+		t.Fatalf("once the second payment's refund is asked for: %v", err)
 	}
 }
 
