@@ -184,6 +184,13 @@ func (a *Auditor) OrderIDByNumber(ctx context.Context, n order.Number) (uuid.UUI
 // A cursor is "<tx id>-<position>" of the last event of the previous page.
 func formatCursor(c Checkpoint) string { return fmt.Sprintf("%d-%d", c.TxID, c.Position) }
 
+// CheckAuditCursor refuses a cursor Audit would refuse, without a database: the CLI checks --after
+// before it opens (and perhaps creates) one.
+func CheckAuditCursor(s string) error {
+	_, err := parseCursor(s)
+	return err
+}
+
 func parseCursor(s string) (Checkpoint, error) {
 	if s == "" {
 		return Checkpoint{}, nil

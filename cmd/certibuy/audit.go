@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/certibuy/orders/adapters/postgres"
 	"github.com/certibuy/orders/app/query"
 	"github.com/certibuy/orders/domain/order"
 	"github.com/certibuy/orders/domain/printable"
@@ -59,6 +60,9 @@ func (m *Main) runAudit(ctx context.Context, args []string) error {
 	}
 	if err := f.Check(); err != nil {
 		return flagError(err)
+	}
+	if err := postgres.CheckAuditCursor(*after); err != nil {
+		return usageError(fmt.Sprintf("--after %q: not a cursor certibuy audit printed; take the one after --after on the \"more:\" line of the previous page (it looks like 1234-56)", *after))
 	}
 	var at time.Time
 	if *asOf != "" {
