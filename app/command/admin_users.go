@@ -83,14 +83,25 @@ func CheckNewUser(email, name, password string) error {
 	if _, err := order.NewEmail(email); err != nil {
 		return &order.FieldError{Field: "email", Err: err}
 	}
-	name = strings.TrimSpace(name)
-	if name == "" || utf8.RuneCountInString(name) > 100 {
-		return &order.FieldError{Field: "name", Err: fmt.Errorf("%w: 1 to 100 characters", order.ErrInvalidInput)}
+	if err := CheckAdminName(name); err != nil {
+		return err
 	}
 	if utf8.RuneCountInString(password) < minPasswordLength || len(password) > 72 {
 		return &order.FieldError{Field: "password", Err: fmt.Errorf("%w: %d to 72 characters", order.ErrInvalidInput, minPasswordLength)}
 	}
 	return nil
+}
+
+// CheckAdminName refuses an admin's name as the product refuses any person's name (order.CheckName):
+// it is shown in the console beside what they did.
+func CheckAdminName(name string) error {
+	return order.CheckName("name", strings.TrimSpace(name), 100, true)
+}
+
+// CheckTokenLabel refuses a token's label as any other text (order.CheckText); empty is allowed
+// (CreateToken names it "api").
+func CheckTokenLabel(label string) error {
+	return order.CheckText("name", strings.TrimSpace(label), 100, false)
 }
 
 // CreateUser adds an admin with a bcrypt-hashed password.
@@ -116,6 +127,9 @@ func (a AdminUsers) CreateUser(ctx context.Context, email, name, password string
 
 // CreateToken issues a named API token for the admin with this e-mail; ttl 0 means it never expires.
 func (a AdminUsers) CreateToken(ctx context.Context, email, name string, ttl time.Duration) (string, AdminToken, error) {
+	if err := CheckTokenLabel(name); err != nil {
+		return "", AdminToken{}, err
+	}
 	u, _, err := a.store.UserByEmail(ctx, strings.ToLower(strings.TrimSpace(email)))
 	if err != nil {
 		return "", AdminToken{}, err

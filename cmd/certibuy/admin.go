@@ -66,8 +66,12 @@ func (m *Main) runAdmin(ctx context.Context, args []string) error {
 		if *email == "" || *name == "" {
 			return usageError("create-user needs --email and --name")
 		}
+		// Both flags before the password is typed.
 		if _, err := order.NewEmail(*email); err != nil {
-			return usageError(fmt.Sprintf("--email: %v", err)) // before the password is typed
+			return usageError(fmt.Sprintf("--email: %v", err))
+		}
+		if err := command.CheckAdminName(*name); err != nil {
+			return flagError(err)
 		}
 		var err error
 		if password, err = m.readPassword(); err != nil {
@@ -79,6 +83,12 @@ func (m *Main) runAdmin(ctx context.Context, args []string) error {
 	case "create-token":
 		if *email == "" {
 			return usageError("create-token needs --email")
+		}
+		if _, err := order.NewEmail(*email); err != nil {
+			return usageError(fmt.Sprintf("--email: %v", err))
+		}
+		if err := command.CheckTokenLabel(*name); err != nil {
+			return flagError(err)
 		}
 		if *ttl < 0 {
 			return usageError(fmt.Sprintf("--ttl %s: want 0 (until revoked) or a positive duration", *ttl))

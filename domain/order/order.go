@@ -281,6 +281,14 @@ func text(field, s string, max int, required bool) error {
 	return nil
 }
 
+// CheckText applies the rules of a free-text field (text) to a text that is not part of an order,
+// such as an admin's token label: one set of rules for every text the product takes.
+func CheckText(field, s string, max int, required bool) error { return text(field, s, max, required) }
+
+// CheckName applies the rules of a person's or place's name (name) outside an order, such as to an
+// admin's name.
+func CheckName(field, s string, max int, required bool) error { return name(field, s, max, required) }
+
 // name is text for the name of a person or place, which has at least one letter.
 func name(field, s string, max int, required bool) error {
 	if err := text(field, s, max, required); err != nil {
