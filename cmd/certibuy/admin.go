@@ -94,9 +94,12 @@ func (m *Main) runAdmin(ctx context.Context, args []string) error {
 			return usageError(fmt.Sprintf("--ttl %s: want 0 (until revoked) or a positive duration", *ttl))
 		}
 	case "revoke-token":
+		if *id == "" {
+			return usageError("revoke-token needs --id <token id>")
+		}
 		var err error
 		if tokenID, err = uuid.Parse(*id); err != nil {
-			return usageError("revoke-token needs --id <token id>")
+			return usageError(fmt.Sprintf("--id %q: not a token id; a token id is a UUID, such as 0193f7c2-5b1e-7c4a-9d2e-3f4a5b6c7d8e, as create-token printed it", *id))
 		}
 	}
 
