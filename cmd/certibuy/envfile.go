@@ -2,7 +2,9 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"strconv"
 	"strings"
@@ -15,7 +17,7 @@ import (
 func readEnvFile(path string) (map[string]string, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("--env-file: %w", err)
+		return nil, unreadableEnvFile(path, err)
 	}
 	defer f.Close()
 	out := map[string]string{}
@@ -61,9 +63,19 @@ func readEnvFile(path string) (map[string]string, error) {
 		out[key] = value
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("--env-file %s: %w", path, err)
+		return nil, unreadableEnvFile(path, err) // a directory, say
 	}
 	return out, nil
+}
+
+// unreadableEnvFile is a --env-file that cannot be read: the flag's mistake, so a usage error (exit
+// 2), saying why without repeating the path the os error names too.
+func unreadableEnvFile(path string, err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	return fmt.Errorf("%w: cannot read it: %w", usageError(fmt.Sprintf("--env-file %q", path)), err)
 }
 
 // closingQuote is the index of the " that closes the one value starts with, or -1.
