@@ -53,7 +53,8 @@ func commandList() []commandHelp {
 				"Sends nothing to anyone.",
 			example: "certibuy replay --projection all --verify\ncertibuy replay --projection notification_log"},
 		{name: "audit", summary: "list stored events by order, type, actor, correlation id or time",
-			usage: "audit [--order <id|number>] [--type <type>] [--actor <actor>] [--from <time>] [--to <time>] [--json]",
+			usage: "audit [--order <id|number>] [--type <type>] [--actor <actor>] [--correlation-id <id>] [--from <time>] [--to <time>] " +
+				"[--after <cursor>] [--limit <n>] [--as-of <time>] [--json] [--utc]",
 			about: "Lists events of the event store in the order they were committed, in pages (--after with the\n" +
 				"cursor the previous page printed). Times are shown in India (IST) unless --utc; dates given to\n" +
 				"--from and --to are days in IST. With --order and --as-of it prints the order as it stood then.",
@@ -69,7 +70,7 @@ func commandList() []commandHelp {
 				"Exits 1 when a check fails.",
 			example: "certibuy doctor"},
 		{name: "notify-test", summary: "send a test e-mail and SMS of a notification type through the configured providers",
-			usage: "notify-test --email <address> --phone <number> [--type <type>|all]",
+			usage: "notify-test --email <address> --phone <number> [--type <type>|all] [--wait <duration>]",
 			about: "Sends a test e-mail and a test SMS of one notification type (order_confirmed by default; all:\n" +
 				"one of each) straight to the configured providers, with links of the configured shape for a\n" +
 				"sample order, and prints what each provider answered and each SMS's text (what to register\n" +
@@ -98,7 +99,7 @@ func commandList() []commandHelp {
 			example: "certibuy admin create-user --email ops@shop.example.in --name \"Priya Nair\"\n" +
 				"printf '%s\\n' \"$PASSWORD\" | certibuy admin create-user --email bot@shop.example.in --name Bot"},
 		{name: "admin create-token", summary: "issue an API token for an admin",
-			usage: "admin create-token --email <address> [--name <label>] [--ttl <duration>]",
+			usage: "admin create-token --email <address> [--name <label>] [--ttl <duration>] [--utc]",
 			about: "Issues a bearer token for the admin API (Authorization: Bearer <token>) and prints it once on\n" +
 				"stdout; only its hash is stored. --ttl limits its life (0: until revoked). Its id, to revoke\n" +
 				"it, goes to stderr.",
@@ -108,7 +109,8 @@ func commandList() []commandHelp {
 			about:   "Revokes a token by the id create-token printed; it stops working at once.",
 			example: "certibuy admin revoke-token --id 0193f7c2-5b1e-7c4a-9d2e-3f4a5b6c7d8e"},
 		{name: "bench", summary: "measure throughput and latency against baselines run alongside (scratch database)",
-			usage: "bench [--idle] [--duration <d>] [--runs <n>] [--latency-events <n>] [--burst <n>]",
+			usage: "bench [--idle] [--duration <d>] [--runs <n>] [--clients <n>] [--latency-events <n>] [--burst <n>] " +
+				"[--forward <n>] [--workers <counts>] [--statements <n>] [--cpuprofile <file>]",
 			about: "Measures checkout, notification latency and notification throughput on a scratch database it\n" +
 				"creates and drops, each figure beside a baseline measured in the same run, and prints the\n" +
 				"machine's CPU time and PostgreSQL's work per order. It loads every core while it runs.\n" +
