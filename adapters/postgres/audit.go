@@ -2,12 +2,14 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/certibuy/orders/app/query"
 	"github.com/certibuy/orders/domain/es"
@@ -171,9 +173,23 @@ func (a *Auditor) OrderAsOf(ctx context.Context, id uuid.UUID, t time.Time) (*or
 		return nil, fmt.Errorf("order %s as of %s: %w", id, t.Format(time.RFC3339), err)
 	}
 	if len(recs) == 0 {
-		return nil, &order.NotFoundError{ID: id}
+		return nil, a.notAsOf(ctx, id, t)
 	}
 	return OrderFromEvents(recs)
+}
+
+// notAsOf says why the order has no events up to t: placed later (NotYetError), or never.
+func (a *Auditor) notAsOf(ctx context.Context, id uuid.UUID, t time.Time) error {
+	var placed time.Time
+	err := a.store.db.Q(ctx).QueryRow(ctx, `SELECT recorded_at FROM events WHERE stream_id = $1 ORDER BY stream_version LIMIT 1`,
+		order.StreamID(id)).Scan(&placed)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return &order.NotFoundError{ID: id}
+	case err != nil:
+		return fmt.Errorf("order %s as of %s: %w", id, t.Format(time.RFC3339), err)
+	}
+	return &order.NotYetError{ID: id, At: t, PlacedAt: placed}
 }
 
 // OrderIDByNumber finds an order's id from its number.

@@ -3,6 +3,7 @@ package query
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -55,7 +56,8 @@ type AuditPage struct {
 // EventAuditor reads the event store for audits.
 type EventAuditor interface {
 	Audit(ctx context.Context, f AuditFilter) (AuditPage, error)
-	// OrderAsOf rebuilds the order from the events recorded up to t; NotFoundError when it did not exist yet.
+	// OrderAsOf rebuilds the order from the events recorded up to t: NotYetError when it was placed
+	// after t, NotFoundError when there is no such order.
 	OrderAsOf(ctx context.Context, id uuid.UUID, t time.Time) (*order.Order, error)
 	// OrderIDByNumber finds an order's id from its number.
 	OrderIDByNumber(ctx context.Context, n order.Number) (uuid.UUID, error)
@@ -139,6 +141,10 @@ func (h OrderAsOfHandler) Handle(ctx context.Context, q OrderAsOf) (OrderView, e
 		}
 	}
 	o, err := h.auditor.OrderAsOf(ctx, id, q.At)
+	var notYet *order.NotYetError
+	if errors.As(err, &notYet) && q.OrderNumber != "" {
+		notYet.Number = q.OrderNumber // as the caller knows the order
+	}
 	if err != nil {
 		return OrderView{}, err
 	}

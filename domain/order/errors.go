@@ -3,6 +3,7 @@ package order
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 )
@@ -74,6 +75,27 @@ func (e *NotFoundError) Error() string { return fmt.Sprintf("order %s not found"
 
 // Is makes every NotFoundError an ErrNotFound.
 func (e *NotFoundError) Is(target error) bool { return target == ErrNotFound }
+
+// NotYetError is an order asked for as it stood at a time before it was placed: it exists, but did
+// not then. It is an ErrNotFound too, since as of that time there was no such order.
+type NotYetError struct {
+	ID       uuid.UUID
+	Number   string    // the order's number, when it was asked for by number: the message names it so
+	At       time.Time // the time asked about
+	PlacedAt time.Time // when its first event was recorded
+}
+
+func (e *NotYetError) Error() string {
+	ref := e.ID.String()
+	if e.Number != "" {
+		ref = e.Number
+	}
+	return fmt.Sprintf("order %s did not exist yet at %s: it was placed later, at %s", ref,
+		e.At.Format(time.RFC3339), e.PlacedAt.In(e.At.Location()).Format(time.RFC3339))
+}
+
+// Is makes every NotYetError an ErrNotFound.
+func (e *NotYetError) Is(target error) bool { return target == ErrNotFound }
 
 // ErrNumberTaken is returned by Repository.Create when another order has the number; draw another.
 var ErrNumberTaken = errors.New("order number already taken")

@@ -7,6 +7,7 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
@@ -55,6 +56,7 @@ func toAPIError(err error) *APIError {
 	}
 	var fe *order.FieldError
 	var ce *es.ConflictError
+	var notYet *order.NotYetError
 	switch {
 	case errors.As(err, &fe):
 		return apiErr(http.StatusBadRequest, "invalid_input", fe.Field, "%s", cleanMessage(fe.Err))
@@ -82,6 +84,11 @@ func toAPIError(err error) *APIError {
 		return apiErr(http.StatusConflict, "not_failed", "", "only a failed notification, or one reported undelivered, can be resent")
 	case errors.Is(err, command.ErrIdempotencyKeyReused):
 		return apiErr(http.StatusUnprocessableEntity, "idempotency_key_reused", "Idempotency-Key", "%s", err.Error())
+	case errors.As(err, &notYet): // as_of before the order was placed: still a 404, saying why
+		e := apiErr(http.StatusNotFound, "not_found", "as_of", "the order did not exist yet at %s: it was placed later, at %s",
+			notYet.At.Format(time.RFC3339Nano), notYet.PlacedAt.In(notYet.At.Location()).Format(time.RFC3339Nano))
+		e.Extra = map[string]any{"placed_at": notYet.PlacedAt}
+		return e
 	case errors.Is(err, order.ErrNotFound):
 		return apiErr(http.StatusNotFound, "not_found", "", "order not found")
 	case errors.As(err, &ce):
