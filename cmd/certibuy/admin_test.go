@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -16,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/certibuy/orders/adapters/postgres/pgtest"
+	"github.com/certibuy/orders/domain/order"
 )
 
 // absentDatabase is the URL of a database that does not exist; it is dropped at the end if a
@@ -224,5 +226,94 @@ func TestCreateUserOnATerminalAsksTwiceAndShowsNothing(t *testing.T) {
 	time.Sleep(100 * time.Millisecond) // let the reader catch up with anything the terminal showed
 	if got := shown.String(); strings.Contains(got, "horse") || strings.Contains(out, "horse") {
 		t.Fatalf("the password was shown: terminal %q, output %q", got, out)
+	}
+}
+
+// A refused flag is a usage error (exit 2) that names the flag and says what is wrong with it, and
+// it changes nothing: not even the database is created. Names and labels follow the product's text
+// rules, and are refused before the password is asked for.
+func TestARefusedFlagNamesItselfAndChangesNothing(t *testing.T) {
+	t.Parallel()
+	url, exists := absentDatabase(t)
+	missing := filepath.Join(t.TempDir(), "missing.env")
+	dir := t.TempDir()
+	const password = "correct horse battery\n"
+	for _, c := range []struct {
+		args  []string
+		stdin string
+		want  string
+	}{
+		{[]string{"audit", "--after", "zzz"}, "", `--after "zzz": not a cursor certibuy audit printed`},
+		{[]string{"audit", "--order", "CB-7K3M9Q2X", "--after", "12-x"}, "", `--after "12-x": not a cursor`},
+		{[]string{"admin", "create-user", "--email", "a3@example.in", "--name", "Evil\x1b[2J"}, password,
+			"--name: has a control or invisible formatting character (U+001B at byte 4)"},
+		{[]string{"admin", "create-user", "--email", "a3@example.in", "--name", "12345"}, password, "--name: has no letter"},
+		{[]string{"admin", "create-user", "--email", "a3@example.in", "--name", "Priya\u202eNair"}, password, "(U+202E at byte 5)"},
+		{[]string{"admin", "create-token", "--email", "a3@example.in", "--name", "lab\x1b[31mel"}, "",
+			"--name: has a control or invisible formatting character (U+001B at byte 3)"},
+		{[]string{"admin", "create-token", "--email", "a3@example.in", "--name", "deploy\u2028bot"}, "", "--name: has a control"},
+		{[]string{"admin", "create-token", "--email", "not an address"}, "", "--email: "},
+		{[]string{"admin", "revoke-token", "--id", "bogus"}, "", `--id "bogus": not a token id; a token id is a UUID, such as `},
+		{[]string{"admin", "revoke-token"}, "", "revoke-token needs --id <token id>"},
+		{[]string{"migrate", "--env-file", missing}, "", fmt.Sprintf("--env-file %q: cannot read it: no such file or directory", missing)},
+		{[]string{"audit", "--env-file", dir}, "", fmt.Sprintf("--env-file %q: cannot read it: is a directory", dir)},
+	} {
+		name := strings.Join(c.args, " ")
+		out, err := runCLIWith(t, map[string]string{"DATABASE_URL": url, "STDIN": c.stdin}, c.args...)
+		if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("certibuy %q: %v (exit %d), want a usage error (exit 2) saying %q:\n%s", name, err, exitCode(err), c.want, out)
+		}
+		if err != nil && (strings.Contains(err.Error(), "this API") || strings.Contains(err.Error(), "needs --id") && c.args[len(c.args)-1] == "bogus") {
+			t.Errorf("certibuy %q says %q", name, err)
+		}
+		if strings.Contains(out, "password") {
+			t.Errorf("certibuy %q asked for a password before refusing a flag:\n%s", name, out)
+		}
+		if exists() {
+			t.Fatalf("certibuy %q created the database before refusing: %v", name, err)
+		}
+	}
+}
+
+// An admin's name and a token's label follow the rules of every other name and text, in the use
+// cases as in the CLI: refused, nothing stored. A name in an Indian script, joiner included, is a name.
+func TestAdminNamesAndTokenLabelsFollowTheTextRules(t *testing.T) {
+	t.Parallel()
+	s := startService(t, nil)
+	ctx := context.Background()
+	url := s.cfg.DatabaseURL
+	out, err := runCLIWith(t, map[string]string{"DATABASE_URL": url, "STDIN": "correct horse battery\n"},
+		"admin", "create-user", "--email", "a3@example.in", "--name", "Evil\x1b[2J")
+	if exitCode(err) != 2 || !strings.Contains(fmt.Sprint(err), "--name: ") || s.count(t, `SELECT count(*) FROM admin_users`) != 0 {
+		t.Fatalf("create-user with an ESC in the name: %v (exit %d), %d admins stored\n%s", err, exitCode(err),
+			s.count(t, `SELECT count(*) FROM admin_users`), out)
+	}
+	for _, name := range []string{"12345", "Evil\x1b[2J", "a\u200bb", ""} {
+		if _, err := s.deps.App.Admins.CreateUser(ctx, "a3@example.in", name, "correct horse battery"); !errors.Is(err, order.ErrInvalidInput) {
+			t.Errorf("CreateUser with the name %q: %v, want it refused", name, err)
+		}
+	}
+	if n := s.count(t, `SELECT count(*) FROM admin_users`); n != 0 {
+		t.Fatalf("%d admins stored with refused names", n)
+	}
+
+	out, err = runCLIWith(t, map[string]string{"DATABASE_URL": url, "STDIN": "correct horse battery\n"},
+		"admin", "create-user", "--email", "a3@example.in", "--name", "लक्ष्‍मी")
+	if err != nil || !strings.Contains(out, "created admin लक्ष्‍मी <a3@example.in>") {
+		t.Fatalf("create-user with a Devanagari name: %v\n%s", err, out)
+	}
+	out, err = runCLI(t, url, "admin", "create-token", "--email", "a3@example.in", "--name", "lab\x1b[31mel")
+	if exitCode(err) != 2 || !strings.Contains(fmt.Sprint(err), "--name: has a control") {
+		t.Fatalf("create-token with an ESC in the label: %v (exit %d)\n%s", err, exitCode(err), out)
+	}
+	if _, _, err := s.deps.App.Admins.CreateToken(ctx, "a3@example.in", "lab\x1b[31mel", 0); !errors.Is(err, order.ErrInvalidInput) {
+		t.Fatalf("CreateToken with an ESC in the label: %v", err)
+	}
+	if n := s.count(t, `SELECT count(*) FROM admin_tokens`); n != 0 {
+		t.Fatalf("%d tokens stored with a refused label", n)
+	}
+	if out, err := runCLI(t, url, "admin", "create-token", "--email", "a3@example.in", "--name", "deploy-bot"); err != nil ||
+		s.count(t, `SELECT count(*) FROM admin_tokens WHERE name = 'deploy-bot'`) != 1 {
+		t.Fatalf("create-token --name deploy-bot: %v\n%s", err, out)
 	}
 }

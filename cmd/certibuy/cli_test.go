@@ -5,9 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // runCLI runs `certibuy args...` against the database at url and returns what it printed.
@@ -108,5 +111,43 @@ func TestReplayAndAuditCommands(t *testing.T) {
 	}
 	if _, err := runCLI(t, url, "audit", "--from", "yesterday"); err == nil || exitCode(err) != 2 {
 		t.Fatalf("bad --from: %v", err)
+	}
+}
+
+// An order asked for as of a time before it was placed existed, only not yet: the CLI and the API
+// say so, rather than that there is no such order.
+func TestAuditAsOfBeforeAnOrderWasPlacedSaysItDidNotExistYet(t *testing.T) {
+	t.Parallel()
+	s := startShop(t)
+	o := s.checkout(t)
+	url := s.cfg.DatabaseURL
+	var placedAt time.Time
+	if err := s.deps.Pool.QueryRow(context.Background(), `SELECT recorded_at FROM events WHERE stream_id = $1 AND stream_version = 1`,
+		"order-"+o.id).Scan(&placedAt); err != nil {
+		t.Fatal(err)
+	}
+	for _, ref := range []string{o.number, o.id} {
+		out, err := runCLI(t, url, "audit", "--order", ref, "--as-of", "2020-01-01")
+		want := "order " + ref + " did not exist yet at 2020-01-01T00:00:00+05:30: it was placed later, at " + placedAt.In(india()).Format(time.RFC3339)
+		if err == nil || exitCode(err) != 1 || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "not found") {
+			t.Fatalf("audit --order %s --as-of 2020-01-01: %v (exit %d), want %q…\n%s", ref, err, exitCode(err), want, out)
+		}
+	}
+	if _, err := runCLI(t, url, "audit", "--order", "CB-7K3M9Q2X", "--as-of", "2020-01-01"); err == nil || !strings.Contains(err.Error(), "not found") {
+		t.Fatalf("audit --as-of of an order there is not: %v", err)
+	}
+
+	token, _ := s.adminToken(t, "ops@certibuy.in")
+	r := s.do(t, "GET", "/api/v1/admin/orders/"+o.id+"?as_of=2020-01-01T00:00:00Z", nil, bearerHeader(token))
+	e, _ := r.json(t)["error"].(map[string]any)
+	details, _ := e["details"].(map[string]any)
+	if r.status != 404 || e["code"] != "not_found" || e["field"] != "as_of" ||
+		fmt.Sprint(e["message"]) != "the order did not exist yet at 2020-01-01T00:00:00Z: it was placed later, at "+placedAt.UTC().Format(time.RFC3339Nano) ||
+		details["placed_at"] == nil {
+		t.Fatalf("GET …?as_of before the order was placed: %d %s", r.status, r.body)
+	}
+	r = s.do(t, "GET", "/api/v1/admin/orders/"+uuid.NewString()+"?as_of=2020-01-01T00:00:00Z", nil, bearerHeader(token))
+	if e, _ := r.json(t)["error"].(map[string]any); r.status != 404 || e["message"] != "order not found" {
+		t.Fatalf("GET …?as_of of an order there is not: %d %s", r.status, r.body)
 	}
 }
