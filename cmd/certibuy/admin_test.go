@@ -245,6 +245,9 @@ func TestARefusedFlagNamesItselfAndChangesNothing(t *testing.T) {
 	}{
 		{[]string{"audit", "--after", "zzz"}, "", `--after "zzz": not a cursor certibuy audit printed`},
 		{[]string{"audit", "--order", "CB-7K3M9Q2X", "--after", "12-x"}, "", `--after "12-x": not a cursor`},
+		{[]string{"audit", "--actor", "\xff"}, "", "--actor: not valid UTF-8"},
+		{[]string{"audit", "--type", "order.placed.v1\x1b[2J"}, "", "--type: has a control or invisible formatting character (U+001B"},
+		{[]string{"audit", "--correlation-id", "req\u200b1"}, "", "--correlation-id: has a control or invisible formatting character (U+200B"},
 		{[]string{"admin", "create-user", "--email", "a3@example.in", "--name", "Evil\x1b[2J"}, password,
 			"--name: has a control or invisible formatting character (U+001B at byte 4)"},
 		{[]string{"admin", "create-user", "--email", "a3@example.in", "--name", "12345"}, password, "--name: has no letter"},

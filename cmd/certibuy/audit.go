@@ -61,6 +61,13 @@ func (m *Main) runAudit(ctx context.Context, args []string) error {
 	if err := f.Check(); err != nil {
 		return flagError(err)
 	}
+	// The texts filtered on follow the text rules: one the store cannot hold (not UTF-8) would
+	// otherwise fail only in PostgreSQL, after the database was created.
+	for _, t := range []struct{ flag, value string }{{"type", *typ}, {"actor", *actor}, {"correlation-id", *corr}} {
+		if err := order.CheckText(t.flag, t.value, 1000, false); err != nil {
+			return flagError(err)
+		}
+	}
 	if err := postgres.CheckAuditCursor(*after); err != nil {
 		return usageError(fmt.Sprintf("--after %q: not a cursor certibuy audit printed; take the one after --after on the \"more:\" line of the previous page (it looks like 1234-56)", *after))
 	}
