@@ -159,28 +159,16 @@ func rerunFlags(args []string) string {
 	return b.String()
 }
 
-// parseTime reads a time flag: RFC 3339, a time without a zone (in loc), or a day in loc
-// (2026-11-27 or 27/11/2026), which is its start, or with endOfDay the start of the next day, so
-// that --from and --to of the same day take that whole day.
+// parseTime reads a time flag as query.ParseTime does; "" is no time.
 func parseTime(flagName, s string, loc *time.Location, endOfDay bool) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, nil
 	}
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return t, nil
+	t, err := query.ParseTime(s, loc, endOfDay)
+	if err != nil {
+		return time.Time{}, usageError(fmt.Sprintf("%s %q: %v", flagName, s, err))
 	}
-	if t, err := time.ParseInLocation("2006-01-02T15:04:05", s, loc); err == nil {
-		return t, nil
-	}
-	for _, layout := range []string{"2006-01-02", "02/01/2006"} {
-		if t, err := time.ParseInLocation(layout, s, loc); err == nil {
-			if endOfDay {
-				t = t.AddDate(0, 0, 1)
-			}
-			return t, nil
-		}
-	}
-	return time.Time{}, usageError(fmt.Sprintf("%s %q: want RFC 3339 (2026-11-27T10:30:00+05:30) or a day (2026-11-27 or 27/11/2026)", flagName, s))
+	return t, nil
 }
 
 // flagError is a use case's refusal of a field as the usage error of the flag of the same name.

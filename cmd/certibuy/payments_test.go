@@ -203,6 +203,19 @@ func TestAnOrderFromCheckoutToDelivery(t *testing.T) {
 	if r := s.do(t, "GET", "/api/v1/admin/notifications?event_type=order.shipped.v1", nil, bearerHeader(token)); r.status != 200 {
 		t.Errorf("an older event type's name: %d %s", r.status, r.body)
 	}
+	// Times are read as the CLI reads them: a day in India, written either way, and "to" a day
+	// includes it.
+	today := time.Now().In(time.FixedZone("IST", 5*3600+1800))
+	for _, day := range []string{today.Format("02/01/2006"), today.Format("2006-01-02")} {
+		r := s.do(t, "GET", "/api/v1/admin/orders?from="+day+"&to="+day+"&q="+o.number, nil, bearerHeader(token))
+		if rows, _ := r.json(t)["orders"].([]any); r.status != 200 || len(rows) != 1 {
+			t.Errorf("orders placed on %s: %d %s", day, r.status, r.body)
+		}
+		r = s.do(t, "GET", "/api/v1/admin/audit/events?order="+o.number+"&from="+day+"&to="+day, nil, bearerHeader(token))
+		if events, _ := r.json(t)["events"].([]any); r.status != 200 || len(events) == 0 {
+			t.Errorf("the order's events recorded on %s: %d %s", day, r.status, r.body)
+		}
+	}
 	// A limit given is a page size: 0 is not "the default", and a huge one is not "not a number".
 	for limit, want := range map[string]string{"0": "limit must be 1 or more", "-1": "limit must be 1 or more",
 		"201": "between 1 and 200", "100000000000000000000": "limit is too large", "ten": "limit must be a whole number"} {

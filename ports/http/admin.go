@@ -80,10 +80,10 @@ func (s *Server) handleAdminOrderList(c echo.Context) error {
 	if q.Limit, err = limitOf(c.QueryParams()); err != nil {
 		return err
 	}
-	if q.From, err = timeParam(c, "from"); err != nil {
+	if q.From, err = s.timeParam(c, "from"); err != nil {
 		return err
 	}
-	if q.To, err = timeParam(c, "to"); err != nil {
+	if q.To, err = s.timeParam(c, "to"); err != nil {
 		return err
 	}
 	list, err := s.app.Queries.ListOrders.Handle(c.Request().Context(), q)
@@ -107,7 +107,7 @@ func (s *Server) handleAdminOrderGet(c echo.Context) error {
 		return err
 	}
 	if asOf := c.QueryParam("as_of"); asOf != "" {
-		at, err := timeParam(c, "as_of")
+		at, err := s.timeParam(c, "as_of")
 		if err != nil {
 			return err
 		}
@@ -231,10 +231,10 @@ func (s *Server) handleAuditEvents(c echo.Context) error {
 	if f.Limit, err = limitOf(c.QueryParams()); err != nil {
 		return err
 	}
-	if f.From, err = timeParam(c, "from"); err != nil {
+	if f.From, err = s.timeParam(c, "from"); err != nil {
 		return err
 	}
-	if f.To, err = timeParam(c, "to"); err != nil {
+	if f.To, err = s.timeParam(c, "to"); err != nil {
 		return err
 	}
 	page, err := s.app.Queries.AuditEvents.Handle(c.Request().Context(), f)
@@ -247,17 +247,18 @@ func (s *Server) handleAuditEvents(c echo.Context) error {
 	return c.JSON(http.StatusOK, page)
 }
 
-func timeParam(c echo.Context, name string) (time.Time, error) {
+// timeParam reads a time filter as the CLI reads its flags (query.ParseTime): a day is one in India,
+// as for the staff, and "to" a day includes that day.
+func (s *Server) timeParam(c echo.Context, name string) (time.Time, error) {
 	v := c.QueryParam(name)
 	if v == "" {
 		return time.Time{}, nil
 	}
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02"} {
-		if t, err := time.Parse(layout, v); err == nil {
-			return t, nil
-		}
+	t, err := query.ParseTime(v, s.console.loc, name == "to")
+	if err != nil {
+		return time.Time{}, apiErr(http.StatusBadRequest, "invalid_input", name, "%s: %v", name, err)
 	}
-	return time.Time{}, apiErr(http.StatusBadRequest, "invalid_input", name, "%s must be RFC 3339 (2026-11-27T10:30:00+05:30) or a date (2026-11-27)", name)
+	return t, nil
 }
 
 func (s *Server) handleNotificationList(c echo.Context) error {

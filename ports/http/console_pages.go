@@ -128,22 +128,16 @@ func pageURL(path string, v url.Values) string {
 }
 
 // day reads a date filter as a day in India, written the Indian way (27/11/2026) or as a date
-// input sends it (2026-11-27). The queries take To as exclusive, so the end of a range is the next
+// input sends it (2026-11-27), or a time, as the API and the CLI do (query.ParseTime). The queries take To as exclusive, so the end of a range is the next
 // day's start: "to 27/11/2026" includes 27 November.
 func (k *console) day(v url.Values, name string, end bool) (time.Time, error) {
 	s := strings.TrimSpace(v.Get(name))
 	if s == "" {
 		return time.Time{}, nil
 	}
-	d, err := time.ParseInLocation("02/01/2006", s, k.loc)
-	if err != nil {
-		d, err = time.ParseInLocation("2006-01-02", s, k.loc)
-	}
+	d, err := query.ParseTime(s, k.loc, end)
 	if err != nil {
 		return time.Time{}, apiErr(http.StatusBadRequest, "invalid_input", name, "%s must be a date such as 27/11/2026 (day/month/year)", name)
-	}
-	if end {
-		d = d.AddDate(0, 0, 1)
 	}
 	return d, nil
 }
