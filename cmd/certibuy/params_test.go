@@ -97,6 +97,9 @@ func TestEveryRouteRefusesANULBadUTF8OrARepeatInAnyParameter(t *testing.T) {
 		t.Fatalf("the route table has %d routes", len(routes))
 	}
 	for _, r := range routes {
+		if r.Method == http.MethodHead {
+			continue // the GET route's handler; its answer has no body to read
+		}
 		segments := strings.Split(r.Path, "/")
 		valid := make([]string, len(segments))
 		for i, seg := range segments {
@@ -145,6 +148,9 @@ func TestEveryRouteRefusesANULBadUTF8OrARepeatInAnyParameter(t *testing.T) {
 	}
 	// A query parameter or a form field given twice: the reader would take the first.
 	for _, r := range routes {
+		if r.Method == http.MethodHead {
+			continue
+		}
 		path := strings.NewReplacer(":id", w.orderID, ":", "", "*", "x").Replace(r.Path)
 		for _, q := range queryNames {
 			w.wantRefused(r.Method+" "+path+" "+q+" twice", w.send(r.Method, path+"?"+q+"=a&"+q+"=b", nil), q)

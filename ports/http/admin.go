@@ -40,16 +40,16 @@ func admin(c echo.Context) command.AdminUser {
 func (s *Server) registerAdminRoutes(api *echo.Group) {
 	api.POST("/admin/login", s.handleAdminLogin, s.loginLimiter)
 	g := api.Group("/admin", s.requireAdmin)
-	g.GET("/orders", s.handleAdminOrderList)
-	g.GET("/orders/:id", s.handleAdminOrderGet)
-	g.GET("/orders/:id/history", s.handleAdminOrderHistory)
+	get(g, "/orders", s.handleAdminOrderList)
+	get(g, "/orders/:id", s.handleAdminOrderGet)
+	get(g, "/orders/:id/history", s.handleAdminOrderHistory)
 	g.POST("/orders/:id/ship", s.handleAdminTransition(command.ActionShip))
 	g.POST("/orders/:id/out-for-delivery", s.handleAdminTransition(command.ActionOutForDelivery))
 	g.POST("/orders/:id/deliver", s.handleAdminTransition(command.ActionDeliver))
 	g.POST("/orders/:id/refund", s.handleAdminRefund)
 	g.POST("/orders/:id/cancel", s.handleAdminCancel)
-	g.GET("/audit/events", s.handleAuditEvents)
-	g.GET("/notifications", s.handleNotificationList)
+	get(g, "/audit/events", s.handleAuditEvents)
+	get(g, "/notifications", s.handleNotificationList)
 	g.POST("/notifications/:id/resend", s.handleNotificationResend)
 	s.adminGroup = g
 }

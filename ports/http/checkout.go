@@ -14,7 +14,7 @@ import (
 
 func (s *Server) registerCheckoutRoutes(g *echo.Group) {
 	g.POST("/checkout", s.handleCheckout, rateLimiter(s.opts.CheckoutLimit, s.logger))
-	g.GET("/orders/:id", s.handleOrderGet)
+	get(g, "/orders/:id", s.handleOrderGet)
 }
 
 // maxIdempotencyKey bounds the Idempotency-Key header.

@@ -93,23 +93,23 @@ func newConsole(opts Options) (*console, error) {
 
 func (s *Server) registerConsoleRoutes(e *echo.Echo) {
 	g := e.Group("/admin", s.consolePages)
-	g.GET("/console.css", s.handleConsoleCSS)
-	g.GET("/login", s.handleConsoleLoginForm)
+	get(g, "/console.css", s.handleConsoleCSS)
+	get(g, "/login", s.handleConsoleLoginForm)
 	g.POST("/login", s.handleConsoleLogin, s.loginLimiter)
 	g.POST("/logout", s.handleConsoleLogout, s.requireSession, s.requireCSRF)
-	g.GET("", s.handleConsoleHome, s.requireSession)
-	g.GET("/orders", s.handleConsoleOrders, s.requireSession)
-	g.GET("/orders/:id", s.handleConsoleOrder, s.requireSession)
+	get(g, "", s.handleConsoleHome, s.requireSession)
+	get(g, "/orders", s.handleConsoleOrders, s.requireSession)
+	get(g, "/orders/:id", s.handleConsoleOrder, s.requireSession)
 	for _, action := range []string{command.ActionShip, command.ActionOutForDelivery, command.ActionDeliver} {
 		g.POST("/orders/:id/"+action, s.handleConsoleTransition(action), s.requireSession, s.requireCSRF)
 	}
 	g.POST("/orders/:id/refund", s.handleConsoleRefund, s.requireSession, s.requireCSRF)
 	g.POST("/orders/:id/cancel", s.handleConsoleCancel, s.requireSession, s.requireCSRF)
-	g.GET("/notifications", s.handleConsoleNotifications, s.requireSession)
-	g.GET("/notifications/:id", s.handleConsoleNotification, s.requireSession)
-	g.GET("/notifications/:id/html", s.handleConsoleNotificationHTML, s.requireSession)
+	get(g, "/notifications", s.handleConsoleNotifications, s.requireSession)
+	get(g, "/notifications/:id", s.handleConsoleNotification, s.requireSession)
+	get(g, "/notifications/:id/html", s.handleConsoleNotificationHTML, s.requireSession)
 	g.POST("/notifications/:id/resend", s.handleConsoleResend, s.requireSession, s.requireCSRF)
-	g.GET("/audit", s.handleConsoleAudit, s.requireSession)
+	get(g, "/audit", s.handleConsoleAudit, s.requireSession)
 	// Replaces the group's catch-all, so that an unknown page says nothing until the admin logs in.
 	g.RouteNotFound("/*", echo.NotFoundHandler, s.requireSession)
 }

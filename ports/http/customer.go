@@ -78,11 +78,11 @@ func newCustomerPages(loc *time.Location) (*customerPages, error) {
 }
 
 func (s *Server) registerCustomerRoutes(e *echo.Echo) {
-	e.GET("/assets/customer.css", s.handleCustomerCSS)
-	e.GET("/orders/:id", s.handleOrderPage, s.customerHeaders)
+	get(e, "/assets/customer.css", s.handleCustomerCSS)
+	get(e, "/orders/:id", s.handleOrderPage, s.customerHeaders)
 	e.POST("/orders/:id/cancel", s.handleOrderPageCancel, s.customerHeaders)
-	e.GET(shortOrderPath+":number/:token", s.handleShortLink(false), s.customerHeaders)
-	e.GET(shortReviewPath+":number/:token", s.handleShortLink(true), s.customerHeaders)
+	get(e, shortOrderPath+":number/:token", s.handleShortLink(false), s.customerHeaders)
+	get(e, shortReviewPath+":number/:token", s.handleShortLink(true), s.customerHeaders)
 }
 
 // isCustomerRoute reports whether a route is one of the customer's pages, whose errors are pages.

@@ -17,7 +17,7 @@ func (s *Server) registerDevRoutes(e *echo.Echo) {
 	if s.opts.Simulator == nil {
 		return
 	}
-	e.GET("/dev/pay/:gateway_order_id", s.handleDevPayPage)
+	get(e, "/dev/pay/:gateway_order_id", s.handleDevPayPage)
 	e.POST("/dev/pay/:gateway_order_id", s.handleDevPay)
 }
 

@@ -91,7 +91,6 @@ func NewServer(application app.Application, logger *slog.Logger, ready Readiness
 	s := &Server{echo: e, app: application, logger: logger, ready: ready, opts: opts, console: cons, customer: cust}
 	s.loginLimiter = rateLimiter(opts.LoginLimit, logger)
 	e.HTTPErrorHandler = s.handleError
-	e.Pre(headAsGet)
 	e.Use(nameRequest)
 	e.Use(s.recoverer)
 	e.Use(s.requestLog)
@@ -105,8 +104,8 @@ func NewServer(application app.Application, logger *slog.Logger, ready Readiness
 	// Last, so that a refusal is logged and counted like any answer.
 	e.Use(s.checkParams)
 
-	e.GET("/healthz", s.handleHealth)
-	e.GET("/readyz", s.handleReady)
+	get(e, "/healthz", s.handleHealth)
+	get(e, "/readyz", s.handleReady)
 	api := e.Group("/api/v1")
 	s.registerCheckoutRoutes(api)
 	s.registerPaymentRoutes(api)
@@ -187,16 +186,13 @@ func checkRequestID(req *http.Request) error {
 		"X-Request-ID must be at most %d visible ASCII characters, without spaces", requestIDMax)
 }
 
-// headAsGet answers HEAD as GET: net/http sends the headers and drops the body. Echo routes HEAD
-// only where it is registered, and a HEAD of a console page was sent to the login page, which
-// sent it to itself.
-func headAsGet(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		if c.Request().Method == http.MethodHead {
-			c.Request().Method = http.MethodGet
-		}
-		return next(c)
-	}
+// get routes GET and HEAD to h: net/http answers a HEAD with the headers and drops the body. Echo
+// routes HEAD only where it is registered; a HEAD of a console page was a 405, or was sent to the
+// login page, which sent it to itself.
+func get(r interface {
+	Match([]string, string, echo.HandlerFunc, ...echo.MiddlewareFunc) []*echo.Route
+}, path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) {
+	r.Match([]string{http.MethodGet, http.MethodHead}, path, h, m...)
 }
 
 // causation puts the request id in the context as the correlation id of the events it appends.
