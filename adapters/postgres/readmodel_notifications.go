@@ -83,7 +83,7 @@ func (NotificationLog) Apply(ctx context.Context, q Querier, t Tables, events []
 			set(&r.provider, ev.Provider)
 			if ev.Outcome != notification.OutcomeSent {
 				set(&r.status, string(notification.StatusPending))
-				set(&r.errMsg, ev.Error)
+				r.fail(ev.Error)
 			}
 		case notification.Sent:
 			set(&r.status, string(notification.StatusSent))
@@ -94,7 +94,7 @@ func (NotificationLog) Apply(ctx context.Context, q Querier, t Tables, events []
 			r.sentAt, r.clearError = &sent, true
 		case notification.Failed:
 			set(&r.status, string(notification.StatusFailed))
-			set(&r.errMsg, ev.LastError)
+			r.fail(ev.LastError)
 		case notification.Resent:
 			set(&r.status, string(notification.StatusPending))
 		case notification.Delivered:
@@ -224,6 +224,10 @@ func (r *logRow) report(rep notification.Report, status string, rejected bool) {
 	n, at := int32(rep.Attempt), rep.ReportedAt
 	r.deliveryStatus, r.deliveryReason, r.deliveryAt, r.reportAttempt = &status, &reason, &at, &n
 }
+
+// fail records why the notification has not been sent, over a send earlier in the batch (a resend
+// or a reroute after it): the row then ends with this error, as it would event by event.
+func (r *logRow) fail(why string) { r.errMsg, r.clearError = &why, false }
 
 func nullIf(s *string, clear bool) *string {
 	if clear {

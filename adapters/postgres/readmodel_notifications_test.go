@@ -124,3 +124,52 @@ func TestTheLogRecordsSendsWithoutNewIndexEntries(t *testing.T) {
 		t.Fatalf("after the resend the pending filter found %v, %v; want %s", pending.Notifications, err, failedStream)
 	}
 }
+
+// A notification's row is the same whether its events come in one batch, as in a replay, or one by
+// one, as they happened. A send used to clear the error for the whole batch, so a failure after it
+// (a resend that failed) lost its reason in a rebuild, and `replay --verify` found a difference.
+func TestTheLogIsTheSameInOneBatchAsEventByEvent(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	store, db := newStore(t, 4)
+	orderID, eventID := uuid.New(), uuid.New()
+	history := func(i int) []postgres.NewEvent {
+		req := notification.Requested{OrderID: orderID, OrderNumber: fmt.Sprintf("CB-%08d", i), OrderEventID: eventID,
+			OrderEventType: "order.shipped.v2", Type: notification.Types()[2], Channel: notification.Email, Recipient: "asha.rao@example.in"}
+		return []postgres.NewEvent{
+			notificationEvent(t, req),
+			notificationEvent(t, notification.DeliveryAttempted{Attempt: 1, Provider: "smtp", Outcome: notification.OutcomeSent, Response: "250 ok"}),
+			notificationEvent(t, notification.Sent{Provider: "smtp", MessageID: "<m@shop>", Attempts: 1}),
+			notificationEvent(t, notification.Resent{By: "admin:ops"}),
+			notificationEvent(t, notification.DeliveryAttempted{Attempt: 2, Provider: "smtp", Outcome: notification.OutcomeFailed, Error: "smtp: 550 mailbox gone"}),
+			notificationEvent(t, notification.Failed{LastError: "smtp: 550 mailbox gone", Attempts: 2}),
+		}
+	}
+	batch, single := notification.StreamID(eventID, notification.Email), notification.StreamID(uuid.New(), notification.Email)
+	if _, err := store.Append(ctx, batch, postgres.NoStream, history(1)...); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Append(ctx, single, postgres.NoStream, history(2)...); err != nil {
+		t.Fatal(err)
+	}
+	cp, _, _ := applyLog(t, db, store, postgres.Checkpoint{}, 6)
+	for range 6 {
+		cp, _, _ = applyLog(t, db, store, cp, 1)
+	}
+	row := func(id string) string {
+		var status, errMsg, provider string
+		var attempts int
+		if err := db.Pool.QueryRow(ctx, `SELECT status, coalesce(error_message, '<none>'), provider, attempts FROM notification_log WHERE notification_id = $1`, id).
+			Scan(&status, &errMsg, &provider, &attempts); err != nil {
+			t.Fatalf("%s: %v", id, err)
+		}
+		return fmt.Sprintf("%s, %s, %s, %d attempts", status, errMsg, provider, attempts)
+	}
+	want := "failed, smtp: 550 mailbox gone, smtp, 2 attempts"
+	if got := row(batch); got != want {
+		t.Errorf("applied in one batch: %s, want %s", got, want)
+	}
+	if got := row(single); got != want {
+		t.Errorf("applied event by event: %s, want %s", got, want)
+	}
+}
