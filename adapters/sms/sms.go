@@ -236,6 +236,9 @@ func varValue(v notification.SMSVar, d notification.MessageData) string {
 	case notification.VarPayment:
 		return d.PaymentID
 	case notification.VarCarrier:
+		if d.Carrier == "" {
+			return "courier" // as templates/sms/order_shipped.txt words it
+		}
 		return d.Carrier
 	case notification.VarTracking:
 		return d.TrackingID

@@ -3,6 +3,7 @@ package command
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/google/uuid"
 
@@ -131,13 +132,13 @@ func (h RequestNotificationsHandler) messageData(o *order.Order, e order.Event) 
 		d.PaymentID, d.PaymentMethod = p.PaymentID, p.Method
 	}
 	if s := o.Shipment(); s.TrackingID != "" {
-		d.Carrier, d.TrackingID, d.TrackingURL = s.Carrier, s.TrackingID, s.TrackingURL
+		d.Carrier, d.TrackingID, d.TrackingURL = carrierName(s.Carrier), s.TrackingID, s.TrackingURL
 	}
 	switch ev := e.(type) {
 	case order.PaymentSucceeded:
 		d.PaymentID, d.PaymentMethod = ev.PaymentID, ev.Method
 	case order.OrderShipped:
-		d.Carrier, d.TrackingID, d.TrackingURL = ev.Carrier, ev.TrackingID, ev.TrackingURL
+		d.Carrier, d.TrackingID, d.TrackingURL = carrierName(ev.Carrier), ev.TrackingID, ev.TrackingURL
 	case order.OrderCancelled:
 		d.CancelReason = ev.Reason
 		// A paid order is refunded in full as it is cancelled (RefundOrder); an unpaid one is
@@ -160,4 +161,14 @@ func (h RequestNotificationsHandler) messageData(o *order.Order, e order.Event) 
 		}
 	}
 	return d
+}
+
+// carrierName is the carrier as a message names it: none for "other" (the console's choice for a
+// courier outside the table), which would read "travelling with other"; the messages then speak of
+// the courier.
+func carrierName(c string) string {
+	if strings.EqualFold(c, order.OtherCarrier) {
+		return ""
+	}
+	return c
 }

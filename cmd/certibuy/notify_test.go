@@ -367,6 +367,40 @@ func mustPaymentOf(t *testing.T, n *notifyShop, orderID string) string {
 	return pay
 }
 
+// A courier outside the carrier table ("other", as the console offers it) is not named "other" to
+// the customer: the messages speak of the courier, and link the tracking page given.
+func TestAShipmentWithAnotherCarrierDoesNotCallItOther(t *testing.T) {
+	t.Parallel()
+	n := startNotifyShop(t, nil)
+	token, _ := n.adminToken(t, "ops@certibuy.in")
+	o := n.pay(t)
+	body := []byte(`{"carrier": "other", "tracking_id": "X1", "tracking_url": "https://track.example.in/x?id=X1"}`)
+	if res := n.do(t, "POST", "/api/v1/admin/orders/"+o.id+"/ship", body, bearerHeader(token)); res.status != 200 {
+		t.Fatalf("ship: %d %s", res.status, res.body)
+	}
+	n.waitSettled(t, o.id, 2*len(n.notifiedTypes(t, o.id)))
+	var shipped *parsedMail
+	for _, raw := range n.smtp.Messages() {
+		if m := parseMail(t, raw.Data); strings.Contains(m.subject, "has shipped") {
+			shipped = &m
+		}
+	}
+	if shipped == nil {
+		t.Fatal("no shipped e-mail")
+	}
+	for _, part := range []string{shipped.text, shipped.html} {
+		if strings.Contains(part, "with other") || strings.Contains(part, "other's") || strings.Contains(part, "<strong>other</strong>") ||
+			!strings.Contains(part, "https://track.example.in/x?id=X1") {
+			t.Fatalf("the shipped e-mail names the carrier \"other\" or lacks its tracking page:\n%s", part)
+		}
+	}
+	for _, r := range n.msg91.Received() {
+		if r.TemplateID == "tmpl_order_shipped" && (r.Vars["carrier"] != "courier" || r.Vars["tracking"] != "X1") {
+			t.Fatalf("shipped SMS vars %v", r.Vars)
+		}
+	}
+}
+
 func TestARedeliveredOrderEventNotifiesOnce(t *testing.T) {
 	t.Parallel()
 	n := startNotifyShop(t, nil)
