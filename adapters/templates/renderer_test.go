@@ -476,7 +476,8 @@ func TestACancellationSaysWhetherMoneyComesBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []string{"Refund:   ₹1,32,098.00", "Expected: within 5–7 working days", "Reason: Ordered the wrong colour"} {
+	// The lines are indented alike, so that their values line up.
+	for _, s := range []string{"\n  Refund:   ₹1,32,098.00\n  Expected: within 5–7 working days", "Reason: Ordered the wrong colour"} {
 		if !strings.Contains(e.Text, s) {
 			t.Errorf("paid cancellation text lacks %q:\n%s", s, e.Text)
 		}
