@@ -51,9 +51,12 @@ func responseLog(res Result) string {
 		if a.Provider == "" && a.Response == "" && a.Error == "" {
 			continue
 		}
-		line := a.Provider + ": " + a.Response
-		if a.Error != "" {
-			line += " (" + a.Error + ")"
+		line := command.WithProvider(a.Provider, a.Response)
+		switch {
+		case a.Response == "":
+			line = command.WithProvider(a.Provider, a.Error)
+		case a.Error != "":
+			line += " (" + strings.TrimPrefix(a.Error, a.Provider+": ") + ")"
 		}
 		lines = append(lines, line)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -99,7 +100,16 @@ type SendError struct {
 	Err       error
 }
 
-func (e *SendError) Error() string { return fmt.Sprintf("%s: %v", e.Provider, e.Err) }
+func (e *SendError) Error() string { return WithProvider(e.Provider, e.Err.Error()) }
+
+// WithProvider is msg prefixed with "provider: ", unless it already is: the adapters' errors name
+// their provider, and "msg91: msg91: …" reached the console.
+func WithProvider(provider, msg string) string {
+	if provider == "" || strings.HasPrefix(msg, provider+":") {
+		return msg
+	}
+	return provider + ": " + msg
+}
 func (e *SendError) Unwrap() error { return e.Err }
 
 // Mailer sends e-mail.

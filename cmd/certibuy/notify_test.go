@@ -576,6 +576,10 @@ func TestSMSFallsBackOnlyOnADefiniteRejection(t *testing.T) {
 	if e.Status != "sent" || e.Provider != "msg91" || e.Attempts != 2 || e.Responses[0]["outcome"] != "ambiguous" {
 		t.Fatalf("MSG91 timeout: %+v", e)
 	}
+	// What the log shows names the provider once.
+	if r := fmt.Sprint(e.Responses[0]["response"], " ", e.Responses[0]["error"]); !strings.HasPrefix(r, "msg91: no clear answer") || strings.Contains(r, "msg91: msg91") {
+		t.Fatalf("MSG91 timeout recorded as %q", r)
+	}
 	if len(n.f2s.Received()) != f2sBefore {
 		t.Fatal("Fast2SMS was called after an ambiguous MSG91 timeout")
 	}
