@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -234,7 +235,8 @@ func TestNotifyTestWaitsForTheReportAndDoctorNamesARejectedTemplate(t *testing.T
 	n.waitSettled(t, o.id, 4)
 	waitFor(t, 30*time.Second, func() bool { return len(n.f2s.Received()) == 2 }, "the rejected SMS never went through Fast2SMS")
 	out, err = runCLIWith(t, env, "doctor")
-	if err == nil || !strings.Contains(out, "FAIL  sms template order_confirmed") || !strings.Contains(out, "MSG91_TEMPLATE_ORDER_CONFIRMED") {
+	if err == nil || !strings.Contains(out, "FAIL  sms template order_confirmed") || !strings.Contains(out, "MSG91_TEMPLATE_ORDER_CONFIRMED") ||
+		!regexp.MustCompile(`rejected the order_confirmed SMS (once|twice|[3-9] times) in 7 days`).MatchString(out) {
 		t.Fatalf("doctor after a rejected template: %v\n%s", err, out)
 	}
 }

@@ -200,12 +200,16 @@ func checkReports(ctx context.Context, cfg NotifyConfig, inbox *postgres.ReportI
 		return
 	}
 	for _, r := range rejected {
+		// What to compare with the registered text: the template id where one is set, else the text.
 		setting := "MSG91_TEMPLATE_" + strings.ToUpper(r.Type)
-		if r.Provider == sms.ProviderFast2SMS {
+		switch {
+		case r.Provider == sms.ProviderFast2SMS && cfg.Fast2SMS.Route == "dlt":
 			setting = "FAST2SMS_DLT_TEMPLATE_" + strings.ToUpper(r.Type)
+		case r.Provider == sms.ProviderFast2SMS:
+			setting = "templates/sms/" + r.Type + ".txt"
 		}
-		add("sms template "+r.Type, "FAIL", "%s's operators rejected the %s SMS %d times in 7 days (last %s): its text does not match "+
-			"the template registered on DLT; compare %s with `certibuy notify-test --type %s`", r.Provider, r.Type, r.Count,
+		add("sms template "+r.Type, "FAIL", "%s's operators rejected the %s SMS %s in 7 days (last %s): its text does not match "+
+			"the template registered on DLT; compare %s with `certibuy notify-test --type %s`", r.Provider, r.Type, times(r.Count),
 			showTime(r.Last, utc), setting, r.Type)
 	}
 }
@@ -384,4 +388,15 @@ func report(w io.Writer, channel, to, provider string, res command.SendResult, e
 	}
 	fmt.Fprintf(w, "\n  response: %s\n", p(res.Response))
 	return false
+}
+
+// times says how often, in words: "once", "twice", "3 times".
+func times(n int) string {
+	switch n {
+	case 1:
+		return "once"
+	case 2:
+		return "twice"
+	}
+	return fmt.Sprintf("%d times", n)
 }
