@@ -72,7 +72,14 @@ type ReceivedReports struct {
 	// Pending are reports whose attempt is not known yet: they fold in once it is, or are counted
 	// as unknown.
 	Pending int `json:"pending"`
+	// Mismatched are reports whose request id is a notification's but whose number is not its
+	// recipient's: kept, logged once, never folded.
+	Mismatched int `json:"mismatched,omitempty"`
 }
+
+// errOtherNumber is a report for a notification's request id that names another number: no later
+// sweep can fold it.
+var errOtherNumber = errors.New("the report names another number than the notification's")
 
 // Errors of ReceiveDeliveryReports.
 var (
@@ -124,7 +131,14 @@ func (h DeliveryReportsHandler) Handle(ctx context.Context, cmd ReceiveDeliveryR
 	res := ReceivedReports{Received: len(reports), Duplicates: len(reports) - len(fresh)}
 	for _, r := range fresh {
 		applied, err := h.apply(ctx, r)
-		if err != nil {
+		switch {
+		case errors.Is(err, errOtherNumber):
+			if err := h.settleMismatch(ctx, r); err != nil {
+				return res, err
+			}
+			res.Mismatched++
+			continue
+		case err != nil:
 			// Kept in the inbox: the sweep tries again. The provider hears 2xx all the same.
 			h.logger.WarnContext(ctx, "delivery report not folded yet", "provider", r.Provider, "request_id", r.RequestID, "err", err)
 		}
@@ -150,7 +164,7 @@ func (h DeliveryReportsHandler) apply(ctx context.Context, r InboxReport) (bool,
 			return err
 		}
 		if !sameNumber(n.Request().Recipient, r.Number) {
-			return fmt.Errorf("report for %s names another number than the notification's", r.RequestID)
+			return errOtherNumber
 		}
 		reroute, err := n.ReportDelivery(notification.Report{Attempt: attempt, Provider: r.Provider, RequestID: r.RequestID,
 			Status: r.Status, Description: r.Description, Reason: r.Reason, ReportedAt: r.ReportedAt}, r.Delivered, r.Rejected, h.fallback[r.Provider])
@@ -195,6 +209,11 @@ func (h DeliveryReportsHandler) Sweep(ctx context.Context, cmd SweepReports) (Sw
 		switch {
 		case applied:
 			out.Applied++
+		case errors.Is(err, errOtherNumber):
+			if err := h.settleMismatch(ctx, r); err != nil {
+				errs = append(errs, err)
+			}
+			out.Unknown++
 		case cmd.Now.Sub(r.ReceivedAt) > cmd.UnknownAfter:
 			h.logger.WarnContext(ctx, "delivery report for a request id no notification has", "provider", r.Provider,
 				"request_id", r.RequestID, "status", r.Status, "err", err)
@@ -207,6 +226,17 @@ func (h DeliveryReportsHandler) Sweep(ctx context.Context, cmd SweepReports) (Sw
 		}
 	}
 	return out, errors.Join(errs...)
+}
+
+// settleMismatch takes a report that names another number out of the inbox, with one warning: it
+// was an error in every sweep, every five seconds, for the half hour before it counted as unknown.
+func (h DeliveryReportsHandler) settleMismatch(ctx context.Context, r InboxReport) error {
+	h.logger.WarnContext(ctx, "delivery report names another number than its notification's; not folded",
+		"provider", r.Provider, "request_id", r.RequestID, "status", r.Status)
+	if err := h.inbox.Settle(ctx, r.ID, ""); err != nil {
+		return fmt.Errorf("settle delivery report %s: %w", r.RequestID, err)
+	}
+	return nil
 }
 
 // sameNumber compares a stored E.164 number with one as a provider writes it (91XXXXXXXXXX, or

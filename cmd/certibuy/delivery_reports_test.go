@@ -125,6 +125,24 @@ func TestMSG91ReportsTellWhetherTheSMSReachedThePhone(t *testing.T) {
 	if !strings.Contains(n.logs.String(), "delivery report for a request id no notification has") {
 		t.Fatal("the unknown report was not logged")
 	}
+
+	// A report for one of our SMS that names another number: never folded, and said once, not an
+	// error in every sweep.
+	before := n.countSQL(t, `SELECT count(*) FROM events WHERE stream_id = $1`, paid.id)
+	if st, err := smstest.PostMSG91Report(url, smstest.MSG91V3, smstest.MSG91DLR{RequestID: paid.requestID, Number: "919999999999", Status: "2"}); err != nil || st != 200 {
+		t.Fatalf("a report naming another number: %d %v", st, err)
+	}
+	for range 3 {
+		if swept, err := n.deps.App.Commands.DeliveryReports.Sweep(context.Background(), command.SweepReports{UnknownAfter: time.Hour, Now: time.Now()}); err != nil || swept.Applied != 0 {
+			t.Fatalf("sweep after a report naming another number: %+v %v", swept, err)
+		}
+	}
+	if after := n.countSQL(t, `SELECT count(*) FROM events WHERE stream_id = $1`, paid.id); after != before || n.smsOf(t, o.id, "payment_successful").delivery != "delivered" {
+		t.Fatal("a report naming another number changed the notification")
+	}
+	if c := strings.Count(n.logs.String(), "names another number"); c != 1 || strings.Contains(n.logs.String(), `"msg":"delivery report sweep"`) {
+		t.Fatalf("the report naming another number was logged %d times:\n%s", c, grepLines(n.logs.String(), "number"))
+	}
 }
 
 // A report can come before the send's own outcome is recorded (MSG91 posts it as it answers the
