@@ -294,6 +294,19 @@ func TestConsoleSessionsFormsAndErrorsOverHTTP(t *testing.T) {
 		t.Fatalf("audit pages, oldest first: %v", got)
 	}
 
+	// A courier outside the table is chosen as "other" and named: the order ships with its name.
+	named := paidOrder(t, s)
+	res = cc.post("/admin/orders/"+named.id+"/ship", url.Values{"csrf": {csrf}, "expected_version": {"4"}, "carrier": {"other"},
+		"carrier_name": {"Shree Maruti Courier"}, "tracking_id": {"SM123"}, "tracking_url": {"https://track.example.in/SM123"}}, nil)
+	if res.status != http.StatusSeeOther {
+		t.Fatalf("ship with another carrier: %d %s", res.status, res.body)
+	}
+	var carrier string
+	if err := s.deps.Pool.QueryRow(context.Background(), `SELECT data->>'carrier' FROM events WHERE stream_id = $1 AND type = 'order.shipped.v2'`,
+		"order-"+named.id).Scan(&carrier); err != nil || carrier != "Shree Maruti Courier" {
+		t.Fatalf("shipped with carrier %q (%v), want the name typed; the post went to %s, events %v", carrier, err, res.header.Get("Location"), s.events(t, named.id))
+	}
+
 	// Logging out revokes the token the session signed in with, whatever token id the cookie names:
 	// an admin who puts another token's id in their cookie cannot revoke it.
 	other, otherInfo, err := s.deps.App.Admins.CreateToken(context.Background(), "ops@certibuy.in", "deploy bot", 0)

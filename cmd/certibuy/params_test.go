@@ -17,7 +17,7 @@ var queryNames = []string{"status", "q", "from", "to", "after", "limit", "type",
 	"order", "as_of", "channel", "event_type", "next", "msg", "zz"}
 
 // formNames are the fields the console's forms and the browser's payment callback post.
-var formNames = []string{"email", "password", "next", "carrier", "tracking_id", "expected_version", "back", "reason",
+var formNames = []string{"email", "password", "next", "carrier", "carrier_name", "tracking_id", "expected_version", "back", "reason",
 	"razorpay_order_id", "razorpay_payment_id", "razorpay_signature"}
 
 // paramWalk is an admin with a token and a console session, walking the route table.

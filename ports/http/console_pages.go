@@ -197,8 +197,8 @@ type orderPage struct {
 	CanCancel bool
 	// Carriers are the ship form's choices: the carrier table, then "other".
 	Carriers []string
-	// What was typed into a form, when it is shown again.
-	Carrier, TrackingID, TrackingURL, Reason string
+	// What was typed into a form, when it is shown again. CarrierName names an "other" carrier.
+	Carrier, CarrierName, TrackingID, TrackingURL, Reason string
 }
 
 func (s *Server) handleConsoleOrder(c echo.Context) error {
@@ -339,12 +339,16 @@ func (s *Server) handleConsoleTransition(action string) echo.HandlerFunc {
 		command.ActionDeliver: "delivered"}[action]
 	return func(c echo.Context) error {
 		return s.consoleOrderAction(c, flash, func(form url.Values) orderPage {
-			return orderPage{Carrier: strings.TrimSpace(form.Get("carrier")), TrackingID: strings.TrimSpace(form.Get("tracking_id")),
-				TrackingURL: strings.TrimSpace(form.Get("tracking_url"))}
+			return orderPage{Carrier: strings.TrimSpace(form.Get("carrier")), CarrierName: strings.TrimSpace(form.Get("carrier_name")),
+				TrackingID: strings.TrimSpace(form.Get("tracking_id")), TrackingURL: strings.TrimSpace(form.Get("tracking_url"))}
 		}, func(ctx context.Context, cmd consoleAction, typed orderPage) error {
+			carrier := typed.Carrier
+			if strings.EqualFold(carrier, order.OtherCarrier) && typed.CarrierName != "" {
+				carrier = typed.CarrierName // the customer's messages name it
+			}
 			_, err := s.app.Commands.AdminTransition.Handle(ctx, command.AdminTransition{
 				OrderID: cmd.id, AdminID: cmd.adminID, Action: action, ExpectedVersion: cmd.version,
-				Carrier: typed.Carrier, TrackingID: typed.TrackingID, TrackingURL: typed.TrackingURL})
+				Carrier: carrier, TrackingID: typed.TrackingID, TrackingURL: typed.TrackingURL})
 			return err
 		})
 	}
