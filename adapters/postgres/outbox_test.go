@@ -526,3 +526,47 @@ func TestAnUpgradeKeepsEveryEventsMetadata(t *testing.T) {
 		}
 	}
 }
+
+// A database replayed before migration 022 has read-model tables whose indexes are named after the
+// replay's copies (order_summary_rebuild_placed_at_idx); 022 gives them back the names the
+// migrations use, as a fresh database has them.
+func TestAnUpgradeNamesTheIndexesOfTablesAnOlderReplaySwappedIn(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	names := func(pool *pgxpool.Pool) string {
+		var s string
+		if err := pool.QueryRow(ctx, `SELECT string_agg(n, ' ' ORDER BY n) FROM (
+			SELECT indexrelid::regclass::text AS n FROM pg_index WHERE indrelid IN (SELECT oid FROM pg_class WHERE relname IN
+				('order_summary', 'order_status_history', 'notification_log'))
+			UNION ALL SELECT conname FROM pg_constraint WHERE conrelid IN (SELECT oid FROM pg_class WHERE relname IN
+				('order_summary', 'order_status_history', 'notification_log'))) x`).Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	fresh := poolAtMigration(ctx, t, 1000, 2)
+	want := names(fresh)
+
+	pool := poolAtMigration(ctx, t, 21, 2)
+	// What `certibuy replay` did before 022: a copy made with LIKE … INCLUDING ALL, swapped in.
+	for _, table := range []string{"order_summary", "order_status_history", "notification_log"} {
+		if _, err := pool.Exec(ctx, fmt.Sprintf(`CREATE TABLE %[1]s_rebuild (LIKE %[1]s INCLUDING ALL);
+			ALTER TABLE %[1]s RENAME TO %[1]s_old; ALTER TABLE %[1]s_rebuild RENAME TO %[1]s; DROP TABLE %[1]s_old`, table)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := names(pool); got == want || !strings.Contains(got, "_rebuild_") {
+		t.Fatalf("the older replay's swap left the names %s", got)
+	}
+	if _, err := postgres.Migrate(ctx, pool, migrations.FS); err != nil {
+		t.Fatal(err)
+	}
+	if got := names(pool); got != want {
+		t.Fatalf("after the upgrade the read models' indexes and constraints are\n  %s\nnot, as on a fresh database,\n  %s", got, want)
+	}
+	// A later migration that names an index finds it.
+	if _, err := pool.Exec(ctx, `BEGIN; DROP INDEX order_summary_placed; DROP INDEX notification_log_created; ROLLBACK`); err != nil {
+		t.Fatal(err)
+	}
+}

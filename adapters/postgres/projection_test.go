@@ -335,6 +335,19 @@ func TestReplayWhileWritersAppend(t *testing.T) {
 		}
 		return n
 	}
+	// The migrations' names of every index and constraint of the read models, as the service made them.
+	schemaNames := func() string {
+		var names string
+		if err := db.Pool.QueryRow(context.Background(), `SELECT string_agg(n, ' ' ORDER BY n) FROM (
+			SELECT indexrelid::regclass::text AS n FROM pg_index WHERE indrelid IN (SELECT oid FROM pg_class WHERE relname IN
+				('order_summary', 'order_status_history', 'notification_log'))
+			UNION ALL SELECT conname FROM pg_constraint WHERE conrelid IN (SELECT oid FROM pg_class WHERE relname IN
+				('order_summary', 'order_status_history', 'notification_log'))) x`).Scan(&names); err != nil {
+			t.Fatal(err)
+		}
+		return names
+	}
+	names := schemaNames()
 	before := countEvents()
 	for _, p := range r.Projections() {
 		res, err := r.Rebuild(context.Background(), p, nil)
@@ -347,6 +360,10 @@ func TestReplayWhileWritersAppend(t *testing.T) {
 	}
 	if countEvents() == before {
 		t.Fatal("no writer appended during the replays: the test proves nothing")
+	}
+	// A migration that drops or replaces an index by name still finds it after a replay.
+	if after := schemaNames(); after != names {
+		t.Errorf("after the replays the read models' indexes and constraints are\n  %s\nnot\n  %s", after, names)
 	}
 	close(stop)
 	wg.Wait()

@@ -68,10 +68,21 @@ func (r *Runner) Rebuild(ctx context.Context, p Projection, progress func(Progre
 		cp.last = last
 		res.Events += n
 		for _, name := range p.Tables() {
+			names, err := indexNames(ctx, tx, shadow.Name(name), name)
+			if err != nil {
+				return fmt.Errorf("swap %s: %w", name, err)
+			}
 			old := name + "_old"
 			if _, err := tx.Exec(ctx, fmt.Sprintf(`DROP TABLE IF EXISTS %s; ALTER TABLE %s RENAME TO %s; ALTER TABLE %s RENAME TO %s; DROP TABLE %s`,
 				ident(old), ident(name), ident(old), shadow.Ident(name), ident(name), ident(old))); err != nil {
 				return fmt.Errorf("swap %s: %w", name, err)
+			}
+			// The copy's indexes (and the constraints they back) take the live ones' names: LIKE
+			// names them after the copy, and migrations name indexes to drop or replace them.
+			for from, to := range names {
+				if _, err := tx.Exec(ctx, fmt.Sprintf(`ALTER INDEX %s RENAME TO %s`, ident(from), ident(to))); err != nil {
+					return fmt.Errorf("swap %s: name index %s: %w", name, to, err)
+				}
 			}
 		}
 		return saveCheckpoint(ctx, tx, p.Name(), cp.last)
@@ -149,7 +160,7 @@ func (r *Runner) build(ctx context.Context, p Projection, suffix string, progres
 	t.Bulk = true
 	for _, name := range p.Tables() {
 		// LIKE ... INCLUDING ALL copies columns, defaults, constraints and indexes: the copy is the
-		// same table, so the swap changes nothing but the rows.
+		// same table, and the swap gives its indexes the live names (indexNames).
 		if _, err := r.store.db.Pool.Exec(ctx, fmt.Sprintf(`DROP TABLE IF EXISTS %s; CREATE TABLE %s (LIKE %s INCLUDING ALL)`,
 			t.Ident(name), t.Ident(name), ident(name))); err != nil {
 			return res, Tables{}, nil, fmt.Errorf("replay %s: create %s: %w", p.Name(), t.Name(name), err)
@@ -295,6 +306,29 @@ func compareTables(ctx context.Context, q Querier, live, rebuilt string) ([]stri
 }
 
 func ident(name string) string { return pgx.Identifier{name}.Sanitize() }
+
+// indexNames pairs each index of table copy with the index of table live that has the same
+// definition, where their names differ: copy's name → live's.
+func indexNames(ctx context.Context, tx pgx.Tx, copy, live string) (map[string]string, error) {
+	rows, err := tx.Query(ctx, `WITH defs AS (
+			SELECT i.indrelid, c.relname, regexp_replace(pg_get_indexdef(i.indexrelid), '^.* USING ', '') AS def
+			FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+			WHERE i.indrelid IN ($1::regclass, $2::regclass))
+		SELECT c.relname, l.relname FROM defs c JOIN defs l USING (def)
+		WHERE c.indrelid = $1::regclass AND l.indrelid = $2::regclass AND c.relname <> l.relname`, ident(copy), ident(live))
+	if err != nil {
+		return nil, fmt.Errorf("index names of %s: %w", live, err)
+	}
+	names := map[string]string{}
+	for rows.Next() {
+		var from, to string
+		if err := rows.Scan(&from, &to); err != nil {
+			return nil, fmt.Errorf("index names of %s: %w", live, err)
+		}
+		names[from] = to
+	}
+	return names, rows.Err()
+}
 
 // ProjectionNames lists the runner's projection names, for help texts.
 func (r *Runner) ProjectionNames() string {
