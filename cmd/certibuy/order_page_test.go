@@ -70,6 +70,17 @@ func TestTheCustomerOrderPageInABrowser(t *testing.T) {
 	paid := paidOrder(t, s)
 	ctx := newBrowser(t)
 
+	// A long e-mail address wraps inside its card, on a phone too.
+	const email = "priya.venkataraman.subramaniam.accounts@longcompanyname.example.in"
+	long := s.do(t, "POST", "/api/v1/checkout", []byte(strings.Replace(validCheckout, "asha@example.in", email, 1)), nil).json(t)
+	for _, vp := range viewports {
+		openPage(t, ctx, vp.width, vp.height, s.linkFor(t, long["order_id"].(string), long["order_number"].(string)))
+		if over := within(t, ctx, 10*time.Second, chromedp.Evaluate[bool](
+			`Array.from(document.querySelectorAll(".card")).some(c => c.scrollWidth > c.clientWidth)`)); over {
+			t.Fatalf("at %d px a card's text is wider than the card", vp.width)
+		}
+	}
+
 	for _, vp := range viewports {
 		openPage(t, ctx, vp.width, vp.height, s.linkFor(t, shipped.id, shipped.number))
 		if n := within(t, ctx, 10*time.Second, chromedp.Text(chromedp.CSS(`#number`))); n != shipped.number {

@@ -22,16 +22,18 @@ func (s *Server) registerDevRoutes(e *echo.Echo) {
 }
 
 var devPayPage = template.Must(template.New("pay").Parse(`<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Simulated payment – {{.Number}}</title></head>
-<body style="font-family:sans-serif;max-width:36em;margin:3em auto">
+<body style="font-family:sans-serif;max-width:36em;margin:3em auto;padding:0 1em">
 <p style="background:#fff3cd;border:1px solid #e0b000;padding:.6em 1em"><strong>SIMULATED PAYMENT.</strong>
-This is CertiBuy's development gateway: no money moves. Set RAZORPAY_KEY_ID and RAZORPAY_KEY_SECRET to use Razorpay.</p>
+This is CertiBuy's development gateway: no money moves. Set RAZORPAY_KEY_ID, RAZORPAY_KEY_SECRET and RAZORPAY_WEBHOOK_SECRET to use Razorpay.</p>
 <h1>Pay for order {{.Number}}</h1>
 <p>Total: <strong>{{.Total}}</strong></p>
 <form method="post"><button type="submit" style="font-size:1.2em;padding:.5em 2em">Pay {{.Total}}</button></form>
 </body></html>`))
 
 var devRedirectPage = template.Must(template.New("redirect").Parse(`<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Simulated payment</title></head><body onload="document.forms[0].submit()">
 <p><strong>SIMULATED PAYMENT</strong> – sending the signed callback…</p>
 <form method="post" action="/api/v1/payments/razorpay/callback">

@@ -37,7 +37,8 @@ type callbackForm struct {
 }
 
 var paidPage = template.Must(template.New("paid").Parse(`<!doctype html><html lang="en"><head><meta charset="utf-8">
-<title>Payment received</title></head><body style="font-family:sans-serif;max-width:36em;margin:3em auto">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Payment received</title></head><body style="font-family:sans-serif;max-width:36em;margin:3em auto;padding:0 1em">
 {{if .Unexpected}}<h1>We are refunding this payment</h1><p>Order <strong>{{.OrderNumber}}</strong> cannot take this payment: it was cancelled or paid already, or the payment was not of its total.
 We have asked the payment gateway to refund it in full, and will tell you when it is done.</p>
 {{else}}<h1>Thank you!</h1><p>Payment received for order <strong>{{.OrderNumber}}</strong>. Its status is <strong>{{.Status}}</strong>.</p>
