@@ -183,6 +183,11 @@ func LoadConfigLookup(lookup func(string) (string, bool), stderr io.Writer) (Con
 	case "":
 		c.PaymentGateway = "simulator"
 		if c.Razorpay.KeyID != "" && c.Razorpay.KeySecret != "" {
+			// The keys say Razorpay is meant; without the webhook secret it cannot check webhooks.
+			if c.Razorpay.WebhookSecret == "" {
+				return c, fmt.Errorf("RAZORPAY_KEY_ID and RAZORPAY_KEY_SECRET are set but RAZORPAY_WEBHOOK_SECRET is not: " +
+					"Razorpay needs all three (or set PAYMENT_GATEWAY=simulator)")
+			}
 			c.PaymentGateway = "razorpay"
 		}
 	case "simulator":

@@ -139,3 +139,31 @@ func TestCheckoutRefusesARequestIDTheEventsCannotCarry(t *testing.T) {
 		t.Fatalf("after the callback %d payments are recorded (%v), want 2", n, err)
 	}
 }
+
+// Which gateway takes payments follows from the settings, and keys without the webhook secret stop
+// the service with a message naming it: it chose Razorpay, then failed to build it, filed under the
+// database in `doctor`.
+func TestThePaymentGatewayFollowsItsSettings(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name string
+		env  map[string]string
+		want string // the gateway, or what the error names
+	}{
+		{"nothing set", nil, "simulator"},
+		{"one key", map[string]string{"RAZORPAY_KEY_ID": "rzp_test_1"}, "simulator"},
+		{"all three", map[string]string{"RAZORPAY_KEY_ID": "rzp_test_1", "RAZORPAY_KEY_SECRET": "s", "RAZORPAY_WEBHOOK_SECRET": "w"}, "razorpay"},
+		{"keys without the webhook secret", map[string]string{"RAZORPAY_KEY_ID": "rzp_test_1", "RAZORPAY_KEY_SECRET": "s"}, "error: RAZORPAY_WEBHOOK_SECRET"},
+		{"razorpay asked, a key missing", map[string]string{"PAYMENT_GATEWAY": "razorpay", "RAZORPAY_KEY_ID": "rzp_test_1"}, "error: RAZORPAY_KEY_SECRET"},
+		{"the simulator asked, with keys", map[string]string{"PAYMENT_GATEWAY": "simulator", "RAZORPAY_KEY_ID": "rzp_test_1", "RAZORPAY_KEY_SECRET": "s"}, "simulator"},
+	} {
+		cfg, err := LoadConfig(func(k string) string { return c.env[k] }, nil)
+		if names, ok := strings.CutPrefix(c.want, "error: "); ok {
+			if err == nil || !strings.Contains(err.Error(), names) {
+				t.Errorf("%s: gateway %q, error %v; want an error naming %s", c.name, cfg.PaymentGateway, err, names)
+			}
+		} else if err != nil || cfg.PaymentGateway != c.want {
+			t.Errorf("%s: gateway %q, error %v; want %s", c.name, cfg.PaymentGateway, err, c.want)
+		}
+	}
+}

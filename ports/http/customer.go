@@ -138,7 +138,7 @@ func (s *Server) renderProblem(c echo.Context, err error) error {
 	switch {
 	case errors.Is(err, query.ErrLinkExpired):
 		p.Status, p.Title = http.StatusGone, "This link has expired"
-		p.Message = "Links in our messages open your order for a few months. Write to us with your order number and we will send you a new one."
+		p.Message = "Links in our messages open your order for a limited time. Write to us with your order number and we will tell you where it stands."
 	case errors.Is(err, query.ErrLinkInvalid), errors.Is(err, order.ErrNotFound), errors.Is(err, echo.ErrNotFound):
 		p.Status, p.Title = http.StatusNotFound, "This link does not open an order"
 		p.Message = "The link may have been cut short when it was copied. Open it again from the e-mail or SMS we sent, or write to us with your order number."
