@@ -534,17 +534,7 @@ func TestAnUpgradeNamesTheIndexesOfTablesAnOlderReplaySwappedIn(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	names := func(pool *pgxpool.Pool) string {
-		var s string
-		if err := pool.QueryRow(ctx, `SELECT string_agg(n, ' ' ORDER BY n) FROM (
-			SELECT indexrelid::regclass::text AS n FROM pg_index WHERE indrelid IN (SELECT oid FROM pg_class WHERE relname IN
-				('order_summary', 'order_status_history', 'notification_log'))
-			UNION ALL SELECT conname FROM pg_constraint WHERE conrelid IN (SELECT oid FROM pg_class WHERE relname IN
-				('order_summary', 'order_status_history', 'notification_log'))) x`).Scan(&s); err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
+	names := func(pool *pgxpool.Pool) string { return readModelIndexNames(ctx, t, pool) }
 	fresh := poolAtMigration(ctx, t, 1000, 2)
 	want := names(fresh)
 
@@ -569,4 +559,19 @@ func TestAnUpgradeNamesTheIndexesOfTablesAnOlderReplaySwappedIn(t *testing.T) {
 	if _, err := pool.Exec(ctx, `BEGIN; DROP INDEX order_summary_placed; DROP INDEX notification_log_created; ROLLBACK`); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// readModelIndexNames lists the names of the read models' indexes and constraints, sorted: the names
+// migrations use to drop or replace them.
+func readModelIndexNames(ctx context.Context, t *testing.T, pool *pgxpool.Pool) string {
+	t.Helper()
+	var s string
+	if err := pool.QueryRow(ctx, `SELECT string_agg(n, ' ' ORDER BY n) FROM (
+		SELECT indexrelid::regclass::text AS n FROM pg_index WHERE indrelid IN (SELECT oid FROM pg_class WHERE relname IN
+			('order_summary', 'order_status_history', 'notification_log'))
+		UNION ALL SELECT conname FROM pg_constraint WHERE conrelid IN (SELECT oid FROM pg_class WHERE relname IN
+			('order_summary', 'order_status_history', 'notification_log'))) x`).Scan(&s); err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

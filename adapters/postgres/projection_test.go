@@ -336,17 +336,7 @@ func TestReplayWhileWritersAppend(t *testing.T) {
 		return n
 	}
 	// The migrations' names of every index and constraint of the read models, as the service made them.
-	schemaNames := func() string {
-		var names string
-		if err := db.Pool.QueryRow(context.Background(), `SELECT string_agg(n, ' ' ORDER BY n) FROM (
-			SELECT indexrelid::regclass::text AS n FROM pg_index WHERE indrelid IN (SELECT oid FROM pg_class WHERE relname IN
-				('order_summary', 'order_status_history', 'notification_log'))
-			UNION ALL SELECT conname FROM pg_constraint WHERE conrelid IN (SELECT oid FROM pg_class WHERE relname IN
-				('order_summary', 'order_status_history', 'notification_log'))) x`).Scan(&names); err != nil {
-			t.Fatal(err)
-		}
-		return names
-	}
+	schemaNames := func() string { return readModelIndexNames(context.Background(), t, db.Pool) }
 	names := schemaNames()
 	before := countEvents()
 	for _, p := range r.Projections() {
