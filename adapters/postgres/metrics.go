@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/certibuy/orders/app/command"
 )
 
 // StatsCollector reports, at each scrape, what the database says about the pipeline: how far each
@@ -53,7 +55,10 @@ func (c *StatsCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(c.projectionBehind, prometheus.GaugeValue, float64(l.Events), l.Projection)
 		}
 	}
-	if rows, err := c.db.Pool.Query(ctx, `SELECT q.topic, count(*), count(*) FILTER (WHERE `+queueDue+`) FROM notification_queue q GROUP BY q.topic`); err == nil {
+	// Every delivery topic, with nothing queued too: a gauge that vanishes reads "no data", not 0.
+	if rows, err := c.db.Pool.Query(ctx, `SELECT t.topic, count(q.topic), count(q.topic) FILTER (WHERE `+queueDue+`)
+		FROM unnest($1::text[]) AS t(topic) LEFT JOIN notification_queue q ON q.topic = t.topic GROUP BY t.topic`,
+		[]string{command.EmailTopic, command.SMSTopic}); err == nil {
 		for rows.Next() {
 			var topic string
 			var n, due int64

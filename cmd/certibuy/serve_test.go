@@ -457,6 +457,9 @@ func TestMetricsShowRequestsAndThePipeline(t *testing.T) {
 		`go_goroutines`,
 		// What waits on a person (docs/OPERATIONS.md's alerts).
 		`certibuy_poison_messages{topic="notifications_poison"} 0`,
+		// Nothing waits, and the queue's gauges say so rather than vanish.
+		`certibuy_notifications_due{topic="notify_email"} 0`,
+		`certibuy_notifications_queued{topic="notify_sms"} 0`,
 		`certibuy_poison_messages{topic="order_events_poison"} 0`,
 		"certibuy_notifications_failed 0",
 		"certibuy_refunds_owed 0",
