@@ -79,6 +79,7 @@ func TestTheCustomerOrderPageInABrowser(t *testing.T) {
 			`Array.from(document.querySelectorAll(".card")).some(c => c.scrollWidth > c.clientWidth)`)); over {
 			t.Fatalf("at %d px a card's text is wider than the card", vp.width)
 		}
+		screenshot(t, ctx, "order-page-long-email-"+vp.name)
 	}
 
 	for _, vp := range viewports {
