@@ -200,6 +200,12 @@ const (
 	ShortReviewPath = "/r/"
 )
 
+// CustomerOrderURL is where a customer's order link goes, with a fresh token: for a customer who
+// has just shown they are the order's (a payment the gateway signed for it).
+func (l *Links) CustomerOrderURL(orderID uuid.UUID, number string) string {
+	return l.OrderURL(orderID, number, l.Token(orderID))
+}
+
 // ForMessage returns the links a message about the order may carry, with a fresh token.
 func (l *Links) ForMessage(orderID uuid.UUID, number string) Message {
 	return l.withToken(orderID, number, l.Token(orderID))

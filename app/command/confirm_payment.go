@@ -21,12 +21,20 @@ type ConfirmPayment struct {
 
 // ConfirmPaymentResult says where the order stands after the callback. Unexpected is set when the
 // order could not take the payment (it was cancelled, or paid by another payment): the money is
-// being refunded.
+// being refunded. OrderURL opens the order's page for the customer, who has just shown a payment
+// for it signed by the gateway.
 type ConfirmPaymentResult struct {
 	OrderID     string `json:"order_id"`
 	OrderNumber string `json:"order_number"`
 	Status      string `json:"status"`
 	Unexpected  bool   `json:"refunding_payment,omitempty"`
+	OrderURL    string `json:"order_url"`
+}
+
+// CustomerLinks makes the link that opens an order for its customer.
+type CustomerLinks interface {
+	// CustomerOrderURL is a link with a fresh token that opens the order's page.
+	CustomerOrderURL(orderID uuid.UUID, number string) string
 }
 
 // ErrBadSignature is returned when a callback or webhook signature does not verify.
@@ -37,12 +45,13 @@ type ConfirmPaymentHandler struct {
 	repo    order.Repository
 	finder  OrderFinder
 	gateway PaymentGateway
+	links   CustomerLinks
 	logger  *slog.Logger
 }
 
 // NewConfirmPaymentHandler wires the handler.
-func NewConfirmPaymentHandler(repo order.Repository, finder OrderFinder, gateway PaymentGateway, logger *slog.Logger) ConfirmPaymentHandler {
-	return ConfirmPaymentHandler{repo: repo, finder: finder, gateway: gateway, logger: logger}
+func NewConfirmPaymentHandler(repo order.Repository, finder OrderFinder, gateway PaymentGateway, links CustomerLinks, logger *slog.Logger) ConfirmPaymentHandler {
+	return ConfirmPaymentHandler{repo: repo, finder: finder, gateway: gateway, links: links, logger: logger}
 }
 
 // Handle verifies the signature against the gateway order id stored on the order (never the one the
@@ -92,6 +101,7 @@ func (h ConfirmPaymentHandler) Handle(ctx context.Context, cmd ConfirmPayment) (
 	if refund {
 		refundNow(ctx, h.repo, h.gateway, h.logger, id)
 	}
+	res.OrderURL = h.links.CustomerOrderURL(id, res.OrderNumber)
 	return res, nil
 }
 

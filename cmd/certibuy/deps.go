@@ -131,7 +131,7 @@ func OpenDeps(ctx context.Context, cfg Config, logger *slog.Logger) (*Deps, erro
 	d.App = app.Application{
 		Commands: app.Commands{
 			PlaceOrder:         command.NewPlaceOrderHandler(orders, db, postgres.NewIdempotencyStore(db), tokens, gateway, rand.Reader).WithMaxTotal(maxTotal),
-			ConfirmPayment:     command.NewConfirmPaymentHandler(orders, orders, gateway, logger),
+			ConfirmPayment:     command.NewConfirmPaymentHandler(orders, orders, gateway, orderLinks, logger),
 			HandleWebhook:      command.NewHandleWebhookHandler(orders, orders, gateway, postgres.NewWebhookLog(db), db, logger),
 			CancelOrder:        command.NewCancelOrderHandler(orders, command.AnyAccess{tokens, orderLinks}, gateway),
 			AdminTransition:    command.NewAdminTransitionHandler(orders),

@@ -129,6 +129,14 @@ func TestAnOrderFromCheckoutToDelivery(t *testing.T) {
 	if res.status != 200 || res.json(t)["status"] != "confirmed" {
 		t.Fatalf("callback: %d %s", res.status, res.body)
 	}
+	// The answer links the payer to the order's page, which shows the payment.
+	orderPage, err := http.Get(res.json(t)["order_url"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body := readAll(t, orderPage); orderPage.StatusCode != 200 || !strings.Contains(body, o.number) || !strings.Contains(body, paymentID) {
+		t.Fatalf("the callback's order_url: %d %s", orderPage.StatusCode, body)
+	}
 	want = append(want, "payment_succeeded.v1 by gateway:razorpay", "confirmed.v1 by gateway:razorpay")
 	if got := s.events(t, o.id); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("after callback: %v", got)

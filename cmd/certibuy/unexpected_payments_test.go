@@ -109,14 +109,17 @@ func TestASecondPaymentOnAPaidOrderIsRefundedAndTheFirstKept(t *testing.T) {
 	if res.status != 200 || res.json(t)["refunding_payment"] != true || res.json(t)["status"] != "confirmed" {
 		t.Fatalf("callback of the second payment: %d %s", res.status, res.body)
 	}
-	// The browser's form post of the same callback gets a page that says the money goes back.
+	// The browser's form post of the same callback lands on the order's page, which says the money
+	// goes back.
 	form := url.Values{"razorpay_order_id": {o.gatewayOrder}, "razorpay_payment_id": {second}, "razorpay_signature": {sig}}
 	page, err := http.Post(s.base+"/api/v1/payments/razorpay/callback", "application/x-www-form-urlencoded", strings.NewReader(form.Encode()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if body := readAll(t, page); page.StatusCode != 200 || !strings.Contains(body, "We are refunding this payment") {
-		t.Fatalf("the browser's page after a second payment: %d %s", page.StatusCode, body)
+	body := readAll(t, page)
+	if page.StatusCode != 200 || page.Request.URL.Path != "/orders/"+o.id || !strings.Contains(body, "we are refunding it in full") ||
+		!strings.Contains(body, "after the order was already paid") {
+		t.Fatalf("the browser's page after a second payment: %d %s %s", page.StatusCode, page.Request.URL, body)
 	}
 	if r := s.rzp.Refunds(second); len(r) != 1 || r[0].Amount != 129900 {
 		t.Fatalf("refunds of the second payment: %+v", r)

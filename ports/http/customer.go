@@ -226,12 +226,16 @@ func (s *Server) renderOrderPage(c echo.Context, status int, v query.OrderPageVi
 	return s.renderCustomer(c, status, s.customer.order, d)
 }
 
-// flashFor is the message a redirect after a cancellation asks for; only these fixed texts are
+// flashFor is the message a redirect after a cancellation or a payment asks for; only these fixed texts are
 // shown, so a crafted link cannot put words on the page.
 func flashFor(code string) string {
 	switch code {
 	case "cancelled":
 		return "Your order is cancelled."
+	case "paid":
+		return "Thank you: we have received your payment."
+	case "refunding":
+		return "This order could not take your payment, so we are refunding it in full: see Refunds below."
 	case "cancelled-refund-later":
 		return "Your order is cancelled. We could not reach the payment gateway to start your refund just now; we keep asking on our own, and you will get a message when it is done."
 	}

@@ -2,10 +2,10 @@ package http
 
 import (
 	"errors"
-	"html/template"
 	"io"
 	"mime"
 	"net/http"
+	"strings"
 
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
@@ -36,14 +36,6 @@ type callbackForm struct {
 	Signature string `json:"razorpay_signature" form:"razorpay_signature"`
 }
 
-var paidPage = template.Must(template.New("paid").Parse(`<!doctype html><html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Payment received</title></head><body style="font-family:sans-serif;max-width:36em;margin:3em auto;padding:0 1em">
-{{if .Unexpected}}<h1>We are refunding this payment</h1><p>Order <strong>{{.OrderNumber}}</strong> cannot take this payment: it was cancelled or paid already, or the payment was not of its total.
-We have asked the payment gateway to refund it in full, and will tell you when it is done.</p>
-{{else}}<h1>Thank you!</h1><p>Payment received for order <strong>{{.OrderNumber}}</strong>. Its status is <strong>{{.Status}}</strong>.</p>
-<p>We have e-mailed you a confirmation.</p>{{end}}</body></html>`))
-
 func (s *Server) handlePaymentCallback(c echo.Context) error {
 	var f callbackForm
 	ct, _, _ := mime.ParseMediaType(c.Request().Header.Get(echo.HeaderContentType))
@@ -67,9 +59,17 @@ func (s *Server) handlePaymentCallback(c echo.Context) error {
 		return err
 	}
 	if browser {
-		c.Response().Header().Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
-		c.Response().WriteHeader(http.StatusOK)
-		return paidPage.Execute(c.Response(), res)
+		// The customer lands on their order page, which shows the payment, or the refund of one the
+		// order could not take; this service's page also says which in a line at the top.
+		to := res.OrderURL
+		if strings.HasPrefix(to, s.opts.PublicBaseURL+"/orders/") {
+			done := "paid"
+			if res.Unexpected {
+				done = "refunding"
+			}
+			to += "&done=" + done
+		}
+		return c.Redirect(http.StatusSeeOther, to)
 	}
 	return c.JSON(http.StatusOK, res)
 }
