@@ -545,3 +545,63 @@ func TestTextFromOutsideCannotAddALink(t *testing.T) {
 		}
 	}
 }
+
+// The refund of a payment the order could not take says which payment and why, in both parts, so
+// that a customer whose order goes on does not take it for the order's refund; any refund with the
+// bank's reference gives it.
+func TestARefundSaysWhichPaymentWentBackAndWhy(t *testing.T) {
+	r := mustRenderer(t)
+	base := bigOrder()
+	base.RefundARN = "74998716524319825130194"
+	regular, err := r.Email(notification.RefundProcessed, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"We have processed a refund of ₹1,32,098.00", "quoting the bank reference 74998716524319825130194"} {
+		if !strings.Contains(regular.Text, s) || !strings.Contains(withoutTags(regular.HTML), htmlEscape(s)) {
+			t.Errorf("the order's refund lacks %q:\n%s", s, regular.Text)
+		}
+	}
+	for cause, sentence := range map[string]string{
+		order.CauseAlreadyPaid:       "was paid already, so we have refunded your second payment of ₹500.00 in full",
+		order.CauseOrderCancelled:    "had been cancelled when your payment of ₹500.00 reached us",
+		order.CauseWrongAmount:       "Your payment of ₹500.00 was not the total of order CB-4HQ7WZ2M (₹1,32,098.00)",
+		"a cause of a later version": "We could not take your payment of ₹500.00 for order CB-4HQ7WZ2M",
+	} {
+		d := base
+		d.RefundAmount, d.RefundDigits, d.RefundedPayment, d.RefundCause = "₹500.00", "500.00", "pay_SecondOne12345", cause
+		e, err := r.Email(notification.RefundProcessed, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := "Your payment of ₹500.00 for order CB-4HQ7WZ2M is refunded"; e.Subject != want {
+			t.Errorf("%s: subject %q, want %q", cause, e.Subject, want)
+		}
+		for _, s := range []string{sentence, "pay_SecondOne12345", "74998716524319825130194"} {
+			if !strings.Contains(e.Text, s) || !strings.Contains(withoutTags(e.HTML), htmlEscape(s)) {
+				t.Errorf("%s: the e-mail lacks %q:\n%s", cause, s, e.Text)
+			}
+		}
+		if strings.Contains(e.Text, "Order total was") || strings.Contains(e.Text, "We have processed a refund of") {
+			t.Errorf("%s: reads as the order's refund:\n%s", cause, e.Text)
+		}
+	}
+}
+
+// withoutTags is the HTML's text with its tags taken out, so that a sentence with a word in bold
+// reads as one.
+func withoutTags(html string) string {
+	var b strings.Builder
+	in := false
+	for _, r := range html {
+		switch {
+		case r == '<':
+			in = true
+		case r == '>':
+			in = false
+		case !in:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}

@@ -148,12 +148,14 @@ func (h RequestNotificationsHandler) messageData(o *order.Order, e order.Event) 
 		}
 	case order.RefundProcessed:
 		m, _ := order.NewMoney(ev.AmountPaise)
-		d.RefundAmount, d.RefundDigits = m.String(), m.Digits()
+		d.RefundAmount, d.RefundDigits, d.RefundARN = m.String(), m.Digits(), ev.ARN
 	case order.UnexpectedRefundProcessed:
 		m, _ := order.NewMoney(ev.AmountPaise)
-		d.RefundAmount, d.RefundDigits = m.String(), m.Digits()
+		d.RefundAmount, d.RefundDigits, d.RefundARN = m.String(), m.Digits(), ev.ARN
+		d.RefundedPayment = ev.PaymentID
 		for _, u := range o.UnexpectedPayments() {
 			if u.PaymentID == ev.PaymentID {
+				d.RefundCause = u.Cause
 				// A payment in another currency (CauseWrongAmount) goes back in it. The SMS
 				// template says Rs and is DLT-registered, so only the e-mail can say so.
 				d.RefundAmount = order.FormatAmount(m, u.Currency)

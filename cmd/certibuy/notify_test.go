@@ -21,9 +21,7 @@ import (
 	"github.com/certibuy/orders/adapters/postgres"
 	"github.com/certibuy/orders/adapters/sms/smstest"
 	"github.com/certibuy/orders/app/query"
-	"github.com/certibuy/orders/domain/es"
 	"github.com/certibuy/orders/domain/notification"
-	"github.com/certibuy/orders/domain/order"
 	"github.com/certibuy/orders/ports/events"
 )
 
@@ -730,17 +728,24 @@ func requestsCaughtUp(t *testing.T, pool *pgxpool.Pool) bool {
 }
 
 // TestTheRefundOfAnUnexpectedPaymentTellsTheCustomer: the refund of a payment the order could not
-// take sends refund_processed too, with the amount of that refund.
+// take (a second payment on a paid order) sends refund_processed too, with the amount of that
+// refund, and the e-mail says which payment it was and why it went back: it is not the order's
+// refund, and the order goes on.
 func TestTheRefundOfAnUnexpectedPaymentTellsTheCustomer(t *testing.T) {
 	t.Parallel()
 	n := startNotifyShop(t, nil)
 	o := n.pay(t)
 	n.waitSettled(t, o.id, 4)
-	// The aggregate records these once it takes unexpected payments; the notifier needs only the event.
-	data, _ := json.Marshal(order.UnexpectedRefundProcessed{PaymentID: "pay_SecondPayment1", RefundID: "rfnd_SecondPayment1", AmountPaise: 50000})
-	ctx := es.WithCausation(context.Background(), es.Causation{Actor: es.System})
-	if _, err := n.deps.Store.Append(ctx, "order-"+o.id, postgres.AnyVersion, postgres.NewEvent{Type: order.TypeUnexpectedRefundProcessed, Data: data}); err != nil {
-		t.Fatal(err)
+	second, sig := n.rzp.PayAgain(o.gatewayOrder, "card")
+	if res := n.callback(t, o.gatewayOrder, second, sig); res.status != 200 || res.json(t)["refunding_payment"] != true {
+		t.Fatalf("callback of the second payment: %d %s", res.status, res.body)
+	}
+	refunds := n.rzp.Refunds(second)
+	if len(refunds) != 1 {
+		t.Fatalf("refunds of the second payment: %+v", refunds)
+	}
+	if res := n.webhook(t, n.rzp.RefundProcessedWebhook(refunds[0].ID), "evt_second_refund"); res.status != 200 {
+		t.Fatalf("refund.processed: %d %s", res.status, res.body)
 	}
 	var refund []logEntry
 	for _, e := range n.waitSettled(t, o.id, 6) {
@@ -751,18 +756,25 @@ func TestTheRefundOfAnUnexpectedPaymentTellsTheCustomer(t *testing.T) {
 	if len(refund) != 2 {
 		t.Fatalf("refund notifications %+v", refund)
 	}
-	var subject string
+	var m parsedMail
 	for _, raw := range n.smtp.Messages() {
-		if m := parseMail(t, raw.Data); strings.Contains(m.subject, "Refund") {
-			subject = m.subject
+		if p := parseMail(t, raw.Data); strings.Contains(p.subject, "refunded") {
+			m = p
 		}
 	}
-	if want := "Refund of ₹500.00 processed for order " + o.number; subject != want {
-		t.Errorf("refund e-mail %q, want %q", subject, want)
+	if want := "Your payment of ₹1,299.00 for order " + o.number + " is refunded"; m.subject != want {
+		t.Errorf("refund e-mail %q, want %q", m.subject, want)
+	}
+	arn := n.rzp.Refunds(second)[0].AcquirerData.ARN
+	for _, want := range []string{"was paid already, so we have refunded your second payment of ₹1,299.00", "not affected",
+		"Payment:       " + second, "Bank reference (ARN): " + arn} {
+		if arn == "" || !strings.Contains(m.text, want) {
+			t.Errorf("the refund e-mail lacks %q:\n%s", want, m.text)
+		}
 	}
 	for _, r := range n.msg91.Received() {
-		if r.TemplateID == "tmpl_refund_processed" && r.Vars["amount"] != "500.00" {
-			t.Errorf("refund SMS amount %q, want 500.00", r.Vars["amount"])
+		if r.TemplateID == "tmpl_refund_processed" && r.Vars["amount"] != "1,299.00" {
+			t.Errorf("refund SMS amount %q, want 1,299.00", r.Vars["amount"])
 		}
 	}
 }

@@ -76,8 +76,10 @@ func Catalogue() []Kind {
 		{Type: OrderCancelled, On: []string{order.TypeOrderCancelled},
 			Fills:   []string{"CancelReason", "RefundAmount", "RefundDigits", "RefundExpectation"},
 			SMSVars: []SMSVar{VarName, VarOrder, VarRefund}},
+		// The refund of a payment the order could not take says which payment and why; its SMS, one
+		// registered text, says only the amount.
 		{Type: RefundProcessed, On: []string{order.TypeRefundProcessed, order.TypeUnexpectedRefundProcessed},
-			Fills:   []string{"RefundAmount", "RefundDigits", "RefundExpectation"},
+			Fills:   []string{"RefundAmount", "RefundDigits", "RefundExpectation", "RefundARN", "RefundedPayment", "RefundCause"},
 			SMSVars: []SMSVar{VarName, VarOrder, VarAmount, VarDays}},
 	}
 }

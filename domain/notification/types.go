@@ -59,6 +59,14 @@ type MessageData struct {
 	RefundExpectation string `json:"refund_expectation,omitempty"`
 	// CancelReason is why the order was cancelled, as the cancellation gave it.
 	CancelReason string `json:"cancel_reason,omitempty"`
+	// RefundARN is the bank's reference for a processed refund, when the gateway gave one: the
+	// customer quotes it to their bank.
+	RefundARN string `json:"refund_arn,omitempty"`
+	// RefundedPayment and RefundCause are set when the refund is of a payment the order could not
+	// take (order.UnexpectedPaymentReceived): its id and why (order.CauseOrderCancelled,
+	// CauseAlreadyPaid, CauseWrongAmount), so the message does not read as the order's refund.
+	RefundedPayment string `json:"refunded_payment,omitempty"`
+	RefundCause     string `json:"refund_cause,omitempty"`
 
 	// The links (see Links) are made as the message is sent and never stored: their tokens open the
 	// order, so they must not sit in the event store or the queue.
