@@ -68,7 +68,31 @@ func TestTheCustomerOrderPageInABrowser(t *testing.T) {
 		t.Fatalf("ship: %d %s", r.status, r.body)
 	}
 	paid := paidOrder(t, s)
+	late := paidOrder(t, s)
+	// Shipped with a courier outside the carriers' table and no name for it: the page names none.
+	other := paidOrder(t, s)
+	if r := s.do(t, "POST", "/api/v1/admin/orders/"+other.id+"/ship", []byte(`{"carrier":"other","tracking_id":"XYZ123","tracking_url":"https://track.example.in/XYZ123"}`), bearerHeader(token)); r.status != 200 {
+		t.Fatalf("ship with another carrier: %d %s", r.status, r.body)
+	}
 	ctx := newBrowser(t)
+	openPage(t, ctx, 390, 844, s.linkFor(t, other.id, other.number))
+	if text := within(t, ctx, 10*time.Second, chromedp.Text(chromedp.CSS(`#shipment`))); !strings.Contains(text, "With a courier, tracking ID XYZ123") {
+		t.Fatalf("the delivery box of another carrier's parcel says %q", text)
+	}
+
+	// A customer who presses Cancel on a page loaded before the order shipped is told why nothing
+	// happened.
+	openPage(t, ctx, 390, 844, s.linkFor(t, late.id, late.number))
+	if r := s.do(t, "POST", "/api/v1/admin/orders/"+late.id+"/ship", []byte(`{"carrier":"Delhivery","tracking_id":"DLV7799"}`), bearerHeader(token)); r.status != 200 {
+		t.Fatalf("ship: %d %s", r.status, r.body)
+	}
+	if st := browserSubmit(t, ctx, `#cancel-form button`); st != http.StatusConflict {
+		t.Fatalf("cancelling a shipped order: %d", st)
+	}
+	if text := within(t, ctx, 10*time.Second, chromedp.Text(chromedp.CSS(`#cancel-refused`))); !strings.Contains(strings.ToLower(text), "ship") {
+		t.Fatalf("the page after a refused cancel says %q", text)
+	}
+	screenshot(t, ctx, "order-page-cancel-refused-390")
 
 	// A long e-mail address wraps inside its card, on a phone too.
 	const email = "priya.venkataraman.subramaniam.accounts@longcompanyname.example.in"
@@ -248,12 +272,27 @@ func TestAnUnpaidOrdersPageOffersToPayAgain(t *testing.T) {
 	ctx := newBrowser(t)
 	link := s.linkFor(t, id, number)
 	openPage(t, ctx, 390, 844, link)
-	if href := within(t, ctx, 10*time.Second, chromedp.Attributes(chromedp.CSS(`#pay-again`)))["href"]; href != "/dev/pay/"+gw {
-		t.Fatalf("pay again goes to %q, want the same gateway order %s", href, gw)
+	// The simulator, like Razorpay's checkout, is given the way back: the order and its link token.
+	href := within(t, ctx, 10*time.Second, chromedp.Attributes(chromedp.CSS(`#pay-again`)))["href"]
+	if want := "/dev/pay/" + gw + "?order=" + id + "&t="; !strings.HasPrefix(href, want) || len(href) == len(want) {
+		t.Fatalf("pay again goes to %q, want the same gateway order %s and the way back", href, gw)
 	}
 	screenshot(t, ctx, "order-page-unpaid-390")
+	// A payment that fails in the gateway's checkout brings the customer back to the order, which
+	// says so and still offers to pay.
 	if st := browserSubmit(t, ctx, `#pay-again`); st != http.StatusOK {
 		t.Fatalf("pay page: %d", st)
+	}
+	within(t, ctx, 10*time.Second, chromedp.Click(chromedp.CSS("#fail")))
+	if flash := within(t, ctx, 20*time.Second, chromedp.Text(chromedp.CSS(`#flash`))); !strings.Contains(flash, "did not go through") {
+		t.Fatalf("back on the order page after a failed payment: %q", flash)
+	}
+	screenshot(t, ctx, "order-page-payment-failed-390")
+	if st := within(t, ctx, 10*time.Second, chromedp.Text(chromedp.CSS(`#status`))); st != "Placed" {
+		t.Fatalf("the order page after a failed payment says %q", st)
+	}
+	if st := browserSubmit(t, ctx, `#pay-again`); st != http.StatusOK {
+		t.Fatalf("pay page, again: %d", st)
 	}
 	within(t, ctx, 10*time.Second, chromedp.Click(chromedp.CSS("form button")))
 	// The simulator's page posts the signed callback by itself; the customer is back on the order's
@@ -278,4 +317,53 @@ func readAll(t *testing.T, res *http.Response) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// Razorpay's checkout posts a failed payment's error to the callback URL in a form. The customer's
+// browser gets a page (or, when the callback URL says which order, that order's page), never the
+// API's JSON, and nothing is recorded; a callback whose signature does not match gets a page too.
+func TestAFailedPaymentsCallbackIsAPageForTheCustomer(t *testing.T) {
+	t.Parallel()
+	s := startShop(t)
+	o := s.checkout(t)
+	failure := url.Values{"error[code]": {"BAD_REQUEST_ERROR"}, "error[description]": {"Payment failed"}, "error[source]": {"customer"},
+		"error[step]": {"payment_authorization"}, "error[reason]": {"payment_failed"},
+		"error[metadata]": {`{"payment_id":"pay_failed1","order_id":"` + o.gatewayOrder + `"}`}}
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	post := func(query string, form url.Values) (*http.Response, string) {
+		t.Helper()
+		res, err := noRedirect.Post(s.base+"/api/v1/payments/razorpay/callback"+query, "application/x-www-form-urlencoded", strings.NewReader(form.Encode()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res, readAll(t, res)
+	}
+	before := s.events(t, o.id)
+
+	res, body := post("", failure)
+	if res.StatusCode != 200 || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") || !strings.Contains(body, "Your payment did not go through") ||
+		!strings.Contains(body, "Nothing was taken") {
+		t.Fatalf("a failed payment's callback: %d %s %s", res.StatusCode, res.Header.Get("Content-Type"), body)
+	}
+	token := s.deps.Links.Token(uuid.MustParse(o.id))
+	res, _ = post("?order="+o.id+"&t="+token, failure)
+	if loc := res.Header.Get("Location"); res.StatusCode != http.StatusSeeOther || loc != "/orders/"+o.id+"?done=payment_failed&t="+token {
+		t.Fatalf("a failed payment's callback with the way back: %d %q", res.StatusCode, loc)
+	}
+	page, err := http.Get(s.base + res.Header.Get("Location"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body := readAll(t, page); page.StatusCode != 200 || !strings.Contains(body, "did not go through") || !strings.Contains(body, `id="pay"`) {
+		t.Fatalf("the order page after a failed payment: %d %s", page.StatusCode, body)
+	}
+	pay, _ := s.rzp.Pay(o.gatewayOrder, "upi")
+	forged := url.Values{"razorpay_order_id": {o.gatewayOrder}, "razorpay_payment_id": {pay}, "razorpay_signature": {strings.Repeat("0", 64)}}
+	res, body = post("", forged)
+	if res.StatusCode != 400 || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") || !strings.Contains(body, "We could not confirm this payment here") {
+		t.Fatalf("a callback with a bad signature: %d %s %s", res.StatusCode, res.Header.Get("Content-Type"), body)
+	}
+	if after := s.events(t, o.id); strings.Join(after, ",") != strings.Join(before, ",") {
+		t.Fatalf("the failed and forged callbacks changed the order: %v, was %v", after, before)
+	}
 }

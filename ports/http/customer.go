@@ -47,6 +47,14 @@ func newCustomerPages(loc *time.Location) (*customerPages, error) {
 		"statusLabel": statusLabel,
 		"phone":       displayPhone,
 		"rupeesOf":    rupees,
+		// A courier outside the carriers' table, shipped without its name, is "other": the page then
+		// names no carrier rather than "other".
+		"namedCarrier": func(c string) string {
+			if strings.EqualFold(c, order.OtherCarrier) {
+				return ""
+			}
+			return c
+		},
 		"refundSentence": func(status, amount, expectation string) string {
 			switch status {
 			case query.RefundProcessed:
@@ -170,6 +178,8 @@ type orderPageData struct {
 	Token string
 	Shop  Shop
 	Flash string
+	// FlashIsBad shows Flash as news the customer did not want (a payment that failed).
+	FlashIsBad bool
 	// Pay is how the customer pays again: the simulator's page, or Razorpay's checkout script.
 	PayURL    string
 	Razorpay  *razorpayCheckout
@@ -203,12 +213,13 @@ func (s *Server) handleOrderPage(c echo.Context) error {
 }
 
 func (s *Server) renderOrderPage(c echo.Context, status int, v query.OrderPageView, token, flash, cancelErr string) error {
-	d := orderPageData{OrderPageView: v, Token: token, Shop: s.opts.Shop, Flash: flash, CancelErr: cancelErr}
+	d := orderPageData{OrderPageView: v, Token: token, Shop: s.opts.Shop, Flash: flash, CancelErr: cancelErr,
+		FlashIsBad: flash == flashFor("payment_failed")}
 	if v.Payable {
 		switch v.Payment.Gateway {
 		case command.SimulatorGateway:
 			if s.opts.Simulator != nil {
-				d.PayURL = "/dev/pay/" + url.PathEscape(v.Payment.GatewayOrderID)
+				d.PayURL = "/dev/pay/" + url.PathEscape(v.Payment.GatewayOrderID) + returnQuery(v.ID.String(), token)
 			}
 		default:
 			nonce := make([]byte, 16)
@@ -216,7 +227,7 @@ func (s *Server) renderOrderPage(c echo.Context, status int, v query.OrderPageVi
 				return fmt.Errorf("order page nonce: %w", err)
 			}
 			d.Razorpay = &razorpayCheckout{KeyID: s.opts.RazorpayKeyID, OrderID: v.Payment.GatewayOrderID, AmountPaise: v.TotalPaise,
-				CallbackURL: s.opts.PublicBaseURL + paymentCallbackPath, Nonce: base64.StdEncoding.EncodeToString(nonce)}
+				CallbackURL: s.opts.PublicBaseURL + paymentCallbackPath + returnQuery(v.ID.String(), token), Nonce: base64.StdEncoding.EncodeToString(nonce)}
 			// Razorpay's checkout is its script, which opens its own frame and posts the callback here.
 			c.Response().Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' https: data:; "+
 				"script-src 'nonce-"+d.Razorpay.Nonce+"' https://checkout.razorpay.com; frame-src https://api.razorpay.com https://checkout.razorpay.com; "+
@@ -224,6 +235,17 @@ func (s *Server) renderOrderPage(c echo.Context, status int, v query.OrderPageVi
 		}
 	}
 	return s.renderCustomer(c, status, s.customer.order, d)
+}
+
+// returnQuery is the query that brings a customer back to their order after paying: the order and
+// its link token, which the order page adds to the gateway's callback URL (Razorpay keeps its query).
+// Nothing else is kept, so it can lead only to an order page, which checks the token itself.
+func returnQuery(orderID, token string) string {
+	id, err := uuid.Parse(orderID)
+	if err != nil || token == "" {
+		return ""
+	}
+	return "?" + url.Values{"order": {id.String()}, "t": {token}}.Encode()
 }
 
 // flashFor is the message a redirect after a cancellation or a payment asks for; only these fixed texts are
@@ -234,6 +256,8 @@ func flashFor(code string) string {
 		return "Your order is cancelled."
 	case "paid":
 		return "Thank you: we have received your payment."
+	case "payment_failed":
+		return "Your payment did not go through, and nothing was taken from your account. You can try again below."
 	case "refunding":
 		return "This order could not take your payment, so we are refunding it in full: see Refunds below."
 	case "cancelled-refund-later":

@@ -1,6 +1,8 @@
 package http
 
 import (
+	"encoding/json"
+	"fmt"
 	"html/template"
 	"net/http"
 	"strings"
@@ -29,18 +31,21 @@ var devPayPage = template.Must(template.New("pay").Parse(`<!doctype html><html l
 This is CertiBuy's development gateway: no money moves. Set RAZORPAY_KEY_ID, RAZORPAY_KEY_SECRET and RAZORPAY_WEBHOOK_SECRET to use Razorpay.</p>
 <h1>Pay for order {{.Number}}</h1>
 <p>Total: <strong>{{.Total}}</strong></p>
-<form method="post"><button type="submit" style="font-size:1.2em;padding:.5em 2em">Pay {{.Total}}</button></form>
+{{if ne .Status "placed"}}<p id="not-payable" style="border:1px solid #b91c1c;padding:.6em 1em">This order is <strong>{{.Status}}</strong>: it takes no payment now.
+A payment made anyway is one it cannot take, and is refunded in full.</p>{{end}}
+<form method="post"><button type="submit" style="font-size:1.2em;padding:.5em 2em">{{if ne .Status "placed"}}Pay anyway{{else}}Pay {{.Total}}{{end}}</button></form>
+<form method="post"><input type="hidden" name="outcome" value="fail"><button type="submit" id="fail">Make the payment fail</button></form>
 </body></html>`))
 
+// devRedirectPage posts what Razorpay's checkout posts to its callback_url: the signed payment, or
+// the error of a failed one.
 var devRedirectPage = template.Must(template.New("redirect").Parse(`<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Simulated payment</title></head><body onload="document.forms[0].submit()">
-<p><strong>SIMULATED PAYMENT</strong> – sending the signed callback…</p>
-<form method="post" action="/api/v1/payments/razorpay/callback">
-<input type="hidden" name="razorpay_order_id" value="{{.OrderID}}">
-<input type="hidden" name="razorpay_payment_id" value="{{.PaymentID}}">
-<input type="hidden" name="razorpay_signature" value="{{.Signature}}">
-<noscript><button type="submit">Continue</button></noscript></form></body></html>`))
+<p><strong>SIMULATED PAYMENT</strong> – sending the gateway's callback…</p>
+<form method="post" action="{{.Action}}">
+{{range $name, $value := .Fields}}<input type="hidden" name="{{$name}}" value="{{$value}}">
+{{end}}<noscript><button type="submit">Continue</button></noscript></form></body></html>`))
 
 func (s *Server) handleDevPayPage(c echo.Context) error {
 	v, err := s.app.Queries.PaymentPage.Handle(c.Request().Context(), c.Param("gateway_order_id"))
@@ -58,12 +63,29 @@ func (s *Server) handleDevPay(c echo.Context) error {
 	if _, err := s.app.Queries.PaymentPage.Handle(c.Request().Context(), gwID); err != nil {
 		return err
 	}
+	// The order page sends its customer here with the order and its token, as it gives them to
+	// Razorpay's checkout in the callback URL, so that a failed payment leads back to the order.
+	callback := paymentCallbackPath + returnQuery(c.QueryParam("order"), c.QueryParam("t"))
+	if c.FormValue("outcome") == "fail" {
+		meta, _ := json.Marshal(map[string]string{"payment_id": "pay_simfailed", "order_id": gwID})
+		s.logger.InfoContext(c.Request().Context(), "simulated payment failed", "gateway_order_id", gwID)
+		return devPage(c, map[string]any{"Action": callback, "Fields": map[string]string{
+			"error[code]": "BAD_REQUEST_ERROR", "error[description]": "Payment failed (simulated)", "error[source]": "customer",
+			"error[step]": "payment_authorization", "error[reason]": "payment_failed", "error[metadata]": string(meta)}})
+	}
 	paymentID, sig := s.opts.Simulator.Pay(gwID)
 	s.logger.InfoContext(c.Request().Context(), "simulated payment signed", "gateway_order_id", gwID, "payment_id", paymentID)
 	cb := map[string]string{"razorpay_order_id": gwID, "razorpay_payment_id": paymentID, "razorpay_signature": sig}
 	if strings.Contains(c.Request().Header.Get(echo.HeaderAccept), "text/html") {
-		c.Response().Header().Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
-		return devRedirectPage.Execute(c.Response(), map[string]string{"OrderID": gwID, "PaymentID": paymentID, "Signature": sig})
+		return devPage(c, map[string]any{"Action": callback, "Fields": cb})
 	}
 	return c.JSON(http.StatusOK, map[string]any{"simulated": true, "callback_url": s.opts.PublicBaseURL + paymentCallbackPath, "callback": cb})
+}
+
+func devPage(c echo.Context, data map[string]any) error {
+	c.Response().Header().Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
+	if err := devRedirectPage.Execute(c.Response(), data); err != nil {
+		return fmt.Errorf("simulator page: %w", err)
+	}
+	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/google/uuid"
@@ -48,13 +49,25 @@ func (s *Server) handlePaymentCallback(c echo.Context) error {
 		if err := checkValues(c.Request().PostForm); err != nil {
 			return err
 		}
-		f = callbackForm{OrderID: c.Request().PostForm.Get("razorpay_order_id"),
-			PaymentID: c.Request().PostForm.Get("razorpay_payment_id"), Signature: c.Request().PostForm.Get("razorpay_signature")}
+		form := c.Request().PostForm
+		if form.Get("razorpay_payment_id") == "" && form.Get("error[code]") != "" {
+			return s.paymentFailed(c, form)
+		}
+		f = callbackForm{OrderID: form.Get("razorpay_order_id"), PaymentID: form.Get("razorpay_payment_id"), Signature: form.Get("razorpay_signature")}
 	} else if err := decodeJSON(c, &f); err != nil {
 		return err
 	}
 	res, err := s.app.Commands.ConfirmPayment.Handle(causation(c, es.System), command.ConfirmPayment{
 		GatewayOrderID: f.OrderID, PaymentID: f.PaymentID, Signature: f.Signature})
+	if err != nil && browser {
+		// A customer's browser gets a page, not the API's JSON.
+		if errors.Is(err, command.ErrBadSignature) {
+			return s.renderCustomer(c, http.StatusBadRequest, s.customer.problem, problemPage{Status: http.StatusBadRequest, Shop: s.opts.Shop,
+				Title:   "We could not confirm this payment here",
+				Message: "If money was taken, it is safe: the payment gateway tells us of every payment, and we then confirm your order or refund the money. Write to us with your order number if you hear nothing within the hour."})
+		}
+		return s.renderProblem(c, err)
+	}
 	if err != nil {
 		return err
 	}
@@ -72,6 +85,23 @@ func (s *Server) handlePaymentCallback(c echo.Context) error {
 		return c.Redirect(http.StatusSeeOther, to)
 	}
 	return c.JSON(http.StatusOK, res)
+}
+
+// paymentFailed answers the callback of a payment that failed in Razorpay's checkout, which posts the
+// error's fields (error[code], error[description], …) to the callback URL instead of a payment. Nothing
+// is recorded: no money moved, and the webhook's payment.failed records the attempt. The customer goes
+// back to their order to try again when the callback URL says which (returnQuery); else a page says
+// what happened.
+func (s *Server) paymentFailed(c echo.Context, form url.Values) error {
+	s.logger.InfoContext(c.Request().Context(), "payment failed in checkout", "code", form.Get("error[code]"),
+		"reason", form.Get("error[reason]"), "source", form.Get("error[source]"), "step", form.Get("error[step]"))
+	if id, err := uuid.Parse(c.QueryParam("order")); err == nil && c.QueryParam("t") != "" {
+		return c.Redirect(http.StatusSeeOther, "/orders/"+id.String()+"?"+url.Values{"t": {c.QueryParam("t")}, "done": {"payment_failed"}}.Encode())
+	}
+	setCustomerHeaders(c.Response().Header())
+	return s.renderCustomer(c, http.StatusOK, s.customer.problem, problemPage{Status: http.StatusOK, Shop: s.opts.Shop,
+		Title:   "Your payment did not go through",
+		Message: "Nothing was taken from your account. Go back to the shop to try again, or write to us with your order number."})
 }
 
 // maxWebhookBody bounds a webhook body; Razorpay's are a few kilobytes.
