@@ -69,6 +69,11 @@ func TestPayingWithTheSimulatorInABrowser(t *testing.T) {
 	if number != res["order_number"].(string) || status != "Confirmed" || !strings.Contains(flash, "received your payment") {
 		t.Fatalf("after paying: order %q, status %q, %q", number, status, flash)
 	}
+	// The pay page, opened again (a reload, a second tab), warns that the order takes no payment.
+	within(t, ctx, 20*time.Second, chromedp.Navigate(url))
+	if warn := within(t, ctx, 10*time.Second, chromedp.Text(chromedp.CSS("#not-payable"))); !strings.Contains(warn, "confirmed") || !strings.Contains(warn, "refunded") {
+		t.Fatalf("the pay page of a paid order says %q", warn)
+	}
 	if n := s.count(t, `SELECT count(*) FROM events WHERE stream_id = 'order-`+res["order_id"].(string)+`' AND type IN ('order.payment_succeeded.v1', 'order.confirmed.v1')`); n != 2 {
 		t.Fatalf("%d payment events after paying in the browser", n)
 	}
