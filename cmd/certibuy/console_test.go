@@ -509,6 +509,27 @@ func TestConsoleResendsAFailedNotificationInABrowser(t *testing.T) {
 	if text := within(t, ctx, 10*time.Second, chromedp.Text(chromedp.CSS(`#notifications tr[data-id="`+failed[1]+`"] td.n-status`))); text != "failed" {
 		t.Fatalf("the other e-mail: %q", text)
 	}
+
+	// The failed ones, listed, are resent with one press: here the one left, once.
+	within(t, ctx, 20*time.Second, chromedp.Navigate(n.base+list+"&status=failed"))
+	if st := browserSubmit(t, ctx, `#resend-failed button`); st != http.StatusOK {
+		t.Fatalf("resend every failed: %d", st)
+	}
+	if flash := within(t, ctx, 10*time.Second, chromedp.Text(chromedp.CSS(`#flash`))); flash != "1 failed message is queued to be sent again." {
+		t.Fatalf("after resending every failed: %q", flash)
+	}
+	waitFor(t, 30*time.Second, func() bool {
+		within(t, ctx, 20*time.Second, chromedp.Navigate(n.base+list))
+		status = within(t, ctx, 10*time.Second, chromedp.Text(chromedp.CSS(`#notifications tr[data-id="`+failed[1]+`"] td.n-status`)))
+		return status == "sent"
+	}, "the e-mail resent with the others never showed as sent")
+	if got := len(n.smtp.Messages()); got != 2 {
+		t.Fatalf("%d e-mails received after resending the failed ones, want 2", got)
+	}
+	within(t, ctx, 20*time.Second, chromedp.Navigate(n.base+list+"&status=failed"))
+	if n := within(t, ctx, 10*time.Second, chromedp.Evaluate[int](`document.querySelectorAll("#resend-failed").length`)); n != 0 {
+		t.Fatal("with nothing failed, the list still offers to resend every failed message")
+	}
 }
 
 // A paid order whose refund the gateway would not take stays cancelled with the refund outstanding;

@@ -109,6 +109,7 @@ func (s *Server) registerConsoleRoutes(e *echo.Echo) {
 	get(g, "/notifications/:id", s.handleConsoleNotification, s.requireSession)
 	get(g, "/notifications/:id/html", s.handleConsoleNotificationHTML, s.requireSession)
 	g.POST("/notifications/:id/resend", s.handleConsoleResend, s.requireSession, s.requireCSRF)
+	g.POST("/notifications/resend-failed", s.handleConsoleResendFailed, s.requireSession, s.requireCSRF)
 	get(g, "/audit", s.handleConsoleAudit, s.requireSession)
 	// Replaces the group's catch-all, so that an unknown page says nothing until the admin logs in.
 	g.RouteNotFound("/*", echo.NotFoundHandler, s.requireSession)

@@ -487,6 +487,68 @@ func (s *Server) handleConsoleNotificationHTML(c echo.Context) error {
 	return c.HTMLBlob(http.StatusOK, []byte(v.Message.HTML))
 }
 
+// maxResendAll bounds the failed notifications one press queues again; the flash says when more are
+// left, and pressing again takes the next ones.
+const maxResendAll = 1000
+
+// handleConsoleResendFailed queues again every failed notification the list's filters select: after
+// an outage longer than the retry budget (a relay refusing for an hour), one press rather than one
+// per message. Each goes through the same use case as a single resend, under the admin's name.
+func (s *Server) handleConsoleResendFailed(c echo.Context) error {
+	form, err := consoleForm(c)
+	if err != nil {
+		return err
+	}
+	filter, err := url.ParseQuery(form.Get("back"))
+	if err != nil {
+		filter = url.Values{}
+	}
+	filter.Set("status", string(notification.StatusFailed))
+	filter.Set("limit", "200")
+	filter.Del("after")
+	u := sessionAdmin(c)
+	ctx := causation(c, es.Admin(u.ID.String()))
+	resent, skipped, more := 0, 0, false
+	for resent+skipped < maxResendAll {
+		page, err := s.listNotifications(c, filter)
+		if shown, err := pageError(err); err != nil || shown != nil {
+			if err != nil {
+				return err
+			}
+			return s.renderNotifications(c, filter, shown.Status, shown, "")
+		}
+		for _, n := range page.Notifications {
+			if resent+skipped == maxResendAll {
+				more = true
+				break
+			}
+			err := s.app.Commands.ResendNotification.Handle(ctx, command.ResendNotification{Stream: n.ID, AdminID: u.ID.String()})
+			if _, err := pageError(err); err != nil {
+				return err
+			}
+			if err != nil {
+				skipped++ // resent meanwhile (the list lags its events by moments), or changed by another
+				continue
+			}
+			resent++
+		}
+		if page.Next == "" || more {
+			break
+		}
+		filter.Set("after", page.Next)
+	}
+	filter.Del("after")
+	filter.Del("limit")
+	flash := fmt.Sprintf("%d failed messages are queued to be sent again.", resent)
+	if resent == 1 {
+		flash = "1 failed message is queued to be sent again."
+	}
+	if more {
+		flash += fmt.Sprintf(" There are more: press again for the next %d.", maxResendAll)
+	}
+	return s.renderNotifications(c, filter, http.StatusOK, nil, flash)
+}
+
 // handleConsoleResend queues a failed notification again and goes back where the form was: the
 // home page, the notification's page, or the list with its filters.
 func (s *Server) handleConsoleResend(c echo.Context) error {
