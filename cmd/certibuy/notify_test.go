@@ -490,6 +490,27 @@ func TestSMTPRefusalsAreRetriedThenFailThenResent(t *testing.T) {
 	if rows := list["notifications"].([]any); len(rows) != 1 || rows[0].(map[string]any)["id"] != failed[1].ID {
 		t.Fatalf("failed e-mails of %s: %v", b.number, list)
 	}
+	// A double-clicked Resend (five at once here): one is taken, the others are told the
+	// notification moved on, not that an order changed; it is sent once.
+	answers := make(chan response, 5)
+	for range 5 {
+		go func() {
+			answers <- n.do(t, "POST", "/api/v1/admin/notifications/"+failed[1].ID+"/resend", nil, bearerHeader(token))
+		}()
+	}
+	accepted := 0
+	for range 5 {
+		switch r := <-answers; {
+		case r.status == 202:
+			accepted++
+		case r.status != 409 || (r.json(t)["error"].(map[string]any)["code"] != "not_failed" && r.json(t)["error"].(map[string]any)["code"] != "notification_changed"):
+			t.Errorf("a concurrent resend: %d %s", r.status, r.body)
+		}
+	}
+	if accepted != 1 {
+		t.Fatalf("%d of 5 concurrent resends taken, want 1", accepted)
+	}
+	waitFor(t, 30*time.Second, func() bool { return len(n.smtp.Messages()) == 4 }, "the resent e-mail was never sent")
 	if res := n.do(t, "GET", "/api/v1/admin/notifications?channel=pigeon", nil, bearerHeader(token)); res.status != 400 {
 		t.Fatalf("unknown channel: %d", res.status)
 	}

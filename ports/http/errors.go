@@ -91,6 +91,9 @@ func toAPIError(err error) *APIError {
 		return e
 	case errors.Is(err, order.ErrNotFound):
 		return apiErr(http.StatusNotFound, "not_found", "", "order not found")
+	case errors.As(err, &ce) && strings.HasPrefix(ce.Stream, "notification-"):
+		// Two resends of one notification at once (a double click): the other one won.
+		return apiErr(http.StatusConflict, "notification_changed", "", "the notification changed meanwhile (resent by another request?); reload it to see where it stands")
 	case errors.As(err, &ce):
 		e := apiErr(http.StatusConflict, "version_conflict", "expected_version", "the order changed since you loaded it; reload it and try again")
 		if ce.Actual >= 0 {
