@@ -26,7 +26,7 @@ func NewStatsCollector(db *DB, runner *Runner) *StatsCollector {
 		outboxBehind:     prometheus.NewDesc("certibuy_outbox_messages_behind", "Outbox messages a consumer group has not acked.", []string{"group"}, nil),
 		projectionBehind: prometheus.NewDesc("certibuy_projection_events_behind", "Committed events a projection has not applied.", []string{"projection"}, nil),
 		queued:           prometheus.NewDesc("certibuy_notifications_queued", "Notifications waiting for delivery.", []string{"topic"}, nil),
-		queuedDue:        prometheus.NewDesc("certibuy_notifications_due", "Queued notifications ready for a worker: their time has come and no worker is sending them.", []string{"topic"}, nil),
+		queuedDue:        prometheus.NewDesc("certibuy_notifications_due", "Queued notifications ready for a worker: their time has come, no worker is sending them, and no earlier one of their order waits before them.", []string{"topic"}, nil),
 		recent:           prometheus.NewDesc("certibuy_notifications_last_hour", "Notifications requested in the last hour, by channel and status.", []string{"channel", "status"}, nil),
 		reports: prometheus.NewDesc("certibuy_sms_delivery_reports_last_hour", "SMS delivery reports received in the last hour, by provider and "+
 			"what they said (delivered, undelivered, rejected) or became (pending: its attempt is not known yet; unknown: no attempt has its request id).",
@@ -56,7 +56,7 @@ func (c *StatsCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	// Every delivery topic, with nothing queued too: a gauge that vanishes reads "no data", not 0.
-	if rows, err := c.db.Pool.Query(ctx, `SELECT t.topic, count(q.topic), count(q.topic) FILTER (WHERE `+queueDue+`)
+	if rows, err := c.db.Pool.Query(ctx, `SELECT t.topic, count(q.topic), count(q.topic) FILTER (WHERE `+queueReady+`)
 		FROM unnest($1::text[]) AS t(topic) LEFT JOIN notification_queue q ON q.topic = t.topic GROUP BY t.topic`,
 		[]string{command.EmailTopic, command.SMSTopic}); err == nil {
 		for rows.Next() {

@@ -213,11 +213,18 @@ const claimGather = 5 * time.Millisecond
 // queueDue is when a queued message is ready for a worker: its time has come and no lease holds it.
 const queueDue = `q.due_at <= now() AND (q.lease_until IS NULL OR q.lease_until < now())`
 
+// queueReady is when a queued message is one a worker would claim now: due, and no earlier message
+// of its order waits in its topic (for a retry, or in a worker's hands), which it goes after. The
+// gauges and doctor count these, so that a message held behind its order's retry does not read as
+// one no worker takes.
+const queueReady = queueDue + ` AND NOT EXISTS (SELECT 1 FROM notification_queue p
+	WHERE p.order_id = q.order_id AND p.topic = q.topic AND p.id < q.id)`
+
 // QueueState counts the queued notifications, those ready for a worker among them, and says when the
 // oldest was queued.
 func QueueState(ctx context.Context, db Querier) (query.QueueState, error) {
 	var s query.QueueState
-	err := db.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE `+queueDue+`), min(q.created_at) FROM notification_queue q`).
+	err := db.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE `+queueReady+`), min(q.created_at) FROM notification_queue q`).
 		Scan(&s.Queued, &s.Due, &s.Oldest)
 	if err != nil {
 		return s, fmt.Errorf("notification queue: %w", err)

@@ -138,6 +138,30 @@ func TestAClaimIsAHeapOnlyUpdateAndStepsOverTheMessagesInFlight(t *testing.T) {
 	}
 }
 
+// A message behind an earlier one of its order (waiting for its retry, or in a worker's hands) is
+// queued, not ready for a worker: it goes when that one settles, so counting it would read as a
+// message no worker takes.
+func TestAMessageHeldBehindItsOrdersRetryIsNotReadyForAWorker(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	_, db := newStore(t, 1)
+	orderID := uuid.New()
+	if _, err := db.Pool.Exec(ctx, `INSERT INTO notification_queue (stream_id, topic, order_id, due_at)
+		VALUES ('notification-a-sms', 'notify_sms', $1, now() + interval '1 minute')`, orderID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Pool.Exec(ctx, `INSERT INTO notification_queue (stream_id, topic, order_id)
+		VALUES ('notification-b-sms', 'notify_sms', $1), ('notification-c-sms', 'notify_sms', gen_random_uuid())`, orderID); err != nil {
+		t.Fatal(err)
+	}
+	if q, err := postgres.QueueState(ctx, db.Pool); err != nil || q.Queued != 3 || q.Due != 1 {
+		t.Fatalf("queue state %+v, %v; want 3 queued, 1 ready (the other order's)", q, err)
+	}
+	if n, err := postgres.Claim(ctx, db.Pool, "notify_sms", 10); err != nil || n != 1 {
+		t.Fatalf("claimed %d, %v; want the one the state called ready", n, err)
+	}
+}
+
 // A settled notification's message is deleted by key, even when the delete was planned while the
 // queue was a page: the usual state after a quiet spell.
 func TestSettlingDeletesTheMessageByKeyEvenWithAnEmptyQueuesPlan(t *testing.T) {

@@ -31,6 +31,9 @@ type checkResult struct {
 }
 
 // runDoctor checks what the service depends on, sends nothing, and shows the last notifications.
+// projectionLagAlert is the events a projection may be behind before OPERATIONS' alert fires.
+const projectionLagAlert = 1000
+
 func (m *Main) runDoctor(ctx context.Context, args []string) error {
 	fs := m.flagSet("doctor")
 	utc := fs.Bool("utc", false, "show times in UTC rather than India time (IST)")
@@ -98,7 +101,12 @@ func (m *Main) runDoctor(ctx context.Context, args []string) error {
 		add("projections", "FAIL", "%v", err)
 	}
 	for _, l := range lags {
-		add("projection "+l.Projection, "ok", "%d events behind", l.Events)
+		// The projection-lag alert's threshold (docs/OPERATIONS.md): below it, a moment's lag.
+		status := "ok"
+		if l.Events > projectionLagAlert {
+			status = "warn"
+		}
+		add("projection "+l.Projection, status, "%d events behind", l.Events)
 	}
 	checkFeed(cctx, cfg, deps, add)
 	if q, err := postgres.QueueState(cctx, deps.Pool); err != nil {
@@ -108,7 +116,7 @@ func (m *Main) runDoctor(ctx context.Context, args []string) error {
 		if q.Oldest != nil && time.Since(*q.Oldest) > 15*time.Minute {
 			status = "warn"
 		}
-		add("notification queue", status, "%d queued, %d ready for a worker (the others are being sent or wait for a retry)", q.Queued, q.Due)
+		add("notification queue", status, "%d queued, %d ready for a worker (the others are being sent, wait for a retry, or wait behind their order's earlier message)", q.Queued, q.Due)
 	}
 	if given, err := postgres.GivenUpOrderEvents(cctx, deps.Pool); err != nil {
 		add("given up on", "FAIL", "%v", err)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"strings"
 	"testing"
 
@@ -40,6 +41,19 @@ func TestDoctorChecksAndShowsTheLastNotifications(t *testing.T) {
 	out, err = runCLIWith(t, env, "doctor")
 	if err == nil || !strings.Contains(out, "FAIL  e-mail") {
 		t.Fatalf("doctor with an unreachable SMTP server: %v\n%s", err, out)
+	}
+
+	// Past the projection-lag alert's threshold, doctor warns too.
+	if err := n.stopProjections(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.deps.Pool.Exec(context.Background(), `INSERT INTO events (stream_id, stream_version, event_id, type, schema_version, data, stream_hash, correlation_id, actor, occurred_at)
+		SELECT 'doctor-' || g, 1, gen_random_uuid(), 'doctor.test.v1', 1, '{}', 0, 'c', 'system', now() FROM generate_series(1, 1001) g`); err != nil {
+		t.Fatal(err)
+	}
+	out, _ = runCLIWith(t, env, "doctor")
+	if !strings.Contains(out, "warn  projection order_summary") || !strings.Contains(out, "1001 events behind") {
+		t.Fatalf("doctor with a projection 1001 events behind:\n%s", out)
 	}
 }
 

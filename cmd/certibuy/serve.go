@@ -429,9 +429,10 @@ func (s *Service) stopRouters() error {
 
 func (s *Service) stopProjections() error {
 	if s.projections == nil {
-		return nil // --no-events
+		return nil // --no-events, or stopped already
 	}
 	s.projections()
+	s.projections = nil
 	return <-s.projectionsDone
 }
 
