@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -43,11 +45,16 @@ type DeliverNotificationHandler struct {
 	policy   RetryPolicy
 	now      func() time.Time
 	domain   string // for Message-IDs
+	logger   *slog.Logger
 }
 
 // NewDeliverNotificationHandler wires the handler; mailDomain is the right-hand side of Message-IDs.
-func NewDeliverNotificationHandler(store NotificationStore, mailer Mailer, sms SMSSender, renderer Renderer, links OrderLinks, policy RetryPolicy, now func() time.Time, mailDomain string) DeliverNotificationHandler {
-	return DeliverNotificationHandler{store: store, mailer: mailer, sms: sms, renderer: renderer, links: links, policy: policy, now: now, domain: mailDomain}
+// logger gets one line per notification that fails for good and per attempt lost with its worker.
+func NewDeliverNotificationHandler(store NotificationStore, mailer Mailer, sms SMSSender, renderer Renderer, links OrderLinks, policy RetryPolicy, now func() time.Time, mailDomain string, logger *slog.Logger) DeliverNotificationHandler {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	return DeliverNotificationHandler{store: store, mailer: mailer, sms: sms, renderer: renderer, links: links, policy: policy, now: now, domain: mailDomain, logger: logger}
 }
 
 // Handle sends the notification unless it was sent or failed already. A failed attempt returns a
@@ -70,10 +77,13 @@ func (h DeliverNotificationHandler) Handle(ctx context.Context, cmd DeliverNotif
 	// An attempt lost with its worker went to the first provider of a chain ("msg91>fast2sms"), unless
 	// that one refused it; the first is the likelier, and retrying it never sends a second provider's.
 	primary, _, _ := strings.Cut(provider, ">")
+	before := n.Attempts()
 	attemptNo, err := n.Attempt(max(cmd.Delivery, 1), primary)
 	if err != nil {
 		return err
 	}
+	// Attempts lost with their worker, recorded by Attempt; logged once the save has kept them.
+	lost := attemptNo - before - 1
 
 	only := n.ReroutedTo() // a template the first provider's operator rejected: the other one, once
 	if o := n.LastOutcome(); o == notification.OutcomeAmbiguous || o == notification.OutcomeUnknown {
@@ -90,7 +100,11 @@ func (h DeliverNotificationHandler) Handle(ctx context.Context, cmd DeliverNotif
 		if err := n.Succeed(attempt, res.ProviderMessageID, messageID); err != nil {
 			return err
 		}
-		return h.save(ctx, cmd.Stream, n)
+		if err := h.save(ctx, cmd.Stream, n); err != nil {
+			return err
+		}
+		h.logLost(ctx, cmd.Stream, req, primary, attemptNo, lost)
+		return nil
 	}
 
 	permanent := false
@@ -115,10 +129,50 @@ func (h DeliverNotificationHandler) Handle(ctx context.Context, cmd DeliverNotif
 	if err := h.save(ctx, cmd.Stream, n); err != nil {
 		return err
 	}
+	h.logLost(ctx, cmd.Stream, req, primary, attemptNo, lost)
 	if failed {
+		// One line per notification that failed for good; the attempts before it are in its history.
+		h.logger.WarnContext(ctx, "notification failed for good",
+			"notification", cmd.Stream, "type", string(req.Type), "channel", string(req.Channel),
+			"provider", attempt.Provider, "order_number", req.OrderNumber, "attempts", n.Attempts(),
+			"permanent", permanent, "reason", logSafe(attempt.Error, req.Recipient))
 		return fmt.Errorf("%w after %d attempts: %w", ErrNotificationFailed, n.Attempts(), sendErr)
 	}
 	return &RetryLaterError{After: h.policy.Delay(n.Round()), Err: sendErr}
+}
+
+// logLost logs the attempts before attemptNo whose worker stopped before the provider answered: the
+// message may have gone, so the retry went through the same provider.
+func (h DeliverNotificationHandler) logLost(ctx context.Context, stream string, req notification.Requested, provider string, attemptNo, lost int) {
+	if lost <= 0 {
+		return
+	}
+	h.logger.WarnContext(ctx, notification.ErrWorkerStopped+"; retried through the same provider",
+		"notification", stream, "type", string(req.Type), "channel", string(req.Channel),
+		"provider", provider, "order_number", req.OrderNumber, "lost_attempts", lost, "attempt", attemptNo)
+}
+
+// emailAddress finds what looks like an e-mail address in a provider's answer.
+var emailAddress = regexp.MustCompile(`[A-Za-z0-9._%+\-]+@([A-Za-z0-9\-]+\.)+[A-Za-z]{2,}`)
+
+// phoneDigits finds digit runs long enough to be a phone number.
+var phoneDigits = regexp.MustCompile(`\+?\d{10,}`)
+
+// logSafe is a delivery error fit for the log: a provider may quote the recipient back, so the
+// recipient, e-mail addresses (all but their domain) and phone numbers (all but their last four
+// digits) are masked.
+func logSafe(reason, recipient string) string {
+	if recipient != "" {
+		masked := "***"
+		if i := strings.LastIndexByte(recipient, '@'); i >= 0 {
+			masked += recipient[i:]
+		} else {
+			masked = order.MaskPhone(recipient)
+		}
+		reason = strings.ReplaceAll(reason, recipient, masked)
+	}
+	reason = emailAddress.ReplaceAllStringFunc(reason, func(a string) string { return "***" + a[strings.LastIndexByte(a, '@'):] })
+	return phoneDigits.ReplaceAllStringFunc(reason, order.MaskPhone)
 }
 
 // load returns the notification as it stands. On its first delivery, a new notification is its

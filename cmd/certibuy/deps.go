@@ -123,7 +123,7 @@ func OpenDeps(ctx context.Context, cfg Config, logger *slog.Logger) (*Deps, erro
 		RequestNotifications: command.NewRequestNotificationsHandler(requests, command.ShopInfo{
 			Name: cfg.Notify.ShopName, SupportEmail: cfg.Notify.SupportEmail, RefundExpectation: cfg.Notify.RefundExpectation}),
 		DeliverNotification: command.NewDeliverNotificationHandler(notifications, mailer, smsSender, renderer,
-			MessageLinks{orderLinks}, cfg.Notify.Policy, time.Now, mailDomain(cfg.Notify.MailFrom)),
+			MessageLinks{orderLinks}, cfg.Notify.Policy, time.Now, mailDomain(cfg.Notify.MailFrom), logger),
 		MailProvider: mailer.Name(), SMSProvider: smsSender.Name(), SMTP: smtp,
 		Mailer: mailer, SMS: smsSender, Renderer: renderer, NotificationLog: postgres.NewNotificationLogReader(db),
 		Links: orderLinks, RequestBatches: requests,
