@@ -277,6 +277,8 @@ func (s *Service) startRouter() error {
 		Subscribers:    func(string) (message.Subscriber, error) { return queue, nil },
 		Poison:         postgres.NewTxPublisher(s.deps.Pool, wlog),
 		Logger:         s.logger,
+		// A notification in the poison topic failed for good: the handler has logged why, at WARN.
+		PoisonLogLevel: slog.LevelWarn,
 	})
 	if err != nil {
 		return err

@@ -84,6 +84,9 @@ type Config struct {
 	// ConsumerGroupPrefix keeps the groups of different deployments (or tests) apart; may be empty.
 	ConsumerGroupPrefix string
 	Logger              *slog.Logger
+	// PoisonLogLevel is the level of the line logged for each message moved to the poison topic;
+	// ERROR when nil. A router whose handlers log the failure themselves may lower it.
+	PoisonLogLevel slog.Leveler
 }
 
 // Router runs handler groups over the order events.
@@ -121,7 +124,11 @@ func NewRouter(cfg Config) (*Router, error) {
 	if err != nil {
 		return nil, fmt.Errorf("events router: %w", err)
 	}
-	poison, err := middleware.PoisonQueueWithFilter(cfg.Poison, cfg.PoisonTopic, cfg.PoisonIf)
+	if cfg.PoisonLogLevel == nil {
+		cfg.PoisonLogLevel = slog.LevelError
+	}
+	poisonPub := poisonLogger{Publisher: cfg.Poison, logger: cfg.Logger, level: cfg.PoisonLogLevel}
+	poison, err := middleware.PoisonQueueWithFilter(poisonPub, cfg.PoisonTopic, cfg.PoisonIf)
 	if err != nil {
 		return nil, fmt.Errorf("events router: poison queue: %w", err)
 	}
@@ -131,19 +138,19 @@ func NewRouter(cfg Config) (*Router, error) {
 	}
 	stack := []message.HandlerMiddleware{poison}
 	stack = append(stack, cfg.Outer...)
+	retry := middleware.Retry{
+		MaxRetries:          cfg.Retry.MaxRetries,
+		InitialInterval:     cfg.Retry.InitialInterval,
+		MaxInterval:         cfg.Retry.MaxInterval,
+		Multiplier:          cfg.Retry.Multiplier,
+		RandomizationFactor: cfg.Retry.RandomizationFactor,
+		// Each attempt gets the delivery's own context back; the timeout of the last attempt would
+		// otherwise cancel every later one.
+		ResetContextOnRetry: true,
+		ShouldRetry:         shouldRetry,
+	}
 	stack = append(stack,
-		middleware.Retry{
-			MaxRetries:          cfg.Retry.MaxRetries,
-			InitialInterval:     cfg.Retry.InitialInterval,
-			MaxInterval:         cfg.Retry.MaxInterval,
-			Multiplier:          cfg.Retry.Multiplier,
-			RandomizationFactor: cfg.Retry.RandomizationFactor,
-			// Each attempt gets the delivery's own context back; the timeout of the last attempt would
-			// otherwise cancel every later one.
-			ResetContextOnRetry: true,
-			ShouldRetry:         shouldRetry,
-			Logger:              wlog,
-		}.Middleware,
+		retryNamingTheMessage(retry, wlog),
 		middleware.Timeout(cfg.HandlerTimeout),
 		middleware.Recoverer,
 		middleware.CorrelationID,
@@ -188,6 +195,62 @@ func (r *Router) Running() chan struct{} { return r.router.Running() }
 
 // Close stops taking messages and waits for handlers in flight.
 func (r *Router) Close() error { return r.router.Close() }
+
+// retryNamingTheMessage is r whose "Error occurred, retrying" lines name the handler and the message
+// (event type, id, stream): Watermill's Retry logs only the error. The fields are read only when a
+// line is written.
+func retryNamingTheMessage(r middleware.Retry, logger watermill.LoggerAdapter) message.HandlerMiddleware {
+	return func(h message.HandlerFunc) message.HandlerFunc {
+		return func(msg *message.Message) ([]*message.Message, error) {
+			r := r
+			r.Logger = messageLogger{LoggerAdapter: logger, msg: msg}
+			return r.Middleware(h)(msg)
+		}
+	}
+}
+
+// messageLogger adds the message's fields to the errors it logs.
+type messageLogger struct {
+	watermill.LoggerAdapter
+	msg *message.Message
+}
+
+func (l messageLogger) Error(msg string, err error, fields watermill.LogFields) {
+	l.LoggerAdapter.Error(msg, err, fields.Add(messageFields(l.msg)))
+}
+
+// messageFields name a message in the log: the handler that took it, its event's type, id and stream.
+func messageFields(msg *message.Message) watermill.LogFields {
+	return watermill.LogFields{
+		"handler":    message.HandlerNameFromCtx(msg.Context()),
+		"event_type": msg.Metadata.Get(es.MsgType),
+		"event_id":   msg.UUID,
+		"stream":     msg.Metadata.Get(es.MsgStream),
+	}
+}
+
+// poisonLogger logs each message it has published to the poison topic: the handler gave up on it.
+type poisonLogger struct {
+	message.Publisher
+	logger *slog.Logger
+	level  slog.Leveler
+}
+
+func (p poisonLogger) Publish(topic string, msgs ...*message.Message) error {
+	if err := p.Publisher.Publish(topic, msgs...); err != nil {
+		return err
+	}
+	for _, msg := range msgs {
+		p.logger.Log(msg.Context(), p.level.Level(), "gave up on a message: moved to the poison topic",
+			"poison_topic", topic,
+			"handler", msg.Metadata.Get(middleware.PoisonedHandlerKey),
+			"event_type", msg.Metadata.Get(es.MsgType),
+			"event_id", msg.UUID,
+			"stream", msg.Metadata.Get(es.MsgStream),
+			"error", msg.Metadata.Get(middleware.ReasonForPoisonedKey))
+	}
+	return nil
+}
 
 // withCausation puts the message's correlation id, and its id as the causation id, in the handler's
 // context, so that events a handler appends are chained to the event that caused them.

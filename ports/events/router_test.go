@@ -1,9 +1,11 @@
 package events_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"sync"
 	"testing"
@@ -25,12 +27,45 @@ type harness struct {
 	db     *postgres.DB
 	store  *postgres.EventStore
 	router *events.Router
+	logs   *lockedBuffer // the router's log, as JSON lines
+}
+
+// lockedBuffer is a log sink the test reads while the router writes.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+// lines returns the JSON lines logged so far.
+func (b *lockedBuffer) lines(t *testing.T) []map[string]any {
+	t.Helper()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []map[string]any
+	for _, l := range bytes.Split(b.b.Bytes(), []byte("\n")) {
+		if len(l) == 0 {
+			continue
+		}
+		var m map[string]any
+		if err := json.Unmarshal(l, &m); err != nil {
+			t.Fatalf("log line %q: %v", l, err)
+		}
+		out = append(out, m)
+	}
+	return out
 }
 
 func newHarness(t *testing.T, retry events.RetryConfig) *harness {
 	t.Helper()
 	db := pgtest.NewDB(t, 8)
-	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	logs := &lockedBuffer{}
+	logger := slog.New(slog.NewJSONHandler(io.MultiWriter(testWriter{t}, logs), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	wlog := watermill.NewSlogLogger(logger)
 	timeout := 2 * time.Second
 	r, err := events.NewRouter(events.Config{
@@ -49,7 +84,7 @@ func newHarness(t *testing.T, retry events.RetryConfig) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &harness{db: db, store: postgres.NewEventStore(db), router: r}
+	return &harness{db: db, store: postgres.NewEventStore(db), router: r, logs: logs}
 }
 
 func (h *harness) run(t *testing.T) {
@@ -180,6 +215,27 @@ func TestAHandlerThatAlwaysFailsEndsInThePoisonTopicWithoutBlockingOthers(t *tes
 	var shipped order.OrderShipped
 	if err := json.Unmarshal([]byte(payload), &shipped); err != nil || shipped.TrackingID != "BAD" {
 		t.Fatalf("poison payload = %s", payload)
+	}
+
+	// The log says which handler failed on which event, on each retry and when it gave up.
+	var retries, gaveUp int
+	for _, l := range h.logs.lines(t) {
+		named := l["handler"] == "strict" && l["event_type"] == order.TypeOrderShipped && l["event_id"] != "" && l["stream"] != ""
+		switch l["msg"] {
+		case "Error occurred, retrying":
+			if !named || l["level"] != "ERROR" {
+				t.Errorf("a retry line that does not name the handler and the event: %v", l)
+			}
+			retries++
+		case "gave up on a message: moved to the poison topic":
+			if !named || l["level"] != "ERROR" || l["poison_topic"] != events.PoisonTopic || l["error"] != "template missing" {
+				t.Errorf("the poison line: %v", l)
+			}
+			gaveUp++
+		}
+	}
+	if retries != 2 || gaveUp != 1 {
+		t.Fatalf("%d retry lines and %d poison lines, want 2 and 1", retries, gaveUp)
 	}
 }
 
