@@ -126,6 +126,9 @@ func RedoableBegin(begin string) string { return begin + "; SET LOCAL synchronou
 // PoolOptions tune the pool; zero values keep pgx's defaults.
 type PoolOptions struct {
 	MaxConns int32
+	// ApplicationName is the connections' application_name (what pg_stat_activity shows), unless
+	// the URL sets one.
+	ApplicationName string
 }
 
 // Connect opens a pool on url and checks that the server answers.
@@ -136,6 +139,9 @@ func Connect(ctx context.Context, databaseURL string, opts PoolOptions) (*pgxpoo
 	}
 	if opts.MaxConns > 0 {
 		cfg.MaxConns = opts.MaxConns
+	}
+	if opts.ApplicationName != "" && cfg.ConnConfig.RuntimeParams["application_name"] == "" {
+		cfg.ConnConfig.RuntimeParams["application_name"] = opts.ApplicationName
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

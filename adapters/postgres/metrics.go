@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -99,6 +100,26 @@ type GroupLag struct {
 	Group  string
 	Behind int
 	Oldest time.Duration
+}
+
+// ConnectedApplications returns which of names are the application_name of a session on this
+// database now, each once, sorted.
+func ConnectedApplications(ctx context.Context, q Querier, names []string) ([]string, error) {
+	rows, err := q.Query(ctx, `SELECT DISTINCT application_name FROM pg_stat_activity
+		WHERE datname = current_database() AND application_name = ANY($1) ORDER BY 1`, names)
+	if err != nil {
+		return nil, fmt.Errorf("connected applications: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, fmt.Errorf("connected applications: %w", err)
+		}
+		out = append(out, n)
+	}
+	return out, rows.Err()
 }
 
 // OutboxLag reports, for each consumer group of the order_events topic, how many of its events it has

@@ -72,6 +72,9 @@ type Config struct {
 	// NoEvents makes serve answer HTTP only: no routers, projections, sweeps or forwarding
 	// (serve --no-events, beside workers that take the events).
 	NoEvents bool
+	// ProcessName is the database connections' application_name: which command runs, so that doctor
+	// can tell whether any process takes the events (see takerNames).
+	ProcessName string
 }
 
 // NotifyConfig holds the notifier's settings.

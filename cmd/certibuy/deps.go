@@ -63,7 +63,7 @@ func OpenDeps(ctx context.Context, cfg Config, logger *slog.Logger) (*Deps, erro
 	if created {
 		logger.Info("created database", "url", postgres.Redact(cfg.DatabaseURL))
 	}
-	pool, err := postgres.Connect(ctx, cfg.DatabaseURL, postgres.PoolOptions{MaxConns: int32(cfg.DBMaxConns)})
+	pool, err := postgres.Connect(ctx, cfg.DatabaseURL, postgres.PoolOptions{MaxConns: int32(cfg.DBMaxConns), ApplicationName: cfg.ProcessName})
 	if err != nil {
 		return nil, err
 	}

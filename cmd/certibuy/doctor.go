@@ -96,6 +96,7 @@ func (m *Main) runDoctor(ctx context.Context, args []string) error {
 		}
 		add("outbox "+g.Group, status, "%d messages behind, oldest waiting %s", g.Behind, g.Oldest.Round(time.Second))
 	}
+	checkTakers(cctx, deps, groups, add)
 	lags, err := deps.Runner.Lags(cctx)
 	if err != nil {
 		add("projections", "FAIL", "%v", err)
@@ -407,4 +408,30 @@ func times(n int) string {
 		return "twice"
 	}
 	return fmt.Sprintf("%d times", n)
+}
+
+// checkTakers says whether any process takes the events: a `serve --no-events` alone answers HTTP,
+// is ready, and logs no error while the events wait. The service's connections name their process
+// (application_name), unless DATABASE_URL sets another name.
+func checkTakers(ctx context.Context, deps *Deps, groups []postgres.GroupLag, add func(name, status, format string, a ...any)) {
+	takers, err := postgres.ConnectedApplications(ctx, deps.Pool, takerNames())
+	if err != nil {
+		add("taking events", "FAIL", "%v", err)
+		return
+	}
+	if len(takers) > 0 {
+		add("taking events", "ok", "connected: %s", strings.Join(takers, ", "))
+		return
+	}
+	behind := 0
+	for _, g := range groups {
+		behind = max(behind, g.Behind)
+	}
+	status, waiting := "warn", ""
+	if behind > 0 {
+		status, waiting = "FAIL", fmt.Sprintf(" (%d events wait)", behind)
+	}
+	add("taking events", status, "no process takes events: no `certibuy worker`, nor `certibuy serve` without --no-events, "+
+		"is connected to this database%s; notifications, projections and forwarding wait until one runs "+
+		"(a DATABASE_URL that sets application_name hides them from this check)", waiting)
 }

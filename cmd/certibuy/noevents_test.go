@@ -28,10 +28,20 @@ func TestServeWithNoEventsAnswersHTTPAndLeavesTheEventsToWorkers(t *testing.T) {
 	}
 	id, _ := res.json(t)["order_id"].(string)
 
+	// Nothing takes the order's event: doctor says so plainly.
+	out, _ := runCLIWith(t, map[string]string{"DATABASE_URL": url}, "doctor")
+	if !strings.Contains(out, "taking events") || !strings.Contains(out, "no process takes events") {
+		t.Errorf("doctor does not say that no process takes events:\n%s", out)
+	}
+
 	worker := startServiceAs(t, map[string]string{"DATABASE_URL": url}, asWorker)
 	waitFor(t, 30*time.Second, func() bool {
 		return strings.Contains(worker.logs.String(), `"msg":"order event received","type":"order.placed.v1","stream":"order-`+id)
 	}, "the worker never took the order's event")
+	out, _ = runCLIWith(t, map[string]string{"DATABASE_URL": url}, "doctor")
+	if line := grepLines(out, "taking events"); !strings.HasPrefix(line, "ok") || !strings.Contains(line, "certibuy worker") {
+		t.Errorf("doctor with a worker running:\n%s", out)
+	}
 
 	help, _, err := runCLISplit(t, map[string]string{"DATABASE_URL": url}, "serve", "--help")
 	if err != nil || !strings.Contains(help, "  --no-events ") {

@@ -54,6 +54,27 @@ func (m *Main) runServe(ctx context.Context, args []string, withHTTP bool) error
 	return svc.Stop(stopCtx)
 }
 
+// The application_name of a service's database connections: doctor looks for the first two to
+// tell whether any process takes the events.
+const (
+	processServe         = "certibuy serve"
+	processWorker        = "certibuy worker"
+	processServeNoEvents = "certibuy serve --no-events"
+)
+
+// takerNames are the processes that take events.
+func takerNames() []string { return []string{processServe, processWorker} }
+
+func processName(withHTTP, noEvents bool) string {
+	switch {
+	case !withHTTP:
+		return processWorker
+	case noEvents:
+		return processServeNoEvents
+	}
+	return processServe
+}
+
 // Service is a running certibuy: HTTP API (unless a worker), event router and database pool.
 type Service struct {
 	cfg      Config
@@ -89,6 +110,7 @@ type sweep struct {
 // StartService prepares the database, wires everything and starts serving. It returns once the HTTP
 // listener is bound and the router is running.
 func StartService(ctx context.Context, cfg Config, logger *slog.Logger, withHTTP bool) (*Service, error) {
+	cfg.ProcessName = processName(withHTTP, cfg.NoEvents)
 	deps, err := OpenDeps(ctx, cfg, logger)
 	if err != nil {
 		return nil, err
