@@ -46,7 +46,7 @@ func commandList() []commandHelp {
 				"names. serve and worker do the same at start-up; run it on its own before a deploy.",
 			example: "certibuy migrate"},
 		{name: "replay", summary: "rebuild read models from the event store, or verify them (--verify)",
-			usage: "replay --projection <name>|all [--verify]",
+			usage: "replay --projection <name>|all [--verify] [--env-file <file>]",
 			about: "Rebuilds a read model (order_summary, order_status_history, notification_log, or all) from the\n" +
 				"event store into fresh tables while the service runs, then swaps them in. --verify rebuilds into\n" +
 				"scratch tables and compares them with the live ones, changes nothing, and exits 1 on a difference.\n" +
@@ -54,14 +54,14 @@ func commandList() []commandHelp {
 			example: "certibuy replay --projection all --verify\ncertibuy replay --projection notification_log"},
 		{name: "audit", summary: "list stored events by order, type, actor, correlation id or time",
 			usage: "audit [--order <id|number>] [--type <type>] [--actor <actor>] [--correlation-id <id>] [--from <time>] [--to <time>] " +
-				"[--after <cursor>] [--limit <n>] [--as-of <time>] [--json] [--utc]",
+				"[--after <cursor>] [--limit <n>] [--as-of <time>] [--json] [--utc] [--env-file <file>]",
 			about: "Lists events of the event store in the order they were committed, in pages (--after with the\n" +
 				"cursor the previous page printed). Times are shown in India (IST) unless --utc; dates given to\n" +
 				"--from and --to are days in IST. With --order and --as-of it prints the order as it stood then.",
 			example: "certibuy audit --order CB-7K3M9Q2X\ncertibuy audit --actor system --from 2026-11-27 --to 2026-11-27\n" +
 				"certibuy audit --order CB-7K3M9Q2X --as-of 2026-11-27T18:00:00+05:30"},
 		{name: "doctor", summary: "check the database, SMTP, SMS, payment and NATS settings and the lags; show the last notifications",
-			usage: "doctor [--utc]",
+			usage: "doctor [--utc] [--env-file <file>]",
 			about: "Checks the database and its migrations, the SMTP server (connects, EHLO, STARTTLS, AUTH; sends\n" +
 				"nothing), the SMS and payment settings, how far the outbox consumers, the projections and the\n" +
 				"forwarding to NATS JetStream are behind, the notification queue, and the order events given up on\n" +
@@ -70,7 +70,7 @@ func commandList() []commandHelp {
 				"Exits 1 when a check fails.",
 			example: "certibuy doctor"},
 		{name: "notify-test", summary: "send a test e-mail and SMS of a notification type through the configured providers",
-			usage: "notify-test --email <address> --phone <number> [--type <type>|all] [--wait <duration>]",
+			usage: "notify-test --email <address> --phone <number> [--type <type>|all] [--wait <duration>] [--env-file <file>]",
 			about: "Sends a test e-mail and a test SMS of one notification type (order_confirmed by default; all:\n" +
 				"one of each) straight to the configured providers, with links of the configured shape for a\n" +
 				"sample order, and prints what each provider answered and each SMS's text (what to register\n" +
@@ -79,7 +79,7 @@ func commandList() []commandHelp {
 			example: "certibuy notify-test --email ops@shop.example.in --phone \"+91 98765 43210\"\n" +
 				"certibuy notify-test --phone 9876543210 --type all"},
 		{name: "poison", summary: "list the order events whose notifications were given up on, and request them again",
-			usage: "poison [--request <event id>|all] [--utc]",
+			usage: "poison [--request <event id>|all] [--utc] [--env-file <file>]",
 			about: "Lists the order events the notification request handlers gave up on (the order_events_poison\n" +
 				"topic): when (IST unless --utc), the event, its order, why, and whether its notifications were\n" +
 				"requested since. The customer got no message about such an event. Once the cause is fixed,\n" +
@@ -92,25 +92,25 @@ func commandList() []commandHelp {
 			example: "certibuy admin create-user --email ops@shop.example.in --name \"Priya Nair\"\n" +
 				"certibuy admin create-token --email ops@shop.example.in --name deploy-bot --ttl 720h"},
 		{name: "admin create-user", summary: "create an admin user",
-			usage: "admin create-user --email <address> --name <name>",
+			usage: "admin create-user --email <address> --name <name> [--env-file <file>]",
 			about: "Creates an admin who can log in to the console (/admin/login) and the admin API. The password\n" +
 				"(12 characters or more) is asked twice without being shown on a terminal; from a pipe, one line\n" +
 				"of stdin is read.",
 			example: "certibuy admin create-user --email ops@shop.example.in --name \"Priya Nair\"\n" +
 				"printf '%s\\n' \"$PASSWORD\" | certibuy admin create-user --email bot@shop.example.in --name Bot"},
 		{name: "admin create-token", summary: "issue an API token for an admin",
-			usage: "admin create-token --email <address> [--name <label>] [--ttl <duration>] [--utc]",
+			usage: "admin create-token --email <address> [--name <label>] [--ttl <duration>] [--utc] [--env-file <file>]",
 			about: "Issues a bearer token for the admin API (Authorization: Bearer <token>) and prints it once on\n" +
 				"stdout; only its hash is stored. --ttl limits its life (0: until revoked). Its id, to revoke\n" +
 				"it, goes to stderr.",
 			example: "certibuy admin create-token --email ops@shop.example.in --name deploy-bot --ttl 720h"},
 		{name: "admin revoke-token", summary: "revoke an API token",
-			usage:   "admin revoke-token --id <token id>",
+			usage:   "admin revoke-token --id <token id> [--env-file <file>]",
 			about:   "Revokes a token by the id create-token printed; it stops working at once.",
 			example: "certibuy admin revoke-token --id 0193f7c2-5b1e-7c4a-9d2e-3f4a5b6c7d8e"},
 		{name: "bench", summary: "measure throughput and latency against baselines run alongside (scratch database)",
 			usage: "bench [--idle] [--duration <d>] [--runs <n>] [--clients <n>] [--latency-events <n>] [--burst <n>] " +
-				"[--forward <n>] [--workers <counts>] [--statements <n>] [--cpuprofile <file>]",
+				"[--forward <n>] [--workers <counts>] [--statements <n>] [--cpuprofile <file>] [--env-file <file>]",
 			about: "Measures checkout, notification latency and notification throughput on a scratch database it\n" +
 				"creates and drops, each figure beside a baseline measured in the same run, and prints the\n" +
 				"machine's CPU time and PostgreSQL's work per order. It loads every core while it runs.\n" +
@@ -118,7 +118,7 @@ func commandList() []commandHelp {
 				"minute); --duration 1s --latency-events 0 gives the throughput figures in about a minute.",
 			example: "certibuy bench --duration 1s --latency-events 0 --runs 5"},
 		{name: "tail", summary: "print the events published on NATS JetStream as they come (what other services see)",
-			usage: "tail [--subject <subject>] [--durable <name>] [--limit <n>] [--utc]",
+			usage: "tail [--subject <subject>] [--durable <name>] [--limit <n>] [--utc] [--env-file <file>]",
 			about: "Follows the JetStream stream NATS_STREAM on NATS_URL and prints each event as it comes: time (IST\n" +
 				"unless --utc), subject, stream and version, type and the published body (no personal data; see\n" +
 				"docs/EVENTS.md). Without --durable it starts from now and leaves nothing behind; with --durable it\n" +
