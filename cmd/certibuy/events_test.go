@@ -22,6 +22,7 @@ import (
 	"github.com/certibuy/orders/domain/es"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // streamHoldsTheStore fails unless the stream holds each of the store's events exactly once.
@@ -272,4 +273,43 @@ func TestTwoWorkersForwardingAtOnceDoubleNothing(t *testing.T) {
 		return tg.Count(t) == storeCount(t, second.deps.Pool, `SELECT count(*) FROM events`)
 	}, "the stream did not catch up with the store")
 	streamHoldsTheStore(t, tg, second.deps.Pool)
+}
+
+// tail --durable --limit acks what it printed and leaves nothing else held: a run right after the
+// last goes on where it stopped, without waiting for JetStream's AckWait.
+func TestTailWithALimitGoesOnAtOnceWhereTheLastRunStopped(t *testing.T) {
+	t.Parallel()
+	tg := natstest.New(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := tg.JS.CreateStream(ctx, jetstream.StreamConfig{Name: tg.Stream, Subjects: []string{tg.Prefix + ".>"}}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		if _, err := tg.JS.Publish(ctx, fmt.Sprintf("%s.order.e%d", tg.Prefix, i), []byte(`{}`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	env := map[string]string{"NATS_URL": tg.URL, "NATS_STREAM": tg.Stream, "NATS_SUBJECT_PREFIX": tg.Prefix}
+	var seen []string
+	for run, limit := range []string{"2", "1", "2"} {
+		// Well within AckWait (30 s): an event held unacked by the last run would make this one wait.
+		rctx, rcancel := context.WithTimeout(context.Background(), 5*time.Second)
+		var out syncBuffer
+		m := &Main{Stdin: strings.NewReader(""), Stdout: &out, Stderr: io.Discard, Getenv: func(k string) string { return env[k] }}
+		err := m.Run(rctx, []string{"tail", "--durable", "limited", "--limit", limit})
+		rcancel()
+		if err != nil {
+			t.Fatalf("run %d: %v", run, err)
+		}
+		for _, l := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+			if l != "" {
+				seen = append(seen, strings.Fields(l)[0])
+			}
+		}
+	}
+	want := []string{tg.Prefix + ".order.e0", tg.Prefix + ".order.e1", tg.Prefix + ".order.e2", tg.Prefix + ".order.e3", tg.Prefix + ".order.e4"}
+	if strings.Join(seen, " ") != strings.Join(want, " ") {
+		t.Fatalf("three runs right after one another printed %v, want %v", seen, want)
+	}
 }

@@ -67,6 +67,19 @@ func (m *Main) runTail(ctx context.Context, args []string) error {
 		from = "through durable consumer " + *durable
 	}
 	fmt.Fprintf(m.Stderr, "following %s on stream %s %s (Ctrl-C stops)\n", *subject, cfg.NATS.Stream, from)
+	show := func(msg jetstream.Msg) {
+		h := msg.Headers()
+		at := h.Get(nats.HeaderOccurredAt)
+		if t, err := time.Parse(time.RFC3339Nano, at); err == nil {
+			at = showTime(t, *utc)
+		}
+		// Published bodies hold no personal data, but the stream is not only ours to write.
+		fmt.Fprintf(m.Stdout, "%s  %s  %s v%s  %s  %s\n", at, printable.Escape(msg.Subject()), printable.Escape(h.Get(nats.HeaderStreamID)),
+			printable.Escape(h.Get(nats.HeaderStreamVersion)), printable.Escape(h.Get(nats.HeaderEventType)), printable.Escape(string(msg.Data())))
+	}
+	if *durable != "" {
+		return tailDurable(ctx, cons, *limit, show)
+	}
 	iter, err := cons.Messages()
 	if err != nil {
 		return fmt.Errorf("consume: %w", err)
@@ -82,18 +95,58 @@ func (m *Main) runTail(ctx context.Context, args []string) error {
 			}
 			return fmt.Errorf("next event: %w", err)
 		}
-		h := msg.Headers()
-		at := h.Get(nats.HeaderOccurredAt)
-		if t, err := time.Parse(time.RFC3339Nano, at); err == nil {
-			at = showTime(t, *utc)
+		show(msg)
+	}
+	return nil
+}
+
+// tailDurable shows the events of a durable consumer, acknowledging each once shown. A message
+// fetched and not acked stays the consumer's own until JetStream's AckWait (30 s) runs out, and a
+// run right after would wait that long for it: so it fetches no more than --limit leaves to show,
+// each pull lasts a few seconds at most, and what was fetched but not shown when it stops is nak'd.
+func tailDurable(ctx context.Context, cons jetstream.Consumer, limit int, show func(jetstream.Msg)) error {
+	const batch, pull = 100, 5 * time.Second
+	for n := 0; limit == 0 || n < limit; {
+		want := batch
+		if limit > 0 {
+			want = min(batch, limit-n)
 		}
-		// Published bodies hold no personal data, but the stream is not only ours to write.
-		fmt.Fprintf(m.Stdout, "%s  %s  %s v%s  %s  %s\n", at, printable.Escape(msg.Subject()), printable.Escape(h.Get(nats.HeaderStreamID)),
-			printable.Escape(h.Get(nats.HeaderStreamVersion)), printable.Escape(h.Get(nats.HeaderEventType)), printable.Escape(string(msg.Data())))
-		if *durable != "" {
-			if err := msg.Ack(); err != nil {
-				return fmt.Errorf("ack: %w", err)
+		fctx, cancel := context.WithTimeout(ctx, pull)
+		msgs, err := cons.Fetch(want, jetstream.FetchContext(fctx))
+		if err != nil {
+			cancel()
+			if ctx.Err() != nil {
+				return nil
 			}
+			return fmt.Errorf("fetch events: %w", err)
+		}
+		var failed error
+		for msg := range msgs.Messages() {
+			if ctx.Err() != nil || failed != nil || (limit > 0 && n >= limit) {
+				_ = msg.Nak() // someone else's, or the next run's, at once
+				continue
+			}
+			show(msg)
+			// Acked with the server's answer, so that a run right after this one does not see it again;
+			// not with ctx, whose Ctrl-C must not leave a shown event unacked.
+			actx, acancel := context.WithTimeout(context.Background(), 5*time.Second)
+			err := msg.DoubleAck(actx)
+			acancel()
+			if err != nil {
+				failed = fmt.Errorf("ack: %w", err)
+				continue
+			}
+			n++
+		}
+		cancel()
+		if failed != nil {
+			return failed
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err := msgs.Error(); err != nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, jetstream.ErrNoMessages) {
+			return fmt.Errorf("fetch events: %w", err)
 		}
 	}
 	return nil
