@@ -309,3 +309,24 @@ func TestTheConsoleSaysASimulatedMessageWasNotSent(t *testing.T) {
 		t.Fatalf("an unknown notification: %d", res.status)
 	}
 }
+
+// An SMS the `log` stand-in handled will never get a delivery report: the home page's table of SMS
+// reaching the phone leaves it out rather than count it as waiting for one.
+func TestTheHomePageCountsNoSimulatedSMSAsUnreported(t *testing.T) {
+	t.Parallel()
+	s := startShop(t)
+	paidOrder(t, s)
+	waitFor(t, 30*time.Second, func() bool {
+		return s.count(t, `SELECT count(*) FROM notification_log WHERE channel = 'sms' AND status = 'sent' AND provider = 'log'`) > 0
+	}, "no SMS was handled by the log stand-in")
+	createAdmin(t, s.testService, "ops@certibuy.in")
+	cc := newConsoleClient(t, s.testService)
+	if login := cc.post("/admin/login", url.Values{"email": {"ops@certibuy.in"}, "password": {consolePassword}}, nil); login.status != http.StatusSeeOther || cc.lastSet == nil {
+		t.Fatalf("login: %d", login.status)
+	}
+	cc.cookie = &http.Cookie{Name: cc.lastSet.Name, Value: cc.lastSet.Value}
+	home := string(cc.get("/admin").body)
+	if i := strings.Index(home, `id="delivery-rates"`); i >= 0 {
+		t.Fatalf("the home page counts simulated SMS among those reaching the phone: %s", home[i:min(len(home), i+800)])
+	}
+}
