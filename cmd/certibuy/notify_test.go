@@ -462,6 +462,13 @@ func TestSMTPRefusalsAreRetriedThenFailThenResent(t *testing.T) {
 	if len(n.smtp.Messages()) != 2 {
 		t.Fatal("a refused e-mail was recorded as received")
 	}
+	// Each failure is one WARN line naming the notification, not a line per retry.
+	for _, f := range failed {
+		if lines := grepLines(n.logs.String(), `"msg":"notification failed for good","notification":"`+f.ID+`"`); strings.Count(lines, "\n") != 0 ||
+			!strings.Contains(lines, `"level":"WARN"`) || !strings.Contains(lines, `"provider":"smtp"`) || !strings.Contains(lines, "451") {
+			t.Errorf("the log of %s's failure: %q", f.ID, lines)
+		}
+	}
 
 	// The server recovers; an admin resends one: it goes exactly once.
 	token, _ := n.adminToken(t, "ops@certibuy.in")

@@ -43,6 +43,12 @@ func TestAnOrderEventGivenUpOnIsListedAndItsNotificationsRequestedOnceTheCauseIs
 		err := n.deps.Pool.QueryRow(ctx, `SELECT uuid FROM watermill_order_events_poison`).Scan(&eventID)
 		return err == nil
 	}, "the router never gave up on the OrderShipped")
+	// The log names the handler and the event it gave up on, not only the error.
+	waitFor(t, 10*time.Second, func() bool {
+		line := grepLines(n.logs.String(), "moved to the poison topic")
+		return strings.Contains(line, `"event_id":"`+eventID+`"`) && strings.Contains(line, `"handler":"notification_requests_p`) &&
+			strings.Contains(line, `"event_type":"order.shipped.v2"`) && strings.Contains(line, "the queue is closed for maintenance")
+	}, "no log line names the handler and the event given up on:\n"+grepLines(n.logs.String(), "ERROR"))
 	mails, sms := len(n.smtp.Messages()), len(n.msg91.Received())
 
 	out, err = runCLIWith(t, env, "poison", "--utc")
