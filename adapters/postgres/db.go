@@ -131,11 +131,19 @@ type PoolOptions struct {
 	ApplicationName string
 }
 
+// DefaultConnectTimeout bounds each new connection when DATABASE_URL sets no connect_timeout: without
+// it a server that takes the connection but never answers (a host half down, a stuck proxy) holds a
+// request, or the start-up, for as long as the caller waits, and the error would not say why.
+const DefaultConnectTimeout = 10 * time.Second
+
 // Connect opens a pool on url and checks that the server answers.
 func Connect(ctx context.Context, databaseURL string, opts PoolOptions) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(databaseURL)
 	if err != nil {
 		return nil, fmt.Errorf("parse DATABASE_URL: %w", err)
+	}
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = DefaultConnectTimeout
 	}
 	if opts.MaxConns > 0 {
 		cfg.MaxConns = opts.MaxConns
@@ -160,6 +168,9 @@ func EnsureDatabase(ctx context.Context, databaseURL string) (bool, error) {
 	cfg, err := pgx.ParseConfig(databaseURL)
 	if err != nil {
 		return false, fmt.Errorf("parse DATABASE_URL: %w", err)
+	}
+	if cfg.ConnectTimeout == 0 {
+		cfg.ConnectTimeout = DefaultConnectTimeout
 	}
 	name := cfg.Database
 	conn, err := pgx.ConnectConfig(ctx, cfg)

@@ -44,6 +44,10 @@ func (m *Main) runServe(ctx context.Context, args []string, withHTTP bool) error
 	cfg.NoEvents = noEvents != nil && *noEvents
 	logger := cfg.NewLogger(m.Stderr)
 	svc, err := StartService(ctx, cfg, logger, withHTTP)
+	if errors.Is(err, errStoppedWaiting) {
+		logger.Info("stopped before the database could be reached")
+		return nil // a SIGTERM while waiting is an ordinary stop
+	}
 	if err != nil {
 		return err
 	}
@@ -108,10 +112,11 @@ type sweep struct {
 }
 
 // StartService prepares the database, wires everything and starts serving. It returns once the HTTP
-// listener is bound and the router is running.
+// listener is bound and the router is running. While the database cannot be reached it waits for it
+// (see openDepsWaiting) until ctx ends.
 func StartService(ctx context.Context, cfg Config, logger *slog.Logger, withHTTP bool) (*Service, error) {
 	cfg.ProcessName = processName(withHTTP, cfg.NoEvents)
-	deps, err := OpenDeps(ctx, cfg, logger)
+	deps, err := openDepsWaiting(ctx, cfg, logger, dbWaitFirst, dbWaitMax)
 	if err != nil {
 		return nil, err
 	}
@@ -160,6 +165,53 @@ func StartService(ctx context.Context, cfg Config, logger *slog.Logger, withHTTP
 	}
 	s.logReady(withHTTP)
 	return s, nil
+}
+
+// How long the long-running commands wait between attempts to reach the database at start-up: the
+// first wait, doubled after each attempt up to the longest.
+const (
+	dbWaitFirst = time.Second
+	dbWaitMax   = 30 * time.Second
+)
+
+// errStoppedWaiting is the end of a start-up that ctx ended while the database could not be reached.
+var errStoppedWaiting = errors.New("stopped while waiting for the database")
+
+// openDepsWaiting is OpenDeps for serve and worker: a database that cannot be reached yet (the host
+// rebooted and PostgreSQL is not up, a failover during a deploy) is waited for, with a backoff from
+// first doubling up to most, and one WARN line per attempt, rather than ending the process, which
+// nothing would start again. A mistake that waiting does not mend (a bad URL, a refused login) fails
+// at once; the one-shot commands call OpenDeps and fail fast.
+func openDepsWaiting(ctx context.Context, cfg Config, logger *slog.Logger, first, most time.Duration) (*Deps, error) {
+	start := time.Now()
+	wait := first
+	for attempt := 1; ; attempt++ {
+		deps, err := OpenDeps(ctx, cfg, logger)
+		if err == nil {
+			if attempt > 1 {
+				logger.Info("database reached", "url", postgres.Redact(cfg.DatabaseURL), "attempts", attempt,
+					"waited", time.Since(start).Round(time.Second).String())
+			}
+			return deps, nil
+		}
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("%w: %w", errStoppedWaiting, err)
+		}
+		if !postgres.IsUnreachable(err) {
+			return nil, err
+		}
+		// The error names the host and user, never the password; the URL is redacted.
+		logger.Warn("waiting for the database", "url", postgres.Redact(cfg.DatabaseURL), "attempt", attempt,
+			"waited", time.Since(start).Round(time.Second).String(), "next_in", wait.String(), "err", err)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("%w: %w", errStoppedWaiting, err)
+		case <-t.C:
+		}
+		wait = min(2*wait, most)
+	}
 }
 
 // logReady says in one line where to go: the API, the console and the metrics.

@@ -60,6 +60,34 @@ const (
 // startServiceAs is startService, as the command kind says.
 func startServiceAs(t testing.TB, env map[string]string, kind serviceKind) *testService {
 	t.Helper()
+	cfg := testConfig(t, env, kind)
+	logs := &syncBuffer{}
+	withHTTP := kind != asWorker
+	svc, err := StartService(context.Background(), cfg, cfg.NewLogger(logs), withHTTP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return serviceUnderTest(t, svc, logs, withHTTP)
+}
+
+// serviceUnderTest stops svc when t ends.
+func serviceUnderTest(t testing.TB, svc *Service, logs *syncBuffer, withHTTP bool) *testService {
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := svc.Stop(ctx); err != nil {
+			t.Errorf("stop: %v", err)
+		}
+	})
+	if !withHTTP {
+		return &testService{Service: svc, logs: logs}
+	}
+	return &testService{Service: svc, base: "http://" + svc.Addr(), logs: logs}
+}
+
+// testConfig is the settings of a test service on a fresh database and free ports.
+func testConfig(t testing.TB, env map[string]string, kind serviceKind) Config {
+	t.Helper()
 	vars := map[string]string{
 		"DATABASE_URL": pgtest.NewDatabase(t),
 		"HTTP_ADDR":    "127.0.0.1:0",
@@ -77,7 +105,6 @@ func startServiceAs(t testing.TB, env map[string]string, kind serviceKind) *test
 	for k, v := range env {
 		vars[k] = v
 	}
-	logs := &syncBuffer{}
 	cfg, err := LoadConfigLookup(func(k string) (string, bool) {
 		v, ok := vars[k]
 		return v, ok
@@ -87,22 +114,7 @@ func startServiceAs(t testing.TB, env map[string]string, kind serviceKind) *test
 	}
 	cfg.PollInterval = 10 * time.Millisecond
 	cfg.NoEvents = kind == asServeNoEvents
-	withHTTP := kind != asWorker
-	svc, err := StartService(context.Background(), cfg, cfg.NewLogger(logs), withHTTP)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := svc.Stop(ctx); err != nil {
-			t.Errorf("stop: %v", err)
-		}
-	})
-	if !withHTTP {
-		return &testService{Service: svc, logs: logs}
-	}
-	return &testService{Service: svc, base: "http://" + svc.Addr(), logs: logs}
+	return cfg
 }
 
 // freeAddr is a loopback address with a port no one listens on.

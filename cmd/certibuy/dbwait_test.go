@@ -1,0 +1,143 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/certibuy/orders/adapters/postgres/pgtest"
+)
+
+// startWaiting runs StartService as serve does, in the background, on the database behind proxy.
+func startWaiting(ctx context.Context, t *testing.T, dbURL string) (*syncBuffer, <-chan startResult, Config) {
+	t.Helper()
+	cfg := testConfig(t, map[string]string{"DATABASE_URL": dbURL}, asServe)
+	logs := &syncBuffer{}
+	done := make(chan startResult, 1)
+	go func() {
+		svc, err := StartService(ctx, cfg, cfg.NewLogger(logs), true)
+		done <- startResult{svc, err}
+	}()
+	return logs, done, cfg
+}
+
+type startResult struct {
+	svc *Service
+	err error
+}
+
+// A service started before its database waits for it, saying so, and starts when it comes.
+func TestServeWaitsForTheDatabaseAtStartUp(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewDatabase(t)
+	proxy := pgtest.NewProxy(t, db, true) // PostgreSQL is not up yet
+	// trust authentication ignores the password; it is here to be kept out of the log.
+	url := strings.Replace(proxy.URL(db), "postgres@", "postgres:s3cret-pw@", 1)
+	logs, done, _ := startWaiting(context.Background(), t, url)
+
+	waitFor(t, 10*time.Second, func() bool { return strings.Count(logs.String(), "waiting for the database") >= 2 },
+		"no second 'waiting for the database' line")
+	select {
+	case r := <-done:
+		t.Fatalf("StartService returned while the database was down: %v", r.err)
+	default:
+	}
+	line := grepLines(logs.String(), "waiting for the database")
+	if !strings.Contains(line, `"level":"WARN"`) || !strings.Contains(line, "connection refused") || !strings.Contains(line, proxy.Addr()) {
+		t.Fatalf("the waiting line does not say what it waits for and why:\n%s", line)
+	}
+	if strings.Contains(logs.String(), "s3cret-pw") {
+		t.Fatalf("the log holds the password:\n%s", logs.String())
+	}
+
+	proxy.Restore()
+	var r startResult
+	select {
+	case r = <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("the service did not start once the database was back:\n%s", logs.String())
+	}
+	if r.err != nil {
+		t.Fatalf("start: %v", r.err)
+	}
+	s := serviceUnderTest(t, r.svc, logs, true)
+	if res := s.do(t, "GET", "/readyz", nil, nil); res.status != http.StatusOK {
+		t.Fatalf("/readyz once started: %d %s", res.status, res.body)
+	}
+	if !strings.Contains(logs.String(), "database reached") {
+		t.Fatalf("no 'database reached' line:\n%s", logs.String())
+	}
+}
+
+// Waiting ends at SIGTERM (ctx), promptly and without an error to report.
+func TestServeStopsWaitingForTheDatabaseWhenStopped(t *testing.T) {
+	t.Parallel()
+	proxy := pgtest.NewProxy(t, pgtest.ServerURL(), true)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	logs, done, _ := startWaiting(ctx, t, proxy.URL(pgtest.ServerURL()))
+	waitFor(t, 10*time.Second, func() bool { return strings.Contains(logs.String(), "waiting for the database") }, "no waiting line")
+	cancel()
+	select {
+	case r := <-done:
+		if !errors.Is(r.err, errStoppedWaiting) {
+			t.Fatalf("stopped while waiting: %v", r.err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("StartService still waits after ctx ended")
+	}
+}
+
+// A mistake waiting does not mend fails the start at once: a login the server refuses, a bad URL.
+func TestServeFailsAtOnceOnARefusedLoginOrABadURL(t *testing.T) {
+	t.Parallel()
+	for name, url := range map[string]string{
+		"refused login": "postgres://no_such_role_certibuy@" + hostOf(t, pgtest.ServerURL()) + "/certibuy_x?sslmode=disable",
+		"bad URL":       "postgres://postgres@127.0.0.1:notaport/x",
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			logs, done, _ := startWaiting(context.Background(), t, url)
+			select {
+			case r := <-done:
+				if r.err == nil {
+					r.svc.Stop(context.Background())
+					t.Fatal("started")
+				}
+				if strings.Contains(logs.String(), "waiting for the database") {
+					t.Fatalf("waited for a mistake: %v\n%s", r.err, logs.String())
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatalf("still waiting:\n%s", logs.String())
+			}
+		})
+	}
+}
+
+// The one-shot commands fail fast as they did: someone is waiting at the terminal.
+func TestOneShotCommandsDoNotWaitForTheDatabase(t *testing.T) {
+	t.Parallel()
+	proxy := pgtest.NewProxy(t, pgtest.ServerURL(), true)
+	var stderr syncBuffer
+	m := &Main{Stdout: &stderr, Stderr: &stderr, Getenv: func(k string) string {
+		if k == "DATABASE_URL" {
+			return proxy.URL(pgtest.ServerURL())
+		}
+		return ""
+	}}
+	start := time.Now()
+	err := m.Run(context.Background(), []string{"migrate"})
+	if err == nil || !strings.Contains(err.Error(), "connection refused") || time.Since(start) > 5*time.Second {
+		t.Fatalf("migrate with the database down: %v after %v", err, time.Since(start))
+	}
+}
+
+func hostOf(t *testing.T, url string) string {
+	t.Helper()
+	_, rest, _ := strings.Cut(url, "@")
+	host, _, _ := strings.Cut(rest, "/")
+	return host
+}
