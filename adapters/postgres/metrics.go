@@ -17,13 +17,15 @@ type StatsCollector struct {
 	db     *DB
 	runner *Runner
 
-	outboxBehind, projectionBehind, queued, queuedDue, recent, reports *prometheus.Desc
+	up, outboxBehind, projectionBehind, queued, queuedDue, recent, reports *prometheus.Desc
 }
 
 // NewStatsCollector returns the collector; register it with a Prometheus registry.
 func NewStatsCollector(db *DB, runner *Runner) *StatsCollector {
 	return &StatsCollector{
 		db: db, runner: runner,
+		up: prometheus.NewDesc("certibuy_database_up", "1 when this scrape's queries reached the database, 0 when it could not be reached "+
+			"(the other certibuy_ gauges are then missing from the scrape).", nil, nil),
 		outboxBehind:     prometheus.NewDesc("certibuy_outbox_messages_behind", "Outbox messages a consumer group has not acked.", []string{"group"}, nil),
 		projectionBehind: prometheus.NewDesc("certibuy_projection_events_behind", "Committed events a projection has not applied.", []string{"projection"}, nil),
 		queued:           prometheus.NewDesc("certibuy_notifications_queued", "Notifications waiting for delivery.", []string{"topic"}, nil),
@@ -37,15 +39,23 @@ func NewStatsCollector(db *DB, runner *Runner) *StatsCollector {
 
 // Describe sends the descriptions of the metrics.
 func (c *StatsCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.outboxBehind, c.projectionBehind, c.queued, c.queuedDue, c.recent, c.reports} {
+	for _, d := range []*prometheus.Desc{c.up, c.outboxBehind, c.projectionBehind, c.queued, c.queuedDue, c.recent, c.reports} {
 		ch <- d
 	}
 }
 
-// Collect queries the database; a metric whose query fails is left out of this scrape.
+// Collect queries the database; a metric whose query fails is left out of this scrape. Whether the
+// database answered is certibuy_database_up, which is always there: the alerts on the other gauges
+// find no series while it is down, and so would never fire during an outage.
 func (c *StatsCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	if err := c.db.Pool.Ping(ctx); err != nil {
+		// The other queries would fail too, each after its own wait.
+		ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, 0)
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, 1)
 	if groups, err := OutboxLag(ctx, c.db.Pool); err == nil {
 		for _, g := range groups {
 			ch <- prometheus.MustNewConstMetric(c.outboxBehind, prometheus.GaugeValue, float64(g.Behind), g.Group)
