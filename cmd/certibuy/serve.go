@@ -398,6 +398,7 @@ func (s *Service) startHTTP() error {
 		opts.Simulator = s.deps.Simulator
 	}
 	opts.Metrics = s.registry
+	opts.Unavailable = postgres.IsUnreachable
 	srv, err := httpport.NewServer(s.deps.App, s.logger, s.deps.Ready, opts)
 	if err != nil {
 		_ = ln.Close()

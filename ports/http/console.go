@@ -316,7 +316,7 @@ func (s *Server) render(c echo.Context, status int, name string, p consolePage) 
 // goes to the log.
 func (s *Server) renderConsoleError(c echo.Context, err error) error {
 	setConsoleHeaders(c)
-	ae := toAPIError(err)
+	ae := s.apiError(c, err)
 	if ae.Status >= 500 {
 		s.logger.ErrorContext(c.Request().Context(), "console request failed", "method", c.Request().Method,
 			"route", c.Path(), "err", err, "request_id", c.Response().Header().Get(echo.HeaderXRequestID))

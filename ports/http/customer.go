@@ -151,9 +151,12 @@ func (s *Server) renderProblem(c echo.Context, err error) error {
 		p.Status, p.Title = http.StatusNotFound, "This link does not open an order"
 		p.Message = "The link may have been cut short when it was copied. Open it again from the e-mail or SMS we sent, or write to us with your order number."
 	default:
-		ae := toAPIError(err)
+		ae := s.apiError(c, err)
 		p.Status = ae.Status
-		if ae.Status >= 500 {
+		if ae.Code == "database_unavailable" {
+			s.logger.ErrorContext(c.Request().Context(), "customer page failed", "route", c.Path(), "err", err)
+			p.Title, p.Message = "Our shop's system is briefly unavailable", "Please try again in a minute or two. If it keeps happening, write to us with your order number."
+		} else if ae.Status >= 500 {
 			s.logger.ErrorContext(c.Request().Context(), "customer page failed", "route", c.Path(), "err", err)
 			p.Title, p.Message = "Something went wrong on our side", "Please try again in a minute. If it keeps happening, write to us with your order number."
 		} else {

@@ -108,6 +108,23 @@ func toAPIError(err error) *APIError {
 	return apiErr(http.StatusInternalServerError, "internal", "", "internal error")
 }
 
+// retryAfterUnavailable is the Retry-After, in seconds, of a database_unavailable answer: a pool
+// reconnects at the next request, so a few seconds is enough to see whether it is back.
+const retryAfterUnavailable = "5"
+
+// apiError is toAPIError for a request: an error it would answer 500 whose cause is a database that
+// cannot be reached for now (Options.Unavailable) is a 503 database_unavailable with a Retry-After,
+// so that a storefront knows to try again. Every other error keeps its answer.
+func (s *Server) apiError(c echo.Context, err error) *APIError {
+	ae := toAPIError(err)
+	if ae.Status == http.StatusInternalServerError && ae.Code == "internal" && s.opts.Unavailable != nil && s.opts.Unavailable(err) {
+		c.Response().Header().Set("Retry-After", retryAfterUnavailable)
+		return apiErr(http.StatusServiceUnavailable, "database_unavailable", "",
+			"the shop's system is briefly unavailable (it cannot reach its database); try again in a few seconds")
+	}
+	return ae
+}
+
 // cleanMessage drops the "invalid input: " prefixes the sentinels add, leaving the reason.
 func cleanMessage(err error) string {
 	msg := err.Error()
@@ -153,7 +170,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 		}
 		return
 	}
-	ae := toAPIError(err)
+	ae := s.apiError(c, err)
 	if ae.Status >= 500 {
 		s.logger.ErrorContext(c.Request().Context(), "request failed", "method", c.Request().Method,
 			"path", c.Path(), "err", err, "request_id", c.Response().Header().Get(echo.HeaderXRequestID))

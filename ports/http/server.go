@@ -53,6 +53,10 @@ type Options struct {
 	Shop Shop
 	// RazorpayKeyID is the public key Razorpay's checkout script needs to let a customer pay again.
 	RazorpayKeyID string
+	// Unavailable, when set, says whether an error means the database cannot be reached for now
+	// (the wiring gives postgres.IsUnreachable; this port knows no SQL driver). Such an error is a
+	// 503 database_unavailable a client may retry, instead of a 500.
+	Unavailable func(error) bool
 }
 
 // Shop is the shop's name and where customers write for help.
