@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"github.com/ThreeDotsLabs/watermill"
 	"strings"
 	"time"
 
@@ -113,4 +114,10 @@ func ExplainAuditByCorrelation(ctx context.Context, pool *pgxpool.Pool, correlat
 // ExplainAttemptOf returns the generic plan of the look-up of the attempt a delivery report names.
 func ExplainAttemptOf(ctx context.Context, pool *pgxpool.Pool) (string, error) {
 	return explainGeneric(ctx, pool, `SELECT set_config('enable_seqscan', 'off', true)`, attemptOfSQL, "text, text", "'req-1', 'msg91'")
+}
+
+// NewWakerEvery is NewWaker with the wait before each reconnection and the interval of its reminders
+// while down, so that a test sees them in seconds.
+func NewWakerEvery(pool *pgxpool.Pool, logger watermill.LoggerAdapter, retryEvery, remindEvery time.Duration) *Waker {
+	return newWaker(pool, logger, nil, retryEvery, remindEvery)
 }

@@ -112,6 +112,10 @@ type Waker struct {
 
 	stop context.CancelFunc
 	done chan struct{}
+
+	// retryEvery is the wait before listening again after the connection was lost; remindEvery how
+	// often a listener still down says so again (see listen).
+	retryEvery, remindEvery time.Duration
 }
 
 type wakeKey struct{ channel, payload string }
@@ -121,8 +125,13 @@ type wakeKey struct{ channel, payload string }
 // to PostgreSQL and back (0.8 ms of the 9 ms from an OrderShipped commit to its e-mail), and the
 // notification wakes only the other processes' readers.
 func NewWaker(pool *pgxpool.Pool, logger watermill.LoggerAdapter, commits *CommitNotifier) *Waker {
+	return newWaker(pool, logger, commits, time.Second, time.Minute)
+}
+
+func newWaker(pool *pgxpool.Pool, logger watermill.LoggerAdapter, commits *CommitNotifier, retryEvery, remindEvery time.Duration) *Waker {
 	ctx, cancel := context.WithCancel(context.Background())
-	w := &Waker{pool: pool, logger: logger, waiting: map[wakeKey]map[chan struct{}]struct{}{}, stop: cancel, done: make(chan struct{})}
+	w := &Waker{pool: pool, logger: logger, waiting: map[wakeKey]map[chan struct{}]struct{}{}, stop: cancel, done: make(chan struct{}),
+		retryEvery: retryEvery, remindEvery: remindEvery}
 	if commits != nil && commits.here.CompareAndSwap(nil, w) {
 		w.own = commits.token // a second Waker on the same notifier hears everything, as without one
 	}
@@ -178,22 +187,41 @@ func (w *Waker) wake(k wakeKey, all bool) {
 	}
 }
 
+// listen keeps a connection listening, and connects again when it is lost. While the database is
+// down that fails every retryEvery: the first failure is an ERROR, then one a remindEvery while it
+// lasts (not one a second), and the reconnection an INFO saying how long it was down.
 func (w *Waker) listen(ctx context.Context) {
 	defer close(w.done)
+	var downSince, reminded time.Time
+	listening := func() {
+		if !downSince.IsZero() {
+			w.logger.Info("wake listener reconnected", watermill.LogFields{"down_for": time.Since(downSince).Round(100 * time.Millisecond).String()})
+			downSince = time.Time{}
+		}
+	}
 	for ctx.Err() == nil {
-		err := w.listenOnce(ctx)
+		err := w.listenOnce(ctx, listening)
 		if ctx.Err() != nil {
 			return
 		}
-		w.logger.Error("wake listener stopped; readers poll until it reconnects", err, nil)
+		switch now := time.Now(); {
+		case downSince.IsZero():
+			downSince, reminded = now, now
+			w.logger.Error("wake listener stopped; readers poll until it reconnects", err, nil)
+		case now.Sub(reminded) >= w.remindEvery:
+			reminded = now
+			w.logger.Error("wake listener still down; readers poll until it reconnects", err,
+				watermill.LogFields{"down_for": now.Sub(downSince).Round(time.Second).String()})
+		}
 		select {
 		case <-ctx.Done():
-		case <-time.After(time.Second):
+		case <-time.After(w.retryEvery):
 		}
 	}
 }
 
-func (w *Waker) listenOnce(ctx context.Context) error {
+// listenOnce listens on one connection until it fails; listening is called once it listens.
+func (w *Waker) listenOnce(ctx context.Context, listening func()) error {
 	conn, err := w.pool.Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("acquire: %w", err)
@@ -204,6 +232,7 @@ func (w *Waker) listenOnce(ctx context.Context) error {
 	if _, err := c.Exec(ctx, "LISTEN "+EventsChannel+"; LISTEN "+QueueChannel); err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	listening()
 	// Commits made while no connection listened have woken no one.
 	w.wake(wakeKey{}, true)
 	for {

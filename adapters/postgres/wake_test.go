@@ -1,0 +1,97 @@
+package postgres_test
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/certibuy/orders/adapters/postgres"
+	"github.com/certibuy/orders/adapters/postgres/pgtest"
+)
+
+// lockedBuffer is a log sink a test reads while the code writes.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// While the database is down the wake listener says so once, then only now and then, and says when
+// it listens again: not one ERROR a second for the whole outage.
+func TestTheWakeListenerLogsAnOutageOnceAndItsEnd(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewDatabase(t)
+	proxy := pgtest.NewProxy(t, db, false)
+	pool, err := pgxpool.New(context.Background(), proxy.URL(db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	logs := &lockedBuffer{}
+	logger := watermill.NewSlogLogger(slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	// Retrying every 50 ms, with a reminder a second: a minute's outage at the real pace, in 2.5 s.
+	w := postgres.NewWakerEvery(pool, logger, 50*time.Millisecond, time.Second)
+	defer w.Close()
+	events, cancel := w.Events()
+	defer cancel()
+	select {
+	case <-events: // it listens: its first LISTEN wakes every reader
+	case <-time.After(10 * time.Second):
+		t.Fatal("the waker never listened")
+	}
+
+	proxy.Cut()
+	time.Sleep(2500 * time.Millisecond)
+	out := logs.String()
+	if n := strings.Count(out, "wake listener stopped"); n != 1 || !strings.Contains(grepLog(out, "wake listener stopped"), `"level":"ERROR"`) {
+		t.Fatalf("the outage's start is logged %d times, want 1 at ERROR:\n%s", n, out)
+	}
+	if n := strings.Count(out, "wake listener still down"); n < 1 || n > 3 {
+		t.Fatalf("%d reminders in 2.5 s at one a second:\n%s", n, out)
+	}
+	if strings.Contains(out, "reconnected") {
+		t.Fatalf("reconnected while down:\n%s", out)
+	}
+
+	proxy.Restore()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(logs.String(), "wake listener reconnected") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no line says the listener is back:\n%s", logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	line := grepLog(logs.String(), "wake listener reconnected")
+	if !strings.Contains(line, `"level":"INFO"`) || !regexp.MustCompile(`"down_for":"[2-9][.0-9]*s"`).MatchString(line) {
+		t.Fatalf("the reconnection is not an INFO saying how long it was down: %s", line)
+	}
+}
+
+func grepLog(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
