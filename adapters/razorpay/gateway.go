@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/http"
+	"strings"
 
 	"github.com/certibuy/orders/app/command"
 )
@@ -77,13 +79,27 @@ func (g *Gateway) ParseWebhook(rawBody []byte) (command.WebhookEvent, error) {
 	return parseWebhook(rawBody)
 }
 
-// Refund asks Razorpay for a refund with an idempotency key, so a retry never refunds twice.
+// Refund asks Razorpay for a refund with an idempotency key, so a retry never refunds twice. A 4xx
+// that asking again would not change (all but 429 and a refund's 409) is Razorpay refusing the
+// refund: a *command.GatewayRefusal with its description.
 func (g *Gateway) Refund(ctx context.Context, paymentID string, amountPaise int64, key, receipt string) (command.GatewayRefund, error) {
 	r, err := g.client.Refund(ctx, paymentID, RefundRequest{AmountPaise: amountPaise, Speed: "normal", Receipt: receipt, IdempotencyKey: key})
+	if ae := (*APIError)(nil); errors.As(err, &ae) && ae.StatusCode >= 400 && ae.StatusCode < 500 && !ae.Temporary() {
+		return command.GatewayRefund{}, &command.GatewayRefusal{Reason: refusalReason(ae), Err: err}
+	}
 	if err != nil {
 		return command.GatewayRefund{}, err
 	}
 	return command.GatewayRefund{ID: r.ID, AmountPaise: r.Amount, Status: r.Status, ARN: r.AcquirerData.ARN}, nil
+}
+
+// refusalReason is what the order records of a refusal: Razorpay's description (phone-like digit
+// runs masked, as in its error line), or the HTTP status when it sent none.
+func refusalReason(ae *APIError) string {
+	if d := strings.TrimSpace(maskDigitRuns(ae.Description)); d != "" {
+		return d
+	}
+	return fmt.Sprintf("HTTP %d %s", ae.StatusCode, http.StatusText(ae.StatusCode))
 }
 
 func parseWebhook(raw []byte) (command.WebhookEvent, error) {

@@ -51,9 +51,10 @@ func NewCancelOrderHandler(repo order.Repository, access AccessChecker, gateway 
 
 // Handle cancels the order (allowed until it ships) and, when it was paid, asks the gateway for a
 // refund and records RefundInitiated; the gateway's refund.processed webhook completes it. The refund
-// call happens after the cancellation is stored, outside any transaction; if it fails, cancelling
-// again (or the refund sweep) retries it with the same idempotency key, so the customer is never
-// refunded twice. A customer's wrong token is the order's NotFoundError; an admin's stale version is
+// call happens after the cancellation is stored, outside any transaction; if the gateway cannot be
+// reached, cancelling again (or the refund sweep) retries it with the same idempotency key, so the
+// customer is never refunded twice, and if the gateway refuses it, the refusal is recorded
+// (RefundOwed). A customer's wrong token is the order's NotFoundError; an admin's stale version is
 // an es.ConflictError carrying the current one.
 func (h CancelOrderHandler) Handle(ctx context.Context, cmd CancelOrder) (CancelOrderResult, error) {
 	admin := cmd.AdminID != ""
@@ -128,32 +129,80 @@ func (a AnyAccess) Opens(ctx context.Context, orderID uuid.UUID, token string) (
 	return false, nil
 }
 
-// ErrRefundFailed is returned when the gateway would not take the refund request; the order stays
-// cancelled with its refund outstanding, and cancelling again (or an admin) asks again.
-var ErrRefundFailed = errors.New("the order is cancelled, but the payment gateway did not take the refund request; try again shortly (cancelling again asks again, with the same refund)")
+// ErrRefundFailed is wrapped by the error of every refund that could not be asked for (the gateway
+// was unreachable or failed) or that the gateway refused (a *RefundRefusedError). Either way the
+// refund is still owed: the refund sweep asks again, or staff do (RetryRefund).
+var ErrRefundFailed = errors.New("the payment gateway did not take the refund request")
+
+// RefundRefusedError is a refund the gateway refused when asked for it; the refusal is recorded on
+// the order (RefundFailed, or UnexpectedRefundFailed) and counts toward order.MaxRefusedRefunds.
+type RefundRefusedError struct {
+	PaymentID string
+	// Reason is the gateway's, as recorded.
+	Reason string
+	// Refusals counts this refund's refusals so far, this one included.
+	Refusals int
+	// Err is the gateway's error, for the log.
+	Err error
+}
+
+func (e *RefundRefusedError) Error() string {
+	return fmt.Sprintf("the payment gateway refused the refund of payment %s (refusal %d of %d before staff take over): %s",
+		e.PaymentID, e.Refusals, order.MaxRefusedRefunds, e.Reason)
+}
+
+// Is makes every RefundRefusedError an ErrRefundFailed.
+func (e *RefundRefusedError) Is(target error) bool { return target == ErrRefundFailed }
+
+func (e *RefundRefusedError) Unwrap() error { return e.Err }
+
+// HandedOver reports whether this refusal was the last the service takes: the refund sweep no
+// longer asks for this refund, staff do.
+func (e *RefundRefusedError) HandedOver() bool { return e.Refusals >= order.MaxRefusedRefunds }
 
 // RefundOwed asks the gateway for every refund the order owes (its own payment once cancelled, and
 // each payment it could not take) and records the answers. Each refund's idempotency key follows from
 // what it refunds and how many refunds of it the gateway refused before, so a retry of the same
-// attempt is the same refund at the gateway. A refund that could not be asked for is still owed: the
-// refund sweep asks again.
+// attempt is the same refund at the gateway. A refund the gateway refused is recorded as refused
+// (a *RefundRefusedError); one that could not be asked for is still owed as it was. Either way the
+// refund sweep asks again, until the gateway has refused it order.MaxRefusedRefunds times.
 func RefundOwed(ctx context.Context, repo order.Repository, gateway PaymentGateway, id uuid.UUID) error {
+	_, errs := refundOwed(ctx, repo, gateway, id, false)
+	return errors.Join(errs...)
+}
+
+// refundOwed asks for the order's owed refunds, but for those handed over to staff when the sweep
+// asks, and returns how many the gateway took and the error of each it did not.
+func refundOwed(ctx context.Context, repo order.Repository, gateway PaymentGateway, id uuid.UUID, sweep bool) (int, []error) {
 	o, err := repo.Get(ctx, id)
 	if err != nil {
-		return err
+		return 0, []error{err}
 	}
+	asked := 0
 	var errs []error
 	for _, owed := range o.OwedRefunds() {
+		if sweep && owed.HandedOver() {
+			continue // refused too often: a person has to fix the cause first
+		}
 		if err := refundOne(ctx, repo, gateway, o, owed); err != nil {
 			errs = append(errs, err)
+			continue
 		}
+		asked++
 	}
-	return errors.Join(errs...)
+	return asked, errs
 }
 
 func refundOne(ctx context.Context, repo order.Repository, gateway PaymentGateway, o *order.Order, owed order.OwedRefund) error {
 	key := RefundKey(o.ID(), o.Payment().PaymentID, owed)
 	refund, err := gateway.Refund(ctx, owed.PaymentID, owed.Amount.Paise(), key, o.Number().String())
+	var refusal *GatewayRefusal
+	if errors.As(err, &refusal) {
+		if rerr := recordRefusal(ctx, repo, o.ID(), owed, refusal.Reason); rerr != nil {
+			return fmt.Errorf("%w: %w (and recording the refusal: %w)", ErrRefundFailed, err, rerr)
+		}
+		return &RefundRefusedError{PaymentID: owed.PaymentID, Reason: refusal.Reason, Refusals: owed.Attempt + 1, Err: err}
+	}
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrRefundFailed, err)
 	}
@@ -174,6 +223,21 @@ func refundOne(ctx context.Context, repo order.Repository, gateway PaymentGatewa
 				return o.CompleteRefund(order.RefundProcessed{RefundID: refund.ID, AmountPaise: refund.AmountPaise, ARN: refund.ARN})
 			case "failed":
 				return o.FailRefund(order.RefundFailed{RefundID: refund.ID, Reason: "the gateway refused the refund"})
+			}
+			return nil
+		})
+	})
+}
+
+// recordRefusal records the gateway's refusal of one attempt at a refund, once: a second process
+// refused the same attempt (same key) finds the attempt counted already and records nothing.
+func recordRefusal(ctx context.Context, repo order.Repository, id uuid.UUID, owed order.OwedRefund, reason string) error {
+	return retryOnConflict(func() error {
+		return repo.Update(ctx, id, func(o *order.Order) error {
+			for _, r := range o.OwedRefunds() {
+				if r.PaymentID == owed.PaymentID && r.Attempt == owed.Attempt {
+					return o.RefuseRefund(owed.PaymentID, reason)
+				}
 			}
 			return nil
 		})

@@ -12,8 +12,8 @@ import (
 	"github.com/certibuy/orders/domain/order"
 )
 
-// RetryRefund is an admin asking the gateway again for the refund of a cancelled, paid order whose
-// refund request failed (the gateway was down, or refused it: refund.failed).
+// RetryRefund is an admin asking the gateway again for the refunds an order owes whose request failed
+// (the gateway was down) or was refused (refund.failed, or a 4xx when asked), however many times.
 type RetryRefund struct {
 	OrderID uuid.UUID
 	AdminID string
@@ -51,9 +51,10 @@ func (h RetryRefundHandler) Handle(ctx context.Context, cmd RetryRefund) (Cancel
 	return CancelOrderResult{OrderID: o.ID(), Status: string(o.Status()), Version: o.Version(), RefundID: o.Refund().ID}, nil
 }
 
-// MaxRefusedRefunds is how many refunds the gateway may refuse (refund.failed) before the sweep stops
-// asking for an order's refund on its own; an admin can still ask (RetryRefund).
-const MaxRefusedRefunds = 3
+// MaxRefusedRefunds is how many refunds the gateway may refuse (refund.failed, or a refusal of the
+// request) before the sweep stops asking for an order's refund on its own; an admin can still ask
+// (RetryRefund).
+const MaxRefusedRefunds = order.MaxRefusedRefunds
 
 // OutstandingRefunds finds the orders whose refund is owed and not asked for.
 type OutstandingRefunds interface {
@@ -64,8 +65,8 @@ type OutstandingRefunds interface {
 }
 
 // SweepRefunds asks the gateway again, as the system, for the refunds still owed: those whose request
-// failed when the order was cancelled (the gateway was down) and those the gateway refused
-// (refund.failed), up to MaxRefusedRefunds times. An order is left alone for olderThan after its
+// failed (the gateway was down) and those the gateway refused (refund.failed, or a 4xx when asked),
+// until it has refused one MaxRefusedRefunds times. An order is left alone for olderThan after its
 // cancellation or refusal, so that the sweep does not race the request the cancellation makes.
 type SweepRefunds struct {
 	OlderThan time.Duration
@@ -87,15 +88,26 @@ func NewSweepRefundsHandler(finder OutstandingRefunds, repo order.Repository, ga
 type SweptRefunds struct {
 	// Asked is how many refunds the gateway accepted the request for.
 	Asked int
-	// Failed is how many requests failed; they are asked again at the next sweep.
+	// Refused are the refunds the gateway refused, each recorded on its order; one refused
+	// MaxRefusedRefunds times is not asked for again by the sweep.
+	Refused []RefusedRefund
+	// Failed is how many requests failed otherwise (the gateway unreachable, a 5xx); they are asked
+	// again at the next sweep, as they were.
 	Failed int
+}
+
+// RefusedRefund is a refund the gateway refused during a sweep.
+type RefusedRefund struct {
+	OrderID uuid.UUID
+	Err     *RefundRefusedError
 }
 
 // sweepBatch bounds one sweep; what is left waits for the next.
 const sweepBatch = 100
 
 // Handle sweeps once. The gateway request is idempotent per refund attempt, so two processes sweeping
-// at once ask for one refund.
+// at once ask for one refund. A refusal is an answer, recorded, not an error of the sweep: the error
+// joins the requests that failed otherwise.
 func (h SweepRefundsHandler) Handle(ctx context.Context, cmd SweepRefunds) (SweptRefunds, error) {
 	ids, err := h.finder.OutstandingRefunds(ctx, cmd.OlderThan, MaxRefusedRefunds, sweepBatch)
 	if err != nil {
@@ -105,12 +117,17 @@ func (h SweepRefundsHandler) Handle(ctx context.Context, cmd SweepRefunds) (Swep
 	var out SweptRefunds
 	var errs []error
 	for _, id := range ids {
-		if err := RefundOwed(ctx, h.repo, h.gateway, id); err != nil {
+		asked, failures := refundOwed(ctx, h.repo, h.gateway, id, true)
+		out.Asked += asked
+		for _, err := range failures {
+			var refused *RefundRefusedError
+			if errors.As(err, &refused) {
+				out.Refused = append(out.Refused, RefusedRefund{OrderID: id, Err: refused})
+				continue
+			}
 			out.Failed++
 			errs = append(errs, fmt.Errorf("refund of order %s: %w", id, err))
-			continue
 		}
-		out.Asked++
 	}
 	return out, errors.Join(errs...)
 }

@@ -51,9 +51,29 @@ type PaymentGateway interface {
 	// ParseWebhook reads a webhook body whose signature was checked.
 	ParseWebhook(rawBody []byte) (WebhookEvent, error)
 	// Refund asks for a refund of a captured payment. The same idempotency key with the same amount
-	// never refunds twice.
+	// never refunds twice. When the gateway answers that it will not make the refund (Razorpay's 4xx
+	// but the temporary ones), the error is a *GatewayRefusal; any other error leaves the outcome
+	// unknown, to be asked again with the same key.
 	Refund(ctx context.Context, paymentID string, amountPaise int64, idempotencyKey, receipt string) (GatewayRefund, error)
 }
+
+// GatewayRefusal is a gateway's answer that it will not do what was asked, and that asking the same
+// again would not change that: nothing was made at the gateway.
+type GatewayRefusal struct {
+	// Reason is the gateway's own words, as its error's description says them.
+	Reason string
+	// Err is the gateway's error, for the log.
+	Err error
+}
+
+func (e *GatewayRefusal) Error() string {
+	if e.Err != nil {
+		return "the gateway refused: " + e.Err.Error()
+	}
+	return "the gateway refused: " + e.Reason
+}
+
+func (e *GatewayRefusal) Unwrap() error { return e.Err }
 
 // GatewayOrder is the order the customer pays at the gateway.
 type GatewayOrder struct {

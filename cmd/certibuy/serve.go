@@ -236,6 +236,11 @@ func (s *Service) startRefundSweep() {
 	}
 	s.startSweep(every, func(ctx context.Context) {
 		res, err := s.deps.App.Commands.SweepRefunds.Handle(ctx, command.SweepRefunds{OlderThan: every})
+		for _, r := range res.Refused {
+			// Recorded on the order; a warning, since the next sweep may ask again, until it is staff's.
+			s.logger.Warn("refund sweep: the gateway refused a refund", "order_id", r.OrderID, "payment_id", r.Err.PaymentID,
+				"reason", r.Err.Reason, "refusals", r.Err.Refusals, "handed_over_to_staff", r.Err.HandedOver())
+		}
 		if err != nil && ctx.Err() == nil {
 			s.logger.Error("refund sweep", "asked", res.Asked, "failed", res.Failed, "error", err)
 		} else if res.Asked > 0 {

@@ -136,7 +136,8 @@ type RefundProcessed struct {
 	ARN         string `json:"arn,omitempty"`
 }
 
-// RefundFailed records a refund the gateway could not make; the order can be refunded again.
+// RefundFailed records a refund the gateway could not make; the order can be refunded again. RefundID
+// is empty when the gateway refused the request itself, so that no refund was made.
 type RefundFailed struct {
 	RefundID string `json:"refund_id"`
 	Reason   string `json:"reason"`
@@ -187,7 +188,7 @@ type UnexpectedRefundProcessed struct {
 }
 
 // UnexpectedRefundFailed records a refund of an unexpected payment the gateway could not make; it is
-// asked again.
+// asked again. RefundID is empty when the gateway refused the request itself.
 type UnexpectedRefundFailed struct {
 	PaymentID string `json:"payment_id"`
 	RefundID  string `json:"refund_id"`

@@ -83,6 +83,8 @@ type UnexpectedPayment struct {
 	Refund        Refund
 	Refunded      bool
 	FailedRefunds int
+	// LastRefusal is why the gateway refused its last refund ("" before any refusal).
+	LastRefusal string
 }
 
 // OwedRefund is a refund the order owes: of its own payment after a cancellation, or of a payment it
@@ -94,6 +96,15 @@ type OwedRefund struct {
 	// refund at the gateway, a retry of the same attempt is the same one.
 	Attempt int
 }
+
+// MaxRefusedRefunds is how many refusals of one refund the service takes before it stops asking on
+// its own: a refusal (insufficient balance, a disputed payment) needs a person to fix its cause, and
+// asking without end would only add refusals. Staff can still ask again.
+const MaxRefusedRefunds = 3
+
+// HandedOver reports whether the gateway refused this refund MaxRefusedRefunds times, so that only
+// staff ask for it again.
+func (r OwedRefund) HandedOver() bool { return r.Attempt >= MaxRefusedRefunds }
 
 // Order is the aggregate. Its fields change only by applying events.
 type Order struct {
@@ -112,6 +123,8 @@ type Order struct {
 	shipment  OrderShipped
 
 	failedRefunds int
+	// lastRefusal is why the gateway refused the last refund of the order's own payment.
+	lastRefusal string
 	// unexpected are payments the order could not take, each refunded on its own.
 	unexpected []UnexpectedPayment
 
@@ -601,6 +614,25 @@ func (o *Order) FailRefund(r RefundFailed) error {
 	return nil
 }
 
+// RefuseRefund records that the gateway refused to make a refund the order owes when asked for it
+// (it answered with an error that asking again would not change): no refund was made, the refund is
+// still owed, and the refusal counts as one refund.failed does. paymentID is the payment being
+// refunded (OwedRefund.PaymentID).
+func (o *Order) RefuseRefund(paymentID, reason string) error {
+	if strings.TrimSpace(reason) == "" {
+		reason = "the gateway refused the refund and gave no reason"
+	}
+	if paymentID != "" && paymentID == o.payment.PaymentID && o.NeedsRefund() {
+		o.record(RefundFailed{Reason: reason})
+		return nil
+	}
+	if i := o.unexpectedIndex(paymentID); i >= 0 && o.unexpected[i].Refund.ID == "" && !o.unexpected[i].Refunded {
+		o.record(UnexpectedRefundFailed{PaymentID: paymentID, Reason: reason})
+		return nil
+	}
+	return ErrNotRefundable
+}
+
 // AskedForRefund reports whether the refund with this gateway id is one the order asked for and has
 // not seen fail: its own payment's, or that of a payment it could not take.
 func (o *Order) AskedForRefund(refundID string) bool {
@@ -653,6 +685,7 @@ func (o *Order) apply(e Event) {
 	case RefundFailed:
 		o.refund = Refund{}
 		o.failedRefunds++
+		o.lastRefusal = e.Reason
 	case UnexpectedPaymentReceived:
 		o.unexpected = append(o.unexpected, UnexpectedPayment{Cause: e.Cause, Reason: e.Reason, Payment: Payment{Gateway: e.Gateway,
 			GatewayOrderID: e.GatewayOrderID, PaymentID: e.PaymentID, Amount: Money{paise: e.AmountPaise}, Method: e.Method,
@@ -669,6 +702,7 @@ func (o *Order) apply(e Event) {
 		if i := o.unexpectedIndex(e.PaymentID); i >= 0 {
 			o.unexpected[i].Refund = Refund{}
 			o.unexpected[i].FailedRefunds++
+			o.unexpected[i].LastRefusal = e.Reason
 		}
 	}
 }
@@ -740,6 +774,9 @@ func HistoryNote(e Event) string {
 		}
 		return s
 	case RefundFailed:
+		if ev.RefundID == "" { // refused when asked: no refund was made
+			return "refund refused: " + ev.Reason
+		}
 		return fmt.Sprintf("refund %s failed: %s", ev.RefundID, ev.Reason)
 	}
 	return ""
@@ -778,6 +815,10 @@ func (o *Order) Refund() Refund { return o.refund }
 
 // FailedRefunds counts the refunds of the order's own payment the gateway could not make.
 func (o *Order) FailedRefunds() int { return o.failedRefunds }
+
+// LastRefundRefusal is why the gateway refused the last refund of the order's own payment, "" when
+// it never did.
+func (o *Order) LastRefundRefusal() string { return o.lastRefusal }
 
 // UnexpectedPayments returns the payments the order could not take, with their refunds.
 func (o *Order) UnexpectedPayments() []UnexpectedPayment {
