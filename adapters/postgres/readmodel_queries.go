@@ -119,7 +119,8 @@ const refundWindow = "30 days"
 // olderThan, oldest first: paid orders whose summary has said cancelled that long, whose refund the
 // gateway refused fewer than maxRefused times (paid and refused are read from the order's stream),
 // and orders holding a payment they could not take whose refund is not pending (received and refused
-// count against asked), refused fewer than maxRefused times. A summary behind its events may name an
+// count against asked; a refusal of the request itself, with no refund id, was never asked, so it
+// counts for nothing), refused fewer than maxRefused times. A summary behind its events may name an
 // order whose refund is no longer owed; the sweep loads each order and checks.
 func (r *OrderReadModel) OutstandingRefunds(ctx context.Context, olderThan time.Duration, maxRefused, limit int) ([]uuid.UUID, error) {
 	rows, err := r.db.Q(ctx).Query(ctx, `SELECT order_id FROM (
@@ -131,7 +132,7 @@ func (r *OrderReadModel) OutstandingRefunds(ctx context.Context, olderThan time.
 		SELECT substr(e.stream_id, length($8) + 1)::uuid, max(e.recorded_at) FROM events e
 		WHERE e.type IN ($9, $10, $11) AND `+typeIndexed+` AND e.recorded_at > now() - $3::interval
 		GROUP BY e.stream_id
-		HAVING sum(CASE WHEN e.type = $10 THEN -1 ELSE 1 END) > 0
+		HAVING sum(CASE WHEN e.type = $10 THEN -1 WHEN e.type = $11 AND coalesce(e.data->>'refund_id', '') = '' THEN 0 ELSE 1 END) > 0
 		   AND max(e.recorded_at) < now() - $2::interval
 		   AND count(*) FILTER (WHERE e.type = $11) < $6
 		) owed

@@ -158,7 +158,7 @@ func (h AdminOrderHandler) Handle(ctx context.Context, q AdminOrder) (AdminOrder
 	if err != nil {
 		return AdminOrderView{}, err
 	}
-	v := AdminOrderView{OrderView: ViewOf(o)}
+	v := AdminOrderView{OrderView: StaffViewOf(o)}
 	if v.Timeline, err = h.auditor.OrderEvents(ctx, q.OrderID); err != nil {
 		return AdminOrderView{}, fmt.Errorf("admin order: %w", err)
 	}

@@ -148,5 +148,5 @@ func (h OrderAsOfHandler) Handle(ctx context.Context, q OrderAsOf) (OrderView, e
 	if err != nil {
 		return OrderView{}, err
 	}
-	return ViewOf(o), nil
+	return StaffViewOf(o), nil
 }

@@ -82,6 +82,9 @@ const (
 	RefundOwed      = "owed"      // not asked for yet, or refused by the gateway: asked again
 	RefundPending   = "pending"   // asked; the gateway has not said it is done
 	RefundProcessed = "processed" // the gateway says the money went back
+	// RefundHandedOver is owed, but refused by the gateway order.MaxRefusedRefunds times: the service
+	// no longer asks on its own, the shop's staff see to it.
+	RefundHandedOver = "handed_over"
 )
 
 // RefundView is a refund and its state.
@@ -91,6 +94,11 @@ type RefundView struct {
 	Amount      string `json:"amount"`
 	Status      string `json:"status"`
 	ARN         string `json:"arn,omitempty"`
+	// Refusals counts the gateway's refusals of a refund still owed (owed or handed_over).
+	Refusals int `json:"refusals,omitempty"`
+	// LastRefusal is the gateway's reason for the last of them; staff views only (StaffViewOf): it
+	// is about the shop's account, not the customer's.
+	LastRefusal string `json:"last_refusal,omitempty"`
 }
 
 // UnexpectedPaymentView is a payment the order could not take, and its refund.
@@ -181,20 +189,44 @@ func ViewOf(o *order.Order) OrderView {
 		v.Refund = &RefundView{RefundID: r.ID, AmountPaise: r.Amount.Paise(), Amount: r.Amount.String(), Status: state, ARN: r.ARN}
 	case o.NeedsRefund():
 		a := o.Payment().Amount
-		v.Refund = &RefundView{AmountPaise: a.Paise(), Amount: a.String(), Status: RefundOwed}
+		v.Refund = &RefundView{AmountPaise: a.Paise(), Amount: a.String(), Status: owedState(o.FailedRefunds()), Refusals: o.FailedRefunds()}
 	}
 	for _, u := range o.UnexpectedPayments() {
 		r := RefundView{RefundID: u.Refund.ID, AmountPaise: u.Amount.Paise(), Amount: order.FormatAmount(u.Amount, u.Currency),
-			Status: RefundOwed, ARN: u.Refund.ARN}
+			Status: owedState(u.FailedRefunds), ARN: u.Refund.ARN, Refusals: u.FailedRefunds}
 		switch {
 		case u.Refunded:
-			r.Status = RefundProcessed
+			r.Status, r.Refusals = RefundProcessed, 0
 		case u.Refund.ID != "":
 			r.Status, r.AmountPaise, r.Amount = RefundPending, u.Refund.Amount.Paise(), order.FormatAmount(u.Refund.Amount, u.Currency)
+			r.Refusals = 0
 		}
 		v.UnexpectedPayments = append(v.UnexpectedPayments, UnexpectedPaymentView{PaymentID: u.PaymentID,
 			AmountPaise: u.Amount.Paise(), Amount: order.FormatAmount(u.Amount, u.Currency), Currency: u.Currency, Method: u.Method,
 			Cause: u.Cause, Reason: u.Reason, Refund: r})
+	}
+	return v
+}
+
+// owedState is the state of a refund owed after the gateway refused it refusals times.
+func owedState(refusals int) string {
+	if (order.OwedRefund{Attempt: refusals}).HandedOver() {
+		return RefundHandedOver
+	}
+	return RefundOwed
+}
+
+// StaffViewOf is the order's view as staff see it: ViewOf, with the gateway's reason for the last
+// refusal of each refund still owed.
+func StaffViewOf(o *order.Order) OrderView {
+	v := ViewOf(o)
+	if v.Refund != nil && v.Refund.Refusals > 0 {
+		v.Refund.LastRefusal = o.LastRefundRefusal()
+	}
+	for i, u := range o.UnexpectedPayments() {
+		if v.UnexpectedPayments[i].Refund.Refusals > 0 {
+			v.UnexpectedPayments[i].Refund.LastRefusal = u.LastRefusal
+		}
 	}
 	return v
 }

@@ -91,9 +91,11 @@ func (h OrderPageHandler) Handle(ctx context.Context, q OrderPage) (OrderPageVie
 		return OrderPageView{}, fmt.Errorf("order page: %w", err)
 	}
 	for _, e := range events {
-		if s, ok := order.StatusAfter(e.Type); ok {
-			v.Steps = append(v.Steps, Step{Status: s, At: e.OccurredAt})
+		s, ok := order.StatusAfter(e.Type)
+		if !ok || len(v.Steps) > 0 && v.Steps[len(v.Steps)-1].Status == s {
+			continue // a refund refused when asked leaves a cancelled order cancelled: not a step
 		}
+		v.Steps = append(v.Steps, Step{Status: s, At: e.OccurredAt})
 	}
 	return v, nil
 }

@@ -210,6 +210,9 @@ func (s *Server) handleAdminCancel(c echo.Context) error {
 	u := admin(c)
 	res, err := s.app.Commands.CancelOrder.Handle(causation(c, es.Admin(u.ID.String())), command.CancelOrder{
 		OrderID: id, AdminID: u.ID.String(), ExpectedVersion: b.ExpectedVersion, Reason: b.Reason})
+	if errors.Is(err, command.ErrRefundFailed) {
+		return refundFailure(err, forStaffAPI, true, id)
+	}
 	if err != nil {
 		return err
 	}
@@ -295,6 +298,9 @@ func (s *Server) handleAdminRefund(c echo.Context) error {
 	}
 	u := admin(c)
 	res, err := s.app.Commands.RetryRefund.Handle(causation(c, es.Admin(u.ID.String())), command.RetryRefund{OrderID: id, AdminID: u.ID.String()})
+	if errors.Is(err, command.ErrRefundFailed) {
+		return refundFailure(err, forStaffAPI, false, id)
+	}
 	if err != nil {
 		return err
 	}

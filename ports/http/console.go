@@ -354,7 +354,8 @@ func (k *console) funcs() template.FuncMap {
 		"phone":  displayPhone,
 		"refundState": func(s string) string {
 			return map[string]string{query.RefundOwed: "owed: to be asked again", query.RefundPending: "asked, waiting for the gateway",
-				query.RefundProcessed: "processed"}[s]
+				query.RefundProcessed:  "processed",
+				query.RefundHandedOver: fmt.Sprintf("owed, yours: refused %d times, the service no longer asks", order.MaxRefusedRefunds)}[s]
 		},
 		"sentence":   sentence,
 		"statusText": http.StatusText,

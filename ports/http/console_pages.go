@@ -197,6 +197,9 @@ type orderPage struct {
 	CanCancel bool
 	// Carriers are the ship form's choices: the carrier table, then "other".
 	Carriers []string
+	// RefundHandedOver says a refund owed was refused MaxRefusals times: the service no longer asks.
+	RefundHandedOver bool
+	MaxRefusals      int
 	// What was typed into a form, when it is shown again. CarrierName names an "other" carrier.
 	Carrier, CarrierName, TrackingID, TrackingURL, Reason string
 }
@@ -218,6 +221,7 @@ func (s *Server) renderOrder(c echo.Context, id uuid.UUID, status int, shown *AP
 	if owesRefund(v.OrderView) {
 		p.Action = actionRefund
 	}
+	p.RefundHandedOver, p.MaxRefusals = handedOver(v.OrderView), order.MaxRefusedRefunds
 	st := order.Status(v.Status)
 	p.CanCancel = !st.Shipped() && st != order.StatusCancelled && st != order.StatusRefundPending && st != order.StatusRefunded
 	for _, c := range order.Carriers() {
@@ -238,17 +242,40 @@ func (s *Server) renderOrder(c echo.Context, id uuid.UUID, status int, shown *AP
 	return s.render(c, status, "order", consolePage{Title: "Order " + v.Number, Nav: "orders", Flash: flash, Error: shown, Data: p, People: people})
 }
 
+// renderRefundFailure answers a refund the gateway did not take with the order's page: what was done
+// is stored and the refund is still owed, so the page, with its button that asks again, is where the
+// operator goes on, and the message says why and what to do.
+func (s *Server) renderRefundFailure(c echo.Context, id uuid.UUID, err error, cancelled bool) error {
+	s.logger.WarnContext(c.Request().Context(), "console: the gateway did not take a refund", "order_id", id, "err", err)
+	return s.renderOrder(c, id, http.StatusBadGateway, refundFailure(err, forConsole, cancelled, id), "", orderPage{})
+}
+
 // actionRefund is the console's form for asking the gateway again for an outstanding refund.
 const actionRefund = "refund"
 
 // owesRefund reports whether a refund is owed and not asked for: the order's own payment once
 // cancelled, or a payment it could not take.
 func owesRefund(v query.OrderView) bool {
-	if v.Refund != nil && v.Refund.Status == query.RefundOwed {
+	owed := func(status string) bool { return status == query.RefundOwed || status == query.RefundHandedOver }
+	if v.Refund != nil && owed(v.Refund.Status) {
 		return true
 	}
 	for _, u := range v.UnexpectedPayments {
-		if u.Refund.Status == query.RefundOwed {
+		if owed(u.Refund.Status) {
+			return true
+		}
+	}
+	return false
+}
+
+// handedOver reports whether a refund the order owes was refused so often that the service no
+// longer asks for it on its own.
+func handedOver(v query.OrderView) bool {
+	if v.Refund != nil && v.Refund.Status == query.RefundHandedOver {
+		return true
+	}
+	for _, u := range v.UnexpectedPayments {
+		if u.Refund.Status == query.RefundHandedOver {
 			return true
 		}
 	}
@@ -320,6 +347,9 @@ func (s *Server) handleConsoleRefund(c echo.Context) error {
 	}
 	u := sessionAdmin(c)
 	_, err = s.app.Commands.RetryRefund.Handle(causation(c, es.Admin(u.ID.String())), command.RetryRefund{OrderID: id, AdminID: u.ID.String()})
+	if errors.Is(err, command.ErrRefundFailed) {
+		return s.renderRefundFailure(c, id, err, false)
+	}
 	shown, err := pageError(err)
 	if err != nil {
 		return err
@@ -357,6 +387,9 @@ func (s *Server) handleConsoleTransition(action string) echo.HandlerFunc {
 // afterOrderAction answers a console action on an order: on success a redirect to the order (so a
 // reload does not post again), with a flash message; a refusal shows the order as it is now, with why.
 func (s *Server) afterOrderAction(c echo.Context, id uuid.UUID, err error, flash string, typed orderPage) error {
+	if errors.Is(err, command.ErrRefundFailed) {
+		return s.renderRefundFailure(c, id, err, flash == "cancelled")
+	}
 	shown, err := pageError(err)
 	if err != nil {
 		return err

@@ -61,6 +61,9 @@ func newCustomerPages(loc *time.Location) (*customerPages, error) {
 				return "Your refund of " + amount + " is done: your bank or card shows it within " + expectation + "."
 			case query.RefundPending:
 				return "Your refund of " + amount + " is on its way: expect it in " + expectation + "."
+			case query.RefundHandedOver:
+				// The service gave up asking on its own: promise no retry, say who acts.
+				return "Your refund of " + amount + " is owed to you, but the payment gateway has not accepted it yet. Our team is handling it and will contact you."
 			}
 			return "Your refund of " + amount + " will follow shortly: expect it in " + expectation + " after we start it."
 		},
@@ -264,7 +267,9 @@ func flashFor(code string) string {
 	case "refunding":
 		return "This order could not take your payment, so we are refunding it in full: see Refunds below."
 	case "cancelled-refund-later":
-		return "Your order is cancelled. We could not reach the payment gateway to start your refund just now; we keep asking on our own, and you will get a message when it is done."
+		return "Your order is cancelled. The payment gateway did not start your refund just now; we ask it again on our own, and you will get a message when it is done."
+	case "cancelled-refund-team":
+		return "Your order is cancelled. The payment gateway has not accepted your refund yet; our team is handling it and will contact you."
 	}
 	return ""
 }
@@ -299,6 +304,9 @@ func (s *Server) handleOrderPageCancel(c echo.Context) error {
 	switch {
 	case errors.Is(err, command.ErrRefundFailed):
 		done = "cancelled-refund-later" // the cancellation is stored; the sweep asks for the refund
+		if refused := (*command.RefundRefusedError)(nil); errors.As(err, &refused) && refused.HandedOver() {
+			done = "cancelled-refund-team" // the sweep no longer asks: staff do
+		}
 	case err != nil:
 		ae := toAPIError(err)
 		if ae.Status >= 500 {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
+	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 
 	"github.com/certibuy/orders/app/command"
@@ -66,8 +67,8 @@ func toAPIError(err error) *APIError {
 		return apiErr(http.StatusBadRequest, "invalid_signature", "", "the signature does not match this payment or body")
 	case errors.Is(err, command.ErrGatewayUnavailable):
 		return apiErr(http.StatusBadGateway, "gateway_unavailable", "", "%s", command.ErrGatewayUnavailable.Error())
-	case errors.Is(err, command.ErrRefundFailed):
-		return apiErr(http.StatusBadGateway, "refund_failed", "", "%s", command.ErrRefundFailed.Error())
+	case errors.Is(err, command.ErrRefundFailed): // a customer's cancellation: staff routes answer refundFailure themselves
+		return refundFailure(err, forCustomer, true, uuid.Nil)
 	case errors.Is(err, command.ErrReportsOff):
 		return apiErr(http.StatusUnauthorized, "reports_off", "token", "%s", command.ErrReportsOff.Error())
 	case errors.Is(err, command.ErrBadReportToken):
