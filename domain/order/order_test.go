@@ -731,3 +731,52 @@ func TestShippingWritesTheCarriersTrackingPage(t *testing.T) {
 		}
 	}
 }
+
+// A refund the gateway refused when asked is recorded as refused with its reason, stays owed with a
+// new attempt, and after MaxRefusedRefunds refusals is handed over to staff; the same holds for the
+// refund of a payment the order could not take.
+func TestARefundRefusedWhenAskedStaysOwedAndIsHandedOverAfterThree(t *testing.T) {
+	o := orderIn(t, "cancelled_paid")
+	pay := o.Payment().PaymentID
+	if err := o.ReceivePayment(order.PaymentSucceeded{GatewayOrderID: o.Payment().GatewayOrderID, PaymentID: "pay_late", AmountPaise: 100}); err != nil {
+		t.Fatal(err)
+	}
+	before := len(o.Changes())
+	for i := 1; i <= order.MaxRefusedRefunds; i++ {
+		for _, p := range []string{pay, "pay_late"} {
+			if err := o.RefuseRefund(p, "insufficient balance"); err != nil {
+				t.Fatalf("refusal %d of %s: %v", i, p, err)
+			}
+		}
+		owed := o.OwedRefunds()
+		if len(owed) != 2 || owed[0].Attempt != i || owed[1].Attempt != i || owed[0].HandedOver() != (i == order.MaxRefusedRefunds) {
+			t.Fatalf("after refusal %d: owed %+v", i, owed)
+		}
+	}
+	got := o.Changes()[before:]
+	if len(got) != 2*order.MaxRefusedRefunds {
+		t.Fatalf("events %v", got)
+	}
+	if e, ok := got[0].(order.RefundFailed); !ok || e.RefundID != "" || e.Reason != "insufficient balance" {
+		t.Fatalf("first event %#v", got[0])
+	}
+	if e, ok := got[1].(order.UnexpectedRefundFailed); !ok || e.PaymentID != "pay_late" || e.RefundID != "" {
+		t.Fatalf("second event %#v", got[1])
+	}
+	if o.Status() != order.StatusCancelled || o.LastRefundRefusal() != "insufficient balance" || o.UnexpectedPayments()[0].LastRefusal != "insufficient balance" {
+		t.Fatalf("status %s, refusals %q %q", o.Status(), o.LastRefundRefusal(), o.UnexpectedPayments()[0].LastRefusal)
+	}
+	if s := order.HistoryNote(got[0]); s != "refund refused: insufficient balance" {
+		t.Fatalf("history note %q", s)
+	}
+	if err := o.RefuseRefund("pay_unknown", "x"); !errors.Is(err, order.ErrNotRefundable) {
+		t.Fatalf("a payment the order never had: %v", err)
+	}
+	// Staff ask again: a refund asked for is no longer refusable as owed.
+	if err := o.InitiateRefund(pay, "rfnd_4", o.Payment().Amount); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.RefuseRefund(pay, "x"); !errors.Is(err, order.ErrNotRefundable) {
+		t.Fatalf("a refund pending: %v", err)
+	}
+}

@@ -61,6 +61,7 @@ type Server struct {
 	faultBody     string
 	delay         time.Duration
 	refundOutcome string
+	refundRefusal string
 }
 
 type order struct {
@@ -174,6 +175,16 @@ func (s *Server) SetRefundOutcome(status string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.refundOutcome = status
+}
+
+// RefuseRefunds makes the fake refuse every new refund request that it would otherwise make, with a
+// 400 BAD_REQUEST_ERROR whose description is the given one, as Razorpay refuses a refund the
+// account's balance cannot cover: nothing is made and the idempotency key is not kept. A key that
+// already made a refund still gets that refund back. RefuseRefunds("") ends it.
+func (s *Server) RefuseRefunds(description string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.refundRefusal = description
 }
 
 // Requests returns copies of the requests received so far, oldest first.
@@ -752,6 +763,10 @@ func (s *Server) createRefund(r *http.Request, paymentID string, body []byte) an
 	notes, fail := checkNotes(m["notes"])
 	if fail != nil {
 		return *fail
+	}
+	if s.refundRefusal != "" {
+		return apiError{status: http.StatusBadRequest, code: "BAD_REQUEST_ERROR", description: s.refundRefusal,
+			source: "business", step: "refund_initiation", reason: "insufficient_balance"}.answer()
 	}
 	rf := &refund{
 		id: "rfnd_" + randomID(), paymentID: p.id, amount: amount, currency: p.currency, receipt: receipt,
