@@ -14,6 +14,11 @@ import (
 // insufficientBalance is what Razorpay says when the account cannot cover a refund.
 const insufficientBalance = "The balance in your account is insufficient to process the refund. Please add funds and try again."
 
+// sweepEvery is the sweep's interval, and how long it leaves a refund alone after it was asked:
+// long enough that it does not ask at the same time as the request it follows, even under -race on
+// a busy machine (the two would ask for the same attempt, and Razorpay would be asked once more).
+const sweepEvery = "1s"
+
 const serverError = `{"error":{"code":"SERVER_ERROR","description":"The server encountered an error."}}`
 
 // consoleAs logs an existing admin in to the console.
@@ -94,7 +99,7 @@ func owedOnHome(t *testing.T, cc *consoleClient) string {
 // promises no retry. Staff ask again once the cause is fixed, and the refund goes through.
 func TestARefundRefusedWhenAskedIsRecordedAndHandedOverAfterThree(t *testing.T) {
 	t.Parallel()
-	s := startShop(t, map[string]string{"REFUND_SWEEP_INTERVAL": "100ms"})
+	s := startShop(t, map[string]string{"REFUND_SWEEP_INTERVAL": sweepEvery})
 	token, _ := s.adminToken(t, "api@certibuy.in")
 	adminID := createAdmin(t, s.testService, "ops@certibuy.in")
 	o := paidOrder(t, s)
@@ -126,7 +131,7 @@ func TestARefundRefusedWhenAskedIsRecordedAndHandedOverAfterThree(t *testing.T) 
 	waitFor(t, 20*time.Second, func() bool {
 		return count(s.events(t, o.id), "refund_failed.v1 by system") == 2
 	}, fmt.Sprintf("the sweep never asked twice more: events %v", s.events(t, o.id)))
-	time.Sleep(600 * time.Millisecond) // several more sweeps: they must not ask again
+	time.Sleep(3 * time.Second) // more sweeps: they must not ask again
 	wantKey := func(attempt int) string {
 		return fmt.Sprintf("rfnd-%s-%d", strings.ReplaceAll(o.id, "-", ""), attempt)
 	}
@@ -201,7 +206,7 @@ func TestARefundRefusedWhenAskedIsRecordedAndHandedOverAfterThree(t *testing.T) 
 // cancellation that Razorpay refuses says what happens next, not the shop's reason.
 func TestTheSweepRecordsRefusalsButNotServerErrors(t *testing.T) {
 	t.Parallel()
-	s := startShop(t, map[string]string{"REFUND_SWEEP_INTERVAL": "100ms"})
+	s := startShop(t, map[string]string{"REFUND_SWEEP_INTERVAL": sweepEvery})
 	o := paidOrder(t, s)
 	pay := mustPaymentOf(t, &notifyShop{shop: s}, o.id)
 	s.rzp.RefuseRefunds(insufficientBalance)
@@ -214,7 +219,7 @@ func TestTheSweepRecordsRefusalsButNotServerErrors(t *testing.T) {
 	waitFor(t, 20*time.Second, func() bool {
 		return count(s.events(t, o.id), "refund_failed.v1 by system") == 3
 	}, fmt.Sprintf("the sweep never met three refusals: events %v", s.events(t, o.id)))
-	time.Sleep(600 * time.Millisecond)
+	time.Sleep(3 * time.Second) // more sweeps: they must not ask again
 	key := func(attempt int) string { return fmt.Sprintf("rfnd-%s-%d", strings.ReplaceAll(o.id, "-", ""), attempt) }
 	want := []string{key(0), key(0), key(0), key(0), key(1), key(2)} // three 5xx, then three refusals
 	if keys := s.refundKeys(t)[pay]; fmt.Sprint(keys) != fmt.Sprint(want) {
@@ -248,7 +253,7 @@ func TestTheSweepRecordsRefusalsButNotServerErrors(t *testing.T) {
 // refusal, then staff's; once staff ask and Razorpay takes it, nothing is outstanding.
 func TestALatePaymentsRefundRefusedWhenAskedIsHandedOverAfterThree(t *testing.T) {
 	t.Parallel()
-	s := startShop(t, map[string]string{"REFUND_SWEEP_INTERVAL": "100ms"})
+	s := startShop(t, map[string]string{"REFUND_SWEEP_INTERVAL": sweepEvery})
 	token, _ := s.adminToken(t, "api@certibuy.in")
 	createAdmin(t, s.testService, "ops@certibuy.in")
 	o := s.checkout(t)
@@ -270,7 +275,7 @@ func TestALatePaymentsRefundRefusedWhenAskedIsHandedOverAfterThree(t *testing.T)
 		}
 		return n == 3
 	}, fmt.Sprintf("never three refusals: events %v", s.events(t, o.id)))
-	time.Sleep(600 * time.Millisecond)
+	time.Sleep(3 * time.Second) // more sweeps: they must not ask again
 	want := []string{"rfnd-" + pay + "-0", "rfnd-" + pay + "-1", "rfnd-" + pay + "-2"}
 	if keys := s.refundKeys(t)[pay]; fmt.Sprint(keys) != fmt.Sprint(want) {
 		t.Fatalf("keys %v, want %v", keys, want)
