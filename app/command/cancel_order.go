@@ -103,8 +103,10 @@ func (h CancelOrderHandler) Handle(ctx context.Context, cmd CancelOrder) (Cancel
 		return CancelOrderResult{}, err
 	}
 	if owes {
-		if err := RefundOwed(ctx, h.repo, h.gateway, cmd.OrderID); err != nil {
-			return CancelOrderResult{}, err
+		// A customer cancelling again does not ask for a refund handed over to staff: they fix the
+		// cause of the refusals first.
+		if _, errs := refundOwed(ctx, h.repo, h.gateway, cmd.OrderID, !admin); len(errs) > 0 {
+			return CancelOrderResult{}, errors.Join(errs...)
 		}
 	}
 	o, err := h.repo.Get(ctx, cmd.OrderID)
@@ -171,9 +173,10 @@ func RefundOwed(ctx context.Context, repo order.Repository, gateway PaymentGatew
 	return errors.Join(errs...)
 }
 
-// refundOwed asks for the order's owed refunds, but for those handed over to staff when the sweep
-// asks, and returns how many the gateway took and the error of each it did not.
-func refundOwed(ctx context.Context, repo order.Repository, gateway PaymentGateway, id uuid.UUID, sweep bool) (int, []error) {
+// refundOwed asks for the order's owed refunds, but for those handed over to staff when
+// skipHandedOver (the sweep, a customer), and returns how many the gateway took and the error of
+// each it did not.
+func refundOwed(ctx context.Context, repo order.Repository, gateway PaymentGateway, id uuid.UUID, skipHandedOver bool) (int, []error) {
 	o, err := repo.Get(ctx, id)
 	if err != nil {
 		return 0, []error{err}
@@ -181,7 +184,7 @@ func refundOwed(ctx context.Context, repo order.Repository, gateway PaymentGatew
 	asked := 0
 	var errs []error
 	for _, owed := range o.OwedRefunds() {
-		if sweep && owed.HandedOver() {
+		if skipHandedOver && owed.HandedOver() {
 			continue // refused too often: a person has to fix the cause first
 		}
 		if err := refundOne(ctx, repo, gateway, o, owed); err != nil {

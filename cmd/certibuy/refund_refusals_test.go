@@ -233,6 +233,10 @@ func TestTheSweepRecordsRefusalsButNotServerErrors(t *testing.T) {
 	if r := s.do(t, "GET", "/api/v1/orders/"+o.id, nil, bearerHeader(o.token)).json(t)["refund"].(map[string]any); r["status"] != "handed_over" {
 		t.Fatalf("refund %v", r)
 	}
+	// The customer cancelling again does not ask for a refund that is now staff's.
+	if res := s.do(t, "POST", "/api/v1/orders/"+o.id+"/cancel", nil, bearerHeader(o.token)); res.status != 200 || len(s.refundKeys(t)[pay]) != len(want) {
+		t.Fatalf("cancelling again: %d %s, keys %v", res.status, res.body, s.refundKeys(t)[pay])
+	}
 
 	// A customer's cancellation refused at once: told what comes next, not why.
 	b := paidOrder(t, s)
