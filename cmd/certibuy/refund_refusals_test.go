@@ -250,6 +250,25 @@ func TestTheSweepRecordsRefusalsButNotServerErrors(t *testing.T) {
 	if got := s.events(t, b.id); got[len(got)-1] != "refund_failed.v1 by customer:guest" {
 		t.Fatalf("events %v", got)
 	}
+
+	// The same from the order page's form: the page says the refund is still to come.
+	c := paidOrder(t, s)
+	link, err := url.Parse(s.linkFor(t, c.id, c.number))
+	if err != nil {
+		t.Fatal(err)
+	}
+	form := newConsoleClient(t, s.testService) // any client that does not follow redirects
+	res = form.post("/orders/"+c.id+"/cancel", url.Values{"t": {link.Query().Get("t")}}, map[string]string{"Origin": s.base})
+	if loc := res.header.Get("Location"); res.status != http.StatusSeeOther || !strings.Contains(loc, "done=cancelled-refund-later") {
+		t.Fatalf("the page's cancel refused: %d to %q", res.status, loc)
+	}
+	if page := string(form.get(res.header.Get("Location")).body); !strings.Contains(page, "The payment gateway did not start your refund just now; we ask it again on our own") ||
+		strings.Contains(page, "balance") {
+		t.Fatalf("the page after cancelling: %s", page)
+	}
+	if got := s.events(t, c.id); got[len(got)-1] != "refund_failed.v1 by customer:guest" {
+		t.Fatalf("events %v", got)
+	}
 }
 
 // The refund of a payment the order could not take is refused the same way: recorded

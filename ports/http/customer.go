@@ -268,8 +268,6 @@ func flashFor(code string) string {
 		return "This order could not take your payment, so we are refunding it in full: see Refunds below."
 	case "cancelled-refund-later":
 		return "Your order is cancelled. The payment gateway did not start your refund just now; we ask it again on our own, and you will get a message when it is done."
-	case "cancelled-refund-team":
-		return "Your order is cancelled. The payment gateway has not accepted your refund yet; our team is handling it and will contact you."
 	}
 	return ""
 }
@@ -303,10 +301,9 @@ func (s *Server) handleOrderPageCancel(c echo.Context) error {
 	done := "cancelled"
 	switch {
 	case errors.Is(err, command.ErrRefundFailed):
-		done = "cancelled-refund-later" // the cancellation is stored; the sweep asks for the refund
-		if refused := (*command.RefundRefusedError)(nil); errors.As(err, &refused) && refused.HandedOver() {
-			done = "cancelled-refund-team" // the sweep no longer asks: staff do
-		}
+		// The cancellation is stored; the sweep asks for the refund (a first request: never one
+		// handed over to staff).
+		done = "cancelled-refund-later"
 	case err != nil:
 		ae := toAPIError(err)
 		if ae.Status >= 500 {
