@@ -138,7 +138,7 @@ func TestAWorkerKilledMidwayLosesAndDoublesNothing(t *testing.T) {
 	rows, err := deps.Pool.Query(context.Background(), `SELECT stream_id,
 		count(*) FILTER (WHERE type = 'notification.delivery_attempted.v1'),
 		count(*) FILTER (WHERE type = 'notification.delivery_attempted.v1' AND data->>'outcome' = 'unknown'
-			AND data->>'error' = 'outcome unknown: the worker stopped' AND (data->>'attempt')::int = 1),
+			AND data->>'error' = 'outcome unknown: the worker stopped, or could not record the answer' AND (data->>'attempt')::int = 1),
 		max((data->>'attempts')::int) FILTER (WHERE type = 'notification.sent.v1')
 		FROM events WHERE stream_id LIKE 'notification-%' GROUP BY stream_id`)
 	if err != nil {
@@ -166,7 +166,7 @@ func TestAWorkerKilledMidwayLosesAndDoublesNothing(t *testing.T) {
 	if len(lost) > 0 {
 		// The log is a read model: wait for it to catch up with the streams.
 		logged := func() int {
-			return count(`SELECT count(*) FROM notification_log WHERE response_log::text LIKE '%outcome unknown: the worker stopped%'`)
+			return count(`SELECT count(*) FROM notification_log WHERE response_log::text LIKE '%outcome unknown: the worker stopped, or could not record the answer%'`)
 		}
 		deadline := time.Now().Add(30 * time.Second)
 		for logged() != len(lost) && time.Now().Before(deadline) {

@@ -50,8 +50,9 @@ const (
 // Simulated reports whether provider only stands in for a real one: what it sent reached no one.
 func Simulated(provider string) bool { return provider == ProviderLog || provider == ProviderFile }
 
-// ErrWorkerStopped is the error recorded for an attempt whose outcome is unknown.
-const ErrWorkerStopped = "outcome unknown: the worker stopped"
+// ErrWorkerStopped is the error recorded for an attempt whose outcome is unknown: its worker stopped
+// before it recorded the answer, or could not record it (the database went away mid-send).
+const ErrWorkerStopped = "outcome unknown: the worker stopped, or could not record the answer"
 
 // Event is a fact on a notification's stream.
 type Event interface{ EventType() string }

@@ -118,7 +118,7 @@ func TestAnAttemptThatNeverReportedCountsAndMayBeFollowed(t *testing.T) {
 	ch := r.Changes()
 	lost, ok := ch[0].(notification.DeliveryAttempted)
 	if len(ch) != 1 || !ok || lost.Attempt != 1 || lost.Outcome != notification.OutcomeUnknown ||
-		lost.Error != "outcome unknown: the worker stopped" || lost.Provider != "msg91" {
+		lost.Error != "outcome unknown: the worker stopped, or could not record the answer" || lost.Provider != "msg91" {
 		t.Fatalf("recorded %+v, want the lost attempt 1 with an unknown outcome", ch)
 	}
 	if r.LastOutcome() != notification.OutcomeUnknown || r.LastProvider() != "msg91" {
