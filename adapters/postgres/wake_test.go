@@ -1,12 +1,10 @@
 package postgres_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,24 +14,6 @@ import (
 	"github.com/certibuy/orders/adapters/postgres"
 	"github.com/certibuy/orders/adapters/postgres/pgtest"
 )
-
-// lockedBuffer is a log sink a test reads while the code writes.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // While the database is down the wake listener says so once, then only now and then, and says when
 // it listens again: not one ERROR a second for the whole outage.
@@ -46,7 +26,7 @@ func TestTheWakeListenerLogsAnOutageOnceAndItsEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pool.Close()
-	logs := &lockedBuffer{}
+	logs := &pgtest.LogBuffer{}
 	logger := watermill.NewSlogLogger(slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	// Retrying every 50 ms, with a reminder a second: a minute's outage at the real pace, in 2.5 s.
 	w := postgres.NewWakerEvery(pool, logger, 50*time.Millisecond, time.Second)

@@ -183,7 +183,7 @@ func TestCreateUserOnATerminalAsksTwiceAndShowsNothing(t *testing.T) {
 	}
 
 	run := func(url string, first, second string) (string, error) {
-		prompts := &syncBuffer{}
+		prompts := &pgtest.LogBuffer{}
 		m := &Main{Stdin: slave, Stdout: prompts, Stderr: prompts, Getenv: func(k string) string {
 			return map[string]string{"DATABASE_URL": url, "LOG_LEVEL": "warn"}[k]
 		}}

@@ -56,13 +56,13 @@ func TestAWorkerKilledMidwayLosesAndDoublesNothing(t *testing.T) {
 	}
 	defer deps.Close()
 
-	startWorker := func(name string) (*exec.Cmd, *syncBuffer) {
+	startWorker := func(name string) (*exec.Cmd, *pgtest.LogBuffer) {
 		cmd := exec.Command(bin, "worker")
 		for k, v := range env {
 			cmd.Env = append(cmd.Env, k+"="+v)
 		}
 		cmd.Env = append(cmd.Env, "PATH="+os.Getenv("PATH"))
-		logs := &syncBuffer{}
+		logs := &pgtest.LogBuffer{}
 		cmd.Stdout, cmd.Stderr = logs, logs
 		if err := cmd.Start(); err != nil {
 			t.Fatalf("start %s: %v", name, err)
@@ -271,7 +271,7 @@ func TestServeStopsGracefullyOnSIGTERM(t *testing.T) {
 	cmd := exec.Command(bin, "serve")
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "DATABASE_URL=" + pgtest.NewDatabase(t), "HTTP_ADDR=127.0.0.1:0",
 		"METRICS_ADDR=", "LOG_FORMAT=json", "MAIL_DIR=" + t.TempDir()}
-	logs := &syncBuffer{}
+	logs := &pgtest.LogBuffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -12,10 +12,10 @@ import (
 )
 
 // startWaiting runs StartService as serve does, in the background, on the database behind proxy.
-func startWaiting(ctx context.Context, t *testing.T, dbURL string) (*syncBuffer, <-chan startResult, Config) {
+func startWaiting(ctx context.Context, t *testing.T, dbURL string) (*pgtest.LogBuffer, <-chan startResult, Config) {
 	t.Helper()
 	cfg := testConfig(t, map[string]string{"DATABASE_URL": dbURL}, asServe)
-	logs := &syncBuffer{}
+	logs := &pgtest.LogBuffer{}
 	done := make(chan startResult, 1)
 	go func() {
 		svc, err := StartService(ctx, cfg, cfg.NewLogger(logs), true)
@@ -121,7 +121,7 @@ func TestServeFailsAtOnceOnARefusedLoginOrABadURL(t *testing.T) {
 func TestOneShotCommandsDoNotWaitForTheDatabase(t *testing.T) {
 	t.Parallel()
 	proxy := pgtest.NewProxy(t, pgtest.ServerURL(), true)
-	var stderr syncBuffer
+	var stderr pgtest.LogBuffer
 	m := &Main{Stdout: &stderr, Stderr: &stderr, Getenv: func(k string) string {
 		if k == "DATABASE_URL" {
 			return proxy.URL(pgtest.ServerURL())

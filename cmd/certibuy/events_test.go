@@ -136,10 +136,10 @@ func TestKillingTheForwardingProcessLosesAndDoublesNothing(t *testing.T) {
 	}
 	env := []string{"PATH=" + os.Getenv("PATH"), "DATABASE_URL=" + url, "METRICS_ADDR=", "LOG_FORMAT=json", "LOG_LEVEL=warn",
 		"MAIL_DIR=" + t.TempDir(), "NATS_URL=" + tg.URL, "NATS_STREAM=" + tg.Stream, "NATS_SUBJECT_PREFIX=" + tg.Prefix}
-	start := func() (*exec.Cmd, *syncBuffer) {
+	start := func() (*exec.Cmd, *pgtest.LogBuffer) {
 		cmd := exec.Command(bin, "worker")
 		cmd.Env = env
-		logs := &syncBuffer{}
+		logs := &pgtest.LogBuffer{}
 		cmd.Stdout, cmd.Stderr = logs, logs
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -211,7 +211,7 @@ func TestTailPrintsTheEventsOtherServicesSee(t *testing.T) {
 	// The durable consumer remembers: the next run has nothing older to show.
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	var more syncBuffer
+	var more pgtest.LogBuffer
 	m := &Main{Stdin: strings.NewReader(""), Stdout: &more, Stderr: io.Discard, Getenv: func(k string) string { return env[k] }}
 	if err := m.Run(ctx, []string{"tail", "--durable", "test", "--subject", tg.Prefix + ".order.>"}); err != nil {
 		t.Fatal(err)
@@ -295,7 +295,7 @@ func TestTailWithALimitGoesOnAtOnceWhereTheLastRunStopped(t *testing.T) {
 	for run, limit := range []string{"2", "1", "2"} {
 		// Well within AckWait (30 s): an event held unacked by the last run would make this one wait.
 		rctx, rcancel := context.WithTimeout(context.Background(), 5*time.Second)
-		var out syncBuffer
+		var out pgtest.LogBuffer
 		m := &Main{Stdin: strings.NewReader(""), Stdout: &out, Stderr: io.Discard, Getenv: func(k string) string { return env[k] }}
 		err := m.Run(rctx, []string{"tail", "--durable", "limited", "--limit", limit})
 		rcancel()

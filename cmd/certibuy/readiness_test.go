@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/certibuy/orders/adapters/postgres/pgtest"
 	"github.com/certibuy/orders/app"
 	httpport "github.com/certibuy/orders/ports/http"
 )
@@ -40,7 +41,7 @@ func TestReadinessNamesACauseAndNothingOfTheDatabase(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pool.Close()
-	logs := &syncBuffer{}
+	logs := &pgtest.LogBuffer{}
 	srv, err := httpport.NewServer(app.Application{}, slog.New(slog.NewJSONHandler(logs, nil)), (&Deps{Pool: pool}).Ready, httpport.Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -17,28 +17,10 @@ import (
 	"github.com/certibuy/orders/adapters/razorpay"
 )
 
-// syncBuffer is a log sink tests can read while the service writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 type testService struct {
 	*Service
 	base string
-	logs *syncBuffer
+	logs *pgtest.LogBuffer
 }
 
 // startService runs the whole service on a fresh database and free ports, as `certibuy serve` does.
@@ -61,7 +43,7 @@ const (
 func startServiceAs(t testing.TB, env map[string]string, kind serviceKind) *testService {
 	t.Helper()
 	cfg := testConfig(t, env, kind)
-	logs := &syncBuffer{}
+	logs := &pgtest.LogBuffer{}
 	withHTTP := kind != asWorker
 	svc, err := StartService(context.Background(), cfg, cfg.NewLogger(logs), withHTTP)
 	if err != nil {
@@ -71,7 +53,7 @@ func startServiceAs(t testing.TB, env map[string]string, kind serviceKind) *test
 }
 
 // serviceUnderTest stops svc when t ends.
-func serviceUnderTest(t testing.TB, svc *Service, logs *syncBuffer, withHTTP bool) *testService {
+func serviceUnderTest(t testing.TB, svc *Service, logs *pgtest.LogBuffer, withHTTP bool) *testService {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()

@@ -1,7 +1,6 @@
 package events_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -27,44 +26,13 @@ type harness struct {
 	db     *postgres.DB
 	store  *postgres.EventStore
 	router *events.Router
-	logs   *lockedBuffer // the router's log, as JSON lines
-}
-
-// lockedBuffer is a log sink the test reads while the router writes.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-// lines returns the JSON lines logged so far.
-func (b *lockedBuffer) lines(t *testing.T) []map[string]any {
-	t.Helper()
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	var out []map[string]any
-	for _, l := range bytes.Split(b.b.Bytes(), []byte("\n")) {
-		if len(l) == 0 {
-			continue
-		}
-		var m map[string]any
-		if err := json.Unmarshal(l, &m); err != nil {
-			t.Fatalf("log line %q: %v", l, err)
-		}
-		out = append(out, m)
-	}
-	return out
+	logs   *pgtest.LogBuffer // the router's log, as JSON lines
 }
 
 func newHarness(t *testing.T, retry events.RetryConfig) *harness {
 	t.Helper()
 	db := pgtest.NewDB(t, 8)
-	logs := &lockedBuffer{}
+	logs := &pgtest.LogBuffer{}
 	logger := slog.New(slog.NewJSONHandler(io.MultiWriter(testWriter{t}, logs), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	wlog := watermill.NewSlogLogger(logger)
 	timeout := 2 * time.Second
@@ -219,7 +187,7 @@ func TestAHandlerThatAlwaysFailsEndsInThePoisonTopicWithoutBlockingOthers(t *tes
 
 	// The log says which handler failed on which event, on each retry and when it gave up.
 	var retries, gaveUp int
-	for _, l := range h.logs.lines(t) {
+	for _, l := range h.logs.Lines(t) {
 		named := l["handler"] == "strict" && l["event_type"] == order.TypeOrderShipped && l["event_id"] != "" && l["stream"] != ""
 		switch l["msg"] {
 		case "Error occurred, retrying":
