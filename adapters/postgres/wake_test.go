@@ -75,3 +75,48 @@ func grepLog(s, sub string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// While the database is down a consumer group's reads fail every second; the log says so once, not
+// once a second for each group, and says when the group reads again.
+func TestAGroupLogsItsFailingReadsOnceAndTheirEnd(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewDatabase(t)
+	proxy := pgtest.NewProxy(t, db, false)
+	pool, err := pgxpool.New(context.Background(), proxy.URL(db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	logs := &pgtest.LogBuffer{}
+	logger := watermill.NewSlogLogger(slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	sub, err := postgres.NewSubscriber(pool, "outage_group", postgres.SubscriberConfig{
+		Wait: postgres.WaitConfig{SafetyPoll: 50 * time.Millisecond}, AckDeadline: 10 * time.Second, BatchSize: 3}, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if _, err := sub.Subscribe(ctx, postgres.OrderEventsTopic); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond) // reading
+
+	proxy.Cut()
+	time.Sleep(3500 * time.Millisecond) // three or four failed reads, a second apart
+	out := logs.String()
+	if n := strings.Count(out, `"msg":"Error querying for message"`); n != 1 {
+		t.Fatalf("the failing reads are logged %d times, want once:\n%s", n, out)
+	}
+	proxy.Restore()
+	deadline := time.Now().Add(15 * time.Second)
+	for !strings.Contains(logs.String(), "Querying for messages again") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no line says the group reads again:\n%s", logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if line := grepLog(logs.String(), "Querying for messages again"); !strings.Contains(line, `"level":"INFO"`) || !regexp.MustCompile(`"failures":[2-9]`).MatchString(line) {
+		t.Fatalf("the end of the failures is not an INFO counting them: %s", line)
+	}
+}

@@ -234,7 +234,20 @@ type wakeBackoff struct {
 	w     *waiter
 	stop  <-chan struct{}
 	retry time.Duration
+	// failing tracks the queries failing in a row, so that an outage is logged once, then once a
+	// minute, and its end once, not at every retry (a second, for every consumer group). Its
+	// subscriber calls HandleError from its one reading goroutine.
+	failing *failureLog
 }
+
+// failureLog is when a run of failures began, when it was last reported, and how long it is.
+type failureLog struct {
+	since, reported time.Time
+	count           int
+}
+
+// failureReminder is how often a failure that goes on is logged again.
+const failureReminder = time.Minute
 
 func (b wakeBackoff) HandleError(logger watermill.LoggerAdapter, noMsg bool, err error) time.Duration {
 	if errors.Is(err, context.Canceled) {
@@ -242,9 +255,25 @@ func (b wakeBackoff) HandleError(logger watermill.LoggerAdapter, noMsg bool, err
 		// query cut short is no error, and a stopping service must not log one.
 		return b.retry
 	}
+	f := b.failing
 	if err != nil {
-		logger.Error("Error querying for message", err, watermill.LogFields{"wait_time": b.retry})
+		now := time.Now()
+		f.count++
+		switch {
+		case f.count == 1:
+			f.since, f.reported = now, now
+			logger.Error("Error querying for message", err, watermill.LogFields{"wait_time": b.retry})
+		case now.Sub(f.reported) >= failureReminder:
+			f.reported = now
+			logger.Error("Error querying for message, still", err, watermill.LogFields{"wait_time": b.retry,
+				"failing_for": now.Sub(f.since).Round(time.Second).String(), "failures": f.count})
+		}
 		return b.retry
+	}
+	if f.count > 0 {
+		logger.Info("Querying for messages again", watermill.LogFields{"failed_for": time.Since(f.since).Round(100 * time.Millisecond).String(),
+			"failures": f.count})
+		*f = failureLog{}
 	}
 	if noMsg {
 		b.w.wait(b.stop)
@@ -326,7 +355,7 @@ func (d *drainingSubscriber) subscribe(ctx context.Context, topic string) (<-cha
 		PollInterval:     w.cfg.SafetyPoll,
 		ResendInterval:   w.cfg.Recheck,
 		RetryInterval:    time.Second,
-		BackoffManager:   wakeBackoff{w: w, stop: innerCtx.Done(), retry: time.Second},
+		BackoffManager:   wakeBackoff{w: w, stop: innerCtx.Done(), retry: time.Second, failing: &failureLog{}},
 		AckDeadline:      &deadline,
 		SchemaAdapter:    eventsSchema{batch: d.cfg.BatchSize, partition: d.cfg.Partition},
 		OffsetsAdapter:   wsql.DefaultPostgreSQLOffsetsAdapter{},
