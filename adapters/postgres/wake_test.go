@@ -15,19 +15,26 @@ import (
 	"github.com/certibuy/orders/adapters/postgres/pgtest"
 )
 
-// While the database is down the wake listener says so once, then only now and then, and says when
-// it listens again: not one ERROR a second for the whole outage.
-func TestTheWakeListenerLogsAnOutageOnceAndItsEnd(t *testing.T) {
-	t.Parallel()
+// throughCutProxy opens a pool on a fresh database through a proxy the test can cut, and a logger
+// writing JSON lines to logs.
+func throughCutProxy(t *testing.T) (*pgtest.Proxy, *pgxpool.Pool, *pgtest.LogBuffer, watermill.LoggerAdapter) {
+	t.Helper()
 	db := pgtest.NewDatabase(t)
 	proxy := pgtest.NewProxy(t, db, false)
 	pool, err := pgxpool.New(context.Background(), proxy.URL(db))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer pool.Close()
+	t.Cleanup(pool.Close)
 	logs := &pgtest.LogBuffer{}
-	logger := watermill.NewSlogLogger(slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	return proxy, pool, logs, watermill.NewSlogLogger(slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+}
+
+// While the database is down the wake listener says so once, then only now and then, and says when
+// it listens again: not one ERROR a second for the whole outage.
+func TestTheWakeListenerLogsAnOutageOnceAndItsEnd(t *testing.T) {
+	t.Parallel()
+	proxy, pool, logs, logger := throughCutProxy(t)
 	// Retrying every 50 ms, with a reminder a second: a minute's outage at the real pace, in 2.5 s.
 	w := postgres.NewWakerEvery(pool, logger, 50*time.Millisecond, time.Second)
 	defer w.Close()
@@ -80,15 +87,7 @@ func grepLog(s, sub string) string {
 // once a second for each group, and says when the group reads again.
 func TestAGroupLogsItsFailingReadsOnceAndTheirEnd(t *testing.T) {
 	t.Parallel()
-	db := pgtest.NewDatabase(t)
-	proxy := pgtest.NewProxy(t, db, false)
-	pool, err := pgxpool.New(context.Background(), proxy.URL(db))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	logs := &pgtest.LogBuffer{}
-	logger := watermill.NewSlogLogger(slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	proxy, pool, logs, logger := throughCutProxy(t)
 	sub, err := postgres.NewSubscriber(pool, "outage_group", postgres.SubscriberConfig{
 		Wait: postgres.WaitConfig{SafetyPoll: 50 * time.Millisecond}, AckDeadline: 10 * time.Second, BatchSize: 3}, logger)
 	if err != nil {
