@@ -77,7 +77,11 @@ func (tg Target) Messages(t testing.TB) []*jetstream.RawStreamMsg {
 	}
 	var out []*jetstream.RawStreamMsg
 	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
-		m, err := s.GetMsg(ctx, seq)
+		// A deadline per message: a kill test's stream holds some 16,000, one round trip each, which
+		// one deadline for them all did not cover on a slow machine.
+		mctx, mcancel := context.WithTimeout(context.Background(), 10*time.Second)
+		m, err := s.GetMsg(mctx, seq)
+		mcancel()
 		if err != nil {
 			t.Fatalf("natstest: stream %s message %d: %v", tg.Stream, seq, err)
 		}
