@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/google/uuid"
 )
@@ -82,6 +83,10 @@ type DeliveryAttempted struct {
 	Response          string `json:"response,omitempty"`
 	Error             string `json:"error,omitempty"`
 	DurationMS        int64  `json:"duration_ms"`
+	// RefusedBy names the providers that refused the message in this attempt (an SMS MSG91 refused
+	// before Fast2SMS took it: "msg91"), so that a later reroute does not send it back to them.
+	// Added later: events recorded before it have none, and read as no refusal known.
+	RefusedBy []string `json:"refused_by,omitempty"`
 }
 
 // Sent records the message accepted by a provider.
@@ -135,7 +140,9 @@ type Notification struct {
 	lastErr   string
 	// lastOutcome and lastProvider are those of the last attempt that reported.
 	lastOutcome, lastProvider string
-	delivery                  delivery
+	// refused holds the providers that refused it since it was requested or last resent.
+	refused  []string
+	delivery delivery
 
 	version int
 	changes []Event
@@ -251,6 +258,11 @@ func (n *Notification) apply(e Event) {
 	case DeliveryAttempted:
 		n.attempts = max(n.attempts, e.Attempt)
 		n.provider, n.lastOutcome, n.lastProvider = e.Provider, e.Outcome, e.Provider
+		for _, p := range e.RefusedBy {
+			if !slices.Contains(n.refused, p) {
+				n.refused = append(n.refused, p)
+			}
+		}
 		if e.Outcome != OutcomeSent {
 			n.lastErr, n.status = e.Error, StatusPending
 		}
@@ -260,7 +272,9 @@ func (n *Notification) apply(e Event) {
 	case Failed:
 		n.lastErr, n.status = e.LastError, StatusFailed
 	case Resent:
-		n.roundBase, n.status = n.attempts, StatusPending
+		// A resend usually follows a fix (a template, an account), so earlier refusals no longer
+		// rule a provider out.
+		n.roundBase, n.status, n.refused = n.attempts, StatusPending, nil
 	case Rerouted:
 		n.roundBase = n.attempts // the other provider gets a budget of its own
 		n.applyReport(e)
@@ -293,6 +307,9 @@ func (n *Notification) LastOutcome() string { return n.lastOutcome }
 
 // LastProvider is the provider of the last attempt that reported.
 func (n *Notification) LastProvider() string { return n.lastProvider }
+
+// RefusedBy lists the providers that refused the message since it was requested or last resent.
+func (n *Notification) RefusedBy() []string { return slices.Clone(n.refused) }
 
 // LastError is the error of the last failed attempt.
 func (n *Notification) LastError() string { return n.lastErr }

@@ -2,6 +2,8 @@ package notification_test
 
 import (
 	"errors"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -279,5 +281,116 @@ func TestALateReportAppliesToTheAttemptItNames(t *testing.T) {
 	}
 	if st, _ := n.DeliveryStatus(); st != "" {
 		t.Fatalf("the late report of attempt 1 set the delivery of attempt 2 to %q", st)
+	}
+}
+
+// smsRequested is an SMS notification, requested.
+func smsRequested(t *testing.T) *notification.Notification {
+	t.Helper()
+	n, err := notification.Request(notification.Requested{OrderID: uuid.New(), OrderNumber: "CB-7K3M9Q2X", OrderEventID: uuid.New(),
+		OrderEventType: "order.payment_succeeded.v1", Type: notification.PaymentSuccessful, Channel: notification.SMS, Recipient: "+919876543210"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// A template rejection by the provider that took an SMS after the other one refused it is not
+// rerouted to the one that refused it: none is left, so the notification fails at once, saying why.
+// Replayed from its events, it stands the same.
+func TestARejectionIsNotReroutedToAProviderThatRefusedIt(t *testing.T) {
+	n := smsRequested(t)
+	if _, err := n.Attempt(1, "msg91"); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Succeed(notification.DeliveryAttempted{Provider: "fast2sms", ProviderMessageID: "f2s-1",
+		Response: "msg91: {\"type\":\"error\"}\nfast2sms: {\"return\":true}", RefusedBy: []string{"msg91"}}, "f2s-1", ""); err != nil {
+		t.Fatal(err)
+	}
+	rejected := notification.Report{Attempt: 1, Provider: "fast2sms", RequestID: "f2s-1", Status: "Rejected", Description: "DLT template mismatch"}
+	reroute, err := n.ReportDelivery(rejected, false, true, "msg91")
+	if err != nil || reroute {
+		t.Fatalf("reroute %v, err %v: msg91 refused this SMS already", reroute, err)
+	}
+	for _, m := range []*notification.Notification{n, rebuilt(t, n)} {
+		if m.Status() != notification.StatusFailed || m.ReroutedTo() != "" ||
+			!strings.HasPrefix(m.LastError(), notification.ReasonAllRefused+": fast2sms reported its text rejected (DLT template mismatch), and msg91 had refused it") {
+			t.Fatalf("status %s, rerouted to %q, error %q", m.Status(), m.ReroutedTo(), m.LastError())
+		}
+		if st, _ := m.DeliveryStatus(); st != notification.DeliveryUndelivered {
+			t.Fatalf("delivery %q, want undelivered", st)
+		}
+	}
+	var types []string
+	for _, e := range n.Changes() {
+		types = append(types, e.EventType())
+	}
+	if want := []string{notification.TypeRequested, notification.TypeDeliveryAttempted, notification.TypeSent,
+		notification.TypeUndelivered, notification.TypeFailed}; !slices.Equal(types, want) {
+		t.Fatalf("recorded %v, want %v", types, want)
+	}
+	// An admin may still resend it (after fixing a template, say).
+	if err := n.Resend("admin:1"); err != nil || n.Status() != notification.StatusPending || len(n.RefusedBy()) != 0 {
+		t.Fatalf("resend: %v, status %s, refused by %v", err, n.Status(), n.RefusedBy())
+	}
+}
+
+// A refusal in an earlier attempt of the same round counts too; a resend forgets it.
+func TestARefusalInAnEarlierAttemptCountsUntilAResend(t *testing.T) {
+	rejected := notification.Report{Attempt: 2, Provider: "fast2sms", Status: "Rejected"}
+	n := smsRequested(t)
+	if _, err := n.Attempt(1, "msg91"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.Fail(notification.DeliveryAttempted{Provider: "fast2sms", Error: "no provider sent the SMS",
+		RefusedBy: []string{"msg91", "fast2sms"}}, false, 3); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.Attempt(2, "msg91"); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Succeed(notification.DeliveryAttempted{Provider: "fast2sms", ProviderMessageID: "f2s-2"}, "f2s-2", ""); err != nil {
+		t.Fatal(err)
+	}
+	if reroute, err := rebuilt(t, n).ReportDelivery(rejected, false, true, "msg91"); err != nil || reroute {
+		t.Fatalf("reroute %v, err %v: msg91 refused it in attempt 1", reroute, err)
+	}
+
+	// The same history, then a resend that Fast2SMS took without MSG91 refusing: rerouted.
+	if err := n.Resend("admin:1"); err == nil {
+		t.Fatal("resent a notification sent with no report")
+	}
+	if _, err := n.ReportDelivery(notification.Report{Attempt: 2, Provider: "fast2sms", Status: "Failed"}, false, false, "msg91"); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Resend("admin:1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.Attempt(1, "msg91"); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Succeed(notification.DeliveryAttempted{Provider: "fast2sms", ProviderMessageID: "f2s-3"}, "f2s-3", ""); err != nil {
+		t.Fatal(err)
+	}
+	after := notification.Report{Attempt: 3, Provider: "fast2sms", Status: "Rejected"}
+	if reroute, err := n.ReportDelivery(after, false, true, "msg91"); err != nil || !reroute || n.ReroutedTo() != "msg91" {
+		t.Fatalf("after a resend: reroute %v to %q, err %v", reroute, n.ReroutedTo(), err)
+	}
+}
+
+// Fast2SMS took an SMS that MSG91 did not refuse (MSG91 was unreachable, or has no template for
+// the type): a rejection by Fast2SMS still goes once through MSG91.
+func TestARejectionIsReroutedWhenTheOtherProviderDidNotRefuse(t *testing.T) {
+	n := smsRequested(t)
+	if _, err := n.Attempt(1, "msg91"); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Succeed(notification.DeliveryAttempted{Provider: "fast2sms", ProviderMessageID: "f2s-1",
+		Response: "msg91: unreachable\nfast2sms: {\"return\":true}"}, "f2s-1", ""); err != nil {
+		t.Fatal(err)
+	}
+	reroute, err := rebuilt(t, n).ReportDelivery(notification.Report{Attempt: 1, Provider: "fast2sms", Status: "Rejected"}, false, true, "msg91")
+	if err != nil || !reroute {
+		t.Fatalf("reroute %v, err %v", reroute, err)
 	}
 }

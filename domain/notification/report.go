@@ -2,6 +2,8 @@ package notification
 
 import (
 	"errors"
+	"fmt"
+	"slices"
 	"time"
 )
 
@@ -82,7 +84,8 @@ type reportKey struct {
 // the attempt it names, once however often the provider sends it. A rejection (the text does not
 // match its registered template) is not sent again through the same provider: with fallback set, the
 // notification goes once through that provider instead, and ReportDelivery says so (reroute): the
-// caller queues it. A failure (the phone was off, out of coverage) is only recorded: the customer may
+// caller queues it; when that provider refused this notification before (since its last resend),
+// none is left, and the notification fails for good. A failure (the phone was off, out of coverage) is only recorded: the customer may
 // still receive it, and an admin can resend.
 func (n *Notification) ReportDelivery(r Report, delivered, rejected bool, fallback string) (reroute bool, err error) {
 	if r.Attempt < 1 || r.Attempt > n.attempts {
@@ -101,8 +104,30 @@ func (n *Notification) ReportDelivery(r Report, delivered, rejected bool, fallba
 		r.Attempt != n.sent.Attempts {
 		return false, nil
 	}
+	if slices.Contains(n.refused, fallback) {
+		// The other provider refused this very SMS already (it is why this one sent it): sending it
+		// there again would only be refused again, so no provider is left.
+		n.record(Failed{LastError: allRefused(r, fallback), Attempts: n.attempts})
+		return false, nil
+	}
 	n.record(Rerouted{From: r.Provider, To: fallback})
 	return true, nil
+}
+
+// ReasonAllRefused begins the error of a notification failed because every SMS provider refused it.
+const ReasonAllRefused = "every SMS provider refused it"
+
+// allRefused says why a rejected SMS was not rerouted.
+func allRefused(r Report, refusedBy string) string {
+	why := r.Reason
+	if why == "" {
+		why = r.Description
+	}
+	if why == "" {
+		why = "status " + r.Status
+	}
+	return fmt.Sprintf("%s: %s reported its text rejected (%s), and %s had refused it already, so it was not rerouted",
+		ReasonAllRefused, r.Provider, why, refusedBy)
 }
 
 // DeliveryStatus is what the last report about the attempt that sent the notification said:

@@ -69,3 +69,48 @@ func TestMessageDataIsStoredUnderItsJSONNames(t *testing.T) {
 		t.Fatalf("round trip: %+v, %v", back, err)
 	}
 }
+
+// oldAttempted is a DeliveryAttempted as the service stored it before refused_by was added.
+const oldAttempted = `{"attempt":1,"provider":"fast2sms","provider_message_id":"f2s-1","outcome":"sent",` +
+	`"response":"msg91: {\"type\":\"error\",\"message\":\"Template not approved\",\"code\":\"211\"} (msg91 rejected the SMS: HTTP 200, code 211: Template not approved)\nfast2sms: {\"return\":true,\"request_id\":\"f2s-1\"}",` +
+	`"duration_ms":42}`
+
+// An attempt stored before refused_by still decodes, knows of no refusal, and writes back as it was
+// stored: a replay of it is unchanged.
+func TestAnOldDeliveryAttemptedStillDecodes(t *testing.T) {
+	e, err := notification.DecodeEvent(notification.TypeDeliveryAttempted, []byte(oldAttempted))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := e.(notification.DeliveryAttempted)
+	if a.Attempt != 1 || a.Provider != "fast2sms" || a.Outcome != notification.OutcomeSent || a.RefusedBy != nil {
+		t.Fatalf("decoded as %+v", a)
+	}
+	again, err := json.Marshal(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stored, rewritten map[string]any
+	if err := json.Unmarshal([]byte(oldAttempted), &stored); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(again, &rewritten); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(stored, rewritten) {
+		t.Fatalf("written back as %s", again)
+	}
+	req, err := notification.DecodeEvent(notification.TypeRequested, []byte(`{"order_id":"0190f5a2-7c1e-7b3a-9c4d-2e5f6a7b8c9d",`+
+		`"order_number":"CB-7K3M9Q2X","order_event_id":"0190f5a2-7c1e-7b3a-9c4d-2e5f6a7b8c9e","order_event_type":"order.payment_succeeded.v1",`+
+		`"notification_type":"payment_successful","channel":"sms","recipient":"+919876543210","data":{}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := notification.FromHistory([]notification.Event{req, a, notification.Sent{Provider: "fast2sms", ProviderMessageID: "f2s-1", Attempts: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n.Status() != notification.StatusSent || n.Attempts() != 1 || len(n.RefusedBy()) != 0 {
+		t.Fatalf("rebuilt: %s after %d attempts, refused by %v", n.Status(), n.Attempts(), n.RefusedBy())
+	}
+}
