@@ -58,7 +58,7 @@ func Contract() map[string]Fields {
 		notification.TypeRequested: f([]string{"order_id", "order_number", "order_event_id", "order_event_type", "notification_type", "channel"},
 			"recipient", "data"),
 		notification.TypeDeliveryStarted:   f([]string{"attempt", "provider"}), // no longer written
-		notification.TypeDeliveryAttempted: f([]string{"attempt", "provider", "provider_message_id", "outcome", "duration_ms"}, "response", "error"),
+		notification.TypeDeliveryAttempted: f([]string{"attempt", "provider", "provider_message_id", "outcome", "duration_ms", "refused_by"}, "response", "error"),
 		notification.TypeSent:              f([]string{"provider", "provider_message_id", "message_id", "attempts"}),
 		notification.TypeFailed:            f([]string{"attempts"}, "last_error"),
 		notification.TypeResent:            f([]string{"by"}),

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"net"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/certibuy/orders/adapters/sms"
 	"github.com/certibuy/orders/adapters/sms/smstest"
+	"github.com/certibuy/orders/app/command"
 	"github.com/certibuy/orders/domain/notification"
 )
 
@@ -161,4 +163,48 @@ func TestFallbackWithoutSecondary(t *testing.T) {
 	if !errors.As(err, &rej) || fb.Name() != "msg91" {
 		t.Errorf("err = %v, name %q", err, fb.Name())
 	}
+}
+
+// The port names the providers that refused the SMS, so that the attempt records them: a refusal
+// (an error answer), not an unreachable or unconfigured provider nor a throttled one.
+func TestThePortNamesTheProvidersThatRefusedTheSMS(t *testing.T) {
+	send := func(f fakes, typ notification.Type) (command.SendResult, error) {
+		m := message(t, typ)
+		return sms.NewPort(f.fallback).Send(context.Background(), command.SMS{To: m.To, Type: typ, Text: m.Text, Data: data()}, "")
+	}
+	for _, c := range []struct {
+		name   string
+		status int
+		body   string
+		want   []string
+	}{
+		{"MSG91 200 with type error", 200, `{"type":"error","message":"Template not approved","code":"211"}`, []string{"msg91"}},
+		{"MSG91 500", 500, `{"type":"error","message":"Internal Server Error","code":"500"}`, []string{"msg91"}},
+		{"MSG91 throttled", 429, `{"type":"error","message":"Too many requests","code":"429"}`, nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFallback(t, 0)
+			f.msg91.FailNext(1, c.status, c.body)
+			res, err := send(f, notification.PaymentSuccessful)
+			if err != nil || res.Provider != "fast2sms" || !slices.Equal(res.Refused, c.want) {
+				t.Fatalf("sent by %q, refused by %v (want %v): %v", res.Provider, res.Refused, c.want, err)
+			}
+		})
+	}
+	t.Run("no MSG91 template", func(t *testing.T) {
+		res, err := send(newFallback(t, 0), notification.OrderDelivered)
+		if err != nil || res.Provider != "fast2sms" || res.Refused != nil {
+			t.Fatalf("sent by %q, refused by %v: %v", res.Provider, res.Refused, err)
+		}
+	})
+	t.Run("both refuse", func(t *testing.T) {
+		f := newFallback(t, 0)
+		f.msg91.FailNext(1, 500, `{"type":"error","message":"down","code":"500"}`)
+		f.fast2sms.FailNext(1, 400, `{"return":false,"status_code":995,"message":"Spamming detected"}`)
+		_, err := send(f, notification.PaymentSuccessful)
+		var se *command.SendError
+		if !errors.As(err, &se) || !slices.Equal(se.Refused, []string{"msg91", "fast2sms"}) {
+			t.Fatalf("err %v, refused by %+v", err, se)
+		}
+	})
 }

@@ -120,6 +120,7 @@ func (f *Fast2SMS) Send(ctx context.Context, msg Message) (Result, error) {
 	fail := func(err error) (Result, error) {
 		res.Error = err.Error()
 		res.Ambiguous = IsAmbiguous(err)
+		res.Refused = IsRefused(err)
 		return res, err
 	}
 	if err := validate(msg); err != nil {

@@ -32,16 +32,27 @@ func (p *Port) Send(ctx context.Context, m command.SMS, only string) (command.Se
 		}
 	}
 	res, err := sender.Send(ctx, Message{To: m.To, Type: m.Type, Text: m.Text, Vars: VarsFor(m.Type, m.Data), Reference: m.Reference})
-	response := responseLog(res)
+	response, refused := responseLog(res), refusedBy(res)
 	if err == nil {
-		return command.SendResult{Provider: res.Provider, ProviderMessageID: res.RequestID, Response: response}, nil
+		return command.SendResult{Provider: res.Provider, ProviderMessageID: res.RequestID, Response: response, Refused: refused}, nil
 	}
 	provider := res.Provider
 	if provider == "" {
 		provider = sender.Name()
 	}
 	return command.SendResult{}, &command.SendError{Provider: provider, Response: response,
-		Permanent: IsPermanent(err), Ambiguous: IsAmbiguous(err), Err: err}
+		Permanent: IsPermanent(err), Ambiguous: IsAmbiguous(err), Refused: refused, Err: err}
+}
+
+// refusedBy names the providers that refused the SMS, in the order they were tried.
+func refusedBy(res Result) []string {
+	var names []string
+	for _, a := range res.AllAttempts() {
+		if a.Refused {
+			names = append(names, a.Provider)
+		}
+	}
+	return names
 }
 
 // responseLog lists every provider's answer, one line each.

@@ -40,6 +40,8 @@ type Result struct {
 	Response string
 	// Ambiguous is set when the provider may have sent the SMS but did not say so (a timeout).
 	Ambiguous bool
+	// Refused is set when the provider answered and refused this SMS (IsRefused).
+	Refused bool
 	// Error says why this attempt failed; empty on success.
 	Error string
 	// Attempts lists every provider tried, in order, when the SMS went through a Fallback; each
@@ -158,6 +160,14 @@ func NotSent(err error) bool {
 	var u *UnreachableError
 	var c *ConfigError
 	return errors.As(err, &r) || errors.As(err, &u) || errors.As(err, &c)
+}
+
+// IsRefused reports whether err is the provider's answer refusing the SMS: a *RejectedError, but
+// not a throttling one (HTTP 408 or 429), which says "not now" rather than "not this SMS". A
+// notification whose SMS a provider refused is not rerouted back to that provider.
+func IsRefused(err error) bool {
+	var r *RejectedError
+	return errors.As(err, &r) && r.StatusCode != 408 && r.StatusCode != 429
 }
 
 // IsAmbiguous reports whether err says the SMS may have been sent.

@@ -92,7 +92,7 @@ func (h DeliverNotificationHandler) Handle(ctx context.Context, cmd DeliverNotif
 	start := h.now()
 	res, messageID, sendErr := h.send(ctx, cmd.Stream, attemptNo, req, only)
 	attempt := notification.DeliveryAttempted{Provider: res.Provider, ProviderMessageID: res.ProviderMessageID,
-		Response: res.Response, DurationMS: h.now().Sub(start).Milliseconds()}
+		Response: res.Response, RefusedBy: res.Refused, DurationMS: h.now().Sub(start).Milliseconds()}
 	if attempt.Provider == "" {
 		attempt.Provider = provider
 	}
@@ -120,6 +120,7 @@ func (h DeliverNotificationHandler) Handle(ctx context.Context, cmd DeliverNotif
 		if se.Ambiguous {
 			attempt.Outcome = notification.OutcomeAmbiguous
 		}
+		attempt.RefusedBy = se.Refused
 	}
 	attempt.Error = sendErr.Error()
 	failed, err := n.Fail(attempt, permanent, h.policy.MaxAttempts)

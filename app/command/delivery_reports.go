@@ -158,14 +158,18 @@ func (h DeliveryReportsHandler) apply(ctx context.Context, r InboxReport) (bool,
 		return false, err
 	}
 	ctx = withActor(ctx, es.Gateway(r.Provider))
+	var n *notification.Notification
+	failed := false // by this report: no provider was left to reroute it to
 	err = retryOnConflict(func() error {
-		n, err := h.store.Get(ctx, stream)
+		cur, err := h.store.Get(ctx, stream)
 		if err != nil {
 			return err
 		}
+		n = cur
 		if !sameNumber(n.Request().Recipient, r.Number) {
 			return errOtherNumber
 		}
+		wasSent := n.Status() == notification.StatusSent
 		reroute, err := n.ReportDelivery(notification.Report{Attempt: attempt, Provider: r.Provider, RequestID: r.RequestID,
 			Status: r.Status, Description: r.Description, Reason: r.Reason, ReportedAt: r.ReportedAt}, r.Delivered, r.Rejected, h.fallback[r.Provider])
 		if err != nil {
@@ -176,10 +180,22 @@ func (h DeliveryReportsHandler) apply(ctx context.Context, r InboxReport) (bool,
 			q := DeliveryOf(n.Request(), n.Version())
 			d = &q
 		}
-		return h.store.Save(ctx, stream, n, d)
+		if err := h.store.Save(ctx, stream, n, d); err != nil {
+			return err
+		}
+		failed = n.Status() == notification.StatusFailed && wasSent
+		return nil
 	})
 	if err != nil {
 		return false, err
+	}
+	if failed {
+		// As the delivery handler does: one line per notification that failed for good.
+		req := n.Request()
+		h.logger.WarnContext(ctx, "notification failed for good",
+			"notification", stream, "type", string(req.Type), "channel", string(req.Channel),
+			"provider", r.Provider, "order_number", req.OrderNumber, "attempts", n.Attempts(),
+			"permanent", true, "reason", logSafe(n.LastError(), req.Recipient))
 	}
 	return true, h.inbox.Settle(ctx, r.ID, stream)
 }

@@ -86,6 +86,8 @@ type SendResult struct {
 	Provider          string
 	ProviderMessageID string
 	Response          string
+	// Refused names the providers that refused the message before Provider took it (a fallback's).
+	Refused []string
 }
 
 // SendError is a provider's refusal, or a failure to reach it.
@@ -97,7 +99,9 @@ type SendError struct {
 	// Ambiguous failures may have sent the message (a timeout after the request went out); the retry
 	// goes to the same provider, never to another one.
 	Ambiguous bool
-	Err       error
+	// Refused names the providers that refused the message in this attempt.
+	Refused []string
+	Err     error
 }
 
 func (e *SendError) Error() string { return WithProvider(e.Provider, e.Err.Error()) }
