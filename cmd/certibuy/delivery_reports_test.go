@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/certibuy/orders/adapters/sms/smstest"
 	"github.com/certibuy/orders/app/command"
 )
@@ -19,8 +21,8 @@ const reportToken = "dlr-token-for-tests-0123456789"
 // smsOf returns the SMS notification of an order of a type as the log shows it: its id, provider,
 // provider message id (the request id reports name), status and delivery status.
 type smsRow struct {
-	id, provider, requestID, status, delivery, reason string
-	attempts                                          int
+	id, provider, requestID, status, delivery, reason, err string
+	attempts                                               int
 }
 
 func (n *notifyShop) smsOf(t *testing.T, orderID, typ string) smsRow {
@@ -257,4 +259,178 @@ func TestNotifyTestWaitsForTheReportAndDoctorNamesARejectedTemplate(t *testing.T
 		!regexp.MustCompile(`rejected the order_confirmed SMS (once|twice|[3-9] times) in 7 days`).MatchString(out) {
 		t.Fatalf("doctor after a rejected template: %v\n%s", err, out)
 	}
+}
+
+// smsSentAs is the SMS notification a provider answered with requestID, as the log shows it.
+func (n *notifyShop) smsSentAs(t *testing.T, requestID string) smsRow {
+	t.Helper()
+	var r smsRow
+	waitFor(t, 20*time.Second, func() bool {
+		err := n.deps.Pool.QueryRow(context.Background(), `SELECT notification_id, coalesce(provider, ''), coalesce(provider_message_id, ''),
+			status, coalesce(delivery_status, ''), coalesce(delivery_reason, ''), coalesce(error_message, ''), attempts
+			FROM notification_log WHERE provider_message_id = $1`, requestID).
+			Scan(&r.id, &r.provider, &r.requestID, &r.status, &r.delivery, &r.reason, &r.err, &r.attempts)
+		return err == nil
+	}, "no notification was sent as "+requestID)
+	return r
+}
+
+// smsByID is the SMS notification id as the log shows it.
+func (n *notifyShop) smsByID(t *testing.T, id string) smsRow {
+	t.Helper()
+	r := smsRow{id: id}
+	err := n.deps.Pool.QueryRow(context.Background(), `SELECT coalesce(provider, ''), coalesce(provider_message_id, ''),
+		status, coalesce(delivery_status, ''), coalesce(delivery_reason, ''), coalesce(error_message, ''), attempts
+		FROM notification_log WHERE notification_id = $1`, id).
+		Scan(&r.provider, &r.requestID, &r.status, &r.delivery, &r.reason, &r.err, &r.attempts)
+	if err != nil {
+		t.Fatalf("notification %s: %v", id, err)
+	}
+	return r
+}
+
+// refusedBy is what the attempts of a notification recorded as refusing it, one entry an attempt.
+func (n *notifyShop) refusedBy(t *testing.T, stream string) []string {
+	t.Helper()
+	rows, err := n.deps.Pool.Query(context.Background(), `SELECT coalesce(data->>'refused_by', '') FROM events
+		WHERE stream_id = $1 AND type = 'notification.delivery_attempted.v1' ORDER BY stream_version`, stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// assertTheNotificationLogEqualsARebuild waits for the projections and compares them with a rebuild
+// from the events.
+func (n *notifyShop) assertTheNotificationLogEqualsARebuild(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
+	waitFor(t, 30*time.Second, func() bool {
+		lags, err := n.deps.Runner.Lags(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range lags {
+			if l.Events > 0 {
+				return false
+			}
+		}
+		return true
+	}, "the projections never caught up")
+	for _, p := range n.deps.Runner.Projections() {
+		res, err := n.deps.Runner.Verify(ctx, p, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Differences) > 0 {
+			t.Fatalf("%s differs from a rebuild:\n%s", p.Name(), strings.Join(res.Differences, "\n"))
+		}
+	}
+}
+
+// An SMS that MSG91 refused and Fast2SMS took, then reported rejected by Fast2SMS, is not sent to
+// MSG91 again: no provider is left, so it fails at once and says why.
+func TestARejectionIsNotReroutedToTheProviderThatRefusedTheSMS(t *testing.T) {
+	t.Parallel()
+	n := startNotifyShop(t, map[string]string{"SMS_WEBHOOK_TOKEN": reportToken})
+	n.msg91.FailNext(1, 200, `{"type":"error","message":"Template not approved","code":"211"}`)
+	o := n.pay(t)
+	n.waitSettled(t, o.id, 4)
+	if len(n.f2s.Received()) != 1 {
+		t.Fatalf("Fast2SMS took %d SMS, want the one MSG91 refused", len(n.f2s.Received()))
+	}
+	f2sReq := n.f2s.Received()[0].RequestID
+	sms := n.smsSentAs(t, f2sReq)
+	if sms.provider != "fast2sms" || sms.status != "sent" {
+		t.Fatalf("the SMS MSG91 refused: %+v", sms)
+	}
+	if got := n.refusedBy(t, sms.id); len(got) != 1 || got[0] != `["msg91"]` {
+		t.Fatalf("the attempt recorded as refusing it: %q", got)
+	}
+	msg91Before := len(n.msg91.Received())
+
+	if st, err := n.f2s.Report(n.reportURL("fast2sms", reportToken), f2sReq, "Rejected", "DLT template mismatch"); err != nil || st != 200 {
+		t.Fatalf("fast2sms rejection: %d %v", st, err)
+	}
+	waitFor(t, 20*time.Second, func() bool {
+		return n.smsByID(t, sms.id).status == "failed" || len(n.msg91.Received()) != msg91Before
+	}, "the rejected SMS never failed")
+	if len(n.msg91.Received()) != msg91Before {
+		t.Fatal("the SMS MSG91 had refused was sent to MSG91 again")
+	}
+	got := n.smsByID(t, sms.id)
+	if !strings.HasPrefix(got.err, "every SMS provider refused it: fast2sms reported its text rejected (DLT template mismatch), and msg91 had refused it") ||
+		got.delivery != "undelivered" {
+		t.Fatalf("the failed SMS: %+v", got)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if len(n.msg91.Received()) != msg91Before || len(n.f2s.Received()) != 1 {
+		t.Fatalf("MSG91 got %d more SMS, Fast2SMS %d in all: want none more", len(n.msg91.Received())-msg91Before, len(n.f2s.Received()))
+	}
+	if c := n.countSQL(t, `SELECT count(*) FROM events WHERE stream_id = $1 AND type = 'notification.rerouted.v1'`, sms.id); c != 0 {
+		t.Fatalf("%d reroutes", c)
+	}
+	if c := strings.Count(n.logs.String(), "notification failed for good"); c != 1 {
+		t.Fatalf("%d lines say a notification failed for good:\n%s", c, grepLines(n.logs.String(), "failed for good"))
+	}
+	assertNoSecretsLogged(t, n.logs.String())
+	n.assertTheNotificationLogEqualsARebuild(t)
+}
+
+// An SMS Fast2SMS took although MSG91 did not refuse it (MSG91 only asked to slow down) still goes
+// once through MSG91 when Fast2SMS reports it rejected; so does one whose attempt was recorded
+// before attempts named the providers that refused them, as before.
+func TestARejectionIsReroutedWhenTheOtherProviderDidNotRefuse(t *testing.T) {
+	t.Parallel()
+	n := startNotifyShop(t, map[string]string{"SMS_WEBHOOK_TOKEN": reportToken})
+	dlr := n.reportURL("fast2sms", reportToken)
+	reroutedAndSent := func(f2sReq string) {
+		t.Helper()
+		stream := n.smsSentAs(t, f2sReq).id
+		before := len(n.msg91.Received())
+		if st, err := n.f2s.Report(dlr, f2sReq, "Rejected", "DLT template mismatch"); err != nil || st != 200 {
+			t.Fatalf("fast2sms rejection: %d %v", st, err)
+		}
+		waitFor(t, 20*time.Second, func() bool {
+			r := n.smsByID(t, stream)
+			return r.status == "sent" && r.provider == "msg91"
+		}, "the rejected SMS was never sent again through MSG91")
+		if got := len(n.msg91.Received()) - before; got != 1 {
+			t.Fatalf("MSG91 got %d more SMS, want 1", got)
+		}
+		if c := n.countSQL(t, `SELECT count(*) FROM events WHERE stream_id = $1 AND type = 'notification.rerouted.v1'`, stream); c != 1 {
+			t.Fatalf("%d reroutes", c)
+		}
+	}
+
+	n.msg91.FailNext(1, 429, `{"type":"error","message":"Too many requests","code":"429"}`)
+	o := n.pay(t)
+	n.waitSettled(t, o.id, 4)
+	if len(n.f2s.Received()) != 1 {
+		t.Fatalf("Fast2SMS took %d SMS", len(n.f2s.Received()))
+	}
+	throttled := n.f2s.Received()[0].RequestID
+	if got := n.refusedBy(t, n.smsSentAs(t, throttled).id); len(got) != 1 || got[0] != "" {
+		t.Fatalf("a throttled MSG91 recorded as refusing it: %q", got)
+	}
+	reroutedAndSent(throttled)
+
+	// MSG91 refused this one, but its attempt reads as one stored before refused_by was added.
+	n.msg91.FailNext(1, 200, `{"type":"error","message":"Template not approved","code":"211"}`)
+	o = n.pay(t)
+	n.waitSettled(t, o.id, 4)
+	if len(n.f2s.Received()) != 2 {
+		t.Fatalf("Fast2SMS took %d SMS", len(n.f2s.Received()))
+	}
+	old := n.f2s.Received()[1].RequestID
+	if _, err := n.deps.Pool.Exec(context.Background(), `UPDATE events SET data = data - 'refused_by'
+		WHERE stream_id = $1 AND type = 'notification.delivery_attempted.v1'`, n.smsSentAs(t, old).id); err != nil {
+		t.Fatal(err)
+	}
+	reroutedAndSent(old)
+	n.assertTheNotificationLogEqualsARebuild(t)
 }
