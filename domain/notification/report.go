@@ -84,9 +84,9 @@ type reportKey struct {
 // the attempt it names, once however often the provider sends it. A rejection (the text does not
 // match its registered template) is not sent again through the same provider: with fallback set, the
 // notification goes once through that provider instead, and ReportDelivery says so (reroute): the
-// caller queues it; when that provider refused this notification before (since its last resend),
-// none is left, and the notification fails for good. A failure (the phone was off, out of coverage) is only recorded: the customer may
-// still receive it, and an admin can resend.
+// caller queues it. When that provider refused this notification already (since its last resend),
+// none is left, and the notification fails for good instead. A failure (the phone was off, out of
+// coverage) is only recorded: the customer may still receive it, and an admin can resend.
 func (n *Notification) ReportDelivery(r Report, delivered, rejected bool, fallback string) (reroute bool, err error) {
 	if r.Attempt < 1 || r.Attempt > n.attempts {
 		return false, ErrUnknownAttempt
