@@ -240,40 +240,27 @@ type wakeBackoff struct {
 	failing *failureLog
 }
 
-// failureLog is when a run of failures began, when it was last reported, and how long it is.
-type failureLog struct {
-	since, reported time.Time
-	count           int
-}
-
-// failureReminder is how often a failure that goes on is logged again.
-const failureReminder = time.Minute
-
 func (b wakeBackoff) HandleError(logger watermill.LoggerAdapter, noMsg bool, err error) time.Duration {
 	if errors.Is(err, context.Canceled) {
 		// The subscription is ending (its context is cancelled before the subscriber closes): a
 		// query cut short is no error, and a stopping service must not log one.
 		return b.retry
 	}
-	f := b.failing
+	now := time.Now()
 	if err != nil {
-		now := time.Now()
-		f.count++
-		switch {
-		case f.count == 1:
-			f.since, f.reported = now, now
+		switch began, remind := b.failing.fail(now); {
+		case began:
 			logger.Error("Error querying for message", err, watermill.LogFields{"wait_time": b.retry})
-		case now.Sub(f.reported) >= failureReminder:
-			f.reported = now
+		case remind:
+			n, d := b.failing.failures(now)
 			logger.Error("Error querying for message, still", err, watermill.LogFields{"wait_time": b.retry,
-				"failing_for": now.Sub(f.since).Round(time.Second).String(), "failures": f.count})
+				"failing_for": d.Round(time.Second).String(), "failures": n})
 		}
 		return b.retry
 	}
-	if f.count > 0 {
-		logger.Info("Querying for messages again", watermill.LogFields{"failed_for": time.Since(f.since).Round(100 * time.Millisecond).String(),
-			"failures": f.count})
-		*f = failureLog{}
+	if n, d := b.failing.succeed(now); n > 0 {
+		logger.Info("Querying for messages again", watermill.LogFields{"failed_for": d.Round(100 * time.Millisecond).String(),
+			"failures": n})
 	}
 	if noMsg {
 		b.w.wait(b.stop)
