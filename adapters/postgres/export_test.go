@@ -121,3 +121,7 @@ func ExplainAttemptOf(ctx context.Context, pool *pgxpool.Pool) (string, error) {
 func NewWakerEvery(pool *pgxpool.Pool, logger watermill.LoggerAdapter, retryEvery, remindEvery time.Duration) *Waker {
 	return newWaker(pool, logger, nil, retryEvery, remindEvery)
 }
+
+// WithFailureReminder sets how often a projection whose steps keep failing says so again, so that
+// a test sees the reminders in seconds.
+func WithFailureReminder(d time.Duration) RunnerOption { return func(r *Runner) { r.remind = d } }

@@ -64,6 +64,9 @@ type Runner struct {
 	wait        WaitConfig
 	batch       int
 	logger      *slog.Logger
+	// remind is how often a projection whose steps keep failing says so again; zero means
+	// failureReminder (a test shortens it).
+	remind time.Duration
 }
 
 // RunnerOption configures a Runner.
@@ -132,38 +135,50 @@ func (r *Runner) Run(ctx context.Context, waker *Waker) error {
 }
 
 func (r *Runner) run(ctx context.Context, p Projection, w *waiter) error {
-	failures := 0
+	// During an outage every step fails, on a backoff of up to 30 s, for each projection: the run is
+	// logged when it begins, then once a minute, and its end once, as the consumer groups' reads are.
+	failing := failureLog{remind: r.remind}
 	for {
 		n, err := r.Step(ctx, p)
 		if ctx.Err() != nil {
 			return nil
 		}
-		switch {
-		case err != nil:
-			failures++
+		now := time.Now()
+		if err != nil {
+			began, remind := failing.fail(now)
+			failures, failingFor := failing.failures(now)
 			wait := backoff(100*time.Millisecond, failures)
-			r.logger.ErrorContext(ctx, "projection step failed", "projection", p.Name(), "err", err, "retry_in", wait)
+			switch {
+			case began:
+				r.logger.ErrorContext(ctx, "projection step failed", "projection", p.Name(), "err", err, "retry_in", wait.String())
+			case remind:
+				r.logger.ErrorContext(ctx, "projection step still failing", "projection", p.Name(), "err", err, "retry_in", wait.String(),
+					"failures", failures, "failing_for", failingFor.Round(time.Second).String())
+			}
 			select {
 			case <-ctx.Done():
 				return nil
 			case <-time.After(wait):
 			}
-		case n > 0:
-			failures = 0
-			if n < r.batch {
-				// Caught up. Each step is a transaction whose commit wakes every reader; stepping
-				// again at once under load made one per commit of the service, on the same cores
-				// as the notifications. The read models are read by people, who do not see 20 ms.
-				select {
-				case <-ctx.Done():
-					return nil
-				case <-time.After(projectionGather):
-				}
-			}
-		default:
-			failures = 0
+			continue
+		}
+		if failures, failedFor := failing.succeed(now); failures > 0 {
+			r.logger.InfoContext(ctx, "projection steps again", "projection", p.Name(), "failures", failures,
+				"failed_for", failedFor.Round(100*time.Millisecond).String())
+		}
+		switch {
+		case n == 0:
 			if !w.wait(ctx.Done()) {
 				return nil
+			}
+		case n < r.batch:
+			// Caught up. Each step is a transaction whose commit wakes every reader; stepping again
+			// at once under load made one per commit of the service, on the same cores as the
+			// notifications. The read models are read by people, who do not see 20 ms.
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(projectionGather):
 			}
 		}
 	}

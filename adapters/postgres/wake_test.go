@@ -119,3 +119,55 @@ func TestAGroupLogsItsFailingReadsOnceAndTheirEnd(t *testing.T) {
 		t.Fatalf("the end of the failures is not an INFO counting them: %s", line)
 	}
 }
+
+// While the database is down every projection's steps fail, on a backoff; the log says so once for
+// each, then only now and then, and says when it steps again: not an ERROR at every retry.
+func TestAProjectionLogsItsFailingStepsOnceAndTheirEnd(t *testing.T) {
+	t.Parallel()
+	proxy, pool, logs, _ := throughCutProxy(t)
+	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	// A reminder a second instead of a minute: failures at 0, 0.2, 0.6, 1.4 and 3 s (the backoff
+	// doubles from 200 ms) give one or two reminders in 3.5 s.
+	runner := postgres.NewRunner(postgres.NewEventStore(&postgres.DB{Pool: pool}), logger,
+		[]postgres.Projection{postgres.OrderSummary{}}, postgres.WithWait(postgres.WaitConfig{SafetyPoll: 50 * time.Millisecond}),
+		postgres.WithFailureReminder(time.Second))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- runner.Run(ctx, nil) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	time.Sleep(300 * time.Millisecond) // stepping
+
+	proxy.Cut()
+	time.Sleep(3500 * time.Millisecond)
+	out := logs.String()
+	if n := strings.Count(out, `"msg":"projection step failed"`); n != 1 || !strings.Contains(grepLog(out, "projection step failed"), `"level":"ERROR"`) {
+		t.Fatalf("the failing steps are logged %d times, want once at ERROR:\n%s", n, out)
+	}
+	reminders := grepLog(out, "projection step still failing")
+	if n := strings.Count(out, "projection step still failing"); n < 1 || n > 3 ||
+		!regexp.MustCompile(`"failures":[3-9].*"failing_for":"[1-9]s"`).MatchString(reminders) {
+		t.Fatalf("%d reminders in 3.5 s at most one a second, each saying how many failed and for how long:\n%s", n, out)
+	}
+	if strings.Contains(out, "projection steps again") {
+		t.Fatalf("stepping again while down:\n%s", out)
+	}
+
+	proxy.Restore()
+	deadline := time.Now().Add(15 * time.Second)
+	for !strings.Contains(logs.String(), "projection steps again") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no line says the projection steps again:\n%s", logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	line := grepLog(logs.String(), "projection steps again")
+	if !strings.Contains(line, `"level":"INFO"`) || !strings.Contains(line, `"projection":"order_summary"`) ||
+		!regexp.MustCompile(`"failures":([4-9]|[1-9][0-9])`).MatchString(line) || !regexp.MustCompile(`"failed_for":"([3-9]|[1-9][0-9])[.0-9]*s"`).MatchString(line) {
+		t.Fatalf("the end of the failures is not an INFO naming the projection and counting them: %s", line)
+	}
+}
