@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -72,13 +73,70 @@ func TestServeWaitsForTheDatabaseAtStartUp(t *testing.T) {
 	}
 }
 
+// While serve waits for its database, its HTTP port answers: the process is alive (/healthz 200)
+// and not ready (/readyz 503), and every other request is the 503 database_unavailable, with
+// Retry-After, that a client retries. Once the database is reached the API takes over the same port.
+func TestServeAnswersHTTPWhileItWaitsForTheDatabase(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewDatabase(t)
+	proxy := pgtest.NewProxy(t, db, true) // PostgreSQL is not up yet
+	logs, done, cfg := startWaiting(context.Background(), t, proxy.URL(db))
+	waitFor(t, 10*time.Second, func() bool { return strings.Contains(logs.String(), "waiting for the database") },
+		"no 'waiting for the database' line")
+	waiting := &testService{base: "http://" + cfg.HTTPAddr, logs: logs}
+
+	if res := waiting.do(t, "GET", "/healthz", nil, nil); res.status != http.StatusOK || string(res.body) != `{"status":"ok"}`+"\n" {
+		t.Fatalf("/healthz while waiting: %d %s", res.status, res.body)
+	}
+	res := waiting.do(t, "GET", "/readyz", nil, nil)
+	if res.status != http.StatusServiceUnavailable || string(res.body) != `{"reason":"database_unreachable","status":"unavailable"}`+"\n" {
+		t.Fatalf("/readyz while waiting: %d %s", res.status, res.body)
+	}
+	res = waiting.do(t, "POST", "/api/v1/checkout", []byte(validCheckout), map[string]string{"X-Request-ID": "req-waiting-1"})
+	if e, _ := res.json(t)["error"].(map[string]any); res.status != http.StatusServiceUnavailable || e["code"] != "database_unavailable" ||
+		res.header.Get("Retry-After") != "5" || res.header.Get("X-Request-ID") != "req-waiting-1" {
+		t.Fatalf("checkout while waiting: %d %v %s", res.status, res.header, res.body)
+	}
+	res = waiting.do(t, "GET", "/admin/orders", nil, nil)
+	if res.status != http.StatusServiceUnavailable || !strings.HasPrefix(res.header.Get("Content-Type"), "text/html") ||
+		!strings.Contains(string(res.body), "briefly unavailable") || res.header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("console page while waiting: %d %v %s", res.status, res.header, res.body)
+	}
+	select {
+	case r := <-done:
+		t.Fatalf("StartService returned while the database was down: %v", r.err)
+	default:
+	}
+
+	proxy.Restore()
+	var r startResult
+	select {
+	case r = <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("the service did not start once the database was back:\n%s", logs.String())
+	}
+	if r.err != nil {
+		t.Fatalf("start: %v", r.err)
+	}
+	s := serviceUnderTest(t, r.svc, logs, true)
+	if s.base != waiting.base {
+		t.Fatalf("the API listens on %s, not on the port that answered while waiting (%s)", s.base, waiting.base)
+	}
+	if res := s.do(t, "GET", "/readyz", nil, nil); res.status != http.StatusOK {
+		t.Fatalf("/readyz once started: %d %s", res.status, res.body)
+	}
+	if res := s.do(t, "POST", "/api/v1/checkout", []byte(validCheckout), nil); res.status != http.StatusCreated {
+		t.Fatalf("checkout once started: %d %s", res.status, res.body)
+	}
+}
+
 // Waiting ends at SIGTERM (ctx), promptly and without an error to report.
 func TestServeStopsWaitingForTheDatabaseWhenStopped(t *testing.T) {
 	t.Parallel()
 	proxy := pgtest.NewProxy(t, pgtest.ServerURL(), true)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	logs, done, _ := startWaiting(ctx, t, proxy.URL(pgtest.ServerURL()))
+	logs, done, cfg := startWaiting(ctx, t, proxy.URL(pgtest.ServerURL()))
 	waitFor(t, 10*time.Second, func() bool { return strings.Contains(logs.String(), "waiting for the database") }, "no waiting line")
 	cancel()
 	select {
@@ -88,6 +146,11 @@ func TestServeStopsWaitingForTheDatabaseWhenStopped(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("StartService still waits after ctx ended")
+	}
+	// The port that answered while it waited is closed with it.
+	if c, err := net.Dial("tcp", cfg.HTTPAddr); err == nil {
+		c.Close()
+		t.Fatalf("%s still listens after the wait was stopped", cfg.HTTPAddr)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -86,7 +87,9 @@ type Service struct {
 	deps     *Deps
 	http     *http.Server
 	listener net.Listener
-	api      *httpport.Server
+	// handler is what http answers with: the waiting handler until the API is built (startHTTP).
+	handler *handoff
+	api     *httpport.Server
 	// registry holds the service's metrics; metricsHTTP serves them on METRICS_ADDR.
 	registry        *prometheus.Registry
 	metricsHTTP     *http.Server
@@ -112,16 +115,23 @@ type sweep struct {
 }
 
 // StartService prepares the database, wires everything and starts serving. It returns once the HTTP
-// listener is bound and the router is running. While the database cannot be reached it waits for it
-// (see openDepsWaiting) until ctx ends.
+// API answers and the router is running. While the database cannot be reached it waits for it (see
+// openDepsWaiting) until ctx ends; the HTTP listener is bound first, and answers meanwhile with
+// httpport.WaitingForDatabase.
 func StartService(ctx context.Context, cfg Config, logger *slog.Logger, withHTTP bool) (*Service, error) {
 	cfg.ProcessName = processName(withHTTP, cfg.NoEvents)
+	s := &Service{cfg: cfg, logger: logger, registry: prometheus.NewRegistry()}
+	if withHTTP {
+		if err := s.listenHTTP(); err != nil {
+			return nil, err
+		}
+	}
 	deps, err := openDepsWaiting(ctx, cfg, logger, dbWaitFirst, dbWaitMax)
 	if err != nil {
+		s.closeHTTP()
 		return nil, err
 	}
-	s := &Service{cfg: cfg, logger: logger, deps: deps, registry: prometheus.NewRegistry(),
-		waker: postgres.NewWaker(deps.Pool, events.Logger(logger), deps.DB.Commits)}
+	s.deps, s.waker = deps, postgres.NewWaker(deps.Pool, events.Logger(logger), deps.DB.Commits)
 	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		postgres.NewStatsCollector(deps.DB, deps.Runner), postgres.NewOperationsCollector(deps.DB, deps.Runner))
 	if cfg.NATS.URL != "" {
@@ -392,11 +402,50 @@ type runningRouter struct {
 	done chan error
 }
 
-func (s *Service) startHTTP() error {
+// handoff is the HTTP server's handler, which startHTTP changes once: the server, its listener and
+// the connections it holds stay, and the API takes over from the waiting handler.
+type handoff struct{ current atomic.Pointer[http.Handler] }
+
+func (h *handoff) set(next http.Handler) { h.current.Store(&next) }
+
+func (h *handoff) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	(*h.current.Load()).ServeHTTP(w, r)
+}
+
+// listenHTTP binds HTTP_ADDR and serves httpport.WaitingForDatabase on it, before the database is
+// reached: a load balancer or a liveness probe then finds a process that is up and not ready (503),
+// not a refused connection, and a port taken by another process stops the start at once.
+func (s *Service) listenHTTP() error {
 	ln, err := net.Listen("tcp", s.cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", s.cfg.HTTPAddr, err)
 	}
+	s.listener, s.handler = ln, &handoff{}
+	s.handler.set(httpport.WaitingForDatabase())
+	s.http = &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10}
+	go func() {
+		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.logger.Error("http server stopped", "err", err)
+		}
+	}()
+	return nil
+}
+
+// closeHTTP stops the listener of a start that ends before it has its database.
+func (s *Service) closeHTTP() {
+	if s.http == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	if err := s.http.Shutdown(ctx); err != nil {
+		_ = s.http.Close()
+	}
+}
+
+// startHTTP builds the API and hands it the listener listenHTTP opened.
+func (s *Service) startHTTP() error {
 	opts := httpport.Options{PublicBaseURL: s.cfg.PublicBaseURL, CheckoutLimit: s.cfg.CheckoutLimit, LoginLimit: s.cfg.LoginLimit,
 		Shop: httpport.Shop{Name: s.cfg.Notify.ShopName, SupportEmail: s.cfg.Notify.SupportEmail}, RazorpayKeyID: s.cfg.Razorpay.KeyID}
 	if s.deps.Simulator != nil {
@@ -406,18 +455,11 @@ func (s *Service) startHTTP() error {
 	opts.Unavailable = postgres.IsUnreachable
 	srv, err := httpport.NewServer(s.deps.App, s.logger, s.deps.Ready, opts)
 	if err != nil {
-		_ = ln.Close()
 		return err
 	}
-	s.listener, s.api = ln, srv
-	s.http = &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
-		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10}
-	go func() {
-		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			s.logger.Error("http server stopped", "err", err)
-		}
-	}()
-	s.logger.Info("listening", "addr", ln.Addr().String(), "public_url", s.cfg.PublicBaseURL)
+	s.api = srv
+	s.handler.set(srv)
+	s.logger.Info("listening", "addr", s.listener.Addr().String(), "public_url", s.cfg.PublicBaseURL)
 	return nil
 }
 

@@ -120,10 +120,16 @@ func (s *Server) apiError(c echo.Context, err error) *APIError {
 	ae := toAPIError(err)
 	if ae.Status == http.StatusInternalServerError && ae.Code == "internal" && s.opts.Unavailable != nil && s.opts.Unavailable(err) {
 		c.Response().Header().Set("Retry-After", retryAfterUnavailable)
-		return apiErr(http.StatusServiceUnavailable, "database_unavailable", "",
-			"the shop's system is briefly unavailable (it cannot reach its database); try again in a few seconds")
+		return errDatabaseUnavailable()
 	}
 	return ae
+}
+
+// errDatabaseUnavailable is the answer to a request that needs the database while it cannot be
+// reached; its Retry-After is retryAfterUnavailable.
+func errDatabaseUnavailable() *APIError {
+	return apiErr(http.StatusServiceUnavailable, "database_unavailable", "",
+		"the shop's system is briefly unavailable (it cannot reach its database); try again in a few seconds")
 }
 
 // cleanMessage drops the "invalid input: " prefixes the sentinels add, leaving the reason.

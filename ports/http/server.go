@@ -168,13 +168,19 @@ func visibleASCII(s string) bool {
 // log line.
 func nameRequest(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		id := c.Request().Header.Get(echo.HeaderXRequestID)
-		if id == "" || !usableRequestID(id) {
-			id = newRequestID()
-		}
-		c.Response().Header().Set(echo.HeaderXRequestID, id)
+		c.Response().Header().Set(echo.HeaderXRequestID, requestID(c.Request()))
 		return next(c)
 	}
+}
+
+// requestID is the id a request is answered under: the client's X-Request-ID when it is usable, else
+// a new one.
+func requestID(r *http.Request) string {
+	id := r.Header.Get(echo.HeaderXRequestID)
+	if id == "" || !usableRequestID(id) {
+		id = newRequestID()
+	}
+	return id
 }
 
 // checkRequestID refuses a client's unusable X-Request-ID. A provider's webhook and the payment
