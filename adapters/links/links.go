@@ -1,6 +1,8 @@
 // Package links makes the links customers' messages carry and checks the tokens in them. A token
 // opens one order until it expires; it is an HMAC of the order id and the expiry day under a key the
 // service holds, so nothing is stored per link and a token appears only in the message it was made for.
+// The expiry day is a day in India (IST), the shop's and its customers' time zone: a link is good to
+// the end of the day, as a customer reads it, on which its TTL runs out.
 package links
 
 import (
@@ -26,8 +28,13 @@ var (
 	ErrExpired = query.ErrLinkExpired
 )
 
-// Token layout: two bytes of expiry day (days since the Unix epoch, good until the year 2149) and
-// ten bytes of MAC: 80 bits no one can guess, in 16 URL-safe characters, short enough for an SMS.
+// Token layout: two bytes of expiry day (the date in IST, counted in days since 1 January 1970; good
+// until the year 2149) and ten bytes of MAC: 80 bits no one can guess, in 16 URL-safe characters,
+// short enough for an SMS.
+//
+// Tokens made before the day was read in IST named a UTC day, the one after the TTL ran out, and
+// expired as it began (05:30 IST). The bytes are the same, so such a token now opens its order to the
+// end of that date in IST: 18½ hours longer than it was made for, never shorter.
 const (
 	dayBytes = 2
 	macBytes = 10
@@ -65,6 +72,7 @@ type Config struct {
 type Links struct {
 	cfg Config
 	now func() time.Time
+	loc *time.Location // the shop's time zone, whose days the tokens name
 }
 
 // Message is the set of links one message may carry. Empty fields are links the settings leave out.
@@ -105,7 +113,9 @@ func New(cfg Config, now func() time.Time) (*Links, error) {
 			return nil, fmt.Errorf("SMS_LINK_BASE_URL %q: at most %d characters, so that every SMS stays one part", cfg.SMSLinkBaseURL, MaxSMSBaseURL)
 		}
 	}
-	return &Links{cfg: cfg, now: now}, nil
+	// India has one time zone (Asia/Kolkata) and no daylight saving: a fixed offset is exact, and
+	// needs no time zone database on the machine.
+	return &Links{cfg: cfg, now: now, loc: time.FixedZone("IST", 5*60*60+30*60)}, nil
 }
 
 func checkBase(name, s string) error {
@@ -137,9 +147,11 @@ func checkTemplate(name, tmpl string) error {
 	return nil
 }
 
-// Token returns a token that opens the order for the configured TTL from now.
+// Token returns a token that opens the order for the configured TTL from now, and to the end of the
+// day in IST on which the TTL runs out.
 func (l *Links) Token(orderID uuid.UUID) string {
-	day := l.now().Add(l.cfg.TTL).Unix()/86400 + 1 // good to the end of the day it runs out
+	y, m, d := l.now().Add(l.cfg.TTL).In(l.loc).Date()
+	day := time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Unix() / 86400
 	b := make([]byte, dayBytes, dayBytes+macBytes)
 	binary.BigEndian.PutUint16(b, uint16(min(day, 0xffff)))
 	b = append(b, l.mac(orderID, b[:dayBytes])...)
@@ -158,10 +170,17 @@ func (l *Links) Check(orderID uuid.UUID, token string) error {
 	if !hmac.Equal(b[dayBytes:], l.mac(orderID, b[:dayBytes])) {
 		return ErrInvalid
 	}
-	if int64(binary.BigEndian.Uint16(b))*86400 < l.now().Unix() {
+	if !l.now().Before(l.expiry(binary.BigEndian.Uint16(b))) {
 		return ErrExpired
 	}
 	return nil
+}
+
+// expiry is the moment a token naming day stops opening its order: midnight in IST at the end of
+// that date.
+func (l *Links) expiry(day uint16) time.Time {
+	y, m, d := time.Unix(int64(day)*86400, 0).UTC().Date()
+	return time.Date(y, m, d+1, 0, 0, 0, 0, l.loc)
 }
 
 func (l *Links) mac(orderID uuid.UUID, day []byte) []byte {

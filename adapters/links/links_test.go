@@ -2,6 +2,10 @@ package links_test
 
 import (
 	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"strings"
 	"testing"
@@ -66,6 +70,70 @@ func TestATokenOpensItsOrderUntilItExpires(t *testing.T) {
 	now = now.Add(2 * 24 * time.Hour)
 	if err := l.Check(id, tok); !errors.Is(err, links.ErrExpired) {
 		t.Fatalf("after 181 days: %v, want ErrExpired", err)
+	}
+}
+
+// A link is good for its TTL and to the end of that day as a customer in India reads it: one e-mailed
+// at 05:00 IST opens the order all day, and on the last day until midnight IST, not until the UTC day
+// ends at 05:30 IST.
+func TestATokenIsGoodToTheEndOfItsLastDayInIndia(t *testing.T) {
+	ist := time.FixedZone("IST", 5*60*60+30*60)
+	issued := time.Date(2026, 12, 1, 5, 0, 0, 0, ist)
+	now := issued
+	l := newLinks(t, links.Config{TTL: 180 * 24 * time.Hour}, func() time.Time { return now })
+	id := uuid.New()
+	tok := l.Token(id)
+	lastDay := issued.AddDate(0, 0, 180) // 30 May 2027
+	for _, c := range []struct {
+		at   time.Time
+		want error
+	}{
+		{issued.Add(30 * time.Minute), nil},
+		{issued.Add(time.Hour), nil},
+		{time.Date(2026, 12, 1, 23, 59, 59, 0, ist), nil},
+		{lastDay, nil},
+		{lastDay.Add(time.Hour), nil}, // 06:00 IST: past 05:30 IST, when the UTC day ends
+		{time.Date(2027, 5, 30, 23, 59, 59, 0, ist), nil},
+		{time.Date(2027, 5, 31, 0, 0, 0, 0, ist), links.ErrExpired},
+		{time.Date(2027, 6, 2, 12, 0, 0, 0, ist), links.ErrExpired},
+	} {
+		now = c.at
+		if err := l.Check(id, tok); !errors.Is(err, c.want) {
+			t.Errorf("token made %s, checked %s: %v, want %v", issued.Format(time.DateTime+" MST"), c.at.Format(time.DateTime+" MST"), err, c.want)
+		}
+	}
+}
+
+// A token made before expiry days were read in IST named the UTC day after its TTL ran out and
+// expired as that day began; it still opens its order until then, and to the end of that date in IST.
+func TestATokenMadeWhenDaysWereUTCStillOpensItsOrder(t *testing.T) {
+	ist := time.FixedZone("IST", 5*60*60+30*60)
+	issued := time.Date(2026, 12, 1, 12, 0, 0, 0, ist)
+	now := issued
+	l := newLinks(t, links.Config{TTL: 180 * 24 * time.Hour}, func() time.Time { return now })
+	id := uuid.New()
+	// The old Token: the day after the TTL runs out, in UTC, signed as today.
+	day := make([]byte, 2, 12)
+	binary.BigEndian.PutUint16(day, uint16(issued.Add(180*24*time.Hour).Unix()/86400+1))
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("certibuy order link\x00"))
+	m.Write(id[:])
+	m.Write(day)
+	old := base64.RawURLEncoding.EncodeToString(append(day, m.Sum(nil)[:10]...))
+	oldExpiry := time.Date(2027, 5, 31, 0, 0, 0, 0, time.UTC) // 05:30 IST on 31 May
+	for _, c := range []struct {
+		at   time.Time
+		want error
+	}{
+		{issued, nil},
+		{oldExpiry.Add(-time.Second), nil},
+		{time.Date(2027, 5, 31, 23, 59, 59, 0, ist), nil},
+		{time.Date(2027, 6, 1, 0, 0, 0, 0, ist), links.ErrExpired},
+	} {
+		now = c.at
+		if err := l.Check(id, old); !errors.Is(err, c.want) {
+			t.Errorf("old token checked %s: %v, want %v", c.at.Format(time.DateTime+" MST"), err, c.want)
+		}
 	}
 }
 
