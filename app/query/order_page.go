@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -54,6 +55,19 @@ type OrderPageView struct {
 	Payable bool
 	// RefundExpectation says when refunded money reaches the customer ("5–7 working days").
 	RefundExpectation string
+	// Cancellation is set once the order is cancelled.
+	Cancellation *Cancellation
+}
+
+// Cancellation is who cancelled the order, when, and why: the reason as the cancellation's e-mail
+// gave it to the customer, whoever gave it.
+type Cancellation struct {
+	At time.Time
+	// ByCustomer is set when the customer cancelled it (from the order page or with their token),
+	// not the shop's staff.
+	ByCustomer bool
+	// Reason is the reason given, "" for none (a customer's is optional).
+	Reason string
 }
 
 // OrderPageHandler answers OrderPage and follows the short links of SMS.
@@ -91,6 +105,13 @@ func (h OrderPageHandler) Handle(ctx context.Context, q OrderPage) (OrderPageVie
 		return OrderPageView{}, fmt.Errorf("order page: %w", err)
 	}
 	for _, e := range events {
+		if order.CurrentType(e.Type) == order.TypeOrderCancelled {
+			c, err := cancellationOf(e)
+			if err != nil {
+				return OrderPageView{}, fmt.Errorf("order page %s: %w", q.OrderID, err)
+			}
+			v.Cancellation = c
+		}
 		s, ok := order.StatusAfter(e.Type)
 		if !ok || len(v.Steps) > 0 && v.Steps[len(v.Steps)-1].Status == s {
 			continue // a refund refused when asked leaves a cancelled order cancelled: not a step
@@ -98,6 +119,20 @@ func (h OrderPageHandler) Handle(ctx context.Context, q OrderPage) (OrderPageVie
 		v.Steps = append(v.Steps, Step{Status: s, At: e.OccurredAt})
 	}
 	return v, nil
+}
+
+// cancellationOf reads an OrderCancelled event of the order's stream.
+func cancellationOf(e AuditEvent) (*Cancellation, error) {
+	ev, err := order.DecodeEvent(e.Type, e.Data)
+	if err != nil {
+		return nil, fmt.Errorf("event %s: %w", e.EventID, err)
+	}
+	oc, ok := ev.(order.OrderCancelled)
+	if !ok {
+		return nil, fmt.Errorf("event %s of type %s decodes as %T", e.EventID, e.Type, ev)
+	}
+	kind, _, _ := strings.Cut(e.Actor, ":")
+	return &Cancellation{At: e.OccurredAt, ByCustomer: kind == "customer", Reason: oc.Reason}, nil
 }
 
 // OrderNumbers finds orders by their human number.

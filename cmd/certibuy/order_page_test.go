@@ -172,6 +172,96 @@ func TestTheCustomerOrderPageInABrowser(t *testing.T) {
 	}
 }
 
+// A cancelled order's page says who cancelled it, when, and the reason the cancellation's e-mail gave:
+// the customer's own words, as text whatever markup they hold, or the reason staff gave.
+func TestACancelledOrdersPageSaysWhoCancelledItAndWhy(t *testing.T) {
+	t.Parallel()
+	s := startShop(t)
+	token, _ := s.adminToken(t, "cancel@certibuy.in")
+	ctx := newBrowser(t)
+	today := time.Now().In(time.FixedZone("IST", 19800)).Format("2 Jan 2006")
+	cancellation := func() (text, reason string, injected int) {
+		t.Helper()
+		if n := within(t, ctx, 10*time.Second, chromedp.Evaluate[int](`document.querySelectorAll("#cancellation").length`)); n != 1 {
+			t.Fatalf("the page of a cancelled order has %d cancellation boxes: %q", n,
+				within(t, ctx, 10*time.Second, chromedp.Evaluate[string](`document.querySelector("main").innerText`)))
+		}
+		text = within(t, ctx, 10*time.Second, chromedp.Text(chromedp.CSS(`#cancellation`)))
+		reason = within(t, ctx, 10*time.Second, chromedp.Evaluate[string](`(document.querySelector("#cancel-reason") || {}).textContent || ""`))
+		injected = within(t, ctx, 10*time.Second, chromedp.Evaluate[int](`document.querySelectorAll("#cancellation script, #cancellation b, #cancellation a").length`))
+		return text, reason, injected
+	}
+
+	// The customer cancels from the page, giving a reason with markup in it.
+	const mine = `Ordered twice <script>document.title="pwned"</script> & <b>wrong size</b>`
+	unpaid := s.checkout(t)
+	openPage(t, ctx, 390, 844, s.linkFor(t, unpaid.id, unpaid.number))
+	within(t, ctx, 10*time.Second, chromedp.SendKeys(chromedp.CSS(`#reason`), mine))
+	if st := browserSubmit(t, ctx, `#cancel-form button`); st != http.StatusOK {
+		t.Fatalf("cancel: %d", st)
+	}
+	text, reason, injected := cancellation()
+	if !strings.Contains(text, "You cancelled this order on "+today) || reason != mine || injected != 0 {
+		t.Fatalf("the page of an order the customer cancelled says %q, reason %q, %d elements from the reason", text, reason, injected)
+	}
+	if title := within(t, ctx, 10*time.Second, chromedp.Evaluate[string](`document.title`)); title == "pwned" {
+		t.Fatal("the reason's script ran")
+	}
+	screenshot(t, ctx, "order-page-cancelled-by-customer-390")
+	within(t, ctx, 10*time.Second, chromedp.EmulateViewport(1280, 900))
+	screenshot(t, ctx, "order-page-cancelled-by-customer-1280")
+	if got := cancellationMail(t, s, unpaid.number); !strings.Contains(got, "Reason: "+mine+"\n") {
+		t.Fatalf("the cancellation e-mail does not give the reason the page shows:\n%s", got)
+	}
+
+	// Staff cancel a paid order, with a reason the customer is told (a long link in it wraps).
+	const theirs = "The seller cannot supply this item: https://shop.example.in/help/cancellations/out-of-stock-items-and-refunds"
+	paid := paidOrder(t, s)
+	if r := s.do(t, "POST", "/api/v1/admin/orders/"+paid.id+"/cancel", []byte(`{"reason":"`+theirs+`","expected_version":4}`), bearerHeader(token)); r.status != 200 {
+		t.Fatalf("staff cancel: %d %s", r.status, r.body)
+	}
+	for _, vp := range viewports {
+		openPage(t, ctx, vp.width, vp.height, s.linkFor(t, paid.id, paid.number))
+		text, reason, injected = cancellation()
+		if !strings.Contains(text, "We cancelled this order on "+today) || !strings.Contains(text, "Reason: ") || reason != theirs || injected != 0 {
+			t.Fatalf("the page of an order staff cancelled says %q, reason %q, %d elements from the reason", text, reason, injected)
+		}
+		screenshot(t, ctx, "order-page-cancelled-by-staff-"+vp.name)
+	}
+	if got := cancellationMail(t, s, paid.number); !strings.Contains(got, "Reason: "+theirs+"\n") {
+		t.Fatalf("the cancellation e-mail does not give the reason the page shows:\n%s", got)
+	}
+
+	// A customer who gave no reason is told when they cancelled, and of no reason.
+	quiet := s.checkout(t)
+	if r := s.do(t, "POST", "/api/v1/orders/"+quiet.id+"/cancel", nil, bearerHeader(quiet.token)); r.status != 200 {
+		t.Fatalf("cancel without a reason: %d %s", r.status, r.body)
+	}
+	openPage(t, ctx, 390, 844, s.linkFor(t, quiet.id, quiet.number))
+	if text, reason, _ = cancellation(); !strings.Contains(text, "You cancelled this order on "+today) || strings.Contains(text, "reason") || reason != "" {
+		t.Fatalf("the page of an order cancelled without a reason says %q, reason %q", text, reason)
+	}
+	if got := cancellationMail(t, s, quiet.number); strings.Contains(got, "Reason:") {
+		t.Fatalf("the cancellation e-mail gives a reason the page does not:\n%s", got)
+	}
+}
+
+// cancellationMail waits for the order's cancellation e-mail (written as a file: the test service
+// has no SMTP server) and returns its plain text, with the text from outside the shop as it was
+// typed (messages defang it, x[.]in, so that a mail client makes no link of it; a page makes none)
+// and lines ending in \n.
+func cancellationMail(t *testing.T, s *shop, number string) string {
+	t.Helper()
+	path := filepath.Join(s.cfg.Notify.MailDir, number+"-order_cancelled-email.eml")
+	var raw []byte
+	waitFor(t, 30*time.Second, func() bool {
+		var err error
+		raw, err = os.ReadFile(path)
+		return err == nil && len(raw) > 0
+	}, "no cancellation e-mail in "+path)
+	return strings.NewReplacer("[.]", ".", "[:]//", "://", "\r\n", "\n").Replace(parseMail(t, raw).text)
+}
+
 // The friendly pages: a wrong link, an expired one, and what a forged or foreign post gets.
 func TestOrderLinksThatOpenNothingSayHowToGetHelp(t *testing.T) {
 	t.Parallel()
