@@ -62,6 +62,9 @@ type Config struct {
 	Links links.Config
 	// OrderLinkSecret is ORDER_LINK_SECRET.
 	OrderLinkSecret string
+	// LinkClock is the time order links are made and checked at; nil is time.Now. Tests set it, to
+	// open a link as a customer would days or months after it was sent.
+	LinkClock func() time.Time
 	// MaxOrderTotalPaise is the most one order may total; checkout refuses more.
 	MaxOrderTotalPaise int64
 

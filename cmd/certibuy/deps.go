@@ -269,7 +269,11 @@ func newLinks(ctx context.Context, cfg Config, db *postgres.DB) (*links.Links, e
 			return nil, err
 		}
 	}
-	return links.New(lc, time.Now)
+	now := cfg.LinkClock
+	if now == nil {
+		now = time.Now
+	}
+	return links.New(lc, now)
 }
 
 // rerouteTo says which provider an SMS rejected by one provider's template goes through instead:

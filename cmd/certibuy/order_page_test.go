@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -260,6 +261,56 @@ func cancellationMail(t *testing.T, s *shop, number string) string {
 		return err == nil && len(raw) > 0
 	}, "no cancellation e-mail in "+path)
 	return strings.NewReplacer("[.]", ".", "[:]//", "://", "\r\n", "\n").Replace(parseMail(t, raw).text)
+}
+
+// linkClock is the time the service under test makes and checks order links at; the test moves it.
+type linkClock struct{ unixNano atomic.Int64 }
+
+func (c *linkClock) now() time.Time   { return time.Unix(0, c.unixNano.Load()) }
+func (c *linkClock) set(to time.Time) { c.unixNano.Store(to.UnixNano()) }
+
+// A link e-mailed at 05:00 IST opens its order for the 180 days of ORDER_LINK_TTL and to the end of
+// that last day in India, not until the UTC day ends at 05:30 IST; the next day it is the expired
+// link's page.
+func TestAnOrderLinkIsGoodToTheEndOfItsLastDayInIndia(t *testing.T) {
+	t.Parallel()
+	ist := time.FixedZone("IST", 19800)
+	issued := time.Date(2026, 12, 1, 5, 0, 0, 0, ist)
+	clock := &linkClock{}
+	clock.set(issued)
+	cfg := testConfig(t, nil, asServe)
+	cfg.LinkClock = clock.now
+	s := startServiceWith(t, cfg, true)
+	res := s.do(t, "POST", "/api/v1/checkout", []byte(validCheckout), nil).json(t)
+	id, number := res["order_id"].(string), res["order_number"].(string)
+	link := s.linkFor(t, id, number)
+
+	ctx := newBrowser(t)
+	lastDay := issued.AddDate(0, 0, 180) // 30 May 2027, 05:00 IST
+	for _, at := range []time.Time{
+		issued.Add(time.Hour), issued.AddDate(0, 0, 1), issued.AddDate(0, 0, 90), lastDay,
+		lastDay.Add(time.Hour), // 06:00 IST, after the UTC day ended
+		time.Date(2027, 5, 30, 23, 59, 59, 0, ist),
+	} {
+		clock.set(at)
+		openPage(t, ctx, 390, 844, link)
+		if got := within(t, ctx, 10*time.Second, chromedp.Text(chromedp.CSS(`h1`))); got != "Order "+number {
+			t.Fatalf("the link made %s, opened %s, shows %q", issued.Format(time.DateTime+" MST"), at.Format(time.DateTime+" MST"), got)
+		}
+	}
+	clock.set(time.Date(2027, 5, 31, 0, 0, 0, 0, ist))
+	openPage(t, ctx, 390, 844, link)
+	if got := within(t, ctx, 10*time.Second, chromedp.Text(chromedp.CSS(`h1`))); got != "This link has expired" {
+		t.Fatalf("the link made %s, opened the day after its last, shows %q", issued.Format(time.DateTime+" MST"), got)
+	}
+	screenshot(t, ctx, "order-page-link-expired-390")
+	r, err := http.Get(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if readAll(t, r); r.StatusCode != http.StatusGone {
+		t.Fatalf("an expired link: %d, want 410", r.StatusCode)
+	}
 }
 
 // The friendly pages: a wrong link, an expired one, and what a forged or foreign post gets.

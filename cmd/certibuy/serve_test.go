@@ -42,9 +42,13 @@ const (
 // startServiceAs is startService, as the command kind says.
 func startServiceAs(t testing.TB, env map[string]string, kind serviceKind) *testService {
 	t.Helper()
-	cfg := testConfig(t, env, kind)
+	return startServiceWith(t, testConfig(t, env, kind), kind != asWorker)
+}
+
+// startServiceWith runs the service with settings of testConfig the test has changed.
+func startServiceWith(t testing.TB, cfg Config, withHTTP bool) *testService {
+	t.Helper()
 	logs := &pgtest.LogBuffer{}
-	withHTTP := kind != asWorker
 	svc, err := StartService(context.Background(), cfg, cfg.NewLogger(logs), withHTTP)
 	if err != nil {
 		t.Fatal(err)
