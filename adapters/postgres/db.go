@@ -195,14 +195,23 @@ func EnsureDatabase(ctx context.Context, databaseURL string) (bool, error) {
 	return err == nil, nil
 }
 
-// Redact hides the password in a database URL, for logs and errors.
+// Redact hides the passwords in a database URL, for logs and errors: the user's, and those libpq and
+// pgx also take as query parameters (password, sslpassword).
 func Redact(databaseURL string) string {
 	u, err := url.Parse(databaseURL)
-	if err != nil || u.User == nil {
+	if err != nil || u.Scheme == "" { // not a URL: a key=value string ("host=… password=…") or garbage
 		if strings.Contains(databaseURL, "password") {
 			return "(database URL with a password)"
 		}
 		return databaseURL
+	}
+	if q := u.Query(); q.Has("password") || q.Has("sslpassword") {
+		for _, k := range []string{"password", "sslpassword"} {
+			if q.Has(k) {
+				q.Set(k, "xxxxx")
+			}
+		}
+		u.RawQuery = q.Encode()
 	}
 	return u.Redacted()
 }

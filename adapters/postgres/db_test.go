@@ -129,3 +129,18 @@ func TestAServiceSecretIsMadeOnceAndSharedByEveryProcess(t *testing.T) {
 		t.Fatalf("another name gave the same secret: %v", err)
 	}
 }
+
+// Logs and errors name the database without any of the ways a URL can carry a password.
+func TestRedactHidesEveryPassword(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"postgres://postgres@127.0.0.1:5432/certibuy?sslmode=disable", "postgres://postgres@127.0.0.1:5432/certibuy?sslmode=disable"},
+		{"postgres://app:Secret123@db:5432/certibuy", "postgres://app:xxxxx@db:5432/certibuy"},
+		{"postgres://app@db/certibuy?sslmode=disable&password=Secret123", "postgres://app@db/certibuy?password=xxxxx&sslmode=disable"},
+		{"postgres:///certibuy?host=/run/pg&sslpassword=Secret123", "postgres:///certibuy?host=%2Frun%2Fpg&sslpassword=xxxxx"},
+		{"host=db user=app password=Secret123 dbname=certibuy", "(database URL with a password)"},
+	} {
+		if got := postgres.Redact(c.in); got != c.want {
+			t.Errorf("Redact(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
