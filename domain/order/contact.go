@@ -5,6 +5,8 @@ import (
 	"net/mail"
 	"strings"
 	"unicode"
+
+	"github.com/certibuy/orders/domain/printable"
 )
 
 // Phone is an Indian mobile number in E.164 form: +91 and ten digits, the first 6–9.
@@ -80,6 +82,13 @@ func NewEmail(s string) (Email, error) {
 	}
 	if len(s) > 254 {
 		return Email{}, fmt.Errorf("%w: longer than 254 characters", ErrInvalidEmail)
+	}
+	// Unlike a name, an address has no use for invisible characters, not even a joiner: one would
+	// make a look-alike of another address, or an order that staff's search does not find.
+	for at, r := range s {
+		if unicode.In(r, unicode.Cc, unicode.Cf, unicode.Zl, unicode.Zp, unicode.Zs) {
+			return Email{}, fmt.Errorf("%w: has a space, control or invisible formatting character (%s at byte %d)", ErrInvalidEmail, printable.Name(r), at)
+		}
 	}
 	a, err := mail.ParseAddress(s)
 	if err != nil || a.Name != "" || a.Address != s {

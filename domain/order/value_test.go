@@ -75,6 +75,21 @@ func TestEmailAddressesAreValidated(t *testing.T) {
 	}
 }
 
+// An address with an invisible character would look like another one, in a reply or a forwarded
+// event, and hide its order from staff searching for the address they see.
+func TestAnEmailAddressWithAnInvisibleCharacterIsRefusedNamingIt(t *testing.T) {
+	for in, name := range map[string]string{
+		"moc.elpmaxe\u202e@example.in": "U+202E", "asha\u200b@example.in": "U+200B", "\ufeffasha@example.in": "U+FEFF",
+		"asha\u00ad@example.in": "U+00AD", "asha\u2066@example.in": "U+2066", "asha@exam\u200dple.in": "U+200D",
+		"asha\u00a0rao@example.in": "U+00A0",
+	} {
+		_, err := order.NewEmail(in)
+		if !errors.Is(err, order.ErrInvalidEmail) || !strings.Contains(err.Error(), "invisible formatting character ("+name) {
+			t.Errorf("%q: err = %v, want ErrInvalidEmail naming %s", in, err, name)
+		}
+	}
+}
+
 func TestOrderNumbers(t *testing.T) {
 	seen := map[string]bool{}
 	src := bytes.NewReader(bytes.Repeat([]byte{0, 1, 2, 3, 250, 29, 7, 200, 100, 45, 66, 91}, 100))
