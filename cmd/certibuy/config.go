@@ -56,6 +56,9 @@ type Config struct {
 	Razorpay       razorpay.Config
 
 	CheckoutLimit, LoginLimit httpport.RateLimit
+	// CheckoutSecret is CHECKOUT_SECRET: when set, a checkout must be signed with it (the
+	// storefront's server signs, since it knows the prices).
+	CheckoutSecret string
 
 	// Links say where the links in customers' messages go. Links.Key is left empty here: it is
 	// ORDER_LINK_SECRET when set, else a key the database keeps (see OpenDeps).
@@ -238,6 +241,10 @@ func LoadConfigLookup(lookup func(string) (string, bool), stderr io.Writer) (Con
 		ReviewURL: getenv("REVIEW_URL"), SMSLinkBaseURL: getenv("SMS_LINK_BASE_URL")}
 	if c.Links.TTL, err = duration(getenv, "ORDER_LINK_TTL", links.DefaultTTL); err != nil {
 		return c, err
+	}
+	c.CheckoutSecret = getenv("CHECKOUT_SECRET")
+	if c.CheckoutSecret != "" && len(c.CheckoutSecret) < 32 {
+		return c, fmt.Errorf("CHECKOUT_SECRET: want at least 32 characters (e.g. openssl rand -hex 32): it is all that keeps prices the storefront did not set out")
 	}
 	c.OrderLinkSecret = getenv("ORDER_LINK_SECRET")
 	if c.OrderLinkSecret != "" && len(c.OrderLinkSecret) < links.MinKeyBytes {

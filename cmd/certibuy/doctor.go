@@ -84,6 +84,11 @@ func (m *Main) runDoctor(ctx context.Context, args []string) error {
 	} else {
 		add("payments", "ok", "Razorpay key %s, webhook secret set", cfg.Razorpay.KeyID)
 	}
+	if cfg.CheckoutSecret == "" {
+		add("checkout", "warn", "CHECKOUT_SECRET not set: checkout takes the prices it is sent, from anyone")
+	} else {
+		add("checkout", "ok", "signed by the storefront (%s under CHECKOUT_SECRET)", "X-Checkout-Signature")
+	}
 
 	groups, err := postgres.OutboxLag(cctx, deps.Pool)
 	if err != nil {

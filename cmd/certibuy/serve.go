@@ -142,6 +142,9 @@ func StartService(ctx context.Context, cfg Config, logger *slog.Logger, withHTTP
 			"/dev/pay/<gateway_order_id>; set RAZORPAY_KEY_ID, RAZORPAY_KEY_SECRET and RAZORPAY_WEBHOOK_SECRET to use Razorpay")
 	} else {
 		logger.Info("payments go through Razorpay", "key_id", cfg.Razorpay.KeyID)
+		if cfg.CheckoutSecret == "" {
+			logger.Warn("checkout takes the prices it is sent, from anyone; set CHECKOUT_SECRET and sign checkouts in the storefront's server (docs/OPERATIONS.md)")
+		}
 	}
 	if deps.SMTP == nil {
 		logger.Warn("e-mail is written as .eml files under " + cfg.Notify.MailDir + "/; set SMTP_URL to send it")
@@ -447,7 +450,8 @@ func (s *Service) closeHTTP() {
 // startHTTP builds the API and hands it the listener listenHTTP opened.
 func (s *Service) startHTTP() error {
 	opts := httpport.Options{PublicBaseURL: s.cfg.PublicBaseURL, CheckoutLimit: s.cfg.CheckoutLimit, LoginLimit: s.cfg.LoginLimit,
-		Shop: httpport.Shop{Name: s.cfg.Notify.ShopName, SupportEmail: s.cfg.Notify.SupportEmail}, RazorpayKeyID: s.cfg.Razorpay.KeyID}
+		Shop: httpport.Shop{Name: s.cfg.Notify.ShopName, SupportEmail: s.cfg.Notify.SupportEmail}, RazorpayKeyID: s.cfg.Razorpay.KeyID,
+		CheckoutSecret: []byte(s.cfg.CheckoutSecret)}
 	if s.deps.Simulator != nil {
 		opts.Simulator = s.deps.Simulator
 	}

@@ -1,6 +1,11 @@
 package http
 
 import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
 	"net/http"
 	"strings"
 
@@ -21,6 +26,9 @@ func (s *Server) registerCheckoutRoutes(g *echo.Group) {
 const maxIdempotencyKey = 255
 
 func (s *Server) handleCheckout(c echo.Context) error {
+	if err := s.checkCheckoutSignature(c); err != nil {
+		return err
+	}
 	var cmd command.PlaceOrder
 	if err := decodeJSON(c, &cmd); err != nil {
 		return err
@@ -67,4 +75,32 @@ func bearer(c echo.Context) string {
 		return ""
 	}
 	return strings.TrimSpace(t)
+}
+
+// checkoutSignatureHeader carries the storefront's signature of a checkout's body.
+const checkoutSignatureHeader = "X-Checkout-Signature"
+
+// checkCheckoutSignature refuses a checkout the storefront did not sign, when the service has its
+// key (Options.CheckoutSecret), and leaves the body to be decoded.
+func (s *Server) checkCheckoutSignature(c echo.Context) error {
+	if len(s.opts.CheckoutSecret) == 0 {
+		return nil
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(c.Response(), c.Request().Body, MaxBodyBytes))
+	if err != nil {
+		return decodeError(err)
+	}
+	c.Request().Body = io.NopCloser(bytes.NewReader(body))
+	got, err := hex.DecodeString(c.Request().Header.Get(checkoutSignatureHeader))
+	if err != nil || len(got) == 0 {
+		return apiErr(http.StatusUnauthorized, "signature_required", checkoutSignatureHeader,
+			"this shop takes orders from its storefront only: send %s, the hex HMAC-SHA256 of the body under the checkout key", checkoutSignatureHeader)
+	}
+	mac := hmac.New(sha256.New, s.opts.CheckoutSecret)
+	mac.Write(body)
+	if !hmac.Equal(got, mac.Sum(nil)) {
+		return apiErr(http.StatusUnauthorized, "bad_signature", checkoutSignatureHeader,
+			"%s does not match the body: sign the exact bytes sent, with the checkout key", checkoutSignatureHeader)
+	}
+	return nil
 }

@@ -44,6 +44,10 @@ type Options struct {
 	PublicBaseURL string
 	// Simulator is set when payments go through the development gateway; it enables /dev/pay.
 	Simulator PaymentSimulator
+	// CheckoutSecret, when set, is the key of the shop's storefront: a checkout must carry
+	// X-Checkout-Signature, the hex HMAC-SHA256 of its body under this key. Checkout trusts the
+	// prices it is sent, so only the storefront, which knows them, may say them.
+	CheckoutSecret []byte
 	// CheckoutLimit and LoginLimit cap requests per client address.
 	CheckoutLimit, LoginLimit RateLimit
 	// Metrics, when set, receives the HTTP metrics. It is not served here: /metrics has its own
