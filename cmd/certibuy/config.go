@@ -14,6 +14,7 @@ import (
 	httpport "github.com/certibuy/orders/ports/http"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -59,6 +60,11 @@ type Config struct {
 	// CheckoutSecret is CHECKOUT_SECRET: when set, a checkout must be signed with it (the
 	// storefront's server signs, since it knows the prices).
 	CheckoutSecret string
+	// TrustedProxies is TRUSTED_PROXIES: the reverse proxies whose X-Forwarded-For names the client.
+	TrustedProxies []*net.IPNet
+	// LoginClock is the time failed logins are counted and accounts locked at; nil is time.Now.
+	// Tests set it, to see a lock end without waiting for it.
+	LoginClock func() time.Time
 
 	// Links say where the links in customers' messages go. Links.Key is left empty here: it is
 	// ORDER_LINK_SECRET when set, else a key the database keeps (see OpenDeps).
@@ -222,6 +228,9 @@ func LoadConfigLookup(lookup func(string) (string, bool), stderr io.Writer) (Con
 		return c, err
 	}
 	c.LoginLimit = httpport.RateLimit{PerMinute: float64(perMin), Burst: burst}
+	if c.TrustedProxies, err = httpport.ParseTrustedProxies(getenv("TRUSTED_PROXIES")); err != nil {
+		return c, err
+	}
 	maxTotal, err := integer(getenv, "MAX_ORDER_TOTAL_PAISE", 100_000_000) // ₹10,00,000
 	if err != nil {
 		return c, err

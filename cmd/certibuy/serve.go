@@ -449,7 +449,10 @@ func (s *Service) closeHTTP() {
 
 // startHTTP builds the API and hands it the listener listenHTTP opened.
 func (s *Service) startHTTP() error {
+	lockout := httpport.DefaultLockoutPolicy()
+	lockout.Now = s.cfg.LoginClock
 	opts := httpport.Options{PublicBaseURL: s.cfg.PublicBaseURL, CheckoutLimit: s.cfg.CheckoutLimit, LoginLimit: s.cfg.LoginLimit,
+		TrustedProxies: s.cfg.TrustedProxies, Lockout: httpport.NewLoginLockout(lockout),
 		Shop: httpport.Shop{Name: s.cfg.Notify.ShopName, SupportEmail: s.cfg.Notify.SupportEmail}, RazorpayKeyID: s.cfg.Razorpay.KeyID,
 		CheckoutSecret: []byte(s.cfg.CheckoutSecret)}
 	if s.deps.Simulator != nil {

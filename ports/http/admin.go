@@ -64,13 +64,19 @@ func (s *Server) handleAdminLogin(c echo.Context) error {
 	if err := decodeJSON(c, &b); err != nil {
 		return err
 	}
+	if secs, locked := s.accountLocked(c, b.Email); locked {
+		return apiErr(http.StatusTooManyRequests, "account_locked", "",
+			"too many failed logins for this e-mail address; try again in %d seconds", secs)
+	}
 	token, t, err := s.app.Admins.Login(c.Request().Context(), b.Email, b.Password)
 	if errors.Is(err, command.ErrBadCredentials) {
+		s.loginFailed(c, b.Email)
 		return apiErr(http.StatusUnauthorized, "bad_credentials", "", "wrong e-mail or password")
 	}
 	if err != nil {
 		return err
 	}
+	s.opts.Lockout.Succeeded(b.Email)
 	return c.JSON(http.StatusOK, map[string]any{"token": token, "expires_at": t.ExpiresAt})
 }
 

@@ -42,8 +42,15 @@ func (s *Server) handleConsoleLogin(c echo.Context) error {
 		return err
 	}
 	email, next := strings.TrimSpace(form.Get("email")), safeNext(form.Get("next"))
+	if secs, locked := s.accountLocked(c, email); locked {
+		return s.render(c, http.StatusTooManyRequests, "login", consolePage{Title: "Log in",
+			Error: apiErr(http.StatusTooManyRequests, "account_locked", "",
+				"Too many failed logins for this e-mail address: try again in %d seconds", secs),
+			Data: loginPage{Email: email, Next: next}})
+	}
 	token, t, err := s.app.Admins.Login(c.Request().Context(), email, form.Get("password"))
 	if errors.Is(err, command.ErrBadCredentials) {
+		s.loginFailed(c, email)
 		return s.render(c, http.StatusUnauthorized, "login", consolePage{Title: "Log in",
 			Error: apiErr(http.StatusUnauthorized, "bad_credentials", "", "Wrong e-mail or password"),
 			Data:  loginPage{Email: email, Next: next}})
@@ -51,6 +58,7 @@ func (s *Server) handleConsoleLogin(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	s.opts.Lockout.Succeeded(email)
 	s.setSessionCookie(c, token, t)
 	return c.Redirect(http.StatusSeeOther, next)
 }

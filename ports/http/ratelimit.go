@@ -30,7 +30,7 @@ func rateLimiter(l RateLimit, logger *slog.Logger) echo.MiddlewareFunc {
 		}),
 		IdentifierExtractor: func(c echo.Context) (string, error) { return c.RealIP(), nil },
 		DenyHandler: func(c echo.Context, id string, err error) error {
-			logger.WarnContext(c.Request().Context(), "rate limited", "route", c.Path())
+			logger.WarnContext(c.Request().Context(), "rate limited", "route", c.Path(), "client", id)
 			c.Response().Header().Set("Retry-After", retryAfter)
 			return apiErr(http.StatusTooManyRequests, "rate_limited", "", "too many requests from your address; try again in %s seconds", retryAfter)
 		},

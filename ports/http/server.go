@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -50,6 +51,12 @@ type Options struct {
 	CheckoutSecret []byte
 	// CheckoutLimit and LoginLimit cap requests per client address.
 	CheckoutLimit, LoginLimit RateLimit
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names the client (see
+	// clientIPExtractor); none: the client is the connection's peer.
+	TrustedProxies []*net.IPNet
+	// Lockout counts failed logins per account; nil gets one with DefaultLockoutPolicy. It lives as
+	// long as the process, so the wiring makes it (and a test gives it a clock).
+	Lockout *LoginLockout
 	// Metrics, when set, receives the HTTP metrics. It is not served here: /metrics has its own
 	// listener (METRICS_ADDR), off the public API.
 	Metrics *prometheus.Registry
@@ -85,9 +92,13 @@ type Server struct {
 func NewServer(application app.Application, logger *slog.Logger, ready Readiness, opts Options) (*Server, error) {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
-	// Client addresses come from the connection, not from headers a client can write; behind a proxy,
-	// set the extractor for it.
-	e.IPExtractor = echo.ExtractIPDirect()
+	// Client addresses come from the connection, not from headers a client can write, unless the
+	// connection is from a proxy the operator trusts (TRUSTED_PROXIES): behind one, every client
+	// would otherwise share the proxy's address, and its rate limits.
+	e.IPExtractor = clientIPExtractor(opts.TrustedProxies)
+	if opts.Lockout == nil {
+		opts.Lockout = NewLoginLockout(DefaultLockoutPolicy())
+	}
 	cons, err := newConsole(opts)
 	if err != nil {
 		return nil, err
