@@ -133,3 +133,88 @@ func (s *AdminStore) UserByToken(ctx context.Context, token string) (command.Adm
 	}
 	return u, nil
 }
+
+// DisableUser sets disabled_at (kept when already set) and revokes every live token of the admin,
+// in one statement: no token outlives the disabling.
+func (s *AdminStore) DisableUser(ctx context.Context, email string) (command.AccessChange, error) {
+	var c command.AccessChange
+	var was *time.Time
+	err := s.db.Q(ctx).QueryRow(ctx, `WITH u AS (
+			SELECT id, email, name, disabled_at FROM admin_users WHERE email = $1 FOR UPDATE)
+		, d AS (
+			UPDATE admin_users a SET disabled_at = now() FROM u WHERE a.id = u.id AND u.disabled_at IS NULL RETURNING a.disabled_at)
+		, r AS (
+			UPDATE admin_tokens t SET revoked_at = now() FROM u WHERE t.user_id = u.id AND t.revoked_at IS NULL RETURNING t.id)
+		SELECT u.id, u.email, u.name, u.disabled_at, (SELECT disabled_at FROM d), (SELECT count(*) FROM r) FROM u`, email).
+		Scan(&c.User.ID, &c.User.Email, &c.User.Name, &was, &c.DisabledAt, &c.Revoked)
+	if isNoRows(err) {
+		return c, command.ErrAdminNotFound
+	}
+	if err != nil {
+		return c, fmt.Errorf("disable admin user: %w", err)
+	}
+	c.Changed = was == nil
+	if was != nil {
+		c.DisabledAt = was
+	}
+	return c, nil
+}
+
+// SetPassword replaces the password hash and revokes every live token of the admin, in one
+// statement, when the admin is disabled exactly when enable is true; enabling clears disabled_at.
+func (s *AdminStore) SetPassword(ctx context.Context, email, passwordHash string, enable bool) (command.AccessChange, error) {
+	var c command.AccessChange
+	err := s.db.Q(ctx).QueryRow(ctx, `WITH u AS (
+			SELECT id, email, name, disabled_at FROM admin_users WHERE email = $1 FOR UPDATE)
+		, p AS (
+			UPDATE admin_users a SET password_hash = $2, disabled_at = NULL FROM u
+			WHERE a.id = u.id AND (u.disabled_at IS NOT NULL) = $3 RETURNING a.id)
+		, r AS (
+			UPDATE admin_tokens t SET revoked_at = now() FROM p WHERE t.user_id = p.id AND t.revoked_at IS NULL RETURNING t.id)
+		SELECT u.id, u.email, u.name, u.disabled_at, EXISTS (SELECT 1 FROM p), (SELECT count(*) FROM r) FROM u`,
+		email, passwordHash, enable).
+		Scan(&c.User.ID, &c.User.Email, &c.User.Name, &c.DisabledAt, &c.Changed, &c.Revoked)
+	if isNoRows(err) {
+		return c, command.ErrAdminNotFound
+	}
+	if err != nil {
+		return c, fmt.Errorf("set admin password: %w", err)
+	}
+	if c.Changed {
+		c.DisabledAt = nil
+	}
+	return c, nil
+}
+
+// Tokens lists the tokens of the admin with this e-mail (a disabled one too), or every admin's for
+// "", newest first. It reads neither the token (never stored) nor its hash.
+func (s *AdminStore) Tokens(ctx context.Context, email string) ([]command.TokenEntry, error) {
+	if email != "" {
+		var found bool
+		if err := s.db.Q(ctx).QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM admin_users WHERE email = $1)`, email).Scan(&found); err != nil {
+			return nil, fmt.Errorf("find admin user: %w", err)
+		}
+		if !found {
+			return nil, command.ErrAdminNotFound
+		}
+	}
+	rows, err := s.db.Q(ctx).Query(ctx, `SELECT t.id, t.user_id, t.name, t.created_at, t.expires_at, t.revoked_at, u.email, t.last_used_at
+		FROM admin_tokens t JOIN admin_users u ON u.id = t.user_id
+		WHERE $1 = '' OR u.email = $1 ORDER BY t.created_at DESC, t.id`, email)
+	if err != nil {
+		return nil, fmt.Errorf("list tokens: %w", err)
+	}
+	defer rows.Close()
+	var out []command.TokenEntry
+	for rows.Next() {
+		var t command.TokenEntry
+		if err := rows.Scan(&t.ID, &t.UserID, &t.Name, &t.CreatedAt, &t.ExpiresAt, &t.RevokedAt, &t.Email, &t.LastUsedAt); err != nil {
+			return nil, fmt.Errorf("list tokens: %w", err)
+		}
+		out = append(out, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list tokens: %w", err)
+	}
+	return out, nil
+}

@@ -31,6 +31,26 @@ type AdminToken struct {
 	RevokedAt *time.Time `json:"revoked_at,omitempty"`
 }
 
+// TokenEntry is a token as list-tokens shows it: whose it is and when it was last used, never the
+// token or its hash.
+type TokenEntry struct {
+	AdminToken
+	Email      string     `json:"email"`
+	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
+}
+
+// AccessChange is what DisableUser or SetPassword did to an admin.
+type AccessChange struct {
+	User AdminUser
+	// DisabledAt is when the admin was disabled; nil for an enabled admin.
+	DisabledAt *time.Time
+	// Changed is false when nothing was to do: DisableUser of an admin already disabled, SetPassword
+	// of an admin in the wrong state (disabled for set-password, enabled for enable-user).
+	Changed bool
+	// Revoked counts the tokens (API tokens and console sessions) revoked by this change.
+	Revoked int
+}
+
 // AdminStore keeps admin users and their tokens.
 type AdminStore interface {
 	CreateUser(ctx context.Context, u AdminUser, passwordHash string) error
@@ -43,6 +63,16 @@ type AdminStore interface {
 	ListTokens(ctx context.Context, userID uuid.UUID) ([]AdminToken, error)
 	// UserByToken returns the admin a live token belongs to, or ErrUnauthenticated.
 	UserByToken(ctx context.Context, token string) (AdminUser, error)
+	// DisableUser disables the admin with this e-mail and revokes every live token of theirs, in one
+	// statement; ErrAdminNotFound when there is no such admin.
+	DisableUser(ctx context.Context, email string) (AccessChange, error)
+	// SetPassword replaces the password hash of the admin with this e-mail and revokes every live
+	// token of theirs, in one statement, when the admin is disabled exactly when enable is true (and
+	// then enables them); ErrAdminNotFound when there is no such admin.
+	SetPassword(ctx context.Context, email, passwordHash string, enable bool) (AccessChange, error)
+	// Tokens lists the tokens of the admin with this e-mail, or every admin's for "", newest first;
+	// ErrAdminNotFound for an e-mail no admin has.
+	Tokens(ctx context.Context, email string) ([]TokenEntry, error)
 }
 
 // Admin errors.
@@ -51,12 +81,17 @@ var (
 	ErrAdminNotFound   = errors.New("no such admin user")
 	ErrBadCredentials  = errors.New("wrong e-mail or password")
 	ErrTokenNotFound   = errors.New("no such token")
+	ErrAdminDisabled   = errors.New("the admin is disabled")
+	ErrAdminEnabled    = errors.New("the admin is not disabled")
 	ErrUnauthenticated = errors.New("a valid admin token is required")
 )
 
 const (
 	minPasswordLength  = 12
 	loginTokenLifetime = 12 * time.Hour
+	// DefaultTokenLifetime is create-token's --ttl when none is given: a token forgotten in a script
+	// or a leaked one stops working on its own.
+	DefaultTokenLifetime = 90 * 24 * time.Hour
 )
 
 // AdminUsers manages admin users and tokens.
@@ -90,6 +125,11 @@ func CheckNewUser(email, name, password string) error {
 		return &order.FieldError{Field: "password", Err: fmt.Errorf("%w: %d to 72 characters", order.ErrInvalidInput, minPasswordLength)}
 	}
 	return nil
+}
+
+// CheckPassword refuses a password CreateUser or SetPassword would refuse.
+func CheckPassword(password string) error {
+	return CheckPassword(password)
 }
 
 // CheckAdminName refuses an admin's name as the product refuses any person's name (order.CheckName):
@@ -143,6 +183,86 @@ func (a AdminUsers) CreateToken(ctx context.Context, email, name string, ttl tim
 		exp = &t
 	}
 	return a.store.IssueToken(ctx, u.ID, name, exp)
+}
+
+// adminEmail is an e-mail address as admin_users keeps it (lower case), or a field error.
+func adminEmail(email string) (string, error) {
+	e, err := order.NewEmail(strings.TrimSpace(email))
+	if err != nil {
+		return "", &order.FieldError{Field: "email", Err: err}
+	}
+	return strings.ToLower(e.String()), nil
+}
+
+// DisableUser disables an admin: they can no longer log in, and every token of theirs (API tokens
+// and console sessions) is revoked at once. Disabling an admin already disabled changes nothing
+// but revokes any token still live (Changed false).
+func (a AdminUsers) DisableUser(ctx context.Context, email string) (AccessChange, error) {
+	e, err := adminEmail(email)
+	if err != nil {
+		return AccessChange{}, err
+	}
+	c, err := a.store.DisableUser(ctx, e)
+	if err != nil {
+		return AccessChange{}, fmt.Errorf("disable admin %s: %w", e, err)
+	}
+	return c, nil
+}
+
+// SetPassword gives an enabled admin a new password and revokes every token of theirs: whoever
+// held the old password or a session made with it is logged out. A disabled admin is refused with
+// ErrAdminDisabled (EnableUser sets their password).
+func (a AdminUsers) SetPassword(ctx context.Context, email, password string) (AccessChange, error) {
+	return a.setPassword(ctx, email, password, false)
+}
+
+// EnableUser enables a disabled admin with a new password: the password they had when disabled may
+// be what got them disabled. Their old tokens stay revoked. An enabled admin is refused with
+// ErrAdminEnabled.
+func (a AdminUsers) EnableUser(ctx context.Context, email, password string) (AccessChange, error) {
+	return a.setPassword(ctx, email, password, true)
+}
+
+func (a AdminUsers) setPassword(ctx context.Context, email, password string, enable bool) (AccessChange, error) {
+	e, err := adminEmail(email)
+	if err != nil {
+		return AccessChange{}, err
+	}
+	if err := CheckPassword(password); err != nil {
+		return AccessChange{}, err
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+	if err != nil {
+		return AccessChange{}, fmt.Errorf("hash password: %w", err)
+	}
+	c, err := a.store.SetPassword(ctx, e, string(hash), enable)
+	if err != nil {
+		return AccessChange{}, fmt.Errorf("set the password of admin %s: %w", e, err)
+	}
+	switch {
+	case !c.Changed && enable:
+		return c, fmt.Errorf("enable admin %s: %w; set-password changes an enabled admin's password", e, ErrAdminEnabled)
+	case !c.Changed:
+		return c, fmt.Errorf("set the password of admin %s: %w; enable-user enables them with a new password", e, ErrAdminDisabled)
+	}
+	return c, nil
+}
+
+// Tokens lists the tokens of the admin with this e-mail, or of every admin for "": never a token
+// or its hash.
+func (a AdminUsers) Tokens(ctx context.Context, email string) ([]TokenEntry, error) {
+	if email != "" {
+		e, err := adminEmail(email)
+		if err != nil {
+			return nil, err
+		}
+		email = e
+	}
+	ts, err := a.store.Tokens(ctx, email)
+	if err != nil {
+		return nil, fmt.Errorf("list tokens: %w", err)
+	}
+	return ts, nil
 }
 
 // Login checks an admin's password and issues a token that expires in 12 hours. A wrong e-mail and a

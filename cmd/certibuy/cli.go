@@ -86,28 +86,56 @@ func commandList() []commandHelp {
 				"--request asks for its e-mail and SMS again, as the handlers would have (all: every one not\n" +
 				"requested since); the workers then send them. Asking twice requests nothing twice.",
 			example: "certibuy poison\ncertibuy poison --request all\ncertibuy poison --request 01a23542-bfa3-7b77-a44c-f3549a51959b"},
-		{name: "admin", summary: "create admin users and API tokens, revoke tokens",
-			usage: "admin create-user|create-token|revoke-token [flags]",
-			about: "Manages the people who may use the admin console and API. See each subcommand's --help.",
+		{name: "admin", summary: "manage admin users and API tokens: create, disable, enable, set passwords, list and revoke tokens",
+			usage: "admin create-user|create-token|revoke-token|list-tokens|disable-user|enable-user|set-password [flags]",
+			about: "Manages the people who may use the admin console and API. See each subcommand's --help.\n" +
+				"An admin who leaves: disable-user. A leaked password: set-password. Both end every session at once.",
 			example: "certibuy admin create-user --email ops@shop.example.in --name \"Priya Nair\"\n" +
-				"certibuy admin create-token --email ops@shop.example.in --name deploy-bot --ttl 720h"},
+				"certibuy admin create-token --email ops@shop.example.in --name deploy-bot --ttl 720h\n" +
+				"certibuy admin disable-user --email ops@shop.example.in"},
 		{name: "admin create-user", summary: "create an admin user",
 			usage: "admin create-user --email <address> --name <name> [--env-file <file>]",
 			about: "Creates an admin who can log in to the console (/admin/login) and the admin API. The password\n" +
 				"(12 characters or more) is asked twice without being shown on a terminal; from a pipe, one line\n" +
-				"of stdin is read.",
+				"of stdin is read. An admin disabled before is enabled again with enable-user, not created again.",
 			example: "certibuy admin create-user --email ops@shop.example.in --name \"Priya Nair\"\n" +
 				"printf '%s\\n' \"$PASSWORD\" | certibuy admin create-user --email bot@shop.example.in --name Bot"},
 		{name: "admin create-token", summary: "issue an API token for an admin",
 			usage: "admin create-token --email <address> [--name <label>] [--ttl <duration>] [--utc] [--env-file <file>]",
 			about: "Issues a bearer token for the admin API (Authorization: Bearer <token>) and prints it once on\n" +
-				"stdout; only its hash is stored. --ttl limits its life (0: until revoked). Its id, to revoke\n" +
-				"it, goes to stderr.",
+				"stdout; only its hash is stored. It lasts 90 days (2160h) unless --ttl says otherwise; --ttl 0\n" +
+				"makes it last until revoked. Its id, to revoke it, and its expiry go to stderr (list-tokens shows\n" +
+				"them again).",
 			example: "certibuy admin create-token --email ops@shop.example.in --name deploy-bot --ttl 720h"},
 		{name: "admin revoke-token", summary: "revoke an API token",
 			usage:   "admin revoke-token --id <token id> [--env-file <file>]",
-			about:   "Revokes a token by the id create-token printed; it stops working at once.",
+			about:   "Revokes a token by the id create-token or list-tokens printed; it stops working at once.",
 			example: "certibuy admin revoke-token --id 0193f7c2-5b1e-7c4a-9d2e-3f4a5b6c7d8e"},
+		{name: "admin list-tokens", summary: "list API tokens and console sessions, with their state",
+			usage: "admin list-tokens [--email <address>] [--utc] [--env-file <file>]",
+			about: "Lists the tokens of every admin, or of one with --email (a disabled one too), newest first:\n" +
+				"id, label (login: a console or API login), admin, created, expires, last used (noted to the\n" +
+				"minute) and revoked, in IST unless --utc. Never the token itself nor its hash.",
+			example: "certibuy admin list-tokens --email ops@shop.example.in"},
+		{name: "admin disable-user", summary: "disable an admin and revoke all their tokens and sessions",
+			usage: "admin disable-user --email <address> [--env-file <file>]",
+			about: "Disables an admin who leaves: they can no longer log in, and every API token and console\n" +
+				"session of theirs is revoked at once (the next request is a 401, the console logs them out).\n" +
+				"Disabling an admin already disabled says so and changes nothing else. enable-user undoes it.",
+			example: "certibuy admin disable-user --email ops@shop.example.in"},
+		{name: "admin enable-user", summary: "enable a disabled admin with a new password",
+			usage: "admin enable-user --email <address> [--env-file <file>]",
+			about: "Enables a disabled admin again with a new password, read as create-user reads it (the old one\n" +
+				"may be why they were disabled). Their old tokens stay revoked. An enabled admin is refused.",
+			example: "certibuy admin enable-user --email ops@shop.example.in"},
+		{name: "admin set-password", summary: "change an admin's password and end all their sessions",
+			usage: "admin set-password --email <address> [--env-file <file>]",
+			about: "Sets a new password (12 characters or more), read as create-user reads it: on a terminal asked\n" +
+				"twice without being shown; from a pipe, one line of stdin. Every API token and console session\n" +
+				"of the admin is revoked at once: whoever had the old password is logged out. Issue new API\n" +
+				"tokens with create-token. A disabled admin is refused (enable-user).",
+			example: "certibuy admin set-password --email ops@shop.example.in\n" +
+				"printf '%s\\n' \"$PASSWORD\" | certibuy admin set-password --email bot@shop.example.in"},
 		{name: "bench", summary: "measure throughput and latency against baselines run alongside (scratch database)",
 			usage: "bench [--idle] [--duration <d>] [--runs <n>] [--clients <n>] [--latency-events <n>] [--burst <n>] " +
 				"[--forward <n>] [--workers <counts>] [--statements <n>] [--cpuprofile <file>] [--env-file <file>]",
