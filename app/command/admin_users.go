@@ -121,15 +121,15 @@ func CheckNewUser(email, name, password string) error {
 	if err := CheckAdminName(name); err != nil {
 		return err
 	}
-	if utf8.RuneCountInString(password) < minPasswordLength || len(password) > 72 {
-		return &order.FieldError{Field: "password", Err: fmt.Errorf("%w: %d to 72 characters", order.ErrInvalidInput, minPasswordLength)}
-	}
-	return nil
+	return CheckPassword(password)
 }
 
 // CheckPassword refuses a password CreateUser or SetPassword would refuse.
 func CheckPassword(password string) error {
-	return CheckPassword(password)
+	if utf8.RuneCountInString(password) < minPasswordLength || len(password) > 72 {
+		return &order.FieldError{Field: "password", Err: fmt.Errorf("%w: %d to 72 characters", order.ErrInvalidInput, minPasswordLength)}
+	}
+	return nil
 }
 
 // CheckAdminName refuses an admin's name as the product refuses any person's name (order.CheckName):
