@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/certibuy/orders/adapters/postgres/pgtest"
+	"github.com/certibuy/orders/app/command"
 	"github.com/certibuy/orders/domain/order"
 )
 
@@ -77,6 +80,13 @@ func TestEveryCommandChecksItsFlagsBeforeTouchingTheDatabase(t *testing.T) {
 		{[]string{"admin", "create-user", "--email", "not an address", "--name", "Ops"}, "", true},
 		{[]string{"admin", "create-user", "--email", "ops@certibuy.in", "--name", "Ops"}, "too short\n", false},
 		{[]string{"admin", "revoke-token", "--id", "nope"}, "", true},
+		{[]string{"admin", "disable-user"}, "", true},
+		{[]string{"admin", "disable-user", "--email", "not an address"}, "", true},
+		{[]string{"admin", "enable-user"}, "", true},
+		{[]string{"admin", "set-password", "--email", "ops@certibuy.in"}, "too short\n", false},
+		{[]string{"admin", "set-password", "--email", "ops@certibuy.in", "--name", "Ops"}, "", true},
+		{[]string{"admin", "list-tokens", "--email", "not an address"}, "", true},
+		{[]string{"admin", "list-tokens", "extra"}, "", true},
 		{[]string{"admin", "frobnicate"}, "", true},
 		{[]string{"admin", "create-token", "--email", "ops@certibuy.in", "extra"}, "", true},
 		{[]string{"audit", "--as-of", "2026-11-27"}, "", true},
@@ -318,5 +328,223 @@ func TestAdminNamesAndTokenLabelsFollowTheTextRules(t *testing.T) {
 	if out, err := runCLI(t, url, "admin", "create-token", "--email", "a3@example.in", "--name", "deploy-bot"); err != nil ||
 		s.count(t, `SELECT count(*) FROM admin_tokens WHERE name = 'deploy-bot'`) != 1 {
 		t.Fatalf("create-token --name deploy-bot: %v\n%s", err, out)
+	}
+}
+
+// adminLogin logs in to the admin API: the status and, on a 200, the token.
+func adminLogin(t *testing.T, s *testService, email, password string) (int, string) {
+	t.Helper()
+	res := s.do(t, "POST", "/api/v1/admin/login", []byte(fmt.Sprintf(`{"email":%q,"password":%q}`, email, password)), nil)
+	if res.status != http.StatusOK {
+		return res.status, ""
+	}
+	token, _ := res.json(t)["token"].(string)
+	return res.status, token
+}
+
+// consoleLogin logs in to the console and returns the client holding the session.
+func consoleLogin(t *testing.T, s *testService, email, password string) *consoleClient {
+	t.Helper()
+	cc := newConsoleClient(t, s)
+	res := cc.post("/admin/login", url.Values{"email": {email}, "password": {password}}, nil)
+	if res.status != http.StatusSeeOther || cc.lastSet == nil {
+		t.Fatalf("console login: %d %s", res.status, res.body)
+	}
+	cc.cookie = &http.Cookie{Name: cc.lastSet.Name, Value: cc.lastSet.Value}
+	return cc
+}
+
+// An admin who leaves is disabled: their API token, their API login's token and their console
+// session stop working at the next request, they can log in no more, and list-tokens shows every
+// token of theirs revoked, without printing one. Disabling twice says so; enable-user brings them
+// back with a new password only.
+func TestDisableUserEndsEveryTokenSessionAndLoginAtOnce(t *testing.T) {
+	t.Parallel()
+	s := startService(t, map[string]string{"LOGIN_BURST": "100"})
+	db := s.cfg.DatabaseURL
+	const password, fresh = "correct horse battery", "staple battery horse"
+	if out, err := runCLIWith(t, map[string]string{"DATABASE_URL": db, "STDIN": password + "\n"},
+		"admin", "create-user", "--email", "leaver@certibuy.in", "--name", "Leaver"); err != nil {
+		t.Fatalf("create-user: %v\n%s", err, out)
+	}
+	stayer, _, err := s.deps.App.Admins.CreateToken(context.Background(), "stays@certibuy.in", "", 0)
+	if !errors.Is(err, command.ErrAdminNotFound) {
+		t.Fatalf("a token for no admin: %v", err)
+	}
+	if _, err := s.deps.App.Admins.CreateUser(context.Background(), "stays@certibuy.in", "Stays", password); err != nil {
+		t.Fatal(err)
+	}
+	if stayer, _, err = s.deps.App.Admins.CreateToken(context.Background(), "stays@certibuy.in", "", 0); err != nil {
+		t.Fatal(err)
+	}
+	apiToken, _, err := runCLISplit(t, map[string]string{"DATABASE_URL": db}, "admin", "create-token", "--email", "leaver@certibuy.in", "--name", "deploy-bot")
+	apiToken = strings.TrimSpace(apiToken)
+	if err != nil || !strings.HasPrefix(apiToken, "cba_") {
+		t.Fatalf("create-token: %v %q", err, apiToken)
+	}
+	status, loginToken := adminLogin(t, s, "leaver@certibuy.in", password)
+	cc := consoleLogin(t, s, "leaver@certibuy.in", password)
+	for _, tok := range []string{apiToken, loginToken, stayer} {
+		if res := s.do(t, "GET", "/api/v1/admin/orders", nil, bearerHeader(tok)); res.status != http.StatusOK {
+			t.Fatalf("before: a token is refused (%d, login %d): %s", res.status, status, res.body)
+		}
+	}
+	if res := cc.get("/admin/orders"); res.status != http.StatusOK {
+		t.Fatalf("before: the console session is refused: %d", res.status)
+	}
+
+	out, err := runCLI(t, db, "admin", "disable-user", "--email", "Leaver@certibuy.in")
+	if err != nil || !strings.Contains(out, "disabled admin Leaver <leaver@certibuy.in>; 3 tokens revoked") {
+		t.Fatalf("disable-user: %v\n%s", err, out)
+	}
+	for name, tok := range map[string]string{"API token": apiToken, "API login's token": loginToken} {
+		if res := s.do(t, "GET", "/api/v1/admin/orders", nil, bearerHeader(tok)); res.status != http.StatusUnauthorized {
+			t.Errorf("after disable-user, the %s: %d, want 401", name, res.status)
+		}
+	}
+	if res := cc.get("/admin/orders"); res.status != http.StatusSeeOther || !strings.HasPrefix(res.header.Get("Location"), "/admin/login") {
+		t.Errorf("after disable-user, the console session: %d to %q, want the login page", res.status, res.header.Get("Location"))
+	}
+	if status, _ := adminLogin(t, s, "leaver@certibuy.in", password); status != http.StatusUnauthorized {
+		t.Errorf("after disable-user, a login: %d, want 401", status)
+	}
+	if res := s.do(t, "GET", "/api/v1/admin/orders", nil, bearerHeader(stayer)); res.status != http.StatusOK {
+		t.Errorf("another admin's token stopped working: %d", res.status)
+	}
+
+	out, err = runCLI(t, db, "admin", "list-tokens", "--email", "leaver@certibuy.in")
+	rows := strings.Split(strings.TrimSpace(out), "\n")
+	if err != nil || len(rows) != 4 || !strings.HasPrefix(rows[0], "ID") || !strings.Contains(rows[0], "LAST USED") {
+		t.Fatalf("list-tokens: %v\n%s", err, out)
+	}
+	for _, row := range rows[1:] {
+		if f := strings.Fields(row); !strings.HasSuffix(row, " IST") || f[len(f)-1] != "IST" || strings.HasSuffix(row, "-") ||
+			!strings.Contains(row, "leaver@certibuy.in") {
+			t.Errorf("list-tokens shows a token of the disabled admin not revoked, or another's: %q", row)
+		}
+	}
+	all, err := runCLI(t, db, "admin", "list-tokens", "--utc")
+	if err != nil || strings.Count(all, "\n") != 5 || !strings.Contains(all, "stays@certibuy.in") || !strings.Contains(all, " UTC") {
+		t.Fatalf("list-tokens of every admin: %v\n%s", err, all)
+	}
+	for _, tok := range []string{apiToken, loginToken, stayer} {
+		if strings.Contains(out+all, tok) || strings.Contains(out+all, tok[4:20]) {
+			t.Fatalf("list-tokens printed a token:\n%s", out+all)
+		}
+	}
+
+	out, err = runCLI(t, db, "admin", "disable-user", "--email", "leaver@certibuy.in")
+	if err != nil || !strings.Contains(out, "admin Leaver <leaver@certibuy.in> was already disabled on ") || !strings.Contains(out, "0 tokens revoked") {
+		t.Fatalf("disable-user twice: %v\n%s", err, out)
+	}
+	if out, err := runCLI(t, db, "admin", "disable-user", "--email", "nobody@certibuy.in"); exitCode(err) != 1 ||
+		!strings.Contains(err.Error(), "no such admin user") {
+		t.Fatalf("disable-user of no one: %v\n%s", err, out)
+	}
+	if out, err := runCLIWith(t, map[string]string{"DATABASE_URL": db, "STDIN": fresh + "\n"},
+		"admin", "set-password", "--email", "leaver@certibuy.in"); err == nil || !strings.Contains(err.Error(), "enable-user") {
+		t.Fatalf("set-password of a disabled admin: %v\n%s", err, out)
+	}
+
+	// Enabled again, with a new password only; the old tokens stay revoked.
+	if out, err := runCLIWith(t, map[string]string{"DATABASE_URL": db, "STDIN": fresh + "\n"},
+		"admin", "enable-user", "--email", "leaver@certibuy.in"); err != nil || strings.Contains(out, fresh) {
+		t.Fatalf("enable-user: %v\n%s", err, out)
+	}
+	if status, _ := adminLogin(t, s, "leaver@certibuy.in", password); status != http.StatusUnauthorized {
+		t.Errorf("after enable-user, the old password: %d, want 401", status)
+	}
+	if status, _ := adminLogin(t, s, "leaver@certibuy.in", fresh); status != http.StatusOK {
+		t.Errorf("after enable-user, the new password: %d, want 200", status)
+	}
+	if res := s.do(t, "GET", "/api/v1/admin/orders", nil, bearerHeader(apiToken)); res.status != http.StatusUnauthorized {
+		t.Errorf("after enable-user, the old API token: %d, want 401", res.status)
+	}
+	if out, err := runCLIWith(t, map[string]string{"DATABASE_URL": db, "STDIN": fresh + "\n"},
+		"admin", "enable-user", "--email", "leaver@certibuy.in"); err == nil || !strings.Contains(err.Error(), "not disabled") {
+		t.Fatalf("enable-user of an enabled admin: %v\n%s", err, out)
+	}
+}
+
+// A leaked password is changed with set-password: the old password logs in no more, every token
+// and session made before is refused, the new password logs in, and list-tokens shows them revoked.
+func TestSetPasswordEndsTheOldPasswordAndItsTokens(t *testing.T) {
+	t.Parallel()
+	s := startService(t, map[string]string{"LOGIN_BURST": "100"})
+	db := s.cfg.DatabaseURL
+	const leaked, fresh = "correct horse battery", "staple battery horse"
+	if _, err := s.deps.App.Admins.CreateUser(context.Background(), "ops@certibuy.in", "Ops", leaked); err != nil {
+		t.Fatal(err)
+	}
+	apiToken, _, err := s.deps.App.Admins.CreateToken(context.Background(), "ops@certibuy.in", "warehouse", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, loginToken := adminLogin(t, s, "ops@certibuy.in", leaked)
+	cc := consoleLogin(t, s, "ops@certibuy.in", leaked)
+
+	if out, err := runCLIWith(t, map[string]string{"DATABASE_URL": db, "STDIN": "too short\n"},
+		"admin", "set-password", "--email", "ops@certibuy.in"); err == nil {
+		t.Fatalf("set-password with a short password: %v\n%s", err, out)
+	}
+	out, err := runCLIWith(t, map[string]string{"DATABASE_URL": db, "STDIN": fresh + "\n"}, "admin", "set-password", "--email", "ops@certibuy.in")
+	if err != nil || !strings.Contains(out, "changed the password of admin Ops <ops@certibuy.in>; 3 tokens revoked") || strings.Contains(out, fresh) {
+		t.Fatalf("set-password: %v\n%s", err, out)
+	}
+	for name, tok := range map[string]string{"API token": apiToken, "API login's token": loginToken} {
+		if res := s.do(t, "GET", "/api/v1/admin/orders", nil, bearerHeader(tok)); res.status != http.StatusUnauthorized {
+			t.Errorf("after set-password, the %s: %d, want 401", name, res.status)
+		}
+	}
+	if res := cc.get("/admin/orders"); res.status != http.StatusSeeOther {
+		t.Errorf("after set-password, the console session: %d, want a redirect to log in", res.status)
+	}
+	if status, _ := adminLogin(t, s, "ops@certibuy.in", leaked); status != http.StatusUnauthorized {
+		t.Errorf("after set-password, the old password: %d, want 401", status)
+	}
+	status, tok := adminLogin(t, s, "ops@certibuy.in", fresh)
+	if res := s.do(t, "GET", "/api/v1/admin/orders", nil, bearerHeader(tok)); status != http.StatusOK || res.status != http.StatusOK {
+		t.Errorf("after set-password, the new password: login %d, its token %d", status, res.status)
+	}
+	out, err = runCLI(t, db, "admin", "list-tokens", "--email", "ops@certibuy.in")
+	if err != nil || strings.Count(out, "\n") != 5 || strings.Count(out, " - \n")+strings.Count(out, "  -\n") != 1 {
+		t.Fatalf("list-tokens: %v, want three revoked and the new login's live:\n%s", err, out)
+	}
+	for _, t2 := range []string{apiToken, loginToken, tok} {
+		if strings.Contains(out, t2) || strings.Contains(out, t2[4:20]) {
+			t.Fatalf("list-tokens printed a token:\n%s", out)
+		}
+	}
+}
+
+// create-token without --ttl gives a token that expires in 90 days; --ttl 0 one that does not.
+func TestCreateTokenLastsNinetyDaysByDefault(t *testing.T) {
+	t.Parallel()
+	s := startService(t, nil)
+	db := s.cfg.DatabaseURL
+	if _, err := s.deps.App.Admins.CreateUser(context.Background(), "ops@certibuy.in", "Ops", "correct horse battery"); err != nil {
+		t.Fatal(err)
+	}
+	before := time.Now()
+	_, errOut, err := runCLISplit(t, map[string]string{"DATABASE_URL": db}, "admin", "create-token", "--email", "ops@certibuy.in", "--name", "default")
+	if err != nil || !strings.Contains(errOut, "expires "+showTime(before.Add(90*24*time.Hour), false)[:10]) {
+		t.Fatalf("create-token: %v\n%s", err, errOut)
+	}
+	var expires *time.Time
+	if err := s.deps.Pool.QueryRow(context.Background(), `SELECT expires_at FROM admin_tokens WHERE name = 'default'`).Scan(&expires); err != nil {
+		t.Fatal(err)
+	}
+	if want := before.Add(90 * 24 * time.Hour); expires == nil || expires.Before(want) || expires.After(want.Add(time.Minute)) {
+		t.Fatalf("a token created without --ttl expires at %v, want 90 days on (%v)", expires, want)
+	}
+	if _, _, err := runCLISplit(t, map[string]string{"DATABASE_URL": db}, "admin", "create-token", "--email", "ops@certibuy.in", "--name", "forever", "--ttl", "0"); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.count(t, `SELECT count(*) FROM admin_tokens WHERE name = 'forever' AND expires_at IS NULL`); n != 1 {
+		t.Fatalf("--ttl 0 gave a token that expires")
+	}
+	out, err := runCLI(t, db, "admin", "list-tokens")
+	if err != nil || !strings.Contains(out, showTime(*expires, false)) || !strings.Contains(out, "never") {
+		t.Fatalf("list-tokens shows neither expiry:\n%s", out)
 	}
 }
