@@ -73,3 +73,41 @@ func TestATokenInUseIsNotedOnceAMinuteNotAtEveryRequest(t *testing.T) {
 		t.Fatalf("a revoked token: %v", err)
 	}
 }
+
+// TestDisablingAnAdminTwiceKeepsWhenAndRevokesWhatIsLive: the second disable keeps the first time
+// and changes nothing, but still revokes a token issued meanwhile (a login racing the first).
+func TestDisablingAnAdminTwiceKeepsWhenAndRevokesWhatIsLive(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := pgtest.NewDB(t, 2)
+	store := postgres.NewAdminStore(db)
+	admins, err := command.NewAdminUsers(store, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := admins.CreateUser(ctx, "ops@certibuy.in", "Ops", "correct horse battery")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := admins.DisableUser(ctx, "ops@certibuy.in")
+	if err != nil || !first.Changed || first.DisabledAt == nil || first.Revoked != 0 {
+		t.Fatalf("disable: %+v, %v", first, err)
+	}
+	if _, _, err := store.IssueToken(ctx, u.ID, "login", nil); err != nil {
+		t.Fatal(err)
+	}
+	again, err := admins.DisableUser(ctx, "ops@certibuy.in")
+	if err != nil || again.Changed || again.DisabledAt == nil || !again.DisabledAt.Equal(*first.DisabledAt) || again.Revoked != 1 {
+		t.Fatalf("disable again: %+v, %v (first %v)", again, err, first.DisabledAt)
+	}
+	tokens, err := admins.Tokens(ctx, "ops@certibuy.in")
+	if err != nil || len(tokens) != 1 || tokens[0].RevokedAt == nil {
+		t.Fatalf("tokens: %+v, %v", tokens, err)
+	}
+	if _, err := admins.DisableUser(ctx, "nobody@certibuy.in"); !errors.Is(err, command.ErrAdminNotFound) {
+		t.Fatalf("disable no one: %v", err)
+	}
+	if _, err := admins.Tokens(ctx, "nobody@certibuy.in"); !errors.Is(err, command.ErrAdminNotFound) {
+		t.Fatalf("tokens of no one: %v", err)
+	}
+}
