@@ -367,14 +367,14 @@ func TestDisableUserEndsEveryTokenSessionAndLoginAtOnce(t *testing.T) {
 		"admin", "create-user", "--email", "leaver@certibuy.in", "--name", "Leaver"); err != nil {
 		t.Fatalf("create-user: %v\n%s", err, out)
 	}
-	stayer, _, err := s.deps.App.Admins.CreateToken(context.Background(), "stays@certibuy.in", "", 0)
-	if !errors.Is(err, command.ErrAdminNotFound) {
+	if _, _, err := s.deps.App.Admins.CreateToken(context.Background(), "stays@certibuy.in", "", 0); !errors.Is(err, command.ErrAdminNotFound) {
 		t.Fatalf("a token for no admin: %v", err)
 	}
 	if _, err := s.deps.App.Admins.CreateUser(context.Background(), "stays@certibuy.in", "Stays", password); err != nil {
 		t.Fatal(err)
 	}
-	if stayer, _, err = s.deps.App.Admins.CreateToken(context.Background(), "stays@certibuy.in", "", 0); err != nil {
+	stayer, _, err := s.deps.App.Admins.CreateToken(context.Background(), "stays@certibuy.in", "", 0)
+	if err != nil {
 		t.Fatal(err)
 	}
 	apiToken, _, err := runCLISplit(t, map[string]string{"DATABASE_URL": db}, "admin", "create-token", "--email", "leaver@certibuy.in", "--name", "deploy-bot")
