@@ -49,6 +49,26 @@ const (
 	DefaultTTL = 180 * 24 * time.Hour
 )
 
+// Return tokens: the order page gives the payment gateway's checkout, in its callback URL, a token
+// that only leads the customer back from a failed payment, not the link token, which would open and
+// cancel the order for months in the hands of the gateway's script and servers. Layout: four bytes
+// of expiry (Unix seconds) and ten bytes of MAC, under the link key with a purpose of its own, so
+// that neither kind of token passes for the other.
+const (
+	returnExpiryBytes = 4
+	// ReturnTokenLength is the length of a return token in characters.
+	ReturnTokenLength = ((returnExpiryBytes+macBytes)*8 + 5) / 6
+	// ReturnTTL is how long a return token leads back: a checkout left open longer ends on a page
+	// saying the payment did not go through, and the customer opens the order from its message.
+	ReturnTTL = 6 * time.Hour
+)
+
+// MAC purposes: a token is good only for what it was made for.
+const (
+	purposeLink   = "certibuy order link\x00" // the original tokens' prefix: it must not change
+	purposeReturn = "certibuy pay-return\x00"
+)
+
 // Config says where links point.
 type Config struct {
 	// Key signs tokens; at least MinKeyBytes.
@@ -154,7 +174,7 @@ func (l *Links) Token(orderID uuid.UUID) string {
 	day := time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Unix() / 86400
 	b := make([]byte, dayBytes, dayBytes+macBytes)
 	binary.BigEndian.PutUint16(b, uint16(min(day, 0xffff)))
-	b = append(b, l.mac(orderID, b[:dayBytes])...)
+	b = append(b, l.mac(purposeLink, orderID, b[:dayBytes])...)
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
@@ -167,7 +187,7 @@ func (l *Links) Check(orderID uuid.UUID, token string) error {
 	if err != nil || len(b) != dayBytes+macBytes {
 		return ErrInvalid
 	}
-	if !hmac.Equal(b[dayBytes:], l.mac(orderID, b[:dayBytes])) {
+	if !hmac.Equal(b[dayBytes:], l.mac(purposeLink, orderID, b[:dayBytes])) {
 		return ErrInvalid
 	}
 	if !l.now().Before(l.expiry(binary.BigEndian.Uint16(b))) {
@@ -183,12 +203,41 @@ func (l *Links) expiry(day uint16) time.Time {
 	return time.Date(y, m, d+1, 0, 0, 0, 0, l.loc)
 }
 
-func (l *Links) mac(orderID uuid.UUID, day []byte) []byte {
+func (l *Links) mac(purpose string, orderID uuid.UUID, expiry []byte) []byte {
 	m := hmac.New(sha256.New, l.cfg.Key)
-	m.Write([]byte("certibuy order link\x00"))
+	m.Write([]byte(purpose))
 	m.Write(orderID[:])
-	m.Write(day)
+	m.Write(expiry)
 	return m.Sum(nil)[:macBytes]
+}
+
+// ReturnToken returns a token that leads the customer back to the order from a failed payment for
+// ReturnTTL from now. It opens nothing: Check refuses it.
+func (l *Links) ReturnToken(orderID uuid.UUID) string {
+	exp := l.now().Add(ReturnTTL).Unix()
+	b := make([]byte, returnExpiryBytes, returnExpiryBytes+macBytes)
+	binary.BigEndian.PutUint32(b, uint32(min(max(exp, 0), 0xffffffff)))
+	b = append(b, l.mac(purposeReturn, orderID, b)...)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// CheckReturn says whether token is a return token of the order: nil, ErrInvalid (a link token
+// among them) or ErrExpired.
+func (l *Links) CheckReturn(orderID uuid.UUID, token string) error {
+	if len(token) != ReturnTokenLength {
+		return ErrInvalid
+	}
+	b, err := base64.RawURLEncoding.DecodeString(token)
+	if err != nil || len(b) != returnExpiryBytes+macBytes {
+		return ErrInvalid
+	}
+	if !hmac.Equal(b[returnExpiryBytes:], l.mac(purposeReturn, orderID, b[:returnExpiryBytes])) {
+		return ErrInvalid
+	}
+	if !l.now().Before(time.Unix(int64(binary.BigEndian.Uint32(b)), 0)) {
+		return ErrExpired
+	}
+	return nil
 }
 
 // OrderPage is this service's page for the order, opened by token.

@@ -202,3 +202,63 @@ func TestSettingsThatWouldMakeBrokenLinksAreRefused(t *testing.T) {
 		})
 	}
 }
+
+// A return token, which the order page puts in the payment gateway's callback URL, leads back to its
+// order for a few hours and opens nothing: it is not a link token, and a link token is not one.
+func TestAReturnTokenLeadsBackForHoursAndOpensNothing(t *testing.T) {
+	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	l := newLinks(t, links.Config{}, clock)
+	id, other := uuid.New(), uuid.New()
+	ret := l.ReturnToken(id)
+	if len(ret) != links.ReturnTokenLength {
+		t.Fatalf("return token %q is %d characters, want %d", ret, len(ret), links.ReturnTokenLength)
+	}
+	if err := l.CheckReturn(id, ret); err != nil {
+		t.Fatalf("fresh return token: %v", err)
+	}
+	if err := l.Check(id, ret); !errors.Is(err, links.ErrInvalid) {
+		t.Fatalf("a return token as a link token: %v, want ErrInvalid", err)
+	}
+	if ok, err := l.Opens(t.Context(), id, ret); ok || err != nil {
+		t.Fatalf("a return token gives access to the order: %v %v", ok, err)
+	}
+	if err := l.CheckReturn(id, l.Token(id)); !errors.Is(err, links.ErrInvalid) {
+		t.Fatalf("a link token as a return token: %v, want ErrInvalid", err)
+	}
+	if err := l.CheckReturn(other, ret); !errors.Is(err, links.ErrInvalid) {
+		t.Fatalf("return token on another order: %v, want ErrInvalid", err)
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(ret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A later expiry under the same MAC is refused: the expiry is signed.
+	binary.BigEndian.PutUint32(raw, binary.BigEndian.Uint32(raw)+86400)
+	if err := l.CheckReturn(id, base64.RawURLEncoding.EncodeToString(raw)); !errors.Is(err, links.ErrInvalid) {
+		t.Fatalf("return token with its expiry moved: %v, want ErrInvalid", err)
+	}
+	// A link token's MAC over the same bytes, under the same key, is not a return token's.
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("certibuy order link\x00"))
+	m.Write(id[:])
+	m.Write(raw[:4])
+	forged := base64.RawURLEncoding.EncodeToString(append(raw[:4:4], m.Sum(nil)[:10]...))
+	if err := l.CheckReturn(id, forged); !errors.Is(err, links.ErrInvalid) {
+		t.Fatalf("a return token signed as a link: %v, want ErrInvalid", err)
+	}
+	for _, bad := range []string{"", "short", ret + "x", strings.Repeat("!", links.ReturnTokenLength)} {
+		if err := l.CheckReturn(id, bad); !errors.Is(err, links.ErrInvalid) {
+			t.Fatalf("return token %q: %v, want ErrInvalid", bad, err)
+		}
+	}
+
+	now = now.Add(links.ReturnTTL - time.Second)
+	if err := l.CheckReturn(id, ret); err != nil {
+		t.Fatalf("a second before it expires: %v", err)
+	}
+	now = now.Add(time.Second)
+	if err := l.CheckReturn(id, ret); !errors.Is(err, links.ErrExpired) {
+		t.Fatalf("after %s: %v, want ErrExpired", links.ReturnTTL, err)
+	}
+}
