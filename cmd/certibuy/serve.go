@@ -454,7 +454,7 @@ func (s *Service) startHTTP() error {
 	opts := httpport.Options{PublicBaseURL: s.cfg.PublicBaseURL, CheckoutLimit: s.cfg.CheckoutLimit, LoginLimit: s.cfg.LoginLimit,
 		TrustedProxies: s.cfg.TrustedProxies, Lockout: httpport.NewLoginLockout(lockout),
 		Shop: httpport.Shop{Name: s.cfg.Notify.ShopName, SupportEmail: s.cfg.Notify.SupportEmail}, RazorpayKeyID: s.cfg.Razorpay.KeyID,
-		CheckoutSecret: []byte(s.cfg.CheckoutSecret)}
+		CheckoutSecret: []byte(s.cfg.CheckoutSecret), PaymentReturns: s.deps.Links}
 	if s.deps.Simulator != nil {
 		opts.Simulator = s.deps.Simulator
 	}

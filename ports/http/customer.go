@@ -222,10 +222,14 @@ func (s *Server) renderOrderPage(c echo.Context, status int, v query.OrderPageVi
 	d := orderPageData{OrderPageView: v, Token: token, Shop: s.opts.Shop, Flash: flash, CancelErr: cancelErr,
 		FlashIsBad: flash == flashFor("payment_failed")}
 	if v.Payable {
+		back := ""
+		if s.opts.PaymentReturns != nil {
+			back = returnQuery(v.ID, s.opts.PaymentReturns.ReturnToken(v.ID))
+		}
 		switch v.Payment.Gateway {
 		case command.SimulatorGateway:
 			if s.opts.Simulator != nil {
-				d.PayURL = "/dev/pay/" + url.PathEscape(v.Payment.GatewayOrderID) + returnQuery(v.ID.String(), token)
+				d.PayURL = "/dev/pay/" + url.PathEscape(v.Payment.GatewayOrderID) + back
 			}
 		default:
 			nonce := make([]byte, 16)
@@ -233,7 +237,7 @@ func (s *Server) renderOrderPage(c echo.Context, status int, v query.OrderPageVi
 				return fmt.Errorf("order page nonce: %w", err)
 			}
 			d.Razorpay = &razorpayCheckout{KeyID: s.opts.RazorpayKeyID, OrderID: v.Payment.GatewayOrderID, AmountPaise: v.TotalPaise,
-				CallbackURL: s.opts.PublicBaseURL + paymentCallbackPath + returnQuery(v.ID.String(), token), Nonce: base64.StdEncoding.EncodeToString(nonce)}
+				CallbackURL: s.opts.PublicBaseURL + paymentCallbackPath + back, Nonce: base64.StdEncoding.EncodeToString(nonce)}
 			// Razorpay's checkout is its script, which opens its own frame and posts the callback here.
 			c.Response().Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' https: data:; "+
 				"script-src 'nonce-"+d.Razorpay.Nonce+"' https://checkout.razorpay.com; frame-src https://api.razorpay.com https://checkout.razorpay.com; "+
@@ -243,15 +247,15 @@ func (s *Server) renderOrderPage(c echo.Context, status int, v query.OrderPageVi
 	return s.renderCustomer(c, status, s.customer.order, d)
 }
 
-// returnQuery is the query that brings a customer back to their order after paying: the order and
-// its link token, which the order page adds to the gateway's callback URL (Razorpay keeps its query).
-// Nothing else is kept, so it can lead only to an order page, which checks the token itself.
-func returnQuery(orderID, token string) string {
-	id, err := uuid.Parse(orderID)
-	if err != nil || token == "" {
+// returnQuery is the query that brings a customer back to their order after a failed payment: the
+// order and a return token (PaymentReturns), which the order page adds to the gateway's callback URL
+// (Razorpay keeps its query). Not the link token: the gateway's script and servers see this URL, and
+// a return token opens nothing and expires within hours.
+func returnQuery(orderID uuid.UUID, returnToken string) string {
+	if returnToken == "" {
 		return ""
 	}
-	return "?" + url.Values{"order": {id.String()}, "t": {token}}.Encode()
+	return "?" + url.Values{"order": {orderID.String()}, "r": {returnToken}}.Encode()
 }
 
 // flashFor is the message a redirect after a cancellation or a payment asks for; only these fixed texts are

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 )
 
@@ -63,9 +64,12 @@ func (s *Server) handleDevPay(c echo.Context) error {
 	if _, err := s.app.Queries.PaymentPage.Handle(c.Request().Context(), gwID); err != nil {
 		return err
 	}
-	// The order page sends its customer here with the order and its token, as it gives them to
+	// The order page sends its customer here with the order and a return token, as it gives them to
 	// Razorpay's checkout in the callback URL, so that a failed payment leads back to the order.
-	callback := paymentCallbackPath + returnQuery(c.QueryParam("order"), c.QueryParam("t"))
+	callback := paymentCallbackPath
+	if id, err := uuid.Parse(c.QueryParam("order")); err == nil {
+		callback += returnQuery(id, c.QueryParam("r"))
+	}
 	if c.FormValue("outcome") == "fail" {
 		meta, _ := json.Marshal(map[string]string{"payment_id": "pay_simfailed", "order_id": gwID})
 		s.logger.InfoContext(c.Request().Context(), "simulated payment failed", "gateway_order_id", gwID)

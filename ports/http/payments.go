@@ -90,12 +90,26 @@ func (s *Server) handlePaymentCallback(c echo.Context) error {
 // paymentFailed answers the callback of a payment that failed in Razorpay's checkout, which posts the
 // error's fields (error[code], error[description], …) to the callback URL instead of a payment. Nothing
 // is recorded: no money moved, and the webhook's payment.failed records the attempt. The customer goes
-// back to their order to try again when the callback URL says which (returnQuery); else a page says
-// what happened.
+// back to their order, with a fresh link token, when the callback URL carries a good return token
+// (returnQuery); else a page says what happened.
 func (s *Server) paymentFailed(c echo.Context, form url.Values) error {
-	s.logger.InfoContext(c.Request().Context(), "payment failed in checkout", "code", form.Get("error[code]"),
+	ctx := c.Request().Context()
+	s.logger.InfoContext(ctx, "payment failed in checkout", "code", form.Get("error[code]"),
 		"reason", form.Get("error[reason]"), "source", form.Get("error[source]"), "step", form.Get("error[step]"))
-	if id, err := uuid.Parse(c.QueryParam("order")); err == nil && c.QueryParam("t") != "" {
+	id, err := uuid.Parse(c.QueryParam("order"))
+	switch {
+	case err != nil: // no order named: the page below
+	case c.QueryParam("r") != "" && s.opts.PaymentReturns != nil:
+		if err := s.opts.PaymentReturns.CheckReturn(id, c.QueryParam("r")); err != nil {
+			s.logger.InfoContext(ctx, "payment failed in checkout: the way back is refused", "order_id", id, "err", err)
+			break
+		}
+		return c.Redirect(http.StatusSeeOther, "/orders/"+id.String()+"?"+url.Values{
+			"t": {s.opts.PaymentReturns.Token(id)}, "done": {"payment_failed"}}.Encode())
+	case c.QueryParam("t") != "":
+		// Order pages opened before return tokens put the link token here: theirs still leads back, as
+		// before (the order page checks it, and it gives nothing its holder does not have). To be
+		// removed once no such page can still be open.
 		return c.Redirect(http.StatusSeeOther, "/orders/"+id.String()+"?"+url.Values{"t": {c.QueryParam("t")}, "done": {"payment_failed"}}.Encode())
 	}
 	setCustomerHeaders(c.Response().Header())

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -64,10 +65,23 @@ type Options struct {
 	Shop Shop
 	// RazorpayKeyID is the public key Razorpay's checkout script needs to let a customer pay again.
 	RazorpayKeyID string
+	// PaymentReturns, when set, lets a failed payment lead its customer back to the order page; without
+	// it the callback answers a failed payment with a page saying so.
+	PaymentReturns PaymentReturns
 	// Unavailable, when set, says whether an error means the database cannot be reached for now
 	// (the wiring gives postgres.IsUnreachable; this port knows no SQL driver). Such an error is a
 	// 503 database_unavailable a client may retry, instead of a 500.
 	Unavailable func(error) bool
+}
+
+// PaymentReturns makes the return tokens the order page puts in the gateway's callback URL instead of
+// its link token (which would open the order for months in the gateway's hands), checks them, and
+// makes the fresh link token a good one earns (adapters/links).
+type PaymentReturns interface {
+	ReturnToken(orderID uuid.UUID) string
+	// CheckReturn returns nil for a good return token of the order, else an error.
+	CheckReturn(orderID uuid.UUID, token string) error
+	Token(orderID uuid.UUID) string
 }
 
 // Shop is the shop's name and where customers write for help.
