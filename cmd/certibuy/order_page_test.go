@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -413,9 +416,11 @@ func TestAnUnpaidOrdersPageOffersToPayAgain(t *testing.T) {
 	ctx := newBrowser(t)
 	link := s.linkFor(t, id, number)
 	openPage(t, ctx, 390, 844, link)
-	// The simulator, like Razorpay's checkout, is given the way back: the order and its link token.
+	// The simulator, like Razorpay's checkout, is given the way back: the order and a return token,
+	// not its link token.
 	href := within(t, ctx, 10*time.Second, chromedp.Attributes(chromedp.CSS(`#pay-again`)))["href"]
-	if want := "/dev/pay/" + gw + "?order=" + id + "&t="; !strings.HasPrefix(href, want) || len(href) == len(want) {
+	if want := "/dev/pay/" + gw + "?order=" + id + "&r="; !strings.HasPrefix(href, want) || len(href) == len(want) ||
+		s.deps.Links.CheckReturn(uuid.MustParse(id), href[len(want):]) != nil {
 		t.Fatalf("pay again goes to %q, want the same gateway order %s and the way back", href, gw)
 	}
 	screenshot(t, ctx, "order-page-unpaid-390")
@@ -486,6 +491,8 @@ func TestAFailedPaymentsCallbackIsAPageForTheCustomer(t *testing.T) {
 		!strings.Contains(body, "Nothing was taken") {
 		t.Fatalf("a failed payment's callback: %d %s %s", res.StatusCode, res.Header.Get("Content-Type"), body)
 	}
+	// Order pages opened before return tokens put the link token itself in the callback URL: it
+	// still leads back (TestTheCheckoutsCallbackURLCarriesAReturnTokenNotTheOrderLink has the return token).
 	token := s.deps.Links.Token(uuid.MustParse(o.id))
 	res, _ = post("?order="+o.id+"&t="+token, failure)
 	if loc := res.Header.Get("Location"); res.StatusCode != http.StatusSeeOther || loc != "/orders/"+o.id+"?done=payment_failed&t="+token {
@@ -506,5 +513,120 @@ func TestAFailedPaymentsCallbackIsAPageForTheCustomer(t *testing.T) {
 	}
 	if after := s.events(t, o.id); strings.Join(after, ",") != strings.Join(before, ",") {
 		t.Fatalf("the failed and forged callbacks changed the order: %v, was %v", after, before)
+	}
+}
+
+// The order page gives Razorpay's checkout, in its callback URL, a return token rather than the
+// customer's link token, which would open and cancel the order for months in the gateway's script
+// and servers. The return token leads a failed payment back to the order (with a fresh link token)
+// for a few hours; it opens nothing itself, and an expired one ends on the page of a failed payment.
+func TestTheCheckoutsCallbackURLCarriesAReturnTokenNotTheOrderLink(t *testing.T) {
+	t.Parallel()
+	secret := strings.Repeat("s", links.MinKeyBytes)
+	s := startShop(t, map[string]string{"ORDER_LINK_SECRET": secret})
+	o := s.checkout(t)
+	id := uuid.MustParse(o.id)
+	link := s.linkFor(t, o.id, o.number)
+	linkToken := link[strings.LastIndex(link, "t=")+2:]
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+	res, err := http.Get(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := readAll(t, res)
+	m := regexp.MustCompile(`(?s)<script nonce="[^"]*">(.*?)</script>`).FindStringSubmatch(page)
+	if res.StatusCode != 200 || m == nil {
+		t.Fatalf("the unpaid order's page has no checkout script: %d %s", res.StatusCode, page)
+	}
+	script := m[1]
+	cb := regexp.MustCompile(`callback_url: ("[^"]*")`).FindStringSubmatch(script)
+	if cb == nil {
+		t.Fatalf("the checkout script has no callback_url: %s", script)
+	}
+	var callback string
+	if err := json.Unmarshal([]byte(cb[1]), &callback); err != nil {
+		t.Fatalf("callback_url %s: %v", cb[1], err)
+	}
+	if strings.Contains(script, linkToken) {
+		t.Fatalf("the checkout script carries the order's link token %s: %s", linkToken, script)
+	}
+	u, err := url.Parse(callback)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ret := u.Query().Get("r")
+	if u.Path != "/api/v1/payments/razorpay/callback" || u.Query().Get("order") != o.id || u.Query().Has("t") || ret == "" {
+		t.Fatalf("callback_url %q: want the order and a return token, no link token", callback)
+	}
+	if err := s.deps.Links.CheckReturn(id, ret); err != nil {
+		t.Fatalf("the callback URL's return token: %v", err)
+	}
+
+	failure := url.Values{"error[code]": {"BAD_REQUEST_ERROR"}, "error[description]": {"Payment failed"}, "error[reason]": {"payment_failed"}}
+	post := func(callback string, form url.Values) (*http.Response, string) {
+		t.Helper()
+		res, err := noRedirect.Post(callback, "application/x-www-form-urlencoded", strings.NewReader(form.Encode()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res, readAll(t, res)
+	}
+	before := s.events(t, o.id)
+	// A failed payment leads back to the order's page, with a fresh link token.
+	res, _ = post(s.base+u.RequestURI(), failure)
+	loc, err := url.Parse(res.Header.Get("Location"))
+	if err != nil || res.StatusCode != http.StatusSeeOther || loc.Path != "/orders/"+o.id || loc.Query().Get("done") != "payment_failed" {
+		t.Fatalf("a failed payment's callback with the return token: %d %q", res.StatusCode, res.Header.Get("Location"))
+	}
+	if err := s.deps.Links.Check(id, loc.Query().Get("t")); err != nil {
+		t.Fatalf("the way back's link token %q: %v", loc.Query().Get("t"), err)
+	}
+	back, err := http.Get(s.base + loc.RequestURI())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body := readAll(t, back); back.StatusCode != 200 || !strings.Contains(body, "did not go through") || !strings.Contains(body, `id="pay-again"`) {
+		t.Fatalf("the order page after a failed payment: %d %s", back.StatusCode, body)
+	}
+
+	// The return token opens nothing: not the order's page, nor its cancellation (API or form).
+	res, err = http.Get(s.base + "/orders/" + o.id + "?t=" + url.QueryEscape(ret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body := readAll(t, res); res.StatusCode != 404 || !strings.Contains(body, "This link does not open an order") {
+		t.Fatalf("the order page opened by the return token: %d %s", res.StatusCode, body)
+	}
+	if res := s.do(t, "POST", "/api/v1/orders/"+o.id+"/cancel", nil, bearerHeader(ret)); res.status != 404 {
+		t.Fatalf("the API's cancel with the return token: %d %s", res.status, res.body)
+	}
+	if res, body := post(s.base+"/orders/"+o.id+"/cancel", url.Values{"t": {ret}, "reason": {"x"}}); res.StatusCode != 404 {
+		t.Fatalf("the page's cancel with the return token: %d %s", res.StatusCode, body)
+	}
+	// Nor does a return token of another order, or a made-up one, lead back to this order.
+	for _, bad := range []string{s.deps.Links.ReturnToken(uuid.New()), strings.Repeat("A", links.ReturnTokenLength)} {
+		res, body := post(s.base+"/api/v1/payments/razorpay/callback?"+url.Values{"order": {o.id}, "r": {bad}}.Encode(), failure)
+		if res.StatusCode != 200 || res.Header.Get("Location") != "" || !strings.Contains(body, "Your payment did not go through") {
+			t.Fatalf("a failed payment's callback with return token %q: %d %q %s", bad, res.StatusCode, res.Header.Get("Location"), body)
+		}
+	}
+
+	// A return token made more than ReturnTTL ago (under the same key) ends on the failed payment's page.
+	old, err := links.New(links.Config{Key: []byte(secret), PublicBaseURL: s.base},
+		func() time.Time { return time.Now().Add(-links.ReturnTTL - time.Minute) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	expired := old.ReturnToken(id)
+	if err := s.deps.Links.CheckReturn(id, expired); !errors.Is(err, links.ErrExpired) {
+		t.Fatalf("the old return token: %v, want expired", err)
+	}
+	res, body := post(s.base+"/api/v1/payments/razorpay/callback?"+url.Values{"order": {o.id}, "r": {expired}}.Encode(), failure)
+	if res.StatusCode != 200 || res.Header.Get("Location") != "" || !strings.Contains(body, "Your payment did not go through") || !strings.Contains(body, "Nothing was taken") {
+		t.Fatalf("a failed payment's callback with an expired return token: %d %q %s", res.StatusCode, res.Header.Get("Location"), body)
+	}
+	if after := s.events(t, o.id); strings.Join(after, ",") != strings.Join(before, ",") {
+		t.Fatalf("failed payments and refused cancels changed the order: %v, was %v", after, before)
 	}
 }
