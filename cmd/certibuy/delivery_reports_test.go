@@ -308,9 +308,16 @@ func (n *notifyShop) refusedBy(t *testing.T, stream string) []string {
 // from the events.
 func (n *notifyShop) assertTheNotificationLogEqualsARebuild(t *testing.T) {
 	t.Helper()
+	assertReadModelsEqualARebuild(t, n.deps, 30*time.Second)
+}
+
+// assertReadModelsEqualARebuild waits, up to within, for every projection to catch up, then
+// compares each read model with a rebuild from the events.
+func assertReadModelsEqualARebuild(t *testing.T, deps *Deps, within time.Duration) {
+	t.Helper()
 	ctx := context.Background()
-	waitFor(t, 30*time.Second, func() bool {
-		lags, err := n.deps.Runner.Lags(ctx)
+	waitFor(t, within, func() bool {
+		lags, err := deps.Runner.Lags(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -321,8 +328,8 @@ func (n *notifyShop) assertTheNotificationLogEqualsARebuild(t *testing.T) {
 		}
 		return true
 	}, "the projections never caught up")
-	for _, p := range n.deps.Runner.Projections() {
-		res, err := n.deps.Runner.Verify(ctx, p, nil)
+	for _, p := range deps.Runner.Projections() {
+		res, err := deps.Runner.Verify(ctx, p, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

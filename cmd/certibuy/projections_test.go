@@ -81,28 +81,7 @@ func TestProjectionsEqualARebuildAndAReplayNotifiesNobody(t *testing.T) {
 			s.count(t, `SELECT count(*) FROM events WHERE type = 'notification.requested.v1'`) ==
 				s.count(t, `SELECT count(*) FROM events WHERE type = 'notification.sent.v1'`)
 	}, "the notifier never finished")
-	waitFor(t, 60*time.Second, func() bool {
-		lags, err := s.deps.Runner.Lags(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, l := range lags {
-			if l.Events > 0 {
-				return false
-			}
-		}
-		return true
-	}, "the projections never caught up")
-
-	for _, p := range s.deps.Runner.Projections() {
-		res, err := s.deps.Runner.Verify(ctx, p, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(res.Differences) > 0 {
-			t.Fatalf("%s differs from a rebuild:\n%s", p.Name(), strings.Join(res.Differences, "\n"))
-		}
-	}
+	assertReadModelsEqualARebuild(t, s.deps, 60*time.Second)
 	if n := s.count(t, `SELECT count(*) FROM order_summary`); n != orders {
 		t.Fatalf("%d order summaries", n)
 	}
