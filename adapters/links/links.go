@@ -180,20 +180,30 @@ func (l *Links) Token(orderID uuid.UUID) string {
 
 // Check says whether token opens the order: nil, ErrInvalid or ErrExpired.
 func (l *Links) Check(orderID uuid.UUID, token string) error {
-	if len(token) != TokenLength {
-		return ErrInvalid
+	exp, err := l.verified(purposeLink, orderID, token, TokenLength, dayBytes)
+	if err != nil {
+		return err
 	}
-	b, err := base64.RawURLEncoding.DecodeString(token)
-	if err != nil || len(b) != dayBytes+macBytes {
-		return ErrInvalid
-	}
-	if !hmac.Equal(b[dayBytes:], l.mac(purposeLink, orderID, b[:dayBytes])) {
-		return ErrInvalid
-	}
-	if !l.now().Before(l.expiry(binary.BigEndian.Uint16(b))) {
+	if !l.now().Before(l.expiry(binary.BigEndian.Uint16(exp))) {
 		return ErrExpired
 	}
 	return nil
+}
+
+// verified decodes a token of the purpose and length and checks its MAC over the order and the
+// expiry it leads with, in constant time; it returns that expiry's bytes, or ErrInvalid.
+func (l *Links) verified(purpose string, orderID uuid.UUID, token string, length, expiryBytes int) ([]byte, error) {
+	if len(token) != length {
+		return nil, ErrInvalid
+	}
+	b, err := base64.RawURLEncoding.DecodeString(token)
+	if err != nil || len(b) != expiryBytes+macBytes {
+		return nil, ErrInvalid
+	}
+	if !hmac.Equal(b[expiryBytes:], l.mac(purpose, orderID, b[:expiryBytes])) {
+		return nil, ErrInvalid
+	}
+	return b[:expiryBytes], nil
 }
 
 // expiry is the moment a token naming day stops opening its order: midnight in IST at the end of
@@ -224,17 +234,11 @@ func (l *Links) ReturnToken(orderID uuid.UUID) string {
 // CheckReturn says whether token is a return token of the order: nil, ErrInvalid (a link token
 // among them) or ErrExpired.
 func (l *Links) CheckReturn(orderID uuid.UUID, token string) error {
-	if len(token) != ReturnTokenLength {
-		return ErrInvalid
+	exp, err := l.verified(purposeReturn, orderID, token, ReturnTokenLength, returnExpiryBytes)
+	if err != nil {
+		return err
 	}
-	b, err := base64.RawURLEncoding.DecodeString(token)
-	if err != nil || len(b) != returnExpiryBytes+macBytes {
-		return ErrInvalid
-	}
-	if !hmac.Equal(b[returnExpiryBytes:], l.mac(purposeReturn, orderID, b[:returnExpiryBytes])) {
-		return ErrInvalid
-	}
-	if !l.now().Before(time.Unix(int64(binary.BigEndian.Uint32(b)), 0)) {
+	if !l.now().Before(time.Unix(int64(binary.BigEndian.Uint32(exp)), 0)) {
 		return ErrExpired
 	}
 	return nil

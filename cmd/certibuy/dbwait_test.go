@@ -55,16 +55,7 @@ func TestServeWaitsForTheDatabaseAtStartUp(t *testing.T) {
 	}
 
 	proxy.Restore()
-	var r startResult
-	select {
-	case r = <-done:
-	case <-time.After(20 * time.Second):
-		t.Fatalf("the service did not start once the database was back:\n%s", logs.String())
-	}
-	if r.err != nil {
-		t.Fatalf("start: %v", r.err)
-	}
-	s := serviceUnderTest(t, r.svc, logs, true)
+	s := startedOnceBack(t, done, logs)
 	if res := s.do(t, "GET", "/readyz", nil, nil); res.status != http.StatusOK {
 		t.Fatalf("/readyz once started: %d %s", res.status, res.body)
 	}
@@ -109,16 +100,7 @@ func TestServeAnswersHTTPWhileItWaitsForTheDatabase(t *testing.T) {
 	}
 
 	proxy.Restore()
-	var r startResult
-	select {
-	case r = <-done:
-	case <-time.After(20 * time.Second):
-		t.Fatalf("the service did not start once the database was back:\n%s", logs.String())
-	}
-	if r.err != nil {
-		t.Fatalf("start: %v", r.err)
-	}
-	s := serviceUnderTest(t, r.svc, logs, true)
+	s := startedOnceBack(t, done, logs)
 	if s.base != waiting.base {
 		t.Fatalf("the API listens on %s, not on the port that answered while waiting (%s)", s.base, waiting.base)
 	}
@@ -203,4 +185,20 @@ func hostOf(t *testing.T, url string) string {
 	_, rest, _ := strings.Cut(url, "@")
 	host, _, _ := strings.Cut(rest, "/")
 	return host
+}
+
+// startedOnceBack waits for a start that waited for the database to finish, once it is back, and
+// hands the running service to the test.
+func startedOnceBack(t *testing.T, done <-chan startResult, logs *pgtest.LogBuffer) *testService {
+	t.Helper()
+	var r startResult
+	select {
+	case r = <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("the service did not start once the database was back:\n%s", logs.String())
+	}
+	if r.err != nil {
+		t.Fatalf("start: %v", r.err)
+	}
+	return serviceUnderTest(t, r.svc, logs, true)
 }
